@@ -1,0 +1,121 @@
+import * as pulumi from "@pulumi/pulumi";
+import { GENERATED } from "../configs/format";
+import type { StackConfig } from "../stack/schema";
+import type { Platform, ServiceSpec } from "./service";
+
+export const VALKEY_PORT = 6379;
+/** uid the flowviz API image runs as */
+const APP_UID = 10001;
+/** uid/gid of `valkey` in the Alpine-based Valkey image */
+const VALKEY_UID = 999;
+
+export interface AppArgs {
+    /** the stack's `app` section */
+    readonly settings: StackConfig["app"];
+    readonly platform: Platform;
+    /** PgBouncer, which the app reaches instead of PostgreSQL */
+    readonly pooler: { host: string; port: number };
+    readonly database: string;
+    readonly user: string;
+    readonly dbPassword: pulumi.Input<string>;
+    readonly valkeyPassword: pulumi.Input<string>;
+    /** services allowed to reach the API port (besides nothing: scrapers add themselves) */
+    readonly apiClients: string[];
+    readonly apiHostPort?: number;
+}
+
+/** The FastAPI API, the Celery worker and Valkey. */
+export class App extends pulumi.ComponentResource {
+    /** asyncpg DSN through PgBouncer (secret) */
+    readonly databaseUrl: pulumi.Output<string>;
+
+    constructor(name: string, args: AppArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("flowviz:app:App", name, {}, opts);
+        const s = args.settings;
+        const p = args.platform;
+        const valkeyHost = p.hostOf("valkey");
+        this.databaseUrl = pulumi.secret(
+            pulumi.interpolate`postgresql+asyncpg://${args.user}:${args.dbPassword}@${args.pooler.host}:${args.pooler.port}/${args.database}`,
+        );
+        const brokerUrl = pulumi.secret(pulumi.interpolate`redis://:${args.valkeyPassword}@${valkeyHost}:${VALKEY_PORT}/0`);
+
+        p.deploy(
+            {
+                name: "valkey",
+                component: "cache",
+                image: s.valkeyImage,
+                args: ["valkey-server", "/etc/valkey/valkey.conf"],
+                ports: [{ name: "valkey", port: VALKEY_PORT }],
+                configDir: "/etc/valkey",
+                files: [
+                    {
+                        path: "valkey.conf",
+                        content: pulumi.interpolate`# ${GENERATED}\nbind ${p.listenAddress}\nport ${VALKEY_PORT}\nprotected-mode yes\nrequirepass ${args.valkeyPassword}\nsave ""\nappendonly no\ndir /data\n`,
+                        secret: true,
+                    },
+                ],
+                scratch: ["/data"],
+                health: { tcpPort: VALKEY_PORT, startSeconds: 5 },
+                resources: { cpu: "500m", memory: "256Mi" },
+                replicas: 1,
+                workload: "deployment",
+                runAs: { user: VALKEY_UID, group: VALKEY_UID, readOnlyRootFilesystem: true },
+                reachableFrom: ["api", "worker"],
+            },
+            this,
+        );
+
+        const appEnv = (svc: StackConfig["app"]["api"]) => ({
+            DB_POOL_SIZE: String(svc.dbPoolSize),
+            DB_MAX_OVERFLOW: String(svc.dbMaxOverflow),
+        });
+        const common: Pick<ServiceSpec, "secretEnv" | "scratch" | "runAs" | "dependsOn"> = {
+            secretEnv: { DATABASE_URL: this.databaseUrl, CELERY_BROKER_URL: brokerUrl, REDIS_URL: brokerUrl },
+            scratch: ["/tmp"],
+            runAs: { user: APP_UID, group: APP_UID, readOnlyRootFilesystem: true },
+            dependsOn: ["pgbouncer", "valkey"],
+        };
+        const api = s.api;
+        if (api.replicas > 0) {
+            p.deploy(
+                {
+                    ...common,
+                    name: "api",
+                    component: "api",
+                    image: api.image,
+                    env: { ...appEnv(api), PORT: String(s.apiPort) },
+                    ports: [{ name: "http", port: s.apiPort, hostPort: args.apiHostPort }],
+                    health: {
+                        http: { path: "/metrics", port: s.apiPort },
+                        exec: ["python", "-c", `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${s.apiPort}/metrics', timeout=4)`],
+                        startSeconds: 15,
+                    },
+                    resources: api.resources,
+                    replicas: api.replicas,
+                    workload: "deployment",
+                    reachableFrom: args.apiClients,
+                },
+                this,
+            );
+        }
+        const worker = s.worker;
+        if (worker.replicas > 0) {
+            p.deploy(
+                {
+                    ...common,
+                    name: "worker",
+                    component: "worker",
+                    image: worker.image,
+                    command: ["celery"],
+                    args: ["-A", "app.worker", "worker", "--loglevel=INFO", `--concurrency=${worker.dbPoolSize}`],
+                    env: appEnv(worker),
+                    resources: worker.resources,
+                    replicas: worker.replicas,
+                    workload: "deployment",
+                },
+                this,
+            );
+        }
+        this.registerOutputs({ databaseUrl: this.databaseUrl });
+    }
+}

@@ -1,0 +1,226 @@
+/**
+ * Kubernetes target: a namespace with default-deny ingress; per service a ConfigMap
+ * and a Secret (auto-named, so a content change replaces them and rolls the pods),
+ * the workload, a Service, a NetworkPolicy, a PodDisruptionBudget when replicated,
+ * and protected PersistentVolumeClaims.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import type { input as k8sIn } from "@pulumi/kubernetes/types";
+import { serviceLabels, type Deployed, type Platform, type ServiceSpec } from "../service";
+
+export interface KubernetesPlatformArgs {
+    namespace: string;
+    storageClassName?: string;
+}
+
+const fileKey = (path: string) => path.replace(/[^A-Za-z0-9._-]/g, "__");
+
+export class KubernetesPlatform extends pulumi.ComponentResource implements Platform {
+    readonly kind = "kubernetes" as const;
+    readonly listenAddress = "0.0.0.0";
+    readonly namespace: k8s.core.v1.Namespace;
+    private readonly ns: pulumi.Output<string>;
+
+    constructor(name: string, private readonly args: KubernetesPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("flowviz:platform:Kubernetes", name, {}, opts);
+        this.namespace = new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            {
+                metadata: {
+                    name: args.namespace,
+                    labels: { "app.kubernetes.io/part-of": "flowviz", "pod-security.kubernetes.io/enforce": "baseline" },
+                },
+            },
+            { parent: this },
+        );
+        this.ns = this.namespace.metadata.name;
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-default-deny`,
+            { metadata: { name: "default-deny-ingress", namespace: this.ns }, spec: { podSelector: {}, policyTypes: ["Ingress"] } },
+            { parent: this },
+        );
+        this.registerOutputs({ namespace: this.ns });
+    }
+
+    hostOf(service: string): string {
+        return `${service}.${this.args.namespace}.svc.cluster.local`;
+    }
+
+    /** Labels that select the pods of one service. */
+    selector(service: string): Record<string, string> {
+        return { "app.kubernetes.io/name": service, "app.kubernetes.io/part-of": "flowviz" };
+    }
+
+    deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed {
+        const opts = { parent };
+        const ns = this.ns;
+        const labels = serviceLabels(spec);
+        const files = spec.files ?? [];
+        const plainFiles = files.filter((f) => !f.secret);
+        const secretFiles = files.filter((f) => f.secret);
+        const secretEnv = spec.secretEnv ?? {};
+
+        const configMap =
+            plainFiles.length > 0
+                ? new k8s.core.v1.ConfigMap(
+                      `${spec.name}-config`,
+                      { metadata: { namespace: ns, labels }, data: Object.fromEntries(plainFiles.map((f) => [fileKey(f.path), f.content])) },
+                      opts,
+                  )
+                : undefined;
+        const secret =
+            secretFiles.length + Object.keys(secretEnv).length > 0
+                ? new k8s.core.v1.Secret(
+                      `${spec.name}-secret`,
+                      {
+                          metadata: { namespace: ns, labels },
+                          stringData: pulumi.secret({
+                              ...Object.fromEntries(secretFiles.map((f) => [fileKey(f.path), f.content])),
+                              ...Object.fromEntries(Object.entries(secretEnv).map(([k, v]) => [`env-${k}`, v])),
+                          }),
+                      },
+                      opts,
+                  )
+                : undefined;
+
+        const volumes: k8sIn.core.v1.Volume[] = [];
+        const mounts: k8sIn.core.v1.VolumeMount[] = [];
+        if (files.length > 0) {
+            const sources: k8sIn.core.v1.VolumeProjection[] = [];
+            if (configMap) sources.push({ configMap: { name: configMap.metadata.name, items: plainFiles.map((f) => ({ key: fileKey(f.path), path: f.path })) } });
+            if (secret && secretFiles.length > 0)
+                sources.push({ secret: { name: secret.metadata.name, items: secretFiles.map((f) => ({ key: fileKey(f.path), path: f.path, mode: 0o400 })) } });
+            volumes.push({ name: "config", projected: { sources, defaultMode: 0o444 } });
+            mounts.push({ name: "config", mountPath: spec.configDir ?? "/config", readOnly: true });
+        }
+        (spec.scratch ?? []).forEach((dir, i) => {
+            volumes.push({ name: `scratch-${i}`, emptyDir: {} });
+            mounts.push({ name: `scratch-${i}`, mountPath: dir });
+        });
+        for (const v of spec.volumes ?? []) {
+            if (spec.replicas > 1) throw new Error(`${spec.name}: a service with a persistent volume runs one replica`);
+            const claim = new k8s.core.v1.PersistentVolumeClaim(
+                `${spec.name}-${v.name}`,
+                {
+                    metadata: { name: `${spec.name}-${v.name}`, namespace: ns, labels },
+                    spec: {
+                        accessModes: ["ReadWriteOnce"],
+                        storageClassName: this.args.storageClassName,
+                        resources: { requests: { storage: v.size } },
+                    },
+                },
+                { parent, protect: true, retainOnDelete: true },
+            );
+            volumes.push({ name: v.name, persistentVolumeClaim: { claimName: claim.metadata.name } });
+            mounts.push({ name: v.name, mountPath: v.mountPath });
+        }
+        if (spec.hostRootfs) {
+            volumes.push({ name: "host-root", hostPath: { path: "/" } });
+            mounts.push({ name: "host-root", mountPath: spec.hostRootfs, readOnly: true, mountPropagation: "HostToContainer" });
+        }
+
+        const env: k8sIn.core.v1.EnvVar[] = [
+            ...Object.entries(spec.env ?? {}).map(([name, value]) => ({ name, value })),
+            ...Object.keys(secretEnv).map((name) => ({ name, valueFrom: { secretKeyRef: { name: secret!.metadata.name, key: `env-${name}` } } })),
+        ];
+        const probe = this.probe(spec);
+        const container: k8sIn.core.v1.Container = {
+            name: spec.name,
+            image: spec.image,
+            command: spec.command,
+            args: spec.args,
+            workingDir: spec.workingDir,
+            env,
+            ports: (spec.ports ?? []).map((p) => ({ name: p.name, containerPort: p.port })),
+            volumeMounts: mounts,
+            resources: spec.resources ? { requests: spec.resources, limits: spec.resources } : undefined,
+            readinessProbe: probe,
+            livenessProbe: probe ? { ...probe, failureThreshold: 6 } : undefined,
+            securityContext: spec.runAs
+                ? { allowPrivilegeEscalation: false, readOnlyRootFilesystem: spec.runAs.readOnlyRootFilesystem, capabilities: { drop: ["ALL"] } }
+                : undefined,
+        };
+        const podSpec: k8sIn.core.v1.PodSpec = {
+            containers: [container],
+            volumes,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            hostPID: spec.hostRootfs ? true : undefined,
+            hostNetwork: spec.hostRootfs ? true : undefined,
+            securityContext: spec.runAs
+                ? {
+                      runAsNonRoot: true,
+                      runAsUser: spec.runAs.user,
+                      runAsGroup: spec.runAs.group,
+                      fsGroup: spec.runAs.group,
+                      seccompProfile: { type: "RuntimeDefault" },
+                  }
+                : { seccompProfile: { type: "RuntimeDefault" } },
+            restartPolicy: spec.workload === "job" ? "OnFailure" : undefined,
+        };
+        const template = { metadata: { labels }, spec: podSpec };
+        const selector = { matchLabels: this.selector(spec.name) };
+        const metadata = { name: spec.name, namespace: ns, labels };
+        let workload: pulumi.CustomResource;
+        switch (spec.workload) {
+            case "deployment":
+                workload = new k8s.apps.v1.Deployment(spec.name, { metadata, spec: { replicas: spec.replicas, selector, template } }, opts);
+                break;
+            case "statefulset":
+                workload = new k8s.apps.v1.StatefulSet(spec.name, { metadata, spec: { replicas: spec.replicas, serviceName: spec.name, selector, template } }, opts);
+                break;
+            case "daemonset":
+                workload = new k8s.apps.v1.DaemonSet(spec.name, { metadata, spec: { selector, template } }, opts);
+                break;
+            case "job":
+                workload = new k8s.batch.v1.Job(
+                    spec.name,
+                    { metadata: { namespace: ns, labels }, spec: { backoffLimit: 20, ttlSecondsAfterFinished: 86400, template } },
+                    { ...opts, deleteBeforeReplace: true },
+                );
+                break;
+        }
+
+        const ports = spec.ports ?? [];
+        if (ports.length > 0 && spec.workload !== "job") {
+            new k8s.core.v1.Service(
+                `${spec.name}-service`,
+                {
+                    metadata,
+                    spec: { selector: this.selector(spec.name), ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.name })) },
+                },
+                opts,
+            );
+            new k8s.networking.v1.NetworkPolicy(
+                `${spec.name}-ingress`,
+                {
+                    metadata,
+                    spec: {
+                        podSelector: { matchLabels: this.selector(spec.name) },
+                        policyTypes: ["Ingress"],
+                        ingress: (spec.reachableFrom ?? []).length
+                            ? [{ from: spec.reachableFrom!.map((s) => ({ podSelector: { matchLabels: this.selector(s) } })), ports: ports.map((p) => ({ port: p.port })) }]
+                            : [],
+                    },
+                },
+                opts,
+            );
+        }
+        if (spec.replicas > 1 && (spec.workload === "deployment" || spec.workload === "statefulset")) {
+            new k8s.policy.v1.PodDisruptionBudget(`${spec.name}-pdb`, { metadata, spec: { maxUnavailable: 1, selector } }, opts);
+        }
+        return { readyWhen: [workload] };
+    }
+
+    private probe(spec: ServiceSpec): k8sIn.core.v1.Probe | undefined {
+        const h = spec.health;
+        if (!h) return undefined;
+        const timing = { initialDelaySeconds: h.startSeconds ?? 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 };
+        // Native probes first: they need nothing inside the image.
+        if (h.http) return { httpGet: { path: h.http.path, port: h.http.port }, ...timing };
+        if (h.tcpPort !== undefined) return { tcpSocket: { port: h.tcpPort }, ...timing };
+        if (h.exec) return { exec: { command: h.exec }, ...timing };
+        return undefined;
+    }
+}

@@ -1,0 +1,102 @@
+/**
+ * A service described once, independent of where it runs. A Platform turns it into
+ * Docker or Kubernetes resources; nothing about a service is written twice.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+
+export interface ServicePort {
+    /** port name (IANA-style, <= 15 chars): `postgres`, `http`, `metrics` */
+    name: string;
+    port: number;
+    /** Docker: publish on the host at this port (bound to docker.bindAddress); never on Kubernetes */
+    hostPort?: number;
+}
+
+/** File modes on Docker: secret files are readable by the service's user only. */
+export const FILE_MODE = { plain: "0644", secret: "0600" } as const;
+
+export interface ServiceFile {
+    /** path relative to the service's `configDir` */
+    path: string;
+    content: pulumi.Input<string>;
+    /** holds or derives from a credential: Kubernetes Secret instead of ConfigMap, mode 0600 */
+    secret?: boolean;
+}
+
+export interface HealthCheck {
+    /** command run inside the container (exit 0 = healthy) */
+    exec?: string[];
+    /** HTTP GET on the service's own port (used where the image has no shell tools) */
+    http?: { path: string; port: number };
+    /** plain TCP connect */
+    tcpPort?: number;
+    /** grace before the first check, seconds (default 10) */
+    startSeconds?: number;
+}
+
+export type Workload = "deployment" | "statefulset" | "daemonset" | "job";
+
+export interface ServiceSpec {
+    /** DNS-safe name, unique in the stack; other services reach it by this name */
+    name: string;
+    /** app.kubernetes.io/component: database, pooler, api, ... */
+    component: string;
+    image: string;
+    command?: string[];
+    args?: pulumi.Input<string>[];
+    workingDir?: string;
+    env?: Record<string, pulumi.Input<string>>;
+    /** environment values that are or derive from credentials */
+    secretEnv?: Record<string, pulumi.Input<string>>;
+    ports?: ServicePort[];
+    /** where `files` are mounted */
+    configDir?: string;
+    files?: ServiceFile[];
+    /** persistent data; protected against deletion on both platforms (replicas must be 1) */
+    volumes?: { name: string; mountPath: string; size: string }[];
+    /** writable scratch directories (tmpfs / emptyDir) for images run with a read-only root */
+    scratch?: string[];
+    health?: HealthCheck;
+    resources?: { cpu: string; memory: string };
+    replicas: number;
+    workload: Workload;
+    /** non-root user and group the image supports; unset only for images that must start as root */
+    runAs?: { user: number; group: number; readOnlyRootFilesystem: boolean };
+    /** open-file limit (Docker ulimits; on Kubernetes the runtime's limit applies) */
+    fileLimit?: number;
+    /** a host daemon: sees the host's processes and its root filesystem read-only at this path */
+    hostRootfs?: string;
+    /** services allowed to open connections to this one (Kubernetes NetworkPolicy); none when unset */
+    reachableFrom?: string[];
+    /** services that must be up (and healthy) before this one starts */
+    dependsOn?: string[];
+}
+
+/** What a platform hands back for a deployed service. */
+export interface Deployed {
+    /** resources other services' deployments should wait for */
+    readyWhen: pulumi.Resource[];
+}
+
+/** Docker or Kubernetes; the only layer that knows which. */
+export interface Platform {
+    readonly kind: "docker" | "kubernetes";
+    /** how one service addresses another: container alias, 127.0.0.1 or cluster DNS */
+    hostOf(service: string): string;
+    /** address a service listens on */
+    readonly listenAddress: string;
+    deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed;
+}
+
+/** app.kubernetes.io labels and Docker labels, the same on both platforms. */
+export function serviceLabels(spec: ServiceSpec): Record<string, string> {
+    const tag = spec.image.split("@")[0]?.split(":").pop() ?? "";
+    return {
+        "app.kubernetes.io/name": spec.name,
+        "app.kubernetes.io/instance": spec.name,
+        "app.kubernetes.io/component": spec.component,
+        "app.kubernetes.io/part-of": "flowviz",
+        "app.kubernetes.io/version": tag.slice(0, 63),
+        "app.kubernetes.io/managed-by": "pulumi",
+    };
+}

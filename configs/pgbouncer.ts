@@ -1,0 +1,86 @@
+/** pgbouncer.ini and userlist.txt from typed input. */
+import { compareVersions, GENERATED, iniLines } from "./format";
+
+export interface PgBouncerIniInput {
+    /** PgBouncer version the file is for; gates settings older versions reject. */
+    version: string;
+    listenAddress: string;
+    port: number;
+    maxClientConn: number;
+    poolSize: number;
+    reserveSize: number;
+    reservePoolTimeoutSeconds: number;
+    queryWaitTimeoutSeconds: number;
+    serverIdleTimeoutSeconds: number;
+    maxPreparedStatements: number;
+    logConnections: boolean;
+    /** the one application database PgBouncer pools */
+    database: { name: string; host: string; port: number };
+    adminUser: string;
+    statsUser: string;
+}
+
+/** The auth_file, next to pgbouncer.ini; PgBouncer runs with the config folder as its working directory. */
+export const USERLIST_FILE = "userlist.txt";
+
+export function pgbouncerIni(i: PgBouncerIniInput): string {
+    const preparedStatements = compareVersions(i.version, "1.21.0") >= 0;
+    const settings = {
+        listen_addr: i.listenAddress,
+        listen_port: i.port,
+        // No Unix socket: every client, the health check included, uses TCP, and the
+        // container needs no writable /tmp.
+        unix_socket_dir: "",
+        auth_type: "scram-sha-256",
+        auth_file: USERLIST_FILE,
+        admin_users: i.adminUser,
+        stats_users: i.statsUser,
+        pool_mode: "transaction",
+        max_client_conn: i.maxClientConn,
+        default_pool_size: i.poolSize,
+        reserve_pool_size: i.reserveSize,
+        reserve_pool_timeout: i.reservePoolTimeoutSeconds,
+        // Caps pool + reserve per database, whatever users appear later.
+        max_db_connections: i.poolSize + i.reserveSize,
+        query_wait_timeout: i.queryWaitTimeoutSeconds,
+        server_idle_timeout: i.serverIdleTimeoutSeconds,
+        server_lifetime: 3600,
+        // After PostgreSQL restarts, retry a failed server login after 2 s instead of 15 s.
+        server_login_retry: 2,
+        // server_reset_query is not set: transaction pooling never runs it
+        // (unless server_reset_query_always), and transactions leave no session state.
+        // Drivers (and the exporter) send extra_float_digits at startup; without this
+        // PgBouncer refuses them.
+        ignore_startup_parameters: "extra_float_digits",
+        // asyncpg/SQLAlchemy use protocol-level prepared statements, which transaction
+        // pooling breaks ("prepared statement ... does not exist") unless PgBouncer
+        // tracks them (1.21+). Older versions reject the key, so it is left out there.
+        max_prepared_statements: preparedStatements ? i.maxPreparedStatements : undefined,
+        log_connections: i.logConnections,
+        log_disconnections: i.logConnections,
+        log_pooler_errors: true,
+        stats_period: 60,
+    };
+    const db = i.database;
+    return [
+        `; ${GENERATED}`,
+        `; PgBouncer ${i.version}${preparedStatements ? "" : " (max_prepared_statements unavailable before 1.21)"}`,
+        "[databases]",
+        `${db.name} = host=${db.host} port=${db.port} dbname=${db.name}`,
+        "",
+        "[pgbouncer]",
+        ...iniLines(settings),
+        "",
+    ].join("\n");
+}
+
+/** userlist.txt: one `"user" "SCRAM verifier"` line per user, sorted; never a plaintext password. */
+export function userlist(verifiers: Record<string, string>): string {
+    return Object.entries(verifiers)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([user, verifier]) => {
+            if (!verifier.startsWith("SCRAM-SHA-256$")) throw new Error(`userlist: ${user} must have a SCRAM-SHA-256 verifier`);
+            return `"${user.replace(/"/g, '""')}" "${verifier}"`;
+        })
+        .join("\n") + "\n";
+}

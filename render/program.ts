@@ -1,0 +1,116 @@
+/**
+ * Runs the Pulumi program under the SDK's mocks: no CLI, no engine, no cloud.
+ * Records every resource the program registers (type, name, parent, inputs and the
+ * options that matter for review) and the stack outputs. Used by `npm run render`
+ * and by the tests, so both see exactly what a deployment would send.
+ */
+import { createHash } from "node:crypto";
+import type * as pulumiType from "@pulumi/pulumi";
+
+export interface RecordedResource {
+    type: string;
+    name: string;
+    /** `type::name` of the parent; undefined for the stack's direct children */
+    parent?: string;
+    inputs: Record<string, unknown>;
+    protect: boolean;
+    retainOnDelete: boolean;
+}
+
+export interface ProgramRun {
+    resources: RecordedResource[];
+    outputs: Record<string, unknown>;
+}
+
+export interface RunOptions {
+    project?: string;
+    stack: string;
+    /** `project:key` -> value, as Pulumi passes config (objects as JSON text) */
+    config: Record<string, string>;
+    /** keys of `config` that were set as secrets */
+    secretKeys?: string[];
+    /** program module to load (default: the repository's index.ts) */
+    program?: string;
+}
+
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getObject(): unknown;
+    getProtect(): boolean | undefined;
+    getRetainondelete(): boolean | undefined;
+}
+interface MockMonitor {
+    registerResource(req: RegisterRequest, callback: (err: unknown, res: unknown) => void): unknown;
+}
+
+/** `type::name` from a URN (`urn:pulumi:stack::project::parent$type::name`). */
+function urnKey(urn: string): string {
+    const parts = urn.split("::");
+    const types = parts[2] ?? "";
+    return `${types.split("$").pop()}::${parts.slice(3).join("::")}`;
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+/** The name Kubernetes auto-naming gives an object the program left unnamed (stable under mocks). */
+export const autoName = (resourceName: string) => `${resourceName}-${digest(resourceName).toString("hex").slice(0, 8)}`;
+
+/** Computed outputs the providers would return; deterministic so renders are stable. */
+function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+    switch (type) {
+        case "random:index/randomPassword:RandomPassword":
+            return { result: digest(`password:${name}`).toString("hex").slice(0, inputs.length ?? 32) };
+        case "random:index/randomBytes:RandomBytes":
+            return { base64: digest(`bytes:${name}`).subarray(0, inputs.length ?? 16).toString("base64") };
+        case "docker:index/remoteImage:RemoteImage":
+            return { imageId: `sha256:${digest(String(inputs.name)).toString("hex")}`, repoDigest: `${inputs.name}` };
+        default:
+            if (type.startsWith("kubernetes:") && inputs.metadata && !inputs.metadata.name) {
+                return { metadata: { ...inputs.metadata, name: autoName(name) } };
+            }
+            return {};
+    }
+}
+
+export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
+    const pulumi: typeof pulumiType = await import("@pulumi/pulumi");
+    const project = opts.project ?? "flowviz";
+    const resources: RecordedResource[] = [];
+
+    pulumi.runtime.setAllConfig(opts.config, opts.secretKeys ?? []);
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => ({ id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type, args.name, args.inputs) } }),
+            call: (args) => args.inputs,
+        },
+        project,
+        opts.stack,
+        false,
+    );
+    // The Mocks interface hides the parent and the resource options; the request the
+    // SDK sends to the (mock) engine carries them, so record from there.
+    const monitor = (pulumi.runtime as unknown as { getMonitor(): MockMonitor }).getMonitor();
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+        const parentUrn = req.getParent();
+        resources.push({
+            type: req.getType(),
+            name: req.getName(),
+            parent: parentUrn ? urnKey(parentUrn) : undefined,
+            inputs: pulumi.runtime.deserializeProperties(req.getObject() as Parameters<typeof pulumi.runtime.deserializeProperties>[0]),
+            protect: req.getProtect() === true,
+            retainOnDelete: req.getRetainondelete() === true,
+        });
+        return register(req, callback);
+    };
+
+    const program = (await import(opts.program ?? "../index")) as Record<string, unknown>;
+    const outputs: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(program)) {
+        outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((resolve) => v.apply(resolve)) : v;
+    }
+    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    return { resources, outputs };
+}

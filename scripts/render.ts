@@ -1,0 +1,68 @@
+/**
+ * Offline render: runs the program for a stack under the SDK's mocks (no Pulumi CLI,
+ * no Docker, no cluster) and writes <out>/plan.json and <out>/files/<service>/...
+ *
+ *   npm run render -- --stack dev --out out/dev [--show-secrets] [--config-file F]
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { runProgram } from "../render/program";
+import { maskSecrets, renderedFiles } from "../render/files";
+import { readStackFile } from "../render/stackfile";
+
+async function main(): Promise<number> {
+    const { values } = parseArgs({
+        options: {
+            stack: { type: "string" },
+            out: { type: "string" },
+            "show-secrets": { type: "boolean", default: false },
+            "config-file": { type: "string" },
+        },
+    });
+    if (!values.stack || !values.out) {
+        console.error("usage: npm run render -- --stack <name> --out <dir> [--show-secrets] [--config-file Pulumi.<stack>.yaml]");
+        return 2;
+    }
+    const show = values["show-secrets"] === true;
+    const file = resolve(values["config-file"] ?? `Pulumi.${values.stack}.yaml`);
+    const stackFile = readStackFile(file);
+    for (const k of stackFile.encrypted) console.error(`note: ${k} is encrypted in ${file}; the render uses a generated stand-in`);
+
+    let run;
+    try {
+        run = await runProgram({ stack: values.stack, config: stackFile.config, secretKeys: stackFile.secretKeys });
+    } catch (e) {
+        console.error((e as Error).message);
+        return 1;
+    }
+    const out = resolve(values.out);
+    rmSync(out, { recursive: true, force: true });
+    mkdirSync(out, { recursive: true });
+    const plan = {
+        stack: values.stack,
+        secretsShown: show,
+        outputs: maskSecrets(run.outputs, show),
+        resources: run.resources.map((r) => ({ ...r, inputs: maskSecrets(r.inputs, show) })),
+    };
+    writeFileSync(join(out, "plan.json"), JSON.stringify(plan, null, 2) + "\n");
+    const files = renderedFiles(run.resources);
+    let skipped = 0;
+    for (const f of files) {
+        if (f.secret && !show) {
+            skipped++;
+            continue;
+        }
+        const path = join(out, "files", f.service, f.path);
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, f.content, { mode: f.secret ? 0o600 : 0o644 });
+    }
+    console.log(`${values.stack}: ${run.resources.length} resources, ${files.length - skipped} files written to ${out}` +
+        (skipped ? ` (${skipped} secret files left out; add --show-secrets)` : ""));
+    return 0;
+}
+
+main().then((code) => process.exit(code), (e) => {
+    console.error(e);
+    process.exit(1);
+});

@@ -1,0 +1,122 @@
+/**
+ * Reads a stack's raw configuration (the `project:key` -> string map Pulumi hands
+ * the program), validates it against the schema and the capacity invariants, and
+ * returns the typed config with every default filled in. Problems are collected,
+ * not thrown one by one, so a user sees all of them at once.
+ */
+import Ajv, { type ErrorObject } from "ajv";
+import { StackConfigSchema, SecretKeys, type StackConfig, type SecretKey } from "./schema";
+import { checkCapacity } from "./capacity";
+
+export class ConfigError extends Error {
+    constructor(readonly problems: string[], stack: string) {
+        super(
+            `Stack "${stack}" has ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}; nothing was created:\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+const IMAGE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/;
+
+/** True for `repo:tag`, `repo@sha256:...` or both, where the tag is not `latest`. */
+export function isPinnedImage(ref: string): boolean {
+    const m = IMAGE.exec(ref);
+    if (!m) return false;
+    const tag = m[1];
+    const digest = ref.includes("@sha256:");
+    return (tag !== undefined && tag !== "latest") || digest;
+}
+
+const FORMAT_HELP: Record<string, string> = {
+    "pinned-image": "an image pinned by tag or digest, e.g. `postgres:17.2-bookworm` (never `latest`, never untagged)",
+    ipv4: "an IPv4 address",
+};
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
+ajv.addFormat("pinned-image", isPinnedImage);
+ajv.addFormat("ipv4", /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/);
+const validate = ajv.compile<StackConfig>(StackConfigSchema);
+
+function keyPath(project: string, instancePath: string): string {
+    return `${project}:` + instancePath.slice(1).split("/").join(".");
+}
+
+function describe(err: ErrorObject, project: string): string {
+    const where = keyPath(project, err.instancePath);
+    const got = err.data === undefined ? "" : ` is ${JSON.stringify(err.data)}:`;
+    const p = err.params as Record<string, unknown>;
+    switch (err.keyword) {
+        case "additionalProperties": {
+            const allowed = Object.keys((err.parentSchema as { properties?: object }).properties ?? {});
+            const at = err.instancePath ? `${where}.` : `${project}:`;
+            return `${at}${String(p.additionalProperty)}: unknown key; allowed here: ${allowed.join(", ")}`;
+        }
+        case "required":
+            return `${err.instancePath ? `${where}.` : `${project}:`}${String(p.missingProperty)}: is required`;
+        case "format":
+            return `${where}${got} must be ${FORMAT_HELP[String(p.format)] ?? String(p.format)}`;
+        case "pattern": {
+            const d = (err.parentSchema as { description?: string }).description;
+            return `${where}${got} must match ${String(p.pattern)}${d ? ` (${d})` : ""}`;
+        }
+        case "anyOf": {
+            const options = ((err.schema as { const?: unknown }[]) ?? []).map((s) => JSON.stringify(s.const));
+            return `${where}${got} must be one of ${options.join(", ")}`;
+        }
+        default:
+            return `${where}${got} ${err.message ?? "is invalid"}`;
+    }
+}
+
+/** Drops errors that only restate another (a union's branch errors under its anyOf). */
+function relevant(errors: ErrorObject[]): ErrorObject[] {
+    const unions = new Set(errors.filter((e) => e.keyword === "anyOf").map((e) => e.instancePath));
+    return errors.filter((e) => e.keyword === "anyOf" || !unions.has(e.instancePath));
+}
+
+export interface LoadedConfig {
+    config: StackConfig;
+    /** Secret keys the stack set (as `secure:` values); the rest are generated. */
+    secrets: Partial<Record<SecretKey, string>>;
+}
+
+/**
+ * @param raw every config value of the stack, as Pulumi passes it (`project:key` -> string)
+ * @param isSecret whether a key was set as a `secure:` value
+ */
+export function loadStackConfig(project: string, stack: string, raw: Record<string, string>, isSecret: (key: string) => boolean): LoadedConfig {
+    const problems: string[] = [];
+    const values: Record<string, unknown> = {};
+    const secrets: Partial<Record<SecretKey, string>> = {};
+    const prefix = `${project}:`;
+    for (const [fullKey, text] of Object.entries(raw)) {
+        if (!fullKey.startsWith(prefix)) continue;
+        const key = fullKey.slice(prefix.length);
+        if (key in SecretKeys) {
+            if (!isSecret(fullKey)) problems.push(`${fullKey}: must be set as a secret (pulumi config set --secret ${key} ...), never in plain text`);
+            else if (text.length < 16) problems.push(`${fullKey}: is ${text.length} characters: must be at least 16`);
+            else secrets[key as SecretKey] = text;
+            continue;
+        }
+        values[key] = parseValue(text);
+    }
+    if (!validate(values)) {
+        problems.push(...relevant(validate.errors ?? []).map((e) => describe(e, project)));
+        throw new ConfigError(problems, stack);
+    }
+    problems.push(...checkCapacity(values).map((p) => `${prefix}${p}`));
+    if (problems.length > 0) throw new ConfigError(problems, stack);
+    return { config: values, secrets };
+}
+
+/** Structured config arrives as JSON text, plain strings as themselves. */
+function parseValue(text: string): unknown {
+    try {
+        const parsed: unknown = JSON.parse(text);
+        return typeof parsed === "object" && parsed !== null ? parsed : text;
+    } catch {
+        return text;
+    }
+}
