@@ -20,12 +20,9 @@ export class Credentials extends pulumi.ComponentResource {
         super("flowviz:secrets:Credentials", name, {}, opts);
         for (const key of Object.keys(SecretKeys) as SecretKey[]) {
             const given = args.provided[key];
-            this.values.set(
-                key,
-                given !== undefined
-                    ? pulumi.secret(given)
-                    : new random.RandomPassword(`${name}-${key}`, { length: 32, special: false }, { parent: this }).result,
-            );
+            const value = given ?? new random.RandomPassword(`${name}-${key}`, { length: 32, special: false }, { parent: this }).result;
+            // Secret whatever the provider declares: every value derived from it stays secret too.
+            this.values.set(key, pulumi.secret(value));
         }
         this.registerOutputs({});
     }

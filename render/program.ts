@@ -20,6 +20,8 @@ export interface RecordedResource {
 export interface ProgramRun {
     resources: RecordedResource[];
     outputs: Record<string, unknown>;
+    /** names of the stack outputs that are Pulumi secrets */
+    secretOutputs: string[];
 }
 
 export interface RunOptions {
@@ -106,11 +108,22 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
         return register(req, callback);
     };
 
-    const program = (await import(opts.program ?? "../index")) as Record<string, unknown>;
+    let program: Record<string, unknown>;
+    try {
+        program = (await import(opts.program ?? "../index")) as Record<string, unknown>;
+    } catch (e) {
+        throw Object.assign(e as Error, { registered: resources.length });
+    }
     const outputs: Record<string, unknown> = {};
+    const secretOutputs: string[] = [];
     for (const [k, v] of Object.entries(program)) {
-        outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((resolve) => v.apply(resolve)) : v;
+        if (!pulumi.Output.isInstance(v)) {
+            outputs[k] = v;
+            continue;
+        }
+        outputs[k] = await new Promise((resolve) => v.apply(resolve));
+        if (await pulumi.isSecret(v)) secretOutputs.push(k);
     }
     await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
-    return { resources, outputs };
+    return { resources, outputs, secretOutputs };
 }

@@ -1,0 +1,90 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, isPinnedImage, loadStackConfig } from "../../stack/load";
+import { readStackFile } from "../../render/stackfile";
+import { ROOT, runStack } from "../helpers";
+
+const BAD = join(ROOT, "test/fixtures/bad");
+
+function load(file: string) {
+    const f = readStackFile(file);
+    return loadStackConfig("flowviz", "bad", f.config, () => false);
+}
+
+function problemsOf(file: string): string[] {
+    try {
+        load(file);
+    } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as ConfigError).problems;
+    }
+    throw new Error(`${file} was accepted`);
+}
+
+describe("bad stack files", () => {
+    for (const name of readdirSync(BAD).filter((f) => f.endsWith(".yaml"))) {
+        it(`${name} fails naming the key, the value and what is allowed`, () => {
+            const file = join(BAD, name);
+            const expected = readFileSync(file, "utf8")
+                .split("\n")
+                .filter((l) => l.startsWith("# expect: "))
+                .map((l) => l.slice("# expect: ".length));
+            expect(expected.length).toBeGreaterThan(0);
+            const problems = problemsOf(file);
+            for (const e of expected) expect(problems.some((p) => p.startsWith(e)), `${e}\n  in\n${problems.join("\n")}`).toBe(true);
+            expect(problems).toHaveLength(expected.length);
+        });
+    }
+
+    it("lists what is allowed for an unknown key", () => {
+        const [p] = problemsOf(join(BAD, "unknown-key.yaml"));
+        expect(p).toContain("maxClientConn");
+        expect(p).toContain("defaultPoolSize");
+    });
+
+    it("stops the program before any resource is registered, without a stack trace", async () => {
+        const run = runStack("test/fixtures/bad/many-problems.yaml");
+        await expect(run).rejects.toThrow(/3 configuration problems; nothing was created/);
+        const err = await run.catch((e: Error) => e);
+        expect((err as Error).constructor.name).toBe("RunError");
+        expect((err as { registered?: number }).registered).toBe(0);
+    });
+});
+
+describe("good stack files", () => {
+    it.each(["Pulumi.dev.yaml", "Pulumi.prod.yaml", "test/integration/Pulumi.local.yaml"])("%s is valid", (name) => {
+        expect(() => load(join(ROOT, name))).not.toThrow();
+    });
+
+    it("fills every default from the schema", () => {
+        const { config } = load(join(ROOT, "Pulumi.dev.yaml"));
+        expect(config.pgbouncer.maxClientConn).toBe(1000);
+        expect(config.postgres.maxConnections).toBe(100);
+        expect(config.app.api.dbPoolSize).toBe(25);
+        expect(config.kubernetes.namespace).toBe("flowviz");
+    });
+
+    it("takes secure: values as the stack's credentials", () => {
+        const { secrets } = loadStackConfig(
+            "flowviz",
+            "s",
+            { "flowviz:platform": "docker", "flowviz:postgresPassword": "a-very-long-secret-value" },
+            (k) => k === "flowviz:postgresPassword",
+        );
+        expect(secrets.postgresPassword).toBe("a-very-long-secret-value");
+    });
+});
+
+describe("image pinning", () => {
+    it.each([
+        ["postgres:17.2-bookworm", true],
+        ["quay.io/prometheuscommunity/pgbouncer-exporter:v0.12.1", true],
+        ["registry.local:5000/team/api:1.0", true],
+        [`postgres@sha256:${"a".repeat(64)}`, true],
+        ["postgres", false],
+        ["postgres:latest", false],
+        ["registry.local:5000/team/api", false],
+        ["Postgres:17", false],
+    ])("%s -> %s", (ref, ok) => expect(isPinnedImage(ref)).toBe(ok));
+});

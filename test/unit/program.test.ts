@@ -1,0 +1,195 @@
+/** The whole program under mocks, on both platforms: what it asks Docker and Kubernetes for. */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ProgramRun } from "../../render/program";
+import { maskSecrets, renderedFiles } from "../../render/files";
+import { isPinnedImage } from "../../stack/load";
+import { ofType, only, runStack } from "../helpers";
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const isSecretInput = (v: unknown) => typeof v === "object" && v !== null && SECRET_SIG in v;
+
+function credentialValues(run: ProgramRun): string[] {
+    const values = ofType(run, "random:index/randomPassword:RandomPassword").map((r) => r.name);
+    expect(values.length).toBeGreaterThan(0);
+    return [run.outputs.appDbPassword as string, run.outputs.databaseUrl as string];
+}
+
+describe("dev stack on Docker", () => {
+    let run: ProgramRun;
+    beforeAll(async () => {
+        run = await runStack("Pulumi.dev.yaml", { stack: "dev" });
+    });
+
+    const container = (name: string) => only(run, "docker:index/container:Container", `${name}-container`).inputs as Record<string, any>;
+
+    it("declares the data path: PostgreSQL, PgBouncer, roles job, API, worker, Valkey", () => {
+        const names = ofType(run, "docker:index/container:Container").map((c) => c.name).sort();
+        expect(names).toEqual(["api-container", "pgbouncer-container", "postgres-container", "postgres-roles-container", "valkey-container", "worker-container"]);
+        for (const c of ofType(run, "docker:index/container:Container")) {
+            expect((c.inputs.networksAdvanced as { name: string }[])[0]?.name).toBe("flowviz-dev");
+        }
+    });
+
+    it("pulls only pinned images", () => {
+        const images = ofType(run, "docker:index/remoteImage:RemoteImage").map((i) => i.inputs.name as string);
+        expect(images.length).toBe(4);
+        for (const i of images) expect(isPinnedImage(i), i).toBe(true);
+    });
+
+    it("keeps the PostgreSQL volume on delete and protects it", () => {
+        const vol = only(run, "docker:index/volume:Volume", "postgres-data");
+        expect(vol.protect).toBe(true);
+        expect(vol.retainOnDelete).toBe(true);
+        expect(vol.parent).toBe("flowviz:database:Postgres::postgres");
+        expect(only(run, "flowviz:database:Postgres", "postgres").protect).toBe(false);
+        const pg = container("postgres");
+        expect(pg.volumes).toEqual([{ volumeName: "flowviz-dev-postgres-data", containerPath: "/var/lib/postgresql/data" }]);
+    });
+
+    it("publishes only the host ports the stack asks for, on loopback", () => {
+        expect(container("postgres").ports).toEqual([{ internal: 5432, external: 5433, ip: "127.0.0.1" }]);
+        expect(container("pgbouncer").ports).toEqual([{ internal: 6432, external: 6432, ip: "127.0.0.1" }]);
+        expect(container("valkey").ports).toEqual([]);
+    });
+
+    it("gives PgBouncer its descriptor limit, a health check, and waits for it", () => {
+        const pgb = container("pgbouncer");
+        expect(pgb.ulimits).toEqual([{ name: "nofile", soft: 8192, hard: 8192 }]);
+        expect(pgb.healthcheck.tests).toEqual(["CMD-SHELL", "nc -z 127.0.0.1 6432 || exit 1"]);
+        expect(pgb.wait).toBe(true);
+        expect(pgb.restart).toBe("unless-stopped");
+        expect(pgb.user).toBe("70:70");
+        expect(pgb.readOnly).toBe(true);
+    });
+
+    it("runs the roles script once per change, not as a long-lived service", () => {
+        const job = container("postgres-roles");
+        expect(job.restart).toBe("no");
+        expect(job.mustRun).toBe(false);
+        expect(job.command).toContain("/etc/flowviz/roles.sql");
+    });
+
+    it("keeps every credential secret: env, uploads, outputs", () => {
+        for (const c of ["postgres", "api", "worker", "postgres-roles"]) expect(isSecretInput(container(c).envs), c).toBe(true);
+        expect(isSecretInput(container("pgbouncer").uploads)).toBe(true);
+        expect(isSecretInput(container("valkey").uploads)).toBe(true);
+        expect(run.secretOutputs.sort()).toEqual(["appDbPassword", "databaseUrl"]);
+        const plan = JSON.stringify(run.resources.map((r) => maskSecrets(r.inputs, false)));
+        for (const v of credentialValues(run)) expect(plan).not.toContain(v);
+        expect(plan).not.toContain("SCRAM-SHA-256$");
+    });
+
+    it("points the API at PgBouncer with an asyncpg DSN", () => {
+        expect(run.outputs.databaseUrl).toBe(`postgresql+asyncpg://flowviz:${run.outputs.appDbPassword}@pgbouncer:6432/flowviz`);
+    });
+
+    it("renders each service's files into its own folder, secrets marked", () => {
+        const files = renderedFiles(run.resources).map((f) => `${f.service}/${f.path}${f.secret ? " (secret)" : ""}`);
+        expect(files).toEqual([
+            "pgbouncer/pgbouncer.ini",
+            "pgbouncer/userlist.txt (secret)",
+            "postgres-roles/roles.sql (secret)",
+            "postgres/pg_hba.conf",
+            "postgres/postgresql.conf",
+            "valkey/valkey.conf (secret)",
+        ]);
+    });
+});
+
+describe("prod stack on Kubernetes", () => {
+    let run: ProgramRun;
+    beforeAll(async () => {
+        run = await runStack("Pulumi.prod.yaml", { stack: "prod" });
+    });
+    const k = (kind: string) => `kubernetes:${kind}`;
+    const spec = (type: string, name: string) => only(run, k(type), name).inputs.spec as Record<string, any>;
+
+    it("puts everything in the namespace, behind default-deny ingress", () => {
+        expect(only(run, k("core/v1:Namespace"), "kubernetes-namespace").inputs.metadata).toMatchObject({ name: "flowviz" });
+        expect(spec("networking.k8s.io/v1:NetworkPolicy", "kubernetes-default-deny")).toEqual({ podSelector: {}, policyTypes: ["Ingress"] });
+        const namespaced = run.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.endsWith("Namespace"));
+        expect(namespaced.length).toBeGreaterThan(15);
+        for (const r of namespaced) expect((r.inputs.metadata as { namespace: string }).namespace, r.name).toBe("flowviz");
+    });
+
+    it("lets only PgBouncer (and the roles job) reach PostgreSQL, only the app reach PgBouncer", () => {
+        const from = (name: string) =>
+            spec("networking.k8s.io/v1:NetworkPolicy", `${name}-ingress`).ingress[0].from.map((f: any) => f.podSelector.matchLabels["app.kubernetes.io/name"]);
+        expect(from("postgres")).toEqual(["pgbouncer", "postgres-roles"]);
+        expect(from("pgbouncer")).toEqual(["api", "worker"]);
+        expect(from("valkey")).toEqual(["api", "worker"]);
+    });
+
+    it("runs PostgreSQL as a StatefulSet on a protected claim, never exposed outside", () => {
+        const pvc = only(run, k("core/v1:PersistentVolumeClaim"), "postgres-data");
+        expect(pvc.protect).toBe(true);
+        expect(pvc.retainOnDelete).toBe(true);
+        expect((pvc.inputs.spec as any).resources.requests.storage).toBe("100Gi");
+        const sts = spec("apps/v1:StatefulSet", "postgres");
+        expect(sts.replicas).toBe(1);
+        expect(sts.template.spec.volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "postgres-data" } });
+        for (const svc of ofType(run, k("core/v1:Service"))) expect((svc.inputs.spec as any).type ?? "ClusterIP").toBe("ClusterIP");
+    });
+
+    it("replicates PgBouncer and the API with disruption budgets", () => {
+        expect(spec("apps/v1:Deployment", "pgbouncer").replicas).toBe(2);
+        expect(spec("apps/v1:Deployment", "api").replicas).toBe(4);
+        const pdbs = ofType(run, k("policy/v1:PodDisruptionBudget")).map((p) => p.name).sort();
+        expect(pdbs).toEqual(["api-pdb", "pgbouncer-pdb", "worker-pdb"]);
+        expect(run.outputs.pgbouncerPool).toEqual({ poolSize: 16, reserveSize: 4, replicas: 2 });
+    });
+
+    it("runs every pod non-root with a read-only root filesystem and probes", () => {
+        for (const type of ["apps/v1:Deployment", "apps/v1:StatefulSet"]) {
+            for (const w of ofType(run, k(type))) {
+                const pod = (w.inputs.spec as any).template.spec;
+                expect(pod.securityContext.runAsNonRoot, w.name).toBe(true);
+                const c = pod.containers[0];
+                expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+                expect(c.resources.limits, w.name).toBeDefined();
+                if (w.name !== "worker") expect(c.readinessProbe, w.name).toBeDefined();
+                expect(pod.automountServiceAccountToken).toBe(false);
+            }
+        }
+    });
+
+    it("mounts generated files from an auto-named ConfigMap and Secret, so a change rolls the pods", () => {
+        const cm = only(run, k("core/v1:ConfigMap"), "pgbouncer-config");
+        expect((cm.inputs.metadata as any).name).toBeUndefined();
+        const sources = spec("apps/v1:Deployment", "pgbouncer").template.spec.volumes[0].projected.sources;
+        expect(sources[0].configMap.items).toEqual([{ key: "pgbouncer.ini", path: "pgbouncer.ini" }]);
+        expect(sources[1].secret.items).toEqual([{ key: "userlist.txt", path: "userlist.txt", mode: 0o400 }]);
+        const secret = only(run, k("core/v1:Secret"), "pgbouncer-secret");
+        expect(isSecretInput(secret.inputs.stringData)).toBe(true);
+    });
+
+    it("labels every workload the app.kubernetes.io way", () => {
+        const labels = (only(run, k("apps/v1:Deployment"), "pgbouncer").inputs.metadata as any).labels;
+        expect(labels).toMatchObject({
+            "app.kubernetes.io/name": "pgbouncer",
+            "app.kubernetes.io/component": "pooler",
+            "app.kubernetes.io/part-of": "flowviz",
+            "app.kubernetes.io/version": "v1.24.1-p1",
+            "app.kubernetes.io/managed-by": "pulumi",
+        });
+    });
+
+    it("passes credentials only through Secrets", () => {
+        const api = spec("apps/v1:Deployment", "api").template.spec.containers[0];
+        const dsn = api.env.find((e: any) => e.name === "DATABASE_URL");
+        expect(dsn.value).toBeUndefined();
+        expect(dsn.valueFrom.secretKeyRef.key).toBe("env-DATABASE_URL");
+        const plan = JSON.stringify(run.resources.map((r) => maskSecrets(r.inputs, false)));
+        for (const v of credentialValues(run)) expect(plan).not.toContain(v);
+    });
+
+    it("uses the stack's secure: values instead of generating", async () => {
+        const given = "given-password-for-the-app-0123";
+        const withSecret = await runStack("Pulumi.prod.yaml", { stack: "prod", secrets: { appDbPassword: given } });
+        expect(withSecret.outputs.appDbPassword).toBe(given);
+        expect(withSecret.secretOutputs).toContain("appDbPassword");
+        const generated = ofType(withSecret, "random:index/randomPassword:RandomPassword").map((r) => r.name);
+        expect(generated).not.toContain("credentials-appDbPassword");
+        expect(generated).toContain("credentials-postgresPassword");
+    });
+});
