@@ -65,3 +65,5 @@ export const pgbouncerEndpoint = `${pgbouncer.host}:${pgbouncer.port}`;
 export const pgbouncerPool = sizing;
 export const databaseUrl = app.databaseUrl;
 export const appDbPassword = credentials.get("appDbPassword");
+/** for the admin console: `pulumi stack output --show-secrets pgbouncerAdminPassword` */
+export const pgbouncerAdminPassword = credentials.get("pgbouncerAdminPassword");

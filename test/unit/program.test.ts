@@ -73,7 +73,7 @@ describe("dev stack on Docker", () => {
         for (const c of ["postgres", "api", "worker", "postgres-roles"]) expect(isSecretInput(container(c).envs), c).toBe(true);
         expect(isSecretInput(container("pgbouncer").uploads)).toBe(true);
         expect(isSecretInput(container("valkey").uploads)).toBe(true);
-        expect(run.secretOutputs.sort()).toEqual(["appDbPassword", "databaseUrl"]);
+        expect(run.secretOutputs.sort()).toEqual(["appDbPassword", "databaseUrl", "pgbouncerAdminPassword"]);
         const plan = JSON.stringify(run.resources.map((r) => maskSecrets(r.inputs, false)));
         for (const v of credentialValues(run)) expect(plan).not.toContain(v);
         expect(plan).not.toContain("SCRAM-SHA-256$");

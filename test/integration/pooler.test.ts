@@ -1,0 +1,76 @@
+/** The rendered PostgreSQL and PgBouncer configs, run by the real servers. */
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "../helpers";
+import { PgBouncerServer, PostgresServer, psql, render, requireBinary, waitFor, type Rendered } from "./servers";
+
+const BASE = "/tmp/flowviz-it-pooler";
+let rendered: Rendered;
+let pg: PostgresServer;
+let pgb: PgBouncerServer;
+
+const app = () => ({ port: 6432, user: "flowviz", password: rendered.plan.outputs.appDbPassword as string, db: "flowviz" });
+
+/** pgbench through PgBouncer; returns its report. */
+function pgbench(args: string[]): string {
+    const cmd = `ulimit -n 16384 && exec ${requireBinary("pgbench")} ${args.join(" ")}`;
+    return execFileSync("sh", ["-c", cmd], { env: { ...process.env, PGPASSWORD: app().password }, encoding: "utf8", maxBuffer: 64 << 20 });
+}
+
+beforeAll(async () => {
+    rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
+    pg = new PostgresServer(`${BASE}/pg`, rendered);
+    pg.init();
+    pg.start();
+    pg.applyRoles();
+    pgb = new PgBouncerServer(rendered, 16384);
+    pgb.start();
+    await waitFor("PgBouncer", () => psql({ ...app(), sql: "select 1" }) === "1");
+});
+
+afterAll(async () => {
+    await pgb?.stop();
+    pg?.stop();
+});
+
+describe("PgBouncer in front of PostgreSQL, from the rendered files", () => {
+    it("logs the app role in through PgBouncer with SCRAM, end to end", () => {
+        expect(psql({ ...app(), sql: "select current_user || ' ' || current_database()" })).toBe("flowviz flowviz");
+        // PgBouncer reached PostgreSQL with the client's SCRAM keys: the server session is SCRAM-authenticated.
+        expect(psql({ port: 5432, user: "postgres", password: pg.superuserPassword, db: "postgres", sql: "select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = 'flowviz'" })).toBe("t");
+    });
+
+    it("refuses a wrong password", () => {
+        expect(() => psql({ ...app(), password: "not-the-password-at-all", sql: "select 1" })).toThrow(/authentication failed/);
+    });
+
+    it("runs transactions in transaction pooling mode", () => {
+        psql({ ...app(), sql: "create table if not exists it_rows (id int primary key)" });
+        psql({ ...app(), sql: "begin; insert into it_rows values (1); insert into it_rows values (2); commit;" });
+        expect(psql({ ...app(), sql: "select count(*) from it_rows" })).toBe("2");
+    });
+
+    it("serves the admin console to the generated admin user", () => {
+        const pools = psql({ port: 6432, user: "pgbouncer_admin", password: rendered.plan.outputs.pgbouncerAdminPassword, db: "pgbouncer", sql: "show config" });
+        expect(pools).toMatch(/pool_mode\|transaction/);
+        expect(pools).toMatch(/default_pool_size\|16/);
+    });
+
+    it("carries 1000 concurrent clients with zero connection or transaction errors", () => {
+        execFileSync(requireBinary("pgbench"), ["-i", "-q", "-s", "10", "-h", "127.0.0.1", "-p", "5432", "-U", "flowviz", "flowviz"], {
+            env: { ...process.env, PGPASSWORD: app().password },
+            stdio: "ignore",
+        });
+        const report = pgbench(["-h", "127.0.0.1", "-p", "6432", "-U", "flowviz", "-c", "1000", "-j", "2", "-T", "20", "flowviz"]);
+        const processed = Number(/number of transactions actually processed: (\d+)/.exec(report)?.[1]);
+        const failed = Number(/number of failed transactions: (\d+)/.exec(report)?.[1] ?? "0");
+        expect(report).toMatch(/number of clients: 1000/);
+        expect(processed).toBeGreaterThan(1000);
+        expect(failed).toBe(0);
+        const stats = psql({ port: 6432, user: "pgbouncer_admin", password: rendered.plan.outputs.pgbouncerAdminPassword, db: "pgbouncer", sql: "show pools" });
+        const row = stats.split("\n").find((l) => l.startsWith("flowviz|flowviz|"))!;
+        const serverConns = row.split("|").slice(4, 8).map(Number).reduce((a, b) => a + b, 0);
+        expect(serverConns).toBeLessThanOrEqual(20);
+    });
+});

@@ -1,0 +1,128 @@
+/**
+ * Real servers from Debian's packages, on loopback, fed exactly the files the
+ * offline render wrote. A missing binary fails the test (never a skip).
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "../helpers";
+
+export function requireBinary(path: string): string {
+    const found = path.startsWith("/") ? (existsSync(path) ? path : "") : execFileSync("sh", ["-c", `command -v ${path} || true`]).toString().trim();
+    if (!found) throw new Error(`${path} is not installed: run scripts/install-servers.sh as root (Debian packages; see README)`);
+    return found;
+}
+
+export function pgBin(name: string): string {
+    const versions = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").sort() : [];
+    return requireBinary(`/usr/lib/postgresql/${versions.at(-1) ?? "15"}/bin/${name}`);
+}
+
+/** The rendered plan and files of a stack (with secrets: the test needs the credentials). */
+export interface Rendered {
+    dir: string;
+    files: string;
+    plan: { outputs: Record<string, any>; resources: { type: string; name: string; inputs: Record<string, any> }[] };
+    /** an env value of a container, by service */
+    env(service: string, key: string): string;
+}
+
+export function render(stackFile: string, out: string): Rendered {
+    execFileSync("npx", ["tsx", "scripts/render.ts", "--stack", "local", "--config-file", stackFile, "--out", out, "--show-secrets"], {
+        cwd: ROOT,
+        stdio: ["ignore", "ignore", "inherit"],
+    });
+    execFileSync("chown", ["-R", "postgres:postgres", out]);
+    const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8"));
+    return {
+        dir: out,
+        files: join(out, "files"),
+        plan,
+        env(service, key) {
+            const c = plan.resources.find((r: any) => r.name === `${service}-container`);
+            const e = (c?.inputs.envs as string[] | undefined)?.find((x) => x.startsWith(`${key}=`));
+            if (!e) throw new Error(`${service} has no ${key} in the plan`);
+            return e.slice(key.length + 1);
+        },
+    };
+}
+
+/** Runs a command as the postgres user (PostgreSQL and PgBouncer refuse root). */
+export function asPostgres(cmd: string, opts: { cwd?: string; env?: Record<string, string> } = {}): string {
+    return execFileSync("runuser", ["-u", "postgres", "--", "sh", "-c", cmd], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: "utf8" });
+}
+
+export function psql(args: { host?: string; port: number; user: string; password: string; db: string; sql: string }): string {
+    return execFileSync(requireBinary("psql"), ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", args.host ?? "127.0.0.1", "-p", String(args.port), "-U", args.user, "-d", args.db, "-c", args.sql], {
+        env: { ...process.env, PGPASSWORD: args.password, PGCONNECT_TIMEOUT: "10" },
+        encoding: "utf8",
+    }).trim();
+}
+
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, seconds = 30): Promise<void> {
+    const end = Date.now() + seconds * 1000;
+    while (Date.now() < end) {
+        try {
+            if (await check()) return;
+        } catch {
+            /* not yet */
+        }
+        await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`timed out after ${seconds}s waiting for ${what}`);
+}
+
+export class PostgresServer {
+    readonly data: string;
+    constructor(readonly base: string, readonly rendered: Rendered, readonly port = 5432) {
+        this.data = join(base, "pgdata");
+    }
+    get superuserPassword(): string {
+        return this.rendered.env("postgres", "POSTGRES_PASSWORD");
+    }
+    init(): void {
+        rmSync(this.base, { recursive: true, force: true });
+        mkdirSync(this.base, { recursive: true });
+        writeFileSync(join(this.base, "pw"), this.superuserPassword);
+        chmodSync(join(this.base, "pw"), 0o600);
+        execFileSync("chown", ["-R", "postgres:postgres", this.base]);
+        asPostgres(`${pgBin("initdb")} -D ${this.data} -U postgres --pwfile=${this.base}/pw --auth=scram-sha-256 >/dev/null`);
+    }
+    start(): void {
+        const conf = join(this.rendered.files, "postgres");
+        asPostgres(
+            `${pgBin("pg_ctl")} -D ${this.data} -l ${this.base}/postgres.log -w -t 60 ` +
+                `-o "-c config_file=${conf}/postgresql.conf -c hba_file=${conf}/pg_hba.conf -c data_directory=${this.data} -c unix_socket_directories=${this.base}" start >/dev/null`,
+        );
+    }
+    stop(mode: "fast" | "immediate" = "fast"): void {
+        if (existsSync(join(this.data, "postmaster.pid"))) asPostgres(`${pgBin("pg_ctl")} -D ${this.data} -m ${mode} -w stop >/dev/null`);
+    }
+    /** The generated roles script, as the roles job runs it. */
+    applyRoles(): void {
+        execFileSync(requireBinary("psql"), ["-X", "-q", "-h", "127.0.0.1", "-p", String(this.port), "-U", "postgres", "-d", "postgres", "-f", join(this.rendered.files, "postgres-roles/roles.sql")], {
+            env: { ...process.env, PGPASSWORD: this.superuserPassword },
+            stdio: ["ignore", "ignore", "inherit"],
+        });
+    }
+}
+
+/** PgBouncer in the foreground, working directory = its rendered folder (as in the container). */
+export class PgBouncerServer {
+    private proc?: ChildProcess;
+    log = "";
+    constructor(readonly rendered: Rendered, readonly fileLimit: number) {}
+    start(): void {
+        const dir = join(this.rendered.files, "pgbouncer");
+        this.proc = spawn("runuser", ["-u", "postgres", "--", "sh", "-c", `ulimit -n ${this.fileLimit} && exec ${requireBinary("pgbouncer")} pgbouncer.ini`], { cwd: dir });
+        this.proc.stdout?.on("data", (d) => (this.log += d));
+        this.proc.stderr?.on("data", (d) => (this.log += d));
+    }
+    async stop(): Promise<void> {
+        const p = this.proc;
+        if (!p || p.exitCode !== null) return;
+        const exited = new Promise((r) => p.once("exit", r));
+        execFileSync("pkill", ["-INT", "-f", "pgbouncer pgbouncer.ini"]);
+        await exited;
+    }
+}

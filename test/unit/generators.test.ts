@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { scramVerifier } from "../../configs/scram";
+import { pgbouncerIni, userlist } from "../../configs/pgbouncer";
+import { postgresqlConf, rolesSql } from "../../configs/postgres";
+import { pgMemory } from "../../configs/format";
+import { checkCapacity, poolSizing } from "../../stack/capacity";
+import { loadStackConfig } from "../../stack/load";
+
+/** Made by PostgreSQL 15 itself: CREATE ROLE ... PASSWORD 'pencil-and-paper-2026'; SELECT rolpassword. */
+const POSTGRES_VERIFIER =
+    "SCRAM-SHA-256$4096:15IjTFXEc3ZOqDkP7fs3Vw==$N2fUpme4Tycq8KAOUQNig41Pnf6vX/WMxhqvtjPZ5rI=:DbwPOQomlikRjdkc0fbq0H3Ie6KTgySLA2XWN4fB1Nc=";
+
+describe("SCRAM verifier", () => {
+    it("equals the verifier PostgreSQL computes for the same password and salt", () => {
+        expect(scramVerifier("pencil-and-paper-2026", "15IjTFXEc3ZOqDkP7fs3Vw==")).toBe(POSTGRES_VERIFIER);
+    });
+    it("differs for another password", () => {
+        expect(scramVerifier("pencil-and-paper-2027", "15IjTFXEc3ZOqDkP7fs3Vw==")).not.toBe(POSTGRES_VERIFIER);
+    });
+    it("refuses short salts and non-ASCII passwords", () => {
+        expect(() => scramVerifier("pw", "c2FsdA==")).toThrow(/16 bytes/);
+        expect(() => scramVerifier("pässwort", "15IjTFXEc3ZOqDkP7fs3Vw==")).toThrow(/ASCII/);
+    });
+});
+
+const iniInput = {
+    version: "1.24.1",
+    listenAddress: "0.0.0.0",
+    port: 6432,
+    maxClientConn: 1000,
+    poolSize: 16,
+    reserveSize: 4,
+    reservePoolTimeoutSeconds: 3,
+    queryWaitTimeoutSeconds: 120,
+    serverIdleTimeoutSeconds: 600,
+    maxPreparedStatements: 200,
+    logConnections: false,
+    database: { name: "flowviz", host: "postgres", port: 5432 },
+    adminUser: "admin",
+    statsUser: "stats",
+};
+
+function settings(ini: string): Map<string, string> {
+    const section = ini.split("[pgbouncer]")[1] ?? "";
+    return new Map(
+        section
+            .split("\n")
+            .filter((l) => l.includes(" = ") || l.endsWith(" ="))
+            .map((l) => [l.split(" =")[0]!.trim(), l.split("= ")[1] ?? ""] as [string, string]),
+    );
+}
+
+describe("pgbouncer.ini", () => {
+    it("pools transactions, ignores extra_float_digits, never sets a reset query it would ignore", () => {
+        const s = settings(pgbouncerIni(iniInput));
+        expect(s.get("pool_mode")).toBe("transaction");
+        expect(s.get("ignore_startup_parameters")).toBe("extra_float_digits");
+        expect(s.get("auth_type")).toBe("scram-sha-256");
+        expect(s.get("max_db_connections")).toBe("20");
+        expect(s.has("server_reset_query")).toBe(false);
+    });
+    it("sets max_prepared_statements only from PgBouncer 1.21 on", () => {
+        expect(settings(pgbouncerIni(iniInput)).get("max_prepared_statements")).toBe("200");
+        expect(settings(pgbouncerIni({ ...iniInput, version: "1.21.0" })).get("max_prepared_statements")).toBe("200");
+        expect(settings(pgbouncerIni({ ...iniInput, version: "1.18.0" })).has("max_prepared_statements")).toBe(false);
+    });
+    it("is sorted, so equal input gives byte-equal output", () => {
+        const keys = [...settings(pgbouncerIni(iniInput)).keys()];
+        expect(keys).toEqual([...keys].sort());
+        expect(pgbouncerIni(iniInput)).toBe(pgbouncerIni({ ...iniInput }));
+    });
+    it("userlist holds SCRAM verifiers only, sorted", () => {
+        expect(userlist({ b: POSTGRES_VERIFIER, a: POSTGRES_VERIFIER })).toBe(`"a" "${POSTGRES_VERIFIER}"\n"b" "${POSTGRES_VERIFIER}"\n`);
+        expect(() => userlist({ app: "plaintext-password" })).toThrow(/SCRAM/);
+    });
+});
+
+describe("postgresql.conf and roles", () => {
+    it("converts sizes and enforces SCRAM", () => {
+        const conf = postgresqlConf({ port: 5432, maxConnections: 100, superuserReservedConnections: 3, sharedBuffers: "512Mi", effectiveCacheSize: "2Gi", workMem: "8Mi", maintenanceWorkMem: "128Mi" });
+        expect(conf).toContain("shared_buffers = 512MB");
+        expect(conf).toContain("effective_cache_size = 2GB");
+        expect(conf).toContain("password_encryption = scram-sha-256");
+        expect(pgMemory("64Ki")).toBe("64kB");
+    });
+    it("quotes identifiers and literals in the roles script", () => {
+        const sql = rolesSql([{ name: "o'brien", verifier: POSTGRES_VERIFIER, memberOf: ["pg_monitor"] }]);
+        expect(sql).toContain(`ALTER ROLE "o'brien"`);
+        expect(sql).toContain(`rolname = 'o''brien'`);
+        expect(sql).toContain(`GRANT "pg_monitor" TO "o'brien";`);
+    });
+});
+
+describe("pool sizing from first principles", () => {
+    const config = (raw: Record<string, unknown>) =>
+        loadStackConfig(
+            "flowviz",
+            "t",
+            Object.fromEntries(Object.entries({ platform: "kubernetes", ...raw }).map(([k, v]) => [`flowviz:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+            () => false,
+        ).config;
+
+    it("gives a 2-core database 2 x 8 round trips = 16 connections plus a reserve of 4", () => {
+        expect(poolSizing(config({}))).toEqual({ poolSize: 16, reserveSize: 4, replicas: 1 });
+    });
+    it("splits the database's connections across PgBouncer replicas", () => {
+        expect(poolSizing(config({ pgbouncer: { replicas: 3 } }))).toEqual({ poolSize: 6, reserveSize: 2, replicas: 3 });
+    });
+    it("scales with database cores", () => {
+        expect(poolSizing(config({ postgres: { cpuCores: 8, maxConnections: 200 } })).poolSize).toBe(64);
+    });
+    it("honours explicit sizes", () => {
+        expect(poolSizing(config({ pgbouncer: { defaultPoolSize: 25, reservePoolSize: 5 } }))).toEqual({ poolSize: 25, reserveSize: 5, replicas: 1 });
+    });
+    it("finds the default stack within every limit", () => {
+        expect(checkCapacity(config({}))).toEqual([]);
+    });
+    it("counts one replica on Docker whatever the replica setting", () => {
+        expect(poolSizing(config({ platform: "docker", pgbouncer: { replicas: 4 } })).replicas).toBe(1);
+    });
+});
