@@ -10,6 +10,10 @@ import { KubernetesPlatform } from "./components/platform/kubernetes";
 import { Postgres, POSTGRES_PORT } from "./components/postgres";
 import { PgBouncer, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER } from "./components/pgbouncer";
 import { App } from "./components/app";
+import { Exporters, POSTGRES_EXPORTER_USER } from "./components/exporters";
+import { Prometheus } from "./components/prometheus";
+import { Alertmanager } from "./components/alertmanager";
+import { Grafana } from "./components/grafana";
 import type { Platform } from "./components/service";
 
 const { config, secrets } = currentStackConfig();
@@ -28,8 +32,12 @@ const postgres = new Postgres("postgres", {
     settings: config.postgres,
     platform,
     superuserPassword: credentials.get("postgresPassword"),
-    roles: [{ name: appUser, verifier: credentials.verifier("appDbPassword"), ownsDatabase: config.postgres.database }],
-    clients: ["pgbouncer"],
+    roles: [
+        { name: appUser, verifier: credentials.verifier("appDbPassword"), ownsDatabase: config.postgres.database },
+        // least privilege: pg_monitor reads statistics, nothing else; counted in postgres.adminConnections
+        { name: POSTGRES_EXPORTER_USER, verifier: credentials.verifier("postgresExporterPassword"), memberOf: ["pg_monitor"], connectionLimit: 3 },
+    ],
+    clients: ["pgbouncer", "postgres-exporter"],
     hostPort: hostPorts.postgres,
 });
 
@@ -44,7 +52,7 @@ const pgbouncer = new PgBouncer("pgbouncer", {
         [PGBOUNCER_ADMIN_USER]: credentials.verifier("pgbouncerAdminPassword"),
         [PGBOUNCER_STATS_USER]: credentials.verifier("pgbouncerStatsPassword"),
     },
-    clients: ["api", "worker"],
+    clients: ["api", "worker", "pgbouncer-exporter"],
     hostPort: hostPorts.pgbouncer,
 });
 
@@ -58,12 +66,36 @@ const app = new App("app", {
     valkeyPassword: credentials.get("valkeyPassword"),
     apiClients: [],
     apiHostPort: hostPorts.api,
+    scrapeInterval: config.monitoring.apiScrapeInterval,
 });
+
+const monitoring = config.monitoring;
+new Exporters("exporters", {
+    platform,
+    images: { postgres: monitoring.postgresExporterImage, pgbouncer: monitoring.pgbouncerExporterImage, node: monitoring.nodeExporterImage },
+    postgres: { host: postgres.host, port: POSTGRES_PORT, database: config.postgres.database },
+    postgresPassword: credentials.get("postgresExporterPassword"),
+    pgbouncer: { host: pgbouncer.host, port: pgbouncer.port, statsUser: PGBOUNCER_STATS_USER },
+    pgbouncerStatsPassword: credentials.get("pgbouncerStatsPassword"),
+});
+// After every scraped service: Prometheus' scrape config is built from what the platform deployed.
+const prometheus = new Prometheus("prometheus", { settings: monitoring, platform, stack, hostPort: hostPorts.prometheus });
+new Alertmanager("alertmanager", {
+    settings: monitoring,
+    platform,
+    smtpPassword: secrets.alertmanagerSmtpPassword === undefined ? undefined : pulumi.secret(secrets.alertmanagerSmtpPassword),
+    slackWebhookUrl: secrets.alertmanagerSlackWebhookUrl === undefined ? undefined : pulumi.secret(secrets.alertmanagerSlackWebhookUrl),
+    hostPort: hostPorts.alertmanager,
+});
+new Grafana("grafana", { settings: monitoring, platform, prometheusUrl: prometheus.url, adminPassword: credentials.get("grafanaAdminPassword"), hostPort: hostPorts.grafana });
 
 export const platformKind = platform.kind;
 export const pgbouncerEndpoint = `${pgbouncer.host}:${pgbouncer.port}`;
 export const pgbouncerPool = sizing;
 export const databaseUrl = app.databaseUrl;
 export const appDbPassword = credentials.get("appDbPassword");
+export const prometheusUrl = prometheus.url;
+/** Grafana's `admin` password: `pulumi stack output --show-secrets grafanaAdminPassword` */
+export const grafanaAdminPassword = credentials.get("grafanaAdminPassword");
 /** for the admin console: `pulumi stack output --show-secrets pgbouncerAdminPassword` */
 export const pgbouncerAdminPassword = credentials.get("pgbouncerAdminPassword");

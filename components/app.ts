@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { GENERATED } from "../configs/format";
+import { APP } from "../configs/metrics";
 import type { StackConfig } from "../stack/schema";
 import type { Platform, ServiceSpec } from "./service";
 
@@ -22,6 +23,8 @@ export interface AppArgs {
     /** services allowed to reach the API port (besides nothing: scrapers add themselves) */
     readonly apiClients: string[];
     readonly apiHostPort?: number;
+    /** how often Prometheus scrapes the API (the seeds: 10s) */
+    readonly scrapeInterval: string;
 }
 
 /** The FastAPI API, the Celery worker and Valkey. */
@@ -94,6 +97,7 @@ export class App extends pulumi.ComponentResource {
                     replicas: api.replicas,
                     workload: "deployment",
                     reachableFrom: args.apiClients,
+                    metrics: { job: APP.job, port: s.apiPort, path: "/metrics", interval: args.scrapeInterval },
                 },
                 this,
             );

@@ -70,6 +70,22 @@ export interface ServiceSpec {
     reachableFrom?: string[];
     /** services that must be up (and healthy) before this one starts */
     dependsOn?: string[];
+    /** Prometheus scrapes this service; the platform discovers it and lets the scraper in */
+    metrics?: ScrapeTarget;
+    /** reads the Kubernetes API to discover pods (ServiceAccount + Role on Kubernetes; nothing on Docker) */
+    discoversPods?: boolean;
+}
+
+/** The service that scrapes every `metrics` port. */
+export const SCRAPER = "prometheus";
+
+export interface ScrapeTarget {
+    /** Prometheus job name, also the `job` label rules and dashboards select on */
+    job: string;
+    port: number;
+    path: string;
+    /** overrides the global scrape interval */
+    interval?: string;
 }
 
 /** What a platform hands back for a deployed service. */
@@ -86,6 +102,10 @@ export interface Platform {
     /** address a service listens on */
     readonly listenAddress: string;
     deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed;
+    /** every `metrics` target deployed so far, with its service */
+    readonly scraped: { service: string; target: ScrapeTarget }[];
+    /** how Prometheus finds a service's pods or containers (static_configs or kubernetes_sd_configs) */
+    discovery(service: string, port: number): Record<string, unknown>;
 }
 
 /** app.kubernetes.io labels and Docker labels, the same on both platforms. */

@@ -5,7 +5,7 @@
  * not thrown one by one, so a user sees all of them at once.
  */
 import Ajv, { type ErrorObject } from "ajv";
-import { StackConfigSchema, SecretKeys, type StackConfig, type SecretKey } from "./schema";
+import { ExternalSecretKeys, StackConfigSchema, SecretKeys, type ExternalSecretKey, type StackConfig, type SecretKey } from "./schema";
 import { checkCapacity } from "./capacity";
 
 export class ConfigError extends Error {
@@ -32,10 +32,12 @@ export function isPinnedImage(ref: string): boolean {
 const FORMAT_HELP: Record<string, string> = {
     "pinned-image": "an image pinned by tag or digest, e.g. `postgres:17.2-bookworm` (never `latest`, never untagged)",
     ipv4: "an IPv4 address",
+    uri: "an http(s) URL",
 };
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
 ajv.addFormat("pinned-image", isPinnedImage);
+ajv.addFormat("uri", /^https?:\/\/[^\s/$.?#][^\s]*$/);
 ajv.addFormat("ipv4", /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/);
 const validate = ajv.compile<StackConfig>(StackConfigSchema);
 
@@ -79,7 +81,7 @@ function relevant(errors: ErrorObject[]): ErrorObject[] {
 export interface LoadedConfig {
     config: StackConfig;
     /** Secret keys the stack set (as `secure:` values); the rest are generated. */
-    secrets: Partial<Record<SecretKey, string>>;
+    secrets: Partial<Record<SecretKey | ExternalSecretKey, string>>;
 }
 
 /**
@@ -89,15 +91,15 @@ export interface LoadedConfig {
 export function loadStackConfig(project: string, stack: string, raw: Record<string, string>, isSecret: (key: string) => boolean): LoadedConfig {
     const problems: string[] = [];
     const values: Record<string, unknown> = {};
-    const secrets: Partial<Record<SecretKey, string>> = {};
+    const secrets: Partial<Record<SecretKey | ExternalSecretKey, string>> = {};
     const prefix = `${project}:`;
     for (const [fullKey, text] of Object.entries(raw)) {
         if (!fullKey.startsWith(prefix)) continue;
         const key = fullKey.slice(prefix.length);
-        if (key in SecretKeys) {
+        if (key in SecretKeys || key in ExternalSecretKeys) {
             if (!isSecret(fullKey)) problems.push(`${fullKey}: must be set as a secret (pulumi config set --secret ${key} ...), never in plain text`);
             else if (text.length < 16) problems.push(`${fullKey}: is ${text.length} characters: must be at least 16`);
-            else secrets[key as SecretKey] = text;
+            else secrets[key as SecretKey | ExternalSecretKey] = text;
             continue;
         }
         values[key] = parseValue(text);
@@ -107,6 +109,14 @@ export function loadStackConfig(project: string, stack: string, raw: Record<stri
         throw new ConfigError(problems, stack);
     }
     problems.push(...checkCapacity(values).map((p) => `${prefix}${p}`));
+    const receivers = values.monitoring.receivers;
+    const needs: [unknown, ExternalSecretKey, string][] = [
+        [receivers.email, "alertmanagerSmtpPassword", "monitoring.receivers.email"],
+        [receivers.slack, "alertmanagerSlackWebhookUrl", "monitoring.receivers.slack"],
+    ];
+    for (const [used, key, path] of needs) {
+        if (used && secrets[key] === undefined) problems.push(`${prefix}${path}: needs the secret ${prefix}${key} (pulumi config set --secret ${key} ...)`);
+    }
     if (problems.length > 0) throw new ConfigError(problems, stack);
     return { config: values, secrets };
 }

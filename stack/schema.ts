@@ -100,6 +100,58 @@ export const KubernetesSchema = Section("Kubernetes target (prod)", {
     storageClassName: Type.Optional(Type.String({ minLength: 1, description: "StorageClass of the PersistentVolumeClaims (cluster default when unset)" })),
 });
 
+const Email = Type.String({ pattern: "^[^@\\s]+@[^@\\s]+$", description: "e-mail address" });
+
+export const AlertsSchema = Section("alert thresholds (defaults from the seeds)", {
+    errorRatio: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.05, description: "HighErrorRate: share of 5xx responses" }),
+    errorFor: Duration("2m", "HighErrorRate: for how long"),
+    latencyP99Seconds: Type.Number({ exclusiveMinimum: 0, default: 0.5, description: "HighLatency: API P99 in seconds" }),
+    latencyFor: Duration("5m", "HighLatency: for how long"),
+    latencyCriticalSeconds: Type.Number({ exclusiveMinimum: 0, default: 1, description: "VeryHighLatency (critical): API P99 in seconds (the seeds' latency > 1s)" }),
+    databaseDownFor: Duration("1m", "DatabaseDown: for how long pg_up is 0"),
+    pgbouncerWaitingClients: Type.Integer({ minimum: 0, default: 10, description: "PgBouncerPoolExhausted: waiting clients in one pool" }),
+    pgbouncerWaitingFor: Duration("2m", "PgBouncerPoolExhausted: for how long"),
+    qcFailureRatio: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.1, description: "HighQCFailureRate: share of FAIL decisions" }),
+    qcFailureFor: Duration("1h", "HighQCFailureRate: for how long"),
+    availabilitySlo: Type.Number({ exclusiveMinimum: 0.9, exclusiveMaximum: 1, default: 0.995, description: "API availability SLO (share of non-5xx responses) for the burn-rate alerts" }),
+    targetDownFor: Duration("5m", "TargetDown: for how long a scrape target is down"),
+});
+
+export const ReceiversSchema = Section("where Alertmanager sends notifications; none configured = Alertmanager UI only", {
+    email: Type.Optional(
+        Type.Object(
+            { to: Email, from: Email, smarthost: Type.String({ pattern: "^[^:\\s]+:[0-9]+$", description: "SMTP host:port" }), username: Type.Optional(Type.String({ minLength: 1 })) },
+            { additionalProperties: false, description: "critical alerts by e-mail; the SMTP password is the secret `alertmanagerSmtpPassword`" },
+        ),
+    ),
+    slack: Type.Optional(
+        Type.Object({ channel: Type.String({ pattern: "^#[a-z0-9_-]+$" }) }, { additionalProperties: false, description: "warning and critical alerts to Slack; the webhook URL is the secret `alertmanagerSlackWebhookUrl`" }),
+    ),
+    webhook: Type.Optional(Type.String({ format: "uri", description: "generic webhook receiving every alert (incident tooling)" })),
+    watchdogUrl: Type.Optional(Type.String({ format: "uri", description: "dead man's switch: receives the always-firing Watchdog alert every minute" })),
+});
+
+export const MonitoringSchema = Section("Prometheus, Alertmanager, Grafana and the exporters", {
+    prometheusImage: Image("prom/prometheus:v2.50.0", "Prometheus image"),
+    alertmanagerImage: Image("prom/alertmanager:v0.27.0", "Alertmanager image"),
+    grafanaImage: Image("grafana/grafana:11.6.0", "Grafana image"),
+    nodeExporterImage: Image("prom/node-exporter:v1.7.0", "node-exporter image"),
+    postgresExporterImage: Image("prometheuscommunity/postgres-exporter:v0.15.0", "postgres-exporter image"),
+    pgbouncerExporterImage: Image("quay.io/prometheuscommunity/pgbouncer-exporter:v0.12.1", "PgBouncer exporter image (prometheus-community)"),
+    scrapeInterval: Duration("15s", "global scrape interval"),
+    apiScrapeInterval: Duration("10s", "scrape interval of the API"),
+    evaluationInterval: Duration("15s", "rule evaluation interval"),
+    retentionTime: Duration("30d", "TSDB retention time"),
+    retentionSize: Type.String({ pattern: "^[0-9]+(B|KB|MB|GB|TB)$", default: "40GB", description: "TSDB retention size (keep below the volume size)" }),
+    prometheusStorageSize: Quantity("50Gi", "Prometheus volume size"),
+    alertmanagerStorageSize: Quantity("1Gi", "Alertmanager volume size (silences, notification log)"),
+    grafanaStorageSize: Quantity("5Gi", "Grafana volume size"),
+    enableLifecycle: Type.Boolean({ default: false, description: "`--web.enable-lifecycle`: lets anyone who reaches Prometheus reload or stop it" }),
+    runbookBaseUrl: Type.String({ format: "uri", default: "https://github.com/flowviz/flowviz-infra/blob/main/docs/runbooks", description: "where docs/runbooks/ is published; each alert links `<base>/<Alert>.md`" }),
+    alerts: AlertsSchema,
+    receivers: ReceiversSchema,
+});
+
 export const StackConfigSchema = Type.Object(
     {
         platform: Type.Union([Type.Literal("docker"), Type.Literal("kubernetes")], { description: "where the stack runs: `docker` (dev) or `kubernetes` (prod)" }),
@@ -108,6 +160,7 @@ export const StackConfigSchema = Type.Object(
         postgres: PostgresSchema,
         pgbouncer: PgBouncerSchema,
         app: AppSchema,
+        monitoring: MonitoringSchema,
     },
     { additionalProperties: false },
 );
@@ -124,5 +177,14 @@ export const SecretKeys = {
     pgbouncerStatsPassword: "password of PgBouncer's stats user (read by the PgBouncer exporter)",
     pgbouncerAdminPassword: "password of PgBouncer's admin user (admin console)",
     valkeyPassword: "Valkey password",
+    postgresExporterPassword: "password of the `postgres_exporter` role (member of pg_monitor)",
+    grafanaAdminPassword: "Grafana `admin` password",
 } as const;
 export type SecretKey = keyof typeof SecretKeys;
+
+/** Secrets that come from outside and are never generated; required when the receiver using them is configured. */
+export const ExternalSecretKeys = {
+    alertmanagerSmtpPassword: "SMTP password of monitoring.receivers.email",
+    alertmanagerSlackWebhookUrl: "Slack incoming-webhook URL of monitoring.receivers.slack",
+} as const;
+export type ExternalSecretKey = keyof typeof ExternalSecretKeys;

@@ -20,6 +20,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     private readonly network?: docker.Network;
     private readonly images = new Map<string, docker.RemoteImage>();
     private readonly containers = new Map<string, docker.Container>();
+    readonly scraped: Platform["scraped"] = [];
 
     constructor(name: string, private readonly args: DockerPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flowviz:platform:Docker", name, {}, opts);
@@ -32,6 +33,10 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
 
     hostOf(service: string): string {
         return this.args.hostNetwork ? "127.0.0.1" : service;
+    }
+
+    discovery(service: string, port: number): Record<string, unknown> {
+        return { static_configs: [{ targets: [`${this.hostOf(service)}:${port}`], labels: { service } }] };
     }
 
     private image(ref: string): docker.RemoteImage {
@@ -123,6 +128,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             { parent, dependsOn },
         );
         this.containers.set(spec.name, container);
+        if (spec.metrics) this.scraped.push({ service: spec.name, target: spec.metrics });
         return { readyWhen: [container] };
     }
 }

@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { input as k8sIn } from "@pulumi/kubernetes/types";
-import { serviceLabels, type Deployed, type Platform, type ServiceSpec } from "../service";
+import { SCRAPER, serviceLabels, type Deployed, type Platform, type ServiceSpec } from "../service";
 
 export interface KubernetesPlatformArgs {
     namespace: string;
@@ -21,6 +21,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     readonly listenAddress = "0.0.0.0";
     readonly namespace: k8s.core.v1.Namespace;
     private readonly ns: pulumi.Output<string>;
+    readonly scraped: Platform["scraped"] = [];
 
     constructor(name: string, private readonly args: KubernetesPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flowviz:platform:Kubernetes", name, {}, opts);
@@ -45,6 +46,21 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
 
     hostOf(service: string): string {
         return `${service}.${this.args.namespace}.svc.cluster.local`;
+    }
+
+    /** Pods, not Services: behind a load-balanced Service the counters of different pods would mix. */
+    discovery(service: string, port: number): Record<string, unknown> {
+        return {
+            kubernetes_sd_configs: [{ role: "pod", namespaces: { names: [this.args.namespace] } }],
+            relabel_configs: [
+                { source_labels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], regex: service, action: "keep" },
+                { source_labels: ["__meta_kubernetes_pod_container_port_number"], regex: String(port), action: "keep" },
+                { source_labels: ["__meta_kubernetes_pod_phase"], regex: "Running", action: "keep" },
+                { source_labels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], target_label: "service" },
+                { source_labels: ["__meta_kubernetes_pod_name"], target_label: "pod" },
+                { source_labels: ["__meta_kubernetes_pod_node_name"], target_label: "node" },
+            ],
+        };
     }
 
     /** Labels that select the pods of one service. */
@@ -124,6 +140,25 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             ...Object.entries(spec.env ?? {}).map(([name, value]) => ({ name, value })),
             ...Object.keys(secretEnv).map((name) => ({ name, valueFrom: { secretKeyRef: { name: secret!.metadata.name, key: `env-${name}` } } })),
         ];
+        let serviceAccountName: pulumi.Output<string> | undefined;
+        if (spec.discoversPods) {
+            const sa = new k8s.core.v1.ServiceAccount(`${spec.name}-sa`, { metadata: { name: spec.name, namespace: ns, labels } }, opts);
+            const role = new k8s.rbac.v1.Role(
+                `${spec.name}-discovery`,
+                { metadata: { name: `${spec.name}-discovery`, namespace: ns, labels }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }] },
+                opts,
+            );
+            new k8s.rbac.v1.RoleBinding(
+                `${spec.name}-discovery`,
+                {
+                    metadata: { name: `${spec.name}-discovery`, namespace: ns, labels },
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+                    subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: this.args.namespace }],
+                },
+                opts,
+            );
+            serviceAccountName = sa.metadata.name;
+        }
         const probe = this.probe(spec);
         const container: k8sIn.core.v1.Container = {
             name: spec.name,
@@ -144,7 +179,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const podSpec: k8sIn.core.v1.PodSpec = {
             containers: [container],
             volumes,
-            automountServiceAccountToken: false,
+            serviceAccountName,
+            automountServiceAccountToken: spec.discoversPods === true,
             enableServiceLinks: false,
             hostPID: spec.hostRootfs ? true : undefined,
             hostNetwork: spec.hostRootfs ? true : undefined,
@@ -199,9 +235,12 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                     spec: {
                         podSelector: { matchLabels: this.selector(spec.name) },
                         policyTypes: ["Ingress"],
-                        ingress: (spec.reachableFrom ?? []).length
-                            ? [{ from: spec.reachableFrom!.map((s) => ({ podSelector: { matchLabels: this.selector(s) } })), ports: ports.map((p) => ({ port: p.port })) }]
-                            : [],
+                        ingress: [
+                            ...((spec.reachableFrom ?? []).length
+                                ? [{ from: spec.reachableFrom!.map((s) => ({ podSelector: { matchLabels: this.selector(s) } })), ports: ports.map((p) => ({ port: p.port })) }]
+                                : []),
+                            ...(spec.metrics ? [{ from: [{ podSelector: { matchLabels: this.selector(SCRAPER) } }], ports: [{ port: spec.metrics.port }] }] : []),
+                        ],
                     },
                 },
                 opts,
@@ -210,6 +249,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         if (spec.replicas > 1 && (spec.workload === "deployment" || spec.workload === "statefulset")) {
             new k8s.policy.v1.PodDisruptionBudget(`${spec.name}-pdb`, { metadata, spec: { maxUnavailable: 1, selector } }, opts);
         }
+        if (spec.metrics) this.scraped.push({ service: spec.name, target: spec.metrics });
         return { readyWhen: [workload] };
     }
 

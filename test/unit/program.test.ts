@@ -24,7 +24,9 @@ describe("dev stack on Docker", () => {
 
     it("declares the data path: PostgreSQL, PgBouncer, roles job, API, worker, Valkey", () => {
         const names = ofType(run, "docker:index/container:Container").map((c) => c.name).sort();
-        expect(names).toEqual(["api-container", "pgbouncer-container", "postgres-container", "postgres-roles-container", "valkey-container", "worker-container"]);
+        expect(names).toEqual(
+            ["alertmanager", "api", "grafana", "node-exporter", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "valkey", "worker"].map((n) => `${n}-container`),
+        );
         for (const c of ofType(run, "docker:index/container:Container")) {
             expect((c.inputs.networksAdvanced as { name: string }[])[0]?.name).toBe("flowviz-dev");
         }
@@ -32,7 +34,7 @@ describe("dev stack on Docker", () => {
 
     it("pulls only pinned images", () => {
         const images = ofType(run, "docker:index/remoteImage:RemoteImage").map((i) => i.inputs.name as string);
-        expect(images.length).toBe(4);
+        expect(images.length).toBe(10);
         for (const i of images) expect(isPinnedImage(i), i).toBe(true);
     });
 
@@ -73,7 +75,7 @@ describe("dev stack on Docker", () => {
         for (const c of ["postgres", "api", "worker", "postgres-roles"]) expect(isSecretInput(container(c).envs), c).toBe(true);
         expect(isSecretInput(container("pgbouncer").uploads)).toBe(true);
         expect(isSecretInput(container("valkey").uploads)).toBe(true);
-        expect(run.secretOutputs.sort()).toEqual(["appDbPassword", "databaseUrl", "pgbouncerAdminPassword"]);
+        expect(run.secretOutputs.sort()).toEqual(["appDbPassword", "databaseUrl", "grafanaAdminPassword", "pgbouncerAdminPassword"]);
         const plan = JSON.stringify(run.resources.map((r) => maskSecrets(r.inputs, false)));
         for (const v of credentialValues(run)) expect(plan).not.toContain(v);
         expect(plan).not.toContain("SCRAM-SHA-256$");
@@ -86,11 +88,19 @@ describe("dev stack on Docker", () => {
     it("renders each service's files into its own folder, secrets marked", () => {
         const files = renderedFiles(run.resources).map((f) => `${f.service}/${f.path}${f.secret ? " (secret)" : ""}`);
         expect(files).toEqual([
+            "alertmanager/alertmanager.yml",
+            "grafana/dashboards/flowviz.yaml",
+            "grafana/dashboards/json/application.json",
+            "grafana/dashboards/json/business.json",
+            "grafana/dashboards/json/infrastructure.json",
+            "grafana/datasources/prometheus.yaml",
             "pgbouncer/pgbouncer.ini",
             "pgbouncer/userlist.txt (secret)",
             "postgres-roles/roles.sql (secret)",
             "postgres/pg_hba.conf",
             "postgres/postgresql.conf",
+            "prometheus/prometheus.yml",
+            "prometheus/rules/flowviz.rules.yml",
             "valkey/valkey.conf (secret)",
         ]);
     });
@@ -115,8 +125,8 @@ describe("prod stack on Kubernetes", () => {
     it("lets only PgBouncer (and the roles job) reach PostgreSQL, only the app reach PgBouncer", () => {
         const from = (name: string) =>
             spec("networking.k8s.io/v1:NetworkPolicy", `${name}-ingress`).ingress[0].from.map((f: any) => f.podSelector.matchLabels["app.kubernetes.io/name"]);
-        expect(from("postgres")).toEqual(["pgbouncer", "postgres-roles"]);
-        expect(from("pgbouncer")).toEqual(["api", "worker"]);
+        expect(from("postgres")).toEqual(["pgbouncer", "postgres-exporter", "postgres-roles"]);
+        expect(from("pgbouncer")).toEqual(["api", "worker", "pgbouncer-exporter"]);
         expect(from("valkey")).toEqual(["api", "worker"]);
     });
 
@@ -148,7 +158,8 @@ describe("prod stack on Kubernetes", () => {
                 expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
                 expect(c.resources.limits, w.name).toBeDefined();
                 if (w.name !== "worker") expect(c.readinessProbe, w.name).toBeDefined();
-                expect(pod.automountServiceAccountToken).toBe(false);
+                // only Prometheus talks to the Kubernetes API (pod discovery)
+                expect(pod.automountServiceAccountToken).toBe(w.name === "prometheus");
             }
         }
     });

@@ -1,0 +1,83 @@
+import * as pulumi from "@pulumi/pulumi";
+import { NODE_EXPORTER, PGBOUNCER_EXPORTER, POSTGRES_EXPORTER } from "../configs/metrics";
+import type { Platform } from "./service";
+
+/** uid of `nobody`, which the Prometheus-ecosystem images run as */
+export const NOBODY = 65534;
+const runAs = { user: NOBODY, group: NOBODY, readOnlyRootFilesystem: true };
+export const POSTGRES_EXPORTER_USER = "postgres_exporter";
+
+export interface ExportersArgs {
+    readonly platform: Platform;
+    readonly images: { postgres: string; pgbouncer: string; node: string };
+    /** PostgreSQL as seen by the exporter */
+    readonly postgres: { host: string; port: number; database: string };
+    /** password of the `postgres_exporter` role (member of pg_monitor) */
+    readonly postgresPassword: pulumi.Input<string>;
+    /** PgBouncer's admin console as seen by the exporter */
+    readonly pgbouncer: { host: string; port: number; statsUser: string };
+    readonly pgbouncerStatsPassword: pulumi.Input<string>;
+}
+
+/** postgres-exporter, the prometheus-community PgBouncer exporter and node-exporter. */
+export class Exporters extends pulumi.ComponentResource {
+    constructor(name: string, args: ExportersArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("flowviz:monitoring:Exporters", name, {}, opts);
+        const p = args.platform;
+        const listen = (port: number) => `--web.listen-address=${p.listenAddress}:${port}`;
+        const common = { runAs, replicas: 1, resources: { cpu: "250m", memory: "128Mi" } } as const;
+
+        p.deploy(
+            {
+                ...common,
+                name: "postgres-exporter",
+                component: "exporter",
+                image: args.images.postgres,
+                args: [listen(9187)],
+                env: {
+                    DATA_SOURCE_URI: `${args.postgres.host}:${args.postgres.port}/${args.postgres.database}?sslmode=disable`,
+                    DATA_SOURCE_USER: POSTGRES_EXPORTER_USER,
+                },
+                secretEnv: { DATA_SOURCE_PASS: args.postgresPassword },
+                ports: [{ name: "metrics", port: 9187 }],
+                health: { http: { path: "/metrics", port: 9187 } },
+                workload: "deployment",
+                metrics: { job: POSTGRES_EXPORTER.job, port: 9187, path: "/metrics" },
+            },
+            this,
+        );
+        p.deploy(
+            {
+                ...common,
+                name: "pgbouncer-exporter",
+                component: "exporter",
+                image: args.images.pgbouncer,
+                args: [listen(9127)],
+                secretEnv: {
+                    PGBOUNCER_EXPORTER_CONNECTION_STRING: pulumi.interpolate`postgres://${args.pgbouncer.statsUser}:${args.pgbouncerStatsPassword}@${args.pgbouncer.host}:${args.pgbouncer.port}/pgbouncer?sslmode=disable`,
+                },
+                ports: [{ name: "metrics", port: 9127 }],
+                health: { http: { path: "/metrics", port: 9127 } },
+                workload: "deployment",
+                metrics: { job: PGBOUNCER_EXPORTER.job, port: 9127, path: "/metrics" },
+            },
+            this,
+        );
+        p.deploy(
+            {
+                ...common,
+                name: "node-exporter",
+                component: "exporter",
+                image: args.images.node,
+                args: ["--path.rootfs=/host", listen(9100)],
+                ports: [{ name: "metrics", port: 9100 }],
+                hostRootfs: "/host",
+                health: { http: { path: "/metrics", port: 9100 } },
+                workload: "daemonset",
+                metrics: { job: NODE_EXPORTER.job, port: 9100, path: "/metrics" },
+            },
+            this,
+        );
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,66 @@
+import * as pulumi from "@pulumi/pulumi";
+import { dashboardProviderYml, datasourcesYml } from "../configs/grafana";
+import { dashboardFiles } from "../dashboards";
+import type { StackConfig } from "../stack/schema";
+import type { Platform } from "./service";
+
+const PROVISIONING = "/etc/grafana/provisioning";
+export const GRAFANA_PORT = 3000;
+/** uid of `grafana` in the official image (group root, as the image expects) */
+const GRAFANA_UID = 472;
+
+export interface GrafanaArgs {
+    /** the stack's `monitoring` section */
+    readonly settings: StackConfig["monitoring"];
+    readonly platform: Platform;
+    readonly prometheusUrl: string;
+    readonly adminPassword: pulumi.Input<string>;
+    readonly hostPort?: number;
+}
+
+/** Grafana with the datasource and the three dashboards provisioned from code; no sign-up, no anonymous access. */
+export class Grafana extends pulumi.ComponentResource {
+    constructor(name: string, args: GrafanaArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("flowviz:monitoring:Grafana", name, {}, opts);
+        const s = args.settings;
+        const p = args.platform;
+        const dashboards = Object.entries(dashboardFiles()).map(([file, content]) => ({ path: `dashboards/json/${file}`, content }));
+        p.deploy(
+            {
+                name: "grafana",
+                component: "monitoring",
+                image: s.grafanaImage,
+                env: {
+                    GF_PATHS_PROVISIONING: PROVISIONING,
+                    GF_SERVER_HTTP_ADDR: p.listenAddress,
+                    GF_SERVER_HTTP_PORT: String(GRAFANA_PORT),
+                    GF_SECURITY_ADMIN_USER: "admin",
+                    GF_USERS_ALLOW_SIGN_UP: "false",
+                    GF_AUTH_ANONYMOUS_ENABLED: "false",
+                    GF_AUTH_DISABLE_LOGIN_FORM: "false",
+                    GF_ANALYTICS_REPORTING_ENABLED: "false",
+                    GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
+                    GF_SECURITY_COOKIE_SECURE: "true",
+                },
+                secretEnv: { GF_SECURITY_ADMIN_PASSWORD: args.adminPassword },
+                ports: [{ name: "http", port: GRAFANA_PORT, hostPort: args.hostPort }],
+                configDir: PROVISIONING,
+                files: [
+                    { path: "datasources/prometheus.yaml", content: datasourcesYml(args.prometheusUrl, s.scrapeInterval) },
+                    { path: "dashboards/flowviz.yaml", content: dashboardProviderYml(`${PROVISIONING}/dashboards/json`) },
+                    ...dashboards,
+                ],
+                volumes: [{ name: "data", mountPath: "/var/lib/grafana", size: s.grafanaStorageSize }],
+                scratch: ["/tmp"],
+                health: { http: { path: "/api/health", port: GRAFANA_PORT }, startSeconds: 20 },
+                resources: { cpu: "500m", memory: "512Mi" },
+                replicas: 1,
+                workload: "statefulset",
+                runAs: { user: GRAFANA_UID, group: 0, readOnlyRootFilesystem: true },
+                reachableFrom: [],
+            },
+            this,
+        );
+        this.registerOutputs({});
+    }
+}

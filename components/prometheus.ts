@@ -1,0 +1,81 @@
+import * as pulumi from "@pulumi/pulumi";
+import { prometheusYml } from "../configs/prometheus";
+import { rulesFile, type Thresholds } from "../configs/rules";
+import { PROMETHEUS, ALERTMANAGER } from "../configs/metrics";
+import type { StackConfig } from "../stack/schema";
+import { NOBODY } from "./exporters";
+import { SCRAPER, type Platform, type ScrapeTarget } from "./service";
+
+export const PROMETHEUS_PORT = 9090;
+export const ALERTMANAGER_PORT = 9093;
+export const RULES_FILE = "rules/flowviz.rules.yml";
+
+export interface PrometheusArgs {
+    /** the stack's `monitoring` section */
+    readonly settings: StackConfig["monitoring"];
+    readonly platform: Platform;
+    readonly stack: string;
+    readonly hostPort?: number;
+}
+
+/**
+ * Prometheus scraping every `metrics` target the platform has deployed so far (create
+ * it after the services it watches), with the generated rules and Alertmanager.
+ */
+export class Prometheus extends pulumi.ComponentResource {
+    readonly url: string;
+
+    constructor(name: string, args: PrometheusArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("flowviz:monitoring:Prometheus", name, {}, opts);
+        const s = args.settings;
+        const p = args.platform;
+        const self: ScrapeTarget = { job: PROMETHEUS.job, port: PROMETHEUS_PORT, path: "/metrics" };
+        const targets: Platform["scraped"] = [...p.scraped, { service: SCRAPER, target: self }, { service: "alertmanager", target: { job: ALERTMANAGER.job, port: ALERTMANAGER_PORT, path: "/metrics" } }];
+        const config = prometheusYml({
+            scrapeInterval: s.scrapeInterval,
+            evaluationInterval: s.evaluationInterval,
+            ruleFiles: [RULES_FILE],
+            externalLabels: { stack: args.stack },
+            alertmanagers: p.discovery("alertmanager", ALERTMANAGER_PORT),
+            jobs: targets.map(({ service, target }) => ({
+                job_name: target.job,
+                metrics_path: target.path,
+                scrape_interval: target.interval,
+                discovery: p.discovery(service, target.port),
+            })),
+        });
+        p.deploy(
+            {
+                name: SCRAPER,
+                component: "monitoring",
+                image: s.prometheusImage,
+                args: [
+                    "--config.file=/etc/prometheus/prometheus.yml",
+                    "--storage.tsdb.path=/prometheus",
+                    `--storage.tsdb.retention.time=${s.retentionTime}`,
+                    `--storage.tsdb.retention.size=${s.retentionSize}`,
+                    `--web.listen-address=${p.listenAddress}:${PROMETHEUS_PORT}`,
+                    ...(s.enableLifecycle ? ["--web.enable-lifecycle"] : []),
+                ],
+                ports: [{ name: "http", port: PROMETHEUS_PORT, hostPort: args.hostPort }],
+                configDir: "/etc/prometheus",
+                files: [
+                    { path: "prometheus.yml", content: config },
+                    { path: RULES_FILE, content: rulesFile(s.alerts as Thresholds, s.runbookBaseUrl, s.evaluationInterval) },
+                ],
+                volumes: [{ name: "data", mountPath: "/prometheus", size: s.prometheusStorageSize }],
+                health: { http: { path: "/-/ready", port: PROMETHEUS_PORT }, startSeconds: 15 },
+                resources: { cpu: "1", memory: "2Gi" },
+                replicas: 1,
+                workload: "statefulset",
+                runAs: { user: NOBODY, group: NOBODY, readOnlyRootFilesystem: true },
+                discoversPods: true,
+                reachableFrom: ["grafana"],
+                metrics: self,
+            },
+            this,
+        );
+        this.url = `http://${p.hostOf(SCRAPER)}:${PROMETHEUS_PORT}`;
+        this.registerOutputs({ url: this.url });
+    }
+}

@@ -1,0 +1,117 @@
+/**
+ * The one catalog of metric names rules and dashboards may use: the app's own (from
+ * the seeds' instrumentation) and what each pinned exporter version exposes. A test
+ * fails when a rule or a panel names a metric that is not here; the integration test
+ * checks that the real servers expose the entries marked for it.
+ */
+
+export interface MetricSource {
+    /** Prometheus job name */
+    job: string;
+    /** where the names come from */
+    origin: string;
+    metrics: Record<string, { help: string; labels?: string[] }>;
+}
+
+/** prometheus-fastapi-instrumentator defaults plus the seeds' business metrics (no lot or run ids as labels). */
+export const APP: MetricSource = {
+    job: "api",
+    origin: "flowviz API: prometheus-fastapi-instrumentator 6.x + app/metrics.py",
+    metrics: {
+        http_requests_total: { help: "requests by handler, method and status class (2xx, 4xx, 5xx)", labels: ["handler", "method", "status"] },
+        http_request_duration_seconds_bucket: { help: "request latency histogram", labels: ["handler", "method", "le"] },
+        http_request_duration_seconds_count: { help: "request latency histogram (count)", labels: ["handler", "method"] },
+        http_request_duration_seconds_sum: { help: "request latency histogram (sum)", labels: ["handler", "method"] },
+        flowviz_lots_registered_total: { help: "lots registered", labels: ["lot_type"] },
+        flowviz_qc_decisions_total: { help: "QC decisions", labels: ["decision", "gate_number"] },
+        flowviz_active_operators: { help: "operators active in the last 15 minutes" },
+        flowviz_production_runs_active: { help: "production runs in progress" },
+        flowviz_traceability_query_duration_seconds_bucket: { help: "traceability query latency histogram", labels: ["le"] },
+    },
+};
+
+/** Label names that would be unbounded: never on a metric, never in a rule or panel grouping. */
+export const FORBIDDEN_LABELS = ["lot_code", "lot_id", "production_run", "production_run_id", "user_id", "operator_id"];
+
+export const POSTGRES_EXPORTER: MetricSource = {
+    job: "postgres",
+    origin: "postgres_exporter 0.11 (Debian) .. 0.15 (image): default collectors",
+    metrics: {
+        pg_up: { help: "1 when the exporter reached PostgreSQL" },
+        pg_stat_activity_count: { help: "backends by database and state", labels: ["datname", "state"] },
+        pg_stat_activity_max_tx_duration: { help: "oldest open transaction by database and state, seconds", labels: ["datname", "state"] },
+        pg_settings_max_connections: { help: "max_connections" },
+        pg_settings_superuser_reserved_connections: { help: "superuser_reserved_connections" },
+        pg_stat_database_deadlocks: { help: "deadlocks per database (counter)", labels: ["datname"] },
+        pg_stat_database_xact_commit: { help: "commits per database (counter)", labels: ["datname"] },
+        pg_stat_database_xact_rollback: { help: "rollbacks per database (counter)", labels: ["datname"] },
+        pg_stat_database_blks_hit: { help: "buffer hits (counter)", labels: ["datname"] },
+        pg_stat_database_blks_read: { help: "blocks read (counter)", labels: ["datname"] },
+        pg_postmaster_start_time_seconds: { help: "server start time" },
+        pg_database_size_bytes: { help: "database size", labels: ["datname"] },
+    },
+};
+
+export const PGBOUNCER_EXPORTER: MetricSource = {
+    job: "pgbouncer",
+    origin: "prometheus-community pgbouncer_exporter 0.12",
+    metrics: {
+        pgbouncer_up: { help: "1 when the exporter reached PgBouncer" },
+        pgbouncer_pools_client_active_connections: { help: "clients linked to a server connection", labels: ["database", "user"] },
+        pgbouncer_pools_client_waiting_connections: { help: "clients waiting for a server connection", labels: ["database", "user"] },
+        pgbouncer_pools_client_maxwait_seconds: { help: "age of the oldest waiting client", labels: ["database", "user"] },
+        pgbouncer_pools_server_active_connections: { help: "server connections linked to a client", labels: ["database", "user"] },
+        pgbouncer_pools_server_idle_connections: { help: "idle server connections", labels: ["database", "user"] },
+        pgbouncer_databases_pool_size: { help: "pool_size of a database", labels: ["name"] },
+        pgbouncer_databases_reserve_pool: { help: "reserve_pool of a database", labels: ["name"] },
+        pgbouncer_config_max_client_connections: { help: "max_client_conn" },
+        pgbouncer_stats_sql_transactions_pooled_total: { help: "transactions pooled (counter)", labels: ["database"] },
+        pgbouncer_stats_queries_pooled_total: { help: "queries pooled (counter)", labels: ["database"] },
+        pgbouncer_stats_client_wait_seconds_total: { help: "time clients waited for a server (counter)", labels: ["database"] },
+    },
+};
+
+export const NODE_EXPORTER: MetricSource = {
+    job: "node",
+    origin: "node_exporter 1.5 (Debian) .. 1.7 (image)",
+    metrics: {
+        node_cpu_seconds_total: { help: "CPU time by mode (counter)", labels: ["cpu", "mode"] },
+        node_memory_MemAvailable_bytes: { help: "available memory" },
+        node_memory_MemTotal_bytes: { help: "total memory" },
+        node_filesystem_avail_bytes: { help: "free space for non-root users", labels: ["device", "fstype", "mountpoint"] },
+        node_filesystem_size_bytes: { help: "filesystem size", labels: ["device", "fstype", "mountpoint"] },
+        node_filesystem_readonly: { help: "1 when mounted read-only", labels: ["device", "fstype", "mountpoint"] },
+        node_load1: { help: "1-minute load average" },
+        node_network_receive_bytes_total: { help: "bytes received (counter)", labels: ["device"] },
+        node_network_transmit_bytes_total: { help: "bytes sent (counter)", labels: ["device"] },
+    },
+};
+
+export const PROMETHEUS: MetricSource = {
+    job: "prometheus",
+    origin: "Prometheus 2.42 (Debian) .. 2.50 (image)",
+    metrics: {
+        up: { help: "1 when the last scrape of a target succeeded", labels: ["job", "instance"] },
+        prometheus_config_last_reload_successful: { help: "1 when the last config reload succeeded" },
+        prometheus_rule_evaluation_failures_total: { help: "failed rule evaluations (counter)", labels: ["rule_group"] },
+        prometheus_notifications_alertmanagers_discovered: { help: "Alertmanagers Prometheus sends to" },
+        prometheus_notifications_errors_total: { help: "errors sending alerts (counter)", labels: ["alertmanager"] },
+        prometheus_notifications_sent_total: { help: "alerts sent (counter)", labels: ["alertmanager"] },
+        prometheus_tsdb_head_series: { help: "series in the head block" },
+    },
+};
+
+export const ALERTMANAGER: MetricSource = {
+    job: "alertmanager",
+    origin: "Alertmanager 0.25 (Debian) .. 0.27 (image)",
+    metrics: {
+        alertmanager_config_last_reload_successful: { help: "1 when the last config reload succeeded" },
+        alertmanager_notifications_failed_total: { help: "failed notifications by integration (counter)", labels: ["integration"] },
+        alertmanager_notifications_total: { help: "notifications by integration (counter)", labels: ["integration"] },
+    },
+};
+
+export const CATALOG: MetricSource[] = [APP, POSTGRES_EXPORTER, PGBOUNCER_EXPORTER, NODE_EXPORTER, PROMETHEUS, ALERTMANAGER];
+
+/** Every catalogued metric name. */
+export const KNOWN_METRICS: ReadonlySet<string> = new Set(CATALOG.flatMap((s) => Object.keys(s.metrics)));

@@ -1,0 +1,59 @@
+/** Infrastructure: node, PostgreSQL and PgBouncer pools. */
+import { graph, newDashboard, row, single } from "./panels";
+
+export function infrastructureDashboard() {
+    return newDashboard("flowviz-infrastructure", "flowviz / Infrastructure", ["infrastructure", "postgres", "pgbouncer"])
+        .withRow(row("Node"))
+        .withPanel(graph("CPU busy", "percentunit", [{ expr: '1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[$__rate_interval]))', legend: "{{instance}}" }], 8))
+        .withPanel(graph("Memory available", "percentunit", [{ expr: "node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes", legend: "{{instance}}" }], 8))
+        .withPanel(
+            graph("Filesystem free", "percentunit", [
+                { expr: 'node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"} / node_filesystem_size_bytes', legend: "{{instance}} {{mountpoint}}" },
+            ], 8),
+        )
+        .withRow(row("PostgreSQL"))
+        .withPanel(single("PostgreSQL up", "none", { expr: "min(pg_up)" }, 4))
+        .withPanel(single("Uptime", "s", { expr: "time() - max(pg_postmaster_start_time_seconds)" }, 4))
+        .withPanel(
+            graph("Connections against max_connections", "none", [
+                { expr: "sum by (state) (pg_stat_activity_count)", legend: "{{state}}" },
+                { expr: "max(pg_settings_max_connections)", legend: "max_connections" },
+            ], 8),
+        )
+        .withPanel(
+            graph("Transactions per second", "ops", [
+                { expr: 'sum(rate(pg_stat_database_xact_commit{datname!~"template0|template1"}[$__rate_interval]))', legend: "commits" },
+                { expr: 'sum(rate(pg_stat_database_xact_rollback{datname!~"template0|template1"}[$__rate_interval]))', legend: "rollbacks" },
+            ], 8),
+        )
+        .withPanel(
+            graph("Buffer cache hit ratio", "percentunit", [
+                { expr: "sum(rate(pg_stat_database_blks_hit[$__rate_interval])) / (sum(rate(pg_stat_database_blks_hit[$__rate_interval])) + sum(rate(pg_stat_database_blks_read[$__rate_interval])))", legend: "hit ratio" },
+            ], 8),
+        )
+        .withPanel(graph("Oldest transaction", "s", [{ expr: "max by (datname) (pg_stat_activity_max_tx_duration)", legend: "{{datname}}" }], 8))
+        .withPanel(graph("Deadlocks", "none", [{ expr: "sum by (datname) (increase(pg_stat_database_deadlocks[$__rate_interval]))", legend: "{{datname}}" }], 8))
+        .withRow(row("PgBouncer"))
+        .withPanel(single("PgBouncer up", "none", { expr: "min(pgbouncer_up)" }, 4))
+        .withPanel(graph("Waiting clients", "none", [{ expr: "sum by (database) (pgbouncer_pools_client_waiting_connections)", legend: "{{database}}" }], 10))
+        .withPanel(graph("Oldest waiting client", "s", [{ expr: "max by (database) (pgbouncer_pools_client_maxwait_seconds)", legend: "{{database}}" }], 10))
+        .withPanel(
+            graph("Server connections against pool size", "none", [
+                { expr: "sum by (database) (pgbouncer_pools_server_active_connections)", legend: "active {{database}}" },
+                { expr: "sum by (database) (pgbouncer_pools_server_idle_connections)", legend: "idle {{database}}" },
+                { expr: "sum by (name) (pgbouncer_databases_pool_size + pgbouncer_databases_reserve_pool)", legend: "pool + reserve {{name}}" },
+            ]),
+        )
+        .withPanel(
+            graph("Client connections against max_client_conn", "none", [
+                { expr: "sum by (instance) (pgbouncer_pools_client_active_connections + pgbouncer_pools_client_waiting_connections)", legend: "clients {{instance}}" },
+                { expr: "max by (instance) (pgbouncer_config_max_client_connections)", legend: "max_client_conn {{instance}}" },
+            ]),
+        )
+        .withPanel(
+            graph("Pooled transactions per second", "ops", [{ expr: "sum by (database) (rate(pgbouncer_stats_sql_transactions_pooled_total[$__rate_interval]))", legend: "{{database}}" }]),
+        )
+        .withPanel(
+            graph("Client wait time per second", "s", [{ expr: "sum by (database) (rate(pgbouncer_stats_client_wait_seconds_total[$__rate_interval]))", legend: "{{database}}" }]),
+        );
+}
