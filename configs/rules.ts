@@ -295,7 +295,7 @@ export function alertRules(t: Thresholds): AlertRule[] {
             severity: "warning",
             component: "monitoring",
             summary: "Prometheus could not load its configuration",
-            description: "The last configuration reload on {{ $labels.instance }} failed; Prometheus runs the previous one.",
+            description: "The last configuration reload on {{ $labels.instance }} failed (last_reload_successful = {{ $value }}); Prometheus runs the previous one.",
             runbook: ["Run `promtool check config` on the rendered prometheus.yml (`npm run render`).", "Read the Prometheus log for the error."],
         },
         {
@@ -335,7 +335,7 @@ export function alertRules(t: Thresholds): AlertRule[] {
             severity: "warning",
             component: "monitoring",
             summary: "Alertmanager could not load its configuration",
-            description: "The last configuration reload on {{ $labels.instance }} failed.",
+            description: "The last configuration reload on {{ $labels.instance }} failed (last_reload_successful = {{ $value }}).",
             runbook: ["Run `amtool check-config` on the rendered alertmanager.yml.", "Read the Alertmanager log."],
         },
         {
@@ -355,7 +355,7 @@ export function alertRules(t: Thresholds): AlertRule[] {
             severity: "info",
             component: "monitoring",
             summary: "Alerting pipeline heartbeat (always firing)",
-            description: "Always firing. If the dead man's switch stops receiving it, Prometheus or Alertmanager is broken.",
+            description: "Always firing (value {{ $value }}). If the dead man's switch stops receiving it, Prometheus or Alertmanager is broken.",
             runbook: ["This alert is meant to fire. If the dead man's switch reports it missing, check Prometheus, then Alertmanager, then the watchdog receiver."],
         },
     ];

@@ -1,6 +1,9 @@
 import { configDocs } from "./docs";
+import { monitoringDocs } from "../configs/monitoring-docs";
+import { loadStackConfig } from "./load";
 
-/** Every document generated from code, by repository path. */
+/** Every document generated from code, by repository path (monitoring docs show the default thresholds). */
 export function generatedDocs(): Record<string, string> {
-    return { "docs/CONFIG.md": configDocs() };
+    const defaults = loadStackConfig("flowviz", "docs", { "flowviz:platform": "docker" }, () => false).config;
+    return { "docs/CONFIG.md": configDocs(), ...monitoringDocs(defaults.monitoring.alerts) };
 }

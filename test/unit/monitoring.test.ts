@@ -1,0 +1,169 @@
+/** Rules and dashboards against the metric catalog and the grammar; the monitoring services as deployed. */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { alertRules, recordingRules } from "../../configs/rules";
+import { FORBIDDEN_LABELS, KNOWN_METRICS } from "../../configs/metrics";
+import { DATASOURCE_UID } from "../../configs/grafana";
+import { dashboardFiles } from "../../dashboards";
+import { loadStackConfig } from "../../stack/load";
+import { renderedFiles } from "../../render/files";
+import type { ProgramRun } from "../../render/program";
+import { grafanaVariables, parsePromQL } from "../promql";
+import { ROOT, ofType, only, runStack } from "../helpers";
+
+const { config } = loadStackConfig("flowviz", "t", { "flowviz:platform": "docker" }, () => false);
+const alerts = alertRules(config.monitoring.alerts);
+const recorded = new Set(recordingRules().map((r) => r.record));
+
+interface Panel {
+    title: string;
+    type: string;
+    datasource?: { uid?: string };
+    fieldConfig?: { defaults?: { unit?: string } };
+    targets?: { expr: string; datasource?: { uid?: string } }[];
+}
+const dashboards = Object.entries(dashboardFiles()).map(([file, text]) => ({ file, json: JSON.parse(text) as { uid: string; panels: Panel[] } }));
+const panels = dashboards.flatMap((d) => d.json.panels.filter((p) => p.type !== "row").map((p) => ({ ...p, file: d.file })));
+
+describe("metric integrity", () => {
+    const queries = [
+        ...alerts.map((a) => ({ where: `alert ${a.alert}`, expr: a.expr })),
+        ...recordingRules().map((r) => ({ where: `record ${r.record}`, expr: r.expr })),
+        ...panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `${p.file} "${p.title}"`, expr: grafanaVariables(t.expr) }))),
+    ];
+
+    it("has queries to check", () => expect(queries.length).toBeGreaterThan(60));
+
+    it.each(queries)("$where parses and names only catalogued metrics", ({ expr }) => {
+        const facts = parsePromQL(expr);
+        expect(facts.errors).toEqual([]);
+        expect(facts.metrics.length).toBeGreaterThan(expr === "vector(1)" ? -1 : 0);
+        for (const m of facts.metrics) expect(KNOWN_METRICS.has(m) || recorded.has(m), `${m} is not in configs/metrics.ts`).toBe(true);
+        for (const l of facts.labels) expect(FORBIDDEN_LABELS).not.toContain(l);
+    });
+
+    it("a misspelt metric would be caught", () => {
+        const facts = parsePromQL("pgbouncer_pools_client_waiting > 10");
+        expect(facts.metrics.filter((m) => !KNOWN_METRICS.has(m))).toEqual(["pgbouncer_pools_client_waiting"]);
+    });
+});
+
+describe("alert rules", () => {
+    it("keeps the seeds' alert names", () => {
+        const names = alerts.map((a) => a.alert);
+        for (const n of ["HighErrorRate", "HighLatency", "DatabaseDown", "PgBouncerPoolExhausted", "HighQCFailureRate"]) expect(names).toContain(n);
+    });
+    it("fixes the seeds' bugs", () => {
+        const by = Object.fromEntries(alerts.map((a) => [a.alert, a]));
+        expect(by.DatabaseDown!.expr).toBe("pg_up == 0");
+        expect(by.PgBouncerPoolExhausted!.expr).toBe("pgbouncer_pools_client_waiting_connections > 10");
+        expect(recordingRules().find((r) => r.record.includes("p99"))!.expr).toContain("sum by (le)");
+    });
+    it.each(alerts)("$alert has severity, summary, a description with the value, and a runbook", (a) => {
+        expect(["info", "warning", "critical"]).toContain(a.severity);
+        expect(a.summary.length).toBeGreaterThan(5);
+        expect(a.description).toContain("{{ $value");
+        expect(a.runbook.length).toBeGreaterThan(0);
+        expect(existsSync(join(ROOT, "docs/runbooks", `${a.alert}.md`)), `docs/runbooks/${a.alert}.md`).toBe(true);
+    });
+    it("has multi-window burn-rate alerts for the 99.5% SLO", () => {
+        const fast = alerts.find((a) => a.alert === "ErrorBudgetBurnFast")!;
+        expect(fast.expr).toContain("> 0.072");
+        expect(fast.expr).toContain("ratio_rate1h");
+        expect(fast.expr).toContain("ratio_rate5m");
+    });
+});
+
+describe("dashboards", () => {
+    it("are the three the seeds ask for", () => {
+        expect(dashboards.map((d) => d.json.uid).sort()).toEqual(["flowviz-application", "flowviz-business", "flowviz-infrastructure"]);
+    });
+    it.each(panels)("$file \"$title\" uses the provisioned datasource, a unit and scrape-aligned rate windows", (p) => {
+        expect(p.datasource?.uid).toBe(DATASOURCE_UID);
+        expect(p.fieldConfig?.defaults?.unit, "unit").toBeTruthy();
+        expect(p.targets?.length).toBeGreaterThan(0);
+        for (const t of p.targets ?? []) {
+            expect(t.datasource?.uid).toBe(DATASOURCE_UID);
+            // per-hour business windows are deliberate; every other range follows the scrape interval
+            for (const r of parsePromQL(t.expr.replace(/\$__rate_interval/g, "RATEINTERVAL")).ranges) expect(["RATEINTERVAL", "1h"]).toContain(r);
+        }
+    });
+    it("show the panels the playbook refers to", () => {
+        const titles = panels.map((p) => p.title);
+        for (const t of ["Top erroring endpoints", "Error ratio", "Latency P50 / P95 / P99", "Waiting clients", "QC decisions per hour", "Lots registered per hour"]) expect(titles).toContain(t);
+    });
+});
+
+describe("monitoring services as deployed", () => {
+    let dev: ProgramRun;
+    let prod: ProgramRun;
+    beforeAll(async () => {
+        dev = await runStack("Pulumi.dev.yaml", { stack: "dev" });
+        prod = await runStack("Pulumi.prod.yaml", { stack: "prod" });
+    });
+    const file = (run: ProgramRun, service: string, path: string) => renderedFiles(run.resources).find((f) => f.service === service && f.path === path)!.content;
+
+    it("scrapes on Docker every exporter, the API every 10s, Prometheus and Alertmanager", () => {
+        const prom = parse(file(dev, "prometheus", "prometheus.yml"));
+        expect(prom.global.scrape_interval).toBe("15s");
+        const jobs = Object.fromEntries(prom.scrape_configs.map((j: any) => [j.job_name, j]));
+        expect(Object.keys(jobs).sort()).toEqual(["alertmanager", "api", "node", "pgbouncer", "postgres", "prometheus"]);
+        expect(jobs.api.scrape_interval).toBe("10s");
+        expect(jobs.pgbouncer.static_configs[0].targets).toEqual(["pgbouncer-exporter:9127"]);
+        expect(prom.rule_files).toEqual(["rules/flowviz.rules.yml"]);
+    });
+
+    it("discovers pods on Kubernetes, never a load-balanced Service, with the RBAC it needs", () => {
+        const prom = parse(file(prod, "prometheus", "prometheus.yml"));
+        for (const j of prom.scrape_configs) {
+            expect(j.kubernetes_sd_configs).toEqual([{ role: "pod", namespaces: { names: ["flowviz"] } }]);
+            expect(j.relabel_configs[0].action).toBe("keep");
+        }
+        const role = only(prod, "kubernetes:rbac.authorization.k8s.io/v1:Role", "prometheus-discovery");
+        expect(role.inputs.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
+        const sts = (only(prod, "kubernetes:apps/v1:StatefulSet", "prometheus").inputs.spec as any).template.spec;
+        expect(sts.serviceAccountName).toBe("prometheus");
+    });
+
+    it("lets Prometheus into every metrics port on Kubernetes", () => {
+        const np = only(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "pgbouncer-exporter-ingress").inputs.spec as any;
+        expect(np.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/part-of": "flowviz" } } }], ports: [{ port: 9127 }] }]);
+    });
+
+    it("keeps the lifecycle API off, retention from config, storage protected", () => {
+        const args = only(dev, "docker:index/container:Container", "prometheus-container").inputs.command as string[];
+        expect(args).toContain("--storage.tsdb.retention.time=30d");
+        expect(args).toContain("--storage.tsdb.retention.size=40GB");
+        expect(args.some((a) => a.includes("enable-lifecycle"))).toBe(false);
+        for (const v of ["prometheus-data", "alertmanager-data", "grafana-data"]) expect(only(dev, "docker:index/volume:Volume", v).protect).toBe(true);
+        for (const v of ["prometheus-data", "alertmanager-data", "grafana-data"]) expect(only(prod, "kubernetes:core/v1:PersistentVolumeClaim", v).retainOnDelete).toBe(true);
+    });
+
+    it("runs Grafana without sign-up or anonymous access, with a generated secret admin password", () => {
+        const envs = only(dev, "docker:index/container:Container", "grafana-container").inputs.envs as any;
+        const list = envs.value as string[];
+        expect(list).toContain("GF_USERS_ALLOW_SIGN_UP=false");
+        expect(list).toContain("GF_AUTH_ANONYMOUS_ENABLED=false");
+        expect(list.find((e) => e.startsWith("GF_SECURITY_ADMIN_PASSWORD="))).not.toBe("GF_SECURITY_ADMIN_PASSWORD=admin");
+        expect(dev.secretOutputs).toContain("grafanaAdminPassword");
+        const ds = parse(file(dev, "grafana", "datasources/prometheus.yaml"));
+        expect(ds.datasources[0]).toMatchObject({ uid: DATASOURCE_UID, url: "http://prometheus:9090" });
+    });
+
+    it("gives postgres-exporter its own pg_monitor role, not a superuser", () => {
+        const roles = renderedFiles(dev.resources).find((f) => f.path === "roles.sql")!.content;
+        expect(roles).toContain('GRANT "pg_monitor" TO "postgres_exporter";');
+        expect(roles).toMatch(/ALTER ROLE "postgres_exporter" WITH LOGIN NOSUPERUSER/);
+        const env = (only(dev, "docker:index/container:Container", "postgres-exporter-container").inputs.envs as any).value as string[];
+        expect(env).toContain("DATA_SOURCE_USER=postgres_exporter");
+    });
+
+    it("runs the exporters as nobody, node-exporter as a host daemon", () => {
+        for (const name of ["postgres-exporter", "pgbouncer-exporter", "node-exporter"]) expect(only(dev, "docker:index/container:Container", `${name}-container`).inputs.user).toBe("65534:65534");
+        const ds = (only(prod, "kubernetes:apps/v1:DaemonSet", "node-exporter").inputs.spec as any).template.spec;
+        expect(ds.hostPID).toBe(true);
+        expect(ofType(dev, "docker:index/container:Container").find((c) => c.name === "node-exporter-container")!.inputs.pidMode).toBe("host");
+    });
+});
