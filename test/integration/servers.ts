@@ -27,8 +27,8 @@ export interface Rendered {
     env(service: string, key: string): string;
 }
 
-export function render(stackFile: string, out: string): Rendered {
-    execFileSync("npx", ["tsx", "scripts/render.ts", "--stack", "local", "--config-file", stackFile, "--out", out, "--show-secrets"], {
+export function render(stackFile: string, out: string, stack = "local"): Rendered {
+    execFileSync("npx", ["tsx", "scripts/render.ts", "--stack", stack, "--config-file", stackFile, "--out", out, "--show-secrets"], {
         cwd: ROOT,
         stdio: ["ignore", "ignore", "inherit"],
     });

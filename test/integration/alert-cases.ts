@@ -1,0 +1,281 @@
+/**
+ * Hand-written scenarios for `promtool test rules`: for every alert, series that make it
+ * fire (checked at a time after its `for`, with the description Prometheus renders), a
+ * time before `for` elapses when it must still be silent, and healthy series just under
+ * the threshold that must never fire. Default thresholds (the seeds').
+ */
+
+export interface AlertCase {
+    alert: string;
+    /** series that should fire */
+    firing: Record<string, string>;
+    /** when it is firing; `silentAt` is before its `for` has elapsed */
+    firingAt: string;
+    silentAt?: string;
+    /** labels of the firing alert besides alertname, severity, component */
+    labels?: Record<string, string>;
+    description: string;
+    /** healthy series, just under the threshold */
+    quiet: Record<string, string>;
+    quietAt?: string;
+}
+
+const api = (fivexx: number, ok: number, n = 40) => ({
+    'http_requests_total{job="api",handler="/lots",method="POST",status="5xx"}': `0+${fivexx}x${n}`,
+    'http_requests_total{job="api",handler="/lots",method="POST",status="2xx"}': `0+${ok}x${n}`,
+});
+const buckets = (counts: Record<string, number>) =>
+    Object.fromEntries(Object.entries(counts).map(([le, c]) => [`http_request_duration_seconds_bucket{job="api",handler="/lots",method="POST",le="${le}"}`, `0+${c}x30`]));
+const fs = (avail: number) => ({
+    'node_filesystem_avail_bytes{job="node",instance="node-exporter:9100",device="/dev/sda1",fstype="ext4",mountpoint="/"}': `${avail}x40`,
+    'node_filesystem_size_bytes{job="node",instance="node-exporter:9100",device="/dev/sda1",fstype="ext4",mountpoint="/"}': "100x40",
+    'node_filesystem_readonly{job="node",instance="node-exporter:9100",device="/dev/sda1",fstype="ext4",mountpoint="/"}': "0x40",
+    'node_filesystem_avail_bytes{job="node",instance="node-exporter:9100",device="tmpfs",fstype="tmpfs",mountpoint="/run"}': "1x40",
+    'node_filesystem_size_bytes{job="node",instance="node-exporter:9100",device="tmpfs",fstype="tmpfs",mountpoint="/run"}': "100x40",
+    'node_filesystem_readonly{job="node",instance="node-exporter:9100",device="tmpfs",fstype="tmpfs",mountpoint="/run"}': "0x40",
+});
+const pool = { database: "flowviz", user: "flowviz", instance: "pgbouncer-exporter:9127", job: "pgbouncer" };
+const pgb = (metric: string, v: string) => ({ [`${metric}{job="pgbouncer",instance="pgbouncer-exporter:9127",database="flowviz",user="flowviz"}`]: v });
+const pgExp = { instance: "postgres-exporter:9187", job: "postgres" };
+const fsLabels = { device: "/dev/sda1", fstype: "ext4", mountpoint: "/", instance: "node-exporter:9100", job: "node" };
+
+export const ALERT_CASES: AlertCase[] = [
+    {
+        alert: "HighErrorRate",
+        firing: api(6, 94),
+        firingAt: "10m",
+        silentAt: "2m",
+        description: "6% of API requests failed with 5xx over 5 minutes (threshold 5%).",
+        quiet: api(49, 951),
+    },
+    {
+        alert: "ErrorBudgetBurnFast",
+        firing: api(8, 92),
+        firingAt: "10m",
+        silentAt: "2m",
+        description: "The API is failing 8% of requests: at this rate the 30-day error budget is gone in under 5 days.",
+        quiet: api(29, 971),
+    },
+    {
+        alert: "ErrorBudgetBurnSlow",
+        firing: api(1, 99),
+        firingAt: "30m",
+        silentAt: "10m",
+        description: "The API has failed 1% of requests over the long window: the 30-day error budget will not last the month.",
+        quiet: api(4, 996),
+    },
+    {
+        alert: "HighLatency",
+        firing: buckets({ "0.1": 90, "0.5": 97, "1": 100, "+Inf": 100 }),
+        firingAt: "10m",
+        silentAt: "4m",
+        description: "API P99 latency is 833.3ms (target 500 ms).",
+        quiet: buckets({ "0.1": 90, "0.5": 100, "1": 100, "+Inf": 100 }),
+    },
+    {
+        alert: "VeryHighLatency",
+        firing: buckets({ "0.1": 90, "0.5": 95, "1": 97, "2.5": 100, "+Inf": 100 }),
+        firingAt: "10m",
+        silentAt: "4m",
+        description: "API P99 latency is 2s (critical above 1 s).",
+        quiet: buckets({ "0.1": 90, "0.5": 97, "1": 100, "+Inf": 100 }),
+    },
+    {
+        alert: "ApiDown",
+        firing: { 'up{job="api",instance="api:8000"}': "0x10" },
+        firingAt: "5m",
+        silentAt: "1m",
+        description: "Prometheus has reached no API instance for 2 minutes (max up = 0).",
+        quiet: { 'up{job="api",instance="api:8000"}': "1x10", 'up{job="api",instance="api-2:8000"}': "0x10" },
+    },
+    {
+        alert: "HighQCFailureRate",
+        firing: { 'flowviz_qc_decisions_total{job="api",decision="FAIL",gate_number="1"}': "0+12x150", 'flowviz_qc_decisions_total{job="api",decision="PASS",gate_number="1"}': "0+88x150" },
+        firingAt: "150m",
+        silentAt: "50m",
+        description: "12% of QC decisions in the last hour were FAIL (threshold 10%).",
+        quiet: { 'flowviz_qc_decisions_total{job="api",decision="FAIL",gate_number="1"}': "0+99x150", 'flowviz_qc_decisions_total{job="api",decision="PASS",gate_number="1"}': "0+901x150" },
+        quietAt: "150m",
+    },
+    {
+        alert: "DatabaseDown",
+        firing: { 'pg_up{job="postgres",instance="postgres-exporter:9187"}': "1 1 0 0 0 0 0" },
+        firingAt: "4m",
+        silentAt: "2m",
+        labels: pgExp,
+        description: "postgres_exporter on postgres-exporter:9187 cannot reach PostgreSQL (pg_up = 0).",
+        quiet: { 'pg_up{job="postgres",instance="postgres-exporter:9187"}': "1x10", 'up{job="postgres",instance="postgres-exporter:9187"}': "0x10" },
+    },
+    {
+        alert: "PostgresTooManyConnections",
+        firing: { 'pg_stat_activity_count{job="postgres",instance="postgres-exporter:9187",datname="flowviz",state="active"}': "85x10", 'pg_settings_max_connections{job="postgres",instance="postgres-exporter:9187"}': "100x10" },
+        firingAt: "8m",
+        silentAt: "3m",
+        labels: { instance: "postgres-exporter:9187" },
+        description: "postgres-exporter:9187 uses 85% of max_connections.",
+        quiet: { 'pg_stat_activity_count{job="postgres",instance="postgres-exporter:9187",datname="flowviz",state="active"}': "80x10", 'pg_settings_max_connections{job="postgres",instance="postgres-exporter:9187"}': "100x10" },
+    },
+    {
+        alert: "PostgresLongTransaction",
+        firing: { 'pg_stat_activity_max_tx_duration{job="postgres",instance="postgres-exporter:9187",datname="flowviz",state="idle in transaction"}': "400x10" },
+        firingAt: "5m",
+        silentAt: "1m",
+        labels: { instance: "postgres-exporter:9187", datname: "flowviz" },
+        description: "The oldest transaction in flowviz has been open 6m 40s.",
+        quiet: {
+            'pg_stat_activity_max_tx_duration{job="postgres",instance="postgres-exporter:9187",datname="flowviz",state="active"}': "299x10",
+            'pg_stat_activity_max_tx_duration{job="postgres",instance="postgres-exporter:9187",datname="flowviz",state="idle"}': "5000x10",
+        },
+    },
+    {
+        alert: "PostgresDeadlocks",
+        firing: { 'pg_stat_database_deadlocks{job="postgres",instance="postgres-exporter:9187",datname="flowviz"}': "0 0 0 2 2 2 2 2" },
+        firingAt: "4m",
+        silentAt: "2m",
+        labels: { instance: "postgres-exporter:9187", datname: "flowviz" },
+        description: "2 deadlocks in flowviz over 5 minutes.",
+        quiet: { 'pg_stat_database_deadlocks{job="postgres",instance="postgres-exporter:9187",datname="flowviz"}': "3x10" },
+    },
+    {
+        alert: "PostgresRestarted",
+        firing: { 'pg_postmaster_start_time_seconds{job="postgres",instance="postgres-exporter:9187"}': "0x10" },
+        firingAt: "5m",
+        labels: pgExp,
+        description: "PostgreSQL on postgres-exporter:9187 started 5m 0s ago.",
+        quiet: { 'pg_postmaster_start_time_seconds{job="postgres",instance="postgres-exporter:9187"}': "-1000x10" },
+    },
+    {
+        alert: "PgBouncerDown",
+        firing: { 'pgbouncer_up{job="pgbouncer",instance="pgbouncer-exporter:9127"}': "1 0 0 0 0" },
+        firingAt: "3m",
+        silentAt: "1m",
+        labels: { instance: "pgbouncer-exporter:9127", job: "pgbouncer" },
+        description: "The exporter on pgbouncer-exporter:9127 cannot reach PgBouncer (pgbouncer_up = 0).",
+        quiet: { 'pgbouncer_up{job="pgbouncer",instance="pgbouncer-exporter:9127"}': "1x10" },
+    },
+    {
+        alert: "PgBouncerPoolExhausted",
+        firing: pgb("pgbouncer_pools_client_waiting_connections", "11x10"),
+        firingAt: "3m",
+        silentAt: "1m",
+        labels: pool,
+        description: "11 clients wait for a server connection in pool flowviz/flowviz on pgbouncer-exporter:9127 (threshold 10).",
+        quiet: pgb("pgbouncer_pools_client_waiting_connections", "10x10"),
+    },
+    {
+        alert: "PgBouncerClientWaitHigh",
+        firing: pgb("pgbouncer_pools_client_maxwait_seconds", "1.5x10"),
+        firingAt: "3m",
+        silentAt: "1m",
+        labels: pool,
+        description: "The oldest waiting client in flowviz/flowviz has waited 1.5s.",
+        quiet: pgb("pgbouncer_pools_client_maxwait_seconds", "1x10"),
+    },
+    {
+        alert: "PgBouncerClientConnectionsNearLimit",
+        firing: {
+            ...pgb("pgbouncer_pools_client_active_connections", "700x10"),
+            ...pgb("pgbouncer_pools_client_waiting_connections", "150x10"),
+            'pgbouncer_config_max_client_connections{job="pgbouncer",instance="pgbouncer-exporter:9127"}': "1000x10",
+        },
+        firingAt: "6m",
+        silentAt: "3m",
+        labels: { instance: "pgbouncer-exporter:9127" },
+        description: "pgbouncer-exporter:9127 holds 85% of max_client_conn.",
+        quiet: {
+            ...pgb("pgbouncer_pools_client_active_connections", "700x10"),
+            ...pgb("pgbouncer_pools_client_waiting_connections", "100x10"),
+            'pgbouncer_config_max_client_connections{job="pgbouncer",instance="pgbouncer-exporter:9127"}': "1000x10",
+        },
+    },
+    { alert: "NodeFilesystemAlmostFull", firing: fs(8), firingAt: "20m", silentAt: "10m", labels: fsLabels, description: "/ on node-exporter:9100 has 8% free.", quiet: fs(10), quietAt: "30m" },
+    { alert: "NodeFilesystemFull", firing: fs(4), firingAt: "10m", silentAt: "3m", labels: fsLabels, description: "/ on node-exporter:9100 has 4% free.", quiet: fs(5), quietAt: "30m" },
+    {
+        alert: "NodeHighCpu",
+        firing: { 'node_cpu_seconds_total{job="node",instance="node-exporter:9100",cpu="0",mode="idle"}': "0+3x40" },
+        firingAt: "25m",
+        silentAt: "10m",
+        labels: { instance: "node-exporter:9100" },
+        description: "node-exporter:9100 is 95% busy.",
+        quiet: { 'node_cpu_seconds_total{job="node",instance="node-exporter:9100",cpu="0",mode="idle"}': "0+6x40" },
+        quietAt: "30m",
+    },
+    {
+        alert: "NodeMemoryLow",
+        firing: { 'node_memory_MemAvailable_bytes{job="node",instance="node-exporter:9100"}': "9x20", 'node_memory_MemTotal_bytes{job="node",instance="node-exporter:9100"}': "100x20" },
+        firingAt: "15m",
+        silentAt: "5m",
+        labels: { instance: "node-exporter:9100", job: "node" },
+        description: "node-exporter:9100 has 9% of its memory available.",
+        quiet: { 'node_memory_MemAvailable_bytes{job="node",instance="node-exporter:9100"}': "10x20", 'node_memory_MemTotal_bytes{job="node",instance="node-exporter:9100"}': "100x20" },
+    },
+    {
+        alert: "TargetDown",
+        firing: { 'up{job="node",instance="node-exporter:9100"}': "0x10" },
+        firingAt: "6m",
+        silentAt: "4m",
+        labels: { instance: "node-exporter:9100", job: "node" },
+        description: "Prometheus cannot scrape node at node-exporter:9100 (up = 0).",
+        quiet: { 'up{job="node",instance="node-exporter:9100"}': "1x10" },
+    },
+    {
+        alert: "PrometheusConfigReloadFailed",
+        firing: { 'prometheus_config_last_reload_successful{job="prometheus",instance="localhost:9090"}': "0x15" },
+        firingAt: "11m",
+        silentAt: "9m",
+        labels: { instance: "localhost:9090" },
+        description: "The last configuration reload on localhost:9090 failed (last_reload_successful = 0); Prometheus runs the previous one.",
+        quiet: { 'prometheus_config_last_reload_successful{job="prometheus",instance="localhost:9090"}': "1x15" },
+    },
+    {
+        alert: "PrometheusRuleFailures",
+        firing: { 'prometheus_rule_evaluation_failures_total{job="prometheus",instance="localhost:9090",rule_group="flowviz-api"}': "0+1x10" },
+        firingAt: "7m",
+        silentAt: "4m",
+        labels: { instance: "localhost:9090", rule_group: "flowviz-api" },
+        description: "5 rule evaluations failed in flowviz-api over 5 minutes: alerts in it may never fire.",
+        quiet: { 'prometheus_rule_evaluation_failures_total{job="prometheus",instance="localhost:9090",rule_group="flowviz-api"}': "4x10" },
+    },
+    {
+        alert: "PrometheusAlertmanagerMissing",
+        firing: { 'prometheus_notifications_alertmanagers_discovered{job="prometheus",instance="localhost:9090"}': "0x10" },
+        firingAt: "6m",
+        silentAt: "4m",
+        labels: { instance: "localhost:9090" },
+        description: "localhost:9090 discovers 0 Alertmanagers: alerts are not delivered.",
+        quiet: { 'prometheus_notifications_alertmanagers_discovered{job="prometheus",instance="localhost:9090"}': "1x10" },
+    },
+    {
+        alert: "PrometheusNotificationErrors",
+        firing: {
+            'prometheus_notifications_errors_total{job="prometheus",instance="localhost:9090",alertmanager="http://alertmanager:9093/api/v2/alerts"}': "0+2x30",
+            'prometheus_notifications_sent_total{job="prometheus",instance="localhost:9090",alertmanager="http://alertmanager:9093/api/v2/alerts"}': "0+100x30",
+        },
+        firingAt: "20m",
+        silentAt: "10m",
+        labels: { instance: "localhost:9090" },
+        description: "2% of alert notifications from localhost:9090 fail.",
+        quiet: {
+            'prometheus_notifications_errors_total{job="prometheus",instance="localhost:9090",alertmanager="http://alertmanager:9093/api/v2/alerts"}': "0+1x30",
+            'prometheus_notifications_sent_total{job="prometheus",instance="localhost:9090",alertmanager="http://alertmanager:9093/api/v2/alerts"}': "0+100x30",
+        },
+    },
+    {
+        alert: "AlertmanagerConfigReloadFailed",
+        firing: { 'alertmanager_config_last_reload_successful{job="alertmanager",instance="alertmanager:9093"}': "0x15" },
+        firingAt: "11m",
+        silentAt: "9m",
+        labels: { instance: "alertmanager:9093" },
+        description: "The last configuration reload on alertmanager:9093 failed (last_reload_successful = 0).",
+        quiet: { 'alertmanager_config_last_reload_successful{job="alertmanager",instance="alertmanager:9093"}': "1x15" },
+    },
+    {
+        alert: "AlertmanagerNotificationsFailing",
+        firing: { 'alertmanager_notifications_failed_total{job="alertmanager",instance="alertmanager:9093",integration="webhook"}': "0+6x10" },
+        firingAt: "7m",
+        silentAt: "4m",
+        labels: { instance: "alertmanager:9093", integration: "webhook" },
+        description: "webhook notifications fail at 0.1/s.",
+        quiet: { 'alertmanager_notifications_failed_total{job="alertmanager",instance="alertmanager:9093",integration="webhook"}': "3x10" },
+    },
+];

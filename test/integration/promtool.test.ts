@@ -1,0 +1,128 @@
+/** The rendered Prometheus and Alertmanager files, checked and unit-tested by promtool and amtool themselves. */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { alertRules } from "../../configs/rules";
+import { loadStackConfig } from "../../stack/load";
+import { renderedFiles } from "../../render/files";
+import { ROOT, runStack } from "../helpers";
+import { ALERT_CASES } from "./alert-cases";
+import { render, requireBinary, type Rendered } from "./servers";
+
+const BASE = "/tmp/flowviz-it-promtool";
+const run = (bin: string, args: string[], cwd?: string) => {
+    try {
+        return { ok: true, out: execFileSync(requireBinary(bin), args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) };
+    } catch (e) {
+        const err = e as { stdout?: string; stderr?: string };
+        return { ok: false, out: `${err.stdout ?? ""}${err.stderr ?? ""}` };
+    }
+};
+
+let dev: Rendered;
+let prod: Rendered;
+beforeAll(() => {
+    dev = render(join(ROOT, "Pulumi.dev.yaml"), `${BASE}/dev`, "dev");
+    prod = render(join(ROOT, "Pulumi.prod.yaml"), `${BASE}/prod`, "prod");
+});
+
+describe("promtool on the rendered files", () => {
+    it("accepts the dev prometheus.yml and the rule file it references", () => {
+        const r = run("promtool", ["check", "config", join(dev.files, "prometheus/prometheus.yml")]);
+        expect(r.out).toContain("SUCCESS: 1 rule files found");
+        expect(r.ok, r.out).toBe(true);
+    });
+
+    it("accepts the prod rules (Debian's promtool is built without Kubernetes discovery, so prod's scrape config is checked by the unit tests)", () => {
+        const r = run("promtool", ["check", "rules", join(prod.files, "prometheus/rules/flowviz.rules.yml")]);
+        expect(r.ok, r.out).toBe(true);
+        expect(r.out).toMatch(/SUCCESS: \d+ rules found/);
+    });
+
+    it("rejects a broken rule file (the check can fail)", () => {
+        mkdirSync(`${BASE}/broken`, { recursive: true });
+        writeFileSync(`${BASE}/broken/rules.yml`, "groups:\n  - name: x\n    rules:\n      - alert: Broken\n        expr: sum(rate(x[5m])\n");
+        expect(run("promtool", ["check", "rules", `${BASE}/broken/rules.yml`]).ok).toBe(false);
+    });
+
+    it("every alert fires when it should, not before its `for`, and stays silent just under its threshold", () => {
+        const { config } = loadStackConfig("flowviz", "t", { "flowviz:platform": "docker" }, () => false);
+        const rules = Object.fromEntries(alertRules(config.monitoring.alerts).map((a) => [a.alert, a]));
+        const covered = new Set(ALERT_CASES.map((c) => c.alert));
+        expect([...Object.keys(rules)].filter((a) => !covered.has(a) && a !== "Watchdog")).toEqual([]);
+        const series = (s: Record<string, string>) => Object.entries(s).map(([k, v]) => ({ series: k, values: v }));
+        const expected = (name: string, labels: Record<string, string>, description: string) => {
+            const r = rules[name]!;
+            return {
+                exp_labels: { severity: r.severity, component: r.component, ...labels },
+                exp_annotations: { summary: r.summary, description, runbook_url: `${config.monitoring.runbookBaseUrl}/${name}.md` },
+            };
+        };
+        const tests = ALERT_CASES.flatMap((c) => [
+            {
+                interval: "1m",
+                input_series: series(c.firing),
+                alert_rule_test: [
+                    ...(c.silentAt ? [{ eval_time: c.silentAt, alertname: c.alert, exp_alerts: [] }] : []),
+                    { eval_time: c.firingAt, alertname: c.alert, exp_alerts: [expected(c.alert, c.labels ?? {}, c.description)] },
+                ],
+            },
+            { interval: "1m", input_series: series(c.quiet), alert_rule_test: [{ eval_time: c.quietAt ?? c.firingAt, alertname: c.alert, exp_alerts: [] }] },
+        ]);
+        tests.push({
+            interval: "1m",
+            input_series: [],
+            alert_rule_test: [{ eval_time: "1m", alertname: "Watchdog", exp_alerts: [expected("Watchdog", {}, "Always firing (value 1). If the dead man's switch stops receiving it, Prometheus or Alertmanager is broken.")] }],
+        });
+        const testFile = join(dev.files, "prometheus/alerts.test.yml");
+        writeFileSync(testFile, stringify({ rule_files: ["rules/flowviz.rules.yml"], evaluation_interval: "1m", tests }, { lineWidth: 0 }));
+        const r = run("promtool", ["test", "rules", "alerts.test.yml"], join(dev.files, "prometheus"));
+        expect(r.out, r.out).toContain("SUCCESS");
+        expect(r.ok, r.out).toBe(true);
+    });
+});
+
+describe("amtool on the rendered alertmanager.yml", () => {
+    let dir: string;
+    beforeAll(async () => {
+        const withReceivers = await runStack("Pulumi.dev.yaml", {
+            stack: "dev",
+            override: {
+                monitoring: {
+                    receivers: {
+                        email: { to: "oncall@flowviz.example", from: "alerts@flowviz.example", smarthost: "smtp.flowviz.example:587" },
+                        slack: { channel: "#flowviz-alerts" },
+                        webhook: "https://incidents.flowviz.example/hook",
+                        watchdogUrl: "https://heartbeat.flowviz.example/ping",
+                    },
+                },
+            },
+            secrets: { alertmanagerSmtpPassword: "smtp-password-from-the-stack", alertmanagerSlackWebhookUrl: "https://hooks.slack.com/services/T000/B000/XXXXXXXX" },
+        });
+        const file = renderedFiles(withReceivers.resources).find((f) => f.service === "alertmanager")!;
+        expect(file.secret).toBe(true);
+        dir = `${BASE}/alertmanager`;
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, "alertmanager.yml"), file.content);
+        writeFileSync(join(dir, "plain.yml"), renderedFiles((await runStack("Pulumi.dev.yaml", { stack: "dev" })).resources).find((f) => f.service === "alertmanager")!.content);
+    });
+
+    it.each(["alertmanager.yml", "plain.yml"])("amtool check-config accepts %s", (f) => {
+        const r = run("amtool", ["check-config", join(dir, f)]);
+        expect(r.ok, r.out).toBe(true);
+        expect(r.out).toContain("SUCCESS");
+    });
+
+    it.each([
+        [["alertname=DatabaseDown", "severity=critical", "component=postgres"], "critical"],
+        [["alertname=PgBouncerPoolExhausted", "severity=warning", "component=pgbouncer"], "warning"],
+        [["alertname=PostgresRestarted", "severity=info", "component=postgres"], "info"],
+        [["alertname=Watchdog", "severity=info", "component=monitoring"], "watchdog"],
+        [["alertname=SomethingNew"], "warning"],
+    ])("routes %j to %s", (labels, receiver) => {
+        const r = run("amtool", ["config", "routes", "test", "--config.file", join(dir, "alertmanager.yml"), ...labels]);
+        expect(r.out.trim()).toBe(receiver);
+    });
+});
