@@ -47,7 +47,6 @@ export const POSTGRES_EXPORTER: MetricSource = {
         pg_stat_database_xact_rollback: { help: "rollbacks per database (counter)", labels: ["datname"] },
         pg_stat_database_blks_hit: { help: "buffer hits (counter)", labels: ["datname"] },
         pg_stat_database_blks_read: { help: "blocks read (counter)", labels: ["datname"] },
-        pg_postmaster_start_time_seconds: { help: "server start time" },
         pg_database_size_bytes: { help: "database size", labels: ["datname"] },
     },
 };

@@ -189,12 +189,12 @@ export function alertRules(t: Thresholds): AlertRule[] {
         },
         {
             alert: "PostgresRestarted",
-            expr: "time() - pg_postmaster_start_time_seconds < 600",
+            expr: "changes(pg_up[10m]) > 0",
             for: "0m",
             severity: "info",
             component: "postgres",
-            summary: "PostgreSQL restarted",
-            description: "PostgreSQL on {{ $labels.instance }} started {{ $value | humanizeDuration }} ago.",
+            summary: "PostgreSQL went away and came back",
+            description: "pg_up on {{ $labels.instance }} changed {{ $value }} times in 10 minutes: PostgreSQL restarted or was unreachable.",
             runbook: ["Read the PostgreSQL log for the reason (OOM kill, crash, deliberate restart).", "Confirm that PgBouncer reconnected: `SHOW SERVERS;` on the admin console."],
         },
         {

@@ -13,7 +13,7 @@ export function infrastructureDashboard() {
         )
         .withRow(row("PostgreSQL"))
         .withPanel(single("PostgreSQL up", "none", { expr: "min(pg_up)" }, 4))
-        .withPanel(single("Uptime", "s", { expr: "time() - max(pg_postmaster_start_time_seconds)" }, 4))
+        .withPanel(single("Database size", "bytes", { expr: 'sum(pg_database_size_bytes{datname!~"template0|template1"})' }, 4))
         .withPanel(
             graph("Connections against max_connections", "none", [
                 { expr: "sum by (state) (pg_stat_activity_count)", legend: "{{state}}" },

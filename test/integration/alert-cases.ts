@@ -138,11 +138,11 @@ export const ALERT_CASES: AlertCase[] = [
     },
     {
         alert: "PostgresRestarted",
-        firing: { 'pg_postmaster_start_time_seconds{job="postgres",instance="postgres-exporter:9187"}': "0x10" },
+        firing: { 'pg_up{job="postgres",instance="postgres-exporter:9187"}': "1 1 0 1 1 1 1" },
         firingAt: "5m",
         labels: pgExp,
-        description: "PostgreSQL on postgres-exporter:9187 started 5m 0s ago.",
-        quiet: { 'pg_postmaster_start_time_seconds{job="postgres",instance="postgres-exporter:9187"}': "-1000x10" },
+        description: "pg_up on postgres-exporter:9187 changed 2 times in 10 minutes: PostgreSQL restarted or was unreachable.",
+        quiet: { 'pg_up{job="postgres",instance="postgres-exporter:9187"}': "1x20" },
     },
     {
         alert: "PgBouncerDown",

@@ -1,0 +1,132 @@
+/** Prometheus, Alertmanager and the exporters running the rendered configs, and one alert end to end. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CATALOG } from "../../configs/metrics";
+import { dashboardFiles } from "../../dashboards";
+import { ROOT } from "../helpers";
+import { grafanaVariables } from "../promql";
+import { PostgresServer, render, requireBinary, waitFor, type Rendered } from "./servers";
+
+const BASE = "/tmp/flowviz-it-monitoring";
+const PROM = "http://127.0.0.1:9090";
+const procs: ChildProcess[] = [];
+const received: { alerts: { labels: Record<string, string>; status: string }[] }[] = [];
+let rendered: Rendered;
+let pg: PostgresServer;
+let webhook: Server;
+
+function start(bin: string, args: string[], env: Record<string, string> = {}): void {
+    const p = spawn(requireBinary(bin), args, { env: { ...process.env, ...env }, stdio: "ignore" });
+    procs.push(p);
+}
+
+/** The container's arguments from the plan, with paths mapped onto the rendered folder. */
+function argsOf(service: string, map: Record<string, string>): string[] {
+    const c = rendered.plan.resources.find((r) => r.name === `${service}-container`)!;
+    return (c.inputs.command as string[]).map((a) => {
+        const [flag, value] = a.split(/=(.*)/s) as [string, string | undefined];
+        const hit = Object.entries(map).find(([from]) => value === from || value?.startsWith(`${from}/`));
+        return hit && value !== undefined ? `${flag}=${hit[1]}${value.slice(hit[0].length)}` : a;
+    });
+}
+
+async function query(q: string): Promise<{ status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string }> {
+    const res = await fetch(`${PROM}/api/v1/query?query=${encodeURIComponent(q)}`);
+    return (await res.json()) as never;
+}
+
+beforeAll(async () => {
+    rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
+    rmSync(`${BASE}/data`, { recursive: true, force: true });
+    mkdirSync(`${BASE}/data`, { recursive: true });
+    pg = new PostgresServer(`${BASE}/pg`, rendered);
+    pg.init();
+    pg.start();
+    pg.applyRoles();
+    webhook = createServer((req, res) => {
+        let body = "";
+        req.on("data", (d) => (body += d));
+        req.on("end", () => {
+            received.push(JSON.parse(body));
+            res.end("ok");
+        });
+    }).listen(9977, "127.0.0.1");
+    const env = Object.fromEntries(
+        ["DATA_SOURCE_URI", "DATA_SOURCE_USER", "DATA_SOURCE_PASS"].map((k) => [k, rendered.env("postgres-exporter", k)]),
+    );
+    start("prometheus-postgres-exporter", argsOf("postgres-exporter", {}), env);
+    start("prometheus-node-exporter", argsOf("node-exporter", { "/host": "/" }));
+    const files = rendered.files;
+    start("prometheus-alertmanager", argsOf("alertmanager", { "/etc/alertmanager": join(files, "alertmanager"), "/alertmanager": `${BASE}/data/am` }));
+    start("prometheus", argsOf("prometheus", { "/etc/prometheus": join(files, "prometheus"), "/prometheus": `${BASE}/data/prom` }));
+    await waitFor("Prometheus ready", async () => (await fetch(`${PROM}/-/ready`)).ok, 60);
+    await waitFor("every target scraped", async () => {
+        const res = (await (await fetch(`${PROM}/api/v1/targets`)).json()) as { data: { activeTargets: { health: string }[] } };
+        return res.data.activeTargets.length === 5 && res.data.activeTargets.every((t) => t.health !== "unknown");
+    }, 60);
+    await new Promise((r) => setTimeout(r, 5000));
+});
+
+afterAll(async () => {
+    for (const p of procs) p.kill("SIGTERM");
+    webhook?.close();
+    pg?.stop("immediate");
+});
+
+describe("Prometheus with the rendered config", () => {
+    it("loads every rule group, all healthy", async () => {
+        await waitFor("rules evaluated", async () => {
+            const res = (await (await fetch(`${PROM}/api/v1/rules`)).json()) as { data: { groups: { rules: { health: string }[] }[] } };
+            return res.data.groups.length === 6 && res.data.groups.every((g) => g.rules.every((r) => r.health === "ok"));
+        }, 30);
+    });
+
+    it("has every target that can run here up", async () => {
+        const res = (await (await fetch(`${PROM}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { job: string }; health: string; lastError: string }[] } };
+        const health = Object.fromEntries(res.data.activeTargets.map((t) => [t.labels.job, t.health]));
+        // pgbouncer: the prometheus-community exporter has no Debian package (Debian's is another program).
+        expect(health).toEqual({ postgres: "up", node: "up", prometheus: "up", alertmanager: "up", pgbouncer: "down" });
+    });
+
+    for (const source of CATALOG.filter((s) => ["postgres", "node", "prometheus", "alertmanager"].includes(s.job))) {
+        it(`finds every catalogued ${source.job} metric on the real target`, async () => {
+            const missing: string[] = [];
+            for (const metric of Object.keys(source.metrics)) {
+                const selector = metric === "up" ? "up" : `${metric}{job="${source.job}"}`;
+                if ((await query(`count(${selector})`)).data.result.length === 0) missing.push(metric);
+            }
+            expect(missing, `missing on ${source.job}`).toEqual([]);
+        });
+    }
+
+    it("runs every dashboard query without error", async () => {
+        const failures: string[] = [];
+        let count = 0;
+        for (const [file, text] of Object.entries(dashboardFiles())) {
+            for (const panel of JSON.parse(text).panels as { title: string; targets?: { expr: string }[] }[]) {
+                for (const t of panel.targets ?? []) {
+                    count++;
+                    const r = await query(grafanaVariables(t.expr));
+                    if (r.status !== "success") failures.push(`${file} "${panel.title}": ${r.error}`);
+                }
+            }
+        }
+        expect(count).toBeGreaterThan(40);
+        expect(failures).toEqual([]);
+    });
+
+    it("fires DatabaseDown when PostgreSQL stops and delivers it to the webhook through Alertmanager", async () => {
+        expect((await query("pg_up")).data.result[0]?.value[1]).toBe("1");
+        pg.stop("fast");
+        await waitFor("DatabaseDown firing in Prometheus", async () => {
+            const res = (await (await fetch(`${PROM}/api/v1/alerts`)).json()) as { data: { alerts: { labels: { alertname: string }; state: string }[] } };
+            return res.data.alerts.some((a) => a.labels.alertname === "DatabaseDown" && a.state === "firing");
+        }, 90);
+        await waitFor("DatabaseDown at the webhook", () => received.some((m) => m.alerts.some((a) => a.labels.alertname === "DatabaseDown" && a.status === "firing")), 60);
+        const alert = received.flatMap((m) => m.alerts).find((a) => a.labels.alertname === "DatabaseDown")!;
+        expect(alert.labels).toMatchObject({ severity: "critical", component: "postgres", job: "postgres" });
+    });
+});
