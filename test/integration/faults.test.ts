@@ -1,0 +1,166 @@
+/**
+ * Faults under load through the rendered PgBouncer: PostgreSQL restarted, then PgBouncer
+ * restarted. Every write is numbered; every acknowledged one must be there afterwards.
+ */
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { join } from "node:path";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "../helpers";
+import { PgBouncerServer, PostgresServer, psql, render, waitFor, type Rendered } from "./servers";
+
+const BASE = "/tmp/flowviz-it-faults";
+const CLIENTS = 50;
+let rendered: Rendered;
+let pg: PostgresServer;
+let pgb: PgBouncerServer;
+
+const conn = () => ({ host: "127.0.0.1", port: 6432, user: "flowviz", password: rendered.plan.outputs.appDbPassword as string, database: "flowviz" });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Writer {
+    acked: number[];
+    failed: number;
+    reconnects: number;
+    ackedAfter: (t: number) => number;
+}
+
+/** One client writing numbered rows in a loop until `stop`; reconnects only if its connection dies. */
+function writer(id: number, stop: { now: boolean }): { done: Promise<void>; w: Writer } {
+    const ackTimes: number[] = [];
+    const w: Writer = { acked: [], failed: 0, reconnects: 0, ackedAfter: (t) => ackTimes.filter((x) => x > t).length };
+    const done = (async () => {
+        let client: Client | undefined;
+        let broken = false;
+        let seq = 0;
+        while (!stop.now) {
+            if (!client) {
+                client = new Client(conn());
+                broken = false;
+                client.on("error", () => (broken = true));
+                client.on("end", () => (broken = true));
+                try {
+                    await client.connect();
+                } catch {
+                    client = undefined;
+                    w.reconnects++;
+                    await sleep(100);
+                    continue;
+                }
+            }
+            seq++;
+            try {
+                await client.query("BEGIN");
+                await client.query("INSERT INTO fault_rows (client, seq) VALUES ($1, $2)", [id, seq]);
+                await client.query("COMMIT");
+                w.acked.push(seq);
+                ackTimes.push(Date.now());
+            } catch {
+                w.failed++;
+                if (broken) {
+                    await client.end().catch(() => undefined);
+                    client = undefined;
+                    w.reconnects++;
+                }
+                await client?.query("ROLLBACK").catch(() => undefined);
+                await sleep(50);
+            }
+        }
+        await client?.end().catch(() => undefined);
+    })();
+    return { done, w };
+}
+
+async function underLoad(fault: () => Promise<void>): Promise<{ writers: Writer[]; faultEnd: number }> {
+    const stop = { now: false };
+    const runs = Array.from({ length: CLIENTS }, (_, i) => writer(i, stop));
+    await sleep(3000);
+    await fault();
+    const faultEnd = Date.now();
+    await sleep(5000);
+    stop.now = true;
+    await Promise.all(runs.map((r) => r.done));
+    return { writers: runs.map((r) => r.w), faultEnd };
+}
+
+function lost(writers: Writer[]): number {
+    const rows = psql({ ...conn(), port: 6432, db: "flowviz", sql: "select client || ':' || seq from fault_rows" }).split("\n");
+    const stored = new Set(rows);
+    return writers.reduce((n, w, id) => n + w.acked.filter((s) => !stored.has(`${id}:${s}`)).length, 0);
+}
+
+beforeAll(async () => {
+    rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
+    pg = new PostgresServer(`${BASE}/pg`, rendered);
+    pg.init();
+    pg.start();
+    pg.applyRoles();
+    pgb = new PgBouncerServer(rendered, 16384);
+    pgb.start();
+    await waitFor("PgBouncer", () => psql({ ...conn(), db: "flowviz", sql: "select 1" }) === "1");
+});
+
+afterAll(async () => {
+    await pgb?.stop();
+    writeFileSync(`${BASE}/pgbouncer.log`, pgb?.log ?? "");
+    pg?.stop("immediate");
+});
+
+describe("faults under load", () => {
+    /** Asynchronous: the writers share this event loop and must keep committing while PAUSE waits for them. */
+    const admin = (sql: string) =>
+        promisify(execFile)("psql", ["-X", "-h", "127.0.0.1", "-p", "6432", "-U", "pgbouncer_admin", "-d", "pgbouncer", "-c", sql], {
+            env: { ...process.env, PGPASSWORD: rendered.plan.outputs.pgbouncerAdminPassword },
+        });
+    const totals = (writers: Writer[]) => ({
+        acked: writers.reduce((n, w) => n + w.acked.length, 0),
+        failed: writers.reduce((n, w) => n + w.failed, 0),
+        reconnects: writers.reduce((n, w) => n + w.reconnects, 0),
+    });
+
+    it("planned PostgreSQL restart (PAUSE, restart, RESUME): no failed transaction, no reconnect, nothing lost", async () => {
+        psql({ ...conn(), db: "flowviz", sql: "drop table if exists fault_rows; create table fault_rows (client int, seq int, primary key (client, seq))" });
+        const { writers, faultEnd } = await underLoad(async () => {
+            await admin("PAUSE flowviz");
+            pg.stop("fast");
+            pg.start();
+            await admin("RESUME flowviz");
+        });
+        const t = totals(writers);
+        console.log(`planned PostgreSQL restart: ${t.acked} acknowledged writes, ${t.failed} failed transactions, ${t.reconnects} reconnects to PgBouncer`);
+        expect(t.acked).toBeGreaterThan(1000);
+        expect(t.failed).toBe(0);
+        expect(t.reconnects).toBe(0);
+        for (const w of writers) expect(w.ackedAfter(faultEnd)).toBeGreaterThan(0);
+        expect(lost(writers)).toBe(0);
+    });
+
+    it("PostgreSQL crash (immediate stop) and restart: failures are counted, every client resumes, nothing acknowledged is lost", async () => {
+        psql({ ...conn(), db: "flowviz", sql: "truncate fault_rows" });
+        const { writers, faultEnd } = await underLoad(async () => {
+            pg.stop("immediate");
+            pg.start();
+        });
+        const t = totals(writers);
+        console.log(`PostgreSQL crash: ${t.acked} acknowledged writes, ${t.failed} failed transactions, ${t.reconnects} reconnects to PgBouncer`);
+        expect(t.acked).toBeGreaterThan(1000);
+        for (const w of writers) expect(w.ackedAfter(faultEnd)).toBeGreaterThan(0);
+        expect(lost(writers)).toBe(0);
+    });
+
+    it("PgBouncer restart: clients reconnect, carry on, and lose no acknowledged write", async () => {
+        psql({ ...conn(), db: "flowviz", sql: "truncate fault_rows" });
+        const { writers, faultEnd } = await underLoad(async () => {
+            await pgb.stop();
+            pgb.start();
+            await waitFor("PgBouncer back", () => psql({ ...conn(), db: "flowviz", sql: "select 1" }) === "1");
+        });
+        const t = totals(writers);
+        console.log(`PgBouncer restart: ${t.acked} acknowledged writes, ${t.failed} failed transactions, ${t.reconnects} reconnects`);
+        expect(t.reconnects).toBeGreaterThanOrEqual(CLIENTS);
+        for (const w of writers) expect(w.ackedAfter(faultEnd)).toBeGreaterThan(0);
+        expect(lost(writers)).toBe(0);
+    });
+});
