@@ -10,6 +10,7 @@ fi
 scripts/install-servers.sh
 
 npx tsc --noEmit
+npx tsc --noEmit -p test
 npx eslint .
 npx vitest run --project unit
 npx vitest run --project integration

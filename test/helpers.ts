@@ -3,7 +3,8 @@ import { vi } from "vitest";
 import { runProgram, type ProgramRun, type RecordedResource } from "../render/program";
 import { readStackFile } from "../render/stackfile";
 
-export const ROOT = resolve(__dirname, "..");
+export { ROOT } from "./root";
+import { ROOT } from "./root";
 
 /**
  * Runs the program for a stack file under mocks, with some top-level keys replaced

@@ -3,13 +3,10 @@
  * restarted. Every write is numbered; every acknowledged one must be there afterwards.
  */
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { promisify } from "node:util";
-import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../helpers";
-import { PgBouncerServer, PostgresServer, psql, render, waitFor, type Rendered } from "./servers";
+import { psql, startDataPath, waitFor, type DataPath, type PgBouncerServer, type PostgresServer, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-faults";
 const CLIENTS = 50;
@@ -91,22 +88,13 @@ function lost(writers: Writer[]): number {
     return writers.reduce((n, w, id) => n + w.acked.filter((s) => !stored.has(`${id}:${s}`)).length, 0);
 }
 
+let path: DataPath;
 beforeAll(async () => {
-    rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
-    pg = new PostgresServer(`${BASE}/pg`, rendered);
-    pg.init();
-    pg.start();
-    pg.applyRoles();
-    pgb = new PgBouncerServer(rendered, 16384);
-    pgb.start();
-    await waitFor("PgBouncer", () => psql({ ...conn(), db: "flowviz", sql: "select 1" }) === "1");
+    path = await startDataPath(BASE);
+    ({ rendered, pg, pgb } = path);
 });
 
-afterAll(async () => {
-    await pgb?.stop();
-    writeFileSync(`${BASE}/pgbouncer.log`, pgb?.log ?? "");
-    pg?.stop("immediate");
-});
+afterAll(async () => path?.stop());
 
 describe("faults under load", () => {
     /** Asynchronous: the writers share this event loop and must keep committing while PAUSE waits for them. */

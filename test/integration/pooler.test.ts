@@ -1,14 +1,11 @@
 /** The rendered PostgreSQL and PgBouncer configs, run by the real servers. */
 import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../helpers";
-import { PgBouncerServer, PostgresServer, psql, render, requireBinary, waitFor, type Rendered } from "./servers";
+import { psql, requireBinary, startDataPath, type DataPath, type PostgresServer, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-pooler";
 let rendered: Rendered;
 let pg: PostgresServer;
-let pgb: PgBouncerServer;
 
 const app = () => ({ port: 6432, user: "flowviz", password: rendered.plan.outputs.appDbPassword as string, db: "flowviz" });
 
@@ -18,21 +15,13 @@ function pgbench(args: string[]): string {
     return execFileSync("sh", ["-c", cmd], { env: { ...process.env, PGPASSWORD: app().password }, encoding: "utf8", maxBuffer: 64 << 20 });
 }
 
+let path: DataPath;
 beforeAll(async () => {
-    rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
-    pg = new PostgresServer(`${BASE}/pg`, rendered);
-    pg.init();
-    pg.start();
-    pg.applyRoles();
-    pgb = new PgBouncerServer(rendered, 16384);
-    pgb.start();
-    await waitFor("PgBouncer", () => psql({ ...app(), sql: "select 1" }) === "1");
+    path = await startDataPath(BASE);
+    ({ rendered, pg } = path);
 });
 
-afterAll(async () => {
-    await pgb?.stop();
-    pg?.stop();
-});
+afterAll(async () => path?.stop());
 
 describe("PgBouncer in front of PostgreSQL, from the rendered files", () => {
     it("logs the app role in through PgBouncer with SCRAM, end to end", () => {

@@ -5,7 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../helpers";
+import { ROOT } from "../root";
 
 export function requireBinary(path: string): string {
     const found = path.startsWith("/") ? (existsSync(path) ? path : "") : execFileSync("sh", ["-c", `command -v ${path} || true`]).toString().trim();
@@ -125,4 +125,42 @@ export class PgBouncerServer {
         execFileSync("pkill", ["-INT", "-f", "pgbouncer pgbouncer.ini"]);
         await exited;
     }
+}
+
+/** The local stack, as the tests and the benchmark run it. */
+export const LOCAL_STACK = "test/integration/Pulumi.local.yaml";
+/** PgBouncer's open-file limit in the local stack (pgbouncer.fileDescriptorLimit). */
+const LOCAL_FILE_LIMIT = 16384;
+
+export interface DataPath {
+    rendered: Rendered;
+    pg: PostgresServer;
+    pgb: PgBouncerServer;
+    /** the app role's login through PgBouncer */
+    app: { port: number; user: string; password: string; db: string };
+    stop(): Promise<void>;
+}
+
+/** Renders the local stack and starts PostgreSQL (roles applied) and PgBouncer on its files. */
+export async function startDataPath(base: string): Promise<DataPath> {
+    const rendered = render(join(ROOT, LOCAL_STACK), `${base}/render`);
+    const pg = new PostgresServer(`${base}/pg`, rendered);
+    pg.init();
+    pg.start();
+    pg.applyRoles();
+    const pgb = new PgBouncerServer(rendered, LOCAL_FILE_LIMIT);
+    pgb.start();
+    const app = { port: 6432, user: "flowviz", password: rendered.plan.outputs.appDbPassword as string, db: "flowviz" };
+    await waitFor("PgBouncer", () => psql({ ...app, sql: "select 1" }) === "1");
+    return {
+        rendered,
+        pg,
+        pgb,
+        app,
+        async stop() {
+            await pgb.stop();
+            writeFileSync(`${base}/pgbouncer.log`, pgb.log);
+            pg.stop("immediate");
+        },
+    };
 }

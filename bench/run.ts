@@ -1,0 +1,171 @@
+/**
+ * pgbench through the generated PgBouncer config against direct PostgreSQL, on this machine.
+ *
+ *   npm run bench [-- --seconds 30]
+ *
+ * Renders test/integration/Pulumi.local.yaml (generated pool sizes; max_client_conn raised
+ * to 6000 so 5000 clients fit), runs the real PostgreSQL and PgBouncer with exactly the
+ * rendered files, and writes bench/results/latest.json and the table in docs/BENCHMARKS.md.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { cpus } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { requireBinary, startDataPath } from "../test/integration/servers";
+import { ROOT } from "../test/root";
+
+const BASE = "/tmp/flowviz-bench";
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "30" } } });
+const SECONDS = Number(values.seconds);
+
+interface Run {
+    target: "direct" | "pgbouncer";
+    mode: "tpcb" | "select";
+    clients: number;
+}
+interface Result extends Run {
+    tps: number;
+    p50_ms: number;
+    p99_ms: number;
+    errors: number;
+    transactions: number;
+    cpu: { pgbouncer: number; postgres: number; pgbench: number };
+}
+
+const TICKS = 100;
+/** CPU ticks (utime + stime) of every process whose command name matches. */
+function ticks(comm: string): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+        try {
+            const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+            const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+            if (name !== comm) continue;
+            const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            out.set(Number(pid), Number(f[11]) + Number(f[12]));
+        } catch {
+            /* exited */
+        }
+    }
+    return out;
+}
+const used = (before: Map<number, number>, after: Map<number, number>) => [...after].reduce((s, [pid, t]) => s + t - (before.get(pid) ?? 0), 0);
+/** Keeps the highest tick count seen per process, so processes that exit before the end still count. */
+function merge(into: Map<number, number>, sample: Map<number, number>): void {
+    for (const [pid, t] of sample) into.set(pid, Math.max(t, into.get(pid) ?? 0));
+}
+
+function percentile(sorted: number[], p: number): number {
+    return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
+}
+
+async function bench(run: Run, password: string): Promise<Result> {
+    const logDir = join(BASE, "logs", `${run.target}-${run.mode}-${run.clients}-${Date.now()}`);
+    mkdirSync(logDir, { recursive: true });
+    const port = run.target === "direct" ? 5432 : 6432;
+    const args = ["-h", "127.0.0.1", "-p", String(port), "-U", "flowviz", "-c", String(run.clients), "-j", "2", "-T", String(SECONDS), "-M", "simple", "-l", `--log-prefix=${logDir}/tx`, ...(run.mode === "select" ? ["-S"] : []), "flowviz"];
+    const names = ["pgbouncer", "postgres", "pgbench"] as const;
+    const before = Object.fromEntries(names.map((n) => [n, ticks(n)]));
+    const seen = Object.fromEntries(names.map((n) => [n, new Map(before[n])]));
+    const started = Date.now();
+    const report = await new Promise<string>((resolve) => {
+        let out = "";
+        const p = spawn("sh", ["-c", `ulimit -n 16384 && exec ${requireBinary("pgbench")} ${args.join(" ")}`], { env: { ...process.env, PGPASSWORD: password }, cwd: logDir });
+        p.stdout.on("data", (d) => (out += d));
+        p.stderr.on("data", (d) => (out += d));
+        const sampler = setInterval(() => names.forEach((n) => merge(seen[n]!, ticks(n))), 500);
+        p.on("exit", (code) => {
+            clearInterval(sampler);
+            resolve(`${out}\nexit=${code}`);
+        });
+    });
+    const elapsed = (Date.now() - started) / 1000;
+    names.forEach((n) => merge(seen[n]!, ticks(n)));
+    const latencies: number[] = [];
+    for (const f of readdirSync(logDir)) {
+        for (const line of readFileSync(join(logDir, f), "utf8").split("\n")) {
+            const us = Number(line.split(" ")[2]);
+            if (line && Number.isFinite(us)) latencies.push(us / 1000);
+        }
+    }
+    latencies.sort((a, b) => a - b);
+    rmSync(logDir, { recursive: true, force: true });
+    const num = (re: RegExp) => Number(re.exec(report)?.[1] ?? NaN);
+    const failed = num(/number of failed transactions: (\d+)/) || 0;
+    const aborted = /exit=0/.test(report) ? 0 : Math.max(1, run.clients - (num(/number of clients: (\d+)/) || 0));
+    const errors = failed + aborted + (report.match(/error|FATAL/gi)?.length ?? 0);
+    const share = (n: (typeof names)[number]) => +(used(before[n]!, seen[n]!) / TICKS / elapsed).toFixed(2);
+    return {
+        ...run,
+        tps: Math.round(num(/tps = ([\d.]+) \(without initial connection time\)/)),
+        p50_ms: +percentile(latencies, 50).toFixed(1),
+        p99_ms: +percentile(latencies, 99).toFixed(1),
+        errors,
+        transactions: num(/number of transactions actually processed: (\d+)/),
+        cpu: { pgbouncer: share("pgbouncer"), postgres: share("postgres"), pgbench: share("pgbench") },
+    };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+    const path = await startDataPath(BASE);
+    const { rendered } = path;
+    const password = path.app.password;
+    execFileSync(requireBinary("pgbench"), ["-i", "-q", "-s", "10", "-h", "127.0.0.1", "-U", "flowviz", "flowviz"], { env: { ...process.env, PGPASSWORD: password }, stdio: "ignore" });
+    const pool = rendered.plan.outputs.pgbouncerPool as { poolSize: number; reserveSize: number };
+
+    const plan: Run[] = [];
+    for (const mode of ["tpcb", "select"] as const) {
+        for (const clients of [25, 50, 80]) plan.push({ target: "direct", mode, clients });
+        for (const clients of [80, 100, 1000, 1000, 1000, 2000, 5000]) plan.push({ target: "pgbouncer", mode, clients });
+    }
+    const results: Result[] = [];
+    try {
+        for (const run of plan) {
+            const r = await bench(run, password);
+            results.push(r);
+            console.log(JSON.stringify(r));
+        }
+    } finally {
+        await path.stop();
+    }
+
+    const summary = (["tpcb", "select"] as const).map((mode) => {
+        const direct = Math.max(...results.filter((r) => r.mode === mode && r.target === "direct").map((r) => r.tps));
+        const at1000 = results.filter((r) => r.mode === mode && r.target === "pgbouncer" && r.clients === 1000);
+        return { mode, directBestTps: direct, pooled1000MedianTps: median(at1000.map((r) => r.tps)), ratio: +(median(at1000.map((r) => r.tps)) / direct).toFixed(2), pooled1000MedianP99: median(at1000.map((r) => r.p99_ms)) };
+    });
+    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${execFileSync("sh", ["-c", "pgbouncer --version | head -1; postgres --version 2>/dev/null || /usr/lib/postgresql/*/bin/postgres --version"]).toString().trim().replace(/\n/g, "; ")}`;
+    writeFileSync(join(ROOT, "bench/results/latest.json"), JSON.stringify({ date: new Date().toISOString(), machine, seconds: SECONDS, pool, summary, runs: results }, null, 2) + "\n");
+    writeFileSync(join(ROOT, "docs/BENCHMARKS.md"), markdown(results, summary, machine, pool));
+    console.log(summary);
+}
+
+function markdown(results: Result[], summary: { mode: string; directBestTps: number; pooled1000MedianTps: number; ratio: number; pooled1000MedianP99: number }[], machine: string, pool: { poolSize: number; reserveSize: number }): string {
+    return [
+        "# Benchmarks",
+        "",
+        "<!-- Written by `npm run bench`; the raw runs are in bench/results/latest.json. -->",
+        "",
+        `Command: \`npm run bench\` (pgbench, scale 10, -T ${SECONDS}, -j 2, simple protocol; latency percentiles from \`pgbench -l\`).`,
+        `Machine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.`,
+        `PgBouncer runs the rendered \`test/integration/Pulumi.local.yaml\`: generated pool ${pool.poolSize} + reserve ${pool.reserveSize} (2 cores x 8 round trips), max_client_conn 6000.`,
+        "CPU is the share of one core used by each program during the run (pgbench and the servers share the same 2 cores).",
+        "",
+        "| target | mode | clients | TPS | p50 ms | p99 ms | errors | CPU PgBouncer | CPU PostgreSQL | CPU pgbench |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        ...results.map((r) => `| ${r.target} | ${r.mode} | ${r.clients} | ${r.tps} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.cpu.pgbouncer} | ${r.cpu.postgres} | ${r.cpu.pgbench} |`),
+        "",
+        "| mode | direct best TPS | pooled, 1000 clients, median of 3 | ratio | p99 at 1000 (median) |",
+        "|---|---|---|---|---|",
+        ...summary.map((s) => `| ${s.mode} | ${s.directBestTps} | ${s.pooled1000MedianTps} | ${s.ratio} | ${s.pooled1000MedianP99} ms |`),
+        "",
+    ].join("\n");
+}
+
+main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+});
