@@ -116,11 +116,11 @@ async function main(): Promise<void> {
     execFileSync(requireBinary("pgbench"), ["-i", "-q", "-s", "10", "-h", "127.0.0.1", "-U", "flowviz", "flowviz"], { env: { ...process.env, PGPASSWORD: password }, stdio: "ignore" });
     const pool = rendered.plan.outputs.pgbouncerPool as { poolSize: number; reserveSize: number };
 
+    // Direct runs first: once PgBouncer has opened its server pool, those connections
+    // (until server_idle_timeout) leave too few slots for 80 direct clients.
     const plan: Run[] = [];
-    for (const mode of ["tpcb", "select"] as const) {
-        for (const clients of [25, 50, 80]) plan.push({ target: "direct", mode, clients });
-        for (const clients of [80, 100, 1000, 1000, 1000, 2000, 5000]) plan.push({ target: "pgbouncer", mode, clients });
-    }
+    for (const mode of ["tpcb", "select"] as const) for (const clients of [25, 50, 80]) plan.push({ target: "direct", mode, clients });
+    for (const mode of ["tpcb", "select"] as const) for (const clients of [80, 100, 1000, 1000, 1000, 2000, 5000]) plan.push({ target: "pgbouncer", mode, clients });
     const results: Result[] = [];
     try {
         for (const run of plan) {
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     }
 
     const summary = (["tpcb", "select"] as const).map((mode) => {
-        const direct = Math.max(...results.filter((r) => r.mode === mode && r.target === "direct").map((r) => r.tps));
+        const direct = Math.max(...results.filter((r) => r.mode === mode && r.target === "direct" && Number.isFinite(r.tps)).map((r) => r.tps));
         const at1000 = results.filter((r) => r.mode === mode && r.target === "pgbouncer" && r.clients === 1000);
         return { mode, directBestTps: direct, pooled1000MedianTps: median(at1000.map((r) => r.tps)), ratio: +(median(at1000.map((r) => r.tps)) / direct).toFixed(2), pooled1000MedianP99: median(at1000.map((r) => r.p99_ms)) };
     });
