@@ -81,6 +81,12 @@ describe("dev stack on Docker", () => {
         expect(plan).not.toContain("SCRAM-SHA-256$");
     });
 
+    it("renders the same plan and files twice: nothing rolls without a real change", async () => {
+        const again = await runStack("Pulumi.dev.yaml", { stack: "dev" });
+        expect(JSON.stringify(again.resources)).toBe(JSON.stringify(run.resources));
+        expect(renderedFiles(again.resources)).toEqual(renderedFiles(run.resources));
+    });
+
     it("points the API at PgBouncer with an asyncpg DSN", () => {
         expect(run.outputs.databaseUrl).toBe(`postgresql+asyncpg://flowviz:${run.outputs.appDbPassword}@pgbouncer:6432/flowviz`);
     });
