@@ -42,7 +42,9 @@ async function main(): Promise<number> {
     const plan = {
         stack: values.stack,
         secretsShown: show,
-        outputs: maskSecrets(run.outputs, show),
+        outputs: Object.fromEntries(
+            Object.entries(run.outputs).map(([k, v]) => [k, !show && run.secretOutputs.includes(k) ? "[secret]" : maskSecrets(v, show)]),
+        ),
         resources: run.resources.map((r) => ({ ...r, inputs: maskSecrets(r.inputs, show) })),
     };
     writeFileSync(join(out, "plan.json"), JSON.stringify(plan, null, 2) + "\n");

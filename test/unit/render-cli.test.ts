@@ -1,0 +1,54 @@
+/** `npm run render` as a reviewer runs it: a plan and files on disk, no credential without --show-secrets. */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "../root";
+
+const OUT = "/tmp/flowviz-unit-render";
+const render = (stack: string, extra: string[] = []) =>
+    execFileSync("npx", ["tsx", "scripts/render.ts", "--stack", stack, "--out", join(OUT, stack), ...extra], { cwd: ROOT, encoding: "utf8" });
+
+function allFiles(dir: string): string[] {
+    return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? allFiles(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+describe("npm run render", () => {
+    let plan: { outputs: Record<string, unknown>; resources: unknown[] };
+    let shown: { outputs: Record<string, string> };
+    beforeAll(() => {
+        render("prod");
+        render("prod-shown", ["--config-file", "Pulumi.prod.yaml", "--show-secrets"]);
+        plan = JSON.parse(readFileSync(join(OUT, "prod/plan.json"), "utf8"));
+        shown = JSON.parse(readFileSync(join(OUT, "prod-shown/plan.json"), "utf8"));
+    }, 60_000);
+
+    it("masks every credential in plan.json and writes no secret file", () => {
+        const text = readFileSync(join(OUT, "prod/plan.json"), "utf8");
+        expect(plan.outputs.appDbPassword).toBe("[secret]");
+        expect(shown.outputs.appDbPassword).toMatch(/^[A-Za-z0-9]{32}$/);
+        expect(text).not.toContain(shown.outputs.appDbPassword);
+        expect(text).not.toContain("SCRAM-SHA-256$");
+        expect(existsSync(join(OUT, "prod/files/pgbouncer/userlist.txt"))).toBe(false);
+        expect(existsSync(join(OUT, "prod/files/pgbouncer/pgbouncer.ini"))).toBe(true);
+        for (const f of allFiles(join(OUT, "prod/files"))) expect(readFileSync(f, "utf8"), f).not.toContain(shown.outputs.appDbPassword);
+    });
+
+    it("writes the secret files, verifiers only, with --show-secrets", () => {
+        const userlist = readFileSync(join(OUT, "prod-shown/files/pgbouncer/userlist.txt"), "utf8");
+        expect(userlist).toMatch(/^"flowviz" "SCRAM-SHA-256\$4096:/m);
+        expect(userlist).not.toContain(shown.outputs.appDbPassword);
+    });
+
+    it("fails with the problems and writes nothing for a bad stack", () => {
+        let message = "";
+        try {
+            render("bad", ["--config-file", "test/fixtures/bad/many-problems.yaml"]);
+        } catch (e) {
+            message = String((e as { stderr?: string }).stderr);
+        }
+        expect(message).toContain("flowviz:postgres.maxConnections is 5: must be >= 20");
+        expect(message).not.toMatch(/\n\s+at /);
+        expect(existsSync(join(OUT, "bad"))).toBe(false);
+    });
+});
