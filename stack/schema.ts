@@ -49,8 +49,8 @@ export const PostgresSchema = Section("PostgreSQL server", {
 });
 
 export const PgBouncerSchema = Section("PgBouncer in transaction pooling mode", {
-    image: Image("edoburu/pgbouncer:v1.24.1-p1", "PgBouncer image; its tag must contain `version`"),
-    version: Type.String({ pattern: "^[0-9]+\\.[0-9]+\\.[0-9]+$", default: "1.24.1", description: "PgBouncer version of the image; gates version-specific settings such as `max_prepared_statements` (>= 1.21)" }),
+    image: Image("edoburu/pgbouncer:v1.25.1-p0", "PgBouncer image; its tag must contain `version`"),
+    version: Type.String({ pattern: "^[0-9]+\\.[0-9]+\\.[0-9]+$", default: "1.25.1", description: "PgBouncer version of the image; gates version-specific settings such as `max_prepared_statements` (>= 1.21)" }),
     replicas: Type.Integer({ minimum: 1, maximum: 32, default: 1, description: "PgBouncer replicas (Kubernetes); the server pool is split between them" }),
     port: Port(6432, "port PgBouncer listens on"),
     maxClientConn: Type.Integer({ minimum: 100, maximum: 100000, default: 1000, description: "`max_client_conn` per replica" }),

@@ -24,7 +24,7 @@ describe("SCRAM verifier", () => {
 });
 
 const iniInput = {
-    version: "1.24.1",
+    version: "1.25.1",
     listenAddress: "0.0.0.0",
     port: 6432,
     maxClientConn: 1000,

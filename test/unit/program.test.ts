@@ -186,7 +186,7 @@ describe("prod stack on Kubernetes", () => {
             "app.kubernetes.io/name": "pgbouncer",
             "app.kubernetes.io/component": "pooler",
             "app.kubernetes.io/part-of": "flowviz",
-            "app.kubernetes.io/version": "v1.24.1-p1",
+            "app.kubernetes.io/version": "v1.25.1-p0",
             "app.kubernetes.io/managed-by": "pulumi",
         });
     });
