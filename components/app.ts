@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { GENERATED } from "../configs/format";
+import { connectionUrl, GENERATED } from "../configs/format";
 import { APP } from "../configs/metrics";
 import type { StackConfig } from "../stack/schema";
 import type { Platform, ServiceSpec } from "./service";
@@ -38,9 +38,13 @@ export class App extends pulumi.ComponentResource {
         const p = args.platform;
         const valkeyHost = p.hostOf("valkey");
         this.databaseUrl = pulumi.secret(
-            pulumi.interpolate`postgresql+asyncpg://${args.user}:${args.dbPassword}@${args.pooler.host}:${args.pooler.port}/${args.database}`,
+            pulumi.output(args.dbPassword).apply((password) =>
+                connectionUrl({ scheme: "postgresql+asyncpg", user: args.user, password, ...args.pooler, path: args.database }),
+            ),
         );
-        const brokerUrl = pulumi.secret(pulumi.interpolate`redis://:${args.valkeyPassword}@${valkeyHost}:${VALKEY_PORT}/0`);
+        const brokerUrl = pulumi.secret(
+            pulumi.output(args.valkeyPassword).apply((password) => connectionUrl({ scheme: "redis", user: "", password, host: valkeyHost, port: VALKEY_PORT, path: "0" })),
+        );
 
         p.deploy(
             {

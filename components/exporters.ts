@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { connectionUrl } from "../configs/format";
 import { NODE_EXPORTER, PGBOUNCER_EXPORTER, POSTGRES_EXPORTER } from "../configs/metrics";
 import type { Platform } from "./service";
 
@@ -54,7 +55,9 @@ export class Exporters extends pulumi.ComponentResource {
                 image: args.images.pgbouncer,
                 args: [listen(9127)],
                 secretEnv: {
-                    PGBOUNCER_EXPORTER_CONNECTION_STRING: pulumi.interpolate`postgres://${args.pgbouncer.statsUser}:${args.pgbouncerStatsPassword}@${args.pgbouncer.host}:${args.pgbouncer.port}/pgbouncer?sslmode=disable`,
+                    PGBOUNCER_EXPORTER_CONNECTION_STRING: pulumi.output(args.pgbouncerStatsPassword).apply((password) =>
+                        connectionUrl({ scheme: "postgres", user: args.pgbouncer.statsUser, password, ...args.pgbouncer, path: "pgbouncer?sslmode=disable" }),
+                    ),
                 },
                 ports: [{ name: "metrics", port: 9127 }],
                 health: { http: { path: "/metrics", port: 9127 } },

@@ -4,21 +4,52 @@ import { parse } from "yaml";
 
 export interface StackFile {
     config: Record<string, string>;
+    /** keys Pulumi would hand the program as secrets (here: the `secure:` ones, with stand-in values) */
     secretKeys: string[];
     /** keys holding `secure:` ciphertext, which only the Pulumi CLI can decrypt */
     encrypted: string[];
 }
 
+/** A user mistake in the stack file itself (missing, not YAML, not a config map). */
+export class StackFileError extends Error {
+    override name = "StackFileError";
+}
+
+/**
+ * A deterministic, valid-looking value for a `secure:` key, so the program sees the
+ * key as set (and secret) without the ciphertext being decrypted.
+ */
+export function standIn(key: string): string {
+    const name = key.split(":").pop() ?? key;
+    return /Url$/.test(name) ? `https://render-stand-in.invalid/${name}` : `render-stand-in-for-${name}`;
+}
+
 export function readStackFile(path: string): StackFile {
-    const doc = (parse(readFileSync(path, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    let text: string;
+    try {
+        text = readFileSync(path, "utf8");
+    } catch (e) {
+        throw new StackFileError(`${path}: cannot read the stack file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    let doc: unknown;
+    try {
+        doc = parse(text);
+    } catch (e) {
+        throw new StackFileError(`${path}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    }
+    const root = (doc ?? {}) as { config?: unknown };
+    if (typeof root !== "object" || Array.isArray(root) || (root.config !== undefined && (typeof root.config !== "object" || root.config === null || Array.isArray(root.config)))) {
+        throw new StackFileError(`${path}: expected a map with a \`config:\` map of project:key entries`);
+    }
     const config: Record<string, string> = {};
     const encrypted: string[] = [];
-    for (const [key, value] of Object.entries(doc.config ?? {})) {
+    for (const [key, value] of Object.entries((root.config ?? {}) as Record<string, unknown>)) {
         if (typeof value === "object" && value !== null && "secure" in value) {
             encrypted.push(key);
+            config[key] = standIn(key);
             continue;
         }
         config[key] = typeof value === "string" ? value : JSON.stringify(value);
     }
-    return { config, secretKeys: [], encrypted };
+    return { config, secretKeys: encrypted, encrypted };
 }

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runProgram } from "../render/program";
 import { maskSecrets, renderedFiles } from "../render/files";
-import { readStackFile } from "../render/stackfile";
+import { readStackFile, StackFileError, standIn } from "../render/stackfile";
 
 async function main(): Promise<number> {
     const { values } = parseArgs({
@@ -26,8 +26,15 @@ async function main(): Promise<number> {
     }
     const show = values["show-secrets"] === true;
     const file = resolve(values["config-file"] ?? `Pulumi.${values.stack}.yaml`);
-    const stackFile = readStackFile(file);
-    for (const k of stackFile.encrypted) console.error(`note: ${k} is encrypted in ${file}; the render uses a generated stand-in`);
+    let stackFile;
+    try {
+        stackFile = readStackFile(file);
+    } catch (e) {
+        if (!(e instanceof StackFileError)) throw e;
+        console.error(e.message);
+        return 1;
+    }
+    for (const k of stackFile.encrypted) console.error(`note: ${k} is encrypted in ${file}; the render uses the stand-in "${standIn(k)}"`);
 
     let run;
     try {

@@ -35,11 +35,23 @@ const FORMAT_HELP: Record<string, string> = {
     uri: "an http(s) URL",
 };
 
+const TYPE_NAMES: Record<string, string> = {
+    integer: "a whole number",
+    number: "a number",
+    string: "a string",
+    boolean: "true or false",
+    object: "a map of keys (nested YAML)",
+    array: "a list",
+};
+
 const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
 ajv.addFormat("pinned-image", isPinnedImage);
 ajv.addFormat("uri", /^https?:\/\/[^\s/$.?#][^\s]*$/);
 ajv.addFormat("ipv4", /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/);
 const validate = ajv.compile<StackConfig>(StackConfigSchema);
+
+/** Config namespaces other than the project's that a stack file may hold: the engine's and the providers'. */
+const PROVIDER_NAMESPACES = ["pulumi", "docker", "kubernetes", "random"];
 
 function keyPath(project: string, instancePath: string): string {
     return `${project}:` + instancePath.slice(1).split("/").join(".");
@@ -53,16 +65,21 @@ function describe(err: ErrorObject, project: string): string {
         case "additionalProperties": {
             const allowed = Object.keys((err.parentSchema as { properties?: object }).properties ?? {});
             const at = err.instancePath ? `${where}.` : `${project}:`;
-            return `${at}${String(p.additionalProperty)}: unknown key; allowed here: ${allowed.join(", ")}`;
+            const key = String(p.additionalProperty);
+            const nesting = key.includes(".") ? " (a dotted key is one literal name: nest it in YAML, or use `pulumi config set --path`)" : "";
+            return `${at}${key}: unknown key; allowed here: ${allowed.join(", ")}${nesting}`;
         }
         case "required":
             return `${err.instancePath ? `${where}.` : `${project}:`}${String(p.missingProperty)}: is required`;
         case "format":
             return `${where}${got} must be ${FORMAT_HELP[String(p.format)] ?? String(p.format)}`;
         case "pattern": {
-            const d = (err.parentSchema as { description?: string }).description;
-            return `${where}${got} must match ${String(p.pattern)}${d ? ` (${d})` : ""}`;
+            const { description, examples } = err.parentSchema as { description?: string; examples?: string[] };
+            const like = examples ? `must look like ${examples.join(", ")} (pattern ${String(p.pattern)})` : `must match ${String(p.pattern)}`;
+            return `${where}${got} ${like}${description ? `: ${description}` : ""}`;
         }
+        case "type":
+            return `${where}${got} must be ${TYPE_NAMES[String(p.type)] ?? String(p.type)}`;
         case "anyOf": {
             const options = ((err.schema as { const?: unknown }[]) ?? []).map((s) => JSON.stringify(s.const));
             return `${where}${got} must be one of ${options.join(", ")}`;
@@ -94,11 +111,17 @@ export function loadStackConfig(project: string, stack: string, raw: Record<stri
     const secrets: Partial<Record<SecretKey | ExternalSecretKey, string>> = {};
     const prefix = `${project}:`;
     for (const [fullKey, text] of Object.entries(raw)) {
-        if (!fullKey.startsWith(prefix)) continue;
+        if (!fullKey.startsWith(prefix)) {
+            const namespace = fullKey.slice(0, fullKey.indexOf(":"));
+            if (!PROVIDER_NAMESPACES.includes(namespace)) {
+                problems.push(`${fullKey}: unknown namespace "${namespace}"; this program reads ${prefix}<key> and provider settings under ${PROVIDER_NAMESPACES.map((n) => `${n}:`).join(", ")}`);
+            }
+            continue;
+        }
         const key = fullKey.slice(prefix.length);
         if (key in SecretKeys || key in ExternalSecretKeys) {
-            if (!isSecret(fullKey)) problems.push(`${fullKey}: must be set as a secret (pulumi config set --secret ${key} ...), never in plain text`);
-            else if (text.length < 16) problems.push(`${fullKey}: is ${text.length} characters: must be at least 16`);
+            const problem = isSecret(fullKey) ? secretProblem(key as SecretKey | ExternalSecretKey, text) : `must be set as a secret (pulumi config set --secret ${key} ...), never in plain text`;
+            if (problem) problems.push(`${fullKey}: ${problem}`);
             else secrets[key as SecretKey | ExternalSecretKey] = text;
             continue;
         }
@@ -119,6 +142,20 @@ export function loadStackConfig(project: string, stack: string, raw: Record<stri
     }
     if (problems.length > 0) throw new ConfigError(problems, stack);
     return { config: values, secrets };
+}
+
+/**
+ * What is wrong with a secret's value, described without showing it. Passwords become
+ * SCRAM verifiers (printable ASCII only, no SASLprep here) and a line of valkey.conf
+ * (no spaces, quotes or backslashes); URLs percent-encode them.
+ */
+function secretProblem(key: SecretKey | ExternalSecretKey, value: string): string | undefined {
+    if (key === "alertmanagerSlackWebhookUrl") return /^https:\/\/\S+$/.test(value) ? undefined : "must be an https:// URL (the Slack incoming-webhook URL)";
+    if (key === "alertmanagerSmtpPassword") return value.length > 0 ? undefined : "is empty";
+    const problems = [];
+    if (value.length < 16) problems.push(`is ${value.length} characters: must be at least 16`);
+    if (!/^[\x21-\x7e]*$/.test(value) || /["'\\]/.test(value)) problems.push("may only hold printable ASCII characters other than space, quotes and backslash");
+    return problems.length > 0 ? problems.join("; ") : undefined;
 }
 
 /** Structured config arrives as JSON text, plain strings as themselves. */

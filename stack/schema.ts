@@ -14,19 +14,24 @@ function Section<T extends Record<string, TSchema>>(description: string, propert
 const Image = (def: string, description: string) =>
     Type.String({ format: "pinned-image", default: def, description });
 
-const Quantity = (def: string, description: string) =>
-    Type.String({ pattern: "^[0-9]+(\\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$", default: def, description });
+/** A whole amount of memory or storage in binary units, as Kubernetes and PostgreSQL both accept it. */
+const Bytes = (def: string, description: string) =>
+    Type.String({ pattern: "^[0-9]+(Ki|Mi|Gi|Ti)$", examples: ["512Mi", "2Gi"], default: def, description });
+
+/** CPU in cores (`2`, `1.5`) or millicores (`500m`). */
+const Cpu = (def: string, description: string) =>
+    Type.String({ pattern: "^([0-9]+(\\.[0-9]+)?|[0-9]+m)$", examples: ["500m", "1.5", "2"], default: def, description });
 
 const Duration = (def: string, description: string) =>
-    Type.String({ pattern: "^([0-9]+(ms|s|m|h|d|w|y))+$", default: def, description });
+    Type.String({ pattern: "^([0-9]+(ms|s|m|h|d|w|y))+$", examples: ["15s", "2m", "1h30m", "30d"], default: def, description });
 
 const Port = (def: number, description: string) =>
     Type.Integer({ minimum: 1, maximum: 65535, default: def, description });
 
 const Resources = (cpu: string, memory: string) =>
     Section("CPU and memory limit of each replica (requests are set to the same values)", {
-        cpu: Quantity(cpu, "CPU limit, in cores or millicores (`500m`)"),
-        memory: Quantity(memory, "memory limit (`512Mi`, `2Gi`)"),
+        cpu: Cpu(cpu, "CPU limit, in cores or millicores (`500m`)"),
+        memory: Bytes(memory, "memory limit (`512Mi`, `2Gi`)"),
     });
 
 const HostPort = (description: string) =>
@@ -34,23 +39,23 @@ const HostPort = (description: string) =>
 
 export const PostgresSchema = Section("PostgreSQL server", {
     image: Image("postgres:17.2-bookworm", "PostgreSQL image"),
-    database: Type.String({ pattern: "^[a-z_][a-z0-9_]{0,62}$", default: "flowviz", description: "application database" }),
-    appUser: Type.String({ pattern: "^[a-z_][a-z0-9_]{0,62}$", default: "flowviz", description: "role the API and worker log in as (through PgBouncer)" }),
+    database: Type.String({ pattern: "^[a-z_][a-z0-9_]{0,62}$", examples: ["flowviz", "flowviz_prod"], default: "flowviz", description: "application database" }),
+    appUser: Type.String({ pattern: "^[a-z_][a-z0-9_]{0,62}$", examples: ["flowviz", "flowviz_app"], default: "flowviz", description: "role the API and worker log in as (through PgBouncer)" }),
     maxConnections: Type.Integer({ minimum: 20, maximum: 10000, default: 100, description: "`max_connections`" }),
     superuserReservedConnections: Type.Integer({ minimum: 1, maximum: 20, default: 3, description: "`superuser_reserved_connections`" }),
     adminConnections: Type.Integer({ minimum: 0, maximum: 100, default: 5, description: "connections kept free for exporters, migrations and humans (outside PgBouncer)" }),
     cpuCores: Type.Integer({ minimum: 1, maximum: 256, default: 2, description: "CPU cores the database gets; sizes the PgBouncer server pool" }),
-    sharedBuffers: Quantity("512Mi", "`shared_buffers` (about 25% of memory)"),
-    effectiveCacheSize: Quantity("1536Mi", "`effective_cache_size` (about 75% of memory)"),
-    workMem: Quantity("8Mi", "`work_mem` per sort/hash node"),
-    maintenanceWorkMem: Quantity("128Mi", "`maintenance_work_mem`"),
-    storageSize: Quantity("20Gi", "size of the data volume (PersistentVolumeClaim on Kubernetes)"),
+    sharedBuffers: Bytes("512Mi", "`shared_buffers` (about 25% of memory)"),
+    effectiveCacheSize: Bytes("1536Mi", "`effective_cache_size` (about 75% of memory)"),
+    workMem: Bytes("8Mi", "`work_mem` per sort/hash node"),
+    maintenanceWorkMem: Bytes("128Mi", "`maintenance_work_mem`"),
+    storageSize: Bytes("20Gi", "size of the data volume (PersistentVolumeClaim on Kubernetes)"),
     resources: Resources("2", "2Gi"),
 });
 
 export const PgBouncerSchema = Section("PgBouncer in transaction pooling mode", {
     image: Image("edoburu/pgbouncer:v1.25.1-p0", "PgBouncer image; its tag must contain `version`"),
-    version: Type.String({ pattern: "^[0-9]+\\.[0-9]+\\.[0-9]+$", default: "1.25.1", description: "PgBouncer version of the image; gates version-specific settings such as `max_prepared_statements` (>= 1.21)" }),
+    version: Type.String({ pattern: "^[0-9]+\\.[0-9]+\\.[0-9]+$", examples: ["1.25.1"], default: "1.25.1", description: "PgBouncer version of the image; gates version-specific settings such as `max_prepared_statements` (>= 1.21)" }),
     replicas: Type.Integer({ minimum: 1, maximum: 32, default: 1, description: "PgBouncer replicas (Kubernetes); the server pool is split between them" }),
     port: Port(6432, "port PgBouncer listens on"),
     maxClientConn: Type.Integer({ minimum: 100, maximum: 100000, default: 1000, description: "`max_client_conn` per replica" }),
@@ -96,11 +101,11 @@ export const DockerSchema = Section("Docker target (dev)", {
 });
 
 export const KubernetesSchema = Section("Kubernetes target (prod)", {
-    namespace: Type.String({ pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", default: "flowviz", description: "namespace every object goes into" }),
+    namespace: Type.String({ pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", examples: ["flowviz", "flowviz-prod"], default: "flowviz", description: "namespace every object goes into" }),
     storageClassName: Type.Optional(Type.String({ minLength: 1, description: "StorageClass of the PersistentVolumeClaims (cluster default when unset)" })),
 });
 
-const Email = Type.String({ pattern: "^[^@\\s]+@[^@\\s]+$", description: "e-mail address" });
+const Email = Type.String({ pattern: "^[^@\\s]+@[^@\\s]+$", examples: ["oncall@example.com"], description: "e-mail address" });
 
 export const AlertsSchema = Section("alert thresholds (defaults from the seeds)", {
     errorRatio: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.05, description: "HighErrorRate: share of 5xx responses" }),
@@ -120,12 +125,12 @@ export const AlertsSchema = Section("alert thresholds (defaults from the seeds)"
 export const ReceiversSchema = Section("where Alertmanager sends notifications; none configured = Alertmanager UI only", {
     email: Type.Optional(
         Type.Object(
-            { to: Email, from: Email, smarthost: Type.String({ pattern: "^[^:\\s]+:[0-9]+$", description: "SMTP host:port" }), username: Type.Optional(Type.String({ minLength: 1 })) },
+            { to: Email, from: Email, smarthost: Type.String({ pattern: "^[^:\\s]+:[0-9]+$", examples: ["smtp.example.com:587"], description: "SMTP host:port" }), username: Type.Optional(Type.String({ minLength: 1 })) },
             { additionalProperties: false, description: "critical alerts by e-mail; the SMTP password is the secret `alertmanagerSmtpPassword`" },
         ),
     ),
     slack: Type.Optional(
-        Type.Object({ channel: Type.String({ pattern: "^#[a-z0-9_-]+$" }) }, { additionalProperties: false, description: "warning and critical alerts to Slack; the webhook URL is the secret `alertmanagerSlackWebhookUrl`" }),
+        Type.Object({ channel: Type.String({ pattern: "^#[a-z0-9_-]+$", examples: ["#flowviz-alerts"] }) }, { additionalProperties: false, description: "warning and critical alerts to Slack; the webhook URL is the secret `alertmanagerSlackWebhookUrl`" }),
     ),
     webhook: Type.Optional(Type.String({ format: "uri", description: "generic webhook receiving every alert (incident tooling)" })),
     watchdogUrl: Type.Optional(Type.String({ format: "uri", description: "dead man's switch: receives the always-firing Watchdog alert every minute" })),
@@ -142,10 +147,10 @@ export const MonitoringSchema = Section("Prometheus, Alertmanager, Grafana and t
     apiScrapeInterval: Duration("10s", "scrape interval of the API"),
     evaluationInterval: Duration("15s", "rule evaluation interval"),
     retentionTime: Duration("30d", "TSDB retention time"),
-    retentionSize: Type.String({ pattern: "^[0-9]+(B|KB|MB|GB|TB)$", default: "40GB", description: "TSDB retention size (keep below the volume size)" }),
-    prometheusStorageSize: Quantity("50Gi", "Prometheus volume size"),
-    alertmanagerStorageSize: Quantity("1Gi", "Alertmanager volume size (silences, notification log)"),
-    grafanaStorageSize: Quantity("5Gi", "Grafana volume size"),
+    retentionSize: Type.String({ pattern: "^[0-9]+(B|KB|MB|GB|TB)$", examples: ["500MB", "40GB"], default: "40GB", description: "TSDB retention size (keep below the volume size)" }),
+    prometheusStorageSize: Bytes("50Gi", "Prometheus volume size"),
+    alertmanagerStorageSize: Bytes("1Gi", "Alertmanager volume size (silences, notification log)"),
+    grafanaStorageSize: Bytes("5Gi", "Grafana volume size"),
     enableLifecycle: Type.Boolean({ default: false, description: "`--web.enable-lifecycle`: lets anyone who reaches Prometheus reload or stop it" }),
     runbookBaseUrl: Type.String({ format: "uri", default: "https://github.com/flowviz/flowviz-infra/blob/main/docs/runbooks", description: "where docs/runbooks/ is published; each alert links `<base>/<Alert>.md`" }),
     alerts: AlertsSchema,

@@ -18,7 +18,7 @@ export async function runStack(
     const file = readStackFile(resolve(ROOT, stackFile));
     const config = { ...file.config };
     for (const [k, v] of Object.entries(opts.override ?? {})) config[`flowviz:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
-    const secretKeys: string[] = [];
+    const secretKeys = [...file.secretKeys];
     for (const [k, v] of Object.entries(opts.secrets ?? {})) {
         config[`flowviz:${k}`] = v;
         secretKeys.push(`flowviz:${k}`);

@@ -9,7 +9,7 @@ const BAD = join(ROOT, "test/fixtures/bad");
 
 function load(file: string) {
     const f = readStackFile(file);
-    return loadStackConfig("flowviz", "bad", f.config, () => false);
+    return loadStackConfig("flowviz", "bad", f.config, (k) => f.secretKeys.includes(k));
 }
 
 function problemsOf(file: string): string[] {
@@ -73,6 +73,34 @@ describe("good stack files", () => {
             (k) => k === "flowviz:postgresPassword",
         );
         expect(secrets.postgresPassword).toBe("a-very-long-secret-value");
+    });
+
+    const secretProblems = (key: string, value: string) => {
+        try {
+            loadStackConfig("flowviz", "s", { "flowviz:platform": "docker", [`flowviz:${key}`]: value }, (k) => k === `flowviz:${key}`);
+            return [];
+        } catch (e) {
+            return (e as ConfigError).problems;
+        }
+    };
+
+    it.each([
+        ["appDbPassword", "short", "is 5 characters: must be at least 16"],
+        ["valkeyPassword", "has a space in it, sadly", "printable ASCII characters other than space, quotes and backslash"],
+        ["postgresPassword", 'quote"in-a-long-password', "other than space, quotes and backslash"],
+        ["grafanaAdminPassword", "ünïcödé-long-password", "printable ASCII"],
+        ["alertmanagerSlackWebhookUrl", "hooks.slack.com/services/T0/B0/x", "must be an https:// URL"],
+    ])("rejects %s = %j without showing the value", (key, value, expected) => {
+        const problems = secretProblems(key, value);
+        expect(problems).toHaveLength(1);
+        expect(problems[0]).toContain(`flowviz:${key}: `);
+        expect(problems[0]).toContain(expected);
+        expect(problems[0]).not.toContain(value);
+    });
+
+    it("accepts a long password with URL-special characters and a short SMTP password", () => {
+        expect(secretProblems("appDbPassword", "p@ss/w:rd#with%?&=chars")).toEqual([]);
+        expect(secretProblems("alertmanagerSmtpPassword", "short")).toEqual([]);
     });
 });
 

@@ -91,6 +91,23 @@ describe("dev stack on Docker", () => {
         expect(run.outputs.databaseUrl).toBe(`postgresql+asyncpg://flowviz:${run.outputs.appDbPassword}@pgbouncer:6432/flowviz`);
     });
 
+    it("percent-encodes a stack-set password in every connection URL", async () => {
+        const password = "p@ss/w:rd#with%?&=chars";
+        const other = await runStack("Pulumi.dev.yaml", { secrets: { appDbPassword: password, valkeyPassword: password, pgbouncerStatsPassword: password } });
+        const urls = [
+            String(other.outputs.databaseUrl),
+            ...JSON.stringify(maskSecrets(other.resources.map((r) => r.inputs.envs), true))
+                .match(/(CELERY_BROKER_URL|PGBOUNCER_EXPORTER_CONNECTION_STRING)=[^"]+/g)!
+                .map((e) => e.slice(e.indexOf("=") + 1)),
+        ];
+        expect(urls.length).toBeGreaterThanOrEqual(3);
+        for (const url of urls) {
+            const parsed = new URL(url.replace(/^[a-z+]+:/, "http:"));
+            expect(decodeURIComponent(parsed.password), url).toBe(password);
+            expect(parsed.hostname, url).not.toBe("");
+        }
+    });
+
     it("renders each service's files into its own folder, secrets marked", () => {
         const files = renderedFiles(run.resources).map((f) => `${f.service}/${f.path}${f.secret ? " (secret)" : ""}`);
         expect(files).toEqual([

@@ -1,6 +1,6 @@
 /** `npm run render` as a reviewer runs it: a plan and files on disk, no credential without --show-secrets. */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../root";
@@ -50,5 +50,51 @@ describe("npm run render", () => {
         expect(message).toContain("flowviz:postgres.maxConnections is 5: must be >= 20");
         expect(message).not.toMatch(/\n\s+at /);
         expect(existsSync(join(OUT, "bad"))).toBe(false);
+    });
+
+    const stderrOf = (stack: string, extra: string[]) => {
+        try {
+            render(stack, extra);
+        } catch (e) {
+            return String((e as { stderr?: string }).stderr);
+        }
+        throw new Error(`${stack} rendered`);
+    };
+    const stackFile = (name: string, text: string) => {
+        mkdirSync(OUT, { recursive: true });
+        writeFileSync(join(OUT, name), text);
+        return join(OUT, name);
+    };
+
+    it("names the file and the line of a stack file that is not YAML, without a stack trace", () => {
+        const message = stderrOf("broken", ["--config-file", stackFile("broken.yaml", "config:\n  flowviz:platform: [docker\n")]);
+        expect(message).toMatch(/broken\.yaml: not valid YAML: .* at line 3, column 1/);
+        expect(message).not.toMatch(/\n\s+at /);
+    });
+
+    it("says which stack file is missing, without a stack trace", () => {
+        const message = stderrOf("missing", ["--config-file", join(OUT, "no-such-stack.yaml")]);
+        expect(message).toContain("no-such-stack.yaml: cannot read the stack file (ENOENT)");
+        expect(message).not.toMatch(/\n\s+at /);
+    });
+
+    it("treats secure: values as set secrets, with a stand-in in place of the ciphertext", () => {
+        const file = stackFile(
+            "encrypted.yaml",
+            [
+                "config:",
+                "  flowviz:platform: docker",
+                "  flowviz:monitoring:",
+                "    receivers:",
+                "      email: { to: oncall@example.com, from: alertmanager@example.com, smarthost: smtp.example.com:587 }",
+                "  flowviz:alertmanagerSmtpPassword:",
+                "    secure: v1:AAAABBBBCCCC",
+                "",
+            ].join("\n"),
+        );
+        render("encrypted", ["--config-file", file, "--show-secrets"]);
+        const alertmanager = readFileSync(join(OUT, "encrypted/files/alertmanager/alertmanager.yml"), "utf8");
+        expect(alertmanager).toContain("auth_password: render-stand-in-for-alertmanagerSmtpPassword");
+        expect(alertmanager).not.toContain("v1:AAAABBBBCCCC");
     });
 });
