@@ -12,6 +12,7 @@ interface Node {
     minimum?: number;
     maximum?: number;
     pattern?: string;
+    examples?: string[];
     format?: string;
 }
 
@@ -19,7 +20,10 @@ function allowed(n: Node): string {
     if (n.anyOf) return n.anyOf.map((o) => `\`${String(o.const)}\``).join(", ");
     if (n.format === "pinned-image") return "image pinned by tag or digest (not `latest`)";
     if (n.format) return n.format;
-    if (n.pattern) return `\`${n.pattern.replace(/\|/g, "\\|")}\``;
+    if (n.pattern) {
+        const pattern = `\`${n.pattern.replace(/\|/g, "\\|")}\``;
+        return n.examples ? `like ${n.examples.map((e) => `\`${e}\``).join(", ")}: ${pattern}` : pattern;
+    }
     if (n.minimum !== undefined || n.maximum !== undefined) return `${n.minimum ?? ""}..${n.maximum ?? ""}`;
     return n.type ?? "";
 }
