@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { pgbouncerIni, userlist, USERLIST_FILE } from "../configs/pgbouncer";
+import { IDLE_IN_TRANSACTION_TIMEOUT_SECONDS } from "../configs/postgres";
 import type { PoolSizing } from "../stack/capacity";
 import type { StackConfig } from "../stack/schema";
 import type { Platform } from "./service";
@@ -62,6 +63,9 @@ export class PgBouncer extends pulumi.ComponentResource {
                 resources: s.resources,
                 replicas: args.sizing.replicas,
                 workload: "deployment",
+                // Safe shutdown: stop accepting, let running transactions finish, then exit.
+                // PostgreSQL ends a transaction left idle after that timeout, which bounds the wait.
+                stop: { signal: "SIGINT", graceSeconds: IDLE_IN_TRANSACTION_TIMEOUT_SECONDS + 10 },
                 runAs: { user: PGBOUNCER_UID, group: PGBOUNCER_UID, readOnlyRootFilesystem: true },
                 fileLimit: s.fileDescriptorLimit,
                 reachableFrom: args.clients,

@@ -54,6 +54,8 @@ export class Postgres extends pulumi.ComponentResource {
             resources: s.resources,
             replicas: 1,
             workload: "statefulset",
+            // Fast shutdown (roll back sessions, write a checkpoint); the checkpoint needs time, a kill means crash recovery.
+            stop: { signal: "SIGINT", graceSeconds: 120 },
             runAs,
             reachableFrom: [...args.clients, `${name}-roles`],
         };

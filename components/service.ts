@@ -36,6 +36,13 @@ export interface HealthCheck {
 
 export type Workload = "deployment" | "statefulset" | "daemonset" | "job";
 
+/** How a service shuts down cleanly: the signal that starts its graceful shutdown, and how long that may take. */
+export interface GracefulStop {
+    signal: "SIGINT" | "SIGTERM" | "SIGQUIT";
+    /** time from the signal until the platform kills the process */
+    graceSeconds: number;
+}
+
 export interface ServiceSpec {
     /** DNS-safe name, unique in the stack; other services reach it by this name */
     name: string;
@@ -60,6 +67,8 @@ export interface ServiceSpec {
     resources?: { cpu: string; memory: string };
     replicas: number;
     workload: Workload;
+    /** graceful shutdown; unset: the platform's default (SIGTERM, then a kill after 10 s on Docker / 30 s on Kubernetes) */
+    stop?: GracefulStop;
     /** non-root user and group the image supports; unset only for images that must start as root */
     runAs?: { user: number; group: number; readOnlyRootFilesystem: boolean };
     /** open-file limit (Docker ulimits; on Kubernetes the runtime's limit applies) */

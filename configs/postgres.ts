@@ -11,6 +11,13 @@ export interface PostgresConfInput {
     maintenanceWorkMem: string;
 }
 
+/**
+ * How long a session may sit idle inside a transaction before PostgreSQL ends it: a
+ * forgotten transaction holds a whole pooled server connection, and bounds how long
+ * PgBouncer's graceful shutdown can wait for its server connections.
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 60;
+
 export function postgresqlConf(i: PostgresConfInput): string {
     const settings = {
         listen_addresses: quoteLiteral("*"),
@@ -22,9 +29,7 @@ export function postgresqlConf(i: PostgresConfInput): string {
         work_mem: pgMemory(i.workMem),
         maintenance_work_mem: pgMemory(i.maintenanceWorkMem),
         password_encryption: "scram-sha-256",
-        // Kill sessions that hold a transaction open and forget it (pooled clients
-        // block a whole server connection while they do).
-        idle_in_transaction_session_timeout: quoteLiteral("60s"),
+        idle_in_transaction_session_timeout: quoteLiteral(`${IDLE_IN_TRANSACTION_TIMEOUT_SECONDS}s`),
         log_min_duration_statement: quoteLiteral("1s"),
         log_lock_waits: "on",
         log_line_prefix: quoteLiteral("%m [%p] %q%u@%d "),

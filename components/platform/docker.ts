@@ -117,6 +117,10 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                 healthcheck: healthTest
                     ? { tests: healthTest, interval: "10s", timeout: "5s", retries: 3, startPeriod: `${health?.startSeconds ?? 10}s` }
                     : undefined,
+                // Pulumi removes a replaced container by force unless given a grace period.
+                stopSignal: spec.stop?.signal,
+                stopTimeout: spec.stop?.graceSeconds,
+                destroyGraceSeconds: spec.stop?.graceSeconds,
                 restart: isJob ? "no" : "unless-stopped",
                 mustRun: !isJob,
                 attach: isJob,

@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { input as k8sIn } from "@pulumi/kubernetes/types";
-import { SCRAPER, serviceLabels, type Deployed, type Platform, type ServiceSpec } from "../service";
+import { SCRAPER, serviceLabels, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
 
 export interface KubernetesPlatformArgs {
     namespace: string;
@@ -15,6 +15,21 @@ export interface KubernetesPlatformArgs {
 }
 
 const fileKey = (path: string) => path.replace(/[^A-Za-z0-9._-]/g, "__");
+
+/**
+ * Seconds a replicated pod keeps serving after it is told to stop, so that its Service
+ * endpoint is removed (kube-proxy, DNS) before it stops accepting connections.
+ */
+const drainSeconds = (replicas: number) => (replicas > 1 ? 10 : 0);
+
+/**
+ * Kubernetes only ever sends SIGTERM; a service that drains on another signal gets it
+ * from a preStop hook, which then waits for the process to exit.
+ */
+function preStopScript(stop: GracefulStop, replicas: number): string {
+    const drain = drainSeconds(replicas);
+    return [...(drain > 0 ? [`sleep ${drain}`] : []), `kill -${stop.signal.replace(/^SIG/, "")} 1`, "while kill -0 1 2>/dev/null; do sleep 1; done"].join("; ");
+}
 
 export class KubernetesPlatform extends pulumi.ComponentResource implements Platform {
     readonly kind = "kubernetes" as const;
@@ -170,6 +185,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             ports: (spec.ports ?? []).map((p) => ({ name: p.name, containerPort: p.port })),
             volumeMounts: mounts,
             resources: spec.resources ? { requests: spec.resources, limits: spec.resources } : undefined,
+            lifecycle: spec.stop ? { preStop: { exec: { command: ["/bin/sh", "-c", preStopScript(spec.stop, spec.replicas)] } } } : undefined,
             readinessProbe: probe,
             livenessProbe: probe ? { ...probe, failureThreshold: 6 } : undefined,
             securityContext: spec.runAs
@@ -194,6 +210,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                   }
                 : { seccompProfile: { type: "RuntimeDefault" } },
             restartPolicy: spec.workload === "job" ? "OnFailure" : undefined,
+            terminationGracePeriodSeconds: spec.stop ? spec.stop.graceSeconds + drainSeconds(spec.replicas) : undefined,
         };
         const template = { metadata: { labels }, spec: podSpec };
         const selector = { matchLabels: this.selector(spec.name) };

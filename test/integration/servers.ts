@@ -23,6 +23,8 @@ export interface Rendered {
     dir: string;
     files: string;
     plan: { outputs: Record<string, any>; resources: { type: string; name: string; inputs: Record<string, any> }[] };
+    /** the Docker container the plan declares for a service */
+    container(service: string): Record<string, any>;
     /** an env value of a container, by service */
     env(service: string, key: string): string;
 }
@@ -38,9 +40,13 @@ export function render(stackFile: string, out: string, stack = "local"): Rendere
         dir: out,
         files: join(out, "files"),
         plan,
-        env(service, key) {
+        container(service) {
             const c = plan.resources.find((r: any) => r.name === `${service}-container`);
-            const e = (c?.inputs.envs as string[] | undefined)?.find((x) => x.startsWith(`${key}=`));
+            if (!c) throw new Error(`the plan has no container for ${service}`);
+            return c.inputs;
+        },
+        env(service, key) {
+            const e = (this.container(service).envs as string[] | undefined)?.find((x) => x.startsWith(`${key}=`));
             if (!e) throw new Error(`${service} has no ${key} in the plan`);
             return e.slice(key.length + 1);
         },
@@ -118,11 +124,15 @@ export class PgBouncerServer {
         this.proc.stdout?.on("data", (d) => (this.log += d));
         this.proc.stderr?.on("data", (d) => (this.log += d));
     }
+    /** The signal the generated container stops with (its graceful shutdown). */
+    get stopSignal(): string {
+        return String(this.rendered.container("pgbouncer").stopSignal ?? "SIGTERM");
+    }
     async stop(): Promise<void> {
         const p = this.proc;
         if (!p || p.exitCode !== null) return;
         const exited = new Promise((r) => p.once("exit", r));
-        execFileSync("pkill", ["-INT", "-f", "pgbouncer pgbouncer.ini"]);
+        execFileSync("pkill", [`-${this.stopSignal.replace(/^SIG/, "")}`, "-f", "pgbouncer pgbouncer.ini"]);
         await exited;
     }
 }

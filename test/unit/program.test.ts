@@ -64,6 +64,17 @@ describe("dev stack on Docker", () => {
         expect(pgb.readOnly).toBe(true);
     });
 
+    it("stops PostgreSQL and PgBouncer gracefully, also when Pulumi replaces them", () => {
+        // SIGINT: PostgreSQL's fast shutdown, PgBouncer's safe shutdown (running transactions finish).
+        const pg = container("postgres");
+        expect([pg.stopSignal, pg.stopTimeout, pg.destroyGraceSeconds]).toEqual(["SIGINT", 120, 120]);
+        const pgb = container("pgbouncer");
+        expect(pgb.stopSignal).toBe("SIGINT");
+        // long enough for a transaction PostgreSQL would let sit idle (60 s) to be ended
+        expect(pgb.stopTimeout).toBeGreaterThan(60);
+        expect(pgb.destroyGraceSeconds).toBe(pgb.stopTimeout);
+    });
+
     it("runs the roles script once per change, not as a long-lived service", () => {
         const job = container("postgres-roles");
         expect(job.restart).toBe("no");
@@ -170,6 +181,18 @@ describe("prod stack on Kubernetes", () => {
         const pdbs = ofType(run, k("policy/v1:PodDisruptionBudget")).map((p) => p.name).sort();
         expect(pdbs).toEqual(["api-pdb", "pgbouncer-pdb", "worker-pdb"]);
         expect(run.outputs.pgbouncerPool).toEqual({ poolSize: 16, reserveSize: 4, replicas: 2 });
+    });
+
+    it("drains a PgBouncer pod before its safe shutdown, and gives PostgreSQL time for its checkpoint", () => {
+        const pgb = spec("apps/v1:Deployment", "pgbouncer").template.spec;
+        // Kubernetes sends only SIGTERM (an immediate or client-waiting shutdown in PgBouncer); the hook sends SIGINT
+        // after the endpoint is gone, and waits.
+        expect(pgb.containers[0].lifecycle.preStop.exec.command).toEqual(["/bin/sh", "-c", "sleep 10; kill -INT 1; while kill -0 1 2>/dev/null; do sleep 1; done"]);
+        expect(pgb.terminationGracePeriodSeconds).toBeGreaterThan(60 + 10);
+        const pg = spec("apps/v1:StatefulSet", "postgres").template.spec;
+        expect(pg.containers[0].lifecycle.preStop.exec.command[2]).toMatch(/^kill -INT 1; /);
+        expect(pg.terminationGracePeriodSeconds).toBe(120);
+        expect(spec("apps/v1:Deployment", "api").template.spec.terminationGracePeriodSeconds).toBeUndefined();
     });
 
     it("runs every pod non-root with a read-only root filesystem and probes", () => {
