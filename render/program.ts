@@ -15,6 +15,8 @@ export interface RecordedResource {
     inputs: Record<string, unknown>;
     protect: boolean;
     retainOnDelete: boolean;
+    /** replaced by deleting first (a fixed name, host port or volume the replacement would collide with) */
+    deleteBeforeReplace: boolean;
 }
 
 export interface ProgramRun {
@@ -42,6 +44,7 @@ interface RegisterRequest {
     getObject(): unknown;
     getProtect(): boolean | undefined;
     getRetainondelete(): boolean | undefined;
+    getDeletebeforereplace(): boolean;
 }
 interface MockMonitor {
     registerResource(req: RegisterRequest, callback: (err: unknown, res: unknown) => void): unknown;
@@ -104,6 +107,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
             inputs: pulumi.runtime.deserializeProperties(req.getObject() as Parameters<typeof pulumi.runtime.deserializeProperties>[0]),
             protect: req.getProtect() === true,
             retainOnDelete: req.getRetainondelete() === true,
+            deleteBeforeReplace: req.getDeletebeforereplace() === true,
         });
         return register(req, callback);
     };

@@ -35,6 +35,13 @@ export function poolSizing(config: StackConfig): PoolSizing {
     return { poolSize, reserveSize, replicas };
 }
 
+/**
+ * Extra pods a Kubernetes rolling update starts before it stops old ones (maxSurge; the
+ * platform sets maxUnavailable 0, so capacity never drops while pods roll). Each one is a
+ * PgBouncer with a full server pool for as long as the roll lasts.
+ */
+export const ROLLING_UPDATE_SURGE = 1;
+
 /** Descriptors PgBouncer needs besides one per client and one per server connection. */
 export const PGBOUNCER_FD_OVERHEAD = 64;
 
@@ -44,11 +51,14 @@ export function checkCapacity(config: StackConfig): string[] {
     const { poolSize, reserveSize, replicas } = poolSizing(config);
     const pg = config.postgres;
 
-    const serverConns = replicas * (poolSize + reserveSize);
+    // Docker replaces a container by deleting it first; Kubernetes surges.
+    const surge = config.platform === "kubernetes" ? ROLLING_UPDATE_SURGE : 0;
+    const pods = surge > 0 ? `(${replicas} replica(s) + ${surge} during a rolling update)` : `${replicas} replica(s)`;
+    const serverConns = (replicas + surge) * (poolSize + reserveSize);
     const available = pg.maxConnections - pg.superuserReservedConnections - pg.adminConnections;
     if (serverConns > available) {
         problems.push(
-            `postgres.maxConnections: PgBouncer may open ${replicas} replica(s) x (pool ${poolSize} + reserve ${reserveSize}) = ${serverConns} server connections, ` +
+            `postgres.maxConnections: PgBouncer may open ${pods} x (pool ${poolSize} + reserve ${reserveSize}) = ${serverConns} server connections, ` +
                 `but PostgreSQL leaves ${pg.maxConnections} - ${pg.superuserReservedConnections} reserved - ${pg.adminConnections} admin = ${available}; ` +
                 `raise postgres.maxConnections to at least ${serverConns + pg.superuserReservedConnections + pg.adminConnections} or lower the pool sizes`,
         );

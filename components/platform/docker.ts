@@ -129,7 +129,8 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                 logDriver: "json-file",
                 logOpts: { "max-size": "10m", "max-file": "3" },
             },
-            { parent, dependsOn },
+            // The replacement takes the same name, host ports and volumes: the old one must go first.
+            { parent, dependsOn, deleteBeforeReplace: true },
         );
         this.containers.set(spec.name, container);
         if (spec.metrics) this.scraped.push({ service: spec.name, target: spec.metrics });

@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { input as k8sIn } from "@pulumi/kubernetes/types";
+import { ROLLING_UPDATE_SURGE } from "../../stack/capacity";
 import { SCRAPER, serviceLabels, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
 
 export interface KubernetesPlatformArgs {
@@ -211,6 +212,16 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 : { seccompProfile: { type: "RuntimeDefault" } },
             restartPolicy: spec.workload === "job" ? "OnFailure" : undefined,
             terminationGracePeriodSeconds: spec.stop ? spec.stop.graceSeconds + drainSeconds(spec.replicas) : undefined,
+            // Replicas on different nodes (and zones) where the cluster allows it, so one node's loss takes one replica.
+            topologySpreadConstraints:
+                spec.replicas > 1
+                    ? ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map((topologyKey) => ({
+                          topologyKey,
+                          maxSkew: 1,
+                          whenUnsatisfiable: "ScheduleAnyway",
+                          labelSelector: { matchLabels: this.selector(spec.name) },
+                      }))
+                    : undefined,
         };
         const template = { metadata: { labels }, spec: podSpec };
         const selector = { matchLabels: this.selector(spec.name) };
@@ -218,7 +229,11 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         let workload: pulumi.CustomResource;
         switch (spec.workload) {
             case "deployment":
-                workload = new k8s.apps.v1.Deployment(spec.name, { metadata, spec: { replicas: spec.replicas, selector, template } }, opts);
+                workload = new k8s.apps.v1.Deployment(
+                    spec.name,
+                    { metadata, spec: { replicas: spec.replicas, selector, template, strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: ROLLING_UPDATE_SURGE, maxUnavailable: 0 } } } },
+                    opts,
+                );
                 break;
             case "statefulset":
                 workload = new k8s.apps.v1.StatefulSet(spec.name, { metadata, spec: { replicas: spec.replicas, serviceName: spec.name, selector, template } }, opts);

@@ -64,6 +64,12 @@ describe("dev stack on Docker", () => {
         expect(pgb.readOnly).toBe(true);
     });
 
+    it("replaces a container by deleting it first (fixed name, host ports, one data volume)", () => {
+        const containers = ofType(run, "docker:index/container:Container");
+        expect(containers.length).toBeGreaterThan(5);
+        for (const c of containers) expect(c.deleteBeforeReplace, c.name).toBe(true);
+    });
+
     it("stops PostgreSQL and PgBouncer gracefully, also when Pulumi replaces them", () => {
         // SIGINT: PostgreSQL's fast shutdown, PgBouncer's safe shutdown (running transactions finish).
         const pg = container("postgres");
@@ -181,6 +187,17 @@ describe("prod stack on Kubernetes", () => {
         const pdbs = ofType(run, k("policy/v1:PodDisruptionBudget")).map((p) => p.name).sort();
         expect(pdbs).toEqual(["api-pdb", "pgbouncer-pdb", "worker-pdb"]);
         expect(run.outputs.pgbouncerPool).toEqual({ poolSize: 16, reserveSize: 4, replicas: 2 });
+    });
+
+    it("rolls replicated Deployments without losing capacity, spread over nodes", () => {
+        for (const name of ["pgbouncer", "api", "worker"]) {
+            const d = spec("apps/v1:Deployment", name);
+            // one surge pod (which the server-connection invariant counts), never one fewer
+            expect(d.strategy.rollingUpdate, name).toEqual({ maxSurge: 1, maxUnavailable: 0 });
+            expect(d.template.spec.topologySpreadConstraints.map((c: any) => c.topologyKey), name).toEqual(["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+            expect(d.template.spec.topologySpreadConstraints[0].labelSelector.matchLabels["app.kubernetes.io/name"]).toBe(name);
+        }
+        expect(spec("apps/v1:StatefulSet", "postgres").template.spec.topologySpreadConstraints).toBeUndefined();
     });
 
     it("drains a PgBouncer pod before its safe shutdown, and gives PostgreSQL time for its checkpoint", () => {
