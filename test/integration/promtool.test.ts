@@ -1,9 +1,9 @@
 /** The rendered Prometheus and Alertmanager files, checked and unit-tested by promtool and amtool themselves. */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { alertRules } from "../../configs/rules";
 import { loadStackConfig } from "../../stack/load";
 import { renderedFiles } from "../../render/files";
@@ -35,7 +35,28 @@ describe("promtool on the rendered files", () => {
         expect(r.ok, r.out).toBe(true);
     });
 
-    it("accepts the prod rules (Debian's promtool is built without Kubernetes discovery, so prod's scrape config is checked by the unit tests)", () => {
+    it("accepts the prod prometheus.yml with only its Kubernetes discovery swapped for static targets", () => {
+        // Debian's promtool is built without Kubernetes service discovery; every other field
+        // (relabelling, intervals, alerting, rule files) is checked as rendered.
+        const config = parse(readFileSync(join(prod.files, "prometheus/prometheus.yml"), "utf8"));
+        let swapped = 0;
+        const staticSd = (section: Record<string, unknown>) => {
+            if (!section.kubernetes_sd_configs) return;
+            delete section.kubernetes_sd_configs;
+            section.static_configs = [{ targets: ["pod.flowviz.svc:9090"] }];
+            swapped++;
+        };
+        for (const job of config.scrape_configs) staticSd(job);
+        for (const am of config.alerting.alertmanagers) staticSd(am);
+        expect(swapped).toBe(config.scrape_configs.length + config.alerting.alertmanagers.length);
+        const file = join(prod.files, "prometheus/prometheus.static-sd.yml");
+        writeFileSync(file, stringify(config));
+        const r = run("promtool", ["check", "config", file]);
+        expect(r.out).toContain("SUCCESS: 1 rule files found");
+        expect(r.ok, r.out).toBe(true);
+    });
+
+    it("accepts the prod rules", () => {
         const r = run("promtool", ["check", "rules", join(prod.files, "prometheus/rules/flowviz.rules.yml")]);
         expect(r.ok, r.out).toBe(true);
         expect(r.out).toMatch(/SUCCESS: \d+ rules found/);
@@ -111,6 +132,12 @@ describe("amtool on the rendered alertmanager.yml", () => {
 
     it.each(["alertmanager.yml", "plain.yml"])("amtool check-config accepts %s", (f) => {
         const r = run("amtool", ["check-config", join(dir, f)]);
+        expect(r.ok, r.out).toBe(true);
+        expect(r.out).toContain("SUCCESS");
+    });
+
+    it("amtool check-config accepts the prod stack's rendered alertmanager.yml", () => {
+        const r = run("amtool", ["check-config", join(prod.files, "alertmanager/alertmanager.yml")]);
         expect(r.ok, r.out).toBe(true);
         expect(r.out).toContain("SUCCESS");
     });
