@@ -73,7 +73,15 @@ export interface RoleSpec {
  * of a credential, not only on the first boot of an empty data directory.
  */
 export function rolesSql(roles: RoleSpec[]): string {
-    const lines = [`-- ${GENERATED}`, "\\set ON_ERROR_STOP on", ""];
+    const lines = [
+        `-- ${GENERATED}`,
+        "\\set ON_ERROR_STOP on",
+        "-- The verifiers below must not reach the server log, whatever its settings.",
+        "SET log_statement = 'none';",
+        "SET log_min_duration_statement = -1;",
+        "SET log_min_error_statement = panic;",
+        "",
+    ];
     for (const r of [...roles].sort((a, b) => a.name.localeCompare(b.name))) {
         const ident = quoteIdent(r.name);
         lines.push(

@@ -1,5 +1,7 @@
 /** The rendered PostgreSQL and PgBouncer configs, run by the real servers. */
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { psql, requireBinary, startDataPath, type DataPath, type PostgresServer, type Rendered } from "./servers";
 
@@ -28,6 +30,23 @@ describe("PgBouncer in front of PostgreSQL, from the rendered files", () => {
         expect(psql({ ...app(), sql: "select current_user || ' ' || current_database()" })).toBe("flowviz flowviz");
         // PgBouncer reached PostgreSQL with the client's SCRAM keys: the server session is SCRAM-authenticated.
         expect(psql({ port: 5432, user: "postgres", password: pg.superuserPassword, db: "postgres", sql: "select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = 'flowviz'" })).toBe("t");
+    });
+
+    it("re-applies the roles script idempotently, without writing a verifier to the server log even under log_statement = all", () => {
+        const su = { port: 5432, user: "postgres", password: pg.superuserPassword, db: "postgres" };
+        psql({ ...su, sql: "alter system set log_statement = 'all'" });
+        psql({ ...su, sql: "select pg_reload_conf()" });
+        try {
+            pg.applyRoles();
+            psql({ ...su, sql: "select 'roles applied again'" });
+        } finally {
+            psql({ ...su, sql: "alter system reset log_statement" });
+            psql({ ...su, sql: "select pg_reload_conf()" });
+        }
+        const log = readFileSync(join(pg.base, "postgres.log"), "utf8");
+        expect(log).toContain("roles applied again");
+        expect(log).not.toContain("SCRAM-SHA-256$");
+        expect(psql({ ...app(), sql: "select 1" })).toBe("1");
     });
 
     it("refuses a wrong password", () => {
