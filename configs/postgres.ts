@@ -80,6 +80,8 @@ export function rolesSql(roles: RoleSpec[]): string {
         "SET log_statement = 'none';",
         "SET log_min_duration_statement = -1;",
         "SET log_min_error_statement = panic;",
+        "-- Re-applying is normal: no notices for grants that already exist.",
+        "SET client_min_messages = warning;",
         "",
     ];
     for (const r of [...roles].sort((a, b) => a.name.localeCompare(b.name))) {
