@@ -25,13 +25,25 @@ interface Run {
     clients: number;
 }
 interface Result extends Run {
-    tps: number;
+    /** null when no transaction completed within the run */
+    tps: number | null;
+    /** pgbench's average time to open its connections (SCRAM logins), excluded from tps */
+    connect_ms: number;
     p50_ms: number;
     p99_ms: number;
     errors: number;
     transactions: number;
     cpu: { pgbouncer: number; postgres: number; pgbench: number };
 }
+
+/**
+ * Seconds added to a run for opening its connections: every SCRAM login costs PBKDF2 on
+ * both ends, and pgbench's -T includes the time its clients spend connecting (thousands
+ * of clients need tens of seconds here), while its tps excludes it. Without this, a 5000
+ * client run measured mostly its connection storm.
+ */
+const LOGINS_PER_SECOND = 150;
+const connectAllowance = (clients: number) => Math.ceil(clients / LOGINS_PER_SECOND);
 
 const TICKS = 100;
 /** CPU ticks (utime + stime) of every process whose command name matches. */
@@ -64,7 +76,7 @@ async function bench(run: Run, password: string): Promise<Result> {
     const logDir = join(BASE, "logs", `${run.target}-${run.mode}-${run.clients}-${Date.now()}`);
     mkdirSync(logDir, { recursive: true });
     const port = run.target === "direct" ? 5432 : 6432;
-    const args = ["-h", "127.0.0.1", "-p", String(port), "-U", "flowviz", "-c", String(run.clients), "-j", "2", "-T", String(SECONDS), "-M", "simple", "-l", `--log-prefix=${logDir}/tx`, ...(run.mode === "select" ? ["-S"] : []), "flowviz"];
+    const args = ["-h", "127.0.0.1", "-p", String(port), "-U", "flowviz", "-c", String(run.clients), "-j", "2", "-T", String(SECONDS + connectAllowance(run.clients)), "-M", "simple", "-l", `--log-prefix=${logDir}/tx`, ...(run.mode === "select" ? ["-S"] : []), "flowviz"];
     const names = ["pgbouncer", "postgres", "pgbench"] as const;
     const before = Object.fromEntries(names.map((n) => [n, ticks(n)]));
     const seen = Object.fromEntries(names.map((n) => [n, new Map(before[n])]));
@@ -96,13 +108,16 @@ async function bench(run: Run, password: string): Promise<Result> {
     const aborted = /exit=0/.test(report) ? 0 : Math.max(1, run.clients - (num(/number of clients: (\d+)/) || 0));
     const errors = failed + aborted + (report.match(/error|FATAL/gi)?.length ?? 0);
     const share = (n: (typeof names)[number]) => +(used(before[n]!, seen[n]!) / TICKS / elapsed).toFixed(2);
+    const transactions = num(/number of transactions actually processed: (\d+)/);
+    if (!(transactions > 0)) console.warn(`${run.target} ${run.mode} ${run.clients}: no transaction completed; raise --seconds`);
     return {
         ...run,
-        tps: Math.round(num(/tps = ([\d.]+) \(without initial connection time\)/)),
+        tps: transactions > 0 ? Math.round(num(/tps = ([\d.]+) \(without initial connection time\)/)) : null,
+        connect_ms: Math.round(num(/initial connection time = ([\d.]+) ms/)),
         p50_ms: +percentile(latencies, 50).toFixed(1),
         p99_ms: +percentile(latencies, 99).toFixed(1),
         errors,
-        transactions: num(/number of transactions actually processed: (\d+)/),
+        transactions,
         cpu: { pgbouncer: share("pgbouncer"), postgres: share("postgres"), pgbench: share("pgbench") },
     };
 }
@@ -138,9 +153,10 @@ async function main(): Promise<void> {
         await path.stop();
     }
 
+    const completed = results.filter((r): r is Result & { tps: number } => r.tps !== null);
     const summary = (["tpcb", "select"] as const).map((mode) => {
-        const direct = Math.max(...results.filter((r) => r.mode === mode && r.target === "direct" && Number.isFinite(r.tps)).map((r) => r.tps));
-        const at1000 = results.filter((r) => r.mode === mode && r.target === "pgbouncer" && r.clients === 1000);
+        const direct = Math.max(...completed.filter((r) => r.mode === mode && r.target === "direct").map((r) => r.tps));
+        const at1000 = completed.filter((r) => r.mode === mode && r.target === "pgbouncer" && r.clients === 1000);
         return { mode, directBestTps: direct, pooled1000MedianTps: median(at1000.map((r) => r.tps)), ratio: +(median(at1000.map((r) => r.tps)) / direct).toFixed(2), pooled1000MedianP99: median(at1000.map((r) => r.p99_ms)) };
     });
     const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${execFileSync("sh", ["-c", "pgbouncer --version | head -1; postgres --version 2>/dev/null || /usr/lib/postgresql/*/bin/postgres --version"]).toString().trim().replace(/\n/g, "; ")}`;
@@ -168,11 +184,15 @@ function markdown(
         `Command: \`npm run bench\` (pgbench, scale 10, -T ${seconds}, -j 2, simple protocol; latency percentiles from \`pgbench -l\`).`,
         `Machine: ${machine}. Date: ${date.slice(0, 10)}.`,
         `PgBouncer runs the rendered \`test/integration/Pulumi.local.yaml\`: generated pool ${pool.poolSize} + reserve ${pool.reserveSize} (2 cores x 8 round trips), max_client_conn 6000.`,
+        `Each run lasts ${seconds} s plus 1 s per ${LOGINS_PER_SECOND} clients for opening the connections (SCRAM logins); TPS excludes the connection time pgbench reports (\`connect s\`).`,
         "CPU is the share of one core used by each program during the run (pgbench and the servers share the same 2 cores).",
         "",
-        "| target | mode | clients | TPS | p50 ms | p99 ms | errors | CPU PgBouncer | CPU PostgreSQL | CPU pgbench |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-        ...results.map((r) => `| ${r.target} | ${r.mode} | ${r.clients} | ${r.tps} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.cpu.pgbouncer} | ${r.cpu.postgres} | ${r.cpu.pgbench} |`),
+        "| target | mode | clients | TPS | p50 ms | p99 ms | errors | connect s | CPU PgBouncer | CPU PostgreSQL | CPU pgbench |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        ...results.map(
+            (r) =>
+                `| ${r.target} | ${r.mode} | ${r.clients} | ${r.tps ?? "none completed"} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.connect_ms === undefined ? "" : (r.connect_ms / 1000).toFixed(1)} | ${r.cpu.pgbouncer} | ${r.cpu.postgres} | ${r.cpu.pgbench} |`,
+        ),
         "",
         "| mode | direct best TPS | pooled, 1000 clients, median of 3 | ratio | p99 at 1000 (median) | queueing floor 1000 / TPS |",
         "|---|---|---|---|---|---|",
@@ -183,7 +203,7 @@ function markdown(
         "- With 1000 clients each waiting for its previous transaction, mean latency cannot be below clients / TPS",
         "  (Little's law): the p99 column is to be read against the queueing floor next to it. PgBouncer's FIFO keeps",
         "  p99 close to that floor; a p99 target at 1000 clients is a throughput target in disguise.",
-        d80 && p80 ? `- At equal concurrency (80 clients, TPC-B) the pooler costs ${Math.round((1 - p80.tps / d80.tps) * 100)}% of throughput (${p80.tps} pooled vs ${d80.tps} direct) and cuts p99 from ${d80.p99_ms} to ${p80.p99_ms} ms.` : "",
+        d80?.tps && p80?.tps ? `- At equal concurrency (80 clients, TPC-B) the pooler costs ${Math.round((1 - p80.tps / d80.tps) * 100)}% of throughput (${p80.tps} pooled vs ${d80.tps} direct) and cuts p99 from ${d80.p99_ms} to ${p80.p99_ms} ms.` : "",
         "- At 1000+ clients most of the loss is the load generator's own sockets on the same two cores: compare the",
         "  pgbench CPU column with PgBouncer's.",
         "",
