@@ -32,6 +32,15 @@ function preStopScript(stop: GracefulStop, replicas: number): string {
     return [...(drain > 0 ? [`sleep ${drain}`] : []), `kill -${stop.signal.replace(/^SIG/, "")} 1`, "while kill -0 1 2>/dev/null; do sleep 1; done"].join("; ");
 }
 
+/**
+ * Roll without losing capacity: one extra pod first, none fewer. A pod holding a
+ * ReadWriteOnce claim cannot overlap with its replacement, so it is recreated instead.
+ */
+function rollout(spec: ServiceSpec): k8sIn.apps.v1.DeploymentStrategy {
+    if ((spec.volumes ?? []).length > 0) return { type: "Recreate" };
+    return { type: "RollingUpdate", rollingUpdate: { maxSurge: ROLLING_UPDATE_SURGE, maxUnavailable: 0 } };
+}
+
 export class KubernetesPlatform extends pulumi.ComponentResource implements Platform {
     readonly kind = "kubernetes" as const;
     readonly listenAddress = "0.0.0.0";
@@ -229,11 +238,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         let workload: pulumi.CustomResource;
         switch (spec.workload) {
             case "deployment":
-                workload = new k8s.apps.v1.Deployment(
-                    spec.name,
-                    { metadata, spec: { replicas: spec.replicas, selector, template, strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: ROLLING_UPDATE_SURGE, maxUnavailable: 0 } } } },
-                    opts,
-                );
+                workload = new k8s.apps.v1.Deployment(spec.name, { metadata, spec: { replicas: spec.replicas, selector, template, strategy: rollout(spec) } }, opts);
                 break;
             case "statefulset":
                 workload = new k8s.apps.v1.StatefulSet(spec.name, { metadata, spec: { replicas: spec.replicas, serviceName: spec.name, selector, template } }, opts);

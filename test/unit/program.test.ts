@@ -1,9 +1,10 @@
 /** The whole program under mocks, on both platforms: what it asks Docker and Kubernetes for. */
-import { beforeAll, describe, expect, it } from "vitest";
-import type { ProgramRun } from "../../render/program";
+import { resolve } from "node:path";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { runProgram, type ProgramRun } from "../../render/program";
 import { maskSecrets, renderedFiles } from "../../render/files";
 import { isPinnedImage } from "../../stack/load";
-import { ofType, only, runStack } from "../helpers";
+import { ofType, only, ROOT, runStack } from "../helpers";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const isSecretInput = (v: unknown) => typeof v === "object" && v !== null && SECRET_SIG in v;
@@ -210,6 +211,14 @@ describe("prod stack on Kubernetes", () => {
         expect(pg.containers[0].lifecycle.preStop.exec.command[2]).toMatch(/^kill -INT 1; /);
         expect(pg.terminationGracePeriodSeconds).toBe(120);
         expect(spec("apps/v1:Deployment", "api").template.spec.terminationGracePeriodSeconds).toBeUndefined();
+    });
+
+    it("recreates a Deployment that holds a ReadWriteOnce claim instead of surging (the new pod could never mount it)", async () => {
+        vi.resetModules();
+        const alone = await runProgram({ stack: "t", config: {}, program: resolve(ROOT, "test/fixtures/programs/kubernetes-services.ts") });
+        const strategy = (name: string) => (only(alone, k("apps/v1:Deployment"), name).inputs.spec as any).strategy;
+        expect(strategy("stateless")).toEqual({ type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+        expect(strategy("with-claim")).toEqual({ type: "Recreate" });
     });
 
     it("runs every pod non-root with a read-only root filesystem and probes", () => {
