@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { alertmanagerYml } from "../configs/alertmanager";
 import type { StackConfig } from "../stack/schema";
 import { NOBODY } from "./exporters";
-import { ALERTMANAGER_PORT } from "./prometheus";
+import { ALERTMANAGER_PORT } from "../stack/fixed";
 import { SCRAPER, type Platform } from "./service";
 
 export interface AlertmanagerArgs {

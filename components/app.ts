@@ -2,9 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { connectionUrl, GENERATED } from "../configs/format";
 import { APP } from "../configs/metrics";
 import type { StackConfig } from "../stack/schema";
+import { VALKEY_PORT } from "../stack/fixed";
 import type { Platform, ServiceSpec } from "./service";
 
-export const VALKEY_PORT = 6379;
 /** uid the flowviz API image runs as */
 const APP_UID = 10001;
 /** uid/gid of `valkey` in the Alpine-based Valkey image */

@@ -1,12 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { connectionUrl } from "../configs/format";
 import { NODE_EXPORTER, PGBOUNCER_EXPORTER, POSTGRES_EXPORTER } from "../configs/metrics";
+import { FIXED_PORTS, POSTGRES_EXPORTER_USER } from "../stack/fixed";
 import type { Platform } from "./service";
 
 /** uid of `nobody`, which the Prometheus-ecosystem images run as */
 export const NOBODY = 65534;
 const runAs = { user: NOBODY, group: NOBODY, readOnlyRootFilesystem: true };
-export const POSTGRES_EXPORTER_USER = "postgres_exporter";
 
 export interface ExportersArgs {
     readonly platform: Platform;
@@ -34,16 +34,16 @@ export class Exporters extends pulumi.ComponentResource {
                 name: "postgres-exporter",
                 component: "exporter",
                 image: args.images.postgres,
-                args: [listen(9187)],
+                args: [listen(FIXED_PORTS["postgres-exporter"])],
                 env: {
                     DATA_SOURCE_URI: `${args.postgres.host}:${args.postgres.port}/${args.postgres.database}?sslmode=disable`,
                     DATA_SOURCE_USER: POSTGRES_EXPORTER_USER,
                 },
                 secretEnv: { DATA_SOURCE_PASS: args.postgresPassword },
-                ports: [{ name: "metrics", port: 9187 }],
-                health: { http: { path: "/metrics", port: 9187 } },
+                ports: [{ name: "metrics", port: FIXED_PORTS["postgres-exporter"] }],
+                health: { http: { path: "/metrics", port: FIXED_PORTS["postgres-exporter"] } },
                 workload: "deployment",
-                metrics: { job: POSTGRES_EXPORTER.job, port: 9187, path: "/metrics" },
+                metrics: { job: POSTGRES_EXPORTER.job, port: FIXED_PORTS["postgres-exporter"], path: "/metrics" },
             },
             this,
         );
@@ -53,16 +53,16 @@ export class Exporters extends pulumi.ComponentResource {
                 name: "pgbouncer-exporter",
                 component: "exporter",
                 image: args.images.pgbouncer,
-                args: [listen(9127)],
+                args: [listen(FIXED_PORTS["pgbouncer-exporter"])],
                 secretEnv: {
                     PGBOUNCER_EXPORTER_CONNECTION_STRING: pulumi.output(args.pgbouncerStatsPassword).apply((password) =>
                         connectionUrl({ scheme: "postgres", user: args.pgbouncer.statsUser, password, ...args.pgbouncer, path: "pgbouncer?sslmode=disable" }),
                     ),
                 },
-                ports: [{ name: "metrics", port: 9127 }],
-                health: { http: { path: "/metrics", port: 9127 } },
+                ports: [{ name: "metrics", port: FIXED_PORTS["pgbouncer-exporter"] }],
+                health: { http: { path: "/metrics", port: FIXED_PORTS["pgbouncer-exporter"] } },
                 workload: "deployment",
-                metrics: { job: PGBOUNCER_EXPORTER.job, port: 9127, path: "/metrics" },
+                metrics: { job: PGBOUNCER_EXPORTER.job, port: FIXED_PORTS["pgbouncer-exporter"], path: "/metrics" },
             },
             this,
         );
@@ -72,12 +72,12 @@ export class Exporters extends pulumi.ComponentResource {
                 name: "node-exporter",
                 component: "exporter",
                 image: args.images.node,
-                args: ["--path.rootfs=/host", listen(9100)],
-                ports: [{ name: "metrics", port: 9100 }],
+                args: ["--path.rootfs=/host", listen(FIXED_PORTS["node-exporter"])],
+                ports: [{ name: "metrics", port: FIXED_PORTS["node-exporter"] }],
                 hostRootfs: "/host",
-                health: { http: { path: "/metrics", port: 9100 } },
+                health: { http: { path: "/metrics", port: FIXED_PORTS["node-exporter"] } },
                 workload: "daemonset",
-                metrics: { job: NODE_EXPORTER.job, port: 9100, path: "/metrics" },
+                metrics: { job: NODE_EXPORTER.job, port: FIXED_PORTS["node-exporter"], path: "/metrics" },
             },
             this,
         );

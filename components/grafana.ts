@@ -2,10 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { dashboardProviderYml, datasourcesYml } from "../configs/grafana";
 import { dashboardFiles } from "../dashboards";
 import type { StackConfig } from "../stack/schema";
+import { GRAFANA_PORT } from "../stack/fixed";
 import type { Platform } from "./service";
 
 const PROVISIONING = "/etc/grafana/provisioning";
-export const GRAFANA_PORT = 3000;
 /** uid of `grafana` in the official image (group root, as the image expects) */
 const GRAFANA_UID = 472;
 

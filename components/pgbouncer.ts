@@ -3,13 +3,12 @@ import { pgbouncerIni, userlist, USERLIST_FILE } from "../configs/pgbouncer";
 import { IDLE_IN_TRANSACTION_TIMEOUT_SECONDS } from "../configs/postgres";
 import type { PoolSizing } from "../stack/capacity";
 import type { StackConfig } from "../stack/schema";
+import { PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER } from "../stack/fixed";
 import type { Platform } from "./service";
 
 const CONFIG_DIR = "/etc/pgbouncer";
 /** uid/gid of `postgres` in the Alpine-based PgBouncer image */
 const PGBOUNCER_UID = 70;
-export const PGBOUNCER_ADMIN_USER = "pgbouncer_admin";
-export const PGBOUNCER_STATS_USER = "pgbouncer_stats";
 
 export interface PgBouncerArgs {
     /** the stack's `pgbouncer` section */

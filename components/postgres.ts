@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { pgHbaConf, postgresqlConf, rolesSql, type RoleSpec } from "../configs/postgres";
 import type { StackConfig } from "../stack/schema";
+import { POSTGRES_PORT, SUPERUSER } from "../stack/fixed";
 import type { Platform, ServiceSpec } from "./service";
 
-export const POSTGRES_PORT = 5432;
 const CONFIG_DIR = "/etc/postgresql";
 /** uid/gid of `postgres` in the official Debian-based image */
 const POSTGRES_UID = 999;
@@ -50,7 +50,7 @@ export class Postgres extends pulumi.ComponentResource {
             ],
             volumes: [{ name: "data", mountPath: "/var/lib/postgresql/data", size: s.storageSize }],
             scratch: ["/var/run/postgresql", "/tmp"],
-            health: { exec: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", "postgres"], startSeconds: 30 },
+            health: { exec: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", SUPERUSER], startSeconds: 30 },
             resources: s.resources,
             replicas: 1,
             workload: "statefulset",
@@ -67,7 +67,7 @@ export class Postgres extends pulumi.ComponentResource {
             component: "database-roles",
             image: s.image,
             command: ["psql"],
-            args: ["-h", this.host, "-p", String(POSTGRES_PORT), "-U", "postgres", "-d", "postgres", "-f", "/etc/flowviz/roles.sql"],
+            args: ["-h", this.host, "-p", String(POSTGRES_PORT), "-U", SUPERUSER, "-d", "postgres", "-f", "/etc/flowviz/roles.sql"],
             secretEnv: { PGPASSWORD: args.superuserPassword },
             configDir: "/etc/flowviz",
             files: [{ path: "roles.sql", content: pulumi.output(args.roles).apply(rolesSql), secret: true }],

@@ -3,11 +3,10 @@ import { prometheusYml } from "../configs/prometheus";
 import { rulesFile, type Thresholds } from "../configs/rules";
 import { PROMETHEUS, ALERTMANAGER } from "../configs/metrics";
 import type { StackConfig } from "../stack/schema";
+import { ALERTMANAGER_PORT, PROMETHEUS_PORT } from "../stack/fixed";
 import { NOBODY } from "./exporters";
 import { SCRAPER, type Platform, type ScrapeTarget } from "./service";
 
-export const PROMETHEUS_PORT = 9090;
-export const ALERTMANAGER_PORT = 9093;
 export const RULES_FILE = "rules/flowviz.rules.yml";
 
 export interface PrometheusArgs {

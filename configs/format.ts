@@ -54,3 +54,20 @@ export function connectionUrl(u: { scheme: string; user: string; password: strin
     const auth = `${encodeURIComponent(u.user)}:${encodeURIComponent(u.password)}`;
     return `${u.scheme}://${auth}@${u.host}:${u.port}/${u.path}`;
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+
+/** A Prometheus duration (`1h30m`, `500ms`) in seconds; undefined when it is not one. */
+export function durationSeconds(duration: string): number | undefined {
+    if (!/^([0-9]+(ms|s|m|h|d|w|y))+$/.test(duration)) return undefined;
+    let total = 0;
+    for (const [, n, unit] of duration.matchAll(/([0-9]+)(ms|s|m|h|d|w|y)/g)) total += Number(n) * DURATION_UNITS[unit!]!;
+    return total;
+}
+
+/** Prometheus' `--storage.tsdb.retention.size` (`40GB`) in bytes: its units are powers of 2. */
+export function prometheusBytes(size: string): number {
+    const m = /^([0-9]+)(B|KB|MB|GB|TB)$/.exec(size);
+    if (!m) throw new Error(`not a Prometheus size: ${size}`);
+    return Number(m[1]) * 1024 ** ["B", "KB", "MB", "GB", "TB"].indexOf(m[2]!);
+}

@@ -48,6 +48,16 @@ const api = `job="${APP.job}"`;
 export const BURN_WINDOWS = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"] as const;
 export const errorRatio = (w: string) => `flowviz:api_http_errors:ratio_rate${w}`;
 export const LATENCY_P99 = "flowviz:api_http_latency_seconds:p99_rate5m";
+/**
+ * Multi-window burn-rate pairs (the SRE workbook): each fires when both windows burn the
+ * error budget `factor` times faster than the SLO allows, i.e. error ratio > factor x (1 - SLO).
+ */
+export const BURN_RATES = {
+    fast: [{ long: "1h", short: "5m", factor: 14.4 }, { long: "6h", short: "30m", factor: 6 }],
+    slow: [{ long: "1d", short: "2h", factor: 3 }, { long: "3d", short: "6h", factor: 1 }],
+} as const;
+/** The shortest range any rule takes a rate() over; scrapes must be frequent enough to fill it. */
+export const SHORTEST_RATE_WINDOW = "5m";
 
 export function recordingRules(): RecordingRule[] {
     return [
@@ -74,8 +84,10 @@ const ERROR_PLAYBOOK = [
 
 export function alertRules(t: Thresholds): AlertRule[] {
     const budget = +(1 - t.availabilitySlo).toPrecision(6);
-    const burn = (long: string, short: string, factor: number) =>
-        `(${errorRatio(long)} > ${+(factor * budget).toPrecision(6)} and ${errorRatio(short)} > ${+(factor * budget).toPrecision(6)})`;
+    const burn = (pairs: (typeof BURN_RATES)[keyof typeof BURN_RATES]) =>
+        pairs
+            .map(({ long, short, factor }) => `(${errorRatio(long)} > ${+(factor * budget).toPrecision(6)} and ${errorRatio(short)} > ${+(factor * budget).toPrecision(6)})`)
+            .join(" or ");
     return [
         {
             alert: "HighErrorRate",
@@ -89,7 +101,7 @@ export function alertRules(t: Thresholds): AlertRule[] {
         },
         {
             alert: "ErrorBudgetBurnFast",
-            expr: `${burn("1h", "5m", 14.4)} or ${burn("6h", "30m", 6)}`,
+            expr: burn(BURN_RATES.fast),
             for: "2m",
             severity: "critical",
             component: "api",
@@ -99,7 +111,7 @@ export function alertRules(t: Thresholds): AlertRule[] {
         },
         {
             alert: "ErrorBudgetBurnSlow",
-            expr: `${burn("1d", "2h", 3)} or ${burn("3d", "6h", 1)}`,
+            expr: burn(BURN_RATES.slow),
             for: "15m",
             severity: "warning",
             component: "api",

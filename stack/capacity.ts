@@ -1,12 +1,18 @@
 /**
  * Connection capacity: the pool sizes PgBouncer gets when the stack leaves them
- * unset, and the invariants that keep every layer inside the one below it.
+ * unset, and the budgets that keep every layer inside the one below it.
  */
+import { quantityValue } from "../configs/format";
 import type { StackConfig } from "./schema";
 
 /** Docker runs one container per service; Kubernetes runs the configured replicas. */
 export function replicasOn(platform: StackConfig["platform"], replicas: number): number {
     return platform === "docker" ? Math.min(replicas, 1) : replicas;
+}
+
+/** The database's cores: its CPU limit is the one source (`postgres.cpuCores`, when set, must agree). */
+export function databaseCores(config: StackConfig): number {
+    return quantityValue(config.postgres.resources.cpu);
 }
 
 export interface PoolSizing {
@@ -29,7 +35,7 @@ export interface PoolSizing {
  */
 export function poolSizing(config: StackConfig): PoolSizing {
     const replicas = replicasOn(config.platform, config.pgbouncer.replicas);
-    const total = config.postgres.cpuCores * config.app.roundTripsPerTransaction;
+    const total = databaseCores(config) * config.app.roundTripsPerTransaction;
     const poolSize = config.pgbouncer.defaultPoolSize ?? Math.max(2, Math.ceil(total / replicas));
     const reserveSize = config.pgbouncer.reservePoolSize ?? Math.ceil(poolSize / 4);
     return { poolSize, reserveSize, replicas };
@@ -38,56 +44,60 @@ export function poolSizing(config: StackConfig): PoolSizing {
 /**
  * Extra pods a Kubernetes rolling update starts before it stops old ones (maxSurge; the
  * platform sets maxUnavailable 0, so capacity never drops while pods roll). Each one is a
- * PgBouncer with a full server pool for as long as the roll lasts.
+ * PgBouncer with a full server pool, or an app pod with a full client pool, for as long
+ * as the roll lasts.
  */
 export const ROLLING_UPDATE_SURGE = 1;
 
 /** Descriptors PgBouncer needs besides one per client and one per server connection. */
 export const PGBOUNCER_FD_OVERHEAD = 64;
 
-/** Every violated invariant, each with its arithmetic, as `key.path: explanation`. */
-export function checkCapacity(config: StackConfig): string[] {
-    const problems: string[] = [];
-    const { poolSize, reserveSize, replicas } = poolSizing(config);
+/** Pods of a Deployment while it rolls: Docker replaces by deleting first, Kubernetes surges. */
+function rollingPods(config: StackConfig, replicas: number): { pods: number; text: string } {
+    const surge = config.platform === "kubernetes" && replicas > 0 ? ROLLING_UPDATE_SURGE : 0;
+    return { pods: replicas + surge, text: surge > 0 ? `(${replicas} + ${surge} during a rolling update)` : `${replicas}` };
+}
+
+export interface ConnectionBudget {
+    sizing: PoolSizing;
+    /** server connections PgBouncer may open, its surge pod included */
+    serverConnections: { value: number; arithmetic: string };
+    /** what PostgreSQL leaves for PgBouncer */
+    serverAvailable: { value: number; arithmetic: string };
+    /** client connections the app may open, its surge pods included */
+    clientConnections: { value: number; arithmetic: string };
+    /** file descriptors one PgBouncer needs */
+    fileDescriptors: { value: number; arithmetic: string };
+}
+
+export function connectionBudget(config: StackConfig): ConnectionBudget {
+    const sizing = poolSizing(config);
+    const { poolSize, reserveSize, replicas } = sizing;
     const pg = config.postgres;
-
-    // Docker replaces a container by deleting it first; Kubernetes surges.
-    const surge = config.platform === "kubernetes" ? ROLLING_UPDATE_SURGE : 0;
-    const pods = surge > 0 ? `(${replicas} replica(s) + ${surge} during a rolling update)` : `${replicas} replica(s)`;
-    const serverConns = (replicas + surge) * (poolSize + reserveSize);
-    const available = pg.maxConnections - pg.superuserReservedConnections - pg.adminConnections;
-    if (serverConns > available) {
-        problems.push(
-            `postgres.maxConnections: PgBouncer may open ${pods} x (pool ${poolSize} + reserve ${reserveSize}) = ${serverConns} server connections, ` +
-                `but PostgreSQL leaves ${pg.maxConnections} - ${pg.superuserReservedConnections} reserved - ${pg.adminConnections} admin = ${available}; ` +
-                `raise postgres.maxConnections to at least ${serverConns + pg.superuserReservedConnections + pg.adminConnections} or lower the pool sizes`,
-        );
-    }
-
-    const api = config.app.api;
-    const worker = config.app.worker;
-    const apiReplicas = replicasOn(config.platform, api.replicas);
-    const workerReplicas = replicasOn(config.platform, worker.replicas);
-    const clients = apiReplicas * (api.dbPoolSize + api.dbMaxOverflow) + workerReplicas * (worker.dbPoolSize + worker.dbMaxOverflow);
-    if (clients > config.pgbouncer.maxClientConn) {
-        problems.push(
-            `pgbouncer.maxClientConn: the app may open ${apiReplicas} API x (${api.dbPoolSize} + ${api.dbMaxOverflow} overflow) + ` +
-                `${workerReplicas} worker x (${worker.dbPoolSize} + ${worker.dbMaxOverflow} overflow) = ${clients} client connections, ` +
-                `more than max_client_conn ${config.pgbouncer.maxClientConn} of one PgBouncer replica (all of them must fit one replica while the others roll)`,
-        );
-    }
-
+    const pgb = rollingPods(config, replicas);
+    const { api, worker } = config.app;
+    const apiPods = rollingPods(config, replicasOn(config.platform, api.replicas));
+    const workerPods = rollingPods(config, replicasOn(config.platform, worker.replicas));
     const fds = config.pgbouncer.maxClientConn + poolSize + reserveSize + PGBOUNCER_FD_OVERHEAD;
-    if (fds > config.pgbouncer.fileDescriptorLimit) {
-        problems.push(
-            `pgbouncer.fileDescriptorLimit: PgBouncer needs max_client_conn ${config.pgbouncer.maxClientConn} + pool ${poolSize} + reserve ${reserveSize} + ${PGBOUNCER_FD_OVERHEAD} = ${fds} ` +
-                `file descriptors, more than the limit ${config.pgbouncer.fileDescriptorLimit}; with too few, clients hang silently`,
-        );
-    }
-
-    const tag = config.pgbouncer.image.split("@")[0]?.split(":").pop() ?? "";
-    if (!tag.includes(config.pgbouncer.version)) {
-        problems.push(`pgbouncer.version: is "${config.pgbouncer.version}" but the image tag is "${tag}"; they must agree (settings are generated for the version)`);
-    }
-    return problems;
+    return {
+        sizing,
+        serverConnections: {
+            value: pgb.pods * (poolSize + reserveSize),
+            arithmetic: `${pgb.text} PgBouncer x (pool ${poolSize} + reserve ${reserveSize})`,
+        },
+        serverAvailable: {
+            value: pg.maxConnections - pg.superuserReservedConnections - pg.adminConnections,
+            arithmetic: `max_connections ${pg.maxConnections} - ${pg.superuserReservedConnections} reserved - ${pg.adminConnections} admin`,
+        },
+        clientConnections: {
+            value: apiPods.pods * (api.dbPoolSize + api.dbMaxOverflow) + workerPods.pods * (worker.dbPoolSize + worker.dbMaxOverflow),
+            arithmetic:
+                `${apiPods.text} API x (${api.dbPoolSize} + ${api.dbMaxOverflow} overflow) + ` +
+                `${workerPods.text} worker x (${worker.dbPoolSize} + ${worker.dbMaxOverflow} overflow)`,
+        },
+        fileDescriptors: {
+            value: fds,
+            arithmetic: `max_client_conn ${config.pgbouncer.maxClientConn} + pool ${poolSize} + reserve ${reserveSize} + ${PGBOUNCER_FD_OVERHEAD}`,
+        },
+    };
 }

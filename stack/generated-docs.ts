@@ -1,9 +1,14 @@
 import { configDocs } from "./docs";
 import { monitoringDocs } from "../configs/monitoring-docs";
 import { loadStackConfig } from "./load";
+import { stackFileSchema } from "./editor-schema";
 
 /** Every document generated from code, by repository path (monitoring docs show the default thresholds). */
 export function generatedDocs(): Record<string, string> {
     const defaults = loadStackConfig("flowviz", "docs", { "flowviz:platform": "docker" }, () => false).config;
-    return { "docs/CONFIG.md": configDocs(), ...monitoringDocs(defaults.monitoring.alerts) };
+    return {
+        "docs/CONFIG.md": configDocs(),
+        "schema/stack.schema.json": JSON.stringify(stackFileSchema(), null, 2) + "\n",
+        ...monitoringDocs(defaults.monitoring.alerts),
+    };
 }

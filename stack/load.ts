@@ -6,7 +6,9 @@
  */
 import Ajv, { type ErrorObject } from "ajv";
 import { ExternalSecretKeys, StackConfigSchema, SecretKeys, type ExternalSecretKey, type StackConfig, type SecretKey } from "./schema";
-import { checkCapacity } from "./capacity";
+import { checkInvariants } from "./invariants";
+import { coerceToSchema, type Coercion, type SchemaNode } from "./coerce";
+import { durationSeconds } from "../configs/format";
 
 export class ConfigError extends Error {
     constructor(readonly problems: string[], stack: string) {
@@ -33,6 +35,7 @@ const FORMAT_HELP: Record<string, string> = {
     "pinned-image": "an image pinned by tag or digest, e.g. `postgres:17.2-bookworm` (never `latest`, never untagged)",
     ipv4: "an IPv4 address",
     uri: "an http(s) URL",
+    "positive-duration": "a duration above zero, like 15s, 2m, 1h30m, 30d",
 };
 
 const TYPE_NAMES: Record<string, string> = {
@@ -40,26 +43,55 @@ const TYPE_NAMES: Record<string, string> = {
     number: "a number",
     string: "a string",
     boolean: "true or false",
-    object: "a map of keys (nested YAML)",
+    object: "a map of keys",
     array: "a list",
 };
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
 ajv.addFormat("pinned-image", isPinnedImage);
 ajv.addFormat("uri", /^https?:\/\/[^\s/$.?#][^\s]*$/);
+ajv.addFormat("positive-duration", (d: string) => (durationSeconds(d) ?? 0) > 0);
 ajv.addFormat("ipv4", /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/);
 const validate = ajv.compile<StackConfig>(StackConfigSchema);
 
 /** Config namespaces other than the project's that a stack file may hold: the engine's and the providers'. */
-const PROVIDER_NAMESPACES = ["pulumi", "docker", "kubernetes", "random"];
+export const PROVIDER_NAMESPACES = ["pulumi", "docker", "kubernetes", "random"];
 
 function keyPath(project: string, instancePath: string): string {
     return `${project}:` + instancePath.slice(1).split("/").join(".");
 }
 
-function describe(err: ErrorObject, project: string): string {
+/** How to write a value of the wanted type, for a type error. */
+function typeHint(type: string, key: string, stack: string, example: unknown): string {
+    const set = (value: unknown, flag: string) => `pulumi config set --path ${key} ${String(value)}${flag} -s ${stack}`;
+    switch (type) {
+        case "integer":
+            return `; set it with ${set(example ?? 1, "")}`;
+        case "number":
+            return `; set it with ${set(example ?? 0.5, "")} (newer CLIs: --type float), or write it unquoted in YAML`;
+        case "boolean":
+            return `; set it with ${set(true, "")}`;
+        case "string":
+            return `; quote it in YAML, or set it with ${set(JSON.stringify(example ?? "..."), " --type string")}`;
+        case "object":
+            return `; nest the keys in YAML, or set each with pulumi config set --path ${key}.<name> <value> -s ${stack}`;
+        default:
+            return "";
+    }
+}
+
+interface DescribeContext {
+    project: string;
+    stack: string;
+    /** what the stack file held where a value was read as another type */
+    originals: Map<string, unknown>;
+}
+
+function describe(err: ErrorObject, ctx: DescribeContext): string {
+    const project = ctx.project;
     const where = keyPath(project, err.instancePath);
-    const got = err.data === undefined ? "" : ` is ${JSON.stringify(err.data)}:`;
+    const data = ctx.originals.has(err.instancePath) ? ctx.originals.get(err.instancePath) : err.data;
+    const got = data === undefined ? "" : ` is ${JSON.stringify(data)}:`;
     const p = err.params as Record<string, unknown>;
     switch (err.keyword) {
         case "additionalProperties": {
@@ -78,8 +110,11 @@ function describe(err: ErrorObject, project: string): string {
             const like = examples ? `must look like ${examples.join(", ")} (pattern ${String(p.pattern)})` : `must match ${String(p.pattern)}`;
             return `${where}${got} ${like}${description ? `: ${description}` : ""}`;
         }
-        case "type":
-            return `${where}${got} must be ${TYPE_NAMES[String(p.type)] ?? String(p.type)}`;
+        case "type": {
+            const type = String(p.type);
+            const example = (err.parentSchema as { default?: unknown; examples?: unknown[] }).default ?? (err.parentSchema as { examples?: unknown[] }).examples?.[0];
+            return `${where}${got} must be ${TYPE_NAMES[type] ?? type}${typeHint(type, where, ctx.stack, example)}`;
+        }
         case "anyOf": {
             const options = ((err.schema as { const?: unknown }[]) ?? []).map((s) => JSON.stringify(s.const));
             return `${where}${got} must be one of ${options.join(", ")}`;
@@ -120,28 +155,33 @@ export function loadStackConfig(project: string, stack: string, raw: Record<stri
         }
         const key = fullKey.slice(prefix.length);
         if (key in SecretKeys || key in ExternalSecretKeys) {
-            const problem = isSecret(fullKey) ? secretProblem(key as SecretKey | ExternalSecretKey, text) : `must be set as a secret (pulumi config set --secret ${key} ...), never in plain text`;
+            const problem = isSecret(fullKey)
+                ? secretProblem(key as SecretKey | ExternalSecretKey, text)
+                : `must be set as a secret (pulumi config set --secret ${fullKey} <value> -s ${stack}), never in plain text`;
             if (problem) problems.push(`${fullKey}: ${problem}`);
             else secrets[key as SecretKey | ExternalSecretKey] = text;
             continue;
         }
         values[key] = parseValue(text);
     }
-    if (!validate(values)) {
-        problems.push(...relevant(validate.errors ?? []).map((e) => describe(e, project)));
+    const coercions: Coercion[] = [];
+    const coerced = coerceToSchema(StackConfigSchema as SchemaNode, values, coercions) as Record<string, unknown>;
+    if (!validate(coerced)) {
+        const originals = new Map(coercions.map((c) => [c.path, c.original]));
+        problems.push(...relevant(validate.errors ?? []).map((e) => describe(e, { project, stack, originals })));
         throw new ConfigError(problems, stack);
     }
-    problems.push(...checkCapacity(values).map((p) => `${prefix}${p}`));
-    const receivers = values.monitoring.receivers;
+    problems.push(...checkInvariants(coerced, { project, stack }));
+    const receivers = coerced.monitoring.receivers;
     const needs: [unknown, ExternalSecretKey, string][] = [
         [receivers.email, "alertmanagerSmtpPassword", "monitoring.receivers.email"],
         [receivers.slack, "alertmanagerSlackWebhookUrl", "monitoring.receivers.slack"],
     ];
     for (const [used, key, path] of needs) {
-        if (used && secrets[key] === undefined) problems.push(`${prefix}${path}: needs the secret ${prefix}${key} (pulumi config set --secret ${key} ...)`);
+        if (used && secrets[key] === undefined) problems.push(`${prefix}${path}: needs the secret ${prefix}${key} (pulumi config set --secret ${prefix}${key} <value> -s ${stack})`);
     }
     if (problems.length > 0) throw new ConfigError(problems, stack);
-    return { config: values, secrets };
+    return { config: coerced, secrets };
 }
 
 /**

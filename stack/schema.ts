@@ -16,14 +16,15 @@ const Image = (def: string, description: string) =>
 
 /** A whole amount of memory or storage in binary units, as Kubernetes and PostgreSQL both accept it. */
 const Bytes = (def: string, description: string) =>
-    Type.String({ pattern: "^[0-9]+(Ki|Mi|Gi|Ti)$", examples: ["512Mi", "2Gi"], default: def, description });
+    Type.String({ pattern: "^[1-9][0-9]*(Ki|Mi|Gi|Ti)$", examples: ["512Mi", "2Gi"], default: def, description });
 
 /** CPU in cores (`2`, `1.5`) or millicores (`500m`). */
 const Cpu = (def: string, description: string) =>
     Type.String({ pattern: "^([0-9]+(\\.[0-9]+)?|[0-9]+m)$", examples: ["500m", "1.5", "2"], default: def, description });
 
+/** A Prometheus duration above zero (`0s` would disable what it times). */
 const Duration = (def: string, description: string) =>
-    Type.String({ pattern: "^([0-9]+(ms|s|m|h|d|w|y))+$", examples: ["15s", "2m", "1h30m", "30d"], default: def, description });
+    Type.String({ format: "positive-duration", examples: ["15s", "2m", "1h30m", "30d"], default: def, description });
 
 const Port = (def: number, description: string) =>
     Type.Integer({ minimum: 1, maximum: 65535, default: def, description });
@@ -44,12 +45,13 @@ export const PostgresSchema = Section("PostgreSQL server", {
     maxConnections: Type.Integer({ minimum: 20, maximum: 10000, default: 100, description: "`max_connections`" }),
     superuserReservedConnections: Type.Integer({ minimum: 1, maximum: 20, default: 3, description: "`superuser_reserved_connections`" }),
     adminConnections: Type.Integer({ minimum: 0, maximum: 100, default: 5, description: "connections kept free for exporters, migrations and humans (outside PgBouncer)" }),
-    cpuCores: Type.Integer({ minimum: 1, maximum: 256, default: 2, description: "CPU cores the database gets; sizes the PgBouncer server pool" }),
+    cpuCores: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 256, description: "CPU cores the database gets; derived from `postgres.resources.cpu` (which sizes the PgBouncer server pool) and, when set, must equal it" })),
     sharedBuffers: Bytes("512Mi", "`shared_buffers` (about 25% of memory)"),
     effectiveCacheSize: Bytes("1536Mi", "`effective_cache_size` (about 75% of memory)"),
     workMem: Bytes("8Mi", "`work_mem` per sort/hash node"),
     maintenanceWorkMem: Bytes("128Mi", "`maintenance_work_mem`"),
     storageSize: Bytes("20Gi", "size of the data volume (PersistentVolumeClaim on Kubernetes)"),
+    workMemPerConnection: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: "`work_mem` allocations the memory check assumes each connection holds at once (raise it for queries with several sorts or hashes)" }),
     resources: Resources("2", "2Gi"),
 });
 
@@ -108,7 +110,7 @@ export const KubernetesSchema = Section("Kubernetes target (prod)", {
 const Email = Type.String({ pattern: "^[^@\\s]+@[^@\\s]+$", examples: ["oncall@example.com"], description: "e-mail address" });
 
 export const AlertsSchema = Section("alert thresholds (defaults from the seeds)", {
-    errorRatio: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.05, description: "HighErrorRate: share of 5xx responses" }),
+    errorRatio: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.05, description: "HighErrorRate: share of 5xx responses" }),
     errorFor: Duration("2m", "HighErrorRate: for how long"),
     latencyP99Seconds: Type.Number({ exclusiveMinimum: 0, default: 0.5, description: "HighLatency: API P99 in seconds" }),
     latencyFor: Duration("5m", "HighLatency: for how long"),
@@ -116,9 +118,9 @@ export const AlertsSchema = Section("alert thresholds (defaults from the seeds)"
     databaseDownFor: Duration("1m", "DatabaseDown: for how long pg_up is 0"),
     pgbouncerWaitingClients: Type.Integer({ minimum: 0, default: 10, description: "PgBouncerPoolExhausted: waiting clients in one pool" }),
     pgbouncerWaitingFor: Duration("2m", "PgBouncerPoolExhausted: for how long"),
-    qcFailureRatio: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.1, description: "HighQCFailureRate: share of FAIL decisions" }),
+    qcFailureRatio: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.1, description: "HighQCFailureRate: share of FAIL decisions" }),
     qcFailureFor: Duration("1h", "HighQCFailureRate: for how long"),
-    availabilitySlo: Type.Number({ exclusiveMinimum: 0.9, exclusiveMaximum: 1, default: 0.995, description: "API availability SLO (share of non-5xx responses) for the burn-rate alerts" }),
+    availabilitySlo: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.995, description: "API availability SLO (share of non-5xx responses) for the burn-rate alerts" }),
     targetDownFor: Duration("5m", "TargetDown: for how long a scrape target is down"),
 });
 
@@ -147,7 +149,8 @@ export const MonitoringSchema = Section("Prometheus, Alertmanager, Grafana and t
     apiScrapeInterval: Duration("10s", "scrape interval of the API"),
     evaluationInterval: Duration("15s", "rule evaluation interval"),
     retentionTime: Duration("30d", "TSDB retention time"),
-    retentionSize: Type.String({ pattern: "^[0-9]+(B|KB|MB|GB|TB)$", examples: ["500MB", "40GB"], default: "40GB", description: "TSDB retention size (keep below the volume size)" }),
+    retentionSize: Type.String({ pattern: "^[1-9][0-9]*(B|KB|MB|GB|TB)$", examples: ["500MB", "40GB"], default: "40GB", description: "TSDB retention size (powers of 2, as Prometheus reads it); must leave headroom on the volume" }),
+    retentionHeadroomPercent: Type.Integer({ minimum: 0, maximum: 100, default: 10, description: "room the volume keeps above `retentionSize` for the block being compacted, besides the WAL" }),
     prometheusStorageSize: Bytes("50Gi", "Prometheus volume size"),
     alertmanagerStorageSize: Bytes("1Gi", "Alertmanager volume size (silences, notification log)"),
     grafanaStorageSize: Bytes("5Gi", "Grafana volume size"),
@@ -155,6 +158,7 @@ export const MonitoringSchema = Section("Prometheus, Alertmanager, Grafana and t
     runbookBaseUrl: Type.String({ format: "uri", default: "https://github.com/flowviz/flowviz-infra/blob/main/docs/runbooks", description: "where docs/runbooks/ is published; each alert links `<base>/<Alert>.md`" }),
     alerts: AlertsSchema,
     receivers: ReceiversSchema,
+    allowNoReceivers: Type.Boolean({ default: false, description: "Kubernetes only: allow a stack whose alerts reach no receiver and no dead man's switch (Alertmanager UI only)" }),
 });
 
 export const StackConfigSchema = Type.Object(

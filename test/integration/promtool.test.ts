@@ -56,6 +56,13 @@ describe("promtool on the rendered files", () => {
         expect(r.ok, r.out).toBe(true);
     });
 
+    it("accepts a job scraped faster than the default scrape timeout", () => {
+        const fast = render(join(ROOT, "test/fixtures/good/fast-api-scrape.yaml"), `${BASE}/fast`, "fast");
+        const r = run("promtool", ["check", "config", join(fast.files, "prometheus/prometheus.yml")]);
+        expect(r.ok, r.out).toBe(true);
+        expect(readFileSync(join(fast.files, "prometheus/prometheus.yml"), "utf8")).toContain("scrape_interval: 5s");
+    });
+
     it("accepts the prod rules", () => {
         const r = run("promtool", ["check", "rules", join(prod.files, "prometheus/rules/flowviz.rules.yml")]);
         expect(r.ok, r.out).toBe(true);

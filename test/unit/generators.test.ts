@@ -3,7 +3,8 @@ import { scramVerifier } from "../../configs/scram";
 import { pgbouncerIni, userlist } from "../../configs/pgbouncer";
 import { postgresqlConf, rolesSql } from "../../configs/postgres";
 import { pgMemory } from "../../configs/format";
-import { checkCapacity, poolSizing } from "../../stack/capacity";
+import { poolSizing } from "../../stack/capacity";
+import { checkInvariants } from "../../stack/invariants";
 import { loadStackConfig } from "../../stack/load";
 
 /** Made by PostgreSQL 15 itself: CREATE ROLE ... PASSWORD 'pencil-and-paper-2026'; SELECT rolpassword. */
@@ -96,7 +97,7 @@ describe("pool sizing from first principles", () => {
         loadStackConfig(
             "flowviz",
             "t",
-            Object.fromEntries(Object.entries({ platform: "kubernetes", ...raw }).map(([k, v]) => [`flowviz:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+            Object.fromEntries(Object.entries({ platform: "kubernetes", monitoring: { allowNoReceivers: true }, ...raw }).map(([k, v]) => [`flowviz:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
             () => false,
         ).config;
 
@@ -107,13 +108,13 @@ describe("pool sizing from first principles", () => {
         expect(poolSizing(config({ pgbouncer: { replicas: 3 } }))).toEqual({ poolSize: 6, reserveSize: 2, replicas: 3 });
     });
     it("scales with database cores", () => {
-        expect(poolSizing(config({ postgres: { cpuCores: 8, maxConnections: 200 } })).poolSize).toBe(64);
+        expect(poolSizing(config({ postgres: { maxConnections: 200, resources: { cpu: "8", memory: "8Gi" } } })).poolSize).toBe(64);
     });
     it("honours explicit sizes", () => {
         expect(poolSizing(config({ pgbouncer: { defaultPoolSize: 25, reservePoolSize: 5 } }))).toEqual({ poolSize: 25, reserveSize: 5, replicas: 1 });
     });
     it("finds the default stack within every limit", () => {
-        expect(checkCapacity(config({}))).toEqual([]);
+        expect(checkInvariants(config({}), { project: "flowviz", stack: "t" })).toEqual([]);
     });
     it("counts one replica on Docker whatever the replica setting", () => {
         expect(poolSizing(config({ platform: "docker", pgbouncer: { replicas: 4 } })).replicas).toBe(1);

@@ -3,7 +3,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { alertRules, recordingRules } from "../../configs/rules";
+import { alertRules, recordingRules, SHORTEST_RATE_WINDOW } from "../../configs/rules";
+import { durationSeconds } from "../../configs/format";
 import { FORBIDDEN_LABELS, KNOWN_METRICS } from "../../configs/metrics";
 import { DATASOURCE_UID } from "../../configs/grafana";
 import { dashboardFiles } from "../../dashboards";
@@ -42,6 +43,12 @@ describe("metric integrity", () => {
         expect(facts.metrics.length).toBeGreaterThan(expr === "vector(1)" ? -1 : 0);
         for (const m of facts.metrics) expect(KNOWN_METRICS.has(m) || recorded.has(m), `${m} is not in configs/metrics.ts`).toBe(true);
         for (const l of facts.labels) expect(FORBIDDEN_LABELS).not.toContain(l);
+    });
+
+    it(`takes no rule's range shorter than ${SHORTEST_RATE_WINDOW}, the window the scrape-interval invariant protects`, () => {
+        const ranges = [...alerts, ...recordingRules()].flatMap((r) => parsePromQL(r.expr).ranges).map((r) => durationSeconds(r)!);
+        expect(ranges.length).toBeGreaterThan(10);
+        expect(Math.min(...ranges)).toBe(durationSeconds(SHORTEST_RATE_WINDOW));
     });
 
     it("a misspelt metric would be caught", () => {

@@ -1,0 +1,53 @@
+/**
+ * The stack's configuration alone, no render: validates it (schema, values as the CLI
+ * writes them, every invariant) and prints the derived budgets, or every problem.
+ *
+ *   npm run check -- --stack prod [--config-file Pulumi.prod.yaml]     exit 0 valid, 1 not
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { readStackFile, StackFileError } from "../render/stackfile";
+import { ConfigError, loadStackConfig } from "../stack/load";
+import { connectionBudget, databaseCores } from "../stack/capacity";
+import { mib, postgresMemory, prometheusDisk } from "../stack/budgets";
+import type { StackConfig } from "../stack/schema";
+
+const PROJECT = "flowviz";
+
+function figures(c: StackConfig): string[] {
+    const b = connectionBudget(c);
+    const { poolSize, reserveSize, replicas } = b.sizing;
+    const memory = postgresMemory(c);
+    const disk = prometheusDisk(c);
+    const derived = c.pgbouncer.defaultPoolSize === undefined ? ` (${databaseCores(c)} cores x ${c.app.roundTripsPerTransaction} round trips / ${replicas})` : "";
+    return [
+        `PgBouncer pool per replica: ${poolSize} + reserve ${reserveSize}, ${replicas} replica(s)${derived}`,
+        `server connections: ${b.serverConnections.arithmetic} = ${b.serverConnections.value} of ${b.serverAvailable.arithmetic} = ${b.serverAvailable.value}`,
+        `client connections: ${b.clientConnections.arithmetic} = ${b.clientConnections.value} of max_client_conn ${c.pgbouncer.maxClientConn}`,
+        `PgBouncer file descriptors: ${b.fileDescriptors.arithmetic} = ${b.fileDescriptors.value} of ${c.pgbouncer.fileDescriptorLimit}`,
+        `PostgreSQL memory: ${memory.need.arithmetic} of ${c.postgres.resources.memory} (${mib(memory.limit)})`,
+        `Prometheus disk: ${disk.need.arithmetic} of ${c.monitoring.prometheusStorageSize}`,
+    ];
+}
+
+function main(): number {
+    const { values } = parseArgs({ options: { stack: { type: "string" }, "config-file": { type: "string" } } });
+    if (!values.stack) {
+        console.error("usage: npm run check -- --stack <name> [--config-file Pulumi.<stack>.yaml]");
+        return 1;
+    }
+    const file = resolve(values["config-file"] ?? `Pulumi.${values.stack}.yaml`);
+    try {
+        const stackFile = readStackFile(file);
+        const { config } = loadStackConfig(PROJECT, values.stack, stackFile.config, (k) => stackFile.secretKeys.includes(k));
+        console.log(`${values.stack} (${config.platform}): configuration valid`);
+        for (const line of figures(config)) console.log(`  ${line}`);
+        return 0;
+    } catch (e) {
+        if (!(e instanceof ConfigError || e instanceof StackFileError)) throw e;
+        console.error(e.message);
+        return 1;
+    }
+}
+
+process.exitCode = main();

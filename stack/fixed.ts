@@ -1,0 +1,35 @@
+/**
+ * Ports and role names the stack does not let a user configure. The components use
+ * them and the invariants check the configurable ones against them: one home each.
+ */
+
+/** Port each service listens on, where it is not a stack setting. */
+export const FIXED_PORTS = {
+    postgres: 5432,
+    valkey: 6379,
+    prometheus: 9090,
+    alertmanager: 9093,
+    grafana: 3000,
+    "postgres-exporter": 9187,
+    "pgbouncer-exporter": 9127,
+    "node-exporter": 9100,
+} as const;
+
+export const POSTGRES_PORT = FIXED_PORTS.postgres;
+export const VALKEY_PORT = FIXED_PORTS.valkey;
+export const PROMETHEUS_PORT = FIXED_PORTS.prometheus;
+export const ALERTMANAGER_PORT = FIXED_PORTS.alertmanager;
+export const GRAFANA_PORT = FIXED_PORTS.grafana;
+
+/** PostgreSQL's bootstrap superuser, as the official image creates it. */
+export const SUPERUSER = "postgres";
+/** Login role of postgres-exporter (member of pg_monitor). */
+export const POSTGRES_EXPORTER_USER = "postgres_exporter";
+/** PgBouncer's console users: admin (SHUTDOWN, PAUSE, ...) and stats (SHOW only, read by the exporter). */
+export const PGBOUNCER_ADMIN_USER = "pgbouncer_admin";
+export const PGBOUNCER_STATS_USER = "pgbouncer_stats";
+
+/** Roles the stack creates or relies on itself; the app's role must be none of them. */
+export const INTERNAL_ROLES = [SUPERUSER, POSTGRES_EXPORTER_USER, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER] as const;
+/** Databases every cluster has; the app's data must not live in one of them. */
+export const SYSTEM_DATABASES = ["postgres", "template0", "template1"] as const;
