@@ -55,7 +55,7 @@ export function configDocs(): string {
         "",
         "<!-- Generated from stack/schema.ts by `npm run docs`; a test fails when this file is stale. -->",
         "",
-        "Set in `Pulumi.<stack>.yaml` under the `flowviz:` namespace, e.g. `pulumi config set --path flowviz:pgbouncer.replicas 2`.",
+        "Set in `Pulumi.<stack>.yaml` under the `flowviz:` namespace, e.g. `pulumi config set --path flowviz:pgbouncer.replicas 2 -s prod`.",
         "Every key is validated before anything is created: an unknown key, a wrong type or a value out of range fails",
         "the run with the key path, the value and what is allowed; all problems are listed at once. The invariants",
         "below are checked next and print their arithmetic. `npm run check -- --stack <name>` runs all of it without",
@@ -71,7 +71,7 @@ export function configDocs(): string {
         "|---|---|---|---|---|",
     ];
     rows("", schema, schema.required ?? [], out);
-    out.push("", "## Secrets", "", "Set with `pulumi config set --secret <key> <value>` (at least 16 characters). Any left unset is generated", "with `@pulumi/random` (32 characters) and kept encrypted in the stack state.", "", "| key | what |", "|---|---|");
+    out.push("", "## Secrets", "", "Set with `pulumi config set --secret flowviz:<key> <value> -s <stack>` (at least 16 characters). Any left unset is generated", "with `@pulumi/random` (32 characters) and kept encrypted in the stack state.", "", "| key | what |", "|---|---|");
     for (const [k, d] of Object.entries(SecretKeys)) out.push(`| \`${k}\` | ${d} |`);
     out.push("", "Never generated; required when the receiver that uses them is configured:", "", "| key | what |", "|---|---|");
     for (const [k, d] of Object.entries(ExternalSecretKeys)) out.push(`| \`${k}\` | ${d} |`);

@@ -98,7 +98,7 @@ function describe(err: ErrorObject, ctx: DescribeContext): string {
             const allowed = Object.keys((err.parentSchema as { properties?: object }).properties ?? {});
             const at = err.instancePath ? `${where}.` : `${project}:`;
             const key = String(p.additionalProperty);
-            const nesting = key.includes(".") ? " (a dotted key is one literal name: nest it in YAML, or use `pulumi config set --path`)" : "";
+            const nesting = key.includes(".") ? ` (a dotted key is one literal name: nest it in YAML, or use pulumi config set --path ${project}:${key} <value> -s ${ctx.stack})` : "";
             return `${at}${key}: unknown key; allowed here: ${allowed.join(", ")}${nesting}`;
         }
         case "required":
