@@ -1,4 +1,5 @@
 /** Reads Pulumi.<stack>.yaml into the `project:key` -> string map Pulumi hands a program. */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 
@@ -17,11 +18,14 @@ export class StackFileError extends Error {
 
 /**
  * A deterministic, valid-looking value for a `secure:` key, so the program sees the
- * key as set (and secret) without the ciphertext being decrypted.
+ * key as set (and secret) without the ciphertext being decrypted. It follows the
+ * ciphertext: a changed secret renders differently (and a diff can say so) while
+ * nothing about the real value is revealed.
  */
-export function standIn(key: string): string {
+export function standIn(key: string, ciphertext = ""): string {
     const name = key.split(":").pop() ?? key;
-    return /Url$/.test(name) ? `https://render-stand-in.invalid/${name}` : `render-stand-in-for-${name}`;
+    const tag = createHash("sha256").update(ciphertext).digest("hex").slice(0, 8);
+    return /Url$/.test(name) ? `https://render-stand-in.invalid/${name}/${tag}` : `render-stand-in-for-${name}-${tag}`;
 }
 
 export function readStackFile(path: string): StackFile {
@@ -46,7 +50,7 @@ export function readStackFile(path: string): StackFile {
     for (const [key, value] of Object.entries((root.config ?? {}) as Record<string, unknown>)) {
         if (typeof value === "object" && value !== null && "secure" in value) {
             encrypted.push(key);
-            config[key] = standIn(key);
+            config[key] = standIn(key, String((value as { secure: unknown }).secure));
             continue;
         }
         config[key] = typeof value === "string" ? value : JSON.stringify(value);

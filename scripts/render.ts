@@ -4,12 +4,13 @@
  *
  *   npm run render -- --stack dev --out out/dev [--show-secrets] [--config-file F]
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runProgram } from "../render/program";
 import { maskSecrets, renderedFiles } from "../render/files";
-import { readStackFile, StackFileError, standIn } from "../render/stackfile";
+import { readStackFile, StackFileError } from "../render/stackfile";
+import { checkOutDir, OutDirError, prepareOutDir } from "../render/outdir";
 
 async function main(): Promise<number> {
     const { values } = parseArgs({
@@ -26,6 +27,13 @@ async function main(): Promise<number> {
     }
     const show = values["show-secrets"] === true;
     const file = resolve(values["config-file"] ?? `Pulumi.${values.stack}.yaml`);
+    try {
+        checkOutDir(values.out);
+    } catch (e) {
+        if (!(e instanceof OutDirError)) throw e;
+        console.error(e.message);
+        return 1;
+    }
     let stackFile;
     try {
         stackFile = readStackFile(file);
@@ -34,7 +42,7 @@ async function main(): Promise<number> {
         console.error(e.message);
         return 1;
     }
-    for (const k of stackFile.encrypted) console.error(`note: ${k} is encrypted in ${file}; the render uses the stand-in "${standIn(k)}"`);
+    for (const k of stackFile.encrypted) console.error(`note: ${k} is encrypted in ${file}; the render uses the stand-in "${stackFile.config[k]}"`);
 
     let run;
     try {
@@ -43,9 +51,7 @@ async function main(): Promise<number> {
         console.error((e as Error).message);
         return 1;
     }
-    const out = resolve(values.out);
-    rmSync(out, { recursive: true, force: true });
-    mkdirSync(out, { recursive: true });
+    const out = prepareOutDir(values.out);
     const plan = {
         stack: values.stack,
         secretsShown: show,

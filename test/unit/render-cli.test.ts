@@ -1,6 +1,6 @@
 /** `npm run render` as a reviewer runs it: a plan and files on disk, no credential without --show-secrets. */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../root";
@@ -17,6 +17,7 @@ describe("npm run render", () => {
     let plan: { outputs: Record<string, unknown>; resources: unknown[] };
     let shown: { outputs: Record<string, string> };
     beforeAll(() => {
+        rmSync(OUT, { recursive: true, force: true });
         render("prod");
         render("prod-shown", ["--config-file", "Pulumi.prod.yaml", "--show-secrets"]);
         plan = JSON.parse(readFileSync(join(OUT, "prod/plan.json"), "utf8"));
@@ -66,6 +67,34 @@ describe("npm run render", () => {
         return join(OUT, name);
     };
 
+    it("never deletes what it did not write: refuses a directory of notes and the working tree, replaces its own render", () => {
+        const notes = join(OUT, "notes");
+        mkdirSync(notes, { recursive: true });
+        writeFileSync(join(notes, "todo.md"), "keep me\n");
+        let message = "";
+        try {
+            execFileSync("npx", ["tsx", "scripts/render.ts", "--stack", "dev", "--out", notes], { cwd: ROOT, encoding: "utf8", stdio: "pipe" });
+        } catch (e) {
+            message = String((e as { stderr?: string }).stderr);
+        }
+        expect(message).toContain("holds files no render wrote");
+        expect(readFileSync(join(notes, "todo.md"), "utf8")).toBe("keep me\n");
+        for (const dir of [".", ".."]) {
+            try {
+                execFileSync("npx", ["tsx", "scripts/render.ts", "--stack", "dev", "--out", dir], { cwd: ROOT, encoding: "utf8", stdio: "pipe" });
+                throw new Error(`rendered into ${dir}`);
+            } catch (e) {
+                expect(String((e as { stderr?: string }).stderr)).toContain("is the working directory or contains it");
+            }
+        }
+        expect(existsSync(join(ROOT, "package.json"))).toBe(true);
+        // an earlier render (it has the marker) is replaced
+        writeFileSync(join(OUT, "prod/stale.txt"), "from an older render\n");
+        render("prod");
+        expect(existsSync(join(OUT, "prod/stale.txt"))).toBe(false);
+        expect(existsSync(join(OUT, "prod/.flowviz-render"))).toBe(true);
+    });
+
     it("names the file and the line of a stack file that is not YAML, without a stack trace", () => {
         const message = stderrOf("broken", ["--config-file", stackFile("broken.yaml", "config:\n  flowviz:platform: [docker\n")]);
         expect(message).toMatch(/broken\.yaml: not valid YAML: .* at line 3, column 1/);
@@ -94,7 +123,7 @@ describe("npm run render", () => {
         );
         render("encrypted", ["--config-file", file, "--show-secrets"]);
         const alertmanager = readFileSync(join(OUT, "encrypted/files/alertmanager/alertmanager.yml"), "utf8");
-        expect(alertmanager).toContain("auth_password: render-stand-in-for-alertmanagerSmtpPassword");
+        expect(alertmanager).toMatch(/auth_password: render-stand-in-for-alertmanagerSmtpPassword-[0-9a-f]{8}\n/);
         expect(alertmanager).not.toContain("v1:AAAABBBBCCCC");
     });
 });
