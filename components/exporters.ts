@@ -75,6 +75,7 @@ export class Exporters extends pulumi.ComponentResource {
                 args: ["--path.rootfs=/host", listen(FIXED_PORTS["node-exporter"])],
                 ports: [{ name: "metrics", port: FIXED_PORTS["node-exporter"] }],
                 hostRootfs: "/host",
+                hostAccessReason: "node metrics: host network and PID namespace, root filesystem read-only",
                 health: { http: { path: "/metrics", port: FIXED_PORTS["node-exporter"] } },
                 workload: "daemonset",
                 metrics: { job: NODE_EXPORTER.job, port: FIXED_PORTS["node-exporter"], path: "/metrics" },

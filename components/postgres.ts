@@ -50,7 +50,8 @@ export class Postgres extends pulumi.ComponentResource {
             ],
             volumes: [{ name: "data", mountPath: "/var/lib/postgresql/data", size: s.storageSize }],
             scratch: ["/var/run/postgresql", "/tmp"],
-            health: { exec: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", SUPERUSER], startSeconds: 30 },
+            // crash recovery replays the WAL since the last checkpoint; it must not be cut short
+            health: { exec: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", SUPERUSER], startSeconds: 30, maxStartSeconds: 1800 },
             resources: s.resources,
             replicas: 1,
             workload: "statefulset",
@@ -71,6 +72,7 @@ export class Postgres extends pulumi.ComponentResource {
             secretEnv: { PGPASSWORD: args.superuserPassword },
             configDir: "/etc/flowviz",
             files: [{ path: "roles.sql", content: pulumi.output(args.roles).apply(rolesSql), secret: true }],
+            resources: { cpu: "250m", memory: "128Mi" },
             replicas: 1,
             workload: "job",
             runAs,

@@ -63,7 +63,8 @@ export class Prometheus extends pulumi.ComponentResource {
                     { path: RULES_FILE, content: rulesFile(s.alerts as Thresholds, s.runbookBaseUrl, s.evaluationInterval) },
                 ],
                 volumes: [{ name: "data", mountPath: "/prometheus", size: s.prometheusStorageSize }],
-                health: { http: { path: "/-/ready", port: PROMETHEUS_PORT }, startSeconds: 15 },
+                // WAL replay after a restart grows with the head block (up to 2 hours of samples)
+                health: { http: { path: "/-/ready", port: PROMETHEUS_PORT }, startSeconds: 15, maxStartSeconds: 1800 },
                 resources: { cpu: "1", memory: "2Gi" },
                 replicas: 1,
                 workload: "statefulset",

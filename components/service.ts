@@ -32,6 +32,11 @@ export interface HealthCheck {
     tcpPort?: number;
     /** grace before the first check, seconds (default 10) */
     startSeconds?: number;
+    /**
+     * longest a start may take (crash recovery, WAL replay) before the service counts as
+     * failed; a service with persistent data gets a startup probe this long (default 300)
+     */
+    maxStartSeconds?: number;
 }
 
 export type Workload = "deployment" | "statefulset" | "daemonset" | "job";
@@ -75,6 +80,8 @@ export interface ServiceSpec {
     fileLimit?: number;
     /** a host daemon: sees the host's processes and its root filesystem read-only at this path */
     hostRootfs?: string;
+    /** why the service needs the host (shown to reviewers and checked by the policy pack); required with hostRootfs */
+    hostAccessReason?: string;
     /** services allowed to open connections to this one (Kubernetes NetworkPolicy); none when unset */
     reachableFrom?: string[];
     /** services that must be up (and healthy) before this one starts */

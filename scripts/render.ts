@@ -11,6 +11,7 @@ import { runProgram } from "../render/program";
 import { maskSecrets, renderedFiles } from "../render/files";
 import { readStackFile, StackFileError } from "../render/stackfile";
 import { checkOutDir, OutDirError, prepareOutDir } from "../render/outdir";
+import { checkPolicies } from "../policy/offline";
 
 async function main(): Promise<number> {
     const { values } = parseArgs({
@@ -74,7 +75,12 @@ async function main(): Promise<number> {
     }
     console.log(`${values.stack}: ${run.resources.length} resources, ${files.length - skipped} files written to ${out}` +
         (skipped ? ` (${skipped} secret files left out; add --show-secrets)` : ""));
-    return 0;
+    const violations = await checkPolicies(run.resources);
+    writeFileSync(join(out, "policy.json"), JSON.stringify(violations, null, 2) + "\n");
+    for (const v of violations) console.error(`${v.enforcement === "mandatory" ? "policy violation" : "policy advisory"} [${v.policy}] ${v.resource}: ${v.message}`);
+    const mandatory = violations.filter((v) => v.enforcement === "mandatory").length;
+    if (mandatory > 0) console.error(`${values.stack}: ${mandatory} mandatory policy violation(s); pulumi preview --policy-pack policy would refuse this stack`);
+    return mandatory > 0 ? 1 : 0;
 }
 
 main().then((code) => process.exit(code), (e) => {

@@ -7,6 +7,8 @@
 import Ajv, { type ErrorObject } from "ajv";
 import { ExternalSecretKeys, StackConfigSchema, SecretKeys, type ExternalSecretKey, type StackConfig, type SecretKey } from "./schema";
 import { checkInvariants } from "./invariants";
+import { isPinnedImage } from "./images";
+export { isPinnedImage } from "./images";
 import { coerceToSchema, type Coercion, type SchemaNode } from "./coerce";
 import { durationSeconds } from "../configs/format";
 
@@ -20,16 +22,6 @@ export class ConfigError extends Error {
     }
 }
 
-const IMAGE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/;
-
-/** True for `repo:tag`, `repo@sha256:...` or both, where the tag is not `latest`. */
-export function isPinnedImage(ref: string): boolean {
-    const m = IMAGE.exec(ref);
-    if (!m) return false;
-    const tag = m[1];
-    const digest = ref.includes("@sha256:");
-    return (tag !== undefined && tag !== "latest") || digest;
-}
 
 const FORMAT_HELP: Record<string, string> = {
     "pinned-image": "an image pinned by tag or digest, e.g. `postgres:17.2-bookworm` (never `latest`, never untagged)",

@@ -1,13 +1,15 @@
 /**
- * Kubernetes target: a namespace with default-deny ingress; per service a ConfigMap
- * and a Secret (auto-named, so a content change replaces them and rolls the pods),
- * the workload, a Service, a NetworkPolicy, a PodDisruptionBudget when replicated,
- * and protected PersistentVolumeClaims.
+ * Kubernetes target: a protected namespace enforcing Pod Security `restricted` with
+ * default-deny ingress (host daemons get a `privileged` namespace of their own, with
+ * nothing else in it); per service a ConfigMap and a Secret (auto-named, so a content
+ * change replaces them and rolls the pods), the workload, a Service, a NetworkPolicy,
+ * a PodDisruptionBudget when replicated, and protected PersistentVolumeClaims.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { input as k8sIn } from "@pulumi/kubernetes/types";
 import { ROLLING_UPDATE_SURGE } from "../../stack/capacity";
+import { HOST_ACCESS_ANNOTATION } from "../../policy/resources";
 import { SCRAPER, serviceLabels, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
 
 export interface KubernetesPlatformArgs {
@@ -41,42 +43,72 @@ function rollout(spec: ServiceSpec): k8sIn.apps.v1.DeploymentStrategy {
     return { type: "RollingUpdate", rollingUpdate: { maxSurge: ROLLING_UPDATE_SURGE, maxUnavailable: 0 } };
 }
 
+/** The namespace of host daemons (node-exporter): Pod Security `privileged`, nothing else in it. */
+export const hostNamespaceOf = (namespace: string) => `${namespace}-host`;
+
 export class KubernetesPlatform extends pulumi.ComponentResource implements Platform {
     readonly kind = "kubernetes" as const;
     readonly listenAddress = "0.0.0.0";
     readonly namespace: k8s.core.v1.Namespace;
-    private readonly ns: pulumi.Output<string>;
+    private hostNamespace?: k8s.core.v1.Namespace;
+    /** namespace of each deployed service, by service name */
+    private readonly namespaceOfService = new Map<string, string>();
     readonly scraped: Platform["scraped"] = [];
 
     constructor(name: string, private readonly args: KubernetesPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flowviz:platform:Kubernetes", name, {}, opts);
-        this.namespace = new k8s.core.v1.Namespace(
-            `${name}-namespace`,
+        this.namespace = this.newNamespace(`${name}-namespace`, `${name}-default-deny`, args.namespace, "restricted");
+        this.registerOutputs({ namespace: this.namespace.metadata.name });
+    }
+
+    /**
+     * A namespace enforcing a Pod Security level, behind default-deny ingress. Protected:
+     * deleting it would delete the volume claims in it.
+     */
+    private newNamespace(resourceName: string, denyName: string, namespace: string, level: "restricted" | "privileged"): k8s.core.v1.Namespace {
+        const ns = new k8s.core.v1.Namespace(
+            resourceName,
             {
                 metadata: {
-                    name: args.namespace,
-                    labels: { "app.kubernetes.io/part-of": "flowviz", "pod-security.kubernetes.io/enforce": "baseline" },
+                    name: namespace,
+                    labels: {
+                        "app.kubernetes.io/part-of": "flowviz",
+                        "pod-security.kubernetes.io/enforce": level,
+                        "pod-security.kubernetes.io/warn": level,
+                        "pod-security.kubernetes.io/audit": level,
+                    },
                 },
             },
-            { parent: this },
+            { parent: this, protect: true, retainOnDelete: true },
         );
-        this.ns = this.namespace.metadata.name;
         new k8s.networking.v1.NetworkPolicy(
-            `${name}-default-deny`,
-            { metadata: { name: "default-deny-ingress", namespace: this.ns }, spec: { podSelector: {}, policyTypes: ["Ingress"] } },
+            denyName,
+            { metadata: { name: "default-deny-ingress", namespace: ns.metadata.name }, spec: { podSelector: {}, policyTypes: ["Ingress"] } },
             { parent: this },
         );
-        this.registerOutputs({ namespace: this.ns });
+        return ns;
+    }
+
+    /** Where a service's objects go: host daemons in the host namespace, everything else in ours. */
+    private namespaceFor(spec: ServiceSpec): { name: string; output: pulumi.Output<string> } {
+        if (!spec.hostRootfs) return { name: this.args.namespace, output: this.namespace.metadata.name };
+        const name = hostNamespaceOf(this.args.namespace);
+        this.hostNamespace ??= this.newNamespace("kubernetes-host-namespace", "kubernetes-host-default-deny", name, "privileged");
+        return { name, output: this.hostNamespace.metadata.name };
+    }
+
+    private serviceNamespace(service: string): string {
+        return this.namespaceOfService.get(service) ?? this.args.namespace;
     }
 
     hostOf(service: string): string {
-        return `${service}.${this.args.namespace}.svc.cluster.local`;
+        return `${service}.${this.serviceNamespace(service)}.svc.cluster.local`;
     }
 
     /** Pods, not Services: behind a load-balanced Service the counters of different pods would mix. */
     discovery(service: string, port: number): Record<string, unknown> {
         return {
-            kubernetes_sd_configs: [{ role: "pod", namespaces: { names: [this.args.namespace] } }],
+            kubernetes_sd_configs: [{ role: "pod", namespaces: { names: [this.serviceNamespace(service)] } }],
             relabel_configs: [
                 { source_labels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], regex: service, action: "keep" },
                 { source_labels: ["__meta_kubernetes_pod_container_port_number"], regex: String(port), action: "keep" },
@@ -95,7 +127,10 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
 
     deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed {
         const opts = { parent };
-        const ns = this.ns;
+        if (spec.hostRootfs && !spec.hostAccessReason) throw new Error(`${spec.name}: a host daemon must say why it needs the host (hostAccessReason)`);
+        const namespace = this.namespaceFor(spec);
+        const ns = namespace.output;
+        this.namespaceOfService.set(spec.name, namespace.name);
         const labels = serviceLabels(spec);
         const files = spec.files ?? [];
         const plainFiles = files.filter((f) => !f.secret);
@@ -168,20 +203,24 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         let serviceAccountName: pulumi.Output<string> | undefined;
         if (spec.discoversPods) {
             const sa = new k8s.core.v1.ServiceAccount(`${spec.name}-sa`, { metadata: { name: spec.name, namespace: ns, labels } }, opts);
-            const role = new k8s.rbac.v1.Role(
-                `${spec.name}-discovery`,
-                { metadata: { name: `${spec.name}-discovery`, namespace: ns, labels }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }] },
-                opts,
-            );
-            new k8s.rbac.v1.RoleBinding(
-                `${spec.name}-discovery`,
-                {
-                    metadata: { name: `${spec.name}-discovery`, namespace: ns, labels },
-                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-                    subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: this.args.namespace }],
-                },
-                opts,
-            );
+            // read pods wherever scraped services run: our namespace and, when there is one, the host daemons'
+            const watched: [string, pulumi.Output<string>][] = [["", ns], ...(this.hostNamespace ? [["-host", this.hostNamespace.metadata.name] as [string, pulumi.Output<string>]] : [])];
+            for (const [suffix, where] of watched) {
+                const role = new k8s.rbac.v1.Role(
+                    `${spec.name}-discovery${suffix}`,
+                    { metadata: { name: `${spec.name}-discovery`, namespace: where, labels }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }] },
+                    opts,
+                );
+                new k8s.rbac.v1.RoleBinding(
+                    `${spec.name}-discovery${suffix}`,
+                    {
+                        metadata: { name: `${spec.name}-discovery`, namespace: where, labels },
+                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+                        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: namespace.name }],
+                    },
+                    opts,
+                );
+            }
             serviceAccountName = sa.metadata.name;
         }
         const probe = this.probe(spec);
@@ -198,6 +237,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             lifecycle: spec.stop ? { preStop: { exec: { command: ["/bin/sh", "-c", preStopScript(spec.stop, spec.replicas)] } } } : undefined,
             readinessProbe: probe,
             livenessProbe: probe ? { ...probe, failureThreshold: 6 } : undefined,
+            startupProbe: this.startupProbe(spec, probe),
             securityContext: spec.runAs
                 ? { allowPrivilegeEscalation: false, readOnlyRootFilesystem: spec.runAs.readOnlyRootFilesystem, capabilities: { drop: ["ALL"] } }
                 : undefined,
@@ -234,7 +274,12 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         };
         const template = { metadata: { labels }, spec: podSpec };
         const selector = { matchLabels: this.selector(spec.name) };
-        const metadata = { name: spec.name, namespace: ns, labels };
+        const metadata = {
+            name: spec.name,
+            namespace: ns,
+            labels,
+            annotations: spec.hostAccessReason ? { [HOST_ACCESS_ANNOTATION]: spec.hostAccessReason } : undefined,
+        };
         let workload: pulumi.CustomResource;
         switch (spec.workload) {
             case "deployment":
@@ -288,6 +333,16 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         }
         if (spec.metrics) this.scraped.push({ service: spec.name, target: spec.metrics });
         return { readyWhen: [workload] };
+    }
+
+    /**
+     * A service with persistent data may spend long in recovery before it answers; until
+     * the startup probe passes, liveness does not run and cannot kill the recovery.
+     */
+    private startupProbe(spec: ServiceSpec, probe: k8sIn.core.v1.Probe | undefined): k8sIn.core.v1.Probe | undefined {
+        if (!probe || (spec.volumes ?? []).length === 0) return undefined;
+        const period = 10;
+        return { ...probe, initialDelaySeconds: 0, periodSeconds: period, failureThreshold: Math.ceil((spec.health?.maxStartSeconds ?? 300) / period) };
     }
 
     private probe(spec: ServiceSpec): k8sIn.core.v1.Probe | undefined {

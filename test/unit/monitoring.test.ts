@@ -125,11 +125,17 @@ describe("monitoring services as deployed", () => {
     it("discovers pods on Kubernetes, never a load-balanced Service, with the RBAC it needs", () => {
         const prom = parse(file(prod, "prometheus", "prometheus.yml"));
         for (const j of prom.scrape_configs) {
-            expect(j.kubernetes_sd_configs).toEqual([{ role: "pod", namespaces: { names: ["flowviz"] } }]);
+            const namespace = j.job_name === "node" ? "flowviz-host" : "flowviz";
+            expect(j.kubernetes_sd_configs, j.job_name).toEqual([{ role: "pod", namespaces: { names: [namespace] } }]);
             expect(j.relabel_configs[0].action).toBe("keep");
         }
-        const role = only(prod, "kubernetes:rbac.authorization.k8s.io/v1:Role", "prometheus-discovery");
-        expect(role.inputs.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
+        for (const name of ["prometheus-discovery", "prometheus-discovery-host"]) {
+            const role = only(prod, "kubernetes:rbac.authorization.k8s.io/v1:Role", name);
+            expect(role.inputs.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
+            const binding = only(prod, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", name);
+            expect((binding.inputs.metadata as any).namespace).toBe((role.inputs.metadata as any).namespace);
+            expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "prometheus", namespace: "flowviz" }]);
+        }
         const sts = (only(prod, "kubernetes:apps/v1:StatefulSet", "prometheus").inputs.spec as any).template.spec;
         expect(sts.serviceAccountName).toBe("prometheus");
     });

@@ -1,0 +1,229 @@
+/**
+ * The flowviz policy pack's policies: what a reviewer and the Kubernetes control plane
+ * would refuse, checked on every resource before it exists. The same objects run in
+ * `pulumi preview --policy-pack policy` (index.ts) and offline over every render (offline.ts).
+ */
+import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { isPinnedImage } from "../stack/images";
+import { isPodSecurityLevel, podSecurityViolations, POD_SECURITY_LABEL } from "./pod-security";
+import { containersOf, DOCKER, findFile, HOST_ACCESS_ANNOTATION, iniValues, K8S, podTemplate } from "./resources";
+
+export type Policy = ResourceValidationPolicy | StackValidationPolicy;
+
+const CREDENTIAL_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)/i;
+const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:[^\s/@]+@/i;
+const CREDENTIAL_LINE = /^\s*["']?[\w.-]*(password|passwd|secret|token|api_?key)["']?\s*[:=]\s*\S+/im;
+
+/** A credential-looking environment entry; `_FILE` variables name a file, not a value. */
+const isCredentialEnv = (name: string, value: string) => (CREDENTIAL_NAME.test(name) && !/_FILE$/.test(name) && value !== "") || URL_WITH_PASSWORD.test(value);
+
+const protectData: ResourceValidationPolicy = {
+    name: "protect-data",
+    description: "Objects that hold data (volume claims, Docker volumes) and the namespace that owns the claims are protected from deletion.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        if (![K8S.pvc, K8S.namespace, DOCKER.volume].includes(args.type as never)) return;
+        if (!args.opts.protect) report(`${args.name} holds data but is not protected: set protect (and retainOnDelete) on it`);
+    },
+};
+
+const pinnedImages: ResourceValidationPolicy = {
+    name: "pinned-images",
+    description: "Images are pinned by tag or digest, never `latest` or untagged.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        const images: string[] = args.type === DOCKER.image ? [args.props.name] : containersOf(podTemplate(args.type, args.props)?.spec).map((c) => c.image);
+        for (const image of images) if (typeof image !== "string" || !isPinnedImage(image)) report(`image ${String(image)} is not pinned by tag or digest`);
+    },
+};
+
+const containerResources: ResourceValidationPolicy = {
+    name: "container-resources",
+    description: "Every container, Jobs' included, has CPU and memory requests and limits.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        if (args.type === DOCKER.container) {
+            if (!args.props.memory || !args.props.cpus) report(`container ${args.props.name} has no memory and CPU limit`);
+            return;
+        }
+        for (const c of containersOf(podTemplate(args.type, args.props)?.spec)) {
+            for (const kind of ["requests", "limits"] as const) {
+                for (const what of ["cpu", "memory"]) if (!c.resources?.[kind]?.[what]) report(`container ${c.name} has no ${what} ${kind}`);
+            }
+        }
+    },
+};
+
+const nonRoot: ResourceValidationPolicy = {
+    name: "non-root",
+    description: "Containers run as a non-root user, cannot escalate privileges, and have a read-only root filesystem.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        if (args.type === DOCKER.container) {
+            const user = String(args.props.user ?? "");
+            if (user === "" || /^(0|root)(:|$)/.test(user)) report(`container ${args.props.name} runs as root (user ${user || "unset"})`);
+            if (args.props.readOnly !== true) report(`container ${args.props.name} has a writable root filesystem`);
+            return;
+        }
+        const pod = podTemplate(args.type, args.props)?.spec;
+        for (const c of containersOf(pod)) {
+            const sc = c.securityContext ?? {};
+            if (!(sc.runAsNonRoot ?? pod.securityContext?.runAsNonRoot)) report(`container ${c.name} may run as root (runAsNonRoot is not true)`);
+            if (sc.allowPrivilegeEscalation !== false) report(`container ${c.name} may escalate privileges`);
+            if (sc.readOnlyRootFilesystem !== true) report(`container ${c.name} has a writable root filesystem`);
+        }
+    },
+};
+
+const noPlainCredentials: ResourceValidationPolicy = {
+    name: "no-plain-credentials",
+    description: "No credential (PASSWORD, SECRET, TOKEN, keys, URLs with a password) in a plain Kubernetes env value or a ConfigMap.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        if (args.type === K8S.configMap) {
+            for (const [key, value] of Object.entries(args.props.data ?? {})) {
+                if (CREDENTIAL_NAME.test(key) || URL_WITH_PASSWORD.test(String(value)) || CREDENTIAL_LINE.test(String(value))) {
+                    report(`ConfigMap key ${key} holds a credential: move it to a Secret`);
+                }
+            }
+            return;
+        }
+        for (const c of containersOf(podTemplate(args.type, args.props)?.spec)) {
+            for (const e of c.env ?? []) {
+                if (e.value !== undefined && isCredentialEnv(e.name, String(e.value))) report(`container ${c.name} has ${e.name} as a plain env value: use valueFrom.secretKeyRef or a file`);
+            }
+        }
+    },
+};
+
+/** Advisory until the data-path work (issue 10) moves credentials into files; then mandatory. */
+const noEnvCredentialsOnDocker: ResourceValidationPolicy = {
+    name: "no-credentials-in-docker-env",
+    description: "Docker containers get credentials as files, not environment variables (visible in `docker inspect`).",
+    enforcementLevel: "advisory",
+    validateResource: (args, report) => {
+        if (args.type !== DOCKER.container) return;
+        for (const entry of (args.props.envs ?? []) as string[]) {
+            const [name, ...rest] = String(entry).split("=");
+            if (isCredentialEnv(name!, rest.join("="))) report(`container ${args.props.name} gets ${name} as an environment variable`);
+        }
+    },
+};
+
+const noPublicExposure: ResourceValidationPolicy = {
+    name: "no-public-exposure",
+    description: `No LoadBalancer or NodePort Service, no host port or host network unless the workload declares why (annotation ${HOST_ACCESS_ANNOTATION}); Docker ports bind to an explicit address.`,
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        if (args.type === K8S.service && ["LoadBalancer", "NodePort"].includes(args.props.spec?.type)) report(`Service ${args.name} is of type ${args.props.spec.type}`);
+        if (args.type === DOCKER.container) {
+            for (const p of args.props.ports ?? []) if (!p.ip || p.ip === "0.0.0.0" || p.ip === "::") report(`container ${args.props.name} publishes port ${p.external ?? p.internal} on every interface`);
+            return;
+        }
+        const template = podTemplate(args.type, args.props);
+        if (!template) return;
+        const declared = args.props.metadata?.annotations?.[HOST_ACCESS_ANNOTATION];
+        if (template.spec.hostNetwork && !declared) report(`${args.name} uses the host network without declaring why (${HOST_ACCESS_ANNOTATION})`);
+        for (const c of containersOf(template.spec)) for (const p of c.ports ?? []) if (p.hostPort && !declared) report(`container ${c.name} claims hostPort ${p.hostPort}`);
+    },
+};
+
+const startupProbe: ResourceValidationPolicy = {
+    name: "startup-probe",
+    description: "Stateful pods (StatefulSets, pods with volume claims) have a startup probe, so crash recovery or WAL replay is not killed by the liveness probe.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        const template = podTemplate(args.type, args.props);
+        if (!template || args.type === K8S.job || args.type === K8S.cronJob) return;
+        const stateful = args.type === K8S.statefulSet || (template.spec.volumes ?? []).some((v: any) => v.persistentVolumeClaim);
+        if (!stateful) return;
+        for (const c of template.spec.containers ?? []) if (!c.startupProbe) report(`container ${c.name} of stateful ${args.name} has no startupProbe`);
+    },
+};
+
+const namespaceOf = (r: PolicyResource) => r.props.metadata?.namespace as string | undefined;
+const namespaces = (resources: PolicyResource[]) => new Map(resources.filter((r) => r.type === K8S.namespace).map((r) => [r.props.metadata?.name as string, r]));
+
+const podSecurity: StackValidationPolicy = {
+    name: "pod-security",
+    description: "Every pod meets the Pod Security Standard its namespace enforces (pod-security.kubernetes.io/enforce), as admission would judge it.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+        const byName = namespaces(args.resources);
+        for (const ns of byName.values()) {
+            if (!isPodSecurityLevel(ns.props.metadata?.labels?.[POD_SECURITY_LABEL])) report(`namespace ${ns.props.metadata?.name} enforces no Pod Security level (${POD_SECURITY_LABEL})`, ns.urn);
+        }
+        for (const r of args.resources) {
+            const template = podTemplate(r.type, r.props);
+            if (!template) continue;
+            const level = byName.get(namespaceOf(r) ?? "")?.props.metadata?.labels?.[POD_SECURITY_LABEL];
+            if (!isPodSecurityLevel(level)) continue;
+            for (const v of podSecurityViolations(template.spec, level)) report(`${r.name} in namespace ${namespaceOf(r)} (${level}): ${v}; admission would refuse its pods`, r.urn);
+        }
+    },
+};
+
+const matches = (selector: { matchLabels?: Record<string, string> } | undefined, labels: Record<string, string>) =>
+    Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+
+const networkPolicies: StackValidationPolicy = {
+    name: "network-policy",
+    description: "Every pod is selected by an ingress NetworkPolicy of its namespace (host-network pods, which NetworkPolicies cannot select, excepted).",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+        const ingress = args.resources.filter((r) => r.type === K8S.networkPolicy && (r.props.spec?.policyTypes ?? ["Ingress"]).includes("Ingress"));
+        for (const r of args.resources) {
+            const template = podTemplate(r.type, r.props);
+            if (!template || template.spec.hostNetwork) continue;
+            const labels = template.metadata.labels ?? {};
+            if (!ingress.some((np) => namespaceOf(np) === namespaceOf(r) && matches(np.props.spec?.podSelector, labels))) report(`no ingress NetworkPolicy selects the pods of ${r.name}`, r.urn);
+        }
+    },
+};
+
+/** `intOrString` surge of a Deployment's rolling update (a percentage counts as one pod, the least it rounds up to). */
+function surgeOf(deployment: PolicyResource | undefined): number {
+    const strategy = deployment?.props.spec?.strategy;
+    if (!deployment || strategy?.type === "Recreate") return 0;
+    const s = strategy?.rollingUpdate?.maxSurge ?? "25%";
+    return typeof s === "number" ? s : 1;
+}
+
+const connectionCapacity: StackValidationPolicy = {
+    name: "connection-capacity",
+    description: "What will be deployed keeps PgBouncer inside PostgreSQL: (PgBouncer pods, surge included) x (default_pool_size + reserve_pool_size) <= max_connections - superuser_reserved_connections, read from the rendered pgbouncer.ini and postgresql.conf; on Docker PgBouncer's open-file limit covers max_client_conn plus its pool.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+        const ini = findFile(args.resources, "pgbouncer.ini");
+        const conf = findFile(args.resources, "postgresql.conf");
+        if (ini === undefined || conf === undefined) return;
+        const pgb = iniValues(ini);
+        const pg = iniValues(conf);
+        const perPod = Number(pgb.default_pool_size ?? 20) + Number(pgb.reserve_pool_size ?? 0);
+        const available = Number(pg.max_connections ?? 100) - Number(pg.superuser_reserved_connections ?? 3);
+        const deployment = args.resources.find((r) => r.type === K8S.deployment && r.props.metadata?.name === "pgbouncer");
+        const pods = deployment ? Number(deployment.props.spec?.replicas ?? 1) + surgeOf(deployment) : 1;
+        if (pods * perPod > available) {
+            report(`PgBouncer may open ${pods} pod(s) x (pool ${pgb.default_pool_size} + reserve ${pgb.reserve_pool_size ?? 0}) = ${pods * perPod} server connections; PostgreSQL accepts max_connections ${pg.max_connections} - ${pg.superuser_reserved_connections ?? 3} reserved = ${available}`);
+        }
+        const container = args.resources.find((r) => r.type === DOCKER.container && (r.props.uploads ?? []).some((u: { file: string }) => u.file.endsWith("/pgbouncer.ini")));
+        const nofile = container?.props.ulimits?.find((u: { name: string }) => u.name === "nofile")?.soft;
+        const needed = Number(pgb.max_client_conn ?? 100) + perPod;
+        if (container && (nofile === undefined || nofile < needed)) report(`PgBouncer's open-file limit ${nofile ?? "(Docker's default)"} is below max_client_conn ${pgb.max_client_conn} + pool ${perPod} = ${needed}`, container.urn);
+    },
+};
+
+export const POLICIES: Policy[] = [
+    protectData,
+    pinnedImages,
+    containerResources,
+    nonRoot,
+    noPlainCredentials,
+    noEnvCredentialsOnDocker,
+    noPublicExposure,
+    startupProbe,
+    podSecurity,
+    networkPolicies,
+    connectionCapacity,
+];
+

@@ -1,0 +1,62 @@
+/** Reading rendered Kubernetes and Docker resources: type tokens, pod templates, files. */
+
+export const K8S = {
+    namespace: "kubernetes:core/v1:Namespace",
+    configMap: "kubernetes:core/v1:ConfigMap",
+    secret: "kubernetes:core/v1:Secret",
+    service: "kubernetes:core/v1:Service",
+    pvc: "kubernetes:core/v1:PersistentVolumeClaim",
+    networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    deployment: "kubernetes:apps/v1:Deployment",
+    statefulSet: "kubernetes:apps/v1:StatefulSet",
+    daemonSet: "kubernetes:apps/v1:DaemonSet",
+    job: "kubernetes:batch/v1:Job",
+    cronJob: "kubernetes:batch/v1:CronJob",
+    pod: "kubernetes:core/v1:Pod",
+} as const;
+
+export const DOCKER = {
+    container: "docker:index/container:Container",
+    volume: "docker:index/volume:Volume",
+    image: "docker:index/remoteImage:RemoteImage",
+} as const;
+
+/** Label on a workload that declares, with a reason, that its pods need the host (host network/PID/filesystem). */
+export const HOST_ACCESS_ANNOTATION = "flowviz.io/host-access";
+
+export const WORKLOADS: readonly string[] = [K8S.deployment, K8S.statefulSet, K8S.daemonSet, K8S.job, K8S.cronJob, K8S.pod];
+
+/** The pod template of a Kubernetes workload (or the pod itself). */
+export function podTemplate(type: string, props: any): { metadata: any; spec: any } | undefined {
+    if (!WORKLOADS.includes(type)) return undefined;
+    if (type === K8S.pod) return { metadata: props.metadata ?? {}, spec: props.spec ?? {} };
+    const template = type === K8S.cronJob ? props.spec?.jobTemplate?.spec?.template : props.spec?.template;
+    return template ? { metadata: template.metadata ?? {}, spec: template.spec ?? {} } : undefined;
+}
+
+export const containersOf = (spec: any): any[] => [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
+
+/** Values of `key = value` lines (pgbouncer.ini, postgresql.conf), comments and sections skipped. */
+export function iniValues(text: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const line of text.split("\n")) {
+        const m = /^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*$/.exec(line);
+        if (m && !line.trimStart().startsWith("#") && !line.trimStart().startsWith(";")) out[m[1]!] = m[2]!.replace(/^'(.*)'$/, "$1");
+    }
+    return out;
+}
+
+/** A generated file of the stack, wherever the platform put it: a ConfigMap key or a Docker upload. */
+export function findFile(resources: { type: string; props: any }[], fileName: string): string | undefined {
+    for (const r of resources) {
+        if (r.type === K8S.configMap) {
+            const hit = Object.entries(r.props.data ?? {}).find(([k]) => k === fileName || k.endsWith(`__${fileName}`));
+            if (hit) return String(hit[1]);
+        }
+        if (r.type === DOCKER.container) {
+            const hit = (r.props.uploads ?? []).find((u: { file: string }) => u.file.endsWith(`/${fileName}`));
+            if (hit) return String(hit.content);
+        }
+    }
+    return undefined;
+}

@@ -1,0 +1,212 @@
+/** The policy pack: each policy against a compliant and a violating resource, then our stacks against all of them. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { POLICIES } from "../../policy/policies";
+import { checkPolicies } from "../../policy/offline";
+import { podSecurityViolations } from "../../policy/pod-security";
+import type { RecordedResource } from "../../render/program";
+import { ROOT, runStack } from "../helpers";
+
+const resource = (type: string, name: string, inputs: Record<string, unknown>, protect = false): RecordedResource => ({
+    type,
+    name,
+    inputs,
+    protect,
+    retainOnDelete: protect,
+    deleteBeforeReplace: false,
+});
+
+const goodContainer = (name = "app") => ({
+    name,
+    image: "ghcr.io/flowviz/api:0.6.0",
+    resources: { requests: { cpu: "1", memory: "512Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+});
+const goodPod = (container: Record<string, unknown> = goodContainer(), extra: Record<string, unknown> = {}) => ({
+    containers: [container],
+    securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } },
+    ...extra,
+});
+const labels = { "app.kubernetes.io/name": "api", "app.kubernetes.io/part-of": "flowviz" };
+const deployment = (name: string, pod: Record<string, unknown>, namespace = "flowviz", annotations?: Record<string, string>) =>
+    resource("kubernetes:apps/v1:Deployment", name, {
+        metadata: { name, namespace, annotations },
+        spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: pod } },
+    });
+const namespace = (name: string, level: string) =>
+    resource("kubernetes:core/v1:Namespace", name, { metadata: { name, labels: { "pod-security.kubernetes.io/enforce": level } } }, true);
+const denyAll = (ns: string) => resource("kubernetes:networking.k8s.io/v1:NetworkPolicy", `${ns}-deny`, { metadata: { namespace: ns }, spec: { podSelector: {}, policyTypes: ["Ingress"] } });
+const dockerContainer = (inputs: Record<string, unknown>) =>
+    resource("docker:index/container:Container", "c-container", { name: "flowviz-dev-c", user: "999:999", readOnly: true, memory: 512, cpus: "1", ...inputs });
+
+/** Messages of one policy on a set of resources. */
+async function messages(policyName: string, resources: RecordedResource[]): Promise<string[]> {
+    const policy = POLICIES.find((p) => p.name === policyName);
+    if (!policy) throw new Error(`no policy ${policyName}`);
+    return (await checkPolicies(resources, [policy])).map((v) => v.message);
+}
+
+interface Case {
+    policy: string;
+    compliant: RecordedResource[];
+    violating: RecordedResource[];
+    message: string;
+}
+
+const cases: Case[] = [
+    {
+        policy: "protect-data",
+        compliant: [resource("kubernetes:core/v1:PersistentVolumeClaim", "postgres-data", {}, true)],
+        violating: [resource("docker:index/volume:Volume", "postgres-data", {})],
+        message: "postgres-data holds data but is not protected",
+    },
+    {
+        policy: "pinned-images",
+        compliant: [deployment("api", goodPod()), resource("docker:index/remoteImage:RemoteImage", "img", { name: "postgres:17.2-bookworm" })],
+        violating: [deployment("api", goodPod({ ...goodContainer(), image: "postgres:latest" }))],
+        message: "image postgres:latest is not pinned",
+    },
+    {
+        policy: "container-resources",
+        compliant: [deployment("api", goodPod()), dockerContainer({})],
+        violating: [resource("kubernetes:batch/v1:Job", "roles", { spec: { template: { spec: goodPod({ ...goodContainer("roles"), resources: { limits: { cpu: "1", memory: "1Gi" } } }) } } })],
+        message: "container roles has no cpu requests",
+    },
+    {
+        policy: "non-root",
+        compliant: [deployment("api", goodPod()), dockerContainer({})],
+        violating: [dockerContainer({ user: "0:0" })],
+        message: "runs as root (user 0:0)",
+    },
+    {
+        policy: "no-plain-credentials",
+        compliant: [
+            deployment("api", goodPod({ ...goodContainer(), env: [{ name: "DATABASE_PASSWORD", valueFrom: { secretKeyRef: { name: "s", key: "k" } } }, { name: "PASSWORD_FILE", value: "/run/secrets/pw" }] })),
+            resource("kubernetes:core/v1:ConfigMap", "cm", { data: { "postgresql.conf": "password_encryption = scram-sha-256\n" } }),
+        ],
+        violating: [deployment("api", goodPod({ ...goodContainer(), env: [{ name: "DATABASE_URL", value: "postgresql://app:hunter2@pgbouncer:6432/flowviz" }] }))],
+        message: "has DATABASE_URL as a plain env value",
+    },
+    {
+        policy: "no-plain-credentials",
+        compliant: [],
+        violating: [resource("kubernetes:core/v1:ConfigMap", "cm", { data: { "alertmanager.yml": "global:\n  smtp_auth_password: hunter2\n" } })],
+        message: "ConfigMap key alertmanager.yml holds a credential",
+    },
+    {
+        policy: "no-public-exposure",
+        compliant: [
+            resource("kubernetes:core/v1:Service", "api-service", { spec: { type: "ClusterIP" } }),
+            deployment("node", goodPod(goodContainer(), { hostNetwork: true }), "flowviz-host", { "flowviz.io/host-access": "node metrics" }),
+            dockerContainer({ ports: [{ internal: 8000, external: 8000, ip: "127.0.0.1" }] }),
+        ],
+        violating: [resource("kubernetes:core/v1:Service", "api-service", { spec: { type: "LoadBalancer" } })],
+        message: "Service api-service is of type LoadBalancer",
+    },
+    {
+        policy: "no-public-exposure",
+        compliant: [],
+        violating: [deployment("api", goodPod({ ...goodContainer(), ports: [{ containerPort: 8000, hostPort: 8000 }] }))],
+        message: "container app claims hostPort 8000",
+    },
+    {
+        policy: "startup-probe",
+        compliant: [resource("kubernetes:apps/v1:StatefulSet", "db", { spec: { template: { spec: goodPod({ ...goodContainer("db"), startupProbe: { tcpSocket: { port: 5432 } } }) } } })],
+        violating: [resource("kubernetes:apps/v1:StatefulSet", "db", { spec: { template: { spec: goodPod(goodContainer("db")) } } })],
+        message: "container db of stateful db has no startupProbe",
+    },
+    {
+        policy: "pod-security",
+        compliant: [namespace("flowviz", "restricted"), deployment("api", goodPod())],
+        violating: [namespace("flowviz", "baseline"), deployment("node-exporter", goodPod(goodContainer(), { hostNetwork: true, hostPID: true }))],
+        message: "node-exporter in namespace flowviz (baseline): hostNetwork is true",
+    },
+    {
+        policy: "network-policy",
+        compliant: [denyAll("flowviz"), deployment("api", goodPod())],
+        violating: [denyAll("other"), deployment("api", goodPod())],
+        message: "no ingress NetworkPolicy selects the pods of api",
+    },
+    {
+        policy: "connection-capacity",
+        compliant: [
+            resource("kubernetes:core/v1:ConfigMap", "pgbouncer-config", { data: { "pgbouncer.ini": "[pgbouncer]\ndefault_pool_size = 16\nreserve_pool_size = 4\n" } }),
+            resource("kubernetes:core/v1:ConfigMap", "postgres-config", { data: { "postgresql.conf": "max_connections = 100\nsuperuser_reserved_connections = 3\n" } }),
+            resource("kubernetes:apps/v1:Deployment", "pgbouncer", { metadata: { name: "pgbouncer" }, spec: { replicas: 2, strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1 } } } }),
+        ],
+        violating: [
+            resource("kubernetes:core/v1:ConfigMap", "pgbouncer-config", { data: { "pgbouncer.ini": "[pgbouncer]\ndefault_pool_size = 40\nreserve_pool_size = 10\n" } }),
+            resource("kubernetes:core/v1:ConfigMap", "postgres-config", { data: { "postgresql.conf": "max_connections = 100\nsuperuser_reserved_connections = 3\n" } }),
+            resource("kubernetes:apps/v1:Deployment", "pgbouncer", { metadata: { name: "pgbouncer" }, spec: { replicas: 2, strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1 } } } }),
+        ],
+        message: "PgBouncer may open 3 pod(s) x (pool 40 + reserve 10) = 150 server connections; PostgreSQL accepts max_connections 100 - 3 reserved = 97",
+    },
+];
+
+describe("each policy", () => {
+    it("covers every mandatory policy with a case", () => {
+        const covered = new Set(cases.map((c) => c.policy));
+        expect(POLICIES.filter((p) => p.enforcementLevel === "mandatory" && !covered.has(p.name)).map((p) => p.name)).toEqual([]);
+    });
+
+    it.each(cases)("$policy: passes the compliant resources, names the violation ($message)", async ({ policy, compliant, violating, message }) => {
+        expect(await messages(policy, compliant)).toEqual([]);
+        const found = await messages(policy, violating);
+        expect(found.some((m) => m.includes(message)), found.join("\n")).toBe(true);
+    });
+
+    it("no-credentials-in-docker-env is advisory until credentials move into files", async () => {
+        const [v] = await checkPolicies([dockerContainer({ envs: ["POSTGRES_PASSWORD=hunter2-hunter2"] })], POLICIES.filter((p) => p.name === "no-credentials-in-docker-env"));
+        expect(v).toMatchObject({ enforcement: "advisory", message: "container flowviz-dev-c gets POSTGRES_PASSWORD as an environment variable" });
+    });
+});
+
+describe("Pod Security Standards", () => {
+    const pod = goodPod();
+    it("accepts a restricted pod at every level", () => {
+        for (const level of ["privileged", "baseline", "restricted"] as const) expect(podSecurityViolations(pod as never, level)).toEqual([]);
+    });
+    it.each([
+        ["baseline", { ...pod, hostPID: true }, "hostPID is true"],
+        ["baseline", { ...pod, volumes: [{ name: "root", hostPath: { path: "/" } }] }, "volume root is a hostPath"],
+        ["baseline", goodPod({ ...goodContainer(), securityContext: { privileged: true } }), "container app is privileged"],
+        ["baseline", goodPod({ ...goodContainer(), securityContext: { capabilities: { add: ["SYS_ADMIN"] } } }), "adds capability SYS_ADMIN"],
+        ["baseline", { ...pod, securityContext: { seccompProfile: { type: "Unconfined" } } }, "pod seccompProfile is Unconfined"],
+        ["restricted", goodPod({ ...goodContainer(), securityContext: { readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } } }), "does not set allowPrivilegeEscalation: false"],
+        ["restricted", { ...pod, securityContext: { seccompProfile: { type: "RuntimeDefault" } } }, "does not run with runAsNonRoot: true"],
+        ["restricted", { ...pod, securityContext: { runAsNonRoot: true } }, "has no RuntimeDefault or Localhost seccompProfile"],
+        ["restricted", goodPod({ ...goodContainer(), securityContext: { allowPrivilegeEscalation: false } }), "does not drop ALL capabilities"],
+        ["restricted", { ...pod, volumes: [{ name: "sock", nfs: { server: "x", path: "/" } }] }, "volume sock is of type nfs"],
+    ] as const)("%s refuses: %s", (level, spec, message) => {
+        expect(podSecurityViolations(spec as never, level).join("\n")).toContain(message);
+    });
+    it("lets the baseline level keep what only restricted forbids", () => {
+        expect(podSecurityViolations({ containers: [{ name: "x" }] }, "baseline")).toEqual([]);
+    });
+});
+
+describe("our stacks", () => {
+    const stacks = ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "test/integration/Pulumi.local.yaml", "test/fixtures/good/prod-with-receivers.yaml", "test/fixtures/good/host-network-custom-ports.yaml"];
+    it.each(stacks)("%s passes every mandatory policy", async (file) => {
+        const run = await runStack(file, { stack: "policy" });
+        const mandatory = (await checkPolicies(run.resources)).filter((v) => v.enforcement === "mandatory");
+        expect(mandatory.map((v) => `[${v.policy}] ${v.resource}: ${v.message}`)).toEqual([]);
+    });
+
+    it("fails the render of a stack that breaks one (the connection check reads the rendered files)", async () => {
+        const run = await runStack("Pulumi.prod.yaml", { stack: "policy" });
+        const ini = run.resources.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.name === "pgbouncer-config")!;
+        (ini.inputs.data as Record<string, string>)["pgbouncer.ini"] += "default_pool_size = 90\n";
+        const found = (await checkPolicies(run.resources)).filter((v) => v.policy === "connection-capacity");
+        expect(found.map((v) => v.message).join("\n")).toContain("PgBouncer may open 3 pod(s) x (pool 90 + reserve 4)");
+    });
+
+    it("is a policy pack the Pulumi CLI can load", () => {
+        const project = parse(readFileSync(join(ROOT, "policy/PulumiPolicy.yaml"), "utf8"));
+        expect(project.runtime).toBe("nodejs");
+        expect(JSON.parse(readFileSync(join(ROOT, "policy/package.json"), "utf8")).main).toBe("index.ts");
+        expect(readFileSync(join(ROOT, "policy/index.ts"), "utf8")).toMatch(/new PolicyPack\("flowviz", \{ policies: POLICIES \}\)/);
+    });
+});
