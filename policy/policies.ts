@@ -6,7 +6,8 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { isPinnedImage } from "../stack/images";
 import { isPodSecurityLevel, podSecurityViolations, POD_SECURITY_LABEL } from "./pod-security";
-import { containersOf, DOCKER, findFile, HOST_ACCESS_ANNOTATION, iniValues, K8S, podTemplate } from "./resources";
+import { containersOf, DOCKER, HOST_ACCESS_ANNOTATION, K8S, podTemplate } from "./resources";
+import { deployedCapacity } from "./deployed";
 
 export type Policy = ResourceValidationPolicy | StackValidationPolicy;
 
@@ -181,35 +182,18 @@ const networkPolicies: StackValidationPolicy = {
     },
 };
 
-/** `intOrString` surge of a Deployment's rolling update (a percentage counts as one pod, the least it rounds up to). */
-function surgeOf(deployment: PolicyResource | undefined): number {
-    const strategy = deployment?.props.spec?.strategy;
-    if (!deployment || strategy?.type === "Recreate") return 0;
-    const s = strategy?.rollingUpdate?.maxSurge ?? "25%";
-    return typeof s === "number" ? s : 1;
-}
-
 const connectionCapacity: StackValidationPolicy = {
     name: "connection-capacity",
-    description: "What will be deployed keeps PgBouncer inside PostgreSQL: (PgBouncer pods, surge included) x (default_pool_size + reserve_pool_size) <= max_connections - superuser_reserved_connections, read from the rendered pgbouncer.ini and postgresql.conf; on Docker PgBouncer's open-file limit covers max_client_conn plus its pool.",
+    description: "What will be deployed keeps PgBouncer inside PostgreSQL: (PgBouncer pods, surge included) x (default_pool_size + reserve_pool_size) <= max_connections - superuser_reserved_connections, read from the rendered pgbouncer.ini and postgresql.conf; the app's pools fit max_client_conn; on Docker PgBouncer's open-file limit covers max_client_conn plus its pool.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
-        const ini = findFile(args.resources, "pgbouncer.ini");
-        const conf = findFile(args.resources, "postgresql.conf");
-        if (ini === undefined || conf === undefined) return;
-        const pgb = iniValues(ini);
-        const pg = iniValues(conf);
-        const perPod = Number(pgb.default_pool_size ?? 20) + Number(pgb.reserve_pool_size ?? 0);
-        const available = Number(pg.max_connections ?? 100) - Number(pg.superuser_reserved_connections ?? 3);
-        const deployment = args.resources.find((r) => r.type === K8S.deployment && r.props.metadata?.name === "pgbouncer");
-        const pods = deployment ? Number(deployment.props.spec?.replicas ?? 1) + surgeOf(deployment) : 1;
-        if (pods * perPod > available) {
-            report(`PgBouncer may open ${pods} pod(s) x (pool ${pgb.default_pool_size} + reserve ${pgb.reserve_pool_size ?? 0}) = ${pods * perPod} server connections; PostgreSQL accepts max_connections ${pg.max_connections} - ${pg.superuser_reserved_connections ?? 3} reserved = ${available}`);
+        const c = deployedCapacity(args.resources);
+        if (!c) return;
+        if (c.serverConnections > c.serverAvailable) {
+            report(`PgBouncer may open ${c.pgbouncerPods} pod(s) x (pool ${c.pool} + reserve ${c.reserve}) = ${c.serverConnections} server connections; PostgreSQL accepts max_connections ${c.maxConnections} - ${c.maxConnections - c.serverAvailable} reserved = ${c.serverAvailable}`);
         }
-        const container = args.resources.find((r) => r.type === DOCKER.container && (r.props.uploads ?? []).some((u: { file: string }) => u.file.endsWith("/pgbouncer.ini")));
-        const nofile = container?.props.ulimits?.find((u: { name: string }) => u.name === "nofile")?.soft;
-        const needed = Number(pgb.max_client_conn ?? 100) + perPod;
-        if (container && (nofile === undefined || nofile < needed)) report(`PgBouncer's open-file limit ${nofile ?? "(Docker's default)"} is below max_client_conn ${pgb.max_client_conn} + pool ${perPod} = ${needed}`, container.urn);
+        if (c.clientConnections > c.maxClientConn) report(`the app's pools may open ${c.clientConnections} client connections, more than max_client_conn ${c.maxClientConn}`);
+        if (c.fileLimit !== undefined && c.fileLimit < c.filesNeeded) report(`PgBouncer's open-file limit ${c.fileLimit} is below max_client_conn ${c.maxClientConn} + pool ${c.pool + c.reserve} = ${c.filesNeeded}`);
     },
 };
 

@@ -1,0 +1,150 @@
+/**
+ * What a change does beyond its diff: what it blocks (data loss, a server that cannot
+ * start), which services restart and how to restart the database without failing a
+ * transaction, and connection capacity before and after.
+ */
+import { autoName, type RecordedResource } from "../render/program";
+import { quantityValue } from "../configs/format";
+import { deployedCapacity, type DeployedCapacity } from "../policy/deployed";
+import { DOCKER, findFile, K8S, podTemplate } from "../policy/resources";
+import { maskSecrets } from "../render/files";
+import type { ResourceChange, Snapshot } from "./compare";
+
+export interface Finding {
+    kind: "blocked" | "restart" | "note";
+    /** `type::name` of the resource it is about */
+    resource: string;
+    message: string;
+}
+
+const kindOf = (type: string) => type.split(":").pop()!;
+const plain = (r: RecordedResource) => maskSecrets(r.inputs, true) as any;
+const label = (r: RecordedResource, key: string): string | undefined => {
+    const p = plain(r);
+    if (r.type === DOCKER.container) return (p.labels ?? []).find((l: { label: string }) => l.label === key)?.value;
+    return podTemplate(r.type, p)?.metadata?.labels?.[key] ?? p.metadata?.labels?.[key];
+};
+const SERVICE = "app.kubernetes.io/name";
+const COMPONENT = "app.kubernetes.io/component";
+const VERSION = "app.kubernetes.io/version";
+
+function blocked(c: ResourceChange): Finding[] {
+    const resource = `${c.type}::${c.name}`;
+    const out: Finding[] = [];
+    if (c.protect && (c.action === "replace" || c.action === "delete")) {
+        const how = c.action === "replace" ? "replaced (deleted, then created empty)" : "deleted";
+        const why = c.changes.filter((p) => p.replaces).map((p) => p.replaces)[0];
+        const rename = c.changes.find((p) => p.path === "metadata.name" || p.path === "metadata.namespace");
+        const what = rename ? ` (${rename.path} ${String(rename.before)} -> ${String(rename.after)})` : "";
+        let message = `${kindOf(c.type)} ${c.name}${what} is protected: it holds data and would be ${how}${why ? ` because ${why}` : ""}; Pulumi refuses, and forcing it loses the data.`;
+        if (c.type === K8S.namespace) message += " Renaming the namespace moves every claim into a new, empty namespace: migrate the data (backup and restore) instead.";
+        else if (c.changes.some((p) => p.path === "metadata.namespace")) message += " Moving a claim to another namespace gives an empty claim there: back up and restore instead.";
+        out.push({ kind: "blocked", resource, message });
+    }
+    if (c.type === K8S.pvc && c.action !== "create" && c.action !== "delete") {
+        const size = (r?: RecordedResource) => plain(r!).spec?.resources?.requests?.storage as string | undefined;
+        const [b, h] = [size(c.base), size(c.head)];
+        if (b && h && quantityValue(h) < quantityValue(b)) {
+            out.push({ kind: "blocked", resource, message: `PersistentVolumeClaim ${c.name} would shrink from ${b} to ${h}: Kubernetes refuses to shrink a claim; keep ${b} or move the data to a new, smaller volume` });
+        }
+    }
+    return out;
+}
+
+/** A PostgreSQL image across a major version cannot start on the old data directory. */
+function majorUpgrade(c: ResourceChange): Finding[] {
+    const workload = (r: RecordedResource) => r.type === DOCKER.container || podTemplate(r.type, plain(r)) !== undefined;
+    if (!c.base || !c.head || !workload(c.head) || label(c.head, COMPONENT) !== "database") return [];
+    const major = (r: RecordedResource) => /^(\d+)/.exec(label(r, VERSION) ?? "")?.[1];
+    const [b, h] = [major(c.base), major(c.head)];
+    if (!b || !h || b === h) return [];
+    return [
+        {
+            kind: "blocked",
+            resource: `${c.type}::${c.name}`,
+            message: `PostgreSQL ${b} -> ${h}: a major version cannot start on the data directory of another; upgrade with pg_upgrade (or pg_dump and restore) into a new volume first, then switch the image`,
+        },
+    ];
+}
+
+/** Names of the ConfigMaps and Secrets a pod template mounts or reads. */
+function referencedObjects(r: RecordedResource): string[] {
+    const spec = podTemplate(r.type, plain(r))?.spec;
+    if (!spec) return [];
+    const names: string[] = [];
+    for (const v of spec.volumes ?? []) {
+        for (const s of v.projected?.sources ?? []) names.push(s.configMap?.name ?? s.secret?.name);
+        names.push(v.configMap?.name, v.secret?.secretName);
+    }
+    for (const c of spec.containers ?? []) for (const e of c.env ?? []) names.push(e.valueFrom?.secretKeyRef?.name, e.valueFrom?.configMapKeyRef?.name);
+    return names.filter((n): n is string => typeof n === "string");
+}
+
+function restartMessage(service: string, component: string | undefined, how: string, head: Snapshot): string {
+    const database = /^\s*([A-Za-z0-9_]+)\s*=/m.exec((findFile(head.resources.map((r) => ({ type: r.type, props: plain(r) })), "pgbouncer.ini") ?? "").split("[databases]")[1] ?? "")?.[1] ?? "<database>";
+    if (component === "database") {
+        return (
+            `PostgreSQL restarts (${how}): its only server stops with a fast shutdown (up to 120 s) and every open transaction fails. ` +
+            `To fail none: on each PgBouncer's admin console (\`psql -p 6432 -U pgbouncer_admin pgbouncer\`) run \`PAUSE ${database};\`, apply, then \`RESUME ${database};\` (README, "Restarting PostgreSQL")`
+        );
+    }
+    if (component === "pooler") {
+        return `PgBouncer restarts (${how}): each instance drains and stops with its safe shutdown (SIGINT: running transactions finish); clients reconnect, so the app must retry connections`;
+    }
+    return `${service} restarts (${how})`;
+}
+
+function restarts(changes: ResourceChange[], head: Snapshot): Finding[] {
+    const replacedObjects = new Set(
+        changes.filter((c) => (c.type === K8S.configMap || c.type === K8S.secret) && c.action === "replace").map((c) => plain(c.base!).metadata?.name ?? autoName(c.name)),
+    );
+    const byKey = new Map(changes.map((c) => [`${c.type}::${c.name}`, c]));
+    const out: Finding[] = [];
+    const workloads = head.resources.filter((r) => [K8S.deployment, K8S.statefulSet, K8S.daemonSet, DOCKER.container].includes(r.type as never));
+    for (const r of workloads) {
+        const c = byKey.get(`${r.type}::${r.name}`);
+        const service = label(r, SERVICE) ?? r.name;
+        const component = label(r, COMPONENT);
+        let how: string | undefined;
+        if (r.type === DOCKER.container) {
+            if (c?.action === "replace") how = `its container is replaced: ${c.changes.filter((p) => p.replaces).map((p) => p.path.split(/[.[]/)[0]).filter((x, i, all) => all.indexOf(x) === i).join(", ")} changed`;
+        } else if (c?.action === "replace") {
+            how = "its workload is replaced";
+        } else if (c?.changes.some((p) => p.path.startsWith("spec.template"))) {
+            how = `its pod template changed (${c.changes.filter((p) => p.path.startsWith("spec.template")).length} field(s))`;
+        } else {
+            const mounted = referencedObjects(r).filter((n) => replacedObjects.has(n));
+            if (mounted.length > 0) how = `it mounts replaced configuration ${mounted.join(", ")}`;
+        }
+        if (how && c?.action !== "create") out.push({ kind: "restart", resource: `${r.type}::${r.name}`, message: restartMessage(service, component, how, head) });
+    }
+    for (const c of changes.filter((x) => x.type === K8S.job && x.action === "replace")) {
+        out.push({ kind: "note", resource: `${c.type}::${c.name}`, message: `Job ${c.name} runs again (replaced)` });
+    }
+    return out;
+}
+
+export function findings(changes: ResourceChange[], head: Snapshot): Finding[] {
+    return [...changes.flatMap(blocked), ...changes.flatMap(majorUpgrade), ...restarts(changes, head)];
+}
+
+export interface CapacityRow {
+    what: string;
+    before?: string;
+    after?: string;
+}
+
+const asPolicyInput = (s: Snapshot) => s.resources.map((r) => ({ type: r.type, props: plain(r) }));
+
+/** Connection capacity as deployed, before and after, one row per figure. */
+export function capacity(base: Snapshot, head: Snapshot): CapacityRow[] {
+    const [b, h] = [deployedCapacity(asPolicyInput(base)), deployedCapacity(asPolicyInput(head))];
+    const rows: [string, (c: DeployedCapacity) => string | undefined][] = [
+        ["PgBouncer pool per replica", (c) => `${c.pool} + reserve ${c.reserve}`],
+        ["PgBouncer pods (surge included)", (c) => String(c.pgbouncerPods)],
+        ["server connections / available", (c) => `${c.serverConnections} / ${c.serverAvailable} (max_connections ${c.maxConnections})`],
+        ["client connections / max_client_conn", (c) => `${c.clientConnections} / ${c.maxClientConn}`],
+        ["PgBouncer file descriptors needed / limit", (c) => `${c.filesNeeded} / ${c.fileLimit ?? "runtime default"}`],
+    ];
+    return rows.map(([what, f]) => ({ what, before: b && f(b), after: h && f(h) }));
+}

@@ -1,0 +1,152 @@
+/**
+ * Review a change before the cluster does: renders the base ref (default: the merge base
+ * with main) in a temporary checkout and the working tree, offline, and reports what the
+ * change creates, updates, replaces or deletes, what restarts, what it blocks, capacity
+ * before and after, and the policy pack's verdict.
+ *
+ *   npm run diff -- --stack prod [--stack dev] [--base <git-ref>] [--format text|markdown|json] [--out FILE]
+ *
+ * Exit status: 0 no changes, 2 changes, 3 blocked (data loss, a server that cannot start,
+ * a mandatory policy), 1 error.
+ */
+import { execFileSync, fork } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { checkPolicies } from "../policy/offline";
+import { compareFiles, compareOutputs, compareResources, type Snapshot } from "../diff/compare";
+import { capacity, findings } from "../diff/consequences";
+import { COMMENT_MARKER, REPORT_ID, exitCode, jsonReport, markdownReport, textReport, type Review, type StackDiff } from "../diff/report";
+
+class UsageError extends Error {}
+
+const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+
+function resolveBase(root: string, ref: string | undefined): { sha: string; label: string } {
+    const candidates = ref ? [ref] : ["main", "origin/main"];
+    for (const c of candidates) {
+        try {
+            const target = ref ? c : git(root, "merge-base", "HEAD", c);
+            return { sha: git(root, "rev-parse", "--verify", "--quiet", `${target}^{commit}`), label: ref ?? `merge base with ${c}` };
+        } catch {
+            // try the next candidate
+        }
+    }
+    throw new UsageError(ref ? `--base ${ref}: no such commit, branch or tag` : "no main branch to diff against: pass --base <git-ref>");
+}
+
+function snapshot(root: string, checkout: string, stack: string): Promise<Snapshot | undefined> {
+    const stackFile = join(checkout, `Pulumi.${stack}.yaml`);
+    if (!existsSync(stackFile)) return Promise.resolve(undefined);
+    return new Promise((done, fail) => {
+        const child = fork(join(root, "scripts/snapshot.ts"), ["--program", join(checkout, "index.ts"), "--config-file", stackFile, "--stack", stack], {
+            cwd: checkout,
+            execArgv: ["--import", "tsx"],
+            stdio: ["ignore", "ignore", "pipe", "ipc"],
+        });
+        let stderr = "";
+        let answered = false;
+        child.stderr!.on("data", (d) => (stderr += String(d)));
+        child.on("message", (m: { ok: boolean; snapshot?: Snapshot; error?: string }) => {
+            answered = true;
+            if (m.ok) done(m.snapshot);
+            else fail(new Error(m.error));
+        });
+        child.on("exit", (code) => {
+            if (!answered) fail(new Error(`the render exited with ${code}: ${stderr.trim().split("\n").slice(-3).join(" ")}`));
+        });
+    });
+}
+
+const EMPTY: Snapshot = { resources: [], outputs: {}, secretOutputs: [], files: [] };
+
+async function stackDiff(stack: string, base: Snapshot | undefined, head: Snapshot): Promise<StackDiff> {
+    const b = base ?? EMPTY;
+    const { changes, unchanged } = compareResources(b.resources, head.resources);
+    return {
+        stack,
+        changes,
+        unchanged,
+        files: compareFiles(b.files, head.files),
+        outputs: compareOutputs(b, head),
+        findings: findings(changes, head),
+        capacity: capacity(b, head),
+        policy: await checkPolicies(head.resources),
+    };
+}
+
+/** A report file may replace only an earlier report. */
+function checkOutFile(path: string): void {
+    if (!existsSync(path)) return;
+    if (statSync(path).isDirectory()) throw new UsageError(`--out ${path}: is a directory`);
+    const start = readFileSync(path, "utf8").slice(0, 200);
+    if (!(start.startsWith(COMMENT_MARKER) || start.startsWith("Infrastructure diff") || start.includes(`"report": "${REPORT_ID}"`))) {
+        throw new UsageError(`--out ${path}: exists and is not an earlier diff report; nothing was overwritten`);
+    }
+}
+
+async function main(): Promise<number> {
+    const { values } = parseArgs({
+        options: {
+            stack: { type: "string", multiple: true },
+            base: { type: "string" },
+            format: { type: "string", default: "text" },
+            out: { type: "string" },
+        },
+    });
+    const stacks = values.stack ?? [];
+    if (stacks.length === 0) throw new UsageError("usage: npm run diff -- --stack <name> [--stack <name>] [--base <git-ref>] [--format text|markdown|json] [--out FILE]");
+    if (!["text", "markdown", "json"].includes(values.format!)) throw new UsageError(`--format ${values.format}: must be text, markdown or json`);
+    const root = git(process.cwd(), "rev-parse", "--show-toplevel");
+    for (const s of stacks) if (!existsSync(join(root, `Pulumi.${s}.yaml`))) throw new UsageError(`--stack ${s}: no Pulumi.${s}.yaml in the working tree`);
+    if (values.out) checkOutFile(resolve(values.out));
+    const base = resolveBase(root, values.base);
+
+    const checkout = mkdtempSync(join(tmpdir(), "flowviz-diff-"));
+    const cleanup = () => {
+        try {
+            git(root, "worktree", "remove", "--force", checkout);
+        } catch {
+            rmSync(checkout, { recursive: true, force: true });
+            git(root, "worktree", "prune");
+        }
+    };
+    process.once("SIGINT", () => {
+        cleanup();
+        process.exit(130);
+    });
+    try {
+        git(root, "worktree", "add", "--detach", "--quiet", checkout, base.sha);
+        symlinkSync(join(root, "node_modules"), join(checkout, "node_modules"), "dir");
+        const renders = await Promise.all(
+            stacks.flatMap((s) => [
+                snapshot(root, checkout, s).catch((e: Error) => Promise.reject(new UsageError(`${s} at ${base.label} (${base.sha.slice(0, 8)}) does not render: ${e.message}`))),
+                snapshot(root, root, s).catch((e: Error) => Promise.reject(new UsageError(`${s} in the working tree does not render: ${e.message}`))),
+            ]),
+        );
+        const review: Review = {
+            base: `${base.label} (${base.sha.slice(0, 8)})`,
+            head: `working tree (${git(root, "rev-parse", "--short=8", "HEAD")}${git(root, "status", "--porcelain") ? ", with uncommitted changes" : ""})`,
+            stacks: await Promise.all(stacks.map((s, i) => stackDiff(s, renders[2 * i], renders[2 * i + 1]!))),
+        };
+        const text = values.format === "markdown" ? markdownReport(review) : values.format === "json" ? jsonReport(review) : textReport(review);
+        if (values.out) {
+            writeFileSync(resolve(values.out), text);
+            console.log(`${values.out}: ${values.format} report written (exit ${exitCode(review)})`);
+        } else {
+            process.stdout.write(text);
+        }
+        return exitCode(review);
+    } finally {
+        cleanup();
+    }
+}
+
+main().then(
+    (code) => process.exit(code),
+    (e) => {
+        console.error(e instanceof UsageError ? e.message : (e as Error).stack);
+        process.exit(1);
+    },
+);

@@ -1,0 +1,215 @@
+/**
+ * `npm run diff` as a reviewer uses it: changes made on scratch branches of a copy of
+ * this repository, each diffed against main, with the action, exit code and
+ * consequence a reviewer must see.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { markdownReport, MARKDOWN_LIMIT, type Review } from "../../diff/report";
+import { ROOT } from "../root";
+
+let repo: string;
+const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+const commitAll = (message: string) => {
+    git("add", "-A");
+    git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "--allow-empty", "-m", message);
+};
+
+beforeAll(() => {
+    // A copy of the working tree (tracked and new files) as a fresh repository with one commit on main.
+    repo = mkdtempSync(join(tmpdir(), "flowviz-diff-test-"));
+    const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
+    for (const f of files) {
+        mkdirSync(dirname(join(repo, f)), { recursive: true });
+        try {
+            cpSync(join(ROOT, f), join(repo, f));
+        } catch {
+            // a file deleted in the working tree but still tracked
+        }
+    }
+    symlinkSync(join(ROOT, "node_modules"), join(repo, "node_modules"), "dir");
+    writeFileSync(join(repo, ".gitignore"), "node_modules\n");
+    git("init", "-q", "-b", "main");
+    commitAll("base");
+});
+afterAll(() => rmSync(repo, { recursive: true, force: true }));
+
+const diff = (args: string[]) => {
+    const r = spawnSync("node", ["--import", "tsx", "scripts/diff.ts", ...args], { cwd: repo, encoding: "utf8" });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+/** Applies an edit to a stack file on a new branch, commits it, diffs the branch against main. */
+function onBranch(branch: string, file: string, edit: (text: string) => string, args: string[], from = "main") {
+    git("checkout", "-q", "-B", branch, from);
+    const path = join(repo, file);
+    const before = readFileSync(path, "utf8");
+    const after = edit(before);
+    expect(after, "the edit changed nothing").not.toBe(before);
+    writeFileSync(path, after);
+    commitAll(branch);
+    const result = diff([...args, "--base", from]);
+    git("checkout", "-q", "main");
+    return result;
+}
+
+const setUnder = (section: string, line: string) => (text: string) => text.replace(`  flowviz:${section}:\n`, `  flowviz:${section}:\n    ${line}\n`);
+
+describe("npm run diff on scratch branches", () => {
+    it("says there is nothing to do and exits 0, twice in a row, replacing its own report and leaving no checkout behind", () => {
+        const notes = join(repo, "notes.md");
+        writeFileSync(notes, "my notes\n");
+        const refused = diff(["--stack", "prod", "--out", notes]);
+        expect(refused.code).toBe(1);
+        expect(refused.err).toContain("exists and is not an earlier diff report");
+        expect(readFileSync(notes, "utf8")).toBe("my notes\n");
+        const report = join(repo, "review.txt");
+        for (let i = 0; i < 2; i++) {
+            const r = diff(["--stack", "prod", "--out", report]);
+            expect(r.code, r.err).toBe(0);
+            expect(readFileSync(report, "utf8")).toContain("== prod: 0 to create, 0 to update, 0 to replace, 0 to delete");
+        }
+        expect(git("worktree", "list").split("\n")).toHaveLength(1);
+        rmSync(notes);
+        rmSync(report);
+    });
+
+    let poolReport = "";
+    it("a pool change: PgBouncer's config replaced, PgBouncer restarts, capacity before -> after, exit 2", () => {
+        const r = onBranch("pool", "Pulumi.prod.yaml", setUnder("pgbouncer", "defaultPoolSize: 20"), ["--stack", "prod"]);
+        expect(r.code, r.err).toBe(2);
+        expect(r.out).toContain("replace kubernetes:core/v1:ConfigMap pgbouncer-config");
+        expect(r.out).toContain("RESTART PgBouncer restarts");
+        expect(r.out).toContain("PgBouncer pool per replica: 16 + reserve 4 -> 20 + reserve 5  (changed)");
+        expect(r.out).toContain("server connections / available: 60 / 197 (max_connections 200) -> 75 / 197 (max_connections 200)  (changed)");
+        expect(r.out).toMatch(/-default_pool_size = 16\n\s+\+default_pool_size = 20/);
+        poolReport = r.out;
+    });
+
+    it("a workMem change: PostgreSQL's config replaced, so its only pod restarts; says how to fail no transaction", () => {
+        const r = onBranch("workmem", "Pulumi.prod.yaml", setUnder("postgres", "workMem: 16Mi"), ["--stack", "prod"]);
+        expect(r.code, r.err).toBe(2);
+        expect(r.out).toContain("replace kubernetes:core/v1:ConfigMap postgres-config");
+        expect(r.out).toContain("RESTART PostgreSQL restarts (it mounts replaced configuration");
+        expect(r.out).toContain("PAUSE flowviz;");
+        expect(r.out).toContain("RESUME flowviz;");
+    });
+
+    it("growing a volume updates the claim in place; shrinking it is blocked (exit 3)", () => {
+        const grow = onBranch("grow", "Pulumi.prod.yaml", (t) => t.replace("storageSize: 100Gi", "storageSize: 200Gi"), ["--stack", "prod"]);
+        expect(grow.code, grow.err).toBe(2);
+        expect(grow.out).toContain('spec.resources.requests.storage: "100Gi" -> "200Gi"');
+        expect(grow.out).not.toContain("BLOCKED");
+        const shrink = onBranch("shrink", "Pulumi.prod.yaml", (t) => t.replace("storageSize: 100Gi", "storageSize: 50Gi"), ["--stack", "prod"]);
+        expect(shrink.code, shrink.err).toBe(3);
+        expect(shrink.out).toContain("BLOCKED kubernetes:core/v1:PersistentVolumeClaim::postgres-data: PersistentVolumeClaim postgres-data would shrink from 100Gi to 50Gi");
+    });
+
+    it("renaming the namespace is blocked: it would replace the protected namespace and move every claim", () => {
+        const r = onBranch("rename", "Pulumi.prod.yaml", (t) => t.replace("namespace: flowviz", "namespace: flowviz-prod"), ["--stack", "prod"]);
+        expect(r.code, r.err).toBe(3);
+        expect(r.out).toContain("Namespace kubernetes-namespace (metadata.name flowviz -> flowviz-prod) is protected");
+        expect(r.out).toContain("BLOCKED kubernetes:core/v1:PersistentVolumeClaim::postgres-data");
+        expect(r.out).toContain("Moving a claim to another namespace gives an empty claim there");
+    });
+
+    it("a PostgreSQL major upgrade of the image is blocked and names pg_upgrade", () => {
+        const r = onBranch("major", "Pulumi.prod.yaml", setUnder("postgres", "image: postgres:18.1-bookworm"), ["--stack", "prod"]);
+        expect(r.code, r.err).toBe(3);
+        const blocked = r.out.split("\n").filter((l) => l.includes("BLOCKED"));
+        expect(blocked).toEqual([expect.stringContaining("PostgreSQL 17 -> 18: a major version cannot start on the data directory of another; upgrade with pg_upgrade")]);
+        const minor = onBranch("minor", "Pulumi.prod.yaml", setUnder("postgres", "image: postgres:17.3-bookworm"), ["--stack", "prod"]);
+        expect(minor.code, minor.err).toBe(2);
+        expect(minor.out).toContain("RESTART PostgreSQL restarts (its pod template changed");
+    });
+
+    it("a dev host port: the container is replaced (Docker cannot change ports in place) and restarts", () => {
+        const r = onBranch("port", "Pulumi.dev.yaml", (t) => t.replace("grafana: 3001", "grafana: 3002"), ["--stack", "dev"]);
+        expect(r.code, r.err).toBe(2);
+        expect(r.out).toContain("replace docker:index/container:Container grafana-container");
+        expect(r.out).toContain("ports[0].external: 3001 -> 3002  [replaces: Docker cannot change ports of an existing container]");
+        expect(r.out).toContain("RESTART grafana restarts (its container is replaced: ports changed)");
+    });
+
+    it("a changed secure: value reads 'changed (secret)' and no secret or stand-in appears, in every format", () => {
+        git("checkout", "-q", "-B", "secret-base", "main");
+        writeFileSync(join(repo, "Pulumi.prod.yaml"), readFileSync(join(repo, "Pulumi.prod.yaml"), "utf8") + "  flowviz:appDbPassword:\n    secure: v1:AAAAbaseciphertext\n");
+        commitAll("secret base");
+        const r = onBranch("secret-head", "Pulumi.prod.yaml", (t) => t.replace("v1:AAAAbaseciphertext", "v1:BBBBheadciphertext"), ["--stack", "prod", "--format", "markdown"], "secret-base");
+        git("checkout", "-q", "secret-head");
+        const json = diff(["--stack", "prod", "--format", "json", "--base", "secret-base"]);
+        const text = diff(["--stack", "prod", "--base", "secret-base"]);
+        git("checkout", "-q", "main");
+        for (const out of [r, json, text]) {
+            expect(out.code, out.err).toBe(2);
+            expect(out.out).not.toMatch(/render-stand-in|ciphertext|SCRAM-SHA-256\$/);
+        }
+        expect(text.out).toContain("changed (secret)");
+        expect(r.out).toContain("changed (secret)");
+        expect(r.out.startsWith("<!-- flowviz-infra-diff -->")).toBe(true);
+        expect(JSON.parse(json.out).exitCode).toBe(2);
+    });
+
+    it("is deterministic: the same inputs give a byte-identical report", () => {
+        git("checkout", "-q", "pool");
+        const again = diff(["--stack", "prod", "--base", "main"]);
+        git("checkout", "-q", "main");
+        expect(again.code).toBe(2);
+        expect(poolReport).not.toBe("");
+        expect(again.out).toBe(poolReport);
+    });
+
+    it("errors (exit 1) with a message and no stack trace: unknown ref, unknown stack, a stack that does not render", () => {
+        const ref = diff(["--stack", "prod", "--base", "no-such-branch"]);
+        expect(ref.code).toBe(1);
+        expect(ref.err).toContain("--base no-such-branch: no such commit, branch or tag");
+        const stack = diff(["--stack", "nope"]);
+        expect(stack.code).toBe(1);
+        expect(stack.err).toContain("--stack nope: no Pulumi.nope.yaml in the working tree");
+        const bad = onBranch("bad", "Pulumi.prod.yaml", (t) => t.replace("maxConnections: 200", "maxConnections: 5"), ["--stack", "prod"]);
+        expect(bad.code).toBe(1);
+        expect(bad.err).toContain("prod in the working tree does not render");
+        expect(bad.err).toContain("flowviz:postgres.maxConnections is 5: must be >= 20");
+        expect(bad.err).not.toMatch(/\n\s+at /);
+        expect(diff([]).code).toBe(1);
+    });
+});
+
+describe("the Markdown report", () => {
+    it(`stays under ${MARKDOWN_LIMIT} characters, keeps the summary and blocked items, and says what it left out`, () => {
+        const big = "x".repeat(5000);
+        const review: Review = {
+            base: "main",
+            head: "branch",
+            stacks: [
+                {
+                    stack: "prod",
+                    unchanged: 0,
+                    changes: Array.from({ length: 40 }, (_, i) => ({
+                        key: `k${i}`,
+                        type: "kubernetes:core/v1:ConfigMap",
+                        name: `cm-${i}`,
+                        action: "update" as const,
+                        protect: false,
+                        deleteBeforeReplace: false,
+                        changes: [{ path: "data.x", before: "a", after: "b", secret: false }],
+                    })),
+                    files: Array.from({ length: 30 }, (_, i) => ({ file: `svc/file-${i}.conf`, action: "update" as const, secret: false, patch: `@@ -1 +1 @@\n-${big}\n+${big}\n` })),
+                    outputs: [],
+                    findings: [{ kind: "blocked", resource: "kubernetes:core/v1:PersistentVolumeClaim::postgres-data", message: "would shrink" }],
+                    capacity: [],
+                    policy: [],
+                },
+            ],
+        };
+        const md = markdownReport(review);
+        expect(md.length).toBeLessThanOrEqual(MARKDOWN_LIMIT + 1);
+        expect(md).toContain("#### Blocked");
+        expect(md).toContain("would shrink");
+        expect(md).toMatch(/_\d+ detail block\(s\) left out to stay under GitHub's 65,536-character comment limit/);
+        expect(md).toContain("cm-0");
+    });
+});
