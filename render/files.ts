@@ -21,9 +21,20 @@ function isSecretBox(v: unknown): v is { value: unknown } {
     return typeof v === "object" && v !== null && SECRET_SIG in v;
 }
 
-/** A deep copy with every secret replaced by `[secret]`, or unwrapped when `show`. */
+/** Every leaf replaced by `[secret]`, the shape kept (a Secret's keys are not secret; its object stays an object). */
+function maskLeaves(v: unknown): unknown {
+    if (isSecretBox(v)) return maskLeaves(v.value);
+    if (Array.isArray(v)) return v.map(maskLeaves);
+    if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskLeaves(x)]));
+    return "[secret]";
+}
+
+/**
+ * A deep copy with every secret value replaced by `[secret]` (keeping maps and lists as
+ * such, so the plan stays valid against the Kubernetes schema), or unwrapped when `show`.
+ */
 export function maskSecrets(v: unknown, show: boolean): unknown {
-    if (isSecretBox(v)) return show ? maskSecrets(v.value, show) : "[secret]";
+    if (isSecretBox(v)) return show ? maskSecrets(v.value, show) : maskLeaves(v.value);
     if (Array.isArray(v)) return v.map((x) => maskSecrets(x, show));
     if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskSecrets(x, show)]));
     return v;

@@ -77,7 +77,9 @@ async function main(): Promise<number> {
         (skipped ? ` (${skipped} secret files left out; add --show-secrets)` : ""));
     const violations = await checkPolicies(run.resources);
     writeFileSync(join(out, "policy.json"), JSON.stringify(violations, null, 2) + "\n");
-    for (const v of violations) console.error(`${v.enforcement === "mandatory" ? "policy violation" : "policy advisory"} [${v.policy}] ${v.resource}: ${v.message}`);
+    for (const v of violations.filter((x) => x.enforcement === "mandatory")) console.error(`policy violation [${v.policy}] ${v.resource}: ${v.message}`);
+    const advisories = violations.filter((v) => v.enforcement === "advisory");
+    if (advisories.length > 0) console.error(`${values.stack}: ${advisories.length} advisory policy finding(s) (${[...new Set(advisories.map((v) => v.policy))].join(", ")}): see ${join(out, "policy.json")}`);
     const mandatory = violations.filter((v) => v.enforcement === "mandatory").length;
     if (mandatory > 0) console.error(`${values.stack}: ${mandatory} mandatory policy violation(s); pulumi preview --policy-pack policy would refuse this stack`);
     return mandatory > 0 ? 1 : 0;

@@ -27,8 +27,9 @@ function modelClasses(): Map<string, ModelClass> {
 }
 const MODELS = modelClasses();
 
-/** The object as it would reach the API server: secrets as their values, unset fields dropped. */
+/** The object as it would reach the API server (secrets as their values) and as plan.json shows it (masked); unset fields dropped. */
 const asSent = (inputs: unknown) => JSON.parse(JSON.stringify(maskSecrets(inputs, true)));
+const asPlanned = (inputs: unknown) => JSON.parse(JSON.stringify(maskSecrets(inputs, false)));
 
 const STACKS = ["Pulumi.prod.yaml", "test/fixtures/good/prod-with-receivers.yaml", "test/fixtures/good/prod-alerts-nowhere.yaml"];
 
@@ -54,10 +55,12 @@ describe("Kubernetes objects against the OpenAPI schema", () => {
                 problems.push(`${r.type} ${r.name}: no schema for ${body.apiVersion}/${body.kind}`);
                 continue;
             }
-            try {
-                new model(body).validate();
-            } catch (e) {
-                problems.push(`${r.type} ${r.name}: ${(e as Error).message}`);
+            for (const [form, object] of [["sent", body], ["plan.json", asPlanned(r.inputs)]] as const) {
+                try {
+                    new model(object).validate();
+                } catch (e) {
+                    problems.push(`${r.type} ${r.name} (${form}): ${(e as Error).message}`);
+                }
             }
         }
         expect(problems).toEqual([]);
