@@ -11,7 +11,8 @@ import { Postgres } from "./components/postgres";
 import { PgBouncer } from "./components/pgbouncer";
 import { App } from "./components/app";
 import { Exporters } from "./components/exporters";
-import { PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, POSTGRES_EXPORTER_USER, POSTGRES_PORT } from "./stack/fixed";
+import { migratorRoleOf, ownerRoleOf, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, POSTGRES_EXPORTER_USER, POSTGRES_PORT } from "./stack/fixed";
+import { CertificateAuthority } from "./components/tls";
 import { Prometheus } from "./components/prometheus";
 import { Alertmanager } from "./components/alertmanager";
 import { Grafana } from "./components/grafana";
@@ -27,17 +28,24 @@ const platform: Platform =
 const hostPorts = config.platform === "docker" ? config.docker.hostPorts : {};
 
 const credentials = new Credentials("credentials", { provided: secrets });
+const ca = new CertificateAuthority("ca", { commonName: `flowviz ${stack} CA` });
 const appUser = config.postgres.appUser;
+const database = config.postgres.database;
+const migrator = migratorRoleOf(database);
 
 const postgres = new Postgres("postgres", {
     settings: config.postgres,
     platform,
     superuserPassword: credentials.get("postgresPassword"),
-    roles: [
-        { name: appUser, verifier: credentials.verifier("appDbPassword"), ownsDatabase: config.postgres.database },
-        // least privilege: pg_monitor reads statistics, nothing else; counted in postgres.adminConnections
-        { name: POSTGRES_EXPORTER_USER, verifier: credentials.verifier("postgresExporterPassword"), memberOf: ["pg_monitor"], connectionLimit: 3 },
-    ],
+    roles: {
+        database,
+        owner: ownerRoleOf(database),
+        migrator: { name: migrator, verifier: credentials.verifier("migrationDbPassword") },
+        app: { name: appUser, verifier: credentials.verifier("appDbPassword") },
+        // pg_monitor reads statistics, nothing else; counted in postgres.adminConnections
+        monitor: { name: POSTGRES_EXPORTER_USER, verifier: credentials.verifier("postgresExporterPassword"), connectionLimit: 3 },
+    },
+    ca,
     clients: ["pgbouncer", "postgres-exporter"],
     hostPort: hostPorts.postgres,
 });
@@ -48,8 +56,10 @@ const pgbouncer = new PgBouncer("pgbouncer", {
     sizing,
     platform,
     database: { name: config.postgres.database, host: postgres.host, port: POSTGRES_PORT },
+    ca,
     verifiers: {
         [appUser]: credentials.verifier("appDbPassword"),
+        [migrator]: credentials.verifier("migrationDbPassword"),
         [PGBOUNCER_ADMIN_USER]: credentials.verifier("pgbouncerAdminPassword"),
         [PGBOUNCER_STATS_USER]: credentials.verifier("pgbouncerStatsPassword"),
     },
@@ -68,6 +78,7 @@ const app = new App("app", {
     apiClients: [],
     apiHostPort: hostPorts.api,
     scrapeInterval: config.monitoring.apiScrapeInterval,
+    caCertPem: ca.certPem,
 });
 
 const monitoring = config.monitoring;
@@ -78,6 +89,7 @@ new Exporters("exporters", {
     postgresPassword: credentials.get("postgresExporterPassword"),
     pgbouncer: { host: pgbouncer.host, port: pgbouncer.port, statsUser: PGBOUNCER_STATS_USER },
     pgbouncerStatsPassword: credentials.get("pgbouncerStatsPassword"),
+    caCertPem: ca.certPem,
 });
 // After every scraped service: Prometheus' scrape config is built from what the platform deployed.
 const prometheus = new Prometheus("prometheus", { settings: monitoring, platform, stack, hostPort: hostPorts.prometheus });
@@ -95,6 +107,10 @@ export const pgbouncerEndpoint = `${pgbouncer.host}:${pgbouncer.port}`;
 export const pgbouncerPool = sizing;
 export const databaseUrl = app.databaseUrl;
 export const appDbPassword = credentials.get("appDbPassword");
+/** the migration role's password (DDL as the database's owner): `pulumi stack output --show-secrets migrationDbPassword` */
+export const migrationDbPassword = credentials.get("migrationDbPassword");
+/** the CA that signed PostgreSQL's and PgBouncer's certificates: clients verify against it */
+export const caCertificate = ca.certPem;
 export const prometheusUrl = prometheus.url;
 /** Grafana's `admin` password: `pulumi stack output --show-secrets grafanaAdminPassword` */
 export const grafanaAdminPassword = credentials.get("grafanaAdminPassword");

@@ -12,7 +12,7 @@ import { cpus } from "node:os";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { requireBinary, startDataPath } from "../test/integration/servers";
+import { initPgbench, requireBinary, startDataPath } from "../test/integration/servers";
 import { ROOT } from "../test/root";
 
 const BASE = "/tmp/flowviz-bench";
@@ -76,7 +76,8 @@ async function bench(run: Run, password: string): Promise<Result> {
     const logDir = join(BASE, "logs", `${run.target}-${run.mode}-${run.clients}-${Date.now()}`);
     mkdirSync(logDir, { recursive: true });
     const port = run.target === "direct" ? 5432 : 6432;
-    const args = ["-h", "127.0.0.1", "-p", String(port), "-U", "flowviz", "-c", String(run.clients), "-j", "2", "-T", String(SECONDS + connectAllowance(run.clients)), "-M", "simple", "-l", `--log-prefix=${logDir}/tx`, ...(run.mode === "select" ? ["-S"] : []), "flowviz"];
+    // -n: the app role may not vacuum or truncate (it owns nothing); the migration role initialised and vacuumed the tables
+    const args = ["-n", "-h", "127.0.0.1", "-p", String(port), "-U", "flowviz", "-c", String(run.clients), "-j", "2", "-T", String(SECONDS + connectAllowance(run.clients)), "-M", "simple", "-l", `--log-prefix=${logDir}/tx`, ...(run.mode === "select" ? ["-S"] : []), "flowviz"];
     const names = ["pgbouncer", "postgres", "pgbench"] as const;
     const before = Object.fromEntries(names.map((n) => [n, ticks(n)]));
     const seen = Object.fromEntries(names.map((n) => [n, new Map(before[n])]));
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
     const path = await startDataPath(BASE);
     const { rendered } = path;
     const password = path.app.password;
-    execFileSync(requireBinary("pgbench"), ["-i", "-q", "-s", "10", "-h", "127.0.0.1", "-U", "flowviz", "flowviz"], { env: { ...process.env, PGPASSWORD: password }, stdio: "ignore" });
+    initPgbench(path.migrator);
     const pool = rendered.plan.outputs.pgbouncerPool as { poolSize: number; reserveSize: number };
 
     // Direct runs first: once PgBouncer has opened its server pool, those connections

@@ -45,7 +45,7 @@ export class Alertmanager extends pulumi.ComponentResource {
                 configDir: "/etc/alertmanager",
                 files: [{ path: "alertmanager.yml", content, secret: r.email !== undefined || r.slack !== undefined }],
                 volumes: [{ name: "data", mountPath: "/alertmanager", size: s.alertmanagerStorageSize }],
-                health: { http: { path: "/-/ready", port: ALERTMANAGER_PORT } },
+                health: { http: { path: "/-/ready", port: ALERTMANAGER_PORT }, liveHttpPath: "/-/healthy" },
                 resources: { cpu: "250m", memory: "128Mi" },
                 replicas: 1,
                 workload: "statefulset",

@@ -1,10 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
-import { connectionUrl, GENERATED } from "../configs/format";
+import { connectionUrl } from "../configs/format";
+import { valkeyConf } from "../configs/valkey";
 import { APP } from "../configs/metrics";
 import type { StackConfig } from "../stack/schema";
-import { VALKEY_PORT } from "../stack/fixed";
+import { TLS_FILES, VALKEY_PORT } from "../stack/fixed";
 import type { Platform, ServiceSpec } from "./service";
 
+/** the ACL user the API and worker log in to Valkey as */
+const VALKEY_APP_USER = "flowviz";
 /** uid the flowviz API image runs as */
 const APP_UID = 10001;
 /** uid/gid of `valkey` in the Alpine-based Valkey image */
@@ -25,7 +28,12 @@ export interface AppArgs {
     readonly apiHostPort?: number;
     /** how often Prometheus scrapes the API (the seeds: 10s) */
     readonly scrapeInterval: string;
+    /** the CA that signed PgBouncer's certificate (PEM) */
+    readonly caCertPem: pulumi.Input<string>;
 }
+
+/** Where the app finds the CA it verifies PgBouncer against. */
+const APP_CONFIG_DIR = "/etc/flowviz";
 
 /** The FastAPI API, the Celery worker and Valkey. */
 export class App extends pulumi.ComponentResource {
@@ -39,11 +47,12 @@ export class App extends pulumi.ComponentResource {
         const valkeyHost = p.hostOf("valkey");
         this.databaseUrl = pulumi.secret(
             pulumi.output(args.dbPassword).apply((password) =>
-                connectionUrl({ scheme: "postgresql+asyncpg", user: args.user, password, ...args.pooler, path: args.database }),
+                // asyncpg verifies PgBouncer's certificate and name against the CA in PGSSLROOTCERT
+                connectionUrl({ scheme: "postgresql+asyncpg", user: args.user, password, ...args.pooler, path: `${args.database}?ssl=verify-full` }),
             ),
         );
         const brokerUrl = pulumi.secret(
-            pulumi.output(args.valkeyPassword).apply((password) => connectionUrl({ scheme: "redis", user: "", password, host: valkeyHost, port: VALKEY_PORT, path: "0" })),
+            pulumi.output(args.valkeyPassword).apply((password) => connectionUrl({ scheme: "redis", user: VALKEY_APP_USER, password, host: valkeyHost, port: VALKEY_PORT, path: "0" })),
         );
 
         p.deploy(
@@ -57,15 +66,16 @@ export class App extends pulumi.ComponentResource {
                 files: [
                     {
                         path: "valkey.conf",
-                        content: pulumi.interpolate`# ${GENERATED}\nbind ${p.listenAddress}\nport ${VALKEY_PORT}\nprotected-mode yes\nrequirepass ${args.valkeyPassword}\nsave ""\nappendonly no\ndir /data\n`,
+                        content: pulumi.output(args.valkeyPassword).apply((password) => valkeyConf({ listenAddress: p.listenAddress, port: VALKEY_PORT, user: VALKEY_APP_USER, password })),
                         secret: true,
                     },
                 ],
-                scratch: ["/data"],
+                // the broker's queue: a protected volume, one instance, replaced by stopping the old one first
+                volumes: [{ name: "data", mountPath: "/data", size: s.valkeyStorageSize }],
                 health: { tcpPort: VALKEY_PORT, startSeconds: 5 },
                 resources: { cpu: "500m", memory: "256Mi" },
                 replicas: 1,
-                workload: "deployment",
+                workload: "statefulset",
                 runAs: { user: VALKEY_UID, group: VALKEY_UID, readOnlyRootFilesystem: true },
                 reachableFrom: ["api", "worker"],
             },
@@ -75,8 +85,11 @@ export class App extends pulumi.ComponentResource {
         const appEnv = (svc: StackConfig["app"]["api"]) => ({
             DB_POOL_SIZE: String(svc.dbPoolSize),
             DB_MAX_OVERFLOW: String(svc.dbMaxOverflow),
+            PGSSLROOTCERT: `${APP_CONFIG_DIR}/${TLS_FILES.ca}`,
         });
-        const common: Pick<ServiceSpec, "secretEnv" | "scratch" | "runAs" | "dependsOn"> = {
+        const common: Pick<ServiceSpec, "secretEnv" | "scratch" | "runAs" | "dependsOn" | "configDir" | "files"> = {
+            configDir: APP_CONFIG_DIR,
+            files: [{ path: TLS_FILES.ca, content: args.caCertPem }],
             secretEnv: { DATABASE_URL: this.databaseUrl, CELERY_BROKER_URL: brokerUrl, REDIS_URL: brokerUrl },
             scratch: ["/tmp"],
             runAs: { user: APP_UID, group: APP_UID, readOnlyRootFilesystem: true },

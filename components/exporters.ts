@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { connectionUrl } from "../configs/format";
 import { NODE_EXPORTER, PGBOUNCER_EXPORTER, POSTGRES_EXPORTER } from "../configs/metrics";
-import { FIXED_PORTS, POSTGRES_EXPORTER_USER } from "../stack/fixed";
+import { FIXED_PORTS, POSTGRES_EXPORTER_USER, SECRET_FILE, TLS_FILES } from "../stack/fixed";
 import type { Platform } from "./service";
 
 /** uid of `nobody`, which the Prometheus-ecosystem images run as */
@@ -18,6 +18,8 @@ export interface ExportersArgs {
     /** PgBouncer's admin console as seen by the exporter */
     readonly pgbouncer: { host: string; port: number; statsUser: string };
     readonly pgbouncerStatsPassword: pulumi.Input<string>;
+    /** the CA that signed PostgreSQL's and PgBouncer's certificates (PEM) */
+    readonly caCertPem: pulumi.Input<string>;
 }
 
 /** postgres-exporter, the prometheus-community PgBouncer exporter and node-exporter. */
@@ -27,6 +29,9 @@ export class Exporters extends pulumi.ComponentResource {
         const p = args.platform;
         const listen = (port: number) => `--web.listen-address=${p.listenAddress}:${port}`;
         const common = { runAs, replicas: 1, resources: { cpu: "250m", memory: "128Mi" } } as const;
+        const configDir = (service: string) => `/etc/${service}`;
+        const caPath = (service: string) => `${configDir(service)}/${TLS_FILES.ca}`;
+        const caFile = { path: TLS_FILES.ca, content: args.caCertPem };
 
         p.deploy(
             {
@@ -36,10 +41,12 @@ export class Exporters extends pulumi.ComponentResource {
                 image: args.images.postgres,
                 args: [listen(FIXED_PORTS["postgres-exporter"])],
                 env: {
-                    DATA_SOURCE_URI: `${args.postgres.host}:${args.postgres.port}/${args.postgres.database}?sslmode=disable`,
+                    DATA_SOURCE_URI: `${args.postgres.host}:${args.postgres.port}/${args.postgres.database}?sslmode=verify-full&sslrootcert=${caPath("postgres-exporter")}`,
                     DATA_SOURCE_USER: POSTGRES_EXPORTER_USER,
+                    DATA_SOURCE_PASS_FILE: `${configDir("postgres-exporter")}/${SECRET_FILE}`,
                 },
-                secretEnv: { DATA_SOURCE_PASS: args.postgresPassword },
+                configDir: configDir("postgres-exporter"),
+                files: [caFile, { path: SECRET_FILE, content: args.postgresPassword, secret: true }],
                 ports: [{ name: "metrics", port: FIXED_PORTS["postgres-exporter"] }],
                 health: { http: { path: "/metrics", port: FIXED_PORTS["postgres-exporter"] } },
                 workload: "deployment",
@@ -56,9 +63,11 @@ export class Exporters extends pulumi.ComponentResource {
                 args: [listen(FIXED_PORTS["pgbouncer-exporter"])],
                 secretEnv: {
                     PGBOUNCER_EXPORTER_CONNECTION_STRING: pulumi.output(args.pgbouncerStatsPassword).apply((password) =>
-                        connectionUrl({ scheme: "postgres", user: args.pgbouncer.statsUser, password, ...args.pgbouncer, path: "pgbouncer?sslmode=disable" }),
+                        connectionUrl({ scheme: "postgres", user: args.pgbouncer.statsUser, password, ...args.pgbouncer, path: `pgbouncer?sslmode=verify-full&sslrootcert=${caPath("pgbouncer-exporter")}` }),
                     ),
                 },
+                configDir: configDir("pgbouncer-exporter"),
+                files: [caFile],
                 ports: [{ name: "metrics", port: FIXED_PORTS["pgbouncer-exporter"] }],
                 health: { http: { path: "/metrics", port: FIXED_PORTS["pgbouncer-exporter"] } },
                 workload: "deployment",

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { dashboardProviderYml, datasourcesYml } from "../configs/grafana";
 import { dashboardFiles } from "../dashboards";
 import type { StackConfig } from "../stack/schema";
-import { GRAFANA_PORT } from "../stack/fixed";
+import { GRAFANA_PORT, SECRET_FILE } from "../stack/fixed";
 import type { Platform } from "./service";
 
 const PROVISIONING = "/etc/grafana/provisioning";
@@ -41,14 +41,15 @@ export class Grafana extends pulumi.ComponentResource {
                     GF_ANALYTICS_REPORTING_ENABLED: "false",
                     GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
                     GF_SECURITY_COOKIE_SECURE: "true",
+                    GF_SECURITY_ADMIN_PASSWORD__FILE: `${PROVISIONING}/${SECRET_FILE}`,
                 },
-                secretEnv: { GF_SECURITY_ADMIN_PASSWORD: args.adminPassword },
                 ports: [{ name: "http", port: GRAFANA_PORT, hostPort: args.hostPort }],
                 configDir: PROVISIONING,
                 files: [
                     { path: "datasources/prometheus.yaml", content: datasourcesYml(args.prometheusUrl, s.scrapeInterval) },
                     { path: "dashboards/flowviz.yaml", content: dashboardProviderYml(`${PROVISIONING}/dashboards/json`) },
                     ...dashboards,
+                    { path: SECRET_FILE, content: args.adminPassword, secret: true },
                 ],
                 volumes: [{ name: "data", mountPath: "/var/lib/grafana", size: s.grafanaStorageSize }],
                 scratch: ["/tmp"],

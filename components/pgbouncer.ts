@@ -3,7 +3,8 @@ import { pgbouncerIni, userlist, USERLIST_FILE } from "../configs/pgbouncer";
 import { IDLE_IN_TRANSACTION_TIMEOUT_SECONDS } from "../configs/postgres";
 import type { PoolSizing } from "../stack/capacity";
 import type { StackConfig } from "../stack/schema";
-import { PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER } from "../stack/fixed";
+import { PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, TLS_FILES } from "../stack/fixed";
+import type { CertificateAuthority } from "./tls";
 import type { Platform } from "./service";
 
 const CONFIG_DIR = "/etc/pgbouncer";
@@ -24,6 +25,8 @@ export interface PgBouncerArgs {
     readonly clients: string[];
     /** Docker host port; none publishes nothing */
     readonly hostPort?: number;
+    /** issues PgBouncer's certificate and signed PostgreSQL's */
+    readonly ca: CertificateAuthority;
 }
 
 /** PgBouncer in transaction mode with a generated pgbouncer.ini and a SCRAM-only userlist.txt. */
@@ -42,7 +45,9 @@ export class PgBouncer extends pulumi.ComponentResource {
             database: args.database,
             adminUser: PGBOUNCER_ADMIN_USER,
             statsUser: PGBOUNCER_STATS_USER,
+            tls: { certFile: TLS_FILES.cert, keyFile: TLS_FILES.key, caFile: TLS_FILES.ca },
         });
+        const cert = args.ca.issue(name, args.platform.namesOf(name), this);
         args.platform.deploy(
             {
                 name,
@@ -57,6 +62,9 @@ export class PgBouncer extends pulumi.ComponentResource {
                 files: [
                     { path: "pgbouncer.ini", content: ini },
                     { path: USERLIST_FILE, content: pulumi.output(args.verifiers).apply(userlist), secret: true },
+                    { path: TLS_FILES.cert, content: cert.certPem },
+                    { path: TLS_FILES.key, content: cert.keyPem, secret: true },
+                    { path: TLS_FILES.ca, content: args.ca.certPem },
                 ],
                 health: { tcpPort: s.port, startSeconds: 5 },
                 resources: s.resources,

@@ -1,10 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { pgHbaConf, postgresqlConf, rolesSql, type RoleSpec } from "../configs/postgres";
+import { pgHbaConf, postgresqlConf, rolesSql, type LoginRole, type RolesInput } from "../configs/postgres";
 import type { StackConfig } from "../stack/schema";
-import { POSTGRES_PORT, SUPERUSER } from "../stack/fixed";
+import { POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed";
+import type { CertificateAuthority } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
 
 const CONFIG_DIR = "/etc/postgresql";
+const ROLES_DIR = "/etc/flowviz";
 /** uid/gid of `postgres` in the official Debian-based image */
 const POSTGRES_UID = 999;
 
@@ -14,8 +16,10 @@ export interface PostgresArgs {
     readonly platform: Platform;
     /** password of the `postgres` superuser */
     readonly superuserPassword: pulumi.Input<string>;
-    /** login roles the database must have, each with its SCRAM verifier */
-    readonly roles: { [K in keyof RoleSpec]: pulumi.Input<RoleSpec[K]> }[];
+    /** the roles of the application database, each login with its SCRAM verifier */
+    readonly roles: Omit<RolesInput, "migrator" | "app" | "monitor"> & Record<"migrator" | "app" | "monitor", { [K in keyof LoginRole]: pulumi.Input<LoginRole[K]> }>;
+    /** issues PostgreSQL's server certificate; its clients verify it */
+    readonly ca: CertificateAuthority;
     /** services allowed to connect (besides the roles job) */
     readonly clients: string[];
     /** Docker host port; none publishes nothing */
@@ -35,18 +39,25 @@ export class Postgres extends pulumi.ComponentResource {
         super("flowviz:database:Postgres", name, {}, opts);
         const s = args.settings;
         const runAs = { user: POSTGRES_UID, group: POSTGRES_UID, readOnlyRootFilesystem: true };
+        const cert = args.ca.issue(name, args.platform.namesOf(name), this);
         const server: ServiceSpec = {
             name,
             component: "database",
             image: s.image,
             args: ["postgres", "-c", `config_file=${CONFIG_DIR}/postgresql.conf`, "-c", `hba_file=${CONFIG_DIR}/pg_hba.conf`],
-            env: { PGDATA: "/var/lib/postgresql/data/pgdata", POSTGRES_INITDB_ARGS: "--auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8" },
-            secretEnv: { POSTGRES_PASSWORD: args.superuserPassword },
+            // the superuser's password, from a file; the image reads it when it creates the cluster
+            env: { PGDATA: "/var/lib/postgresql/data/pgdata", POSTGRES_INITDB_ARGS: "--auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8", POSTGRES_PASSWORD_FILE: `${CONFIG_DIR}/${SECRET_FILE}` },
             ports: [{ name: "postgres", port: POSTGRES_PORT, hostPort: args.hostPort }],
             configDir: CONFIG_DIR,
             files: [
-                { path: "postgresql.conf", content: postgresqlConf({ port: POSTGRES_PORT, ...s }) },
-                { path: "pg_hba.conf", content: pgHbaConf() },
+                { path: "postgresql.conf", content: postgresqlConf({ port: POSTGRES_PORT, ...s, tls: { certFile: `${CONFIG_DIR}/${TLS_FILES.cert}`, keyFile: `${CONFIG_DIR}/${TLS_FILES.key}` } }) },
+                {
+                    path: "pg_hba.conf",
+                    content: pgHbaConf({ database: s.database, databaseLogins: [args.roles.app.name, args.roles.migrator.name, args.roles.monitor.name] as string[], superuser: SUPERUSER }),
+                },
+                { path: TLS_FILES.cert, content: cert.certPem },
+                { path: TLS_FILES.key, content: cert.keyPem, secret: true },
+                { path: SECRET_FILE, content: args.superuserPassword, secret: true },
             ],
             volumes: [{ name: "data", mountPath: "/var/lib/postgresql/data", size: s.storageSize }],
             scratch: ["/var/run/postgresql", "/tmp"],
@@ -67,11 +78,16 @@ export class Postgres extends pulumi.ComponentResource {
             name: `${name}-roles`,
             component: "database-roles",
             image: s.image,
-            command: ["psql"],
-            args: ["-h", this.host, "-p", String(POSTGRES_PORT), "-U", SUPERUSER, "-d", "postgres", "-f", "/etc/flowviz/roles.sql"],
-            secretEnv: { PGPASSWORD: args.superuserPassword },
-            configDir: "/etc/flowviz",
-            files: [{ path: "roles.sql", content: pulumi.output(args.roles).apply(rolesSql), secret: true }],
+            // the password from its file into psql's environment only, never the container's
+            command: ["/bin/sh", "-c"],
+            args: [`PGPASSWORD="$(cat ${ROLES_DIR}/${SECRET_FILE})" exec psql -h ${this.host} -p ${POSTGRES_PORT} -U ${SUPERUSER} -d postgres -f ${ROLES_DIR}/roles.sql`],
+            env: { PGSSLMODE: "verify-full", PGSSLROOTCERT: `${ROLES_DIR}/${TLS_FILES.ca}` },
+            configDir: ROLES_DIR,
+            files: [
+                { path: "roles.sql", content: pulumi.output(args.roles).apply((r) => rolesSql(r as RolesInput)), secret: true },
+                { path: TLS_FILES.ca, content: args.ca.certPem },
+                { path: SECRET_FILE, content: args.superuserPassword, secret: true },
+            ],
             resources: { cpu: "250m", memory: "128Mi" },
             replicas: 1,
             workload: "job",

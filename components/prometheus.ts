@@ -64,7 +64,7 @@ export class Prometheus extends pulumi.ComponentResource {
                 ],
                 volumes: [{ name: "data", mountPath: "/prometheus", size: s.prometheusStorageSize }],
                 // WAL replay after a restart grows with the head block (up to 2 hours of samples)
-                health: { http: { path: "/-/ready", port: PROMETHEUS_PORT }, startSeconds: 15, maxStartSeconds: 1800 },
+                health: { http: { path: "/-/ready", port: PROMETHEUS_PORT }, liveHttpPath: "/-/healthy", startSeconds: 15, maxStartSeconds: 1800 },
                 resources: { cpu: "1", memory: "2Gi" },
                 replicas: 1,
                 workload: "statefulset",

@@ -12,6 +12,9 @@ export interface ServicePort {
     hostPort?: number;
 }
 
+/** Docker container label naming the folder a service's generated files are uploaded to (renders list files relative to it). */
+export const CONFIG_DIR_LABEL = "flowviz.io/config-dir";
+
 /** File modes on Docker: secret files are readable by the service's user only. */
 export const FILE_MODE = { plain: "0644", secret: "0600" } as const;
 
@@ -30,6 +33,8 @@ export interface HealthCheck {
     http?: { path: string; port: number };
     /** plain TCP connect */
     tcpPort?: number;
+    /** a cheaper "still alive" check for liveness where the service has one (readiness keeps the check above) */
+    liveHttpPath?: string;
     /** grace before the first check, seconds (default 10) */
     startSeconds?: number;
     /**
@@ -115,6 +120,8 @@ export interface Platform {
     readonly kind: "docker" | "kubernetes";
     /** how one service addresses another: container alias, 127.0.0.1 or cluster DNS */
     hostOf(service: string): string;
+    /** every name and address clients may use for a service (its certificate carries them all) */
+    namesOf(service: string): { dnsNames: string[]; ipAddresses: string[] };
     /** address a service listens on */
     readonly listenAddress: string;
     deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed;

@@ -18,6 +18,8 @@ export interface PgBouncerIniInput {
     database: { name: string; host: string; port: number };
     adminUser: string;
     statsUser: string;
+    /** TLS files, relative to the working directory: PgBouncer's own certificate and key, and the CA that signed PostgreSQL's */
+    tls: { certFile: string; keyFile: string; caFile: string };
 }
 
 /** The auth_file, next to pgbouncer.ini; PgBouncer runs with the config folder as its working directory. */
@@ -60,6 +62,14 @@ export function pgbouncerIni(i: PgBouncerIniInput): string {
         log_disconnections: i.logConnections,
         log_pooler_errors: true,
         stats_period: 60,
+        // clients must use TLS; PgBouncer verifies PostgreSQL's certificate and host name
+        client_tls_sslmode: "require",
+        client_tls_cert_file: i.tls.certFile,
+        client_tls_key_file: i.tls.keyFile,
+        client_tls_protocols: "secure",
+        server_tls_sslmode: "verify-full",
+        server_tls_ca_file: i.tls.caFile,
+        server_tls_protocols: "secure",
     };
     const db = i.database;
     return [

@@ -9,6 +9,8 @@ export interface PostgresConfInput {
     effectiveCacheSize: string;
     workMem: string;
     maintenanceWorkMem: string;
+    /** absolute paths of the server certificate and its key */
+    tls: { certFile: string; keyFile: string };
 }
 
 /**
@@ -37,43 +39,88 @@ export function postgresqlConf(i: PostgresConfInput): string {
         timezone: quoteLiteral("UTC"),
         shared_preload_libraries: quoteLiteral("pg_stat_statements"),
         track_io_timing: "on",
+        // every TCP connection is TLS (pg_hba.conf refuses the rest); TLS 1.2 at least
+        ssl: "on",
+        ssl_cert_file: quoteLiteral(i.tls.certFile),
+        ssl_key_file: quoteLiteral(i.tls.keyFile),
+        ssl_min_protocol_version: quoteLiteral("TLSv1.2"),
     };
     return [`# ${GENERATED}`, ...iniLines(settings), ""].join("\n");
 }
 
-/** Password logins only, SCRAM only; on Kubernetes NetworkPolicies decide who reaches the port. */
-export function pgHbaConf(): string {
+/** Who may log in to what over TCP: always TLS, always SCRAM. */
+export interface HbaInput {
+    database: string;
+    /** roles that log in to the application database (app, migration, exporter) */
+    databaseLogins: string[];
+    /** the superuser, which only the roles job uses (any database) */
+    superuser: string;
+}
+
+/**
+ * TLS and SCRAM only: plaintext TCP is refused before any password is asked, each login
+ * role reaches only the database it needs, and anything else is refused. On Kubernetes,
+ * NetworkPolicies decide who reaches the port at all.
+ */
+export function pgHbaConf(i: HbaInput): string {
+    const logins = [...i.databaseLogins].sort().map(quoteHba).join(",");
     return [
         `# ${GENERATED}`,
-        "# TYPE  DATABASE  USER  ADDRESS       METHOD",
-        "local   all       all                 scram-sha-256",
-        "host    all       all   127.0.0.1/32  scram-sha-256",
-        "host    all       all   ::1/128       scram-sha-256",
-        "host    all       all   0.0.0.0/0     scram-sha-256",
-        "host    all       all   ::/0          scram-sha-256",
+        "# TYPE     DATABASE  USER  ADDRESS  METHOD",
+        "local      all       all            scram-sha-256",
+        "hostnossl  all       all   all      reject",
+        `hostssl    ${quoteHba(i.database)}  ${logins}  all  scram-sha-256`,
+        `hostssl    all       ${quoteHba(i.superuser)}  all  scram-sha-256`,
+        "host       all       all   all      reject",
         "",
     ].join("\n");
 }
 
-export interface RoleSpec {
+/** A pg_hba.conf name, quoted when it could be read as a keyword or list. */
+const quoteHba = (name: string) => (/^[a-z_][a-z0-9_]*$/.test(name) && !["all", "sameuser", "samerole", "replication"].includes(name) ? name : `"${name.replace(/"/g, '""')}"`);
+
+export interface LoginRole {
     name: string;
     /** SCRAM verifier set as the role's password (never a plaintext password) */
     verifier: string;
-    /** roles granted to this one, e.g. pg_monitor */
-    memberOf?: string[];
-    /** makes the role the owner of this database, creating it when missing */
-    ownsDatabase?: string;
-    /** per-role connection limit */
+    /** per-role connection limit (-1: none) */
     connectionLimit?: number;
 }
 
+/** The roles of the application database, least privilege each. */
+export interface RolesInput {
+    database: string;
+    /** NOLOGIN owner of the database, its schema and every object in it */
+    owner: string;
+    /** runs migrations: DDL, as the owner (SET ROLE on login) */
+    migrator: LoginRole;
+    /** the app at run time: reads and writes rows, owns nothing, creates nothing */
+    app: LoginRole;
+    /** reads statistics only (pg_monitor) */
+    monitor: LoginRole;
+}
+
+const DML = "SELECT, INSERT, UPDATE, DELETE";
+
 /**
- * A psql script that creates or updates every role (login, password verifier,
- * memberships) and the databases they own. Idempotent: it runs on every change
- * of a credential, not only on the first boot of an empty data directory.
+ * A psql script that creates or updates every role, the database and the privileges
+ * (PostgreSQL documentation, "Schemas: Usage Patterns": a secure schema usage pattern
+ * revokes CREATE on public from PUBLIC). Idempotent: it runs on every change of a
+ * credential, and takes an older database (owned by the app role) over to the owner.
  */
-export function rolesSql(roles: RoleSpec[]): string {
-    const lines = [
+export function rolesSql(r: RolesInput): string {
+    const db = quoteIdent(r.database);
+    const owner = quoteIdent(r.owner);
+    const app = quoteIdent(r.app.name);
+    const migrator = quoteIdent(r.migrator.name);
+    const monitor = quoteIdent(r.monitor.name);
+    const ensureRole = (name: string, login: boolean) =>
+        `SELECT format('CREATE ROLE %I ${login ? "LOGIN" : "NOLOGIN"}', ${quoteLiteral(name)}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(name)})\\gexec`;
+    const login = (role: LoginRole) => [
+        ensureRole(role.name, true),
+        `ALTER ROLE ${quoteIdent(role.name)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT ${role.connectionLimit ?? -1} PASSWORD ${quoteLiteral(role.verifier)};`,
+    ];
+    return [
         `-- ${GENERATED}`,
         "\\set ON_ERROR_STOP on",
         "-- The verifiers below must not reach the server log, whatever its settings.",
@@ -83,22 +130,35 @@ export function rolesSql(roles: RoleSpec[]): string {
         "-- Re-applying is normal: no notices for grants that already exist.",
         "SET client_min_messages = warning;",
         "",
-    ];
-    for (const r of [...roles].sort((a, b) => a.name.localeCompare(b.name))) {
-        const ident = quoteIdent(r.name);
-        lines.push(
-            `SELECT format('CREATE ROLE %I LOGIN', ${quoteLiteral(r.name)}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(r.name)})\\gexec`,
-            `ALTER ROLE ${ident} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE CONNECTION LIMIT ${r.connectionLimit ?? -1} PASSWORD ${quoteLiteral(r.verifier)};`,
-        );
-        for (const group of r.memberOf ?? []) lines.push(`GRANT ${quoteIdent(group)} TO ${ident};`);
-        if (r.ownsDatabase) {
-            const db = r.ownsDatabase;
-            lines.push(
-                `SELECT format('CREATE DATABASE %I OWNER %I', ${quoteLiteral(db)}, ${quoteLiteral(r.name)}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${quoteLiteral(db)})\\gexec`,
-                `ALTER DATABASE ${quoteIdent(db)} OWNER TO ${ident};`,
-            );
-        }
-        lines.push("");
-    }
-    return lines.join("\n");
+        "-- the owner: no login, owns the database and everything in it",
+        ensureRole(r.owner, false),
+        `ALTER ROLE ${owner} WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;`,
+        ...login(r.migrator),
+        ...login(r.app),
+        ...login(r.monitor),
+        `GRANT ${owner} TO ${migrator};`,
+        `-- migrations create objects as the owner, so the app never owns one`,
+        `ALTER ROLE ${migrator} SET role = ${quoteLiteral(r.owner)};`,
+        `GRANT pg_monitor TO ${monitor};`,
+        `SELECT format('CREATE DATABASE %I OWNER %I', ${quoteLiteral(r.database)}, ${quoteLiteral(r.owner)}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${quoteLiteral(r.database)})\\gexec`,
+        `ALTER DATABASE ${db} OWNER TO ${owner};`,
+        `REVOKE ALL ON DATABASE ${db} FROM PUBLIC;`,
+        `GRANT CONNECT ON DATABASE ${db} TO ${app}, ${migrator}, ${monitor};`,
+        `GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${migrator};`,
+        "",
+        `\\connect ${quoteIdent(r.database)}`,
+        "SET log_statement = 'none';",
+        "SET client_min_messages = warning;",
+        `-- an older stack let the app role own the tables: hand them to the owner`,
+        `REASSIGN OWNED BY ${app} TO ${owner};`,
+        `ALTER SCHEMA public OWNER TO ${owner};`,
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
+        `REVOKE CREATE ON SCHEMA public FROM ${app};`,
+        `GRANT USAGE ON SCHEMA public TO ${app}, ${monitor};`,
+        `GRANT ${DML} ON ALL TABLES IN SCHEMA public TO ${app};`,
+        `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${app};`,
+        `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT ${DML} ON TABLES TO ${app};`,
+        `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${app};`,
+        "",
+    ].join("\n");
 }

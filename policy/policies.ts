@@ -97,7 +97,11 @@ const noPlainCredentials: ResourceValidationPolicy = {
     },
 };
 
-/** Advisory until the data-path work (issue 10) moves credentials into files; then mandatory. */
+/**
+ * Advisory: every image that reads a credential from a file gets a file (PostgreSQL,
+ * Grafana, postgres_exporter, psql); the app image and the PgBouncer exporter read theirs
+ * only from the environment, so those remain and are reported.
+ */
 const noEnvCredentialsOnDocker: ResourceValidationPolicy = {
     name: "no-credentials-in-docker-env",
     description: "Docker containers get credentials as files, not environment variables (visible in `docker inspect`).",

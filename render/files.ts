@@ -4,7 +4,7 @@
  */
 import { posix } from "node:path";
 import { autoName, type RecordedResource } from "./program";
-import { FILE_MODE } from "../components/service";
+import { CONFIG_DIR_LABEL, FILE_MODE } from "../components/service";
 
 /** The SDK's marker on a secret value inside deserialized inputs. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -58,7 +58,7 @@ function dockerFiles(resources: RecordedResource[]): RenderedFile[] {
         if (list.length === 0) continue;
         const labels = (r.inputs.labels ?? []) as { label: string; value: string }[];
         const service = labels.find((l) => l.label === "app.kubernetes.io/name")?.value ?? r.name;
-        const base = commonDir(list.map((u) => u.file));
+        const base = labels.find((l) => l.label === CONFIG_DIR_LABEL)?.value ?? commonDir(list.map((u) => u.file));
         for (const u of list) {
             const c = unwrap(u.content);
             // One secret file makes the whole uploads list secret; the mode tells which file it was.

@@ -62,6 +62,9 @@ const digest = (s: string) => createHash("sha256").update(s).digest();
 /** The name Kubernetes auto-naming gives an object the program left unnamed (stable under mocks). */
 export const autoName = (resourceName: string) => `${resourceName}-${digest(resourceName).toString("hex").slice(0, 8)}`;
 
+/** A stand-in PEM block, marked as such. */
+const pem = (label: string, name: string) => `-----BEGIN ${label}-----\nrender stand-in for ${name}\n-----END ${label}-----\n`;
+
 /** Computed outputs the providers would return; deterministic so renders are stable. */
 function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
     switch (type) {
@@ -69,6 +72,15 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
             return { result: digest(`password:${name}`).toString("hex").slice(0, inputs.length ?? 32) };
         case "random:index/randomBytes:RandomBytes":
             return { base64: digest(`bytes:${name}`).subarray(0, inputs.length ?? 16).toString("base64") };
+        // Certificates and keys are made by the provider at deploy time; the render shows
+        // where they go (tests swap in real ones made with openssl for the same names).
+        case "tls:index/privateKey:PrivateKey":
+            return { privateKeyPem: pem("PRIVATE KEY", name), publicKeyPem: pem("PUBLIC KEY", name) };
+        case "tls:index/certRequest:CertRequest":
+            return { certRequestPem: pem("CERTIFICATE REQUEST", name) };
+        case "tls:index/selfSignedCert:SelfSignedCert":
+        case "tls:index/locallySignedCert:LocallySignedCert":
+            return { certPem: pem("CERTIFICATE", name), readyForRenewal: false };
         case "docker:index/remoteImage:RemoteImage":
             return { imageId: `sha256:${digest(String(inputs.name)).toString("hex")}`, repoDigest: `${inputs.name}` };
         default:

@@ -12,6 +12,7 @@ command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporte
 command -v prometheus-postgres-exporter >/dev/null || need+=(prometheus-postgres-exporter)
 command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+command -v redis-server >/dev/null || need+=(redis-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "missing server packages: ${need[*]} (install them as root: apt-get install ${need[*]})" >&2

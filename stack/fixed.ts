@@ -21,6 +21,16 @@ export const PROMETHEUS_PORT = FIXED_PORTS.prometheus;
 export const ALERTMANAGER_PORT = FIXED_PORTS.alertmanager;
 export const GRAFANA_PORT = FIXED_PORTS.grafana;
 
+/** Where a service finds a credential it reads from a file, relative to its config folder. */
+export const SECRET_FILE = "secrets/password";
+
+/** Where a service keeps its TLS files, relative to its config folder. */
+export const TLS_FILES = { cert: "tls/server.crt", key: "tls/server.key", ca: "tls/ca.crt" } as const;
+
+/** The NOLOGIN owner and the migration role of the application database. */
+export const ownerRoleOf = (database: string) => `${database}_owner`;
+export const migratorRoleOf = (database: string) => `${database}_migrator`;
+
 /** PostgreSQL's bootstrap superuser, as the official image creates it. */
 export const SUPERUSER = "postgres";
 /** Login role of postgres-exporter (member of pg_monitor). */

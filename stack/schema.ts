@@ -86,6 +86,7 @@ export const AppSchema = Section("The flowviz application", {
     worker: AppService("ghcr.io/flowviz/api:0.6.0", 1, 5, 0, "1", "512Mi", "Celery worker (same image as the API)"),
     apiPort: Port(8000, "port the API listens on"),
     valkeyImage: Image("valkey/valkey:8.0.2-alpine", "Valkey image (Celery broker, rate limiting)"),
+    valkeyStorageSize: Bytes("2Gi", "Valkey's volume (append-only file of the queued tasks)"),
     roundTripsPerTransaction: Type.Integer({ minimum: 1, maximum: 100, default: 8, description: "client round trips in a typical transaction (BEGIN ... COMMIT); a server connection is held through each of them" }),
 });
 
@@ -104,7 +105,7 @@ export const DockerSchema = Section("Docker target (dev)", {
 
 export const KubernetesSchema = Section("Kubernetes target (prod)", {
     namespace: Type.String({ pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", examples: ["flowviz", "flowviz-prod"], default: "flowviz", description: "namespace every object goes into" }),
-    storageClassName: Type.Optional(Type.String({ minLength: 1, description: "StorageClass of the PersistentVolumeClaims (cluster default when unset)" })),
+    storageClassName: Type.Optional(Type.String({ minLength: 1, description: "StorageClass of the PersistentVolumeClaims (cluster default when unset); use one with `reclaimPolicy: Retain` (README)" })),
 });
 
 const Email = Type.String({ pattern: "^[^@\\s]+@[^@\\s]+$", examples: ["oncall@example.com"], description: "e-mail address" });
@@ -183,6 +184,7 @@ export type StackConfig = Static<typeof StackConfigSchema>;
 export const SecretKeys = {
     postgresPassword: "PostgreSQL superuser (`postgres`) password",
     appDbPassword: "password of `postgres.appUser`",
+    migrationDbPassword: "password of `<database>_migrator`, the role migrations run as (DDL, as the database's owner)",
     pgbouncerStatsPassword: "password of PgBouncer's stats user (read by the PgBouncer exporter)",
     pgbouncerAdminPassword: "password of PgBouncer's admin user (admin console)",
     valkeyPassword: "Valkey password",

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { posix } from "node:path";
 import { quantityValue } from "../../configs/format";
-import { FILE_MODE, serviceLabels, type Deployed, type Platform, type ServiceSpec } from "../service";
+import { CONFIG_DIR_LABEL, FILE_MODE, serviceLabels, type Deployed, type Platform, type ServiceSpec } from "../service";
 
 export interface DockerPlatformArgs {
     /** prefix of container, network and volume names on the host (one stack per prefix) */
@@ -33,6 +33,10 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
 
     hostOf(service: string): string {
         return this.args.hostNetwork ? "127.0.0.1" : service;
+    }
+
+    namesOf(service: string): { dnsNames: string[]; ipAddresses: string[] } {
+        return this.args.hostNetwork ? { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] } : { dnsNames: [service, `${this.args.prefix}-${service}`], ipAddresses: [] };
     }
 
     discovery(service: string, port: number): Record<string, unknown> {
@@ -98,7 +102,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                 user: spec.runAs ? `${spec.runAs.user}:${spec.runAs.group}` : undefined,
                 readOnly: spec.runAs?.readOnlyRootFilesystem,
                 tmpfs: spec.scratch ? Object.fromEntries(spec.scratch.map((d) => [d, "rw,mode=1777"])) : undefined,
-                labels: Object.entries(serviceLabels(spec)).map(([label, value]) => ({ label, value })),
+                labels: Object.entries({ ...serviceLabels(spec), ...(spec.files?.length ? { [CONFIG_DIR_LABEL]: spec.configDir ?? "/" } : {}) }).map(([label, value]) => ({ label, value })),
                 networkMode: this.args.hostNetwork ? "host" : undefined,
                 networksAdvanced: this.network ? [{ name: this.network.name, aliases: [spec.name] }] : undefined,
                 ports: this.args.hostNetwork

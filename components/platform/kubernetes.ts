@@ -105,6 +105,11 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         return `${service}.${this.serviceNamespace(service)}.svc.cluster.local`;
     }
 
+    namesOf(service: string): { dnsNames: string[]; ipAddresses: string[] } {
+        const ns = this.serviceNamespace(service);
+        return { dnsNames: [`${service}.${ns}.svc.cluster.local`, `${service}.${ns}.svc`, `${service}.${ns}`, service], ipAddresses: [] };
+    }
+
     /** Pods, not Services: behind a load-balanced Service the counters of different pods would mix. */
     discovery(service: string, port: number): Record<string, unknown> {
         return {
@@ -236,7 +241,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             resources: spec.resources ? { requests: spec.resources, limits: spec.resources } : undefined,
             lifecycle: spec.stop ? { preStop: { exec: { command: ["/bin/sh", "-c", preStopScript(spec.stop, spec.replicas)] } } } : undefined,
             readinessProbe: probe,
-            livenessProbe: probe ? { ...probe, failureThreshold: 6 } : undefined,
+            livenessProbe: probe ? this.livenessProbe(spec, probe) : undefined,
             startupProbe: this.startupProbe(spec, probe),
             securityContext: spec.runAs
                 ? { allowPrivilegeEscalation: false, readOnlyRootFilesystem: spec.runAs.readOnlyRootFilesystem, capabilities: { drop: ["ALL"] } }
@@ -333,6 +338,16 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         }
         if (spec.metrics) this.scraped.push({ service: spec.name, target: spec.metrics });
         return { readyWhen: [workload] };
+    }
+
+    /**
+     * Liveness restarts a container, so it asks less than readiness (which only takes the pod
+     * out of its Service): the service's "alive" endpoint where it has one, and twice the patience.
+     */
+    private livenessProbe(spec: ServiceSpec, probe: k8sIn.core.v1.Probe): k8sIn.core.v1.Probe {
+        const h = spec.health!;
+        const check = h.liveHttpPath && h.http ? { httpGet: { path: h.liveHttpPath, port: h.http.port } } : {};
+        return { ...probe, ...check, failureThreshold: 6 };
     }
 
     /**

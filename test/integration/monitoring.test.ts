@@ -54,8 +54,9 @@ beforeAll(async () => {
             res.end("ok");
         });
     }).listen(9977, "127.0.0.1");
+    // the container's config folder (the CA it verifies PostgreSQL against) is where the render put it
     const env = Object.fromEntries(
-        ["DATA_SOURCE_URI", "DATA_SOURCE_USER", "DATA_SOURCE_PASS"].map((k) => [k, rendered.env("postgres-exporter", k)]),
+        ["DATA_SOURCE_URI", "DATA_SOURCE_USER", "DATA_SOURCE_PASS_FILE"].map((k) => [k, rendered.env("postgres-exporter", k).replace("/etc/postgres-exporter", join(rendered.files, "postgres-exporter"))]),
     );
     start("prometheus-postgres-exporter", argsOf("postgres-exporter", {}), env);
     start("prometheus-node-exporter", argsOf("node-exporter", { "/host": "/" }));

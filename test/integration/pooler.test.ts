@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { psql, requireBinary, startDataPath, type DataPath, type PostgresServer, type Rendered } from "./servers";
+import { initPgbench, psql, requireBinary, startDataPath, type DataPath, type PostgresServer, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-pooler";
 let rendered: Rendered;
@@ -54,7 +54,7 @@ describe("PgBouncer in front of PostgreSQL, from the rendered files", () => {
     });
 
     it("runs transactions in transaction pooling mode", () => {
-        psql({ ...app(), sql: "create table if not exists it_rows (id int primary key)" });
+        psql({ ...path.migrator, sql: "create table if not exists it_rows (id int primary key)" });
         psql({ ...app(), sql: "begin; insert into it_rows values (1); insert into it_rows values (2); commit;" });
         expect(psql({ ...app(), sql: "select count(*) from it_rows" })).toBe("2");
     });
@@ -66,11 +66,8 @@ describe("PgBouncer in front of PostgreSQL, from the rendered files", () => {
     });
 
     it("carries 1000 concurrent clients with zero connection or transaction errors", () => {
-        execFileSync(requireBinary("pgbench"), ["-i", "-q", "-s", "10", "-h", "127.0.0.1", "-p", "5432", "-U", "flowviz", "flowviz"], {
-            env: { ...process.env, PGPASSWORD: app().password },
-            stdio: "ignore",
-        });
-        const report = pgbench(["-h", "127.0.0.1", "-p", "6432", "-U", "flowviz", "-c", "1000", "-j", "2", "-T", "20", "flowviz"]);
+        initPgbench(path.migrator);
+        const report = pgbench(["-n", "-h", "127.0.0.1", "-p", "6432", "-U", "flowviz", "-c", "1000", "-j", "2", "-T", "20", "flowviz"]);
         const processed = Number(/number of transactions actually processed: (\d+)/.exec(report)?.[1]);
         const failed = Number(/number of failed transactions: (\d+)/.exec(report)?.[1] ?? "0");
         expect(report).toMatch(/number of clients: 1000/);

@@ -6,6 +6,8 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../root";
+import { realCertificates } from "./certs";
+import { SECRET_FILE, TLS_FILES } from "../../stack/fixed";
 
 export function requireBinary(path: string): string {
     const found = path.startsWith("/") ? (existsSync(path) ? path : "") : execFileSync("sh", ["-c", `command -v ${path} || true`]).toString().trim();
@@ -22,6 +24,8 @@ export function pgBin(name: string): string {
 export interface Rendered {
     dir: string;
     files: string;
+    /** the CA that signed the (real, test-made) server certificates */
+    caFile: string;
     plan: { outputs: Record<string, any>; resources: { type: string; name: string; inputs: Record<string, any> }[] };
     /** the Docker container the plan declares for a service */
     container(service: string): Record<string, any>;
@@ -35,11 +39,13 @@ export function render(stackFile: string, out: string, stack = "local"): Rendere
         cwd: ROOT,
         stdio: ["ignore", "ignore", "inherit"],
     });
-    execFileSync("chown", ["-R", "postgres:postgres", out]);
     const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8"));
+    const caFile = realCertificates(plan, join(out, "files"), join(out, "certs"));
+    execFileSync("chown", ["-R", "postgres:postgres", out]);
     return {
         dir: out,
         files: join(out, "files"),
+        caFile,
         plan,
         container(service) {
             const c = plan.resources.find((r: any) => r.name === `${service}-container`);
@@ -52,6 +58,14 @@ export function render(stackFile: string, out: string, stack = "local"): Rendere
             return e.slice(key.length + 1);
         },
     };
+}
+
+/** pgbench's tables, created (and vacuumed) by the migration role; the app role then runs pgbench with -n. */
+export function initPgbench(migrator: DataPath["migrator"]): void {
+    execFileSync(requireBinary("pgbench"), ["-i", "-q", "-s", "10", "-h", "127.0.0.1", "-p", String(migrator.port), "-U", migrator.user, migrator.db], {
+        env: { ...process.env, PGPASSWORD: migrator.password },
+        stdio: "ignore",
+    });
 }
 
 /** Runs a command as the postgres user (PostgreSQL and PgBouncer refuse root). */
@@ -85,7 +99,7 @@ export class PostgresServer {
         this.data = join(base, "pgdata");
     }
     get superuserPassword(): string {
-        return this.rendered.env("postgres", "POSTGRES_PASSWORD");
+        return readFileSync(join(this.rendered.files, "postgres", SECRET_FILE), "utf8");
     }
     init(): void {
         rmSync(this.base, { recursive: true, force: true });
@@ -99,7 +113,9 @@ export class PostgresServer {
         const conf = join(this.rendered.files, "postgres");
         asPostgres(
             `${pgBin("pg_ctl")} -D ${this.data} -l ${this.base}/postgres.log -w -t 60 ` +
-                `-o "-c config_file=${conf}/postgresql.conf -c hba_file=${conf}/pg_hba.conf -c data_directory=${this.data} -c unix_socket_directories=${this.base}" start >/dev/null`,
+                `-o "-c config_file=${conf}/postgresql.conf -c hba_file=${conf}/pg_hba.conf -c data_directory=${this.data} -c unix_socket_directories=${this.base} ` +
+                // the container's paths, moved to where the render is
+                `-c ssl_cert_file=${conf}/${TLS_FILES.cert} -c ssl_key_file=${conf}/${TLS_FILES.key}" start >/dev/null`,
         );
     }
     stop(mode: "fast" | "immediate" = "fast"): void {
@@ -149,6 +165,8 @@ export interface DataPath {
     pgb: PgBouncerServer;
     /** the app role's login through PgBouncer */
     app: { port: number; user: string; password: string; db: string };
+    /** the migration role's login (DDL), direct to PostgreSQL */
+    migrator: { port: number; user: string; password: string; db: string };
     stop(): Promise<void>;
 }
 
@@ -162,12 +180,14 @@ export async function startDataPath(base: string): Promise<DataPath> {
     const pgb = new PgBouncerServer(rendered, LOCAL_FILE_LIMIT);
     pgb.start();
     const app = { port: 6432, user: "flowviz", password: rendered.plan.outputs.appDbPassword as string, db: "flowviz" };
+    const migrator = { port: 5432, user: "flowviz_migrator", password: rendered.plan.outputs.migrationDbPassword as string, db: "flowviz" };
     await waitFor("PgBouncer", () => psql({ ...app, sql: "select 1" }) === "1");
     return {
         rendered,
         pg,
         pgb,
         app,
+        migrator,
         async stop() {
             await pgb.stop();
             writeFileSync(`${base}/pgbouncer.log`, pgb.log);

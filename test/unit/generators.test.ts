@@ -39,6 +39,7 @@ const iniInput = {
     database: { name: "flowviz", host: "postgres", port: 5432 },
     adminUser: "admin",
     statsUser: "stats",
+    tls: { certFile: "tls/server.crt", keyFile: "tls/server.key", caFile: "tls/ca.crt" },
 };
 
 function settings(ini: string): Map<string, string> {
@@ -78,17 +79,29 @@ describe("pgbouncer.ini", () => {
 
 describe("postgresql.conf and roles", () => {
     it("converts sizes and enforces SCRAM", () => {
-        const conf = postgresqlConf({ port: 5432, maxConnections: 100, superuserReservedConnections: 3, sharedBuffers: "512Mi", effectiveCacheSize: "2Gi", workMem: "8Mi", maintenanceWorkMem: "128Mi" });
+        const conf = postgresqlConf({
+            port: 5432,
+            maxConnections: 100,
+            superuserReservedConnections: 3,
+            sharedBuffers: "512Mi",
+            effectiveCacheSize: "2Gi",
+            workMem: "8Mi",
+            maintenanceWorkMem: "128Mi",
+            tls: { certFile: "/etc/postgresql/tls/server.crt", keyFile: "/etc/postgresql/tls/server.key" },
+        });
         expect(conf).toContain("shared_buffers = 512MB");
+        expect(conf).toContain("ssl = on");
+        expect(conf).toContain("ssl_min_protocol_version = 'TLSv1.2'");
         expect(conf).toContain("effective_cache_size = 2GB");
         expect(conf).toContain("password_encryption = scram-sha-256");
         expect(pgMemory("64Ki")).toBe("64kB");
     });
     it("quotes identifiers and literals in the roles script", () => {
-        const sql = rolesSql([{ name: "o'brien", verifier: POSTGRES_VERIFIER, memberOf: ["pg_monitor"] }]);
+        const login = (name: string) => ({ name, verifier: POSTGRES_VERIFIER });
+        const sql = rolesSql({ database: "flowviz", owner: "flowviz_owner", migrator: login("flowviz_migrator"), app: login("o'brien"), monitor: login("postgres_exporter") });
         expect(sql).toContain(`ALTER ROLE "o'brien"`);
         expect(sql).toContain(`rolname = 'o''brien'`);
-        expect(sql).toContain(`GRANT "pg_monitor" TO "o'brien";`);
+        expect(sql).toContain(`GRANT pg_monitor TO "postgres_exporter";`);
     });
 });
 

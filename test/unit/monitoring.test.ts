@@ -9,7 +9,7 @@ import { FORBIDDEN_LABELS, KNOWN_METRICS } from "../../configs/metrics";
 import { DATASOURCE_UID } from "../../configs/grafana";
 import { dashboardFiles } from "../../dashboards";
 import { loadStackConfig } from "../../stack/load";
-import { renderedFiles } from "../../render/files";
+import { maskSecrets, renderedFiles } from "../../render/files";
 import type { ProgramRun } from "../../render/program";
 import { grafanaVariables, parsePromQL } from "../promql";
 import { ROOT, ofType, only, runStack } from "../helpers";
@@ -155,11 +155,13 @@ describe("monitoring services as deployed", () => {
     });
 
     it("runs Grafana without sign-up or anonymous access, with a generated secret admin password", () => {
-        const envs = only(dev, "docker:index/container:Container", "grafana-container").inputs.envs as any;
-        const list = envs.value as string[];
+        const list = maskSecrets(only(dev, "docker:index/container:Container", "grafana-container").inputs.envs, true) as string[];
         expect(list).toContain("GF_USERS_ALLOW_SIGN_UP=false");
         expect(list).toContain("GF_AUTH_ANONYMOUS_ENABLED=false");
-        expect(list.find((e) => e.startsWith("GF_SECURITY_ADMIN_PASSWORD="))).not.toBe("GF_SECURITY_ADMIN_PASSWORD=admin");
+        expect(list).toContain("GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/grafana/provisioning/secrets/password");
+        const password = renderedFiles(dev.resources).find((f) => f.service === "grafana" && f.path === "secrets/password")!;
+        expect(password.secret).toBe(true);
+        expect(password.content).not.toBe("admin");
         expect(dev.secretOutputs).toContain("grafanaAdminPassword");
         const ds = parse(file(dev, "grafana", "datasources/prometheus.yaml"));
         expect(ds.datasources[0]).toMatchObject({ uid: DATASOURCE_UID, url: "http://prometheus:9090" });
@@ -167,9 +169,9 @@ describe("monitoring services as deployed", () => {
 
     it("gives postgres-exporter its own pg_monitor role, not a superuser", () => {
         const roles = renderedFiles(dev.resources).find((f) => f.path === "roles.sql")!.content;
-        expect(roles).toContain('GRANT "pg_monitor" TO "postgres_exporter";');
+        expect(roles).toContain('GRANT pg_monitor TO "postgres_exporter";');
         expect(roles).toMatch(/ALTER ROLE "postgres_exporter" WITH LOGIN NOSUPERUSER/);
-        const env = (only(dev, "docker:index/container:Container", "postgres-exporter-container").inputs.envs as any).value as string[];
+        const env = maskSecrets(only(dev, "docker:index/container:Container", "postgres-exporter-container").inputs.envs, true) as string[];
         expect(env).toContain("DATA_SOURCE_USER=postgres_exporter");
     });
 

@@ -86,14 +86,20 @@ describe("dev stack on Docker", () => {
         const job = container("postgres-roles");
         expect(job.restart).toBe("no");
         expect(job.mustRun).toBe(false);
-        expect(job.command).toContain("/etc/flowviz/roles.sql");
+        expect(String((job.command as string[]).at(-1))).toContain("-f /etc/flowviz/roles.sql");
     });
 
     it("keeps every credential secret: env, uploads, outputs", () => {
-        for (const c of ["postgres", "api", "worker", "postgres-roles"]) expect(isSecretInput(container(c).envs), c).toBe(true);
+        for (const c of ["api", "worker"]) expect(isSecretInput(container(c).envs), c).toBe(true);
+        // credentials the image can read from a file are files (0600), not environment variables
+        for (const c of ["postgres", "postgres-roles", "grafana", "postgres-exporter"]) {
+            expect(isSecretInput(container(c).uploads), c).toBe(true);
+            const envs = JSON.stringify(maskSecrets(container(c).envs, true));
+            expect(envs, c).not.toMatch(/PASSWORD=|PASS=|PGPASSWORD/);
+        }
         expect(isSecretInput(container("pgbouncer").uploads)).toBe(true);
         expect(isSecretInput(container("valkey").uploads)).toBe(true);
-        expect(run.secretOutputs.sort()).toEqual(["appDbPassword", "databaseUrl", "grafanaAdminPassword", "pgbouncerAdminPassword"]);
+        expect(run.secretOutputs.sort()).toEqual(["appDbPassword", "databaseUrl", "grafanaAdminPassword", "migrationDbPassword", "pgbouncerAdminPassword"]);
         const plan = JSON.stringify(run.resources.map((r) => maskSecrets(r.inputs, false)));
         for (const v of credentialValues(run)) expect(plan).not.toContain(v);
         expect(plan).not.toContain("SCRAM-SHA-256$");
@@ -105,8 +111,9 @@ describe("dev stack on Docker", () => {
         expect(renderedFiles(again.resources)).toEqual(renderedFiles(run.resources));
     });
 
-    it("points the API at PgBouncer with an asyncpg DSN", () => {
-        expect(run.outputs.databaseUrl).toBe(`postgresql+asyncpg://flowviz:${run.outputs.appDbPassword}@pgbouncer:6432/flowviz`);
+    it("points the API at PgBouncer with an asyncpg DSN that verifies PgBouncer's certificate", () => {
+        expect(run.outputs.databaseUrl).toBe(`postgresql+asyncpg://flowviz:${run.outputs.appDbPassword}@pgbouncer:6432/flowviz?ssl=verify-full`);
+        expect((container("api").envs as any).value).toContain("PGSSLROOTCERT=/etc/flowviz/tls/ca.crt");
     });
 
     it("percent-encodes a stack-set password in every connection URL", async () => {
@@ -130,19 +137,33 @@ describe("dev stack on Docker", () => {
         const files = renderedFiles(run.resources).map((f) => `${f.service}/${f.path}${f.secret ? " (secret)" : ""}`);
         expect(files).toEqual([
             "alertmanager/alertmanager.yml",
+            "api/tls/ca.crt",
             "grafana/dashboards/flowviz.yaml",
             "grafana/dashboards/json/application.json",
             "grafana/dashboards/json/business.json",
             "grafana/dashboards/json/infrastructure.json",
             "grafana/datasources/prometheus.yaml",
+            "grafana/secrets/password (secret)",
+            "pgbouncer-exporter/tls/ca.crt",
             "pgbouncer/pgbouncer.ini",
+            "pgbouncer/tls/ca.crt",
+            "pgbouncer/tls/server.crt",
+            "pgbouncer/tls/server.key (secret)",
             "pgbouncer/userlist.txt (secret)",
+            "postgres-exporter/secrets/password (secret)",
+            "postgres-exporter/tls/ca.crt",
             "postgres-roles/roles.sql (secret)",
+            "postgres-roles/secrets/password (secret)",
+            "postgres-roles/tls/ca.crt",
             "postgres/pg_hba.conf",
             "postgres/postgresql.conf",
+            "postgres/secrets/password (secret)",
+            "postgres/tls/server.crt",
+            "postgres/tls/server.key (secret)",
             "prometheus/prometheus.yml",
             "prometheus/rules/flowviz.rules.yml",
             "valkey/valkey.conf (secret)",
+            "worker/tls/ca.crt",
         ]);
     });
 });
@@ -249,8 +270,15 @@ describe("prod stack on Kubernetes", () => {
         const cm = only(run, k("core/v1:ConfigMap"), "pgbouncer-config");
         expect((cm.inputs.metadata as any).name).toBeUndefined();
         const sources = spec("apps/v1:Deployment", "pgbouncer").template.spec.volumes[0].projected.sources;
-        expect(sources[0].configMap.items).toEqual([{ key: "pgbouncer.ini", path: "pgbouncer.ini" }]);
-        expect(sources[1].secret.items).toEqual([{ key: "userlist.txt", path: "userlist.txt", mode: 0o400 }]);
+        expect(sources[0].configMap.items).toEqual([
+            { key: "pgbouncer.ini", path: "pgbouncer.ini" },
+            { key: "tls__server.crt", path: "tls/server.crt" },
+            { key: "tls__ca.crt", path: "tls/ca.crt" },
+        ]);
+        expect(sources[1].secret.items).toEqual([
+            { key: "userlist.txt", path: "userlist.txt", mode: 0o400 },
+            { key: "tls__server.key", path: "tls/server.key", mode: 0o400 },
+        ]);
         const secret = only(run, k("core/v1:Secret"), "pgbouncer-secret");
         expect(isSecretInput(secret.inputs.stringData)).toBe(true);
     });
@@ -283,5 +311,57 @@ describe("prod stack on Kubernetes", () => {
         const generated = ofType(withSecret, "random:index/randomPassword:RandomPassword").map((r) => r.name);
         expect(generated).not.toContain("credentials-appDbPassword");
         expect(generated).toContain("credentials-postgresPassword");
+    });
+});
+
+describe("the data path as prod deploys it", () => {
+    let run: ProgramRun;
+    beforeAll(async () => {
+        run = await runStack("Pulumi.prod.yaml", { stack: "prod" });
+    });
+    const files = () => renderedFiles(run.resources);
+    const file = (service: string, path: string) => files().find((f) => f.service === service && f.path === path)!;
+
+    it("issues PostgreSQL's and PgBouncer's certificates from the stack's CA for every name clients use, keys secret", () => {
+        for (const service of ["postgres", "pgbouncer"]) {
+            const request = only(run, "tls:index/certRequest:CertRequest", `${service}-tls-request`).inputs as { dnsNames: string[] };
+            expect(request.dnsNames).toEqual([`${service}.flowviz.svc.cluster.local`, `${service}.flowviz.svc`, `${service}.flowviz`, service]);
+            expect(file(service, "tls/server.key").secret).toBe(true);
+            expect(file(service, "tls/server.crt").secret).toBe(false);
+        }
+        expect(only(run, "tls:index/selfSignedCert:SelfSignedCert", "ca-cert").inputs.isCaCertificate).toBe(true);
+    });
+
+    it("verifies certificates on every hop: app, exporters and roles job verify-full, PgBouncer verifies PostgreSQL", () => {
+        expect(file("pgbouncer", "pgbouncer.ini").content).toMatch(/^server_tls_sslmode = verify-full$/m);
+        expect(file("pgbouncer", "pgbouncer.ini").content).toMatch(/^client_tls_sslmode = require$/m);
+        const env = (name: string, kind = "apps/v1:Deployment") =>
+            Object.fromEntries(((only(run, `kubernetes:${kind}`, name).inputs.spec as any).template.spec.containers[0].env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+        expect(env("postgres-exporter").DATA_SOURCE_URI).toContain("sslmode=verify-full&sslrootcert=/etc/postgres-exporter/tls/ca.crt");
+        expect(env("postgres-roles", "batch/v1:Job")).toMatchObject({ PGSSLMODE: "verify-full", PGSSLROOTCERT: "/etc/flowviz/tls/ca.crt" });
+        expect(file("postgres", "pg_hba.conf").content).toMatch(/^hostnossl\s+all\s+all\s+all\s+reject$/m);
+        expect(file("postgres", "pg_hba.conf").content).not.toMatch(/^host\s+all\s+all\s+\S+\s+scram/m);
+    });
+
+    it("runs the broker as one StatefulSet on a protected claim, append-only, with an ACL user", () => {
+        expect(ofType(run, "kubernetes:apps/v1:Deployment").map((r) => r.name)).not.toContain("valkey");
+        const sts = only(run, "kubernetes:apps/v1:StatefulSet", "valkey").inputs.spec as any;
+        expect(sts.replicas).toBe(1);
+        expect(only(run, "kubernetes:core/v1:PersistentVolumeClaim", "valkey-data").protect).toBe(true);
+        const conf = file("valkey", "valkey.conf");
+        expect(conf.secret).toBe(true);
+        expect(conf.content).toMatch(/^appendonly yes$/m);
+        expect(conf.content).toMatch(/^user default off$/m);
+        expect(conf.content).toMatch(/^user flowviz on #[0-9a-f]{64} .* -@dangerous$/m);
+    });
+
+    it("lets recovery finish: startup probes on stateful pods, liveness asks less than readiness", () => {
+        const container = (name: string) => (only(run, "kubernetes:apps/v1:StatefulSet", name).inputs.spec as any).template.spec.containers[0];
+        const pg = container("postgres");
+        expect(pg.startupProbe.periodSeconds * pg.startupProbe.failureThreshold).toBe(1800);
+        const prom = container("prometheus");
+        expect(prom.readinessProbe.httpGet.path).toBe("/-/ready");
+        expect(prom.livenessProbe.httpGet.path).toBe("/-/healthy");
+        expect(prom.livenessProbe.failureThreshold).toBeGreaterThan(prom.readinessProbe.failureThreshold);
     });
 });

@@ -1,0 +1,82 @@
+/**
+ * The Celery broker's rendered valkey.conf, run by a real server (Debian's redis-server 7,
+ * which reads the same ACL and persistence directives): only the app's ACL user gets in,
+ * without the @dangerous commands, and queued tasks survive a crash.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { parse, stringify } from "yaml";
+import { standIn } from "../../render/stackfile";
+import { ROOT } from "../root";
+import { render, requireBinary, waitFor } from "./servers";
+
+const BASE = "/tmp/flowviz-it-broker";
+const PORT = "6379";
+let conf: string;
+let password: string;
+let server: ChildProcess | undefined;
+
+/** redis-cli's answer (errors are answers too: redis-cli prints them and exits 0). */
+function cli(args: string[], auth = true): string {
+    const login = auth ? ["--user", "flowviz", "--pass", password, "--no-auth-warning"] : [];
+    return execFileSync(requireBinary("redis-cli"), ["-h", "127.0.0.1", "-p", PORT, ...login, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 }).trim();
+}
+
+/** The server itself (no wrapper process), so that a SIGKILL is a crash of the broker. */
+function start(): void {
+    server = spawn(requireBinary("redis-server"), [join(BASE, "valkey.conf")], { stdio: "ignore" });
+}
+
+beforeAll(async () => {
+    rmSync(BASE, { recursive: true, force: true });
+    mkdirSync(join(BASE, "data"), { recursive: true });
+    // the local stack with the broker's password set as a secure: value, so the test knows it
+    const stack = parse(readFileSync(join(ROOT, "test/integration/Pulumi.local.yaml"), "utf8"));
+    stack.config["flowviz:valkeyPassword"] = { secure: "v1:broker-test" };
+    writeFileSync(join(BASE, "Pulumi.broker.yaml"), stringify(stack));
+    password = standIn("flowviz:valkeyPassword", "v1:broker-test");
+    const rendered = render(join(BASE, "Pulumi.broker.yaml"), join(BASE, "render"), "broker");
+    conf = join(rendered.files, "valkey", "valkey.conf");
+    // the container's /data (its volume) moved to a folder of the test's; nothing else changed
+    const text = readFileSync(conf, "utf8");
+    expect(text).toMatch(/^dir \/data$/m);
+    writeFileSync(join(BASE, "valkey.conf"), text.replace(/^dir \/data$/m, `dir ${join(BASE, "data")}`), { mode: 0o600 });
+    start();
+    await waitFor("the broker", () => cli(["ping"]) === "PONG");
+});
+
+afterAll(() => {
+    server?.kill("SIGKILL");
+});
+
+describe("the broker from the rendered valkey.conf", () => {
+    it("keeps the password out of the file (a SHA-256 hash) and the default user off", () => {
+        const text = readFileSync(conf, "utf8");
+        expect(text).not.toContain(password);
+        expect(text).toMatch(/^user default off$/m);
+        expect(cli(["ping"], false)).toMatch(/NOAUTH|NOPERM/);
+        expect(cli(["--user", "default", "--pass", "", "ping"], false)).toMatch(/WRONGPASS|NOAUTH/);
+    });
+
+    it("lets the app's ACL user queue and take tasks, not run @dangerous commands", () => {
+        expect(cli(["lpush", "celery", "task-1"])).toMatch(/^\d+$/);
+        expect(cli(["llen", "celery"])).not.toBe("0");
+        for (const cmd of [["flushall"], ["config", "get", "dir"], ["keys", "*"], ["monitor"], ["shutdown"]]) {
+            expect(cli(cmd), cmd.join(" ")).toMatch(/NOPERM/);
+        }
+    });
+
+    it("keeps queued tasks through a crash (append-only file, fsync every second)", async () => {
+        cli(["del", "durable"]);
+        cli(["rpush", "durable", "a", "b", "c"]);
+        await new Promise((r) => setTimeout(r, 1500));
+        server!.kill("SIGKILL");
+        await new Promise((r) => server!.once("exit", r));
+        start();
+        await waitFor("the broker back", () => cli(["ping"]) === "PONG");
+        expect(cli(["lrange", "durable", "0", "-1"]).split("\n")).toEqual(["a", "b", "c"]);
+    });
+});

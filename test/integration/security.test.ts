@@ -1,0 +1,93 @@
+/**
+ * The data path's security on the real servers, from the rendered files: TLS on every
+ * hop (verify-full through PgBouncer, plaintext and foreign CAs refused) and least-privilege
+ * roles (the app reads and writes, the migration role changes the schema).
+ */
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeCa } from "./certs";
+import { psql, requireBinary, startDataPath, type DataPath } from "./servers";
+
+const BASE = "/tmp/flowviz-it-security";
+let path: DataPath;
+let otherCa: string;
+
+beforeAll(async () => {
+    path = await startDataPath(BASE);
+    otherCa = makeCa(join(BASE, "other-ca"), "someone else's CA").cert;
+});
+afterAll(async () => path?.stop());
+
+/** psql with a full conninfo; returns the output, or throws with psql's error text. */
+function connect(conninfo: string, password: string, sql = "select 1"): string {
+    try {
+        return execFileSync(requireBinary("psql"), ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql], {
+            env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "10" },
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+        }).trim();
+    } catch (e) {
+        throw new Error(String((e as { stderr?: string }).stderr));
+    }
+}
+const app = () => path.app;
+const superuser = () => ({ port: 5432, user: "postgres", password: path.pg.superuserPassword, db: "postgres" });
+const conninfo = (c: { port: number; user: string; db: string }, tls: string) => `host=127.0.0.1 port=${c.port} user=${c.user} dbname=${c.db} ${tls}`;
+
+describe("TLS on every database hop", () => {
+    it("carries the app through PgBouncer with verify-full, and PgBouncer to PostgreSQL over TLS", () => {
+        const ca = path.rendered.caFile;
+        expect(connect(conninfo(app(), `sslmode=verify-full sslrootcert=${ca}`), app().password, "select current_user")).toBe("flowviz");
+        const serverSide = psql({ ...superuser(), sql: "select bool_and(s.ssl) || ' ' || min(s.version) from pg_stat_ssl s join pg_stat_activity a using (pid) where a.usename = 'flowviz'" });
+        expect(serverSide).toMatch(/^true TLSv1\.[23]$/);
+        expect(connect(conninfo(path.migrator, `sslmode=verify-full sslrootcert=${ca}`), path.migrator.password, "select 1")).toBe("1");
+    });
+
+    it("refuses plaintext at PostgreSQL and at PgBouncer", () => {
+        expect(() => connect(conninfo(path.migrator, "sslmode=disable"), path.migrator.password)).toThrow(/pg_hba\.conf rejects connection .*no encryption/);
+        expect(() => connect(conninfo(app(), "sslmode=disable"), app().password)).toThrow(/SSL required/);
+    });
+
+    it("is refused by a client that trusts another CA", () => {
+        expect(() => connect(conninfo(app(), `sslmode=verify-full sslrootcert=${otherCa}`), app().password)).toThrow(/certificate verify failed/);
+        expect(() => connect(conninfo(path.migrator, `sslmode=verify-full sslrootcert=${otherCa}`), path.migrator.password)).toThrow(/certificate verify failed/);
+    });
+
+    it("refuses TLS older than 1.2 at both", () => {
+        for (const c of [app(), path.migrator]) {
+            expect(() => connect(conninfo(c, "sslmode=require ssl_max_protocol_version=TLSv1.1"), c.password)).toThrow(/protocol|version|SSL/i);
+        }
+    });
+});
+
+describe("least-privilege roles", () => {
+    it("lets the migration role change the schema, as the database's owner", () => {
+        connect(conninfo(path.migrator, "sslmode=require"), path.migrator.password, "drop table if exists sec_items; create table sec_items (id int primary key, name text)");
+        expect(psql({ ...path.migrator, sql: "select tableowner from pg_tables where tablename = 'sec_items'" })).toBe("flowviz_owner");
+    });
+
+    it("lets the app read and write rows, nothing more", () => {
+        psql({ ...app(), sql: "insert into sec_items values (1, 'a') on conflict do nothing" });
+        psql({ ...app(), sql: "update sec_items set name = 'b' where id = 1" });
+        expect(psql({ ...app(), sql: "select name from sec_items where id = 1" })).toBe("b");
+        psql({ ...app(), sql: "delete from sec_items where id = 1" });
+        expect(() => psql({ ...app(), sql: "create table app_made (i int)" })).toThrow(/permission denied for schema public/);
+        expect(() => psql({ ...app(), sql: "drop table sec_items" })).toThrow(/must be owner of table sec_items/);
+        expect(() => psql({ ...app(), sql: "alter table sec_items add column x int" })).toThrow(/must be owner of table sec_items/);
+        expect(() => psql({ ...app(), sql: "truncate sec_items" })).toThrow(/permission denied for table sec_items/);
+        expect(() => psql({ ...app(), sql: "create schema app_schema" })).toThrow(/permission denied for database flowviz/);
+    });
+
+    it("leaves PUBLIC no rights on the database or the public schema, and the app owns nothing", () => {
+        const facts = psql({
+            ...superuser(),
+            sql:
+                "select has_database_privilege('public', 'flowviz', 'CONNECT'), " +
+                "(select datdba::regrole::text from pg_database where datname = 'flowviz'), " +
+                "(select rolcanlogin from pg_roles where rolname = 'flowviz_owner')",
+        });
+        expect(facts).toBe("f|flowviz_owner|f");
+        expect(psql({ ...path.migrator, sql: "select has_schema_privilege('public', 'public', 'CREATE'), count(*) from pg_class where relowner = 'flowviz'::regrole" })).toBe("f|0");
+    });
+});
