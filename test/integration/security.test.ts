@@ -4,10 +4,14 @@
  * roles (the app reads and writes, the migration role changes the schema).
  */
 import { execFileSync } from "node:child_process";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { standIn } from "../../render/stackfile";
+import { ROOT } from "../root";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCa } from "./certs";
-import { psql, requireBinary, startDataPath, type DataPath } from "./servers";
+import { LOCAL_STACK, psql, render, requireBinary, startDataPath, type DataPath } from "./servers";
 
 const BASE = "/tmp/flowviz-it-security";
 let path: DataPath;
@@ -89,5 +93,37 @@ describe("least-privilege roles", () => {
         });
         expect(facts).toBe("f|flowviz_owner|f");
         expect(psql({ ...path.migrator, sql: "select has_schema_privilege('public', 'public', 'CREATE'), count(*) from pg_class where relowner = 'flowviz'::regrole" })).toBe("f|0");
+    });
+});
+
+describe("credential rotation", () => {
+    const ROTATED = ["appDbPassword", "migrationDbPassword", "postgresExporterPassword", "pgbouncerAdminPassword", "pgbouncerStatsPassword"] as const;
+
+    it("renders with new secrets, applies them to the running servers, and only the new ones log in", () => {
+        // the same stack with every login credential set anew (as `pulumi config set --secret` would)
+        const stack = parse(readFileSync(join(ROOT, LOCAL_STACK), "utf8"));
+        for (const key of ROTATED) stack.config[`flowviz:${key}`] = { secure: `v1:rotated-${key}` };
+        writeFileSync(join(BASE, "Pulumi.rotated.yaml"), stringify(stack));
+        const next = render(join(BASE, "Pulumi.rotated.yaml"), join(BASE, "rotated"), "rotated");
+        const secret = (key: (typeof ROTATED)[number]) => standIn(`flowviz:${key}`, `v1:rotated-${key}`);
+        const old = { app: app().password, migrator: path.migrator.password, admin: path.rendered.plan.outputs.pgbouncerAdminPassword as string };
+        expect(secret("appDbPassword")).not.toBe(old.app);
+
+        // what the roles job and the rolled PgBouncer do: the new roles script, the new userlist
+        execFileSync(requireBinary("psql"), ["-X", "-q", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres", "-f", join(next.files, "postgres-roles/roles.sql")], {
+            env: { ...process.env, PGPASSWORD: path.pg.superuserPassword },
+            stdio: ["ignore", "ignore", "inherit"],
+        });
+        copyFileSync(join(next.files, "pgbouncer/userlist.txt"), join(path.rendered.files, "pgbouncer/userlist.txt"));
+        psql({ port: 6432, user: "pgbouncer_admin", password: old.admin, db: "pgbouncer", sql: "RELOAD" });
+
+        const ca = path.rendered.caFile;
+        expect(connect(conninfo(app(), `sslmode=verify-full sslrootcert=${ca}`), secret("appDbPassword"), "select current_user")).toBe("flowviz");
+        expect(() => connect(conninfo(app(), `sslmode=verify-full sslrootcert=${ca}`), old.app)).toThrow(/authentication failed/);
+        expect(connect(conninfo(path.migrator, "sslmode=require"), secret("migrationDbPassword"))).toBe("1");
+        expect(() => connect(conninfo(path.migrator, "sslmode=require"), old.migrator)).toThrow(/authentication failed/);
+        expect(connect("host=127.0.0.1 port=5432 user=postgres_exporter dbname=flowviz sslmode=require", secret("postgresExporterPassword"))).toBe("1");
+        expect(psql({ port: 6432, user: "pgbouncer_stats", password: secret("pgbouncerStatsPassword"), db: "pgbouncer", sql: "show version" })).toMatch(/PgBouncer/);
+        expect(() => psql({ port: 6432, user: "pgbouncer_admin", password: old.admin, db: "pgbouncer", sql: "show version" })).toThrow(/authentication failed/);
     });
 });
