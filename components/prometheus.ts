@@ -29,7 +29,7 @@ export class Prometheus extends pulumi.ComponentResource {
         const s = args.settings;
         const p = args.platform;
         const self: ScrapeTarget = { job: PROMETHEUS.job, port: PROMETHEUS_PORT, path: "/metrics" };
-        const targets: Platform["scraped"] = [...p.scraped, { service: SCRAPER, target: self }, { service: "alertmanager", target: { job: ALERTMANAGER.job, port: ALERTMANAGER_PORT, path: "/metrics" } }];
+        const targets: Platform["scraped"] = [...p.scraped, { service: SCRAPER, target: self, replicas: 1 }, { service: "alertmanager", target: { job: ALERTMANAGER.job, port: ALERTMANAGER_PORT, path: "/metrics" }, replicas: 1 }];
         const config = prometheusYml({
             scrapeInterval: s.scrapeInterval,
             evaluationInterval: s.evaluationInterval,
@@ -60,7 +60,10 @@ export class Prometheus extends pulumi.ComponentResource {
                 configDir: "/etc/prometheus",
                 files: [
                     { path: "prometheus.yml", content: config },
-                    { path: RULES_FILE, content: rulesFile(s.alerts as Thresholds, s.runbookBaseUrl, s.evaluationInterval) },
+                    {
+                        path: RULES_FILE,
+                        content: rulesFile(s.alerts as Thresholds, s.runbookBaseUrl, s.evaluationInterval, targets.map(({ target, replicas }) => ({ job: target.job, replicas }))),
+                    },
                 ],
                 volumes: [{ name: "data", mountPath: "/prometheus", size: s.prometheusStorageSize }],
                 // WAL replay after a restart grows with the head block (up to 2 hours of samples)

@@ -8,6 +8,8 @@
 export interface MetricSource {
     /** Prometheus job name */
     job: string;
+    /** the alerts' `component` label for what this job watches (api, postgres, pgbouncer, node, monitoring) */
+    component: string;
     /** where the names come from */
     origin: string;
     metrics: Record<string, { help: string; labels?: string[] }>;
@@ -16,6 +18,7 @@ export interface MetricSource {
 /** prometheus-fastapi-instrumentator defaults plus the seeds' business metrics (no lot or run ids as labels). */
 export const APP: MetricSource = {
     job: "api",
+    component: "api",
     origin: "flowviz API: prometheus-fastapi-instrumentator 6.x + app/metrics.py",
     metrics: {
         http_requests_total: { help: "requests by handler, method and status class (2xx, 4xx, 5xx)", labels: ["handler", "method", "status"] },
@@ -35,6 +38,7 @@ export const FORBIDDEN_LABELS = ["lot_code", "lot_id", "production_run", "produc
 
 export const POSTGRES_EXPORTER: MetricSource = {
     job: "postgres",
+    component: "postgres",
     origin: "postgres_exporter 0.11 (Debian) .. 0.15 (image): default collectors",
     metrics: {
         pg_up: { help: "1 when the exporter reached PostgreSQL" },
@@ -53,6 +57,7 @@ export const POSTGRES_EXPORTER: MetricSource = {
 
 export const PGBOUNCER_EXPORTER: MetricSource = {
     job: "pgbouncer",
+    component: "pgbouncer",
     origin: "prometheus-community pgbouncer_exporter 0.12",
     metrics: {
         pgbouncer_up: { help: "1 when the exporter reached PgBouncer" },
@@ -72,6 +77,7 @@ export const PGBOUNCER_EXPORTER: MetricSource = {
 
 export const NODE_EXPORTER: MetricSource = {
     job: "node",
+    component: "node",
     origin: "node_exporter 1.5 (Debian) .. 1.7 (image)",
     metrics: {
         node_cpu_seconds_total: { help: "CPU time by mode (counter)", labels: ["cpu", "mode"] },
@@ -88,6 +94,7 @@ export const NODE_EXPORTER: MetricSource = {
 
 export const PROMETHEUS: MetricSource = {
     job: "prometheus",
+    component: "monitoring",
     origin: "Prometheus 2.42 (Debian) .. 2.50 (image)",
     metrics: {
         up: { help: "1 when the last scrape of a target succeeded", labels: ["job", "instance"] },
@@ -102,6 +109,7 @@ export const PROMETHEUS: MetricSource = {
 
 export const ALERTMANAGER: MetricSource = {
     job: "alertmanager",
+    component: "monitoring",
     origin: "Alertmanager 0.25 (Debian) .. 0.27 (image)",
     metrics: {
         alertmanager_config_last_reload_successful: { help: "1 when the last config reload succeeded" },

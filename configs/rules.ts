@@ -4,7 +4,7 @@
  * its value, and a runbook whose steps live here too (docs/runbooks is generated).
  */
 import { stringify } from "yaml";
-import { ALERTMANAGER, APP, PROMETHEUS } from "./metrics";
+import { ALERTMANAGER, APP, CATALOG, PROMETHEUS } from "./metrics";
 import { GENERATED } from "./format";
 
 export type Severity = "info" | "warning" | "critical";
@@ -21,6 +21,14 @@ export interface AlertRule {
     description: string;
     /** what the person on call does, in order */
     runbook: string[];
+    /** labels besides severity and component (absent() has none of its own) */
+    labels?: Record<string, string>;
+}
+
+/** A scraped job and how many of its targets should be up (unknown for a DaemonSet). */
+export interface ScrapedJob {
+    job: string;
+    replicas?: number;
 }
 
 export interface RecordingRule {
@@ -82,7 +90,59 @@ const ERROR_PLAYBOOK = [
     "Escalate to the on-call engineer if unresolved in 15 minutes.",
 ];
 
-export function alertRules(t: Thresholds): AlertRule[] {
+/** Every catalogued job, one target each but two API replicas: what the docs and the rule tests show. */
+export const EXAMPLE_JOBS: ScrapedJob[] = CATALOG.map((s) => ({ job: s.job, replicas: s.job === APP.job ? 2 : 1 }));
+
+const componentOf = (job: string) => CATALOG.find((s) => s.job === job)?.component ?? "monitoring";
+
+/**
+ * Alerts that see absence: with pod discovery a job whose pods are all gone has no `up`
+ * series at all, so `up == 0` stays silent exactly then. One rule per job fires when no
+ * target is up (`absent(up{job} == 1)`), one when fewer are up than the platform runs.
+ */
+export function targetRules(t: Thresholds, jobs: ScrapedJob[]): AlertRule[] {
+    const steps = [
+        "Open Prometheus > Status > Targets: is the job listed at all (discovery), and with which error?",
+        "Check the job's pods or containers: do they run, restart, or fail their probes? (`kubectl -n <namespace> get pods -l app.kubernetes.io/name=<service>`, `docker ps -a`)",
+        "On Kubernetes, check that Prometheus may still list the pods (its Role) and reach the port (the service's NetworkPolicy).",
+    ];
+    return [...jobs]
+        .sort((a, b) => a.job.localeCompare(b.job))
+        .flatMap((j) => [
+            {
+                alert: "TargetAbsent",
+                expr: `absent(up{job="${j.job}"} == 1)`,
+                for: t.targetDownFor,
+                severity: "critical" as const,
+                component: componentOf(j.job),
+                labels: { job: j.job },
+                summary: "No target of a job is up",
+                description: `Prometheus has no healthy ${j.job} target: every one is down or none is discovered. Its alerts cannot fire.`,
+                runbook: steps,
+            },
+            ...(j.replicas !== undefined && j.replicas > 1
+                ? [
+                      {
+                          alert: "TargetsMissing",
+                          expr: `count(up{job="${j.job}"} == 1) < ${j.replicas}`,
+                          for: t.targetDownFor,
+                          severity: "warning" as const,
+                          component: componentOf(j.job),
+                          labels: { job: j.job },
+                          summary: "Fewer targets of a job are up than run",
+                          description: `Only {{ $value }} of ${j.replicas} ${j.job} targets are up.`,
+                          runbook: steps,
+                      },
+                  ]
+                : []),
+        ]);
+}
+
+export function alertRules(t: Thresholds, jobs: ScrapedJob[] = EXAMPLE_JOBS): AlertRule[] {
+    return [...serviceRules(t), ...targetRules(t, jobs)];
+}
+
+function serviceRules(t: Thresholds): AlertRule[] {
     const budget = +(1 - t.availabilitySlo).toPrecision(6);
     const burn = (pairs: (typeof BURN_RATES)[keyof typeof BURN_RATES]) =>
         pairs
@@ -382,8 +442,8 @@ const GROUPS: [string, string[]][] = [
     ["flowviz-monitoring", ["monitoring"]],
 ];
 
-export function rulesFile(t: Thresholds, runbookBaseUrl: string, evaluationInterval: string): string {
-    const alerts = alertRules(t);
+export function rulesFile(t: Thresholds, runbookBaseUrl: string, evaluationInterval: string, jobs: ScrapedJob[]): string {
+    const alerts = alertRules(t, jobs);
     const groups = [
         { name: "flowviz-recording", interval: evaluationInterval, rules: recordingRules() },
         ...GROUPS.map(([name, components]) => ({
@@ -395,7 +455,7 @@ export function rulesFile(t: Thresholds, runbookBaseUrl: string, evaluationInter
                     alert: a.alert,
                     expr: a.expr,
                     for: a.for,
-                    labels: { severity: a.severity, component: a.component },
+                    labels: { severity: a.severity, component: a.component, ...a.labels },
                     annotations: { summary: a.summary, description: a.description, runbook_url: `${runbookBaseUrl}/${a.alert}.md` },
                 })),
         })),

@@ -137,7 +137,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             { parent, dependsOn, deleteBeforeReplace: true },
         );
         this.containers.set(spec.name, container);
-        if (spec.metrics) this.scraped.push({ service: spec.name, target: spec.metrics });
+        if (spec.metrics) this.scraped.push({ service: spec.name, target: spec.metrics, replicas: 1 });
         return { readyWhen: [container] };
     }
 }

@@ -336,7 +336,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         if (spec.replicas > 1 && (spec.workload === "deployment" || spec.workload === "statefulset")) {
             new k8s.policy.v1.PodDisruptionBudget(`${spec.name}-pdb`, { metadata, spec: { maxUnavailable: 1, selector } }, opts);
         }
-        if (spec.metrics) this.scraped.push({ service: spec.name, target: spec.metrics });
+        if (spec.metrics) this.scraped.push({ service: spec.name, target: spec.metrics, replicas: spec.workload === "daemonset" ? undefined : spec.replicas });
         return { readyWhen: [workload] };
     }
 

@@ -5,6 +5,8 @@
  * the threshold that must never fire. Default thresholds (the seeds').
  */
 
+import { CATALOG } from "../../configs/metrics";
+
 export interface AlertCase {
     alert: string;
     /** series that should fire */
@@ -278,4 +280,28 @@ export const ALERT_CASES: AlertCase[] = [
         description: "webhook notifications fail at 0.1/s.",
         quiet: { 'alertmanager_notifications_failed_total{job="alertmanager",instance="alertmanager:9093",integration="webhook"}': "3x10" },
     },
+    {
+        // the exporter gone: its target is down (static discovery) or not discovered at all (pods)
+        alert: "TargetAbsent",
+        firing: { ...allUp(10, "postgres"), 'up{job="postgres",instance="postgres-exporter:9187"}': "0x10" },
+        firingAt: "6m",
+        silentAt: "4m",
+        labels: { job: "postgres", component: "postgres" },
+        description: "Prometheus has no healthy postgres target: every one is down or none is discovered. Its alerts cannot fire.",
+        quiet: allUp(10),
+    },
+    {
+        alert: "TargetAbsent",
+        firing: allUp(10, "pgbouncer"),
+        firingAt: "6m",
+        silentAt: "4m",
+        labels: { job: "pgbouncer", component: "pgbouncer" },
+        description: "Prometheus has no healthy pgbouncer target: every one is down or none is discovered. Its alerts cannot fire.",
+        quiet: allUp(10),
+    },
 ];
+
+/** `up` = 1 for one target of every catalogued job, but `except` (which then has no series at all). */
+function allUp(samples: number, except?: string): Record<string, string> {
+    return Object.fromEntries(CATALOG.filter((s) => s.job !== except).map((s) => [`up{job="${s.job}",instance="${s.job}:1"}`, `1x${samples}`]));
+}

@@ -130,4 +130,17 @@ describe("Prometheus with the rendered config", () => {
         const alert = received.flatMap((m) => m.alerts).find((a) => a.labels.alertname === "DatabaseDown")!;
         expect(alert.labels).toMatchObject({ severity: "critical", component: "postgres", job: "postgres" });
     });
+
+    it("sees absence: with postgres-exporter gone, TargetAbsent for its job reaches the webhook", async () => {
+        const exporter = procs.find((p) => p.spawnfile.endsWith("prometheus-postgres-exporter"))!;
+        expect(exporter).toBeDefined();
+        const absent = () => received.flatMap((m) => m.alerts).filter((a) => a.labels.alertname === "TargetAbsent" && a.status === "firing");
+        // PostgreSQL was down a moment ago, its exporter never was
+        expect(absent().filter((a) => a.labels.job === "postgres")).toEqual([]);
+        exporter.kill("SIGTERM");
+        await waitFor("TargetAbsent for postgres at the webhook", () => absent().some((a) => a.labels.job === "postgres"), 90);
+        expect(absent().find((a) => a.labels.job === "postgres")!.labels).toMatchObject({ severity: "critical", component: "postgres", job: "postgres" });
+        // only jobs without a healthy target: postgres now, pgbouncer all along (its exporter has no Debian package)
+        expect([...new Set(absent().map((a) => a.labels.job))].sort()).toEqual(["pgbouncer", "postgres"]);
+    });
 });

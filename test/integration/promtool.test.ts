@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { alertRules } from "../../configs/rules";
+import { alertRules, EXAMPLE_JOBS } from "../../configs/rules";
 import { loadStackConfig } from "../../stack/load";
 import { renderedFiles } from "../../render/files";
 import { ROOT, runStack } from "../helpers";
@@ -77,7 +77,8 @@ describe("promtool on the rendered files", () => {
 
     it("every alert fires when it should, not before its `for`, and stays silent just under its threshold", () => {
         const { config } = loadStackConfig("flowviz", "t", { "flowviz:platform": "docker" }, () => false);
-        const rules = Object.fromEntries(alertRules(config.monitoring.alerts).map((a) => [a.alert, a]));
+        // dev runs one target per job (so no TargetsMissing rule; the prod rules test below has it)
+        const rules = Object.fromEntries(alertRules(config.monitoring.alerts, EXAMPLE_JOBS.map((j) => ({ ...j, replicas: 1 }))).map((a) => [a.alert, a]));
         const covered = new Set(ALERT_CASES.map((c) => c.alert));
         expect([...Object.keys(rules)].filter((a) => !covered.has(a) && a !== "Watchdog")).toEqual([]);
         const series = (s: Record<string, string>) => Object.entries(s).map(([k, v]) => ({ series: k, values: v }));
@@ -109,6 +110,37 @@ describe("promtool on the rendered files", () => {
         const r = run("promtool", ["test", "rules", "alerts.test.yml"], join(dev.files, "prometheus"));
         expect(r.out, r.out).toContain("SUCCESS");
         expect(r.ok, r.out).toBe(true);
+    });
+});
+
+describe("promtool on prod's rules", () => {
+    it("fires TargetsMissing when fewer API pods are up than prod runs (4), not before its for, not at 4", () => {
+        const up = (n: number) => Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`up{job="api",instance="10.0.0.${i}:8000"}`, i < n ? "1x10" : "0x10"]));
+        const series = (s: Record<string, string>) => Object.entries(s).map(([k, v]) => ({ series: k, values: v }));
+        const tests = [
+            {
+                interval: "1m",
+                input_series: series(up(3)),
+                alert_rule_test: [
+                    { eval_time: "4m", alertname: "TargetsMissing", exp_alerts: [] },
+                    {
+                        eval_time: "6m",
+                        alertname: "TargetsMissing",
+                        exp_alerts: [
+                            {
+                                exp_labels: { severity: "warning", component: "api", job: "api" },
+                                exp_annotations: { summary: "Fewer targets of a job are up than run", description: "Only 3 of 4 api targets are up.", runbook_url: "https://github.com/flowviz/flowviz-infra/blob/main/docs/runbooks/TargetsMissing.md" },
+                            },
+                        ],
+                    },
+                ],
+            },
+            { interval: "1m", input_series: series(up(4)), alert_rule_test: [{ eval_time: "6m", alertname: "TargetsMissing", exp_alerts: [] }] },
+        ];
+        writeFileSync(join(prod.files, "prometheus/missing.test.yml"), stringify({ rule_files: ["rules/flowviz.rules.yml"], evaluation_interval: "1m", tests }, { lineWidth: 0 }));
+        const r = run("promtool", ["test", "rules", "missing.test.yml"], join(prod.files, "prometheus"));
+        expect(r.ok, r.out).toBe(true);
+        expect(r.out).toContain("SUCCESS");
     });
 });
 

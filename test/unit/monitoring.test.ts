@@ -71,7 +71,9 @@ describe("alert rules", () => {
     it.each(alerts)("$alert has severity, summary, a description with the value, and a runbook", (a) => {
         expect(["info", "warning", "critical"]).toContain(a.severity);
         expect(a.summary.length).toBeGreaterThan(5);
-        expect(a.description).toContain("{{ $value");
+        // absent() has no value to show: its description names the job instead
+        if (a.expr.startsWith("absent(")) expect(a.description).toContain(String(a.labels?.job));
+        else expect(a.description).toContain("{{ $value");
         expect(a.runbook.length).toBeGreaterThan(0);
         expect(existsSync(join(ROOT, "docs/runbooks", `${a.alert}.md`)), `docs/runbooks/${a.alert}.md`).toBe(true);
     });
@@ -165,6 +167,20 @@ describe("monitoring services as deployed", () => {
         expect(dev.secretOutputs).toContain("grafanaAdminPassword");
         const ds = parse(file(dev, "grafana", "datasources/prometheus.yaml"));
         expect(ds.datasources[0]).toMatchObject({ uid: DATASOURCE_UID, url: "http://prometheus:9090" });
+    });
+
+    it("sees absence: every scraped job of dev and prod has TargetAbsent, replicated ones TargetsMissing with the replica count", () => {
+        for (const run of [dev, prod]) {
+            const prom = parse(file(run, "prometheus", "prometheus.yml"));
+            const groups = parse(file(run, "prometheus", "rules/flowviz.rules.yml")).groups as { rules: { alert?: string; expr: string; labels?: Record<string, string> }[] }[];
+            const rules = groups.flatMap((g) => g.rules);
+            for (const job of prom.scrape_configs.map((j: { job_name: string }) => j.job_name)) {
+                const absent = rules.filter((r) => r.alert === "TargetAbsent" && r.labels?.job === job);
+                expect(absent.map((r) => r.expr), job).toEqual([`absent(up{job="${job}"} == 1)`]);
+            }
+        }
+        const missing = parse(file(prod, "prometheus", "rules/flowviz.rules.yml")).groups.flatMap((g: { rules: { alert?: string; expr: string }[] }) => g.rules).filter((r: { alert?: string }) => r.alert === "TargetsMissing");
+        expect(missing.map((r: { expr: string }) => r.expr)).toEqual(['count(up{job="api"} == 1) < 4']);
     });
 
     it("gives postgres-exporter its own pg_monitor role, not a superuser", () => {
