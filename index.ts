@@ -16,15 +16,18 @@ import { CertificateAuthority } from "./components/tls";
 import { Prometheus } from "./components/prometheus";
 import { Alertmanager } from "./components/alertmanager";
 import { Grafana } from "./components/grafana";
+import { OperatorMonitoring } from "./components/operator";
 import type { Platform } from "./components/service";
 
 const { config, secrets } = currentStackConfig();
 const stack = pulumi.getStack();
+/** kube-prometheus-stack monitors the stack; we declare what it needs instead of running our own */
+const operatorMode = config.monitoring.mode === "operator";
 
 const platform: Platform =
     config.platform === "docker"
         ? new DockerPlatform("docker", { prefix: `flowviz-${stack}`, ...config.docker })
-        : new KubernetesPlatform("kubernetes", config.kubernetes);
+        : new KubernetesPlatform("kubernetes", { ...config.kubernetes, scraperNamespace: operatorMode ? config.monitoring.operator.namespace : undefined });
 const hostPorts = config.platform === "docker" ? config.docker.hostPorts : {};
 
 const credentials = new Credentials("credentials", { provided: secrets });
@@ -90,17 +93,20 @@ new Exporters("exporters", {
     pgbouncer: { host: pgbouncer.host, port: pgbouncer.port, statsUser: PGBOUNCER_STATS_USER },
     pgbouncerStatsPassword: credentials.get("pgbouncerStatsPassword"),
     caCertPem: ca.certPem,
+    nodeExporter: !operatorMode,
 });
-// After every scraped service: Prometheus' scrape config is built from what the platform deployed.
-const prometheus = new Prometheus("prometheus", { settings: monitoring, platform, stack, hostPort: hostPorts.prometheus });
-new Alertmanager("alertmanager", {
-    settings: monitoring,
-    platform,
-    smtpPassword: secrets.alertmanagerSmtpPassword === undefined ? undefined : pulumi.secret(secrets.alertmanagerSmtpPassword),
-    slackWebhookUrl: secrets.alertmanagerSlackWebhookUrl === undefined ? undefined : pulumi.secret(secrets.alertmanagerSlackWebhookUrl),
-    hostPort: hostPorts.alertmanager,
-});
-new Grafana("grafana", { settings: monitoring, platform, prometheusUrl: prometheus.url, adminPassword: credentials.get("grafanaAdminPassword"), hostPort: hostPorts.grafana });
+const smtpPassword = secrets.alertmanagerSmtpPassword === undefined ? undefined : pulumi.secret(secrets.alertmanagerSmtpPassword);
+const slackWebhookUrl = secrets.alertmanagerSlackWebhookUrl === undefined ? undefined : pulumi.secret(secrets.alertmanagerSlackWebhookUrl);
+let prometheusUrl: string | undefined;
+if (operatorMode && platform instanceof KubernetesPlatform) {
+    new OperatorMonitoring("operator", { settings: monitoring, platform, namespace: platform.namespace.metadata.name, namespaceName: config.kubernetes.namespace, smtpPassword, slackWebhookUrl });
+} else {
+    // After every scraped service: Prometheus' scrape config is built from what the platform deployed.
+    const prometheus = new Prometheus("prometheus", { settings: monitoring, platform, stack, hostPort: hostPorts.prometheus });
+    prometheusUrl = prometheus.url;
+    new Alertmanager("alertmanager", { settings: monitoring, platform, smtpPassword, slackWebhookUrl, hostPort: hostPorts.alertmanager });
+    new Grafana("grafana", { settings: monitoring, platform, prometheusUrl: prometheus.url, adminPassword: credentials.get("grafanaAdminPassword"), hostPort: hostPorts.grafana });
+}
 
 export const platformKind = platform.kind;
 export const pgbouncerEndpoint = `${pgbouncer.host}:${pgbouncer.port}`;
@@ -111,7 +117,7 @@ export const appDbPassword = credentials.get("appDbPassword");
 export const migrationDbPassword = credentials.get("migrationDbPassword");
 /** the CA that signed PostgreSQL's and PgBouncer's certificates: clients verify against it */
 export const caCertificate = ca.certPem;
-export const prometheusUrl = prometheus.url;
+export { prometheusUrl };
 /** Grafana's `admin` password: `pulumi stack output --show-secrets grafanaAdminPassword` */
 export const grafanaAdminPassword = credentials.get("grafanaAdminPassword");
 /** for the admin console: `pulumi stack output --show-secrets pgbouncerAdminPassword` */

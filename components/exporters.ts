@@ -20,6 +20,8 @@ export interface ExportersArgs {
     readonly pgbouncerStatsPassword: pulumi.Input<string>;
     /** the CA that signed PostgreSQL's and PgBouncer's certificates (PEM) */
     readonly caCertPem: pulumi.Input<string>;
+    /** run node-exporter (not in operator mode: the cluster's kube-prometheus-stack has its own) */
+    readonly nodeExporter: boolean;
 }
 
 /** postgres-exporter, the prometheus-community PgBouncer exporter and node-exporter. */
@@ -75,22 +77,24 @@ export class Exporters extends pulumi.ComponentResource {
             },
             this,
         );
-        p.deploy(
-            {
-                ...common,
-                name: "node-exporter",
-                component: "exporter",
-                image: args.images.node,
-                args: ["--path.rootfs=/host", listen(FIXED_PORTS["node-exporter"])],
-                ports: [{ name: "metrics", port: FIXED_PORTS["node-exporter"] }],
-                hostRootfs: "/host",
-                hostAccessReason: "node metrics: host network and PID namespace, root filesystem read-only",
-                health: { http: { path: "/metrics", port: FIXED_PORTS["node-exporter"] } },
-                workload: "daemonset",
-                metrics: { job: NODE_EXPORTER.job, port: FIXED_PORTS["node-exporter"], path: "/metrics" },
-            },
-            this,
-        );
+        if (args.nodeExporter) {
+            p.deploy(
+                {
+                    ...common,
+                    name: "node-exporter",
+                    component: "exporter",
+                    image: args.images.node,
+                    args: ["--path.rootfs=/host", listen(FIXED_PORTS["node-exporter"])],
+                    ports: [{ name: "metrics", port: FIXED_PORTS["node-exporter"] }],
+                    hostRootfs: "/host",
+                    hostAccessReason: "node metrics: host network and PID namespace, root filesystem read-only",
+                    health: { http: { path: "/metrics", port: FIXED_PORTS["node-exporter"] } },
+                    workload: "daemonset",
+                    metrics: { job: NODE_EXPORTER.job, port: FIXED_PORTS["node-exporter"], path: "/metrics" },
+                },
+                this,
+            );
+        }
         this.registerOutputs({});
     }
 }

@@ -126,7 +126,14 @@ export interface Platform {
     readonly listenAddress: string;
     deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed;
     /** every `metrics` target deployed so far, with its service */
-    readonly scraped: { service: string; target: ScrapeTarget; /** targets expected up; unknown for a DaemonSet */ replicas?: number }[];
+    readonly scraped: {
+        service: string;
+        target: ScrapeTarget;
+        /** targets expected up; unknown for a DaemonSet */
+        replicas?: number;
+        /** the container port's name (what a PodMonitor selects) */
+        portName?: string;
+    }[];
     /** how Prometheus finds a service's pods or containers (static_configs or kubernetes_sd_configs) */
     discovery(service: string, port: number): Record<string, unknown>;
 }

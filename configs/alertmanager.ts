@@ -13,6 +13,11 @@ export interface AlertmanagerInput {
 export const RECEIVERS = { critical: "critical", warning: "warning", info: "info", watchdog: "watchdog" } as const;
 
 export function alertmanagerYml(i: AlertmanagerInput): string {
+    return `# ${GENERATED}\n` + stringify(alertmanagerConfig(i), { lineWidth: 0 });
+}
+
+/** alertmanager.yml as data. */
+export function alertmanagerConfig(i: AlertmanagerInput) {
     const email = i.email ? [{ to: i.email.to, send_resolved: true }] : undefined;
     const slack = (titlePrefix: string) =>
         i.slack
@@ -56,5 +61,57 @@ export function alertmanagerYml(i: AlertmanagerInput): string {
             receiver(RECEIVERS.watchdog, { webhook_configs: i.watchdogUrl ? [{ url: i.watchdogUrl, send_resolved: false }] : undefined }),
         ],
     };
-    return `# ${GENERATED}\n` + stringify(config, { lineWidth: 0 });
+    return config;
+}
+
+const MATCHER = /^([A-Za-z_][A-Za-z0-9_]*)(=~|!~|!=|=)"(.*)"$/;
+
+/** `severity="critical"` as the operator's structured matcher. */
+function matcher(m: string) {
+    const [, name, matchType, value] = MATCHER.exec(m) ?? [];
+    if (!name) throw new Error(`not a matcher: ${m}`);
+    return { name, value: value!, matchType: matchType! };
+}
+
+const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * The same routing as an AlertmanagerConfig (monitoring.coreos.com/v1alpha1) spec, for an
+ * existing Alertmanager: credentials by reference to a Secret (key names in `secretKeys`).
+ */
+export function alertmanagerConfigSpec(i: Omit<AlertmanagerInput, "email" | "slack"> & { email?: Omit<NonNullable<AlertmanagerInput["email"]>, "password">; slack?: { channel: string } }, secret: { name: string; smtpPasswordKey: string; slackUrlKey: string }) {
+    const c = alertmanagerConfig({ ...i, email: i.email ? { ...i.email, password: "" } : undefined, slack: i.slack ? { channel: i.slack.channel, apiUrl: "" } : undefined });
+    const route = (r: Record<string, unknown>): Record<string, unknown> =>
+        Object.fromEntries(
+            Object.entries(r).map(([k, v]) => {
+                if (k === "matchers") return ["matchers", (v as string[]).map(matcher)];
+                if (k === "routes") return ["routes", (v as Record<string, unknown>[]).map(route)];
+                return [camel(k), v];
+            }),
+        );
+    const receivers = c.receivers.map((r) => {
+        const out: Record<string, unknown> = { name: r.name };
+        const rec = r as Record<string, unknown>;
+        if (rec.email_configs && i.email) {
+            out.emailConfigs = (rec.email_configs as { to: string }[]).map((e) => ({
+                to: e.to,
+                from: i.email!.from,
+                smarthost: i.email!.smarthost,
+                authUsername: i.email!.username ?? i.email!.from,
+                authPassword: { name: secret.name, key: secret.smtpPasswordKey },
+                requireTLS: true,
+                sendResolved: true,
+            }));
+        }
+        if (rec.slack_configs) {
+            out.slackConfigs = (rec.slack_configs as Record<string, unknown>[]).map((s) => ({ ...Object.fromEntries(Object.entries(s).map(([k, v]) => [camel(k), v])), apiURL: { name: secret.name, key: secret.slackUrlKey } }));
+        }
+        if (rec.webhook_configs) out.webhookConfigs = (rec.webhook_configs as Record<string, unknown>[]).map((w) => Object.fromEntries(Object.entries(w).map(([k, v]) => [camel(k), v])));
+        return out;
+    });
+    return {
+        route: route(c.route as unknown as Record<string, unknown>),
+        receivers,
+        inhibitRules: c.inhibit_rules.map((r) => ({ sourceMatch: r.source_matchers.map(matcher), targetMatch: r.target_matchers.map(matcher), equal: r.equal })),
+    };
 }

@@ -442,15 +442,26 @@ const GROUPS: [string, string[]][] = [
     ["flowviz-monitoring", ["monitoring"]],
 ];
 
-export function rulesFile(t: Thresholds, runbookBaseUrl: string, evaluationInterval: string, jobs: ScrapedJob[]): string {
+export interface RuleGroup {
+    name: string;
+    interval: string;
+    rules: object[];
+}
+
+/**
+ * The rule groups Prometheus evaluates, as data: the bundled Prometheus reads them from
+ * its rules file, operator mode declares them in a PrometheusRule. `components` limits
+ * them to what the stack watches itself (operator mode leaves node alerts to the cluster's own).
+ */
+export function ruleGroups(t: Thresholds, runbookBaseUrl: string, evaluationInterval: string, jobs: ScrapedJob[], components = GROUPS.flatMap(([, c]) => c)): RuleGroup[] {
     const alerts = alertRules(t, jobs);
-    const groups = [
+    return [
         { name: "flowviz-recording", interval: evaluationInterval, rules: recordingRules() },
-        ...GROUPS.map(([name, components]) => ({
+        ...GROUPS.filter(([, of]) => of.some((c) => components.includes(c))).map(([name, of]) => ({
             name,
             interval: evaluationInterval,
             rules: alerts
-                .filter((a) => components.includes(a.component))
+                .filter((a) => of.includes(a.component))
                 .map((a) => ({
                     alert: a.alert,
                     expr: a.expr,
@@ -460,7 +471,10 @@ export function rulesFile(t: Thresholds, runbookBaseUrl: string, evaluationInter
                 })),
         })),
     ];
-    return `# ${GENERATED}\n` + stringify({ groups }, { lineWidth: 0 });
+}
+
+export function rulesFile(t: Thresholds, runbookBaseUrl: string, evaluationInterval: string, jobs: ScrapedJob[]): string {
+    return `# ${GENERATED}\n` + stringify({ groups: ruleGroups(t, runbookBaseUrl, evaluationInterval, jobs) }, { lineWidth: 0 });
 }
 
 /** docs/runbooks/<Alert>.md */

@@ -215,6 +215,14 @@ const ports: Invariant[] = [
 
 const monitoring: Invariant[] = [
     {
+        title: "operator mode runs on Kubernetes",
+        rule: "monitoring.mode operator (PodMonitors, PrometheusRule, AlertmanagerConfig for kube-prometheus-stack) needs platform kubernetes",
+        check(c, ctx) {
+            if (c.monitoring.mode !== "operator" || c.platform === "kubernetes") return [];
+            return [{ key: "monitoring.mode", message: `is operator, which needs a Prometheus Operator, i.e. platform kubernetes; on Docker the stack runs its own monitoring: ${setCommand(ctx, "monitoring.mode", "bundled")}` }];
+        },
+    },
+    {
         title: "latency thresholds rise with severity",
         rule: "monitoring.alerts.latencyCriticalSeconds >= latencyP99Seconds",
         check(c, ctx) {

@@ -139,7 +139,21 @@ export const ReceiversSchema = Section("where Alertmanager sends notifications; 
     watchdogUrl: Type.Optional(Type.String({ format: "uri", description: "dead man's switch: receives the always-firing Watchdog alert every minute" })),
 });
 
+export const OperatorSchema = Section("operator mode: the cluster's kube-prometheus-stack does the monitoring", {
+    namespace: Type.String({ pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", examples: ["monitoring"], default: "monitoring", description: "namespace of the existing Prometheus and Grafana (our NetworkPolicies let its Prometheus in; the dashboards go there)" }),
+    selectorLabels: Type.Record(Type.String({ pattern: "^[A-Za-z0-9./_-]{1,253}$" }), Type.String({ maxLength: 63 }), {
+        default: { release: "kube-prometheus-stack" },
+        description: "labels the existing Prometheus selects PodMonitors, PrometheusRules and AlertmanagerConfigs by (the chart's default: its release name)",
+    }),
+    dashboardLabel: Type.String({ pattern: "^[A-Za-z0-9./_-]{1,253}=[A-Za-z0-9._-]{0,63}$", examples: ["grafana_dashboard=1"], default: "grafana_dashboard=1", description: "label (`key=value`) the Grafana sidecar loads dashboard ConfigMaps by" }),
+});
+
 export const MonitoringSchema = Section("Prometheus, Alertmanager, Grafana and the exporters", {
+    mode: Type.Union([Type.Literal("bundled"), Type.Literal("operator")], {
+        default: "bundled",
+        description: "`bundled`: the stack runs its own Prometheus, Alertmanager, Grafana and node-exporter; `operator` (Kubernetes): it declares PodMonitors, a PrometheusRule, an AlertmanagerConfig and dashboard ConfigMaps for an existing kube-prometheus-stack",
+    }),
+    operator: OperatorSchema,
     prometheusImage: Image("prom/prometheus:v2.50.0", "Prometheus image"),
     alertmanagerImage: Image("prom/alertmanager:v0.27.0", "Alertmanager image"),
     grafanaImage: Image("grafana/grafana:11.6.0", "Grafana image"),

@@ -15,6 +15,8 @@ import { SCRAPER, serviceLabels, type Deployed, type GracefulStop, type Platform
 export interface KubernetesPlatformArgs {
     namespace: string;
     storageClassName?: string;
+    /** operator mode: the namespace whose Prometheus scrapes us (ours otherwise) */
+    scraperNamespace?: string;
 }
 
 const fileKey = (path: string) => path.replace(/[^A-Za-z0-9._-]/g, "__");
@@ -123,6 +125,12 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 { source_labels: ["__meta_kubernetes_pod_node_name"], target_label: "node" },
             ],
         };
+    }
+
+    /** Who may scrape metrics ports: our Prometheus, or in operator mode the monitoring namespace's. */
+    private scraperPeer(): k8sIn.networking.v1.NetworkPolicyPeer {
+        const ns = this.args.scraperNamespace;
+        return ns ? { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } } : { podSelector: { matchLabels: this.selector(SCRAPER) } };
     }
 
     /** Labels that select the pods of one service. */
@@ -326,7 +334,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                             ...((spec.reachableFrom ?? []).length
                                 ? [{ from: spec.reachableFrom!.map((s) => ({ podSelector: { matchLabels: this.selector(s) } })), ports: ports.map((p) => ({ port: p.port })) }]
                                 : []),
-                            ...(spec.metrics ? [{ from: [{ podSelector: { matchLabels: this.selector(SCRAPER) } }], ports: [{ port: spec.metrics.port }] }] : []),
+                            ...(spec.metrics ? [{ from: [this.scraperPeer()], ports: [{ port: spec.metrics.port }] }] : []),
                         ],
                     },
                 },
@@ -336,7 +344,10 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         if (spec.replicas > 1 && (spec.workload === "deployment" || spec.workload === "statefulset")) {
             new k8s.policy.v1.PodDisruptionBudget(`${spec.name}-pdb`, { metadata, spec: { maxUnavailable: 1, selector } }, opts);
         }
-        if (spec.metrics) this.scraped.push({ service: spec.name, target: spec.metrics, replicas: spec.workload === "daemonset" ? undefined : spec.replicas });
+        if (spec.metrics) {
+            const portName = (spec.ports ?? []).find((x) => x.port === spec.metrics!.port)?.name;
+            this.scraped.push({ service: spec.name, target: spec.metrics, replicas: spec.workload === "daemonset" ? undefined : spec.replicas, portName });
+        }
         return { readyWhen: [workload] };
     }
 
