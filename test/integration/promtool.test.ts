@@ -76,42 +76,64 @@ describe("promtool on the rendered files", () => {
     });
 
     it("every alert fires when it should, not before its `for`, and stays silent just under its threshold", () => {
-        const { config } = loadStackConfig("flowviz", "t", { "flowviz:platform": "docker" }, () => false);
         // dev runs one target per job (so no TargetsMissing rule; the prod rules test below has it)
-        const rules = Object.fromEntries(alertRules(config.monitoring.alerts, EXAMPLE_JOBS.map((j) => ({ ...j, replicas: 1 }))).map((a) => [a.alert, a]));
-        const covered = new Set(ALERT_CASES.map((c) => c.alert));
-        expect([...Object.keys(rules)].filter((a) => !covered.has(a) && a !== "Watchdog")).toEqual([]);
-        const series = (s: Record<string, string>) => Object.entries(s).map(([k, v]) => ({ series: k, values: v }));
-        const expected = (name: string, labels: Record<string, string>, description: string) => {
-            const r = rules[name]!;
-            return {
-                exp_labels: { severity: r.severity, component: r.component, ...labels },
-                exp_annotations: { summary: r.summary, description, runbook_url: `${config.monitoring.runbookBaseUrl}/${name}.md` },
-            };
-        };
-        const tests = ALERT_CASES.flatMap((c) => [
-            {
-                interval: "1m",
-                input_series: series(c.firing),
-                alert_rule_test: [
-                    ...(c.silentAt ? [{ eval_time: c.silentAt, alertname: c.alert, exp_alerts: [] }] : []),
-                    { eval_time: c.firingAt, alertname: c.alert, exp_alerts: [expected(c.alert, c.labels ?? {}, c.description)] },
-                ],
-            },
-            { interval: "1m", input_series: series(c.quiet), alert_rule_test: [{ eval_time: c.quietAt ?? c.firingAt, alertname: c.alert, exp_alerts: [] }] },
-        ]);
-        tests.push({
-            interval: "1m",
-            input_series: [],
-            alert_rule_test: [{ eval_time: "1m", alertname: "Watchdog", exp_alerts: [expected("Watchdog", {}, "Always firing (value 1). If the dead man's switch stops receiving it, Prometheus or Alertmanager is broken.")] }],
-        });
-        const testFile = join(dev.files, "prometheus/alerts.test.yml");
-        writeFileSync(testFile, stringify({ rule_files: ["rules/flowviz.rules.yml"], evaluation_interval: "1m", tests }, { lineWidth: 0 }));
-        const r = run("promtool", ["test", "rules", "alerts.test.yml"], join(dev.files, "prometheus"));
+        const r = alertCaseTest(join(dev.files, "prometheus"), "rules/flowviz.rules.yml", {});
+        expect(r.out, r.out).toContain("SUCCESS");
+        expect(r.ok, r.out).toBe(true);
+    });
+
+    it("operator mode: the PrometheusRule's groups pass promtool check rules and the same alert tests", () => {
+        const operator = render(join(ROOT, "test/fixtures/good/prod-operator.yaml"), `${BASE}/operator`, "prod");
+        const rule = operator.plan.resources.find((x) => x.type === "kubernetes:monitoring.coreos.com/v1:PrometheusRule")!;
+        const dir = join(operator.files, "prometheus-operator");
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, "flowviz.rules.yml"), stringify({ groups: rule.inputs.spec.groups }, { lineWidth: 0 }));
+        const check = run("promtool", ["check", "rules", join(dir, "flowviz.rules.yml")]);
+        expect(check.ok, check.out).toBe(true);
+        const present = new Set<string>(rule.inputs.spec.groups.flatMap((g: { rules: { alert?: string }[] }) => g.rules.map((x) => x.alert)));
+        const r = alertCaseTest(dir, "flowviz.rules.yml", { namespace: "flowviz" }, present);
         expect(r.out, r.out).toContain("SUCCESS");
         expect(r.ok, r.out).toBe(true);
     });
 });
+
+/**
+ * `promtool test rules` with every case of alert-cases.ts (those whose alert the file has),
+ * against a rules file; `extraLabels` are what every alert of the file carries besides its own.
+ */
+function alertCaseTest(dir: string, rulesFile: string, extraLabels: Record<string, string>, present?: Set<string>) {
+    const { config } = loadStackConfig("flowviz", "t", { "flowviz:platform": "docker" }, () => false);
+    const rules = Object.fromEntries(alertRules(config.monitoring.alerts, EXAMPLE_JOBS.map((j) => ({ ...j, replicas: 1 }))).map((a) => [a.alert, a]));
+    const cases = ALERT_CASES.filter((c) => !present || present.has(c.alert));
+    const covered = new Set(cases.map((c) => c.alert));
+    expect([...Object.keys(rules)].filter((a) => (!present || present.has(a)) && !covered.has(a) && a !== "Watchdog")).toEqual([]);
+    const series = (s: Record<string, string>) => Object.entries(s).map(([k, v]) => ({ series: k, values: v }));
+    const expected = (name: string, labels: Record<string, string>, description: string) => {
+        const r = rules[name]!;
+        return {
+            exp_labels: { severity: r.severity, component: r.component, ...extraLabels, ...labels },
+            exp_annotations: { summary: r.summary, description, runbook_url: `${config.monitoring.runbookBaseUrl}/${name}.md` },
+        };
+    };
+    const tests = cases.flatMap((c) => [
+        {
+            interval: "1m",
+            input_series: series(c.firing),
+            alert_rule_test: [
+                ...(c.silentAt ? [{ eval_time: c.silentAt, alertname: c.alert, exp_alerts: [] }] : []),
+                { eval_time: c.firingAt, alertname: c.alert, exp_alerts: [expected(c.alert, c.labels ?? {}, c.description)] },
+            ],
+        },
+        { interval: "1m", input_series: series(c.quiet), alert_rule_test: [{ eval_time: c.quietAt ?? c.firingAt, alertname: c.alert, exp_alerts: [] }] },
+    ]);
+    tests.push({
+        interval: "1m",
+        input_series: [],
+        alert_rule_test: [{ eval_time: "1m", alertname: "Watchdog", exp_alerts: [expected("Watchdog", {}, "Always firing (value 1). If the dead man's switch stops receiving it, Prometheus or Alertmanager is broken.")] }],
+    });
+    writeFileSync(join(dir, "alerts.test.yml"), stringify({ rule_files: [rulesFile], evaluation_interval: "1m", tests }, { lineWidth: 0 }));
+    return run("promtool", ["test", "rules", "alerts.test.yml"], dir);
+}
 
 describe("promtool on prod's rules", () => {
     it("fires TargetsMissing when fewer API pods are up than prod runs (4), not before its for, not at 4", () => {
