@@ -77,10 +77,16 @@ export function recordingRules(): RecordingRule[] {
     ];
 }
 
+/** Where the stack runs by default; runbooks name it so their commands work as written (`-n <yours>` otherwise). */
+const NS = "flowviz";
+/** The admin console of every PgBouncer replica (each pools on its own), then a command on each. */
+const ON_EACH_PGBOUNCER = (sql: string) =>
+    `on every PgBouncer replica: \`kubectl -n ${NS} get pods -l app.kubernetes.io/name=pgbouncer\`, then per pod \`kubectl -n ${NS} port-forward pod/<pod> 6432\` and \`psql "host=127.0.0.1 port=6432 user=pgbouncer_admin dbname=pgbouncer sslmode=require" -c '${sql}'\` (Docker: the one container, \`psql "host=127.0.0.1 port=<docker.hostPorts.pgbouncer> ..."\`)`;
+const PLANNED_RESTART = `For a planned restart: ${ON_EACH_PGBOUNCER("PAUSE flowviz;")} first, restart, then \`RESUME flowviz;\` on each: clients wait instead of failing (measured: 0 failed transactions, 0 reconnects).`;
 const CHECK_DB = [
-    "Check PgBouncer: Grafana > Infrastructure > PgBouncer pools (waiting clients, max wait), or `SHOW POOLS;` on the admin console (`psql -h <pgbouncer> -p 6432 -U pgbouncer_admin pgbouncer`).",
-    "Verify PostgreSQL is responding: `pg_isready -h <postgres> -p 5432`.",
-    "Look for long-running queries: `SELECT pid, now() - xact_start, state, query FROM pg_stat_activity ORDER BY 2 DESC NULLS LAST;`.",
+    `Check PgBouncer: Grafana > Infrastructure > PgBouncer pools (waiting clients, max wait), or ${ON_EACH_PGBOUNCER("SHOW POOLS;")}.`,
+    `Verify PostgreSQL answers: \`kubectl -n ${NS} exec postgres-0 -- pg_isready -h 127.0.0.1\` (Docker: \`docker exec flowviz-<stack>-postgres pg_isready -h 127.0.0.1\`).`,
+    `Look for long-running queries (PostgreSQL is up): \`kubectl -n ${NS} exec postgres-0 -- psql -U postgres -d flowviz -c "SELECT pid, now() - xact_start, state, query FROM pg_stat_activity ORDER BY 2 DESC NULLS LAST"\`.`,
 ];
 const ERROR_PLAYBOOK = [
     "Open Grafana > Application > Error ratio to confirm the rate and when it started.",
@@ -103,7 +109,7 @@ const componentOf = (job: string) => CATALOG.find((s) => s.job === job)?.compone
 export function targetRules(t: Thresholds, jobs: ScrapedJob[]): AlertRule[] {
     const steps = [
         "Open Prometheus > Status > Targets: is the job listed at all (discovery), and with which error?",
-        "Check the job's pods or containers: do they run, restart, or fail their probes? (`kubectl -n <namespace> get pods -l app.kubernetes.io/name=<service>`, `docker ps -a`)",
+        "Check the job's pods or containers: do they run, restart, or fail their probes? (`kubectl -n flowviz get pods -l app.kubernetes.io/name=<service>`, `docker ps -a`)",
         "On Kubernetes, check that Prometheus may still list the pods (its Role) and reach the port (the service's NetworkPolicy).",
     ];
     return [...jobs]
@@ -227,7 +233,13 @@ function serviceRules(t: Thresholds): AlertRule[] {
             component: "postgres",
             summary: "PostgreSQL is down",
             description: "postgres_exporter on {{ $labels.instance }} cannot reach PostgreSQL (pg_up = {{ $value }}).",
-            runbook: [...CHECK_DB.slice(1), "Check the PostgreSQL container/pod status, its logs, and free space on its volume.", "Restart PostgreSQL only after reading why it stopped. For a planned restart, `PAUSE flowviz;` on the PgBouncer admin console first and `RESUME flowviz;` after: clients wait instead of failing (measured: 0 failed transactions, 0 reconnects)."],
+            // no query against the database as a diagnostic: it is down
+            runbook: [
+                CHECK_DB[1]!,
+                `Why it stopped: \`kubectl -n ${NS} get pod postgres-0\`, \`kubectl -n ${NS} describe pod postgres-0\` (OOMKilled, probes, events), \`kubectl -n ${NS} logs postgres-0 --previous\` (Docker: \`docker logs flowviz-<stack>-postgres\`).`,
+                `Free space on its volume: \`kubectl -n ${NS} exec postgres-0 -- df -h /var/lib/postgresql/data\`; a full volume stops writes (grow postgres.storageSize: \`npm run diff\` shows it as an in-place update).`,
+                `A crash recovers by itself: the startup probe allows 30 minutes of WAL replay. Restart only after reading why it stopped. ${PLANNED_RESTART}`,
+            ],
         },
         {
             alert: "PostgresTooManyConnections",
@@ -267,7 +279,7 @@ function serviceRules(t: Thresholds): AlertRule[] {
             component: "postgres",
             summary: "PostgreSQL went away and came back",
             description: "pg_up on {{ $labels.instance }} changed {{ $value }} times in 10 minutes: PostgreSQL restarted or was unreachable.",
-            runbook: ["Read the PostgreSQL log for the reason (OOM kill, crash, deliberate restart).", "Confirm that PgBouncer reconnected: `SHOW SERVERS;` on the admin console."],
+            runbook: [`Read the PostgreSQL log for the reason (OOM kill, crash, deliberate restart): \`kubectl -n ${NS} logs postgres-0 --previous\`.`, `Confirm that PgBouncer reconnected: ${ON_EACH_PGBOUNCER("SHOW SERVERS;")}.`],
         },
         {
             alert: "PgBouncerDown",
@@ -277,7 +289,10 @@ function serviceRules(t: Thresholds): AlertRule[] {
             component: "pgbouncer",
             summary: "PgBouncer is down",
             description: "The exporter on {{ $labels.instance }} cannot reach PgBouncer (pgbouncer_up = {{ $value }}).",
-            runbook: ["Check the PgBouncer container/pod status and its log.", "Restart PgBouncer if its pool is corrupted (Docker: `docker restart flowviz-<stack>-pgbouncer`; Kubernetes: `kubectl rollout restart deployment/pgbouncer`)."],
+            runbook: [
+                `Check the PgBouncer pods and their logs: \`kubectl -n ${NS} get pods -l app.kubernetes.io/name=pgbouncer\`, \`kubectl -n ${NS} logs deploy/pgbouncer\` (Docker: \`docker logs flowviz-<stack>-pgbouncer\`).`,
+                `Restart it if its pools are stuck: \`kubectl -n ${NS} rollout restart deployment/pgbouncer\` (one pod at a time, each draining first; Docker: \`docker restart flowviz-<stack>-pgbouncer\`, which drops the clients).`,
+            ],
         },
         {
             alert: "PgBouncerPoolExhausted",
@@ -477,6 +492,18 @@ export function rulesFile(t: Thresholds, runbookBaseUrl: string, evaluationInter
     return `# ${GENERATED}\n` + stringify({ groups: ruleGroups(t, runbookBaseUrl, evaluationInterval, jobs) }, { lineWidth: 0 });
 }
 
+/** How on-call reaches the tools of a deployed stack (every runbook ends with it). */
+const REACHING = [
+    "## Reaching the tools",
+    "",
+    `Commands assume the namespace \`${NS}\` (\`kubernetes.namespace\`); on Docker the tools listen on the host ports of the stack file.`,
+    "",
+    `- Grafana: \`kubectl -n ${NS} port-forward svc/grafana 3000\`, http://127.0.0.1:3000, user \`admin\`, password \`pulumi stack output --show-secrets grafanaAdminPassword -s prod\`.`,
+    `- Prometheus: \`kubectl -n ${NS} port-forward svc/prometheus 9090\`, Alertmanager: \`kubectl -n ${NS} port-forward svc/alertmanager 9093\` (operator mode: the monitoring namespace's).`,
+    `- PgBouncer's admin console: per pod, \`kubectl -n ${NS} port-forward pod/<pgbouncer-pod> 6432\`, user \`pgbouncer_admin\`, password \`pulumi stack output --show-secrets pgbouncerAdminPassword -s prod\`.`,
+    `- The thresholds are the stack's (\`monitoring.alerts\` in \`Pulumi.<stack>.yaml\`); the alert's description shows the live value and the threshold it crossed.`,
+];
+
 /** docs/runbooks/<Alert>.md */
 export function runbookMarkdown(a: AlertRule): string {
     return [
@@ -495,6 +522,8 @@ export function runbookMarkdown(a: AlertRule): string {
         "## Steps",
         "",
         ...a.runbook.map((s, i) => `${i + 1}. ${s}`),
+        "",
+        ...REACHING,
         "",
     ].join("\n");
 }

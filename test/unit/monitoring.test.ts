@@ -1,5 +1,5 @@
 /** Rules and dashboards against the metric catalog and the grammar; the monitoring services as deployed. */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -77,6 +77,15 @@ describe("alert rules", () => {
         expect(a.runbook.length).toBeGreaterThan(0);
         expect(existsSync(join(ROOT, "docs/runbooks", `${a.alert}.md`)), `docs/runbooks/${a.alert}.md`).toBe(true);
     });
+    it("writes runbooks on-call can follow: namespaced commands, no query against a database that is down, PAUSE on every PgBouncer", () => {
+        const down = alerts.find((a) => a.alert === "DatabaseDown")!.runbook.join("\n");
+        expect(down).not.toMatch(/SELECT|psql -U postgres/);
+        expect(down).toContain("PAUSE flowviz;");
+        expect(down).toContain("on every PgBouncer replica");
+        for (const a of alerts) for (const step of a.runbook) if (step.includes("kubectl ")) expect(step, a.alert).not.toMatch(/kubectl (?!-n flowviz )/);
+        expect(readFileSync(join(ROOT, "docs/runbooks/DatabaseDown.md"), "utf8")).toContain("## Reaching the tools");
+    });
+
     it("has multi-window burn-rate alerts for the 99.5% SLO", () => {
         const fast = alerts.find((a) => a.alert === "ErrorBudgetBurnFast")!;
         expect(fast.expr).toContain("> 0.072");
