@@ -1,0 +1,103 @@
+/**
+ * Prometheus recording and alerting rules, from code, split by what they watch (as the
+ * monitoring mixins do): api.ts, postgres.ts, pgbouncer.ts, node.ts, monitoring.ts. Both the
+ * bundled Prometheus (a rules file) and operator mode (a PrometheusRule) read the groups here,
+ * and the docs the runbooks.
+ */
+import { stringify } from "yaml";
+import { GENERATED } from "../format";
+import type { AlertRule, ScrapedJob, Thresholds } from "./model";
+import { apiRules, recordingRules } from "./api";
+import { postgresRules } from "./postgres";
+import { pgbouncerRules } from "./pgbouncer";
+import { nodeRules } from "./node";
+import { EXAMPLE_JOBS, monitoringRules, targetRules } from "./monitoring";
+import { NS } from "./steps";
+
+export * from "./model";
+export { BURN_RATES, BURN_WINDOWS, errorRatio, LATENCY_P99, recordingRules, SHORTEST_RATE_WINDOW } from "./api";
+export { EXAMPLE_JOBS, targetRules } from "./monitoring";
+
+export function alertRules(t: Thresholds, jobs: ScrapedJob[] = EXAMPLE_JOBS): AlertRule[] {
+    return [...apiRules(t), ...postgresRules(t), ...pgbouncerRules(t), ...nodeRules(), ...monitoringRules(t), ...targetRules(t, jobs)];
+}
+
+/** Jobs whose metrics each rule group reads; groups are split so one failing exporter is easy to see. */
+const GROUPS: [string, string[]][] = [
+    ["flowviz-api", ["api", "business"]],
+    ["flowviz-postgres", ["postgres"]],
+    ["flowviz-pgbouncer", ["pgbouncer"]],
+    ["flowviz-node", ["node"]],
+    ["flowviz-monitoring", ["monitoring"]],
+];
+
+export interface RuleGroup {
+    name: string;
+    interval: string;
+    rules: object[];
+}
+
+/**
+ * The rule groups Prometheus evaluates, as data: the bundled Prometheus reads them from
+ * its rules file, operator mode declares them in a PrometheusRule. `components` limits
+ * them to what the stack watches itself (operator mode leaves node alerts to the cluster's own).
+ */
+export function ruleGroups(t: Thresholds, runbookBaseUrl: string, evaluationInterval: string, jobs: ScrapedJob[], components = GROUPS.flatMap(([, c]) => c)): RuleGroup[] {
+    const alerts = alertRules(t, jobs);
+    return [
+        { name: "flowviz-recording", interval: evaluationInterval, rules: recordingRules() },
+        ...GROUPS.filter(([, of]) => of.some((c) => components.includes(c))).map(([name, of]) => ({
+            name,
+            interval: evaluationInterval,
+            rules: alerts
+                .filter((a) => of.includes(a.component))
+                .map((a) => ({
+                    alert: a.alert,
+                    expr: a.expr,
+                    for: a.for,
+                    labels: { severity: a.severity, component: a.component, ...a.labels },
+                    annotations: { summary: a.summary, description: a.description, runbook_url: `${runbookBaseUrl}/${a.alert}.md` },
+                })),
+        })),
+    ];
+}
+
+export function rulesFile(t: Thresholds, runbookBaseUrl: string, evaluationInterval: string, jobs: ScrapedJob[]): string {
+    return `# ${GENERATED}\n` + stringify({ groups: ruleGroups(t, runbookBaseUrl, evaluationInterval, jobs) }, { lineWidth: 0 });
+}
+
+/** How on-call reaches the tools of a deployed stack (every runbook ends with it). */
+const REACHING = [
+    "## Reaching the tools",
+    "",
+    `Commands assume the namespace \`${NS}\` (\`kubernetes.namespace\`); on Docker the tools listen on the host ports of the stack file.`,
+    "",
+    `- Grafana: \`kubectl -n ${NS} port-forward svc/grafana 3000\`, http://127.0.0.1:3000, user \`admin\`, password \`pulumi stack output --show-secrets grafanaAdminPassword -s prod\`.`,
+    `- Prometheus: \`kubectl -n ${NS} port-forward svc/prometheus 9090\`, Alertmanager: \`kubectl -n ${NS} port-forward svc/alertmanager 9093\` (operator mode: the monitoring namespace's).`,
+    `- PgBouncer's admin console: per pod, \`kubectl -n ${NS} port-forward pod/<pgbouncer-pod> 6432\`, user \`pgbouncer_admin\`, password \`pulumi stack output --show-secrets pgbouncerAdminPassword -s prod\`.`,
+    `- The thresholds are the stack's (\`monitoring.alerts\` in \`Pulumi.<stack>.yaml\`); the alert's description shows the live value and the threshold it crossed.`,
+];
+
+/** docs/runbooks/<Alert>.md */
+export function runbookMarkdown(a: AlertRule): string {
+    return [
+        `# ${a.alert}`,
+        "",
+        `<!-- Generated from configs/rules/ by \`npm run docs\`. -->`,
+        "",
+        `**Severity:** ${a.severity} · **Component:** ${a.component} · **For:** ${a.for}`,
+        "",
+        `${a.summary}. ${a.description.replace(/\{\{[^}]*\}\}/g, "…")}`,
+        "",
+        "```promql",
+        a.expr,
+        "```",
+        "",
+        "## Steps",
+        "",
+        ...a.runbook.map((s, i) => `${i + 1}. ${s}`),
+        "",
+        ...REACHING,
+        "",
+    ].join("\n");
+}

@@ -1,0 +1,49 @@
+/**
+ * The shape of the rules. Thresholds come from the stack (defaults: the seeds); every alert
+ * carries severity, summary, a description with its value, and a runbook whose steps live
+ * with it (docs/runbooks is generated).
+ */
+
+export type Severity = "info" | "warning" | "critical";
+
+export interface AlertRule {
+    alert: string;
+    expr: string;
+    for: string;
+    severity: Severity;
+    /** api, postgres, pgbouncer, node, business, monitoring: critical inhibits warning within one */
+    component: string;
+    summary: string;
+    /** may use {{ $value }} and {{ $labels.x }} */
+    description: string;
+    /** what the person on call does, in order */
+    runbook: string[];
+    /** labels besides severity and component (absent() has none of its own) */
+    labels?: Record<string, string>;
+}
+
+/** A scraped job and how many of its targets should be up (unknown for a DaemonSet). */
+export interface ScrapedJob {
+    job: string;
+    replicas?: number;
+}
+
+export interface RecordingRule {
+    record: string;
+    expr: string;
+}
+
+export interface Thresholds {
+    errorRatio: number;
+    errorFor: string;
+    latencyP99Seconds: number;
+    latencyFor: string;
+    latencyCriticalSeconds: number;
+    databaseDownFor: string;
+    pgbouncerWaitingClients: number;
+    pgbouncerWaitingFor: string;
+    qcFailureRatio: number;
+    qcFailureFor: string;
+    availabilitySlo: number;
+    targetDownFor: string;
+}

@@ -1,0 +1,64 @@
+/** What PostgreSQL (through postgres_exporter) alerts on. */
+import { CHECK_DB, NS, PLANNED_RESTART, ON_EACH_PGBOUNCER } from "./steps";
+import type { AlertRule, Thresholds } from "./model";
+
+export function postgresRules(t: Thresholds): AlertRule[] {
+    return [
+        {
+            alert: "DatabaseDown",
+            expr: "pg_up == 0",
+            for: t.databaseDownFor,
+            severity: "critical",
+            component: "postgres",
+            summary: "PostgreSQL is down",
+            description: "postgres_exporter on {{ $labels.instance }} cannot reach PostgreSQL (pg_up = {{ $value }}).",
+            // no query against the database as a diagnostic: it is down
+            runbook: [
+                CHECK_DB[1]!,
+                `Why it stopped: \`kubectl -n ${NS} get pod postgres-0\`, \`kubectl -n ${NS} describe pod postgres-0\` (OOMKilled, probes, events), \`kubectl -n ${NS} logs postgres-0 --previous\` (Docker: \`docker logs flowviz-<stack>-postgres\`).`,
+                `Free space on its volume: \`kubectl -n ${NS} exec postgres-0 -- df -h /var/lib/postgresql/data\`; a full volume stops writes (grow postgres.storageSize: \`npm run diff\` shows it as an in-place update).`,
+                `A crash recovers by itself: the startup probe allows 30 minutes of WAL replay. Restart only after reading why it stopped. ${PLANNED_RESTART}`,
+            ],
+        },
+        {
+            alert: "PostgresTooManyConnections",
+            expr: `sum by (instance) (pg_stat_activity_count) / on (instance) max by (instance) (pg_settings_max_connections) > 0.8`,
+            for: "5m",
+            severity: "warning",
+            component: "postgres",
+            summary: "PostgreSQL is near max_connections",
+            description: "{{ $labels.instance }} uses {{ $value | humanizePercentage }} of max_connections.",
+            runbook: ["Find who holds connections: `SELECT usename, application_name, count(*) FROM pg_stat_activity GROUP BY 1, 2 ORDER BY 3 DESC;`.", "Anything besides PgBouncer and the exporters is connecting directly: point it at PgBouncer.", "Check the capacity invariants in stack/capacity.ts before raising max_connections."],
+        },
+        {
+            alert: "PostgresLongTransaction",
+            expr: `max by (instance, datname) (pg_stat_activity_max_tx_duration{state=~"active|idle in transaction"}) > 300`,
+            for: "2m",
+            severity: "warning",
+            component: "postgres",
+            summary: "A PostgreSQL transaction has been open for over 5 minutes",
+            description: "The oldest transaction in {{ $labels.datname }} has been open {{ $value | humanizeDuration }}.",
+            runbook: [CHECK_DB[2]!, "A pooled transaction holds a server connection the whole time: cancel it with `SELECT pg_cancel_backend(<pid>);` if it is stuck."],
+        },
+        {
+            alert: "PostgresDeadlocks",
+            expr: `sum by (instance, datname) (increase(pg_stat_database_deadlocks{datname!~"template0|template1"}[5m])) > 0`,
+            for: "0m",
+            severity: "warning",
+            component: "postgres",
+            summary: "PostgreSQL deadlocks",
+            description: "{{ $value }} deadlocks in {{ $labels.datname }} over 5 minutes.",
+            runbook: ["Read the PostgreSQL log: every deadlock is logged with both statements.", "Make the transactions involved take their locks in the same order."],
+        },
+        {
+            alert: "PostgresRestarted",
+            expr: "changes(pg_up[10m]) > 0",
+            for: "0m",
+            severity: "info",
+            component: "postgres",
+            summary: "PostgreSQL went away and came back",
+            description: "pg_up on {{ $labels.instance }} changed {{ $value }} times in 10 minutes: PostgreSQL restarted or was unreachable.",
+            runbook: [`Read the PostgreSQL log for the reason (OOM kill, crash, deliberate restart): \`kubectl -n ${NS} logs postgres-0 --previous\`.`, `Confirm that PgBouncer reconnected: ${ON_EACH_PGBOUNCER("SHOW SERVERS;")}.`],
+        },
+    ];
+}
