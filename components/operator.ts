@@ -64,10 +64,7 @@ export class OperatorMonitoring extends pulumi.ComponentResource {
         // Node alerts stay with the cluster's own node-exporter rules; AlertmanagerConfig routes only
         // alerts labelled with its namespace, so every rule carries ours.
         const jobs = args.platform.scraped.map(({ target, replicas }) => ({ job: target.job, replicas }));
-        const groups = ruleGroups(s.alerts as Thresholds, s.runbookBaseUrl, s.evaluationInterval, jobs, ["api", "business", "postgres", "pgbouncer", "monitoring"]).map((g) => ({
-            ...g,
-            rules: g.rules.map((r) => ("alert" in r ? { ...r, labels: { ...(r as unknown as { labels: Record<string, string> }).labels, namespace: args.namespaceName } } : r)),
-        }));
+        const groups = ruleGroups(s.alerts as Thresholds, s.runbookBaseUrl, s.evaluationInterval, jobs, { without: ["node"], labels: { namespace: args.namespaceName } });
         new k8s.apiextensions.CustomResource("flowviz-rules", { apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: meta("flowviz"), spec: { groups } }, parent);
 
         const r = s.receivers;

@@ -57,9 +57,12 @@ export function connectionUrl(u: { scheme: string; user: string; password: strin
 
 const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
 
+/** A Prometheus duration: `1h30m`, `500ms`, `30d`. */
+export const DURATION_PATTERN = "^([0-9]+(ms|s|m|h|d|w|y))+$";
+
 /** A Prometheus duration (`1h30m`, `500ms`) in seconds; undefined when it is not one. */
 export function durationSeconds(duration: string): number | undefined {
-    if (!/^([0-9]+(ms|s|m|h|d|w|y))+$/.test(duration)) return undefined;
+    if (!new RegExp(DURATION_PATTERN).test(duration)) return undefined;
     let total = 0;
     for (const [, n, unit] of duration.matchAll(/([0-9]+)(ms|s|m|h|d|w|y)/g)) total += Number(n) * DURATION_UNITS[unit!]!;
     return total;

@@ -6,7 +6,7 @@
  */
 import { createTwoFilesPatch } from "diff";
 import type { RecordedResource } from "../render/program";
-import type { RenderedFile } from "../render/files";
+import { isSecretBox, maskSecrets, SECRET_SIG, type RenderedFile } from "../render/files";
 import { replacementReason } from "./replacement";
 
 export interface Snapshot {
@@ -49,8 +49,7 @@ export interface FileChange {
     patch: string;
 }
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const isBox = (v: unknown): v is { value: unknown } => typeof v === "object" && v !== null && SECRET_SIG in v;
+const isBox = isSecretBox;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v) && !isBox(v);
 
 /** Keys that identify list items, so a list reads `containers[postgres]` and an insertion shifts nothing. */
@@ -71,7 +70,6 @@ function keyed(list: unknown[]): Map<string, unknown> | undefined {
 }
 
 const stable = (v: unknown): string => JSON.stringify(v, (_k, x) => (isObject(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
-const unbox = (v: unknown): unknown => (isBox(v) ? unbox(v.value) : Array.isArray(v) ? v.map(unbox) : isObject(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unbox(x)])) : v);
 const holdsSecret = (v: unknown): boolean => isBox(v) || (Array.isArray(v) ? v.some(holdsSecret) : isObject(v) ? Object.values(v).some(holdsSecret) : false);
 
 /**
@@ -97,7 +95,7 @@ export function diffValues(a: unknown, b: unknown, path: string, out: PropertyCh
         }
         return;
     }
-    if (stable(unbox(x)) === stable(unbox(y))) return;
+    if (stable(maskSecrets(x, true)) === stable(maskSecrets(y, true))) return;
     const hidden = inSecret || holdsSecret(x) || holdsSecret(y);
     const mask = (v: unknown) => (v === undefined ? undefined : "[secret]");
     out.push(hidden ? { path, before: mask(x), after: mask(y), secret: true } : { path, before: x, after: y, secret: false });

@@ -6,7 +6,7 @@
 import { autoName, type RecordedResource } from "../render/program";
 import { quantityValue } from "../configs/format";
 import { deployedCapacity, type DeployedCapacity } from "../policy/deployed";
-import { DOCKER, findFile, K8S, podTemplate } from "../policy/resources";
+import { DOCKER, findFile, iniSections, K8S, podTemplate } from "../policy/resources";
 import { maskSecrets } from "../render/files";
 import type { ResourceChange, Snapshot } from "./compare";
 
@@ -80,8 +80,7 @@ function referencedObjects(r: RecordedResource): string[] {
     return names.filter((n): n is string => typeof n === "string");
 }
 
-function restartMessage(service: string, component: string | undefined, how: string, head: Snapshot): string {
-    const database = /^\s*([A-Za-z0-9_]+)\s*=/m.exec((findFile(head.resources.map((r) => ({ type: r.type, props: plain(r) })), "pgbouncer.ini") ?? "").split("[databases]")[1] ?? "")?.[1] ?? "<database>";
+function restartMessage(service: string, component: string | undefined, how: string, database: string): string {
     if (component === "database") {
         return (
             `PostgreSQL restarts (${how}): its only server stops with a fast shutdown (up to 120 s) and every open transaction fails. ` +
@@ -99,6 +98,8 @@ function restarts(changes: ResourceChange[], head: Snapshot): Finding[] {
         changes.filter((c) => (c.type === K8S.configMap || c.type === K8S.secret) && c.action === "replace").map((c) => plain(c.base!).metadata?.name ?? autoName(c.name)),
     );
     const byKey = new Map(changes.map((c) => [`${c.type}::${c.name}`, c]));
+    // the database PgBouncer pools, which PAUSE and RESUME name
+    const database = Object.keys(iniSections(findFile(asPolicyInput(head), "pgbouncer.ini") ?? "").databases ?? {})[0] ?? "<database>";
     const out: Finding[] = [];
     const workloads = head.resources.filter((r) => [K8S.deployment, K8S.statefulSet, K8S.daemonSet, DOCKER.container].includes(r.type as never));
     for (const r of workloads) {
@@ -116,7 +117,7 @@ function restarts(changes: ResourceChange[], head: Snapshot): Finding[] {
             const mounted = referencedObjects(r).filter((n) => replacedObjects.has(n));
             if (mounted.length > 0) how = `it mounts replaced configuration ${mounted.join(", ")}`;
         }
-        if (how && c?.action !== "create") out.push({ kind: "restart", resource: `${r.type}::${r.name}`, message: restartMessage(service, component, how, head) });
+        if (how && c?.action !== "create") out.push({ kind: "restart", resource: `${r.type}::${r.name}`, message: restartMessage(service, component, how, database) });
     }
     for (const c of changes.filter((x) => x.type === K8S.job && x.action === "replace")) {
         out.push({ kind: "note", resource: `${c.type}::${c.name}`, message: `Job ${c.name} runs again (replaced)` });

@@ -2,7 +2,7 @@
  * Connection capacity as it will be deployed, read from the rendered files and workloads
  * (not from the stack config): what the policy pack checks and what a diff compares.
  */
-import { DOCKER, findFile, iniValues, K8S, podTemplate } from "./resources";
+import { DOCKER, findFile, iniSections, K8S, podTemplate } from "./resources";
 
 interface ResourceLike {
     type: string;
@@ -48,8 +48,8 @@ export function deployedCapacity(resources: ResourceLike[]): DeployedCapacity | 
     const ini = findFile(resources, "pgbouncer.ini");
     const conf = findFile(resources, "postgresql.conf");
     if (ini === undefined || conf === undefined) return undefined;
-    const pgb = iniValues(ini);
-    const pg = iniValues(conf);
+    const pgb = iniSections(ini).pgbouncer ?? {};
+    const pg = iniSections(conf)[""]!;
     const pool = Number(pgb.default_pool_size ?? 20);
     const reserve = Number(pgb.reserve_pool_size ?? 0);
     const isPgbouncer = (r: ResourceLike) =>

@@ -36,12 +36,18 @@ export function podTemplate(type: string, props: any): { metadata: any; spec: an
 
 export const containersOf = (spec: any): any[] => [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
 
-/** Values of `key = value` lines (pgbouncer.ini, postgresql.conf), comments and sections skipped. */
-export function iniValues(text: string): Record<string, string> {
-    const out: Record<string, string> = {};
+/**
+ * `key = value` lines by `[section]` (pgbouncer.ini's `databases` and `pgbouncer`;
+ * postgresql.conf has only the unnamed section ""), comments skipped, quotes removed.
+ */
+export function iniSections(text: string): Record<string, Record<string, string>> {
+    const out: Record<string, Record<string, string>> = { "": {} };
+    let section = out[""]!;
     for (const line of text.split("\n")) {
+        const header = /^\s*\[([^\]]+)\]\s*$/.exec(line);
+        if (header) section = out[header[1]!] ??= {};
         const m = /^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*$/.exec(line);
-        if (m && !line.trimStart().startsWith("#") && !line.trimStart().startsWith(";")) out[m[1]!] = m[2]!.replace(/^'(.*)'$/, "$1");
+        if (m && !line.trimStart().startsWith("#") && !line.trimStart().startsWith(";")) section[m[1]!] = m[2]!.replace(/^'(.*)'$/, "$1");
     }
     return out;
 }

@@ -7,7 +7,7 @@ import { autoName, type RecordedResource } from "./program";
 import { CONFIG_DIR_LABEL, FILE_MODE } from "../components/service";
 
 /** The SDK's marker on a secret value inside deserialized inputs. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 export interface RenderedFile {
     service: string;
@@ -17,7 +17,7 @@ export interface RenderedFile {
     secret: boolean;
 }
 
-function isSecretBox(v: unknown): v is { value: unknown } {
+export function isSecretBox(v: unknown): v is { value: unknown } {
     return typeof v === "object" && v !== null && SECRET_SIG in v;
 }
 

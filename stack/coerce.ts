@@ -11,7 +11,9 @@ export interface SchemaNode {
     properties?: Record<string, SchemaNode>;
 }
 
-const NUMERIC = /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
+/** Text that reads as a number (what `pulumi config set --path` stores a decimal as). */
+export const NUMERIC_TEXT = "^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?$";
+const NUMERIC = new RegExp(NUMERIC_TEXT);
 
 /** A value that was read as another type, with what the stack file held. */
 export interface Coercion {

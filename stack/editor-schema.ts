@@ -5,11 +5,13 @@
  */
 import { ExternalSecretKeys, SecretKeys, StackConfigSchema } from "./schema";
 import { PROVIDER_NAMESPACES } from "./load";
+import { NUMERIC_TEXT } from "./coerce";
+import { DURATION_PATTERN } from "../configs/format";
 
 type Json = Record<string, unknown>;
 
-const NUMERIC_TEXT = "^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)$";
-const DURATION = "^(?=.*[1-9])([0-9]+(ms|s|m|h|d|w|y))+$";
+/** A duration above zero: at least one non-zero digit. */
+const DURATION = `^(?=.*[1-9])${DURATION_PATTERN.slice(1)}`;
 const DOC_KEYS = ["description", "default", "examples"];
 
 function split(node: Json): { doc: Json; rest: Json } {

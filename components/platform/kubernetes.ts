@@ -57,9 +57,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     private readonly namespaceOfService = new Map<string, string>();
     readonly scraped: Platform["scraped"] = [];
 
-    constructor(name: string, private readonly args: KubernetesPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(private readonly name: string, private readonly args: KubernetesPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flowviz:platform:Kubernetes", name, {}, opts);
-        this.namespace = this.newNamespace(`${name}-namespace`, `${name}-default-deny`, args.namespace, "restricted");
+        this.namespace = this.newNamespace(name, args.namespace, "restricted");
         this.registerOutputs({ namespace: this.namespace.metadata.name });
     }
 
@@ -67,9 +67,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
      * A namespace enforcing a Pod Security level, behind default-deny ingress. Protected:
      * deleting it would delete the volume claims in it.
      */
-    private newNamespace(resourceName: string, denyName: string, namespace: string, level: "restricted" | "privileged"): k8s.core.v1.Namespace {
+    private newNamespace(prefix: string, namespace: string, level: "restricted" | "privileged"): k8s.core.v1.Namespace {
         const ns = new k8s.core.v1.Namespace(
-            resourceName,
+            `${prefix}-namespace`,
             {
                 metadata: {
                     name: namespace,
@@ -84,7 +84,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             { parent: this, protect: true, retainOnDelete: true },
         );
         new k8s.networking.v1.NetworkPolicy(
-            denyName,
+            `${prefix}-default-deny`,
             { metadata: { name: "default-deny-ingress", namespace: ns.metadata.name }, spec: { podSelector: {}, policyTypes: ["Ingress"] } },
             { parent: this },
         );
@@ -95,7 +95,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     private namespaceFor(spec: ServiceSpec): { name: string; output: pulumi.Output<string> } {
         if (!spec.hostRootfs) return { name: this.args.namespace, output: this.namespace.metadata.name };
         const name = hostNamespaceOf(this.args.namespace);
-        this.hostNamespace ??= this.newNamespace("kubernetes-host-namespace", "kubernetes-host-default-deny", name, "privileged");
+        this.hostNamespace ??= this.newNamespace(`${this.name}-host`, name, "privileged");
         return { name, output: this.hostNamespace.metadata.name };
     }
 

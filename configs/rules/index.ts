@@ -37,16 +37,24 @@ export interface RuleGroup {
     rules: object[];
 }
 
+/** What differs between the bundled Prometheus and operator mode. */
+export interface RuleGroupOptions {
+    /** components whose alerts are left out (operator mode: `node`, the cluster's node-exporter rules cover it) */
+    without?: string[];
+    /** labels every alert carries (operator mode: the namespace AlertmanagerConfig routes are scoped to) */
+    labels?: Record<string, string>;
+}
+
 /**
  * The rule groups Prometheus evaluates, as data: the bundled Prometheus reads them from
- * its rules file, operator mode declares them in a PrometheusRule. `components` limits
- * them to what the stack watches itself (operator mode leaves node alerts to the cluster's own).
+ * its rules file, operator mode declares them in a PrometheusRule.
  */
-export function ruleGroups(t: Thresholds, runbookBaseUrl: string, evaluationInterval: string, jobs: ScrapedJob[], components = GROUPS.flatMap(([, c]) => c)): RuleGroup[] {
+export function ruleGroups(t: Thresholds, runbookBaseUrl: string, evaluationInterval: string, jobs: ScrapedJob[], options: RuleGroupOptions = {}): RuleGroup[] {
     const alerts = alertRules(t, jobs);
+    const without = options.without ?? [];
     return [
         { name: "flowviz-recording", interval: evaluationInterval, rules: recordingRules() },
-        ...GROUPS.filter(([, of]) => of.some((c) => components.includes(c))).map(([name, of]) => ({
+        ...GROUPS.map(([name, of]) => [name, of.filter((c) => !without.includes(c))] as const).filter(([, of]) => of.length > 0).map(([name, of]) => ({
             name,
             interval: evaluationInterval,
             rules: alerts
@@ -55,7 +63,7 @@ export function ruleGroups(t: Thresholds, runbookBaseUrl: string, evaluationInte
                     alert: a.alert,
                     expr: a.expr,
                     for: a.for,
-                    labels: { severity: a.severity, component: a.component, ...a.labels },
+                    labels: { severity: a.severity, component: a.component, ...a.labels, ...options.labels },
                     annotations: { summary: a.summary, description: a.description, runbook_url: `${runbookBaseUrl}/${a.alert}.md` },
                 })),
         })),

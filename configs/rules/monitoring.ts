@@ -20,34 +20,29 @@ export function targetRules(t: Thresholds, jobs: ScrapedJob[]): AlertRule[] {
     ];
     return [...jobs]
         .sort((a, b) => a.job.localeCompare(b.job))
-        .flatMap((j) => [
-            {
+        .flatMap((j) => {
+            const perJob = { for: t.targetDownFor, component: componentOf(j.job), labels: { job: j.job }, runbook: steps };
+            const absent: AlertRule = {
+                ...perJob,
                 alert: "TargetAbsent",
                 expr: `absent(up{job="${j.job}"} == 1)`,
-                for: t.targetDownFor,
-                severity: "critical" as const,
-                component: componentOf(j.job),
-                labels: { job: j.job },
+                severity: "critical",
                 summary: "No target of a job is up",
                 description: `Prometheus has no healthy ${j.job} target: every one is down or none is discovered. Its alerts cannot fire.`,
-                runbook: steps,
-            },
-            ...(j.replicas !== undefined && j.replicas > 1
-                ? [
-                      {
-                          alert: "TargetsMissing",
-                          expr: `count(up{job="${j.job}"} == 1) < ${j.replicas}`,
-                          for: t.targetDownFor,
-                          severity: "warning" as const,
-                          component: componentOf(j.job),
-                          labels: { job: j.job },
-                          summary: "Fewer targets of a job are up than run",
-                          description: `Only {{ $value }} of ${j.replicas} ${j.job} targets are up.`,
-                          runbook: steps,
-                      },
-                  ]
-                : []),
-        ]);
+            };
+            if (j.replicas === undefined || j.replicas <= 1) return [absent];
+            return [
+                absent,
+                {
+                    ...perJob,
+                    alert: "TargetsMissing",
+                    expr: `count(up{job="${j.job}"} == 1) < ${j.replicas}`,
+                    severity: "warning",
+                    summary: "Fewer targets of a job are up than run",
+                    description: `Only {{ $value }} of ${j.replicas} ${j.job} targets are up.`,
+                },
+            ];
+        });
 }
 
 export function monitoringRules(t: Thresholds): AlertRule[] {

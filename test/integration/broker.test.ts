@@ -8,10 +8,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { parse, stringify } from "yaml";
-import { standIn } from "../../render/stackfile";
-import { ROOT } from "../root";
-import { render, requireBinary, waitFor } from "./servers";
+import { renderWithSecrets, requireBinary, waitFor } from "./servers";
 
 const BASE = "/tmp/flowviz-it-broker";
 const PORT = "6379";
@@ -33,12 +30,9 @@ function start(): void {
 beforeAll(async () => {
     rmSync(BASE, { recursive: true, force: true });
     mkdirSync(join(BASE, "data"), { recursive: true });
-    // the local stack with the broker's password set as a secure: value, so the test knows it
-    const stack = parse(readFileSync(join(ROOT, "test/integration/Pulumi.local.yaml"), "utf8"));
-    stack.config["flowviz:valkeyPassword"] = { secure: "v1:broker-test" };
-    writeFileSync(join(BASE, "Pulumi.broker.yaml"), stringify(stack));
-    password = standIn("flowviz:valkeyPassword", "v1:broker-test");
-    const rendered = render(join(BASE, "Pulumi.broker.yaml"), join(BASE, "render"), "broker");
+    // the broker's password set as a secure: value, so the test knows it
+    const { rendered, secret } = renderWithSecrets(BASE, "broker", ["valkeyPassword"]);
+    password = secret("valkeyPassword");
     conf = join(rendered.files, "valkey", "valkey.conf");
     // the container's /data (its volume) moved to a folder of the test's; nothing else changed
     const text = readFileSync(conf, "utf8");

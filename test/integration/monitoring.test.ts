@@ -23,14 +23,15 @@ function start(bin: string, args: string[], env: Record<string, string> = {}): v
     procs.push(p);
 }
 
+/** A container path (or a value holding one, such as a DSN) moved onto the rendered folder. */
+function mapPath(value: string, map: Record<string, string>): string {
+    return Object.entries(map).reduce((v, [from, to]) => v.replace(new RegExp(`(^|[=?&])${from}(?=/|$|&)`, "g"), `$1${to}`), value);
+}
+
 /** The container's arguments from the plan, with paths mapped onto the rendered folder. */
 function argsOf(service: string, map: Record<string, string>): string[] {
     const c = rendered.plan.resources.find((r) => r.name === `${service}-container`)!;
-    return (c.inputs.command as string[]).map((a) => {
-        const [flag, value] = a.split(/=(.*)/s) as [string, string | undefined];
-        const hit = Object.entries(map).find(([from]) => value === from || value?.startsWith(`${from}/`));
-        return hit && value !== undefined ? `${flag}=${hit[1]}${value.slice(hit[0].length)}` : a;
-    });
+    return (c.inputs.command as string[]).map((a) => mapPath(a, map));
 }
 
 async function query(q: string): Promise<{ status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string }> {
@@ -56,7 +57,7 @@ beforeAll(async () => {
     }).listen(9977, "127.0.0.1");
     // the container's config folder (the CA it verifies PostgreSQL against) is where the render put it
     const env = Object.fromEntries(
-        ["DATA_SOURCE_URI", "DATA_SOURCE_USER", "DATA_SOURCE_PASS_FILE"].map((k) => [k, rendered.env("postgres-exporter", k).replace("/etc/postgres-exporter", join(rendered.files, "postgres-exporter"))]),
+        ["DATA_SOURCE_URI", "DATA_SOURCE_USER", "DATA_SOURCE_PASS_FILE"].map((k) => [k, mapPath(rendered.env("postgres-exporter", k), { "/etc/postgres-exporter": join(rendered.files, "postgres-exporter") })]),
     );
     start("prometheus-postgres-exporter", argsOf("postgres-exporter", {}), env);
     start("prometheus-node-exporter", argsOf("node-exporter", { "/host": "/" }));

@@ -4,14 +4,11 @@
  * roles (the app reads and writes, the migration role changes the schema).
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse, stringify } from "yaml";
-import { standIn } from "../../render/stackfile";
-import { ROOT } from "../root";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCa } from "./certs";
-import { LOCAL_STACK, psql, render, requireBinary, startDataPath, type DataPath } from "./servers";
+import { psql, renderWithSecrets, requireBinary, startDataPath, type DataPath } from "./servers";
 
 const BASE = "/tmp/flowviz-it-security";
 let path: DataPath;
@@ -101,11 +98,7 @@ describe("credential rotation", () => {
 
     it("renders with new secrets, applies them to the running servers, and only the new ones log in", () => {
         // the same stack with every login credential set anew (as `pulumi config set --secret` would)
-        const stack = parse(readFileSync(join(ROOT, LOCAL_STACK), "utf8"));
-        for (const key of ROTATED) stack.config[`flowviz:${key}`] = { secure: `v1:rotated-${key}` };
-        writeFileSync(join(BASE, "Pulumi.rotated.yaml"), stringify(stack));
-        const next = render(join(BASE, "Pulumi.rotated.yaml"), join(BASE, "rotated"), "rotated");
-        const secret = (key: (typeof ROTATED)[number]) => standIn(`flowviz:${key}`, `v1:rotated-${key}`);
+        const { rendered: next, secret } = renderWithSecrets(BASE, "rotated", ROTATED);
         const old = { app: app().password, migrator: path.migrator.password, admin: path.rendered.plan.outputs.pgbouncerAdminPassword as string };
         expect(secret("appDbPassword")).not.toBe(old.app);
 

@@ -6,6 +6,8 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../root";
+import { parse, stringify } from "yaml";
+import { standIn } from "../../render/stackfile";
 import { realCertificates } from "./certs";
 import { SECRET_FILE, TLS_FILES } from "../../stack/fixed";
 
@@ -58,6 +60,21 @@ export function render(stackFile: string, out: string, stack = "local"): Rendere
             return e.slice(key.length + 1);
         },
     };
+}
+
+/**
+ * The local stack rendered with some credentials set as `secure:` values (as
+ * `pulumi config set --secret` would), so the test knows them: it returns the render and
+ * each credential's value (the render's stand-in for that ciphertext).
+ */
+export function renderWithSecrets(base: string, name: string, keys: readonly string[]): { rendered: Rendered; secret(key: string): string } {
+    const stack = parse(readFileSync(join(ROOT, LOCAL_STACK), "utf8"));
+    const ciphertext = (key: string) => `v1:${name}-${key}`;
+    for (const key of keys) stack.config[`flowviz:${key}`] = { secure: ciphertext(key) };
+    mkdirSync(base, { recursive: true });
+    writeFileSync(join(base, `Pulumi.${name}.yaml`), stringify(stack));
+    const rendered = render(join(base, `Pulumi.${name}.yaml`), join(base, name), name);
+    return { rendered, secret: (key) => standIn(`flowviz:${key}`, ciphertext(key)) };
 }
 
 /** pgbench's tables, created (and vacuumed) by the migration role; the app role then runs pgbench with -n. */
