@@ -11,7 +11,7 @@ import { Postgres } from "./components/postgres";
 import { PgBouncer } from "./components/pgbouncer";
 import { App } from "./components/app";
 import { Exporters } from "./components/exporters";
-import { migratorRoleOf, ownerRoleOf, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, POSTGRES_EXPORTER_USER, POSTGRES_PORT } from "./stack/fixed";
+import { migratorRoleOf, ownerRoleOf, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, POSTGRES_EXPORTER_USER, POSTGRES_PORT, SUPERUSER } from "./stack/fixed";
 import { CertificateAuthority } from "./components/tls";
 import { Prometheus } from "./components/prometheus";
 import { Alertmanager } from "./components/alertmanager";
@@ -41,6 +41,7 @@ const postgres = new Postgres("postgres", {
     platform,
     superuserPassword: credentials.get("postgresPassword"),
     roles: {
+        superuser: { name: SUPERUSER, verifier: credentials.verifier("postgresPassword") },
         database,
         owner: ownerRoleOf(database),
         migrator: { name: migrator, verifier: credentials.verifier("migrationDbPassword") },

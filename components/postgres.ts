@@ -10,14 +10,16 @@ const ROLES_DIR = "/etc/flowviz";
 /** uid/gid of `postgres` in the official Debian-based image */
 const POSTGRES_UID = 999;
 
+type LoginKind = "superuser" | "migrator" | "app" | "monitor";
+
 export interface PostgresArgs {
     /** the stack's `postgres` section */
     readonly settings: StackConfig["postgres"];
     readonly platform: Platform;
-    /** password of the `postgres` superuser */
+    /** password of the `postgres` superuser (the image sets it when it creates the cluster; the roles job on every change) */
     readonly superuserPassword: pulumi.Input<string>;
-    /** the roles of the application database, each login with its SCRAM verifier */
-    readonly roles: Omit<RolesInput, "migrator" | "app" | "monitor"> & Record<"migrator" | "app" | "monitor", { [K in keyof LoginRole]: pulumi.Input<LoginRole[K]> }>;
+    /** the superuser's and the application database's roles, each login with its SCRAM verifier */
+    readonly roles: Omit<RolesInput, LoginKind> & Record<LoginKind, { [K in keyof LoginRole]: pulumi.Input<LoginRole[K]> }>;
     /** issues PostgreSQL's server certificate; its clients verify it */
     readonly ca: CertificateAuthority;
     /** services allowed to connect (besides the roles job) */
@@ -28,7 +30,9 @@ export interface PostgresArgs {
 
 /**
  * PostgreSQL with generated postgresql.conf and pg_hba.conf on a protected volume,
- * plus a one-shot `postgres-roles` job that applies the roles script on every change.
+ * plus a one-shot `postgres-roles` job that applies the roles script on every change,
+ * logging in as the superuser with its client certificate (so a new superuser password
+ * is applied like any other, never needed to get in).
  */
 export class Postgres extends pulumi.ComponentResource {
     /** host:port other services use */
@@ -50,13 +54,14 @@ export class Postgres extends pulumi.ComponentResource {
             ports: [{ name: "postgres", port: POSTGRES_PORT, hostPort: args.hostPort }],
             configDir: CONFIG_DIR,
             files: [
-                { path: "postgresql.conf", content: postgresqlConf({ port: POSTGRES_PORT, ...s, tls: { certFile: `${CONFIG_DIR}/${TLS_FILES.cert}`, keyFile: `${CONFIG_DIR}/${TLS_FILES.key}` } }) },
+                { path: "postgresql.conf", content: postgresqlConf({ port: POSTGRES_PORT, ...s, tls: { certFile: `${CONFIG_DIR}/${TLS_FILES.cert}`, keyFile: `${CONFIG_DIR}/${TLS_FILES.key}`, caFile: `${CONFIG_DIR}/${TLS_FILES.ca}` } }) },
                 {
                     path: "pg_hba.conf",
                     content: pgHbaConf({ database: s.database, databaseLogins: [args.roles.app.name, args.roles.migrator.name, args.roles.monitor.name] as string[], superuser: SUPERUSER }),
                 },
                 { path: TLS_FILES.cert, content: cert.certPem },
                 { path: TLS_FILES.key, content: cert.keyPem, secret: true },
+                { path: TLS_FILES.ca, content: args.ca.certPem },
                 { path: SECRET_FILE, content: args.superuserPassword, secret: true },
             ],
             volumes: [{ name: "data", mountPath: "/var/lib/postgresql/data", size: s.storageSize }],
@@ -74,19 +79,23 @@ export class Postgres extends pulumi.ComponentResource {
         args.platform.deploy(server, this);
         this.host = args.platform.hostOf(name);
 
+        const rolesJob = `${name}-roles`;
+        const client = args.ca.issueClient(rolesJob, SUPERUSER, this);
+        const tlsPath = (file: string) => `${ROLES_DIR}/${file}`;
         const roles: ServiceSpec = {
-            name: `${name}-roles`,
+            name: rolesJob,
             component: "database-roles",
             image: s.image,
-            // the password from its file into psql's environment only, never the container's
-            command: ["/bin/sh", "-c"],
-            args: [`PGPASSWORD="$(cat ${ROLES_DIR}/${SECRET_FILE})" exec psql -h ${this.host} -p ${POSTGRES_PORT} -U ${SUPERUSER} -d postgres -f ${ROLES_DIR}/roles.sql`],
-            env: { PGSSLMODE: "verify-full", PGSSLROOTCERT: `${ROLES_DIR}/${TLS_FILES.ca}` },
+            command: ["psql"],
+            args: ["-X", "-q", "-h", this.host, "-p", String(POSTGRES_PORT), "-U", SUPERUSER, "-d", "postgres", "-f", `${ROLES_DIR}/roles.sql`],
+            // the superuser's certificate, no password: libpq reads these
+            env: { PGSSLMODE: "verify-full", PGSSLROOTCERT: tlsPath(TLS_FILES.ca), PGSSLCERT: tlsPath(TLS_FILES.clientCert), PGSSLKEY: tlsPath(TLS_FILES.clientKey) },
             configDir: ROLES_DIR,
             files: [
                 { path: "roles.sql", content: pulumi.output(args.roles).apply((r) => rolesSql(r as RolesInput)), secret: true },
                 { path: TLS_FILES.ca, content: args.ca.certPem },
-                { path: SECRET_FILE, content: args.superuserPassword, secret: true },
+                { path: TLS_FILES.clientCert, content: client.certPem },
+                { path: TLS_FILES.clientKey, content: client.keyPem, secret: true },
             ],
             resources: { cpu: "250m", memory: "128Mi" },
             replicas: 1,

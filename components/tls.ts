@@ -1,7 +1,7 @@
 /**
- * The stack's own certificate authority and the server certificates of the database hops
- * (PostgreSQL, PgBouncer), from @pulumi/tls. Private keys are Pulumi secrets; a
- * certificate is re-issued when its names change or it enters its renewal window
+ * The stack's own certificate authority, the server certificates of the database hops
+ * (PostgreSQL, PgBouncer) and the roles job's client certificate, from @pulumi/tls.
+ * Private keys are Pulumi secrets; a certificate is re-issued when its names change or it enters its renewal window
  * (the next `pulumi up` after `readyForRenewal`), which rotates it without a new CA.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -13,7 +13,8 @@ export interface ServerNames {
     ipAddresses: string[];
 }
 
-export interface ServerCertificate {
+export interface Certificate {
+    /** PEM, public */
     certPem: pulumi.Output<string>;
     /** secret */
     keyPem: pulumi.Output<string>;
@@ -46,11 +47,23 @@ export class CertificateAuthority extends pulumi.ComponentResource {
     }
 
     /** A server certificate for `service`, valid for one year and renewed in its last 30 days. */
-    issue(service: string, names: ServerNames, parent: pulumi.Resource): ServerCertificate {
+    issue(service: string, names: ServerNames, parent: pulumi.Resource): Certificate {
+        return this.sign(service, { commonName: names.dnsNames[0] ?? service, ...names }, "server_auth", parent);
+    }
+
+    /**
+     * A client certificate whose common name is the database role it logs in as
+     * (PostgreSQL's `cert` method maps CN to user); same lifetime and renewal.
+     */
+    issueClient(service: string, role: string, parent: pulumi.Resource): Certificate {
+        return this.sign(service, { commonName: role, dnsNames: [], ipAddresses: [] }, "client_auth", parent);
+    }
+
+    private sign(service: string, subject: ServerNames & { commonName: string }, use: "server_auth" | "client_auth", parent: pulumi.Resource): Certificate {
         const key = new tls.PrivateKey(`${service}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
         const request = new tls.CertRequest(
             `${service}-tls-request`,
-            { privateKeyPem: key.privateKeyPem, subject: { commonName: names.dnsNames[0] ?? service, organization: "flowviz" }, dnsNames: names.dnsNames, ipAddresses: names.ipAddresses },
+            { privateKeyPem: key.privateKeyPem, subject: { commonName: subject.commonName, organization: "flowviz" }, dnsNames: subject.dnsNames, ipAddresses: subject.ipAddresses },
             { parent },
         );
         const cert = new tls.LocallySignedCert(
@@ -61,7 +74,7 @@ export class CertificateAuthority extends pulumi.ComponentResource {
                 caCertPem: this.certPem,
                 validityPeriodHours: YEAR,
                 earlyRenewalHours: 30 * 24,
-                allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+                allowedUses: ["digital_signature", "key_encipherment", use],
             },
             { parent },
         );

@@ -9,8 +9,8 @@ export interface PostgresConfInput {
     effectiveCacheSize: string;
     workMem: string;
     maintenanceWorkMem: string;
-    /** absolute paths of the server certificate and its key */
-    tls: { certFile: string; keyFile: string };
+    /** absolute paths of the server certificate, its key, and the CA client certificates must chain to */
+    tls: { certFile: string; keyFile: string; caFile: string };
 }
 
 /**
@@ -43,6 +43,7 @@ export function postgresqlConf(i: PostgresConfInput): string {
         ssl: "on",
         ssl_cert_file: quoteLiteral(i.tls.certFile),
         ssl_key_file: quoteLiteral(i.tls.keyFile),
+        ssl_ca_file: quoteLiteral(i.tls.caFile),
         ssl_min_protocol_version: quoteLiteral("TLSv1.2"),
     };
     return [`# ${GENERATED}`, ...iniLines(settings), ""].join("\n");
@@ -53,14 +54,16 @@ export interface HbaInput {
     database: string;
     /** roles that log in to the application database (app, migration, exporter) */
     databaseLogins: string[];
-    /** the superuser, which only the roles job uses (any database) */
+    /** the superuser: over TCP only the roles job, with its client certificate (any database) */
     superuser: string;
 }
 
 /**
- * TLS and SCRAM only: plaintext TCP is refused before any password is asked, each login
- * role reaches only the database it needs, and anything else is refused. On Kubernetes,
- * NetworkPolicies decide who reaches the port at all.
+ * TLS only: plaintext TCP is refused before any password is asked, each login role
+ * reaches only the database it needs with SCRAM, and the superuser logs in over TCP
+ * only with a client certificate from the stack's CA (no password to guess, and none
+ * that rotating can break). Its password serves the local socket (`kubectl exec`).
+ * Anything else is refused. On Kubernetes, NetworkPolicies decide who reaches the port at all.
  */
 export function pgHbaConf(i: HbaInput): string {
     const logins = [...i.databaseLogins].sort().map(quoteHba).join(",");
@@ -70,7 +73,7 @@ export function pgHbaConf(i: HbaInput): string {
         "local      all       all            scram-sha-256",
         "hostnossl  all       all   all      reject",
         `hostssl    ${quoteHba(i.database)}  ${logins}  all  scram-sha-256`,
-        `hostssl    all       ${quoteHba(i.superuser)}  all  scram-sha-256`,
+        `hostssl    all       ${quoteHba(i.superuser)}  all  cert`,
         "host       all       all   all      reject",
         "",
     ].join("\n");
@@ -89,6 +92,8 @@ export interface LoginRole {
 
 /** The roles of the application database, least privilege each. */
 export interface RolesInput {
+    /** the bootstrap superuser; its password is set on every run, so rotating it is a change of secret like any other */
+    superuser: Pick<LoginRole, "name" | "verifier">;
     database: string;
     /** NOLOGIN owner of the database, its schema and every object in it */
     owner: string;
@@ -129,6 +134,9 @@ export function rolesSql(r: RolesInput): string {
         "SET log_min_error_statement = panic;",
         "-- Re-applying is normal: no notices for grants that already exist.",
         "SET client_min_messages = warning;",
+        "",
+        "-- the superuser's password (local socket only; over TCP it needs its certificate)",
+        `ALTER ROLE ${quoteIdent(r.superuser.name)} PASSWORD ${quoteLiteral(r.superuser.verifier)};`,
         "",
         "-- the owner: no login, owns the database and everything in it",
         ensureRole(r.owner, false),

@@ -24,8 +24,8 @@ export const GRAFANA_PORT = FIXED_PORTS.grafana;
 /** Where a service finds a credential it reads from a file, relative to its config folder. */
 export const SECRET_FILE = "secrets/password";
 
-/** Where a service keeps its TLS files, relative to its config folder. */
-export const TLS_FILES = { cert: "tls/server.crt", key: "tls/server.key", ca: "tls/ca.crt" } as const;
+/** Where a service keeps its TLS files, relative to its config folder (a client keeps its own certificate in `clientCert`/`clientKey`). */
+export const TLS_FILES = { cert: "tls/server.crt", key: "tls/server.key", ca: "tls/ca.crt", clientCert: "tls/client.crt", clientKey: "tls/client.key" } as const;
 
 /** The NOLOGIN owner and the migration role of the application database. */
 export const ownerRoleOf = (database: string) => `${database}_owner`;

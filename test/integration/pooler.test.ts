@@ -29,11 +29,11 @@ describe("PgBouncer in front of PostgreSQL, from the rendered files", () => {
     it("logs the app role in through PgBouncer with SCRAM, end to end", () => {
         expect(psql({ ...app(), sql: "select current_user || ' ' || current_database()" })).toBe("flowviz flowviz");
         // PgBouncer reached PostgreSQL with the client's SCRAM keys: the server session is SCRAM-authenticated.
-        expect(psql({ port: 5432, user: "postgres", password: pg.superuserPassword, db: "postgres", sql: "select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = 'flowviz'" })).toBe("t");
+        expect(psql({ ...pg.superuser(), sql: "select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = 'flowviz'" })).toBe("t");
     });
 
     it("re-applies the roles script idempotently, without writing a verifier to the server log even under log_statement = all", () => {
-        const su = { port: 5432, user: "postgres", password: pg.superuserPassword, db: "postgres" };
+        const su = pg.superuser();
         psql({ ...su, sql: "alter system set log_statement = 'all'" });
         psql({ ...su, sql: "select pg_reload_conf()" });
         try {

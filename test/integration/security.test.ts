@@ -33,7 +33,7 @@ function connect(conninfo: string, password: string, sql = "select 1"): string {
     }
 }
 const app = () => path.app;
-const superuser = () => ({ port: 5432, user: "postgres", password: path.pg.superuserPassword, db: "postgres" });
+const superuser = () => path.pg.superuser();
 const conninfo = (c: { port: number; user: string; db: string }, tls: string) => `host=127.0.0.1 port=${c.port} user=${c.user} dbname=${c.db} ${tls}`;
 
 describe("TLS on every database hop", () => {
@@ -59,6 +59,17 @@ describe("TLS on every database hop", () => {
         for (const c of [app(), path.migrator]) {
             expect(() => connect(conninfo(c, "sslmode=require ssl_max_protocol_version=TLSv1.1"), c.password)).toThrow(/protocol|version|SSL/i);
         }
+    });
+});
+
+describe("the superuser over TCP", () => {
+    it("logs in with the roles job's client certificate and never with a password", () => {
+        const job = path.rendered.files + "/postgres-roles/";
+        const cert = `sslmode=verify-full sslrootcert=${path.rendered.caFile} sslcert=${job}tls/client.crt sslkey=${job}tls/client.key`;
+        expect(connect(conninfo({ port: 5432, user: "postgres", db: "postgres" }, cert), "", "select current_user")).toBe("postgres");
+        expect(() => connect(conninfo({ port: 5432, user: "postgres", db: "postgres" }, `sslmode=verify-full sslrootcert=${path.rendered.caFile}`), path.pg.superuserPassword)).toThrow(/connection requires a valid client certificate|certificate authentication failed/);
+        // the job's certificate names the superuser: it is no key to another role
+        expect(() => connect(conninfo(path.migrator, cert), "")).toThrow(/no password supplied|authentication failed/);
     });
 });
 
@@ -94,23 +105,24 @@ describe("least-privilege roles", () => {
 });
 
 describe("credential rotation", () => {
-    const ROTATED = ["appDbPassword", "migrationDbPassword", "postgresExporterPassword", "pgbouncerAdminPassword", "pgbouncerStatsPassword"] as const;
+    const ROTATED = ["postgresPassword", "appDbPassword", "migrationDbPassword", "postgresExporterPassword", "pgbouncerAdminPassword", "pgbouncerStatsPassword"] as const;
 
     it("renders with new secrets, applies them to the running servers, and only the new ones log in", () => {
         // the same stack with every login credential set anew (as `pulumi config set --secret` would)
         const { rendered: next, secret } = renderWithSecrets(BASE, "rotated", ROTATED);
-        const old = { app: app().password, migrator: path.migrator.password, admin: path.rendered.plan.outputs.pgbouncerAdminPassword as string };
+        const old = { superuser: path.pg.superuserPassword, app: app().password, migrator: path.migrator.password, admin: path.rendered.plan.outputs.pgbouncerAdminPassword as string };
         expect(secret("appDbPassword")).not.toBe(old.app);
+        expect(secret("postgresPassword")).not.toBe(old.superuser);
 
-        // what the roles job and the rolled PgBouncer do: the new roles script, the new userlist
-        execFileSync(requireBinary("psql"), ["-X", "-q", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres", "-f", join(next.files, "postgres-roles/roles.sql")], {
-            env: { ...process.env, PGPASSWORD: path.pg.superuserPassword },
-            stdio: ["ignore", "ignore", "inherit"],
-        });
+        // what the new roles job and the rolled PgBouncer do: the new roles script (the job
+        // logs in with its certificate, the old superuser password still in place), the new userlist
+        path.pg.applyRoles(next);
         copyFileSync(join(next.files, "pgbouncer/userlist.txt"), join(path.rendered.files, "pgbouncer/userlist.txt"));
         psql({ port: 6432, user: "pgbouncer_admin", password: old.admin, db: "pgbouncer", sql: "RELOAD" });
 
         const ca = path.rendered.caFile;
+        expect(psql({ ...path.pg.superuser(secret("postgresPassword")), sql: "select current_user" })).toBe("postgres");
+        expect(() => psql({ ...path.pg.superuser(old.superuser), sql: "select 1" })).toThrow(/authentication failed/);
         expect(connect(conninfo(app(), `sslmode=verify-full sslrootcert=${ca}`), secret("appDbPassword"), "select current_user")).toBe("flowviz");
         expect(() => connect(conninfo(app(), `sslmode=verify-full sslrootcert=${ca}`), old.app)).toThrow(/authentication failed/);
         expect(connect(conninfo(path.migrator, "sslmode=require"), secret("migrationDbPassword"))).toBe("1");

@@ -10,6 +10,7 @@ import { parse, stringify } from "yaml";
 import { standIn } from "../../render/stackfile";
 import { realCertificates } from "./certs";
 import { SECRET_FILE, TLS_FILES } from "../../stack/fixed";
+import { CONFIG_DIR_LABEL } from "../../components/service";
 
 export function requireBinary(path: string): string {
     const found = path.startsWith("/") ? (existsSync(path) ? path : "") : execFileSync("sh", ["-c", `command -v ${path} || true`]).toString().trim();
@@ -132,18 +133,24 @@ export class PostgresServer {
             `${pgBin("pg_ctl")} -D ${this.data} -l ${this.base}/postgres.log -w -t 60 ` +
                 `-o "-c config_file=${conf}/postgresql.conf -c hba_file=${conf}/pg_hba.conf -c data_directory=${this.data} -c unix_socket_directories=${this.base} ` +
                 // the container's paths, moved to where the render is
-                `-c ssl_cert_file=${conf}/${TLS_FILES.cert} -c ssl_key_file=${conf}/${TLS_FILES.key}" start >/dev/null`,
+                `-c ssl_cert_file=${conf}/${TLS_FILES.cert} -c ssl_key_file=${conf}/${TLS_FILES.key} -c ssl_ca_file=${conf}/${TLS_FILES.ca}" start >/dev/null`,
         );
     }
     stop(mode: "fast" | "immediate" = "fast"): void {
         if (existsSync(join(this.data, "postmaster.pid"))) asPostgres(`${pgBin("pg_ctl")} -D ${this.data} -m ${mode} -w stop >/dev/null`);
     }
-    /** The generated roles script, as the roles job runs it. */
-    applyRoles(): void {
-        execFileSync(requireBinary("psql"), ["-X", "-q", "-h", "127.0.0.1", "-p", String(this.port), "-U", "postgres", "-d", "postgres", "-f", join(this.rendered.files, "postgres-roles/roles.sql")], {
-            env: { ...process.env, PGPASSWORD: this.superuserPassword },
-            stdio: ["ignore", "ignore", "inherit"],
-        });
+    /** The superuser over the local socket, with its password (TCP takes only its certificate). */
+    superuser(password = this.superuserPassword): { host: string; port: number; user: string; password: string; db: string } {
+        return { host: this.base, port: this.port, user: "postgres", password, db: "postgres" };
+    }
+    /** The generated roles script of a render (by default this server's), as its roles job runs it: the job's command, its environment, its files. */
+    applyRoles(rendered: Rendered = this.rendered): void {
+        const job = rendered.container("postgres-roles");
+        const dir = join(rendered.files, "postgres-roles");
+        // the container's paths, moved to where the render is
+        const local = (value: string) => value.replace(job.labels.find((l: { label: string }) => l.label === CONFIG_DIR_LABEL).value, dir);
+        const env = Object.fromEntries((job.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), local(e.slice(e.indexOf("=") + 1))]));
+        execFileSync(requireBinary(job.entrypoints[0]), (job.command as string[]).map(local), { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
     }
 }
 

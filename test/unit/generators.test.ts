@@ -87,7 +87,7 @@ describe("postgresql.conf and roles", () => {
             effectiveCacheSize: "2Gi",
             workMem: "8Mi",
             maintenanceWorkMem: "128Mi",
-            tls: { certFile: "/etc/postgresql/tls/server.crt", keyFile: "/etc/postgresql/tls/server.key" },
+            tls: { certFile: "/etc/postgresql/tls/server.crt", keyFile: "/etc/postgresql/tls/server.key", caFile: "/etc/postgresql/tls/ca.crt" },
         });
         expect(conf).toContain("shared_buffers = 512MB");
         expect(conf).toContain("ssl = on");
@@ -98,7 +98,7 @@ describe("postgresql.conf and roles", () => {
     });
     it("quotes identifiers and literals in the roles script", () => {
         const login = (name: string) => ({ name, verifier: POSTGRES_VERIFIER });
-        const sql = rolesSql({ database: "flowviz", owner: "flowviz_owner", migrator: login("flowviz_migrator"), app: login("o'brien"), monitor: login("postgres_exporter") });
+        const sql = rolesSql({ superuser: login("postgres"), database: "flowviz", owner: "flowviz_owner", migrator: login("flowviz_migrator"), app: login("o'brien"), monitor: login("postgres_exporter") });
         expect(sql).toContain(`ALTER ROLE "o'brien"`);
         expect(sql).toContain(`rolname = 'o''brien'`);
         expect(sql).toContain(`GRANT pg_monitor TO "postgres_exporter";`);

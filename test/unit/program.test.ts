@@ -86,7 +86,21 @@ describe("dev stack on Docker", () => {
         const job = container("postgres-roles");
         expect(job.restart).toBe("no");
         expect(job.mustRun).toBe(false);
-        expect(String((job.command as string[]).at(-1))).toContain("-f /etc/flowviz/roles.sql");
+        expect((job.command as string[]).slice(-2)).toEqual(["-f", "/etc/flowviz/roles.sql"]);
+    });
+
+    it("lets the roles job in as the superuser with a client certificate, never a password", () => {
+        const job = container("postgres-roles");
+        const envs = Object.fromEntries((job.envs as string[]).map((e) => e.split("=") as [string, string]));
+        expect(envs).toMatchObject({ PGSSLMODE: "verify-full", PGSSLCERT: "/etc/flowviz/tls/client.crt", PGSSLKEY: "/etc/flowviz/tls/client.key" });
+        expect(Object.keys(envs).filter((k) => /PASS/.test(k))).toEqual([]);
+        expect(only(run, "tls:index/locallySignedCert:LocallySignedCert", "postgres-roles-tls-cert").inputs.allowedUses).toContain("client_auth");
+        expect((only(run, "tls:index/certRequest:CertRequest", "postgres-roles-tls-request").inputs.subject as { commonName: string }).commonName).toBe("postgres");
+        const file = (service: string, path: string) => renderedFiles(run.resources).find((f) => f.service === service && f.path === path)!.content;
+        const hba = file("postgres", "pg_hba.conf");
+        expect(hba).toMatch(/^hostssl\s+all\s+postgres\s+all\s+cert$/m);
+        expect(hba).not.toMatch(/postgres\s+all\s+scram-sha-256/);
+        expect(file("postgres", "postgresql.conf")).toContain("ssl_ca_file = '/etc/postgresql/tls/ca.crt'");
     });
 
     it("keeps every credential secret: env, uploads, outputs", () => {
@@ -153,11 +167,13 @@ describe("dev stack on Docker", () => {
             "postgres-exporter/secrets/password (secret)",
             "postgres-exporter/tls/ca.crt",
             "postgres-roles/roles.sql (secret)",
-            "postgres-roles/secrets/password (secret)",
             "postgres-roles/tls/ca.crt",
+            "postgres-roles/tls/client.crt",
+            "postgres-roles/tls/client.key (secret)",
             "postgres/pg_hba.conf",
             "postgres/postgresql.conf",
             "postgres/secrets/password (secret)",
+            "postgres/tls/ca.crt",
             "postgres/tls/server.crt",
             "postgres/tls/server.key (secret)",
             "prometheus/prometheus.yml",
