@@ -8,6 +8,26 @@ import type { Platform } from "./service";
 const PROVISIONING = "/etc/grafana/provisioning";
 /** uid of `grafana` in the official image (group root, as the image expects) */
 const GRAFANA_UID = 472;
+const DATA_DIR = "/var/lib/grafana";
+/** the official image's entrypoint */
+const IMAGE_ENTRYPOINT = "/run.sh";
+
+/**
+ * Grafana reads its admin password from the environment only when it creates its
+ * database. On every later start (a new password rolls the pod or replaces the
+ * container), the password file is applied with Grafana's own CLI first (from stdin, never
+ * in argv); a failure stops the start, so an old password never silently stays valid.
+ */
+export function grafanaStartScript(passwordFile: string): string {
+    return [
+        "set -e",
+        `if [ -f ${DATA_DIR}/grafana.db ]; then`,
+        `  grafana cli --homepath /usr/share/grafana admin reset-admin-password --password-from-stdin < ${passwordFile} > /dev/null`,
+        "  echo 'admin password applied from its file'",
+        "fi",
+        `exec ${IMAGE_ENTRYPOINT}`,
+    ].join("\n");
+}
 
 export interface GrafanaArgs {
     /** the stack's `monitoring` section */
@@ -30,6 +50,7 @@ export class Grafana extends pulumi.ComponentResource {
                 name: "grafana",
                 component: "monitoring",
                 image: s.grafanaImage,
+                command: ["/bin/sh", "-c", grafanaStartScript(`${PROVISIONING}/${SECRET_FILE}`)],
                 env: {
                     GF_PATHS_PROVISIONING: PROVISIONING,
                     GF_SERVER_HTTP_ADDR: p.listenAddress,
@@ -51,7 +72,7 @@ export class Grafana extends pulumi.ComponentResource {
                     ...dashboards,
                     { path: SECRET_FILE, content: args.adminPassword, secret: true },
                 ],
-                volumes: [{ name: "data", mountPath: "/var/lib/grafana", size: s.grafanaStorageSize }],
+                volumes: [{ name: "data", mountPath: DATA_DIR, size: s.grafanaStorageSize }],
                 scratch: ["/tmp"],
                 health: { http: { path: "/api/health", port: GRAFANA_PORT }, startSeconds: 20 },
                 resources: { cpu: "500m", memory: "512Mi" },

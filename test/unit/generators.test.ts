@@ -6,6 +6,11 @@ import { pgMemory } from "../../configs/format";
 import { poolSizing } from "../../stack/capacity";
 import { checkInvariants } from "../../stack/invariants";
 import { loadStackConfig } from "../../stack/load";
+import { grafanaStartScript } from "../../components/grafana";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 /** Made by PostgreSQL 15 itself: CREATE ROLE ... PASSWORD 'pencil-and-paper-2026'; SELECT rolpassword. */
 const POSTGRES_VERIFIER =
@@ -131,5 +136,39 @@ describe("pool sizing from first principles", () => {
     });
     it("counts one replica on Docker whatever the replica setting", () => {
         expect(poolSizing(config({ platform: "docker", pgbouncer: { replicas: 4 } })).replicas).toBe(1);
+    });
+});
+
+describe("Grafana's start: the admin password from its file on every start", () => {
+    /** runs the start script with stand-ins for the image's CLI and entrypoint, which are not on this machine */
+    function start(opts: { databaseExists: boolean; cliFails?: boolean }): { log: string; status: number } {
+        const dir = mkdtempSync(join(tmpdir(), "grafana-start-"));
+        mkdirSync(join(dir, "data"));
+        mkdirSync(join(dir, "bin"));
+        if (opts.databaseExists) writeFileSync(join(dir, "data/grafana.db"), "");
+        writeFileSync(join(dir, "password"), "new-admin-password");
+        writeFileSync(join(dir, "bin/grafana"), `#!/bin/sh\necho "cli: $* stdin=$(cat)" >> ${dir}/log\nexit ${opts.cliFails ? 1 : 0}\n`, { mode: 0o755 });
+        writeFileSync(join(dir, "run.sh"), `#!/bin/sh\necho "server started" >> ${dir}/log\n`, { mode: 0o755 });
+        const script = grafanaStartScript(join(dir, "password")).replaceAll("/var/lib/grafana", join(dir, "data")).replace("exec /run.sh", `exec ${dir}/run.sh`);
+        const r = spawnSync("/bin/sh", ["-c", script], { env: { PATH: `${dir}/bin:/usr/bin:/bin` }, encoding: "utf8" });
+        const log = existsSync(join(dir, "log")) ? readFileSync(join(dir, "log"), "utf8") : "";
+        rmSync(dir, { recursive: true, force: true });
+        return { log, status: r.status ?? -1 };
+    }
+
+    it("leaves a new database to Grafana (it reads the file itself on creation)", () => {
+        expect(start({ databaseExists: false })).toEqual({ log: "server started\n", status: 0 });
+    });
+
+    it("applies the file with the CLI, from stdin, before the server starts", () => {
+        const { log, status } = start({ databaseExists: true });
+        expect(status).toBe(0);
+        expect(log).toBe("cli: cli --homepath /usr/share/grafana admin reset-admin-password --password-from-stdin stdin=new-admin-password\nserver started\n");
+    });
+
+    it("does not start with a password it could not apply", () => {
+        const { log, status } = start({ databaseExists: true, cliFails: true });
+        expect(status).not.toBe(0);
+        expect(log).not.toContain("server started");
     });
 });
