@@ -95,7 +95,20 @@ export interface ServiceSpec {
     metrics?: ScrapeTarget;
     /** reads the Kubernetes API to discover pods (ServiceAccount + Role on Kubernetes; nothing on Docker) */
     discoversPods?: boolean;
+    /** containers that run beside every replica and reach it on loopback */
+    sidecars?: Sidecar[];
 }
+
+/**
+ * A container beside each replica of a service, sharing its network: on Kubernetes a
+ * container in its pods, on Docker a container in its network namespace. It reaches
+ * the service at 127.0.0.1 and is scraped (and reached) at the service's address. Its
+ * name is unique in the stack, like a service's.
+ */
+export type Sidecar = Pick<ServiceSpec, "name" | "component" | "image" | "command" | "args" | "env" | "secretEnv" | "configDir" | "files" | "health" | "resources" | "runAs" | "metrics"> & {
+    /** never published on the host */
+    ports?: Omit<ServicePort, "hostPort">[];
+};
 
 /** The service that scrapes every `metrics` port. */
 export const SCRAPER = "prometheus";
@@ -139,7 +152,7 @@ export interface Platform {
 }
 
 /** app.kubernetes.io labels and Docker labels, the same on both platforms. */
-export function serviceLabels(spec: ServiceSpec): Record<string, string> {
+export function serviceLabels(spec: Pick<ServiceSpec, "name" | "component" | "image">): Record<string, string> {
     const tag = spec.image.split("@")[0]?.split(":").pop() ?? "";
     return {
         "app.kubernetes.io/name": spec.name,

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { posix } from "node:path";
 import { quantityValue } from "../../configs/format";
-import { CONFIG_DIR_LABEL, FILE_MODE, serviceLabels, type Deployed, type Platform, type ServiceSpec } from "../service";
+import { CONFIG_DIR_LABEL, FILE_MODE, serviceLabels, type Deployed, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
 
 export interface DockerPlatformArgs {
     /** prefix of container, network and volume names on the host (one stack per prefix) */
@@ -64,45 +64,11 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             if (!c) throw new Error(`${spec.name} depends on ${d}, which is not deployed yet`);
             return c;
         });
-        const envs = [
-            ...Object.entries(spec.env ?? {}).map(([k, v]) => pulumi.interpolate`${k}=${v}`),
-            ...Object.entries(spec.secretEnv ?? {}).map(([k, v]) => pulumi.secret(pulumi.interpolate`${k}=${v}`)),
-        ];
-        const owner = spec.runAs ? String(spec.runAs.user) : undefined;
-        const group = spec.runAs ? String(spec.runAs.group) : undefined;
-        const uploads = (spec.files ?? []).map((f) => ({
-            file: posix.join(spec.configDir ?? "/", f.path),
-            content: f.secret ? pulumi.secret(f.content) : f.content,
-            permissions: f.secret ? FILE_MODE.secret : FILE_MODE.plain,
-            owner,
-            group,
-        }));
-        const isJob = spec.workload === "job";
-        const health = spec.health;
-        // Docker checks run inside the container: the spec's command first, else the
-        // shell tools small images carry (busybox nc / wget).
-        const healthTest = health?.exec
-            ? ["CMD", ...health.exec]
-            : health?.tcpPort !== undefined
-              ? ["CMD-SHELL", `nc -z 127.0.0.1 ${health.tcpPort} || exit 1`]
-              : health?.http
-                ? ["CMD-SHELL", `wget -q -O /dev/null http://127.0.0.1:${health.http.port}${health.http.path} || exit 1`]
-                : undefined;
-
         const container = new docker.Container(
             `${spec.name}-container`,
             {
-                name: `${p}-${spec.name}`,
-                image: this.image(spec.image).imageId,
-                command: spec.args,
-                entrypoints: spec.command,
+                ...this.containerArgs(spec),
                 workingDir: spec.workingDir,
-                envs,
-                uploads,
-                user: spec.runAs ? `${spec.runAs.user}:${spec.runAs.group}` : undefined,
-                readOnly: spec.runAs?.readOnlyRootFilesystem,
-                tmpfs: spec.scratch ? Object.fromEntries(spec.scratch.map((d) => [d, "rw,mode=1777"])) : undefined,
-                labels: Object.entries({ ...serviceLabels(spec), ...(spec.files?.length ? { [CONFIG_DIR_LABEL]: spec.configDir ?? "/" } : {}) }).map(([label, value]) => ({ label, value })),
                 networkMode: this.args.hostNetwork ? "host" : undefined,
                 networksAdvanced: this.network ? [{ name: this.network.name, aliases: [spec.name] }] : undefined,
                 ports: this.args.hostNetwork
@@ -115,29 +81,87 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                     ? [{ type: "bind", source: "/", target: spec.hostRootfs, readOnly: true, bindOptions: { propagation: "rslave" } }]
                     : undefined,
                 pidMode: spec.hostRootfs ? "host" : undefined,
+                tmpfs: spec.scratch ? Object.fromEntries(spec.scratch.map((d) => [d, "rw,mode=1777"])) : undefined,
                 ulimits: spec.fileLimit ? [{ name: "nofile", soft: spec.fileLimit, hard: spec.fileLimit }] : undefined,
-                memory: spec.resources ? Math.round(quantityValue(spec.resources.memory) / 1024 ** 2) : undefined,
-                cpus: spec.resources ? String(quantityValue(spec.resources.cpu)) : undefined,
-                healthcheck: healthTest
-                    ? { tests: healthTest, interval: "10s", timeout: "5s", retries: 3, startPeriod: `${health?.startSeconds ?? 10}s` }
-                    : undefined,
                 // Pulumi removes a replaced container by force unless given a grace period.
                 stopSignal: spec.stop?.signal,
                 stopTimeout: spec.stop?.graceSeconds,
                 destroyGraceSeconds: spec.stop?.graceSeconds,
-                restart: isJob ? "no" : "unless-stopped",
-                mustRun: !isJob,
-                attach: isJob,
-                wait: !isJob && healthTest !== undefined,
-                waitTimeout: 120,
-                logDriver: "json-file",
-                logOpts: { "max-size": "10m", "max-file": "3" },
+                ...this.lifecycle(spec.workload === "job", spec.health),
             },
             // The replacement takes the same name, host ports and volumes: the old one must go first.
             { parent, dependsOn, deleteBeforeReplace: true },
         );
+        for (const sidecar of spec.sidecars ?? []) {
+            const c = new docker.Container(
+                `${sidecar.name}-container`,
+                {
+                    ...this.containerArgs(sidecar),
+                    // in the service's network namespace: its loopback, its address; a new service container means a new sidecar
+                    networkMode: this.args.hostNetwork ? "host" : pulumi.interpolate`container:${container.id}`,
+                    ...this.lifecycle(false, sidecar.health),
+                },
+                { parent, dependsOn: [container], deleteBeforeReplace: true },
+            );
+            this.containers.set(sidecar.name, c);
+            if (sidecar.metrics) this.scraped.push({ service: spec.name, target: sidecar.metrics, replicas: 1 });
+        }
         this.containers.set(spec.name, container);
         if (spec.metrics) this.scraped.push({ service: spec.name, target: spec.metrics, replicas: 1 });
         return { readyWhen: [container] };
+    }
+
+    /** What every container of a service or sidecar has: image, command, environment, files, user, labels, limits, health check, logs. */
+    private containerArgs(c: Sidecar | ServiceSpec): docker.ContainerArgs {
+        const envs = [
+            ...Object.entries(c.env ?? {}).map(([k, v]) => pulumi.interpolate`${k}=${v}`),
+            ...Object.entries(c.secretEnv ?? {}).map(([k, v]) => pulumi.secret(pulumi.interpolate`${k}=${v}`)),
+        ];
+        const owner = c.runAs ? String(c.runAs.user) : undefined;
+        const group = c.runAs ? String(c.runAs.group) : undefined;
+        const uploads = (c.files ?? []).map((f) => ({
+            file: posix.join(c.configDir ?? "/", f.path),
+            content: f.secret ? pulumi.secret(f.content) : f.content,
+            permissions: f.secret ? FILE_MODE.secret : FILE_MODE.plain,
+            owner,
+            group,
+        }));
+        const labels = { ...serviceLabels(c), ...(c.files?.length ? { [CONFIG_DIR_LABEL]: c.configDir ?? "/" } : {}) };
+        return {
+            name: `${this.args.prefix}-${c.name}`,
+            image: this.image(c.image).imageId,
+            command: c.args,
+            entrypoints: c.command,
+            envs,
+            uploads,
+            user: c.runAs ? `${c.runAs.user}:${c.runAs.group}` : undefined,
+            readOnly: c.runAs?.readOnlyRootFilesystem,
+            labels: Object.entries(labels).map(([label, value]) => ({ label, value })),
+            memory: c.resources ? Math.round(quantityValue(c.resources.memory) / 1024 ** 2) : undefined,
+            cpus: c.resources ? String(quantityValue(c.resources.cpu)) : undefined,
+            healthcheck: this.healthcheck(c.health),
+            logDriver: "json-file",
+            logOpts: { "max-size": "10m", "max-file": "3" },
+        };
+    }
+
+    /**
+     * Docker checks run inside the container: the spec's command first, else the shell
+     * tools small images carry (busybox nc / wget).
+     */
+    private healthcheck(health: HealthCheck | undefined): docker.types.input.ContainerHealthcheck | undefined {
+        const test = health?.exec
+            ? ["CMD", ...health.exec]
+            : health?.tcpPort !== undefined
+              ? ["CMD-SHELL", `nc -z 127.0.0.1 ${health.tcpPort} || exit 1`]
+              : health?.http
+                ? ["CMD-SHELL", `wget -q -O /dev/null http://127.0.0.1:${health.http.port}${health.http.path} || exit 1`]
+                : undefined;
+        return test ? { tests: test, interval: "10s", timeout: "5s", retries: 3, startPeriod: `${health?.startSeconds ?? 10}s` } : undefined;
+    }
+
+    /** A job runs once, attached, and is not restarted; a service restarts unless stopped and is waited for until healthy. */
+    private lifecycle(isJob: boolean, health: HealthCheck | undefined): Pick<docker.ContainerArgs, "restart" | "mustRun" | "attach" | "wait" | "waitTimeout"> {
+        return { restart: isJob ? "no" : "unless-stopped", mustRun: !isJob, attach: isJob, wait: !isJob && health !== undefined, waitTimeout: 120 };
     }
 }

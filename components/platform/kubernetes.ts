@@ -10,7 +10,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type { input as k8sIn } from "@pulumi/kubernetes/types";
 import { ROLLING_UPDATE_SURGE } from "../../stack/capacity";
 import { HOST_ACCESS_ANNOTATION } from "../../policy/resources";
-import { SCRAPER, serviceLabels, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
+import { SCRAPER, serviceLabels, type Deployed, type GracefulStop, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
 
 export interface KubernetesPlatformArgs {
     namespace: string;
@@ -145,44 +145,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const ns = namespace.output;
         this.namespaceOfService.set(spec.name, namespace.name);
         const labels = serviceLabels(spec);
-        const files = spec.files ?? [];
-        const plainFiles = files.filter((f) => !f.secret);
-        const secretFiles = files.filter((f) => f.secret);
-        const secretEnv = spec.secretEnv ?? {};
-
-        const configMap =
-            plainFiles.length > 0
-                ? new k8s.core.v1.ConfigMap(
-                      `${spec.name}-config`,
-                      { metadata: { namespace: ns, labels }, data: Object.fromEntries(plainFiles.map((f) => [fileKey(f.path), f.content])) },
-                      opts,
-                  )
-                : undefined;
-        const secret =
-            secretFiles.length + Object.keys(secretEnv).length > 0
-                ? new k8s.core.v1.Secret(
-                      `${spec.name}-secret`,
-                      {
-                          metadata: { namespace: ns, labels },
-                          stringData: pulumi.secret({
-                              ...Object.fromEntries(secretFiles.map((f) => [fileKey(f.path), f.content])),
-                              ...Object.fromEntries(Object.entries(secretEnv).map(([k, v]) => [`env-${k}`, v])),
-                          }),
-                      },
-                      opts,
-                  )
-                : undefined;
-
-        const volumes: k8sIn.core.v1.Volume[] = [];
-        const mounts: k8sIn.core.v1.VolumeMount[] = [];
-        if (files.length > 0) {
-            const sources: k8sIn.core.v1.VolumeProjection[] = [];
-            if (configMap) sources.push({ configMap: { name: configMap.metadata.name, items: plainFiles.map((f) => ({ key: fileKey(f.path), path: f.path })) } });
-            if (secret && secretFiles.length > 0)
-                sources.push({ secret: { name: secret.metadata.name, items: secretFiles.map((f) => ({ key: fileKey(f.path), path: f.path, mode: 0o400 })) } });
-            volumes.push({ name: "config", projected: { sources, defaultMode: 0o444 } });
-            mounts.push({ name: "config", mountPath: spec.configDir ?? "/config", readOnly: true });
-        }
+        const main = this.containerConfig(spec, "config", ns, labels, opts);
+        const volumes: k8sIn.core.v1.Volume[] = [...main.volumes];
+        const mounts: k8sIn.core.v1.VolumeMount[] = [...main.mounts];
         (spec.scratch ?? []).forEach((dir, i) => {
             volumes.push({ name: `scratch-${i}`, emptyDir: {} });
             mounts.push({ name: `scratch-${i}`, mountPath: dir });
@@ -209,10 +174,6 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             mounts.push({ name: "host-root", mountPath: spec.hostRootfs, readOnly: true, mountPropagation: "HostToContainer" });
         }
 
-        const env: k8sIn.core.v1.EnvVar[] = [
-            ...Object.entries(spec.env ?? {}).map(([name, value]) => ({ name, value })),
-            ...Object.keys(secretEnv).map((name) => ({ name, valueFrom: { secretKeyRef: { name: secret!.metadata.name, key: `env-${name}` } } })),
-        ];
         let serviceAccountName: pulumi.Output<string> | undefined;
         if (spec.discoversPods) {
             const sa = new k8s.core.v1.ServiceAccount(`${spec.name}-sa`, { metadata: { name: spec.name, namespace: ns, labels } }, opts);
@@ -236,27 +197,22 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             }
             serviceAccountName = sa.metadata.name;
         }
-        const probe = this.probe(spec);
         const container: k8sIn.core.v1.Container = {
-            name: spec.name,
-            image: spec.image,
-            command: spec.command,
-            args: spec.args,
-            workingDir: spec.workingDir,
-            env,
-            ports: (spec.ports ?? []).map((p) => ({ name: p.name, containerPort: p.port })),
-            volumeMounts: mounts,
-            resources: spec.resources ? { requests: spec.resources, limits: spec.resources } : undefined,
+            ...this.container(spec, main.env, mounts, (spec.volumes ?? []).length > 0),
             lifecycle: spec.stop ? { preStop: { exec: { command: ["/bin/sh", "-c", preStopScript(spec.stop, spec.replicas)] } } } : undefined,
-            readinessProbe: probe,
-            livenessProbe: probe ? this.livenessProbe(spec, probe) : undefined,
-            startupProbe: this.startupProbe(spec, probe),
-            securityContext: spec.runAs
-                ? { allowPrivilegeEscalation: false, readOnlyRootFilesystem: spec.runAs.readOnlyRootFilesystem, capabilities: { drop: ["ALL"] } }
-                : undefined,
         };
+        const sidecars = (spec.sidecars ?? []).map((sidecar) => {
+            const config = this.containerConfig(sidecar, `config-${sidecar.name}`, ns, labels, opts);
+            volumes.push(...config.volumes);
+            const c = this.container(sidecar, config.env, config.mounts, false);
+            // its own user where it differs from the pod's
+            if (sidecar.runAs && spec.runAs && sidecar.runAs.user !== spec.runAs.user) {
+                c.securityContext = { ...(c.securityContext as object), runAsUser: sidecar.runAs.user, runAsGroup: sidecar.runAs.group, runAsNonRoot: true };
+            }
+            return c;
+        });
         const podSpec: k8sIn.core.v1.PodSpec = {
-            containers: [container],
+            containers: [container, ...sidecars],
             volumes,
             serviceAccountName,
             automountServiceAccountToken: spec.discoversPods === true,
@@ -314,6 +270,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         }
 
         const ports = spec.ports ?? [];
+        const metered = [spec, ...(spec.sidecars ?? [])].filter((c) => c.metrics);
+        const scrapedPorts = metered.map((c) => c.metrics!.port);
         if (ports.length > 0 && spec.workload !== "job") {
             new k8s.core.v1.Service(
                 `${spec.name}-service`,
@@ -334,7 +292,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                             ...((spec.reachableFrom ?? []).length
                                 ? [{ from: spec.reachableFrom!.map((s) => ({ podSelector: { matchLabels: this.selector(s) } })), ports: ports.map((p) => ({ port: p.port })) }]
                                 : []),
-                            ...(spec.metrics ? [{ from: [this.scraperPeer()], ports: [{ port: spec.metrics.port }] }] : []),
+                            ...(scrapedPorts.length ? [{ from: [this.scraperPeer()], ports: scrapedPorts.map((port) => ({ port })) }] : []),
                         ],
                     },
                 },
@@ -344,19 +302,88 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         if (spec.replicas > 1 && (spec.workload === "deployment" || spec.workload === "statefulset")) {
             new k8s.policy.v1.PodDisruptionBudget(`${spec.name}-pdb`, { metadata, spec: { maxUnavailable: 1, selector } }, opts);
         }
-        if (spec.metrics) {
-            const portName = (spec.ports ?? []).find((x) => x.port === spec.metrics!.port)?.name;
-            this.scraped.push({ service: spec.name, target: spec.metrics, replicas: spec.workload === "daemonset" ? undefined : spec.replicas, portName });
+        for (const c of metered) {
+            const portName = (c.ports ?? []).find((x) => x.port === c.metrics!.port)?.name;
+            this.scraped.push({ service: spec.name, target: c.metrics!, replicas: spec.workload === "daemonset" ? undefined : spec.replicas, portName });
         }
         return { readyWhen: [workload] };
+    }
+
+    /**
+     * A container's files and credentials: a ConfigMap and a Secret of its own (auto-named,
+     * so a content change rolls the pods), mounted read-only at its config folder;
+     * secret environment values by reference.
+     */
+    private containerConfig(
+        c: Pick<ServiceSpec, "name" | "files" | "env" | "secretEnv" | "configDir">,
+        volumeName: string,
+        ns: pulumi.Output<string>,
+        labels: Record<string, string>,
+        opts: pulumi.CustomResourceOptions,
+    ): { volumes: k8sIn.core.v1.Volume[]; mounts: k8sIn.core.v1.VolumeMount[]; env: k8sIn.core.v1.EnvVar[] } {
+        const files = c.files ?? [];
+        const plainFiles = files.filter((f) => !f.secret);
+        const secretFiles = files.filter((f) => f.secret);
+        const secretEnv = c.secretEnv ?? {};
+        const configMap =
+            plainFiles.length > 0
+                ? new k8s.core.v1.ConfigMap(`${c.name}-config`, { metadata: { namespace: ns, labels }, data: Object.fromEntries(plainFiles.map((f) => [fileKey(f.path), f.content])) }, opts)
+                : undefined;
+        const secret =
+            secretFiles.length + Object.keys(secretEnv).length > 0
+                ? new k8s.core.v1.Secret(
+                      `${c.name}-secret`,
+                      {
+                          metadata: { namespace: ns, labels },
+                          stringData: pulumi.secret({
+                              ...Object.fromEntries(secretFiles.map((f) => [fileKey(f.path), f.content])),
+                              ...Object.fromEntries(Object.entries(secretEnv).map(([k, v]) => [`env-${k}`, v])),
+                          }),
+                      },
+                      opts,
+                  )
+                : undefined;
+        const volumes: k8sIn.core.v1.Volume[] = [];
+        const mounts: k8sIn.core.v1.VolumeMount[] = [];
+        if (files.length > 0) {
+            const sources: k8sIn.core.v1.VolumeProjection[] = [];
+            if (configMap) sources.push({ configMap: { name: configMap.metadata.name, items: plainFiles.map((f) => ({ key: fileKey(f.path), path: f.path })) } });
+            if (secret && secretFiles.length > 0) sources.push({ secret: { name: secret.metadata.name, items: secretFiles.map((f) => ({ key: fileKey(f.path), path: f.path, mode: 0o400 })) } });
+            volumes.push({ name: volumeName, projected: { sources, defaultMode: 0o444 } });
+            mounts.push({ name: volumeName, mountPath: c.configDir ?? "/config", readOnly: true });
+        }
+        const env: k8sIn.core.v1.EnvVar[] = [
+            ...Object.entries(c.env ?? {}).map(([name, value]) => ({ name, value })),
+            ...Object.keys(secretEnv).map((name) => ({ name, valueFrom: { secretKeyRef: { name: secret!.metadata.name, key: `env-${name}` } } })),
+        ];
+        return { volumes, mounts, env };
+    }
+
+    /** A container of a service or sidecar: image, command, ports, probes, limits, no privileges. */
+    private container(c: Sidecar | ServiceSpec, env: k8sIn.core.v1.EnvVar[], mounts: k8sIn.core.v1.VolumeMount[], hasData: boolean): k8sIn.core.v1.Container {
+        const probe = this.probe(c.health);
+        return {
+            name: c.name,
+            image: c.image,
+            command: c.command,
+            args: c.args,
+            workingDir: "workingDir" in c ? c.workingDir : undefined,
+            env,
+            ports: (c.ports ?? []).map((p) => ({ name: p.name, containerPort: p.port })),
+            volumeMounts: mounts,
+            resources: c.resources ? { requests: c.resources, limits: c.resources } : undefined,
+            readinessProbe: probe,
+            livenessProbe: probe ? this.livenessProbe(c.health!, probe) : undefined,
+            startupProbe: hasData ? this.startupProbe(c.health, probe) : undefined,
+            securityContext: c.runAs ? { allowPrivilegeEscalation: false, readOnlyRootFilesystem: c.runAs.readOnlyRootFilesystem, capabilities: { drop: ["ALL"] } } : undefined,
+        };
     }
 
     /**
      * Liveness restarts a container, so it asks less than readiness (which only takes the pod
      * out of its Service): the service's "alive" endpoint where it has one, and twice the patience.
      */
-    private livenessProbe(spec: ServiceSpec, probe: k8sIn.core.v1.Probe): k8sIn.core.v1.Probe {
-        const h = spec.health!;
+    private livenessProbe(h: HealthCheck, probe: k8sIn.core.v1.Probe): k8sIn.core.v1.Probe {
         const check = h.liveHttpPath && h.http ? { httpGet: { path: h.liveHttpPath, port: h.http.port } } : {};
         return { ...probe, ...check, failureThreshold: 6 };
     }
@@ -365,14 +392,13 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
      * A service with persistent data may spend long in recovery before it answers; until
      * the startup probe passes, liveness does not run and cannot kill the recovery.
      */
-    private startupProbe(spec: ServiceSpec, probe: k8sIn.core.v1.Probe | undefined): k8sIn.core.v1.Probe | undefined {
-        if (!probe || (spec.volumes ?? []).length === 0) return undefined;
+    private startupProbe(h: HealthCheck | undefined, probe: k8sIn.core.v1.Probe | undefined): k8sIn.core.v1.Probe | undefined {
+        if (!probe) return undefined;
         const period = 10;
-        return { ...probe, initialDelaySeconds: 0, periodSeconds: period, failureThreshold: Math.ceil((spec.health?.maxStartSeconds ?? 300) / period) };
+        return { ...probe, initialDelaySeconds: 0, periodSeconds: period, failureThreshold: Math.ceil((h?.maxStartSeconds ?? 300) / period) };
     }
 
-    private probe(spec: ServiceSpec): k8sIn.core.v1.Probe | undefined {
-        const h = spec.health;
+    private probe(h: HealthCheck | undefined): k8sIn.core.v1.Probe | undefined {
         if (!h) return undefined;
         const timing = { initialDelaySeconds: h.startSeconds ?? 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 };
         // Native probes first: they need nothing inside the image.
