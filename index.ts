@@ -11,7 +11,7 @@ import { Postgres } from "./components/postgres";
 import { PgBouncer } from "./components/pgbouncer";
 import { App } from "./components/app";
 import { Exporters } from "./components/exporters";
-import { migratorRoleOf, ownerRoleOf, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, POSTGRES_EXPORTER_USER, POSTGRES_PORT, SUPERUSER } from "./stack/fixed";
+import { migratorRoleOf, ownerRoleOf, POSTGRES_EXPORTER_USER, POSTGRES_PORT, SUPERUSER } from "./stack/fixed";
 import { CertificateAuthority } from "./components/tls";
 import { Prometheus } from "./components/prometheus";
 import { Alertmanager } from "./components/alertmanager";
@@ -61,13 +61,16 @@ const pgbouncer = new PgBouncer("pgbouncer", {
     platform,
     database: { name: config.postgres.database, host: postgres.host, port: POSTGRES_PORT },
     ca,
-    verifiers: {
+    databaseLogins: {
         [appUser]: credentials.verifier("appDbPassword"),
         [migrator]: credentials.verifier("migrationDbPassword"),
-        [PGBOUNCER_ADMIN_USER]: credentials.verifier("pgbouncerAdminPassword"),
-        [PGBOUNCER_STATS_USER]: credentials.verifier("pgbouncerStatsPassword"),
     },
-    clients: ["api", "worker", "pgbouncer-exporter"],
+    console: {
+        admin: { password: credentials.get("pgbouncerAdminPassword"), verifier: credentials.verifier("pgbouncerAdminPassword") },
+        stats: { password: credentials.get("pgbouncerStatsPassword"), verifier: credentials.verifier("pgbouncerStatsPassword") },
+    },
+    exporterImage: config.monitoring.pgbouncerExporterImage,
+    clients: ["api", "worker"],
     hostPort: hostPorts.pgbouncer,
 });
 
@@ -88,11 +91,9 @@ const app = new App("app", {
 const monitoring = config.monitoring;
 new Exporters("exporters", {
     platform,
-    images: { postgres: monitoring.postgresExporterImage, pgbouncer: monitoring.pgbouncerExporterImage, node: monitoring.nodeExporterImage },
+    images: { postgres: monitoring.postgresExporterImage, node: monitoring.nodeExporterImage },
     postgres: { host: postgres.host, port: POSTGRES_PORT, database: config.postgres.database },
     postgresPassword: credentials.get("postgresExporterPassword"),
-    pgbouncer: { host: pgbouncer.host, port: pgbouncer.port, statsUser: PGBOUNCER_STATS_USER },
-    pgbouncerStatsPassword: credentials.get("pgbouncerStatsPassword"),
     caCertPem: ca.certPem,
     nodeExporter: !operatorMode,
 });

@@ -1,13 +1,21 @@
 import * as pulumi from "@pulumi/pulumi";
-import { pgbouncerIni, userlist, USERLIST_FILE } from "../configs/pgbouncer";
+import { HBA_FILE, pgbouncerHba, pgbouncerIni, userlist, USERLIST_FILE } from "../configs/pgbouncer";
+import { connectionUrl } from "../configs/format";
+import { PGBOUNCER_EXPORTER } from "../configs/metrics";
+import { EXPORTER_RESOURCES, EXPORTER_RUN_AS, listenFlag } from "./exporters";
 import { IDLE_IN_TRANSACTION_TIMEOUT_SECONDS } from "../configs/postgres";
 import type { PoolSizing } from "../stack/capacity";
 import type { StackConfig } from "../stack/schema";
-import { PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, TLS_FILES } from "../stack/fixed";
+import { FIXED_PORTS, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, TLS_FILES } from "../stack/fixed";
 import type { CertificateAuthority } from "./tls";
 import type { Platform } from "./service";
 
 const CONFIG_DIR = "/etc/pgbouncer";
+const EXPORTER = "pgbouncer-exporter";
+const EXPORTER_DIR = `/etc/${EXPORTER}`;
+const EXPORTER_PORT = FIXED_PORTS[EXPORTER];
+/** where the console is open: PgBouncer's own loopback (its certificate names it too) */
+const LOOPBACK = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] };
 /** uid/gid of `postgres` in the Alpine-based PgBouncer image */
 const PGBOUNCER_UID = 70;
 
@@ -19,8 +27,12 @@ export interface PgBouncerArgs {
     readonly platform: Platform;
     /** the database PgBouncer pools */
     readonly database: { name: string; host: string; port: number };
-    /** SCRAM verifier per user: the app role (same verifier PostgreSQL stores), admin and stats users */
-    readonly verifiers: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** SCRAM verifier per user: the roles that log in to the database (same verifiers PostgreSQL stores) */
+    readonly databaseLogins: Record<string, pulumi.Input<string>>;
+    /** the console's users: admin (operators) and stats (the exporter), each a password and its verifier */
+    readonly console: Record<"admin" | "stats", { password: pulumi.Input<string>; verifier: pulumi.Input<string> }>;
+    /** the exporter's image (prometheus-community pgbouncer_exporter), run beside every replica */
+    readonly exporterImage: string;
     /** services allowed to connect */
     readonly clients: string[];
     /** Docker host port; none publishes nothing */
@@ -29,7 +41,11 @@ export interface PgBouncerArgs {
     readonly ca: CertificateAuthority;
 }
 
-/** PgBouncer in transaction mode with a generated pgbouncer.ini and a SCRAM-only userlist.txt. */
+/**
+ * PgBouncer in transaction mode with a generated pgbouncer.ini, a SCRAM-only userlist.txt
+ * and an hba file that keeps the console on loopback, with its exporter beside every
+ * replica (each replica's pools and counters are its own, so each is scraped).
+ */
 export class PgBouncer extends pulumi.ComponentResource {
     readonly host: string;
     readonly port: number;
@@ -47,7 +63,10 @@ export class PgBouncer extends pulumi.ComponentResource {
             statsUser: PGBOUNCER_STATS_USER,
             tls: { certFile: TLS_FILES.cert, keyFile: TLS_FILES.key, caFile: TLS_FILES.ca },
         });
-        const cert = args.ca.issue(name, args.platform.namesOf(name), this);
+        const names = args.platform.namesOf(name);
+        const cert = args.ca.issue(name, { dnsNames: [...new Set([...names.dnsNames, ...LOOPBACK.dnsNames])], ipAddresses: [...new Set([...names.ipAddresses, ...LOOPBACK.ipAddresses])] }, this);
+        const verifiers = pulumi.output({ ...args.databaseLogins, [PGBOUNCER_ADMIN_USER]: args.console.admin.verifier, [PGBOUNCER_STATS_USER]: args.console.stats.verifier });
+        const hba = pgbouncerHba({ database: args.database.name, databaseLogins: Object.keys(args.databaseLogins), consoleUsers: [PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER] });
         args.platform.deploy(
             {
                 name,
@@ -61,7 +80,8 @@ export class PgBouncer extends pulumi.ComponentResource {
                 configDir: CONFIG_DIR,
                 files: [
                     { path: "pgbouncer.ini", content: ini },
-                    { path: USERLIST_FILE, content: pulumi.output(args.verifiers).apply(userlist), secret: true },
+                    { path: HBA_FILE, content: hba },
+                    { path: USERLIST_FILE, content: verifiers.apply(userlist), secret: true },
                     { path: TLS_FILES.cert, content: cert.certPem },
                     { path: TLS_FILES.key, content: cert.keyPem, secret: true },
                     { path: TLS_FILES.ca, content: args.ca.certPem },
@@ -76,6 +96,26 @@ export class PgBouncer extends pulumi.ComponentResource {
                 runAs: { user: PGBOUNCER_UID, group: PGBOUNCER_UID, readOnlyRootFilesystem: true },
                 fileLimit: s.fileDescriptorLimit,
                 reachableFrom: args.clients,
+                sidecars: [
+                    {
+                        name: EXPORTER,
+                        component: "exporter",
+                        image: args.exporterImage,
+                        args: [listenFlag(args.platform.listenAddress, EXPORTER_PORT)],
+                        secretEnv: {
+                            PGBOUNCER_EXPORTER_CONNECTION_STRING: pulumi.output(args.console.stats.password).apply((password) =>
+                                connectionUrl({ scheme: "postgres", user: PGBOUNCER_STATS_USER, password, host: "127.0.0.1", port: s.port, path: `pgbouncer?sslmode=verify-full&sslrootcert=${EXPORTER_DIR}/${TLS_FILES.ca}` }),
+                            ),
+                        },
+                        configDir: EXPORTER_DIR,
+                        files: [{ path: TLS_FILES.ca, content: args.ca.certPem }],
+                        ports: [{ name: "metrics", port: EXPORTER_PORT }],
+                        health: { http: { path: "/metrics", port: EXPORTER_PORT } },
+                        resources: EXPORTER_RESOURCES,
+                        runAs: EXPORTER_RUN_AS,
+                        metrics: { job: PGBOUNCER_EXPORTER.job, port: EXPORTER_PORT, path: "/metrics" },
+                    },
+                ],
             },
             this,
         );

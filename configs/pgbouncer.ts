@@ -1,5 +1,5 @@
 /** pgbouncer.ini and userlist.txt from typed input. */
-import { compareVersions, GENERATED, iniLines } from "./format";
+import { compareVersions, GENERATED, iniLines, quoteHba } from "./format";
 
 export interface PgBouncerIniInput {
     /** PgBouncer version the file is for; gates settings older versions reject. */
@@ -22,8 +22,9 @@ export interface PgBouncerIniInput {
     tls: { certFile: string; keyFile: string; caFile: string };
 }
 
-/** The auth_file, next to pgbouncer.ini; PgBouncer runs with the config folder as its working directory. */
+/** The auth_file and auth_hba_file, next to pgbouncer.ini; PgBouncer runs with the config folder as its working directory. */
 export const USERLIST_FILE = "userlist.txt";
+export const HBA_FILE = "pgbouncer_hba.conf";
 
 export function pgbouncerIni(i: PgBouncerIniInput): string {
     const preparedStatements = compareVersions(i.version, "1.21.0") >= 0;
@@ -33,7 +34,9 @@ export function pgbouncerIni(i: PgBouncerIniInput): string {
         // No Unix socket: every client, the health check included, uses TCP, and the
         // container needs no writable /tmp.
         unix_socket_dir: "",
-        auth_type: "scram-sha-256",
+        // who may log in to what, from where (pgbouncer_hba.conf); passwords are SCRAM there
+        auth_type: "hba",
+        auth_hba_file: HBA_FILE,
         auth_file: USERLIST_FILE,
         admin_users: i.adminUser,
         stats_users: i.statsUser,
@@ -80,6 +83,36 @@ export function pgbouncerIni(i: PgBouncerIniInput): string {
         "",
         "[pgbouncer]",
         ...iniLines(settings),
+        "",
+    ].join("\n");
+}
+
+export interface PgBouncerHbaInput {
+    /** the pooled database and the roles that log in to it (app, migration) */
+    database: string;
+    databaseLogins: string[];
+    /** the console's users (admin, stats) */
+    consoleUsers: string[];
+}
+
+/** Loopback of the PgBouncer container, in both address families. */
+const LOOPBACK = ["127.0.0.1/32", "::1/128"];
+
+/**
+ * TLS and SCRAM for every login. The console (virtual database `pgbouncer`: SHOW,
+ * PAUSE, KILL, SHUTDOWN) answers only on PgBouncer's own loopback, where only the exporter
+ * beside it and an operator's `kubectl port-forward` (or `docker run --network
+ * container:...`) arrive; the API and worker reach the pooled database only. The rest
+ * matches no line and is refused.
+ */
+export function pgbouncerHba(i: PgBouncerHbaInput): string {
+    const names = (list: string[]) => [...list].sort().map(quoteHba).join(",");
+    const line = (db: string, users: string, address: string) => `hostssl  ${db}  ${users}  ${address}  scram-sha-256`;
+    return [
+        `# ${GENERATED}`,
+        "# TYPE   DATABASE  USER  ADDRESS  METHOD",
+        ...LOOPBACK.map((a) => line("pgbouncer", names(i.consoleUsers), a)),
+        ...["0.0.0.0/0", "::/0"].map((a) => line(quoteHba(i.database), names(i.databaseLogins), a)),
         "",
     ].join("\n");
 }

@@ -1,5 +1,5 @@
 /** postgresql.conf, pg_hba.conf and the idempotent roles script from typed input. */
-import { GENERATED, iniLines, pgMemory, quoteIdent, quoteLiteral } from "./format";
+import { GENERATED, iniLines, pgMemory, quoteHba, quoteIdent, quoteLiteral } from "./format";
 
 export interface PostgresConfInput {
     port: number;
@@ -78,9 +78,6 @@ export function pgHbaConf(i: HbaInput): string {
         "",
     ].join("\n");
 }
-
-/** A pg_hba.conf name, quoted when it could be read as a keyword or list. */
-const quoteHba = (name: string) => (/^[a-z_][a-z0-9_]*$/.test(name) && !["all", "sameuser", "samerole", "replication"].includes(name) ? name : `"${name.replace(/"/g, '""')}"`);
 
 export interface LoginRole {
     name: string;

@@ -80,6 +80,8 @@ function kubernetesFiles(resources: RecordedResource[]): RenderedFile[] {
         const template = (w.inputs.spec as { template: any }).template;
         const service: string = template.metadata.labels["app.kubernetes.io/name"];
         for (const vol of template.spec.volumes ?? []) {
+            // a sidecar's files are in a volume named after it (components/platform/kubernetes.ts)
+            const owner: string = vol.name.startsWith("config-") ? vol.name.slice("config-".length) : service;
             for (const src of vol.projected?.sources ?? []) {
                 const ref = src.configMap ?? src.secret;
                 const kind = src.configMap ? "kubernetes:core/v1:ConfigMap" : "kubernetes:core/v1:Secret";
@@ -88,7 +90,7 @@ function kubernetesFiles(resources: RecordedResource[]): RenderedFile[] {
                 const data = unwrap(src.configMap ? obj.inputs.data : obj.inputs.stringData);
                 for (const item of ref.items as { key: string; path: string }[]) {
                     const c = unwrap((data.value as Record<string, unknown>)[item.key]);
-                    out.push({ service, path: item.path, content: String(c.value), secret: data.secret || c.secret || !!src.secret });
+                    out.push({ service: owner, path: item.path, content: String(c.value), secret: data.secret || c.secret || !!src.secret });
                 }
             }
         }

@@ -4,7 +4,9 @@
  * roles (the app reads and writes, the migration role changes the schema).
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, readFileSync } from "node:fs";
+import { Socket } from "node:net";
+import { Client } from "pg";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCa } from "./certs";
@@ -70,6 +72,47 @@ describe("the superuser over TCP", () => {
         expect(() => connect(conninfo({ port: 5432, user: "postgres", db: "postgres" }, `sslmode=verify-full sslrootcert=${path.rendered.caFile}`), path.pg.superuserPassword)).toThrow(/connection requires a valid client certificate|certificate authentication failed/);
         // the job's certificate names the superuser: it is no key to another role
         expect(() => connect(conninfo(path.migrator, cert), "")).toThrow(/no password supplied|authentication failed/);
+    });
+});
+
+/** A TLS login through the node driver from a chosen local address: 127.0.0.2 is on this machine, but not PgBouncer's loopback address. */
+async function loginFrom(from: string, c: { user: string; password: string; db: string }, sql: string): Promise<string> {
+    class BoundSocket extends Socket {
+        override connect(...args: unknown[]): this {
+            const [port, host] = args as [number, string];
+            return super.connect({ port, host, localAddress: from });
+        }
+    }
+    const client = new Client({ host: "127.0.0.1", port: 6432, user: c.user, password: c.password, database: c.db, ssl: { ca: readFileSync(path.rendered.caFile, "utf8") }, stream: () => new BoundSocket() });
+    try {
+        await client.connect();
+        const r = await client.query({ text: sql, rowMode: "array" });
+        return String(r.rows[0]?.[0]);
+    } finally {
+        await client.end().catch(() => undefined);
+    }
+}
+
+describe("PgBouncer's console", () => {
+    const admin = () => ({ user: "pgbouncer_admin", password: path.rendered.plan.outputs.pgbouncerAdminPassword as string, db: "pgbouncer" });
+    // the stats password, from the exporter's connection string in the plan
+    const stats = () => ({ user: "pgbouncer_stats", password: new URL(path.rendered.env("pgbouncer-exporter", "PGBOUNCER_EXPORTER_CONNECTION_STRING")).password, db: "pgbouncer" });
+
+    it("answers on its loopback: the exporter beside it (stats) and an operator's port-forward (admin)", async () => {
+        expect(await loginFrom("127.0.0.1", stats(), "SHOW VERSION")).toMatch(/PgBouncer/);
+        expect(await loginFrom("127.0.0.1", admin(), "SHOW VERSION")).toMatch(/PgBouncer/);
+        // the stats user reads, it does not command
+        await expect(loginFrom("127.0.0.1", stats(), "PAUSE flowviz")).rejects.toThrow(/admin access needed/);
+    });
+
+    it("refuses both console users from any other address, where the app still gets in", async () => {
+        await expect(loginFrom("127.0.0.2", admin(), "SHOW VERSION")).rejects.toThrow(/login rejected/);
+        await expect(loginFrom("127.0.0.2", stats(), "SHOW VERSION")).rejects.toThrow(/login rejected/);
+        expect(await loginFrom("127.0.0.2", app(), "select current_user")).toBe("flowviz");
+    });
+
+    it("keeps the console users out of the application database", async () => {
+        await expect(loginFrom("127.0.0.1", { ...admin(), db: "flowviz" }, "select 1")).rejects.toThrow(/login rejected/);
     });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { scramVerifier } from "../../configs/scram";
-import { pgbouncerIni, userlist } from "../../configs/pgbouncer";
+import { pgbouncerHba, pgbouncerIni, userlist } from "../../configs/pgbouncer";
 import { postgresqlConf, rolesSql } from "../../configs/postgres";
 import { pgMemory } from "../../configs/format";
 import { poolSizing } from "../../stack/capacity";
@@ -62,7 +62,8 @@ describe("pgbouncer.ini", () => {
         const s = settings(pgbouncerIni(iniInput));
         expect(s.get("pool_mode")).toBe("transaction");
         expect(s.get("ignore_startup_parameters")).toBe("extra_float_digits");
-        expect(s.get("auth_type")).toBe("scram-sha-256");
+        expect(s.get("auth_type")).toBe("hba");
+        expect(s.get("auth_hba_file")).toBe("pgbouncer_hba.conf");
         expect(s.get("max_db_connections")).toBe("20");
         expect(s.has("server_reset_query")).toBe(false);
     });
@@ -75,6 +76,18 @@ describe("pgbouncer.ini", () => {
         const keys = [...settings(pgbouncerIni(iniInput)).keys()];
         expect(keys).toEqual([...keys].sort());
         expect(pgbouncerIni(iniInput)).toBe(pgbouncerIni({ ...iniInput }));
+    });
+    it("opens the console on loopback only, the database to its login roles, always TLS and SCRAM", () => {
+        const rules = pgbouncerHba({ database: "flowviz", databaseLogins: ["flowviz_migrator", "flowviz"], consoleUsers: ["pgbouncer_stats", "pgbouncer_admin"] })
+            .split("\n")
+            .filter((l) => l && !l.startsWith("#"))
+            .map((l) => l.split(/\s+/));
+        expect(rules.every((r) => r[0] === "hostssl" && r.at(-1) === "scram-sha-256")).toBe(true);
+        const console = rules.filter((r) => r[1] === "pgbouncer");
+        expect(console.map((r) => r[3])).toEqual(["127.0.0.1/32", "::1/128"]);
+        expect(console.every((r) => r[2] === "pgbouncer_admin,pgbouncer_stats")).toBe(true);
+        expect(rules.filter((r) => r[1] === "flowviz").map((r) => r[2])).toEqual(["flowviz,flowviz_migrator", "flowviz,flowviz_migrator"]);
+        expect(rules.some((r) => r[1] === "all" || r[2] === "all")).toBe(false);
     });
     it("userlist holds SCRAM verifiers only, sorted", () => {
         expect(userlist({ b: POSTGRES_VERIFIER, a: POSTGRES_VERIFIER })).toBe(`"a" "${POSTGRES_VERIFIER}"\n"b" "${POSTGRES_VERIFIER}"\n`);

@@ -129,7 +129,11 @@ describe("monitoring services as deployed", () => {
         const jobs = Object.fromEntries(prom.scrape_configs.map((j: any) => [j.job_name, j]));
         expect(Object.keys(jobs).sort()).toEqual(["alertmanager", "api", "node", "pgbouncer", "postgres", "prometheus"]);
         expect(jobs.api.scrape_interval).toBe("10s");
-        expect(jobs.pgbouncer.static_configs[0].targets).toEqual(["pgbouncer-exporter:9127"]);
+        // the exporter lives in PgBouncer's network namespace, so it is scraped at PgBouncer's address
+        expect(jobs.pgbouncer.static_configs[0].targets).toEqual(["pgbouncer:9127"]);
+        const exporter = only(dev, "docker:index/container:Container", "pgbouncer-exporter-container").inputs;
+        expect(exporter.networkMode).toMatch(/^container:/);
+        expect(exporter.networksAdvanced).toBeUndefined();
         expect(prom.rule_files).toEqual(["rules/flowviz.rules.yml"]);
     });
 
@@ -152,8 +156,10 @@ describe("monitoring services as deployed", () => {
     });
 
     it("lets Prometheus into every metrics port on Kubernetes", () => {
-        const np = only(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "pgbouncer-exporter-ingress").inputs.spec as any;
-        expect(np.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/part-of": "flowviz" } } }], ports: [{ port: 9127 }] }]);
+        // PgBouncer's exporter is a container in its pods: the pods let Prometheus into its port, nothing else
+        const np = only(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "pgbouncer-ingress").inputs.spec as any;
+        expect(np.ingress.at(-1)).toEqual({ from: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/part-of": "flowviz" } } }], ports: [{ port: 9127 }] });
+        expect(np.ingress[0].ports).toEqual([{ port: 6432 }]);
     });
 
     it("keeps the lifecycle API off, retention from config, storage protected", () => {
@@ -189,7 +195,9 @@ describe("monitoring services as deployed", () => {
             }
         }
         const missing = parse(file(prod, "prometheus", "rules/flowviz.rules.yml")).groups.flatMap((g: { rules: { alert?: string; expr: string }[] }) => g.rules).filter((r: { alert?: string }) => r.alert === "TargetsMissing");
-        expect(missing.map((r: { expr: string }) => r.expr)).toEqual(['count(up{job="api"} == 1) < 4']);
+        const replicas = (name: string) => (only(prod, "kubernetes:apps/v1:Deployment", name).inputs.spec as { replicas: number }).replicas;
+        // one PgBouncer exporter per PgBouncer replica, so each replica's pools are seen
+        expect(missing.map((r: { expr: string }) => r.expr)).toEqual([`count(up{job="api"} == 1) < ${replicas("api")}`, `count(up{job="pgbouncer"} == 1) < ${replicas("pgbouncer")}`]);
     });
 
     it("gives postgres-exporter its own pg_monitor role, not a superuser", () => {

@@ -28,8 +28,8 @@ describe("dev stack on Docker", () => {
         expect(names).toEqual(
             ["alertmanager", "api", "grafana", "node-exporter", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "valkey", "worker"].map((n) => `${n}-container`),
         );
-        for (const c of ofType(run, "docker:index/container:Container")) {
-            expect((c.inputs.networksAdvanced as { name: string }[])[0]?.name).toBe("flowviz-dev");
+        for (const c of ofType(run, "docker:index/container:Container").filter((x) => x.name !== "pgbouncer-exporter-container")) {
+            expect((c.inputs.networksAdvanced as { name: string }[])[0]?.name, c.name).toBe("flowviz-dev");
         }
     });
 
@@ -159,6 +159,7 @@ describe("dev stack on Docker", () => {
             "grafana/datasources/prometheus.yaml",
             "grafana/secrets/password (secret)",
             "pgbouncer-exporter/tls/ca.crt",
+            "pgbouncer/pgbouncer_hba.conf",
             "pgbouncer/pgbouncer.ini",
             "pgbouncer/tls/ca.crt",
             "pgbouncer/tls/server.crt",
@@ -213,7 +214,8 @@ describe("prod stack on Kubernetes", () => {
         const from = (name: string) =>
             spec("networking.k8s.io/v1:NetworkPolicy", `${name}-ingress`).ingress[0].from.map((f: any) => f.podSelector.matchLabels["app.kubernetes.io/name"]);
         expect(from("postgres")).toEqual(["pgbouncer", "postgres-exporter", "postgres-roles"]);
-        expect(from("pgbouncer")).toEqual(["api", "worker", "pgbouncer-exporter"]);
+        // the exporter is beside each PgBouncer, on its loopback: it needs no way in
+        expect(from("pgbouncer")).toEqual(["api", "worker"]);
         expect(from("valkey")).toEqual(["api", "worker"]);
     });
 
@@ -288,6 +290,7 @@ describe("prod stack on Kubernetes", () => {
         const sources = spec("apps/v1:Deployment", "pgbouncer").template.spec.volumes[0].projected.sources;
         expect(sources[0].configMap.items).toEqual([
             { key: "pgbouncer.ini", path: "pgbouncer.ini" },
+            { key: "pgbouncer_hba.conf", path: "pgbouncer_hba.conf" },
             { key: "tls__server.crt", path: "tls/server.crt" },
             { key: "tls__ca.crt", path: "tls/ca.crt" },
         ]);
@@ -341,7 +344,9 @@ describe("the data path as prod deploys it", () => {
     it("issues PostgreSQL's and PgBouncer's certificates from the stack's CA for every name clients use, keys secret", () => {
         for (const service of ["postgres", "pgbouncer"]) {
             const request = only(run, "tls:index/certRequest:CertRequest", `${service}-tls-request`).inputs as { dnsNames: string[] };
-            expect(request.dnsNames).toEqual([`${service}.flowviz.svc.cluster.local`, `${service}.flowviz.svc`, `${service}.flowviz`, service]);
+            const names = [`${service}.flowviz.svc.cluster.local`, `${service}.flowviz.svc`, `${service}.flowviz`, service];
+            // PgBouncer's console is reached on its loopback (the exporter beside it, port-forwards)
+            expect(request.dnsNames).toEqual(service === "pgbouncer" ? [...names, "localhost"] : names);
             expect(file(service, "tls/server.key").secret).toBe(true);
             expect(file(service, "tls/server.crt").secret).toBe(false);
         }
