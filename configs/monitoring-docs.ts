@@ -25,7 +25,7 @@ export function monitoringDocs(t: Thresholds): Record<string, string> {
         "described here. `monitoring.mode: operator` (Kubernetes only) is for clusters that already run kube-prometheus-stack:",
         "the stack then runs none of those and declares instead",
         "",
-        "- a **PodMonitor** per scraped service (API, postgres-exporter, PgBouncer exporter) in its namespace, relabelling `job`",
+        "- a **PodMonitor** per scraped service (API, postgres-exporter, PgBouncer with its exporter beside it) in its namespace, relabelling `job`",
         "  to the names above so every rule and dashboard works unchanged;",
         "- one **PrometheusRule** `flowviz` with the same groups and rules (from `configs/rules/`; node alerts are left to the",
         "  cluster's own node-exporter rules), each alert labelled with the stack's namespace;",

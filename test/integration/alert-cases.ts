@@ -36,8 +36,8 @@ const fs = (avail: number) => ({
     'node_filesystem_size_bytes{job="node",instance="node-exporter:9100",device="tmpfs",fstype="tmpfs",mountpoint="/run"}': "100x40",
     'node_filesystem_readonly{job="node",instance="node-exporter:9100",device="tmpfs",fstype="tmpfs",mountpoint="/run"}': "0x40",
 });
-const pool = { database: "flowviz", user: "flowviz", instance: "pgbouncer-exporter:9127", job: "pgbouncer" };
-const pgb = (metric: string, v: string) => ({ [`${metric}{job="pgbouncer",instance="pgbouncer-exporter:9127",database="flowviz",user="flowviz"}`]: v });
+const pool = { database: "flowviz", user: "flowviz", instance: "pgbouncer:9127", job: "pgbouncer" };
+const pgb = (metric: string, v: string) => ({ [`${metric}{job="pgbouncer",instance="pgbouncer:9127",database="flowviz",user="flowviz"}`]: v });
 const pgExp = { instance: "postgres-exporter:9187", job: "postgres" };
 const fsLabels = { device: "/dev/sda1", fstype: "ext4", mountpoint: "/", instance: "node-exporter:9100", job: "node" };
 
@@ -148,12 +148,12 @@ export const ALERT_CASES: AlertCase[] = [
     },
     {
         alert: "PgBouncerDown",
-        firing: { 'pgbouncer_up{job="pgbouncer",instance="pgbouncer-exporter:9127"}': "1 0 0 0 0" },
+        firing: { 'pgbouncer_up{job="pgbouncer",instance="pgbouncer:9127"}': "1 0 0 0 0" },
         firingAt: "3m",
         silentAt: "1m",
-        labels: { instance: "pgbouncer-exporter:9127", job: "pgbouncer" },
-        description: "The exporter on pgbouncer-exporter:9127 cannot reach PgBouncer (pgbouncer_up = 0).",
-        quiet: { 'pgbouncer_up{job="pgbouncer",instance="pgbouncer-exporter:9127"}': "1x10" },
+        labels: { instance: "pgbouncer:9127", job: "pgbouncer" },
+        description: "The exporter on pgbouncer:9127 cannot reach PgBouncer (pgbouncer_up = 0).",
+        quiet: { 'pgbouncer_up{job="pgbouncer",instance="pgbouncer:9127"}': "1x10" },
     },
     {
         alert: "PgBouncerPoolExhausted",
@@ -161,7 +161,7 @@ export const ALERT_CASES: AlertCase[] = [
         firingAt: "3m",
         silentAt: "1m",
         labels: pool,
-        description: "11 clients wait for a server connection in pool flowviz/flowviz on pgbouncer-exporter:9127 (threshold 10).",
+        description: "11 clients wait for a server connection in pool flowviz/flowviz on pgbouncer:9127 (threshold 10).",
         quiet: pgb("pgbouncer_pools_client_waiting_connections", "10x10"),
     },
     {
@@ -178,16 +178,16 @@ export const ALERT_CASES: AlertCase[] = [
         firing: {
             ...pgb("pgbouncer_pools_client_active_connections", "700x10"),
             ...pgb("pgbouncer_pools_client_waiting_connections", "150x10"),
-            'pgbouncer_config_max_client_connections{job="pgbouncer",instance="pgbouncer-exporter:9127"}': "1000x10",
+            'pgbouncer_config_max_client_connections{job="pgbouncer",instance="pgbouncer:9127"}': "1000x10",
         },
         firingAt: "6m",
         silentAt: "3m",
-        labels: { instance: "pgbouncer-exporter:9127" },
-        description: "pgbouncer-exporter:9127 holds 85% of max_client_conn.",
+        labels: { instance: "pgbouncer:9127" },
+        description: "pgbouncer:9127 holds 85% of max_client_conn.",
         quiet: {
             ...pgb("pgbouncer_pools_client_active_connections", "700x10"),
             ...pgb("pgbouncer_pools_client_waiting_connections", "100x10"),
-            'pgbouncer_config_max_client_connections{job="pgbouncer",instance="pgbouncer-exporter:9127"}': "1000x10",
+            'pgbouncer_config_max_client_connections{job="pgbouncer",instance="pgbouncer:9127"}': "1000x10",
         },
     },
     { alert: "NodeFilesystemAlmostFull", firing: fs(8), firingAt: "20m", silentAt: "10m", labels: fsLabels, description: "/ on node-exporter:9100 has 8% free.", quiet: fs(10), quietAt: "30m" },
