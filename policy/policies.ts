@@ -8,6 +8,7 @@ import { isPinnedImage } from "../stack/images";
 import { isPodSecurityLevel, podSecurityViolations, POD_SECURITY_LABEL } from "./pod-security";
 import { containersOf, DOCKER, HOST_ACCESS_ANNOTATION, K8S, podTemplate } from "./resources";
 import { deployedCapacity } from "./deployed";
+import { dataPathPolicy } from "./data-path";
 
 export type Policy = ResourceValidationPolicy | StackValidationPolicy;
 
@@ -213,5 +214,6 @@ export const POLICIES: Policy[] = [
     podSecurity,
     networkPolicies,
     connectionCapacity,
+    dataPathPolicy,
 ];
 

@@ -9,6 +9,18 @@ import { podSecurityViolations } from "../../policy/pod-security";
 import type { RecordedResource } from "../../render/program";
 import { ROOT, runStack } from "../helpers";
 
+/** What the generators write for a stack (configs/postgres.ts, configs/pgbouncer.ts), abridged to the lines the data-path policy reads. */
+const GOOD_PG_HBA = [
+    "local      all       all            scram-sha-256",
+    "hostnossl  all       all   all      reject",
+    "hostssl    flowviz  flowviz  all  scram-sha-256",
+    "hostssl    all       postgres  all  cert",
+    "host       all       all   all      reject",
+    "",
+].join("\n");
+const GOOD_INI = "[pgbouncer]\nauth_type = hba\nauth_hba_file = pgbouncer_hba.conf\nclient_tls_sslmode = require\nserver_tls_sslmode = verify-full\n";
+const GOOD_PGB_HBA = ["hostssl  pgbouncer  pgbouncer_admin,pgbouncer_stats  127.0.0.1/32  scram-sha-256", "hostssl  pgbouncer  pgbouncer_admin,pgbouncer_stats  ::1/128  scram-sha-256", "hostssl  flowviz  flowviz  0.0.0.0/0  scram-sha-256", ""].join("\n");
+
 const resource = (type: string, name: string, inputs: Record<string, unknown>, protect = false): RecordedResource => ({
     type,
     name,
@@ -143,7 +155,31 @@ const cases: Case[] = [
         ],
         message: "PgBouncer may open 3 pod(s) x (pool 40 + reserve 10) = 150 server connections; PostgreSQL accepts max_connections 100 - 3 reserved = 97",
     },
+    ...dataPathCases(),
 ];
+
+/** The data-path policy against the files our generators write, each with one weakening a reviewer must catch. */
+function dataPathCases(): Case[] {
+    const files = (over: Partial<Record<"pg_hba.conf" | "pgbouncer.ini" | "pgbouncer_hba.conf", string>>) => [
+        resource("kubernetes:core/v1:ConfigMap", "postgres-config", { data: { "pg_hba.conf": GOOD_PG_HBA, ...pick(over, "pg_hba.conf") } }),
+        resource("kubernetes:core/v1:ConfigMap", "pgbouncer-config", { data: { "pgbouncer.ini": GOOD_INI, "pgbouncer_hba.conf": GOOD_PGB_HBA, ...pick(over, "pgbouncer.ini", "pgbouncer_hba.conf") } }),
+    ];
+    const weakened: [string, Partial<Record<"pg_hba.conf" | "pgbouncer.ini" | "pgbouncer_hba.conf", string>>, string][] = [
+        ["trust", { "pg_hba.conf": GOOD_PG_HBA.replace("hostssl    flowviz  flowviz  all  scram-sha-256", "hostssl    flowviz  flowviz  all  trust") }, "uses trust"],
+        ["plain TCP", { "pg_hba.conf": GOOD_PG_HBA.replace("hostnossl  all       all   all      reject", "host all all all scram-sha-256") }, "accepts TCP without TLS"],
+        ["superuser by password", { "pg_hba.conf": GOOD_PG_HBA.replace("hostssl    all       postgres  all  cert", "hostssl    all       postgres  all  scram-sha-256") }, "lets postgres in over TCP with a password"],
+        ["everyone by password", { "pg_hba.conf": GOOD_PG_HBA + "hostssl all all all scram-sha-256\n" }, "lets postgres in over TCP with a password"],
+        ["clients without TLS", { "pgbouncer.ini": GOOD_INI.replace("client_tls_sslmode = require", "client_tls_sslmode = prefer") }, "client_tls_sslmode is prefer"],
+        ["PostgreSQL unverified", { "pgbouncer.ini": GOOD_INI.replace("server_tls_sslmode = verify-full", "server_tls_sslmode = require") }, "server_tls_sslmode is require"],
+        ["no hba", { "pgbouncer.ini": GOOD_INI.replace("auth_type = hba", "auth_type = scram-sha-256") }, "auth_type is scram-sha-256"],
+        ["console open", { "pgbouncer_hba.conf": GOOD_PGB_HBA.replace("127.0.0.1/32", "0.0.0.0/0") }, "opens the console beyond PgBouncer's loopback"],
+        ["console for all databases", { "pgbouncer_hba.conf": GOOD_PGB_HBA + "hostssl all flowviz 10.0.0.0/8 scram-sha-256\n" }, "opens the console beyond PgBouncer's loopback"],
+    ];
+    return weakened.map(([, over, message]) => ({ policy: "data-path", compliant: files({}), violating: files(over), message }));
+}
+function pick(o: Record<string, string | undefined>, ...keys: string[]): Record<string, string> {
+    return Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => keys.includes(e[0]) && e[1] !== undefined));
+}
 
 describe("each policy", () => {
     it("covers every mandatory policy with a case", () => {
@@ -201,6 +237,26 @@ describe("our stacks", () => {
         (ini.inputs.data as Record<string, string>)["pgbouncer.ini"] += "default_pool_size = 90\n";
         const found = (await checkPolicies(run.resources)).filter((v) => v.policy === "connection-capacity");
         expect(found.map((v) => v.message).join("\n")).toContain("PgBouncer may open 3 pod(s) x (pool 90 + reserve 4)");
+    });
+
+    it("reads the data path's generated files on both platforms", async () => {
+        for (const [file, type, name] of [
+            ["Pulumi.prod.yaml", "kubernetes:core/v1:ConfigMap", "pgbouncer-config"],
+            ["Pulumi.dev.yaml", "docker:index/container:Container", "pgbouncer-container"],
+        ] as const) {
+            const run = await runStack(file, { stack: "policy" });
+            const r = run.resources.find((x) => x.type === type && x.name === name)!;
+            const opened = (text: string) => text.replace(/127\.0\.0\.1\/32/, "0.0.0.0/0");
+            if (type === "kubernetes:core/v1:ConfigMap") {
+                const data = r.inputs.data as Record<string, string>;
+                data["pgbouncer_hba.conf"] = opened(data["pgbouncer_hba.conf"]!);
+            } else {
+                const upload = (r.inputs.uploads as { file: string; content: string }[]).find((u) => u.file.endsWith("/pgbouncer_hba.conf"))!;
+                upload.content = opened(upload.content);
+            }
+            const found = (await checkPolicies(run.resources)).filter((v) => v.policy === "data-path");
+            expect(found.map((v) => v.message), file).toEqual([expect.stringContaining("opens the console beyond PgBouncer's loopback")]);
+        }
     });
 
     it("is a policy pack the Pulumi CLI can load", () => {

@@ -1,0 +1,74 @@
+/**
+ * The database hops as they will be deployed, read from the rendered pg_hba.conf,
+ * pgbouncer.ini and pgbouncer_hba.conf: what a security reviewer checks before every change.
+ */
+import type { StackValidationPolicy } from "@pulumi/policy";
+import { findFile, iniSections } from "./resources";
+
+interface HbaRule {
+    type: string;
+    databases: string[];
+    users: string[];
+    address?: string;
+    method: string;
+    line: string;
+}
+
+/** pg_hba.conf lines (PostgreSQL's or PgBouncer's): comments and blank lines skipped, list fields split. */
+export function hbaRules(text: string): HbaRule[] {
+    return text
+        .split("\n")
+        .map((line) => line.replace(/#.*$/, "").trim())
+        .filter(Boolean)
+        .map((line) => {
+            const f = line.split(/\s+/);
+            const list = (v = "") => v.split(",").map((x) => x.replace(/^"(.*)"$/, "$1"));
+            const local = f[0] === "local";
+            return { type: f[0]!, databases: list(f[1]), users: list(f[2]), address: local ? undefined : f[3], method: f[local ? 3 : 4] ?? "", line };
+        });
+}
+
+const SCRAM_OR_CERT = ["scram-sha-256", "cert", "reject"];
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+\/(3[2])|::1\/128)$/;
+const TLS_CLIENT_MODES = ["require", "verify-ca", "verify-full"];
+const TLS_SERVER_MODES = ["verify-ca", "verify-full"];
+
+/** What the rendered files let through that the data path must not: each finding names the file and the line or key. */
+export function dataPathViolations(files: { pgHba?: string; pgbouncerIni?: string; pgbouncerHba?: string }, superuser = "postgres"): string[] {
+    const out: string[] = [];
+    if (files.pgHba !== undefined) {
+        for (const r of hbaRules(files.pgHba)) {
+            if (!SCRAM_OR_CERT.includes(r.method)) out.push(`pg_hba.conf: "${r.line}" uses ${r.method}; only scram-sha-256, cert or reject`);
+            if ((r.type === "host" || r.type === "hostnossl") && r.method !== "reject") out.push(`pg_hba.conf: "${r.line}" accepts TCP without TLS`);
+            const superuserByPassword = r.type.startsWith("host") && r.method !== "reject" && r.method !== "cert" && r.users.some((u) => u === superuser || u === "all");
+            if (superuserByPassword) out.push(`pg_hba.conf: "${r.line}" lets ${superuser} in over TCP with a password; only with its client certificate (cert)`);
+        }
+    }
+    if (files.pgbouncerIni !== undefined) {
+        const s = iniSections(files.pgbouncerIni).pgbouncer ?? {};
+        if (!TLS_CLIENT_MODES.includes(s.client_tls_sslmode ?? "disable")) out.push(`pgbouncer.ini: client_tls_sslmode is ${s.client_tls_sslmode ?? "unset"}; clients must use TLS (${TLS_CLIENT_MODES.join(", ")})`);
+        if (!TLS_SERVER_MODES.includes(s.server_tls_sslmode ?? "disable")) out.push(`pgbouncer.ini: server_tls_sslmode is ${s.server_tls_sslmode ?? "unset"}; PgBouncer must verify PostgreSQL (${TLS_SERVER_MODES.join(", ")})`);
+        if (s.auth_type !== "hba" || !s.auth_hba_file) out.push(`pgbouncer.ini: auth_type is ${s.auth_type ?? "unset"}; hba with auth_hba_file keeps the console on loopback`);
+    }
+    if (files.pgbouncerHba !== undefined) {
+        for (const r of hbaRules(files.pgbouncerHba)) {
+            if (r.method === "reject") continue;
+            if (!SCRAM_OR_CERT.includes(r.method)) out.push(`pgbouncer_hba.conf: "${r.line}" uses ${r.method}; only scram-sha-256, cert or reject`);
+            if (r.type !== "hostssl") out.push(`pgbouncer_hba.conf: "${r.line}" accepts a login without TLS`);
+            const console = r.databases.includes("pgbouncer") || r.databases.includes("all");
+            if (console && !LOOPBACK.test(r.address ?? "")) out.push(`pgbouncer_hba.conf: "${r.line}" opens the console beyond PgBouncer's loopback`);
+        }
+    }
+    return out;
+}
+
+export const dataPathPolicy: StackValidationPolicy = {
+    name: "data-path",
+    description:
+        "The rendered database hops: PostgreSQL accepts TCP only over TLS with SCRAM, the superuser only with its client certificate; PgBouncer requires TLS from clients, verifies PostgreSQL, and opens its console only on its loopback (auth_type hba).",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+        const files = { pgHba: findFile(args.resources, "pg_hba.conf"), pgbouncerIni: findFile(args.resources, "pgbouncer.ini"), pgbouncerHba: findFile(args.resources, "pgbouncer_hba.conf") };
+        for (const v of dataPathViolations(files)) report(v);
+    },
+};
