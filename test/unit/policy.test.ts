@@ -251,7 +251,9 @@ describe("our stacks", () => {
                 const data = r.inputs.data as Record<string, string>;
                 data["pgbouncer_hba.conf"] = opened(data["pgbouncer_hba.conf"]!);
             } else {
-                const upload = (r.inputs.uploads as { file: string; content: string }[]).find((u) => u.file.endsWith("/pgbouncer_hba.conf"))!;
+                // one secret file makes the whole uploads list a secret; the policy reads through it
+                const uploads = r.inputs.uploads as { value: { file: string; content: string }[] };
+                const upload = uploads.value.find((u) => u.file.endsWith("/pgbouncer_hba.conf"))!;
                 upload.content = opened(upload.content);
             }
             const found = (await checkPolicies(run.resources)).filter((v) => v.policy === "data-path");
