@@ -105,7 +105,7 @@ export interface ServiceSpec {
  * the service at 127.0.0.1 and is scraped (and reached) at the service's address. Its
  * name is unique in the stack, like a service's.
  */
-export type Sidecar = Pick<ServiceSpec, "name" | "component" | "image" | "command" | "args" | "env" | "secretEnv" | "configDir" | "files" | "health" | "resources" | "runAs" | "metrics"> & {
+export type Sidecar = Pick<ServiceSpec, "name" | "component" | "image" | "command" | "args" | "workingDir" | "env" | "secretEnv" | "configDir" | "files" | "health" | "resources" | "runAs" | "metrics"> & {
     /** never published on the host */
     ports?: Omit<ServicePort, "hostPort">[];
 };

@@ -68,7 +68,6 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             `${spec.name}-container`,
             {
                 ...this.containerArgs(spec),
-                workingDir: spec.workingDir,
                 networkMode: this.args.hostNetwork ? "host" : undefined,
                 networksAdvanced: this.network ? [{ name: this.network.name, aliases: [spec.name] }] : undefined,
                 ports: this.args.hostNetwork
@@ -132,6 +131,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             image: this.image(c.image).imageId,
             command: c.args,
             entrypoints: c.command,
+            workingDir: c.workingDir,
             envs,
             uploads,
             user: c.runAs ? `${c.runAs.user}:${c.runAs.group}` : undefined,

@@ -367,7 +367,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             image: c.image,
             command: c.command,
             args: c.args,
-            workingDir: "workingDir" in c ? c.workingDir : undefined,
+            workingDir: c.workingDir,
             env,
             ports: (c.ports ?? []).map((p) => ({ name: p.name, containerPort: p.port })),
             volumeMounts: mounts,
