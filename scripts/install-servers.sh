@@ -14,8 +14,8 @@ command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 command -v redis-server >/dev/null || need+=(redis-server)
 # the app's database driver (SQLAlchemy on asyncpg), to connect with the DSN the app is given
-python3 -c 'import asyncpg' 2>/dev/null || need+=(python3-asyncpg)
-python3 -c 'import sqlalchemy' 2>/dev/null || need+=(python3-sqlalchemy)
+/usr/bin/python3 -c 'import asyncpg' 2>/dev/null || need+=(python3-asyncpg)
+/usr/bin/python3 -c 'import sqlalchemy' 2>/dev/null || need+=(python3-sqlalchemy)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "missing server packages: ${need[*]} (install them as root: apt-get install ${need[*]})" >&2
