@@ -274,7 +274,7 @@ function markdown(results: Result[], machine: string, pool: { poolSize: number; 
         "|---|---|---|---|---|",
         ...vsDirect.map((v) => `| ${v.mode} | ${v.direct} | ${v.pooled?.tps ?? "n/a"} | ${v.pooled ? (v.pooled.tps / v.direct).toFixed(2) : "n/a"} | ${p99(v.pooled)} |`),
         "",
-        d80?.tps && p80?.tps ? `At equal concurrency (80 clients, TPC-B) pooled throughput is ${p80.tps >= d80.tps ? "+" : ""}${Math.round((p80.tps / d80.tps - 1) * 100)}% of direct (${p80.tps} vs ${d80.tps}) and p99 goes from ${d80.p99_ms} to ${p80.p99_ms} ms: ${pool.poolSize + pool.reserveSize} server connections contend less than 80.` : "",
+        d80?.tps && p80?.tps ? `At equal concurrency (80 clients, TPC-B) pooled throughput is ${Math.abs(Math.round((p80.tps / d80.tps - 1) * 100))}% ${p80.tps >= d80.tps ? "above" : "below"} direct (${p80.tps} vs ${d80.tps}) and p99 goes from ${d80.p99_ms} to ${p80.p99_ms} ms: ${pool.poolSize + pool.reserveSize} server connections contend less than 80.` : "",
         "",
         "## What TLS costs (through PgBouncer)",
         "",
@@ -283,6 +283,10 @@ function markdown(results: Result[], machine: string, pool: { poolSize: number; 
         "| mode | clients | TPS TLS | TPS plain | TLS / plain | p99 TLS (floor), ms | p99 plain (floor), ms | CPU PgBouncer TLS | CPU PgBouncer plain |",
         "|---|---|---|---|---|---|---|---|---|",
         ...tlsCost.map((c) => `| ${c.mode} | ${c.clients} | ${c.tls?.tps ?? "n/a"} | ${c.plain?.tps ?? "n/a"} | ${c.tls && c.plain ? (c.tls.tps / c.plain.tps).toFixed(2) : "n/a"} | ${p99(c.tls)} | ${p99(c.plain)} | ${c.tls?.cpu.pgbouncer ?? "n/a"} | ${c.plain?.cpu.pgbouncer ?? "n/a"} |`),
+        "",
+        ...tlsCost
+            .filter((c) => c.clients === 1000 && c.tls && c.plain)
+            .map((c) => `At 1000 clients (${c.mode}) TLS keeps ${pct(c.tls!.tps / c.plain!.tps)} of plaintext throughput; PgBouncer's CPU goes from ${c.plain!.cpu.pgbouncer} to ${c.tls!.cpu.pgbouncer} of a core and pgbench's from ${c.plain!.cpu.pgbench} to ${c.tls!.cpu.pgbench} (both ends pay for TLS on these same 2 cores).`),
         "",
         `## Pool size at 1000 clients (TPC-B, TLS)`,
         "",

@@ -211,6 +211,17 @@ const ports: Invariant[] = [
             }));
         },
     },
+    {
+        title: "PgBouncer's port is free beside it",
+        rule: `pgbouncer.port differs from the port of the PgBouncer exporter (${FIXED_PORTS["pgbouncer-exporter"]}), which runs in PgBouncer's pod (Kubernetes) or network namespace (Docker)`,
+        check(c) {
+            const exporter = FIXED_PORTS["pgbouncer-exporter"];
+            if (c.platform === "docker" && c.docker.hostNetwork) return []; // the host-wide check above names it
+            return c.pgbouncer.port === exporter
+                ? [{ key: "pgbouncer.port", message: `is ${exporter}, the port of the PgBouncer exporter that runs beside PgBouncer in the same network: one of them could not listen; choose another port` }]
+                : [];
+        },
+    },
 ];
 
 const monitoring: Invariant[] = [
