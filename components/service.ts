@@ -103,7 +103,8 @@ export interface ServiceSpec {
  * A container beside each replica of a service, sharing its network: on Kubernetes a
  * container in its pods, on Docker a container in its network namespace. It reaches
  * the service at 127.0.0.1 and is scraped (and reached) at the service's address. Its
- * name is unique in the stack, like a service's.
+ * name is unique in the stack, like a service's. Its health check restarts it but never
+ * takes the service out of rotation.
  */
 export type Sidecar = Pick<ServiceSpec, "name" | "component" | "image" | "command" | "args" | "workingDir" | "env" | "secretEnv" | "configDir" | "files" | "health" | "resources" | "runAs" | "metrics"> & {
     /** never published on the host */

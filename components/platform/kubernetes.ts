@@ -204,7 +204,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const sidecars = (spec.sidecars ?? []).map((sidecar) => {
             const config = this.containerConfig(sidecar, `config-${sidecar.name}`, ns, labels, opts);
             volumes.push(...config.volumes);
-            const c = this.container(sidecar, config.env, config.mounts, false);
+            // A pod is ready only when every container is: a sidecar's readiness (an exporter slow
+            // while its service is loaded) must never take the service out of its Service. Liveness only.
+            const c: k8sIn.core.v1.Container = { ...this.container(sidecar, config.env, config.mounts, false), readinessProbe: undefined };
             // its own user where it differs from the pod's
             if (sidecar.runAs && spec.runAs && sidecar.runAs.user !== spec.runAs.user) {
                 c.securityContext = { ...(c.securityContext as object), runAsUser: sidecar.runAs.user, runAsGroup: sidecar.runAs.group, runAsNonRoot: true };

@@ -160,6 +160,12 @@ describe("monitoring services as deployed", () => {
         const np = only(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "pgbouncer-ingress").inputs.spec as any;
         expect(np.ingress.at(-1)).toEqual({ from: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/part-of": "flowviz" } } }], ports: [{ port: 9127 }] });
         expect(np.ingress[0].ports).toEqual([{ port: 6432 }]);
+        // the exporter cannot make PgBouncer's pods unready (a pod is ready only when all its containers are)
+        const [pgbouncer, exporter] = (only(prod, "kubernetes:apps/v1:Deployment", "pgbouncer").inputs.spec as any).template.spec.containers;
+        expect(pgbouncer.readinessProbe).toBeDefined();
+        expect(exporter.name).toBe("pgbouncer-exporter");
+        expect(exporter.readinessProbe).toBeUndefined();
+        expect(exporter.livenessProbe.httpGet).toEqual({ path: "/metrics", port: 9127 });
     });
 
     it("keeps the lifecycle API off, retention from config, storage protected", () => {
