@@ -90,7 +90,10 @@ export class App extends pulumi.ComponentResource {
         const common: Pick<ServiceSpec, "secretEnv" | "scratch" | "runAs" | "dependsOn" | "configDir" | "files"> = {
             configDir: APP_CONFIG_DIR,
             files: [{ path: TLS_FILES.ca, content: args.caCertPem }],
-            secretEnv: { DATABASE_URL: this.databaseUrl, CELERY_BROKER_URL: brokerUrl, REDIS_URL: brokerUrl },
+            secretEnv: {
+                reason: "the app image reads its database and broker URLs from its environment only",
+                values: { DATABASE_URL: this.databaseUrl, CELERY_BROKER_URL: brokerUrl, REDIS_URL: brokerUrl },
+            },
             scratch: ["/tmp"],
             runAs: { user: APP_UID, group: APP_UID, readOnlyRootFilesystem: true },
             dependsOn: ["pgbouncer", "valkey"],

@@ -103,9 +103,12 @@ export class PgBouncer extends pulumi.ComponentResource {
                         image: args.exporterImage,
                         args: [listenFlag(args.platform.listenAddress, EXPORTER_PORT)],
                         secretEnv: {
-                            PGBOUNCER_EXPORTER_CONNECTION_STRING: pulumi.output(args.console.stats.password).apply((password) =>
-                                connectionUrl({ scheme: "postgres", user: PGBOUNCER_STATS_USER, password, host: "127.0.0.1", port: s.port, path: `pgbouncer?sslmode=verify-full&sslrootcert=${EXPORTER_DIR}/${TLS_FILES.ca}` }),
-                            ),
+                            reason: "pgbouncer_exporter reads its connection string from its environment or a flag only",
+                            values: {
+                                PGBOUNCER_EXPORTER_CONNECTION_STRING: pulumi.output(args.console.stats.password).apply((password) =>
+                                    connectionUrl({ scheme: "postgres", user: PGBOUNCER_STATS_USER, password, host: "127.0.0.1", port: s.port, path: `pgbouncer?sslmode=verify-full&sslrootcert=${EXPORTER_DIR}/${TLS_FILES.ca}` }),
+                                ),
+                            },
                         },
                         configDir: EXPORTER_DIR,
                         files: [{ path: TLS_FILES.ca, content: args.ca.certPem }],

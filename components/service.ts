@@ -63,8 +63,12 @@ export interface ServiceSpec {
     args?: pulumi.Input<string>[];
     workingDir?: string;
     env?: Record<string, pulumi.Input<string>>;
-    /** environment values that are or derive from credentials */
-    secretEnv?: Record<string, pulumi.Input<string>>;
+    /**
+     * environment values that are or derive from credentials, for images that read them
+     * nowhere else (a file is preferred wherever the image can read one); the reason is shown
+     * to reviewers and checked by the policy pack
+     */
+    secretEnv?: { reason: string; values: Record<string, pulumi.Input<string>> };
     ports?: ServicePort[];
     /** where `files` are mounted */
     configDir?: string;

@@ -6,7 +6,7 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { isPinnedImage } from "../stack/images";
 import { isPodSecurityLevel, podSecurityViolations, POD_SECURITY_LABEL } from "./pod-security";
-import { containersOf, DOCKER, HOST_ACCESS_ANNOTATION, K8S, podTemplate } from "./resources";
+import { containersOf, DOCKER, ENV_CREDENTIALS_LABEL, HOST_ACCESS_ANNOTATION, K8S, podTemplate } from "./resources";
 import { deployedCapacity } from "./deployed";
 import { dataPathPolicy } from "./data-path";
 
@@ -99,19 +99,22 @@ const noPlainCredentials: ResourceValidationPolicy = {
 };
 
 /**
- * Advisory: every image that reads a credential from a file gets a file (PostgreSQL,
- * Grafana, postgres_exporter, psql); the app image and the PgBouncer exporter read theirs
- * only from the environment, so those remain and are reported.
+ * Every image that can read a credential from a file gets a file (PostgreSQL, Grafana,
+ * postgres_exporter; the roles job has a client certificate). An image that reads its
+ * credentials nowhere but the environment (the app, pgbouncer_exporter) must say so on
+ * its container, where a reviewer sees it.
  */
 const noEnvCredentialsOnDocker: ResourceValidationPolicy = {
     name: "no-credentials-in-docker-env",
-    description: "Docker containers get credentials as files, not environment variables (visible in `docker inspect`).",
-    enforcementLevel: "advisory",
+    description: `Docker containers get credentials as files, not environment variables (visible in \`docker inspect\`), unless the container declares why its image needs them there (label ${ENV_CREDENTIALS_LABEL}).`,
+    enforcementLevel: "mandatory",
     validateResource: (args, report) => {
         if (args.type !== DOCKER.container) return;
+        const declared = ((args.props.labels ?? []) as { label: string; value: string }[]).some((l) => l.label === ENV_CREDENTIALS_LABEL && l.value.trim() !== "");
+        if (declared) return;
         for (const entry of (args.props.envs ?? []) as string[]) {
             const [name, ...rest] = String(entry).split("=");
-            if (isCredentialEnv(name!, rest.join("="))) report(`container ${args.props.name} gets ${name} as an environment variable`);
+            if (isCredentialEnv(name!, rest.join("="))) report(`container ${args.props.name} gets ${name} as an environment variable: give it a file, or declare why its image needs it there (label ${ENV_CREDENTIALS_LABEL})`);
         }
     },
 };

@@ -23,6 +23,8 @@ export const DOCKER = {
 
 /** Label on a workload that declares, with a reason, that its pods need the host (host network/PID/filesystem). */
 export const HOST_ACCESS_ANNOTATION = "flowviz.io/host-access";
+/** Label on a Docker container that declares why it takes credentials in its environment (its image reads them nowhere else). */
+export const ENV_CREDENTIALS_LABEL = "flowviz.io/env-credentials";
 
 export const WORKLOADS: readonly string[] = [K8S.deployment, K8S.statefulSet, K8S.daemonSet, K8S.job, K8S.cronJob, K8S.pod];
 

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { posix } from "node:path";
 import { quantityValue } from "../../configs/format";
+import { ENV_CREDENTIALS_LABEL } from "../../policy/resources";
 import { CONFIG_DIR_LABEL, FILE_MODE, serviceLabels, type Deployed, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
 
 export interface DockerPlatformArgs {
@@ -114,7 +115,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     private containerArgs(c: Sidecar | ServiceSpec): docker.ContainerArgs {
         const envs = [
             ...Object.entries(c.env ?? {}).map(([k, v]) => pulumi.interpolate`${k}=${v}`),
-            ...Object.entries(c.secretEnv ?? {}).map(([k, v]) => pulumi.secret(pulumi.interpolate`${k}=${v}`)),
+            ...Object.entries(c.secretEnv?.values ?? {}).map(([k, v]) => pulumi.secret(pulumi.interpolate`${k}=${v}`)),
         ];
         const owner = c.runAs ? String(c.runAs.user) : undefined;
         const group = c.runAs ? String(c.runAs.group) : undefined;
@@ -125,7 +126,11 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             owner,
             group,
         }));
-        const labels = { ...serviceLabels(c), ...(c.files?.length ? { [CONFIG_DIR_LABEL]: c.configDir ?? "/" } : {}) };
+        const labels = {
+            ...serviceLabels(c),
+            ...(c.files?.length ? { [CONFIG_DIR_LABEL]: c.configDir ?? "/" } : {}),
+            ...(c.secretEnv ? { [ENV_CREDENTIALS_LABEL]: c.secretEnv.reason } : {}),
+        };
         return {
             name: `${this.args.prefix}-${c.name}`,
             image: this.image(c.image).imageId,

@@ -326,7 +326,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const files = c.files ?? [];
         const plainFiles = files.filter((f) => !f.secret);
         const secretFiles = files.filter((f) => f.secret);
-        const secretEnv = c.secretEnv ?? {};
+        const secretEnv = c.secretEnv?.values ?? {};
         const configMap =
             plainFiles.length > 0
                 ? new k8s.core.v1.ConfigMap(`${c.name}-config`, { metadata: { namespace: ns, labels }, data: Object.fromEntries(plainFiles.map((f) => [fileKey(f.path), f.content])) }, opts)

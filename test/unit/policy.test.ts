@@ -155,6 +155,15 @@ const cases: Case[] = [
         ],
         message: "PgBouncer may open 3 pod(s) x (pool 40 + reserve 10) = 150 server connections; PostgreSQL accepts max_connections 100 - 3 reserved = 97",
     },
+    {
+        policy: "no-credentials-in-docker-env",
+        compliant: [
+            dockerContainer({ envs: ["GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/grafana/provisioning/secrets/password"] }),
+            dockerContainer({ envs: ["DATABASE_URL=postgresql://app:hunter2@pgbouncer:6432/flowviz"], labels: [{ label: "flowviz.io/env-credentials", value: "the image reads it from its environment only" }] }),
+        ],
+        violating: [dockerContainer({ envs: ["REDIS_URL=redis://flowviz:hunter2@valkey:6379/0"] })],
+        message: "container flowviz-dev-c gets REDIS_URL as an environment variable",
+    },
     ...dataPathCases(),
 ];
 
@@ -193,9 +202,25 @@ describe("each policy", () => {
         expect(found.some((m) => m.includes(message)), found.join("\n")).toBe(true);
     });
 
-    it("no-credentials-in-docker-env is advisory until credentials move into files", async () => {
-        const [v] = await checkPolicies([dockerContainer({ envs: ["POSTGRES_PASSWORD=hunter2-hunter2"] })], POLICIES.filter((p) => p.name === "no-credentials-in-docker-env"));
-        expect(v).toMatchObject({ enforcement: "advisory", message: "container flowviz-dev-c gets POSTGRES_PASSWORD as an environment variable" });
+    it("no-credentials-in-docker-env: a credential in a Docker environment needs a file or a declared reason", async () => {
+        const policy = POLICIES.filter((p) => p.name === "no-credentials-in-docker-env");
+        const [v] = await checkPolicies([dockerContainer({ envs: ["POSTGRES_PASSWORD=hunter2-hunter2"] })], policy);
+        expect(v).toMatchObject({ enforcement: "mandatory", message: expect.stringContaining("container flowviz-dev-c gets POSTGRES_PASSWORD as an environment variable") });
+        const declared = dockerContainer({ envs: ["DATABASE_URL=postgresql://app:hunter2@pgbouncer:6432/flowviz"], labels: [{ label: "flowviz.io/env-credentials", value: "reads it from its environment only" }] });
+        expect(await checkPolicies([declared], policy)).toEqual([]);
+        const blank = dockerContainer({ envs: ["DATABASE_URL=postgresql://app:hunter2@pgbouncer:6432/flowviz"], labels: [{ label: "flowviz.io/env-credentials", value: " " }] });
+        expect(await checkPolicies([blank], policy)).toHaveLength(1);
+        // a _FILE variable names a file, not a value
+        expect(await checkPolicies([dockerContainer({ envs: ["POSTGRES_PASSWORD_FILE=/etc/postgresql/secrets/password"] })], policy)).toEqual([]);
+    });
+
+    it("declares, on Docker, exactly the containers whose images read credentials only from the environment", async () => {
+        const run = await runStack("Pulumi.dev.yaml", { stack: "policy" });
+        const declared = run.resources
+            .filter((r) => r.type === "docker:index/container:Container" && (r.inputs.labels as { label: string }[]).some((l) => l.label === "flowviz.io/env-credentials"))
+            .map((r) => r.name)
+            .sort();
+        expect(declared).toEqual(["api-container", "pgbouncer-exporter-container", "worker-container"]);
     });
 });
 
