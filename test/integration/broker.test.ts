@@ -17,9 +17,16 @@ let password: string;
 let server: ChildProcess | undefined;
 
 /** redis-cli's answer (errors are answers too: redis-cli prints them and exits 0). */
-function cli(args: string[], auth = true): string {
-    const login = auth ? ["--user", "flowviz", "--pass", password, "--no-auth-warning"] : [];
+function cli(args: string[], auth = true, pass = password): string {
+    const login = auth ? ["--user", "flowviz", "--pass", pass, "--no-auth-warning"] : [];
     return execFileSync(requireBinary("redis-cli"), ["-h", "127.0.0.1", "-p", PORT, ...login, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 }).trim();
+}
+
+/** A rendered valkey.conf, as the server's: the container's /data (its volume) moved to a folder of the test's, nothing else changed. */
+function serve(rendered: string): void {
+    const text = readFileSync(rendered, "utf8");
+    expect(text).toMatch(/^dir \/data$/m);
+    writeFileSync(join(BASE, "valkey.conf"), text.replace(/^dir \/data$/m, `dir ${join(BASE, "data")}`), { mode: 0o600 });
 }
 
 /** The server itself (no wrapper process), so that a SIGKILL is a crash of the broker. */
@@ -34,10 +41,7 @@ beforeAll(async () => {
     const { rendered, secret } = renderWithSecrets(BASE, "broker", ["valkeyPassword"]);
     password = secret("valkeyPassword");
     conf = join(rendered.files, "valkey", "valkey.conf");
-    // the container's /data (its volume) moved to a folder of the test's; nothing else changed
-    const text = readFileSync(conf, "utf8");
-    expect(text).toMatch(/^dir \/data$/m);
-    writeFileSync(join(BASE, "valkey.conf"), text.replace(/^dir \/data$/m, `dir ${join(BASE, "data")}`), { mode: 0o600 });
+    serve(conf);
     start();
     await waitFor("the broker", () => cli(["ping"]) === "PONG");
 });
@@ -72,5 +76,23 @@ describe("the broker from the rendered valkey.conf", () => {
         start();
         await waitFor("the broker back", () => cli(["ping"]) === "PONG");
         expect(cli(["lrange", "durable", "0", "-1"]).split("\n")).toEqual(["a", "b", "c"]);
+    });
+});
+
+describe("rotating the broker's password", () => {
+    it("renders a new valkey.conf; the restarted broker (its pod rolls with the new Secret) takes only the new password, its queue intact", async () => {
+        cli(["del", "rotation"]);
+        cli(["rpush", "rotation", "queued-before"]);
+        const next = renderWithSecrets(BASE, "rotated", ["valkeyPassword"]);
+        const fresh = next.secret("valkeyPassword");
+        expect(fresh).not.toBe(password);
+        // a clean stop, as the StatefulSet's rollout does
+        server!.kill("SIGTERM");
+        await new Promise((r) => server!.once("exit", r));
+        serve(join(next.rendered.files, "valkey", "valkey.conf"));
+        start();
+        await waitFor("the broker with the new password", () => cli(["ping"], true, fresh) === "PONG");
+        expect(cli(["ping"], true, password)).toMatch(/WRONGPASS|NOAUTH/);
+        expect(cli(["lrange", "rotation", "0", "-1"], true, fresh)).toBe("queued-before");
     });
 });
