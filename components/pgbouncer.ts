@@ -6,7 +6,7 @@ import { EXPORTER_RESOURCES, EXPORTER_RUN_AS, listenFlag } from "./exporters";
 import { IDLE_IN_TRANSACTION_TIMEOUT_SECONDS } from "../configs/postgres";
 import type { PoolSizing } from "../stack/capacity";
 import type { StackConfig } from "../stack/schema";
-import { FIXED_PORTS, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, TLS_FILES } from "../stack/fixed";
+import { FIXED_PORTS, LOOPBACK, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, TLS_FILES } from "../stack/fixed";
 import type { CertificateAuthority } from "./tls";
 import type { Platform } from "./service";
 
@@ -14,8 +14,6 @@ const CONFIG_DIR = "/etc/pgbouncer";
 const EXPORTER = "pgbouncer-exporter";
 const EXPORTER_DIR = `/etc/${EXPORTER}`;
 const EXPORTER_PORT = FIXED_PORTS[EXPORTER];
-/** where the console is open: PgBouncer's own loopback (its certificate names it too) */
-const LOOPBACK = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] };
 /** uid/gid of `postgres` in the Alpine-based PgBouncer image */
 const PGBOUNCER_UID = 70;
 
@@ -63,6 +61,7 @@ export class PgBouncer extends pulumi.ComponentResource {
             statsUser: PGBOUNCER_STATS_USER,
             tls: { certFile: TLS_FILES.cert, keyFile: TLS_FILES.key, caFile: TLS_FILES.ca },
         });
+        // the console answers on PgBouncer's loopback, over TLS: its certificate names that too
         const names = args.platform.namesOf(name);
         const cert = args.ca.issue(name, { dnsNames: [...new Set([...names.dnsNames, ...LOOPBACK.dnsNames])], ipAddresses: [...new Set([...names.ipAddresses, ...LOOPBACK.ipAddresses])] }, this);
         const verifiers = pulumi.output({ ...args.databaseLogins, [PGBOUNCER_ADMIN_USER]: args.console.admin.verifier, [PGBOUNCER_STATS_USER]: args.console.stats.verifier });

@@ -1,5 +1,6 @@
 /** pgbouncer.ini and userlist.txt from typed input. */
 import { compareVersions, GENERATED, iniLines, quoteHba } from "./format";
+import { LOOPBACK } from "../stack/fixed";
 
 export interface PgBouncerIniInput {
     /** PgBouncer version the file is for; gates settings older versions reject. */
@@ -95,8 +96,8 @@ export interface PgBouncerHbaInput {
     consoleUsers: string[];
 }
 
-/** Loopback of the PgBouncer container, in both address families. */
-const LOOPBACK = ["127.0.0.1/32", "::1/128"];
+/** Loopback of the PgBouncer container, in both address families, as hba addresses. */
+const LOOPBACK_CIDRS = LOOPBACK.ipAddresses.map((ip) => (ip.includes(":") ? `${ip}/128` : `${ip}/32`));
 
 /**
  * TLS and SCRAM for every login. The console (virtual database `pgbouncer`: SHOW,
@@ -111,7 +112,7 @@ export function pgbouncerHba(i: PgBouncerHbaInput): string {
     return [
         `# ${GENERATED}`,
         "# TYPE   DATABASE  USER  ADDRESS  METHOD",
-        ...LOOPBACK.map((a) => line("pgbouncer", names(i.consoleUsers), a)),
+        ...LOOPBACK_CIDRS.map((a) => line("pgbouncer", names(i.consoleUsers), a)),
         ...["0.0.0.0/0", "::/0"].map((a) => line(quoteHba(i.database), names(i.databaseLogins), a)),
         "",
     ].join("\n");

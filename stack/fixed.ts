@@ -27,6 +27,9 @@ export const SECRET_FILE = "secrets/password";
 /** Where a service keeps its TLS files, relative to its config folder (a client keeps its own certificate in `clientCert`/`clientKey`). */
 export const TLS_FILES = { cert: "tls/server.crt", key: "tls/server.key", ca: "tls/ca.crt", clientCert: "tls/client.crt", clientKey: "tls/client.key" } as const;
 
+/** A container's own loopback addresses: where PgBouncer's console answers (its exporter beside it, port-forwards). */
+export const LOOPBACK = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] } as const;
+
 /** The NOLOGIN owner and the migration role of the application database. */
 export const ownerRoleOf = (database: string) => `${database}_owner`;
 export const migratorRoleOf = (database: string) => `${database}_migrator`;
