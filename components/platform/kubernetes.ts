@@ -10,7 +10,8 @@ import * as k8s from "@pulumi/kubernetes";
 import type { input as k8sIn } from "@pulumi/kubernetes/types";
 import { ROLLING_UPDATE_SURGE } from "../../stack/capacity";
 import { HOST_ACCESS_ANNOTATION } from "../../policy/resources";
-import { SCRAPER, serviceLabels, type Deployed, type GracefulStop, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
+import { SCRAPER, serviceLabels, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
+import { containerFiles, podContainer } from "./kubernetes-container";
 
 export interface KubernetesPlatformArgs {
     namespace: string;
@@ -18,8 +19,6 @@ export interface KubernetesPlatformArgs {
     /** operator mode: the namespace whose Prometheus scrapes us (ours otherwise) */
     scraperNamespace?: string;
 }
-
-const fileKey = (path: string) => path.replace(/[^A-Za-z0-9._-]/g, "__");
 
 /**
  * Seconds a replicated pod keeps serving after it is told to stop, so that its Service
@@ -145,7 +144,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const ns = namespace.output;
         this.namespaceOfService.set(spec.name, namespace.name);
         const labels = serviceLabels(spec);
-        const main = this.containerConfig(spec, "config", ns, labels, opts);
+        const main = containerFiles(spec, "config", ns, labels, opts);
         const volumes: k8sIn.core.v1.Volume[] = [...main.volumes];
         const mounts: k8sIn.core.v1.VolumeMount[] = [...main.mounts];
         (spec.scratch ?? []).forEach((dir, i) => {
@@ -198,15 +197,15 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             serviceAccountName = sa.metadata.name;
         }
         const container: k8sIn.core.v1.Container = {
-            ...this.container(spec, main.env, mounts, (spec.volumes ?? []).length > 0),
+            ...podContainer(spec, main.env, mounts, (spec.volumes ?? []).length > 0),
             lifecycle: spec.stop ? { preStop: { exec: { command: ["/bin/sh", "-c", preStopScript(spec.stop, spec.replicas)] } } } : undefined,
         };
         const sidecars = (spec.sidecars ?? []).map((sidecar) => {
-            const config = this.containerConfig(sidecar, `config-${sidecar.name}`, ns, labels, opts);
+            const config = containerFiles(sidecar, `config-${sidecar.name}`, ns, labels, opts);
             volumes.push(...config.volumes);
             // A pod is ready only when every container is: a sidecar's readiness (an exporter slow
             // while its service is loaded) must never take the service out of its Service. Liveness only.
-            const c: k8sIn.core.v1.Container = { ...this.container(sidecar, config.env, config.mounts, false), readinessProbe: undefined };
+            const c: k8sIn.core.v1.Container = { ...podContainer(sidecar, config.env, config.mounts, false), readinessProbe: undefined };
             // its own user where it differs from the pod's
             if (sidecar.runAs && spec.runAs && sidecar.runAs.user !== spec.runAs.user) {
                 c.securityContext = { ...(c.securityContext as object), runAsUser: sidecar.runAs.user, runAsGroup: sidecar.runAs.group, runAsNonRoot: true };
@@ -309,104 +308,5 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             this.scraped.push({ service: spec.name, target: c.metrics!, replicas: spec.workload === "daemonset" ? undefined : spec.replicas, portName });
         }
         return { readyWhen: [workload] };
-    }
-
-    /**
-     * A container's files and credentials: a ConfigMap and a Secret of its own (auto-named,
-     * so a content change rolls the pods), mounted read-only at its config folder;
-     * secret environment values by reference.
-     */
-    private containerConfig(
-        c: Pick<ServiceSpec, "name" | "files" | "env" | "secretEnv" | "configDir">,
-        volumeName: string,
-        ns: pulumi.Output<string>,
-        labels: Record<string, string>,
-        opts: pulumi.CustomResourceOptions,
-    ): { volumes: k8sIn.core.v1.Volume[]; mounts: k8sIn.core.v1.VolumeMount[]; env: k8sIn.core.v1.EnvVar[] } {
-        const files = c.files ?? [];
-        const plainFiles = files.filter((f) => !f.secret);
-        const secretFiles = files.filter((f) => f.secret);
-        const secretEnv = c.secretEnv?.values ?? {};
-        const configMap =
-            plainFiles.length > 0
-                ? new k8s.core.v1.ConfigMap(`${c.name}-config`, { metadata: { namespace: ns, labels }, data: Object.fromEntries(plainFiles.map((f) => [fileKey(f.path), f.content])) }, opts)
-                : undefined;
-        const secret =
-            secretFiles.length + Object.keys(secretEnv).length > 0
-                ? new k8s.core.v1.Secret(
-                      `${c.name}-secret`,
-                      {
-                          metadata: { namespace: ns, labels },
-                          stringData: pulumi.secret({
-                              ...Object.fromEntries(secretFiles.map((f) => [fileKey(f.path), f.content])),
-                              ...Object.fromEntries(Object.entries(secretEnv).map(([k, v]) => [`env-${k}`, v])),
-                          }),
-                      },
-                      opts,
-                  )
-                : undefined;
-        const volumes: k8sIn.core.v1.Volume[] = [];
-        const mounts: k8sIn.core.v1.VolumeMount[] = [];
-        if (files.length > 0) {
-            const sources: k8sIn.core.v1.VolumeProjection[] = [];
-            if (configMap) sources.push({ configMap: { name: configMap.metadata.name, items: plainFiles.map((f) => ({ key: fileKey(f.path), path: f.path })) } });
-            if (secret && secretFiles.length > 0) sources.push({ secret: { name: secret.metadata.name, items: secretFiles.map((f) => ({ key: fileKey(f.path), path: f.path, mode: 0o400 })) } });
-            volumes.push({ name: volumeName, projected: { sources, defaultMode: 0o444 } });
-            mounts.push({ name: volumeName, mountPath: c.configDir ?? "/config", readOnly: true });
-        }
-        const env: k8sIn.core.v1.EnvVar[] = [
-            ...Object.entries(c.env ?? {}).map(([name, value]) => ({ name, value })),
-            ...Object.keys(secretEnv).map((name) => ({ name, valueFrom: { secretKeyRef: { name: secret!.metadata.name, key: `env-${name}` } } })),
-        ];
-        return { volumes, mounts, env };
-    }
-
-    /** A container of a service or sidecar: image, command, ports, probes, limits, no privileges. */
-    private container(c: Sidecar | ServiceSpec, env: k8sIn.core.v1.EnvVar[], mounts: k8sIn.core.v1.VolumeMount[], hasData: boolean): k8sIn.core.v1.Container {
-        const probe = this.probe(c.health);
-        return {
-            name: c.name,
-            image: c.image,
-            command: c.command,
-            args: c.args,
-            workingDir: c.workingDir,
-            env,
-            ports: (c.ports ?? []).map((p) => ({ name: p.name, containerPort: p.port })),
-            volumeMounts: mounts,
-            resources: c.resources ? { requests: c.resources, limits: c.resources } : undefined,
-            readinessProbe: probe,
-            livenessProbe: probe ? this.livenessProbe(c.health!, probe) : undefined,
-            startupProbe: hasData ? this.startupProbe(c.health, probe) : undefined,
-            securityContext: c.runAs ? { allowPrivilegeEscalation: false, readOnlyRootFilesystem: c.runAs.readOnlyRootFilesystem, capabilities: { drop: ["ALL"] } } : undefined,
-        };
-    }
-
-    /**
-     * Liveness restarts a container, so it asks less than readiness (which only takes the pod
-     * out of its Service): the service's "alive" endpoint where it has one, and twice the patience.
-     */
-    private livenessProbe(h: HealthCheck, probe: k8sIn.core.v1.Probe): k8sIn.core.v1.Probe {
-        const check = h.liveHttpPath && h.http ? { httpGet: { path: h.liveHttpPath, port: h.http.port } } : {};
-        return { ...probe, ...check, failureThreshold: 6 };
-    }
-
-    /**
-     * A service with persistent data may spend long in recovery before it answers; until
-     * the startup probe passes, liveness does not run and cannot kill the recovery.
-     */
-    private startupProbe(h: HealthCheck | undefined, probe: k8sIn.core.v1.Probe | undefined): k8sIn.core.v1.Probe | undefined {
-        if (!probe) return undefined;
-        const period = 10;
-        return { ...probe, initialDelaySeconds: 0, periodSeconds: period, failureThreshold: Math.ceil((h?.maxStartSeconds ?? 300) / period) };
-    }
-
-    private probe(h: HealthCheck | undefined): k8sIn.core.v1.Probe | undefined {
-        if (!h) return undefined;
-        const timing = { initialDelaySeconds: h.startSeconds ?? 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 };
-        // Native probes first: they need nothing inside the image.
-        if (h.http) return { httpGet: { path: h.http.path, port: h.http.port }, ...timing };
-        if (h.tcpPort !== undefined) return { tcpSocket: { port: h.tcpPort }, ...timing };
-        if (h.exec) return { exec: { command: h.exec }, ...timing };
-        return undefined;
     }
 }
