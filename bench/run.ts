@@ -14,7 +14,7 @@ import { cpus } from "node:os";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { asPostgres, initPgbench, pgBin, requireBinary, startDataPath, waitFor, type DataPath } from "../test/integration/servers";
+import { asPostgres, initPgbench, pgBin, psql, requireBinary, startDataPath, waitFor, type DataPath } from "../test/integration/servers";
 import { ROOT } from "../test/root";
 
 const BASE = "/tmp/flowviz-bench";
@@ -164,7 +164,7 @@ async function configure(path: DataPath, original: Record<string, string>, want:
     asPostgres(`${pgBin("pg_ctl")} -D ${path.pg.data} reload >/dev/null`);
     await path.pgb.stop();
     path.pgb.start();
-    await waitFor("PgBouncer", () => execFileSync(requireBinary("psql"), ["-X", "-At", "-h", "127.0.0.1", "-p", "6432", "-U", path.app.user, "-c", "select 1", path.app.db], { env: { ...process.env, PGPASSWORD: path.app.password, ...sslEnv(want.tls) }, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() === "1");
+    await waitFor("PgBouncer", () => psql({ ...path.app, sql: "select 1", env: sslEnv(want.tls) }) === "1");
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

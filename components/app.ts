@@ -4,6 +4,7 @@ import { valkeyConf } from "../configs/valkey";
 import { APP } from "../configs/metrics";
 import type { StackConfig } from "../stack/schema";
 import { TLS_FILES, VALKEY_PORT } from "../stack/fixed";
+import { caFile } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
 
 /** the ACL user the API and worker log in to Valkey as */
@@ -89,7 +90,7 @@ export class App extends pulumi.ComponentResource {
         });
         const common: Pick<ServiceSpec, "secretEnv" | "scratch" | "runAs" | "dependsOn" | "configDir" | "files"> = {
             configDir: APP_CONFIG_DIR,
-            files: [{ path: TLS_FILES.ca, content: args.caCertPem }],
+            files: [caFile(args.caCertPem)],
             secretEnv: {
                 reason: "the app image reads its database and broker URLs from its environment only",
                 values: { DATABASE_URL: this.databaseUrl, CELERY_BROKER_URL: brokerUrl, REDIS_URL: brokerUrl },

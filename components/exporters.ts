@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NODE_EXPORTER, POSTGRES_EXPORTER } from "../configs/metrics";
 import { FIXED_PORTS, POSTGRES_EXPORTER_USER, SECRET_FILE, TLS_FILES } from "../stack/fixed";
-import type { Platform } from "./service";
+import type { Platform, ServiceSpec } from "./service";
+import { caFile } from "./tls";
 
 /** uid of `nobody`, which the Prometheus-ecosystem images run as */
 export const NOBODY = 65534;
@@ -10,6 +11,13 @@ export const EXPORTER_RUN_AS = { user: NOBODY, group: NOBODY, readOnlyRootFilesy
 export const EXPORTER_RESOURCES = { cpu: "250m", memory: "128Mi" };
 /** `--web.listen-address` of an exporter */
 export const listenFlag = (address: string, port: number) => `--web.listen-address=${address}:${port}`;
+
+/** An exporter's `metrics` port: named, health-checked and scraped at /metrics under its job. */
+export function metricsEndpoint(job: string, port: number): Required<Pick<ServiceSpec, "ports" | "health" | "metrics">> {
+    return { ports: [{ name: "metrics", port }], health: { http: { path: "/metrics", port } }, metrics: { job, port, path: "/metrics" } };
+}
+
+const POSTGRES_EXPORTER_DIR = "/etc/postgres-exporter";
 
 export interface ExportersArgs {
     readonly platform: Platform;
@@ -31,9 +39,6 @@ export class Exporters extends pulumi.ComponentResource {
         const p = args.platform;
         const listen = (port: number) => listenFlag(p.listenAddress, port);
         const common = { runAs: EXPORTER_RUN_AS, replicas: 1, resources: EXPORTER_RESOURCES } as const;
-        const configDir = (service: string) => `/etc/${service}`;
-        const caPath = (service: string) => `${configDir(service)}/${TLS_FILES.ca}`;
-        const caFile = { path: TLS_FILES.ca, content: args.caCertPem };
 
         p.deploy(
             {
@@ -43,16 +48,14 @@ export class Exporters extends pulumi.ComponentResource {
                 image: args.images.postgres,
                 args: [listen(FIXED_PORTS["postgres-exporter"])],
                 env: {
-                    DATA_SOURCE_URI: `${args.postgres.host}:${args.postgres.port}/${args.postgres.database}?sslmode=verify-full&sslrootcert=${caPath("postgres-exporter")}`,
+                    DATA_SOURCE_URI: `${args.postgres.host}:${args.postgres.port}/${args.postgres.database}?sslmode=verify-full&sslrootcert=${POSTGRES_EXPORTER_DIR}/${TLS_FILES.ca}`,
                     DATA_SOURCE_USER: POSTGRES_EXPORTER_USER,
-                    DATA_SOURCE_PASS_FILE: `${configDir("postgres-exporter")}/${SECRET_FILE}`,
+                    DATA_SOURCE_PASS_FILE: `${POSTGRES_EXPORTER_DIR}/${SECRET_FILE}`,
                 },
-                configDir: configDir("postgres-exporter"),
-                files: [caFile, { path: SECRET_FILE, content: args.postgresPassword, secret: true }],
-                ports: [{ name: "metrics", port: FIXED_PORTS["postgres-exporter"] }],
-                health: { http: { path: "/metrics", port: FIXED_PORTS["postgres-exporter"] } },
+                configDir: POSTGRES_EXPORTER_DIR,
+                files: [caFile(args.caCertPem), { path: SECRET_FILE, content: args.postgresPassword, secret: true }],
+                ...metricsEndpoint(POSTGRES_EXPORTER.job, FIXED_PORTS["postgres-exporter"]),
                 workload: "deployment",
-                metrics: { job: POSTGRES_EXPORTER.job, port: FIXED_PORTS["postgres-exporter"], path: "/metrics" },
             },
             this,
         );
@@ -64,12 +67,10 @@ export class Exporters extends pulumi.ComponentResource {
                     component: "exporter",
                     image: args.images.node,
                     args: ["--path.rootfs=/host", listen(FIXED_PORTS["node-exporter"])],
-                    ports: [{ name: "metrics", port: FIXED_PORTS["node-exporter"] }],
+                    ...metricsEndpoint(NODE_EXPORTER.job, FIXED_PORTS["node-exporter"]),
                     hostRootfs: "/host",
                     hostAccessReason: "node metrics: host network and PID namespace, root filesystem read-only",
-                    health: { http: { path: "/metrics", port: FIXED_PORTS["node-exporter"] } },
                     workload: "daemonset",
-                    metrics: { job: NODE_EXPORTER.job, port: FIXED_PORTS["node-exporter"], path: "/metrics" },
                 },
                 this,
             );

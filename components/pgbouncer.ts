@@ -2,12 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { HBA_FILE, pgbouncerHba, pgbouncerIni, userlist, USERLIST_FILE } from "../configs/pgbouncer";
 import { connectionUrl } from "../configs/format";
 import { PGBOUNCER_EXPORTER } from "../configs/metrics";
-import { EXPORTER_RESOURCES, EXPORTER_RUN_AS, listenFlag } from "./exporters";
+import { EXPORTER_RESOURCES, EXPORTER_RUN_AS, listenFlag, metricsEndpoint } from "./exporters";
 import { IDLE_IN_TRANSACTION_TIMEOUT_SECONDS } from "../configs/postgres";
 import type { PoolSizing } from "../stack/capacity";
 import type { StackConfig } from "../stack/schema";
 import { FIXED_PORTS, LOOPBACK, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, TLS_FILES } from "../stack/fixed";
-import type { CertificateAuthority } from "./tls";
+import { caFile, certificateFiles, type CertificateAuthority } from "./tls";
 import type { Platform } from "./service";
 
 const CONFIG_DIR = "/etc/pgbouncer";
@@ -81,9 +81,8 @@ export class PgBouncer extends pulumi.ComponentResource {
                     { path: "pgbouncer.ini", content: ini },
                     { path: HBA_FILE, content: hba },
                     { path: USERLIST_FILE, content: verifiers.apply(userlist), secret: true },
-                    { path: TLS_FILES.cert, content: cert.certPem },
-                    { path: TLS_FILES.key, content: cert.keyPem, secret: true },
-                    { path: TLS_FILES.ca, content: args.ca.certPem },
+                    ...certificateFiles(cert, "server"),
+                    caFile(args.ca.certPem),
                 ],
                 health: { tcpPort: s.port, startSeconds: 5 },
                 resources: s.resources,
@@ -110,12 +109,10 @@ export class PgBouncer extends pulumi.ComponentResource {
                             },
                         },
                         configDir: EXPORTER_DIR,
-                        files: [{ path: TLS_FILES.ca, content: args.ca.certPem }],
-                        ports: [{ name: "metrics", port: EXPORTER_PORT }],
-                        health: { http: { path: "/metrics", port: EXPORTER_PORT } },
+                        files: [caFile(args.ca.certPem)],
+                        ...metricsEndpoint(PGBOUNCER_EXPORTER.job, EXPORTER_PORT),
                         resources: EXPORTER_RESOURCES,
                         runAs: EXPORTER_RUN_AS,
-                        metrics: { job: PGBOUNCER_EXPORTER.job, port: EXPORTER_PORT, path: "/metrics" },
                     },
                 ],
             },

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { pgHbaConf, postgresqlConf, rolesSql, type LoginRole, type RolesInput } from "../configs/postgres";
 import type { StackConfig } from "../stack/schema";
 import { POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed";
-import type { CertificateAuthority } from "./tls";
+import { caFile, certificateFiles, type CertificateAuthority } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
 
 const CONFIG_DIR = "/etc/postgresql";
@@ -59,9 +59,8 @@ export class Postgres extends pulumi.ComponentResource {
                     path: "pg_hba.conf",
                     content: pgHbaConf({ database: s.database, databaseLogins: [args.roles.app.name, args.roles.migrator.name, args.roles.monitor.name] as string[], superuser: SUPERUSER }),
                 },
-                { path: TLS_FILES.cert, content: cert.certPem },
-                { path: TLS_FILES.key, content: cert.keyPem, secret: true },
-                { path: TLS_FILES.ca, content: args.ca.certPem },
+                ...certificateFiles(cert, "server"),
+                caFile(args.ca.certPem),
                 { path: SECRET_FILE, content: args.superuserPassword, secret: true },
             ],
             volumes: [{ name: "data", mountPath: "/var/lib/postgresql/data", size: s.storageSize }],
@@ -93,9 +92,8 @@ export class Postgres extends pulumi.ComponentResource {
             configDir: ROLES_DIR,
             files: [
                 { path: "roles.sql", content: pulumi.output(args.roles).apply((r) => rolesSql(r as RolesInput)), secret: true },
-                { path: TLS_FILES.ca, content: args.ca.certPem },
-                { path: TLS_FILES.clientCert, content: client.certPem },
-                { path: TLS_FILES.clientKey, content: client.keyPem, secret: true },
+                caFile(args.ca.certPem),
+                ...certificateFiles(client, "client"),
             ],
             resources: { cpu: "250m", memory: "128Mi" },
             replicas: 1,

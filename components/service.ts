@@ -156,6 +156,13 @@ export interface Platform {
     discovery(service: string, port: number): Record<string, unknown>;
 }
 
+/** The metrics targets of a service and its sidecars, as a platform records them (all scraped at the service's address). */
+export function scrapeTargetsOf(spec: ServiceSpec, replicas: number | undefined): Platform["scraped"] {
+    return [spec, ...(spec.sidecars ?? [])].flatMap((c) =>
+        c.metrics ? [{ service: spec.name, target: c.metrics, replicas, portName: (c.ports ?? []).find((p) => p.port === c.metrics!.port)?.name }] : [],
+    );
+}
+
 /** app.kubernetes.io labels and Docker labels, the same on both platforms. */
 export function serviceLabels(spec: Pick<ServiceSpec, "name" | "component" | "image">): Record<string, string> {
     const tag = spec.image.split("@")[0]?.split(":").pop() ?? "";

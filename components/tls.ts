@@ -6,6 +6,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { TLS_FILES } from "../stack/fixed";
+import type { ServiceFile } from "./service";
 
 /** Names a server answers to; its certificate must carry all of them for verify-full. */
 export interface ServerNames {
@@ -21,6 +23,18 @@ export interface Certificate {
 }
 
 const YEAR = 24 * 365;
+
+/** A certificate and its key (secret) as a service's files: its server pair, or its client pair. */
+export function certificateFiles(cert: Certificate, as: "server" | "client"): ServiceFile[] {
+    const [certPath, keyPath] = as === "server" ? [TLS_FILES.cert, TLS_FILES.key] : [TLS_FILES.clientCert, TLS_FILES.clientKey];
+    return [
+        { path: certPath, content: cert.certPem },
+        { path: keyPath, content: cert.keyPem, secret: true },
+    ];
+}
+
+/** The stack CA's certificate as a service's file, where its clients look for it. */
+export const caFile = (certPem: pulumi.Input<string>): ServiceFile => ({ path: TLS_FILES.ca, content: certPem });
 
 export class CertificateAuthority extends pulumi.ComponentResource {
     /** the CA certificate every client trusts (public) */

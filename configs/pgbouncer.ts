@@ -1,5 +1,5 @@
 /** pgbouncer.ini and userlist.txt from typed input. */
-import { compareVersions, GENERATED, iniLines, quoteHba } from "./format";
+import { compareVersions, GENERATED, hbaNames, iniLines, quoteHba } from "./format";
 import { LOOPBACK } from "../stack/fixed";
 
 export interface PgBouncerIniInput {
@@ -107,13 +107,12 @@ const LOOPBACK_CIDRS = LOOPBACK.ipAddresses.map((ip) => (ip.includes(":") ? `${i
  * matches no line and is refused.
  */
 export function pgbouncerHba(i: PgBouncerHbaInput): string {
-    const names = (list: string[]) => [...list].sort().map(quoteHba).join(",");
     const line = (db: string, users: string, address: string) => `hostssl  ${db}  ${users}  ${address}  scram-sha-256`;
     return [
         `# ${GENERATED}`,
         "# TYPE   DATABASE  USER  ADDRESS  METHOD",
-        ...LOOPBACK_CIDRS.map((a) => line("pgbouncer", names(i.consoleUsers), a)),
-        ...["0.0.0.0/0", "::/0"].map((a) => line(quoteHba(i.database), names(i.databaseLogins), a)),
+        ...LOOPBACK_CIDRS.map((a) => line("pgbouncer", hbaNames(i.consoleUsers), a)),
+        ...["0.0.0.0/0", "::/0"].map((a) => line(quoteHba(i.database), hbaNames(i.databaseLogins), a)),
         "",
     ].join("\n");
 }

@@ -1,5 +1,5 @@
 /** postgresql.conf, pg_hba.conf and the idempotent roles script from typed input. */
-import { GENERATED, iniLines, pgMemory, quoteHba, quoteIdent, quoteLiteral } from "./format";
+import { GENERATED, hbaNames, iniLines, pgMemory, quoteHba, quoteIdent, quoteLiteral } from "./format";
 
 export interface PostgresConfInput {
     port: number;
@@ -66,7 +66,7 @@ export interface HbaInput {
  * Anything else is refused. On Kubernetes, NetworkPolicies decide who reaches the port at all.
  */
 export function pgHbaConf(i: HbaInput): string {
-    const logins = [...i.databaseLogins].sort().map(quoteHba).join(",");
+    const logins = hbaNames(i.databaseLogins);
     return [
         `# ${GENERATED}`,
         "# TYPE     DATABASE  USER  ADDRESS  METHOD",

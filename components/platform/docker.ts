@@ -4,7 +4,7 @@ import * as docker from "@pulumi/docker";
 import { posix } from "node:path";
 import { quantityValue } from "../../configs/format";
 import { ENV_CREDENTIALS_LABEL } from "../../policy/resources";
-import { CONFIG_DIR_LABEL, FILE_MODE, serviceLabels, type Deployed, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
+import { CONFIG_DIR_LABEL, FILE_MODE, scrapeTargetsOf, serviceLabels, type Deployed, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
 
 export interface DockerPlatformArgs {
     /** prefix of container, network and volume names on the host (one stack per prefix) */
@@ -104,10 +104,9 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                 { parent, dependsOn: [container], deleteBeforeReplace: true },
             );
             this.containers.set(sidecar.name, c);
-            if (sidecar.metrics) this.scraped.push({ service: spec.name, target: sidecar.metrics, replicas: 1 });
         }
         this.containers.set(spec.name, container);
-        if (spec.metrics) this.scraped.push({ service: spec.name, target: spec.metrics, replicas: 1 });
+        this.scraped.push(...scrapeTargetsOf(spec, 1));
         return { readyWhen: [container] };
     }
 

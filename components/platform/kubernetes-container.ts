@@ -59,9 +59,21 @@ export function containerFiles(
     return { volumes, mounts, env };
 }
 
-/** A container of a service or sidecar: image, command, ports, probes, limits, no privileges. */
-export function podContainer(c: Sidecar | ServiceSpec, env: k8sIn.core.v1.EnvVar[], mounts: k8sIn.core.v1.VolumeMount[], hasData: boolean): k8sIn.core.v1.Container {
+/**
+ * A container of a service or sidecar: image, command, ports, probes, limits, no privileges.
+ * A pod is ready only when every container is, so a sidecar gets liveness only (an exporter
+ * slow while its service is loaded must never take the service out of its Service), and
+ * its own user where it differs from the pod's.
+ */
+export function podContainer(
+    c: Sidecar | ServiceSpec,
+    env: k8sIn.core.v1.EnvVar[],
+    mounts: k8sIn.core.v1.VolumeMount[],
+    role: { hasData: boolean } | { sidecarOf: ServiceSpec },
+): k8sIn.core.v1.Container {
     const probe = probeFor(c.health);
+    const pod = "sidecarOf" in role ? role.sidecarOf : undefined;
+    const ownUser = pod && c.runAs && c.runAs.user !== pod.runAs?.user ? { runAsUser: c.runAs.user, runAsGroup: c.runAs.group, runAsNonRoot: true } : {};
     return {
         name: c.name,
         image: c.image,
@@ -72,10 +84,10 @@ export function podContainer(c: Sidecar | ServiceSpec, env: k8sIn.core.v1.EnvVar
         ports: (c.ports ?? []).map((p) => ({ name: p.name, containerPort: p.port })),
         volumeMounts: mounts,
         resources: c.resources ? { requests: c.resources, limits: c.resources } : undefined,
-        readinessProbe: probe,
+        readinessProbe: pod ? undefined : probe,
         livenessProbe: probe ? livenessProbe(c.health!, probe) : undefined,
-        startupProbe: hasData ? startupProbe(c.health, probe) : undefined,
-        securityContext: c.runAs ? { allowPrivilegeEscalation: false, readOnlyRootFilesystem: c.runAs.readOnlyRootFilesystem, capabilities: { drop: ["ALL"] } } : undefined,
+        startupProbe: "hasData" in role && role.hasData ? startupProbe(c.health, probe) : undefined,
+        securityContext: c.runAs ? { allowPrivilegeEscalation: false, readOnlyRootFilesystem: c.runAs.readOnlyRootFilesystem, capabilities: { drop: ["ALL"] }, ...ownUser } : undefined,
     };
 }
 

@@ -10,7 +10,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type { input as k8sIn } from "@pulumi/kubernetes/types";
 import { ROLLING_UPDATE_SURGE } from "../../stack/capacity";
 import { HOST_ACCESS_ANNOTATION } from "../../policy/resources";
-import { SCRAPER, serviceLabels, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
+import { SCRAPER, scrapeTargetsOf, serviceLabels, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
 import { containerFiles, podContainer } from "./kubernetes-container";
 
 export interface KubernetesPlatformArgs {
@@ -197,20 +197,13 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             serviceAccountName = sa.metadata.name;
         }
         const container: k8sIn.core.v1.Container = {
-            ...podContainer(spec, main.env, mounts, (spec.volumes ?? []).length > 0),
+            ...podContainer(spec, main.env, mounts, { hasData: (spec.volumes ?? []).length > 0 }),
             lifecycle: spec.stop ? { preStop: { exec: { command: ["/bin/sh", "-c", preStopScript(spec.stop, spec.replicas)] } } } : undefined,
         };
         const sidecars = (spec.sidecars ?? []).map((sidecar) => {
             const config = containerFiles(sidecar, `config-${sidecar.name}`, ns, labels, opts);
             volumes.push(...config.volumes);
-            // A pod is ready only when every container is: a sidecar's readiness (an exporter slow
-            // while its service is loaded) must never take the service out of its Service. Liveness only.
-            const c: k8sIn.core.v1.Container = { ...podContainer(sidecar, config.env, config.mounts, false), readinessProbe: undefined };
-            // its own user where it differs from the pod's
-            if (sidecar.runAs && spec.runAs && sidecar.runAs.user !== spec.runAs.user) {
-                c.securityContext = { ...(c.securityContext as object), runAsUser: sidecar.runAs.user, runAsGroup: sidecar.runAs.group, runAsNonRoot: true };
-            }
-            return c;
+            return podContainer(sidecar, config.env, config.mounts, { sidecarOf: spec });
         });
         const podSpec: k8sIn.core.v1.PodSpec = {
             containers: [container, ...sidecars],
@@ -271,8 +264,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         }
 
         const ports = spec.ports ?? [];
-        const metered = [spec, ...(spec.sidecars ?? [])].filter((c) => c.metrics);
-        const scrapedPorts = metered.map((c) => c.metrics!.port);
+        const scraped = scrapeTargetsOf(spec, spec.workload === "daemonset" ? undefined : spec.replicas);
+        const scrapedPorts = scraped.map((t) => t.target.port);
         if (ports.length > 0 && spec.workload !== "job") {
             new k8s.core.v1.Service(
                 `${spec.name}-service`,
@@ -303,10 +296,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         if (spec.replicas > 1 && (spec.workload === "deployment" || spec.workload === "statefulset")) {
             new k8s.policy.v1.PodDisruptionBudget(`${spec.name}-pdb`, { metadata, spec: { maxUnavailable: 1, selector } }, opts);
         }
-        for (const c of metered) {
-            const portName = (c.ports ?? []).find((x) => x.port === c.metrics!.port)?.name;
-            this.scraped.push({ service: spec.name, target: c.metrics!, replicas: spec.workload === "daemonset" ? undefined : spec.replicas, portName });
-        }
+        this.scraped.push(...scraped);
         return { readyWhen: [workload] };
     }
 }

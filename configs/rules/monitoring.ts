@@ -45,14 +45,16 @@ export function targetRules(t: Thresholds, jobs: ScrapedJob[]): AlertRule[] {
         });
 }
 
+/** The monitoring pipeline's own warnings: one component, one severity. */
+const MONITORING_WARNING = { severity: "warning", component: "monitoring" } as const;
+
 export function monitoringRules(t: Thresholds): AlertRule[] {
     return [
         {
             alert: "TargetDown",
             expr: "up == 0",
             for: t.targetDownFor,
-            severity: "warning",
-            component: "monitoring",
+            ...MONITORING_WARNING,
             summary: "A scrape target is down",
             description: "Prometheus cannot scrape {{ $labels.job }} at {{ $labels.instance }} (up = {{ $value }}).",
             runbook: ["Open Prometheus > Status > Targets for the scrape error.", "Check that the exporter's container/pod runs and can reach what it exports."],
@@ -61,8 +63,7 @@ export function monitoringRules(t: Thresholds): AlertRule[] {
             alert: "PrometheusConfigReloadFailed",
             expr: `max by (instance) (prometheus_config_last_reload_successful{job="${PROMETHEUS.job}"}) == 0`,
             for: "10m",
-            severity: "warning",
-            component: "monitoring",
+            ...MONITORING_WARNING,
             summary: "Prometheus could not load its configuration",
             description: "The last configuration reload on {{ $labels.instance }} failed (last_reload_successful = {{ $value }}); Prometheus runs the previous one.",
             runbook: ["Run `promtool check config` on the rendered prometheus.yml (`npm run render`).", "Read the Prometheus log for the error."],
@@ -71,8 +72,7 @@ export function monitoringRules(t: Thresholds): AlertRule[] {
             alert: "PrometheusRuleFailures",
             expr: `sum by (instance, rule_group) (increase(prometheus_rule_evaluation_failures_total{job="${PROMETHEUS.job}"}[5m])) > 0`,
             for: "5m",
-            severity: "warning",
-            component: "monitoring",
+            ...MONITORING_WARNING,
             summary: "Prometheus fails to evaluate rules",
             description: "{{ $value }} rule evaluations failed in {{ $labels.rule_group }} over 5 minutes: alerts in it may never fire.",
             runbook: ["Open Prometheus > Status > Rules for the failing rule and its error.", "Run `promtool test rules` (part of `npm test`)."],
@@ -81,8 +81,7 @@ export function monitoringRules(t: Thresholds): AlertRule[] {
             alert: "PrometheusAlertmanagerMissing",
             expr: `max by (instance) (prometheus_notifications_alertmanagers_discovered{job="${PROMETHEUS.job}"}) < 1`,
             for: "5m",
-            severity: "warning",
-            component: "monitoring",
+            ...MONITORING_WARNING,
             summary: "Prometheus has no Alertmanager to send to",
             description: "{{ $labels.instance }} discovers {{ $value }} Alertmanagers: alerts are not delivered.",
             runbook: ["Check the Alertmanager container/pod.", "Check the alerting section of prometheus.yml."],
@@ -91,8 +90,7 @@ export function monitoringRules(t: Thresholds): AlertRule[] {
             alert: "PrometheusNotificationErrors",
             expr: `sum by (instance) (rate(prometheus_notifications_errors_total{job="${PROMETHEUS.job}"}[5m])) / sum by (instance) (rate(prometheus_notifications_sent_total{job="${PROMETHEUS.job}"}[5m])) > 0.01`,
             for: "15m",
-            severity: "warning",
-            component: "monitoring",
+            ...MONITORING_WARNING,
             summary: "Prometheus fails to send alerts to Alertmanager",
             description: "{{ $value | humanizePercentage }} of alert notifications from {{ $labels.instance }} fail.",
             runbook: ["Check that Prometheus reaches Alertmanager (NetworkPolicy, container network).", "Read the Prometheus log."],
@@ -101,8 +99,7 @@ export function monitoringRules(t: Thresholds): AlertRule[] {
             alert: "AlertmanagerConfigReloadFailed",
             expr: `max by (instance) (alertmanager_config_last_reload_successful{job="${ALERTMANAGER.job}"}) == 0`,
             for: "10m",
-            severity: "warning",
-            component: "monitoring",
+            ...MONITORING_WARNING,
             summary: "Alertmanager could not load its configuration",
             description: "The last configuration reload on {{ $labels.instance }} failed (last_reload_successful = {{ $value }}).",
             runbook: ["Run `amtool check-config` on the rendered alertmanager.yml.", "Read the Alertmanager log."],
@@ -111,8 +108,7 @@ export function monitoringRules(t: Thresholds): AlertRule[] {
             alert: "AlertmanagerNotificationsFailing",
             expr: `sum by (instance, integration) (rate(alertmanager_notifications_failed_total{job="${ALERTMANAGER.job}"}[5m])) > 0`,
             for: "5m",
-            severity: "warning",
-            component: "monitoring",
+            ...MONITORING_WARNING,
             summary: "Alertmanager fails to deliver notifications",
             description: "{{ $labels.integration }} notifications fail at {{ $value }}/s.",
             runbook: ["Read the Alertmanager log for the receiver's error (credentials, URL, SMTP).", "Rotate the receiver's secret if it expired (`pulumi config set --secret ...`)."],

@@ -91,10 +91,12 @@ export function asPostgres(cmd: string, opts: { cwd?: string; env?: Record<strin
     return execFileSync("runuser", ["-u", "postgres", "--", "sh", "-c", cmd], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: "utf8" });
 }
 
-export function psql(args: { host?: string; port: number; user: string; password: string; db: string; sql: string }): string {
+/** psql's answer; `env` adds libpq settings (PGSSLMODE, ...). */
+export function psql(args: { host?: string; port: number; user: string; password: string; db: string; sql: string; env?: Record<string, string> }): string {
     return execFileSync(requireBinary("psql"), ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", args.host ?? "127.0.0.1", "-p", String(args.port), "-U", args.user, "-d", args.db, "-c", args.sql], {
-        env: { ...process.env, PGPASSWORD: args.password, PGCONNECT_TIMEOUT: "10" },
+        env: { ...process.env, PGPASSWORD: args.password, PGCONNECT_TIMEOUT: "10", ...args.env },
         encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
     }).trim();
 }
 
