@@ -14,7 +14,8 @@ import { cpus } from "node:os";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { asPostgres, initPgbench, pgBin, psql, requireBinary, startDataPath, waitFor, type DataPath } from "../test/integration/servers";
+import { serverCommand, serverVersions } from "../test/binaries";
+import { initPgbench, psql, startDataPath, waitFor, type DataPath } from "../test/integration/servers";
 import { ROOT } from "../test/root";
 
 const BASE = "/tmp/flowviz-bench";
@@ -93,7 +94,7 @@ async function bench(run: Run, password: string): Promise<Result> {
     const started = Date.now();
     const report = await new Promise<string>((resolve) => {
         let out = "";
-        const p = spawn("sh", ["-c", `ulimit -n 16384 && exec ${requireBinary("pgbench")} ${args.join(" ")}`], { env: { ...process.env, PGPASSWORD: password, ...sslEnv(run.tls) }, cwd: logDir });
+        const p = spawn(...serverCommand("pgbench", args, { fileLimit: 16384, cwd: logDir }), { env: { ...process.env, PGPASSWORD: password, ...sslEnv(run.tls) } });
         p.stdout.on("data", (d) => (out += d));
         p.stderr.on("data", (d) => (out += d));
         const sampler = setInterval(() => names.forEach((n) => merge(seen[n]!, ticks(n))), 500);
@@ -161,7 +162,7 @@ async function configure(path: DataPath, original: Record<string, string>, want:
     writeFileSync(join(files, "pgbouncer/pgbouncer.ini"), ini);
     writeFileSync(join(files, "pgbouncer/pgbouncer_hba.conf"), want.tls ? original["pgbouncer/pgbouncer_hba.conf"]! : plain(original["pgbouncer/pgbouncer_hba.conf"]!));
     writeFileSync(join(files, "postgres/pg_hba.conf"), want.tls ? original["postgres/pg_hba.conf"]! : plain(original["postgres/pg_hba.conf"]!));
-    asPostgres(`${pgBin("pg_ctl")} -D ${path.pg.data} reload >/dev/null`);
+    path.pg.reload();
     await path.pgb.stop();
     path.pgb.start();
     await waitFor("PgBouncer", () => psql({ ...path.app, sql: "select 1", env: sslEnv(want.tls) }) === "1");
@@ -223,7 +224,7 @@ async function main(): Promise<void> {
     }
 
     if (phases.length < all.length) return console.log("a subset of the phases ran: results printed above, files left as they were");
-    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${execFileSync("sh", ["-c", "pgbouncer --version | head -1; postgres --version 2>/dev/null || /usr/lib/postgresql/*/bin/postgres --version"]).toString().trim().replace(/\n/g, "; ")}`;
+    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Object.values(serverVersions()).filter((v) => /PgBouncer|PostgreSQL/.test(v)).join("; ")}`;
     const date = new Date().toISOString();
     writeFileSync(join(ROOT, "bench/results/latest.json"), JSON.stringify({ date, machine, seconds: SECONDS, pool, runs: results }, null, 2) + "\n");
     writeFileSync(join(ROOT, "docs/BENCHMARKS.md"), markdown(results, machine, pool, SECONDS, date));

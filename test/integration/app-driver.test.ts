@@ -1,5 +1,5 @@
 /**
- * The app's database connection as the app makes it: SQLAlchemy on asyncpg (Debian's
+ * The app's database connection as the app makes it: SQLAlchemy on asyncpg (Debian 13's
  * python3-sqlalchemy and python3-asyncpg) with exactly the DATABASE_URL and PGSSLROOTCERT
  * the stack gives the API and worker, through the real PgBouncer to the real PostgreSQL
  * (Debian's own python3: the packages install for it).
@@ -8,7 +8,8 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCa } from "./certs";
-import { requireBinary, startDataPath, type DataPath } from "./servers";
+import { serverCommand } from "../binaries";
+import { startDataPath, type DataPath } from "./servers";
 
 const BASE = "/tmp/flowviz-it-app-driver";
 let path: DataPath;
@@ -36,7 +37,7 @@ asyncio.run(main())
 `;
 
 function appQuery(sql: string, env: { DATABASE_URL: string; PGSSLROOTCERT: string }): { out: string; err: string; status: number | null } {
-    const r = spawnSync(requireBinary("/usr/bin/python3"), ["-c", APP_SESSION, sql], { env: { PATH: process.env.PATH, ...env }, encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync(...serverCommand("python3", ["-c", APP_SESSION, sql]), { env: { PATH: process.env.PATH, ...env }, encoding: "utf8", timeout: 30_000 });
     return { out: r.stdout.trim(), err: r.stderr, status: r.status };
 }
 

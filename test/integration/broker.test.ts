@@ -1,14 +1,15 @@
 /**
- * The Celery broker's rendered valkey.conf, run by a real server (Debian's redis-server 7,
- * which reads the same ACL and persistence directives): only the app's ACL user gets in,
+ * The Celery broker's rendered valkey.conf, run by a real server (Debian 13's
+ * valkey-server 8.1): only the app's ACL user gets in,
  * without the @dangerous commands, and queued tasks survive a crash.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { renderWithSecrets, requireBinary, waitFor } from "./servers";
+import { runServerBinary, serverCommand } from "../binaries";
+import { renderWithSecrets, waitFor } from "./servers";
 
 const BASE = "/tmp/flowviz-it-broker";
 const PORT = "6379";
@@ -16,10 +17,10 @@ let conf: string;
 let password: string;
 let server: ChildProcess | undefined;
 
-/** redis-cli's answer (errors are answers too: redis-cli prints them and exits 0). */
+/** valkey-cli's answer (errors are answers too: valkey-cli prints them and exits 0). */
 function cli(args: string[], auth = true, pass = password): string {
     const login = auth ? ["--user", "flowviz", "--pass", pass, "--no-auth-warning"] : [];
-    return execFileSync(requireBinary("redis-cli"), ["-h", "127.0.0.1", "-p", PORT, ...login, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 }).trim();
+    return runServerBinary("valkey-cli", ["-h", "127.0.0.1", "-p", PORT, ...login, ...args], { timeout: 10_000 }).trim();
 }
 
 /** A rendered valkey.conf, as the server's: the container's /data (its volume) moved to a folder of the test's, nothing else changed. */
@@ -31,7 +32,7 @@ function serve(rendered: string): void {
 
 /** The server itself (no wrapper process), so that a SIGKILL is a crash of the broker. */
 function start(): void {
-    server = spawn(requireBinary("redis-server"), [join(BASE, "valkey.conf")], { stdio: "ignore" });
+    server = spawn(...serverCommand("valkey-server", [join(BASE, "valkey.conf")]), { stdio: "ignore" });
 }
 
 beforeAll(async () => {

@@ -9,9 +9,9 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { TLS_FILES } from "../../stack/fixed";
-import { requireBinary } from "./servers";
+import { runServerBinary } from "../binaries";
 
-const openssl = (args: string[], cwd: string) => execFileSync(requireBinary("openssl"), args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+const openssl = (args: string[], cwd: string) => runServerBinary("openssl", args, { cwd });
 const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
 /** A CA in `dir` (ca.crt, ca.key). */

@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serverCommand } from "../binaries";
 import { psql, startDataPath, waitFor, type DataPath, type PgBouncerServer, type PostgresServer, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-faults";
@@ -122,7 +123,7 @@ afterAll(async () => path?.stop());
 describe("faults under load", () => {
     /** Asynchronous: the writers share this event loop and must keep committing while PAUSE waits for them. */
     const admin = (sql: string) =>
-        promisify(execFile)("psql", ["-X", "-h", "127.0.0.1", "-p", "6432", "-U", "pgbouncer_admin", "-d", "pgbouncer", "-c", sql], {
+        promisify(execFile)(...serverCommand("psql", ["-X", "-h", "127.0.0.1", "-p", "6432", "-U", "pgbouncer_admin", "-d", "pgbouncer", "-c", sql]), {
             env: { ...process.env, PGPASSWORD: rendered.plan.outputs.pgbouncerAdminPassword },
         });
     const totals = (writers: Writer[]) => ({

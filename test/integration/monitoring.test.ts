@@ -8,19 +8,19 @@ import { CATALOG } from "../../configs/metrics";
 import { dashboardFiles } from "../../dashboards";
 import { ROOT } from "../helpers";
 import { grafanaVariables } from "../promql";
-import { PostgresServer, render, requireBinary, waitFor, type Rendered } from "./servers";
+import { serverCommand, type Binary } from "../binaries";
+import { PostgresServer, render, waitFor, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-monitoring";
 const PROM = "http://127.0.0.1:9090";
-const procs: ChildProcess[] = [];
+const procs = new Map<Binary, ChildProcess>();
 const received: { alerts: { labels: Record<string, string>; status: string }[] }[] = [];
 let rendered: Rendered;
 let pg: PostgresServer;
 let webhook: Server;
 
-function start(bin: string, args: string[], env: Record<string, string> = {}): void {
-    const p = spawn(requireBinary(bin), args, { env: { ...process.env, ...env }, stdio: "ignore" });
-    procs.push(p);
+function start(bin: Binary, args: string[], env: Record<string, string> = {}): void {
+    procs.set(bin, spawn(...serverCommand(bin, args), { env: { ...process.env, ...env }, stdio: "ignore" }));
 }
 
 /** A container path (or a value holding one, such as a DSN) moved onto the rendered folder. */
@@ -59,10 +59,10 @@ beforeAll(async () => {
     const env = Object.fromEntries(
         ["DATA_SOURCE_URI", "DATA_SOURCE_USER", "DATA_SOURCE_PASS_FILE"].map((k) => [k, mapPath(rendered.env("postgres-exporter", k), { "/etc/postgres-exporter": join(rendered.files, "postgres-exporter") })]),
     );
-    start("prometheus-postgres-exporter", argsOf("postgres-exporter", {}), env);
-    start("prometheus-node-exporter", argsOf("node-exporter", { "/host": "/" }));
+    start("postgres-exporter", argsOf("postgres-exporter", {}), env);
+    start("node-exporter", argsOf("node-exporter", { "/host": "/" }));
     const files = rendered.files;
-    start("prometheus-alertmanager", argsOf("alertmanager", { "/etc/alertmanager": join(files, "alertmanager"), "/alertmanager": `${BASE}/data/am` }));
+    start("alertmanager", argsOf("alertmanager", { "/etc/alertmanager": join(files, "alertmanager"), "/alertmanager": `${BASE}/data/am` }));
     start("prometheus", argsOf("prometheus", { "/etc/prometheus": join(files, "prometheus"), "/prometheus": `${BASE}/data/prom` }));
     await waitFor("Prometheus ready", async () => (await fetch(`${PROM}/-/ready`)).ok, 60);
     await waitFor("every target scraped", async () => {
@@ -73,7 +73,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-    for (const p of procs) p.kill("SIGTERM");
+    for (const p of procs.values()) p.kill("SIGTERM");
     webhook?.close();
     pg?.stop("immediate");
 });
@@ -133,7 +133,7 @@ describe("Prometheus with the rendered config", () => {
     });
 
     it("sees absence: with postgres-exporter gone, TargetAbsent for its job reaches the webhook", async () => {
-        const exporter = procs.find((p) => p.spawnfile.endsWith("prometheus-postgres-exporter"))!;
+        const exporter = procs.get("postgres-exporter")!;
         expect(exporter).toBeDefined();
         const absent = () => received.flatMap((m) => m.alerts).filter((a) => a.labels.alertname === "TargetAbsent" && a.status === "firing");
         // PostgreSQL was down a moment ago, its exporter never was

@@ -1,9 +1,9 @@
 /** The rendered PostgreSQL and PgBouncer configs, run by the real servers. */
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initPgbench, psql, requireBinary, startDataPath, type DataPath, type PostgresServer, type Rendered } from "./servers";
+import { runServerBinary } from "../binaries";
+import { initPgbench, psql, startDataPath, type DataPath, type PostgresServer, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-pooler";
 let rendered: Rendered;
@@ -13,8 +13,7 @@ const app = () => ({ port: 6432, user: "flowviz", password: rendered.plan.output
 
 /** pgbench through PgBouncer; returns its report. */
 function pgbench(args: string[]): string {
-    const cmd = `ulimit -n 16384 && exec ${requireBinary("pgbench")} ${args.join(" ")}`;
-    return execFileSync("sh", ["-c", cmd], { env: { ...process.env, PGPASSWORD: app().password }, encoding: "utf8", maxBuffer: 64 << 20 });
+    return runServerBinary("pgbench", args, { fileLimit: 16384, env: { PGPASSWORD: app().password } });
 }
 
 let path: DataPath;

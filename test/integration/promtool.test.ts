@@ -1,5 +1,4 @@
 /** The rendered Prometheus and Alertmanager files, checked and unit-tested by promtool and amtool themselves. */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -9,12 +8,13 @@ import { loadStackConfig } from "../../stack/load";
 import { renderedFiles } from "../../render/files";
 import { ROOT, runStack } from "../helpers";
 import { ALERT_CASES } from "./alert-cases";
-import { render, requireBinary, type Rendered } from "./servers";
+import { runServerBinary, type Binary } from "../binaries";
+import { render, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-promtool";
-const run = (bin: string, args: string[], cwd?: string) => {
+const run = (bin: Binary, args: string[], cwd?: string) => {
     try {
-        return { ok: true, out: execFileSync(requireBinary(bin), args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) };
+        return { ok: true, out: runServerBinary(bin, args, { cwd }) };
     } catch (e) {
         const err = e as { stdout?: string; stderr?: string };
         return { ok: false, out: `${err.stdout ?? ""}${err.stderr ?? ""}` };

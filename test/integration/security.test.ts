@@ -3,14 +3,14 @@
  * hop (verify-full through PgBouncer, plaintext and foreign CAs refused) and least-privilege
  * roles (the app reads and writes, the migration role changes the schema).
  */
-import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { Client } from "pg";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCa } from "./certs";
-import { psql, renderWithSecrets, requireBinary, startDataPath, type DataPath } from "./servers";
+import { runServerBinary } from "../binaries";
+import { psql, renderWithSecrets, startDataPath, type DataPath } from "./servers";
 
 const BASE = "/tmp/flowviz-it-security";
 let path: DataPath;
@@ -25,11 +25,7 @@ afterAll(async () => path?.stop());
 /** psql with a full conninfo; returns the output, or throws with psql's error text. */
 function connect(conninfo: string, password: string, sql = "select 1"): string {
     try {
-        return execFileSync(requireBinary("psql"), ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql], {
-            env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "10" },
-            encoding: "utf8",
-            stdio: ["ignore", "pipe", "pipe"],
-        }).trim();
+        return runServerBinary("psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql], { env: { PGPASSWORD: password, PGCONNECT_TIMEOUT: "10" } }).trim();
     } catch (e) {
         throw new Error(String((e as { stderr?: string }).stderr));
     }

@@ -1,9 +1,9 @@
 /**
- * Real servers from Debian's packages, on loopback, fed exactly the files the
- * offline render wrote. A missing binary fails the test (never a skip).
+ * Real servers from Debian 13's packages (test/binaries.ts), on loopback, fed exactly the
+ * files the offline render wrote. A missing binary fails the test (never a skip).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../root";
 import { parse, stringify } from "yaml";
@@ -11,17 +11,7 @@ import { standIn } from "../../render/stackfile";
 import { realCertificates } from "./certs";
 import { SECRET_FILE, TLS_FILES } from "../../stack/fixed";
 import { CONFIG_DIR_LABEL } from "../../components/service";
-
-export function requireBinary(path: string): string {
-    const found = path.startsWith("/") ? (existsSync(path) ? path : "") : execFileSync("sh", ["-c", `command -v ${path} || true`]).toString().trim();
-    if (!found) throw new Error(`${path} is not installed: run scripts/install-servers.sh as root (Debian packages; see README)`);
-    return found;
-}
-
-export function pgBin(name: string): string {
-    const versions = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").sort() : [];
-    return requireBinary(`/usr/lib/postgresql/${versions.at(-1) ?? "15"}/bin/${name}`);
-}
+import { chownToServer, runServerBinary, serverCommand, type Binary } from "../binaries";
 
 /** The rendered plan and files of a stack (with secrets: the test needs the credentials). */
 export interface Rendered {
@@ -44,7 +34,7 @@ export function render(stackFile: string, out: string, stack = "local"): Rendere
     });
     const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8"));
     const caFile = realCertificates(plan, join(out, "files"), join(out, "certs"));
-    execFileSync("chown", ["-R", "postgres:postgres", out]);
+    chownToServer(out);
     return {
         dir: out,
         files: join(out, "files"),
@@ -80,23 +70,18 @@ export function renderWithSecrets(base: string, name: string, keys: readonly str
 
 /** pgbench's tables, created (and vacuumed) by the migration role; the app role then runs pgbench with -n. */
 export function initPgbench(migrator: DataPath["migrator"]): void {
-    execFileSync(requireBinary("pgbench"), ["-i", "-q", "-s", "10", "-h", "127.0.0.1", "-p", String(migrator.port), "-U", migrator.user, migrator.db], {
-        env: { ...process.env, PGPASSWORD: migrator.password },
-        stdio: "ignore",
-    });
+    runServerBinary("pgbench", ["-i", "-q", "-s", "10", "-h", "127.0.0.1", "-p", String(migrator.port), "-U", migrator.user, migrator.db], { env: { PGPASSWORD: migrator.password } });
 }
 
-/** Runs a command as the postgres user (PostgreSQL and PgBouncer refuse root). */
-export function asPostgres(cmd: string, opts: { cwd?: string; env?: Record<string, string> } = {}): string {
-    return execFileSync("runuser", ["-u", "postgres", "--", "sh", "-c", cmd], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: "utf8" });
+/** A PostgreSQL program run as the server user (PostgreSQL refuses root). */
+export function asPostgres(bin: Binary, args: string[]): string {
+    return runServerBinary(bin, args, { asServerUser: true });
 }
 
 /** psql's answer; `env` adds libpq settings (PGSSLMODE, ...). */
 export function psql(args: { host?: string; port: number; user: string; password: string; db: string; sql: string; env?: Record<string, string> }): string {
-    return execFileSync(requireBinary("psql"), ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", args.host ?? "127.0.0.1", "-p", String(args.port), "-U", args.user, "-d", args.db, "-c", args.sql], {
-        env: { ...process.env, PGPASSWORD: args.password, PGCONNECT_TIMEOUT: "10", ...args.env },
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
+    return runServerBinary("psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", args.host ?? "127.0.0.1", "-p", String(args.port), "-U", args.user, "-d", args.db, "-c", args.sql], {
+        env: { PGPASSWORD: args.password, PGCONNECT_TIMEOUT: "10", ...args.env },
     }).trim();
 }
 
@@ -126,20 +111,23 @@ export class PostgresServer {
         mkdirSync(this.base, { recursive: true });
         writeFileSync(join(this.base, "pw"), this.superuserPassword);
         chmodSync(join(this.base, "pw"), 0o600);
-        execFileSync("chown", ["-R", "postgres:postgres", this.base]);
-        asPostgres(`${pgBin("initdb")} -D ${this.data} -U postgres --pwfile=${this.base}/pw --auth=scram-sha-256 >/dev/null`);
+        chownToServer(this.base);
+        asPostgres("initdb", ["-D", this.data, "-U", "postgres", `--pwfile=${this.base}/pw`, "--auth=scram-sha-256"]);
     }
     start(): void {
         const conf = join(this.rendered.files, "postgres");
-        asPostgres(
-            `${pgBin("pg_ctl")} -D ${this.data} -l ${this.base}/postgres.log -w -t 60 ` +
-                `-o "-c config_file=${conf}/postgresql.conf -c hba_file=${conf}/pg_hba.conf -c data_directory=${this.data} -c unix_socket_directories=${this.base} ` +
-                // the container's paths, moved to where the render is
-                `-c ssl_cert_file=${conf}/${TLS_FILES.cert} -c ssl_key_file=${conf}/${TLS_FILES.key} -c ssl_ca_file=${conf}/${TLS_FILES.ca}" start >/dev/null`,
-        );
+        const options =
+            `-c config_file=${conf}/postgresql.conf -c hba_file=${conf}/pg_hba.conf -c data_directory=${this.data} -c unix_socket_directories=${this.base} ` +
+            // the container's paths, moved to where the render is
+            `-c ssl_cert_file=${conf}/${TLS_FILES.cert} -c ssl_key_file=${conf}/${TLS_FILES.key} -c ssl_ca_file=${conf}/${TLS_FILES.ca}`;
+        asPostgres("pg_ctl", ["-D", this.data, "-l", `${this.base}/postgres.log`, "-w", "-t", "60", "-o", options, "start"]);
     }
     stop(mode: "fast" | "immediate" = "fast"): void {
-        if (existsSync(join(this.data, "postmaster.pid"))) asPostgres(`${pgBin("pg_ctl")} -D ${this.data} -m ${mode} -w stop >/dev/null`);
+        if (existsSync(join(this.data, "postmaster.pid"))) asPostgres("pg_ctl", ["-D", this.data, "-m", mode, "-w", "stop"]);
+    }
+    /** Tells the server to reread its configuration files. */
+    reload(): void {
+        asPostgres("pg_ctl", ["-D", this.data, "reload"]);
     }
     /** The superuser over the local socket, with its password (TCP takes only its certificate). */
     superuser(password = this.superuserPassword): { host: string; port: number; user: string; password: string; db: string } {
@@ -152,7 +140,7 @@ export class PostgresServer {
         // the container's paths, moved to where the render is
         const local = (value: string) => value.replace(job.labels.find((l: { label: string }) => l.label === CONFIG_DIR_LABEL).value, dir);
         const env = Object.fromEntries((job.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), local(e.slice(e.indexOf("=") + 1))]));
-        execFileSync(requireBinary(job.entrypoints[0]), (job.command as string[]).map(local), { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
+        runServerBinary(job.entrypoints[0] as Binary, (job.command as string[]).map(local), { env });
     }
 }
 
@@ -163,7 +151,7 @@ export class PgBouncerServer {
     constructor(readonly rendered: Rendered, readonly fileLimit: number) {}
     start(): void {
         const dir = join(this.rendered.files, "pgbouncer");
-        this.proc = spawn("runuser", ["-u", "postgres", "--", "sh", "-c", `ulimit -n ${this.fileLimit} && exec ${requireBinary("pgbouncer")} pgbouncer.ini`], { cwd: dir });
+        this.proc = spawn(...serverCommand("pgbouncer", ["pgbouncer.ini"], { asServerUser: true, cwd: dir, fileLimit: this.fileLimit }));
         this.proc.stdout?.on("data", (d) => (this.log += d));
         this.proc.stderr?.on("data", (d) => (this.log += d));
     }
@@ -175,7 +163,7 @@ export class PgBouncerServer {
         const p = this.proc;
         if (!p || p.exitCode !== null) return;
         const exited = new Promise((r) => p.once("exit", r));
-        execFileSync("pkill", [`-${this.stopSignal.replace(/^SIG/, "")}`, "-f", "pgbouncer pgbouncer.ini"]);
+        p.kill(this.stopSignal as NodeJS.Signals);
         await exited;
     }
 }
