@@ -89,6 +89,9 @@ async function loginFrom(from: string, c: { user: string; password: string; db: 
     }
 }
 
+/** PgBouncer's refusal when no hba line matches (1.24 says so; older releases said "login rejected"). */
+const NO_HBA_LINE = /no authentication method is found|login rejected/;
+
 describe("PgBouncer's console", () => {
     const admin = () => ({ user: "pgbouncer_admin", password: path.rendered.plan.outputs.pgbouncerAdminPassword as string, db: "pgbouncer" });
     // the stats password, from the exporter's connection string in the plan
@@ -102,13 +105,13 @@ describe("PgBouncer's console", () => {
     });
 
     it("refuses both console users from any other address, where the app still gets in", async () => {
-        await expect(loginFrom("127.0.0.2", admin(), "SHOW VERSION")).rejects.toThrow(/login rejected/);
-        await expect(loginFrom("127.0.0.2", stats(), "SHOW VERSION")).rejects.toThrow(/login rejected/);
+        await expect(loginFrom("127.0.0.2", admin(), "SHOW VERSION")).rejects.toThrow(NO_HBA_LINE);
+        await expect(loginFrom("127.0.0.2", stats(), "SHOW VERSION")).rejects.toThrow(NO_HBA_LINE);
         expect(await loginFrom("127.0.0.2", app(), "select current_user")).toBe("flowviz");
     });
 
     it("keeps the console users out of the application database", async () => {
-        await expect(loginFrom("127.0.0.1", { ...admin(), db: "flowviz" }, "select 1")).rejects.toThrow(/login rejected/);
+        await expect(loginFrom("127.0.0.1", { ...admin(), db: "flowviz" }, "select 1")).rejects.toThrow(NO_HBA_LINE);
     });
 });
 
