@@ -14,7 +14,7 @@ import { cpus } from "node:os";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { serverCommand, serverVersions } from "../test/binaries";
+import { serverCommand, versionLine } from "../test/binaries";
 import { initPgbench, psql, startDataPath, waitFor, type DataPath } from "../test/integration/servers";
 import { ROOT } from "../test/root";
 
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
     }
 
     if (phases.length < all.length) return console.log("a subset of the phases ran: results printed above, files left as they were");
-    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Object.values(serverVersions()).filter((v) => /PgBouncer|PostgreSQL/.test(v)).join("; ")}`;
+    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${versionLine("pgbouncer")}; ${versionLine("postgres")}`;
     const date = new Date().toISOString();
     writeFileSync(join(ROOT, "bench/results/latest.json"), JSON.stringify({ date, machine, seconds: SECONDS, pool, runs: results }, null, 2) + "\n");
     writeFileSync(join(ROOT, "docs/BENCHMARKS.md"), markdown(results, machine, pool, SECONDS, date));

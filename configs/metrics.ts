@@ -67,7 +67,6 @@ export const PGBOUNCER_EXPORTER: MetricSource = {
         pgbouncer_pools_server_active_connections: { help: "server connections linked to a client", labels: ["database", "user"] },
         pgbouncer_pools_server_idle_connections: { help: "idle server connections", labels: ["database", "user"] },
         pgbouncer_databases_pool_size: { help: "pool_size of a database", labels: ["name"] },
-        pgbouncer_databases_reserve_pool: { help: "reserve_pool of a database", labels: ["name"] },
         pgbouncer_config_max_client_connections: { help: "max_client_conn" },
         pgbouncer_stats_sql_transactions_pooled_total: { help: "transactions pooled (counter)", labels: ["database"] },
         pgbouncer_stats_queries_pooled_total: { help: "queries pooled (counter)", labels: ["database"] },

@@ -41,7 +41,8 @@ export function infrastructureDashboard() {
             graph("Server connections against pool size", "none", [
                 { expr: "sum by (database) (pgbouncer_pools_server_active_connections)", legend: "active {{database}}" },
                 { expr: "sum by (database) (pgbouncer_pools_server_idle_connections)", legend: "idle {{database}}" },
-                { expr: "sum by (name) (pgbouncer_databases_pool_size + pgbouncer_databases_reserve_pool)", legend: "pool + reserve {{name}}" },
+                // the reserve is not plotted: PgBouncer 1.24 renamed its column and exporters before pgbouncer_exporter#271 drop it
+                { expr: "sum by (name) (pgbouncer_databases_pool_size)", legend: "pool {{name}}" },
             ]),
         )
         .withPanel(

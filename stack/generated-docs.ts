@@ -2,6 +2,7 @@ import { configDocs } from "./docs";
 import { monitoringDocs } from "../configs/monitoring-docs";
 import { loadStackConfig } from "./load";
 import { stackFileSchema } from "./editor-schema";
+import { versionsDoc } from "./versions";
 
 /** Every document generated from code, by repository path (monitoring docs show the default thresholds). */
 export function generatedDocs(): Record<string, string> {
@@ -9,6 +10,7 @@ export function generatedDocs(): Record<string, string> {
     return {
         "docs/CONFIG.md": configDocs(),
         "schema/stack.schema.json": JSON.stringify(stackFileSchema(), null, 2) + "\n",
+        "docs/VERSIONS.md": versionsDoc(defaults),
         ...monitoringDocs(defaults.monitoring.alerts),
     };
 }

@@ -24,7 +24,7 @@ export class ConfigError extends Error {
 
 
 const FORMAT_HELP: Record<string, string> = {
-    "pinned-image": "an image pinned by tag or digest, e.g. `postgres:17.2-bookworm` (never `latest`, never untagged)",
+    "pinned-image": "an image pinned by tag or digest, e.g. `postgres:17.12-trixie` (never `latest`, never untagged)",
     ipv4: "an IPv4 address",
     uri: "an http(s) URL",
     "positive-duration": "a duration above zero, like 15s, 2m, 1h30m, 30d",

@@ -39,7 +39,7 @@ const HostPort = (description: string) =>
     Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description }));
 
 export const PostgresSchema = Section("PostgreSQL server", {
-    image: Image("postgres:17.2-bookworm", "PostgreSQL image"),
+    image: Image("postgres:17.12-trixie", "PostgreSQL image"),
     database: Type.String({ pattern: "^[a-z_][a-z0-9_]{0,62}$", examples: ["flowviz", "flowviz_prod"], default: "flowviz", description: "application database" }),
     appUser: Type.String({ pattern: "^[a-z_][a-z0-9_]{0,62}$", examples: ["flowviz", "flowviz_app"], default: "flowviz", description: "role the API and worker log in as (through PgBouncer)" }),
     maxConnections: Type.Integer({ minimum: 20, maximum: 10000, default: 100, description: "`max_connections`" }),
@@ -85,7 +85,7 @@ export const AppSchema = Section("The flowviz application", {
     api: AppService("ghcr.io/flowviz/api:0.6.0", 2, 25, 10, "1", "512Mi", "FastAPI API (port 8000, `/metrics`)"),
     worker: AppService("ghcr.io/flowviz/api:0.6.0", 1, 5, 0, "1", "512Mi", "Celery worker (same image as the API)"),
     apiPort: Port(8000, "port the API listens on"),
-    valkeyImage: Image("valkey/valkey:8.0.2-alpine", "Valkey image (Celery broker, rate limiting)"),
+    valkeyImage: Image("valkey/valkey:8.1.4-alpine", "Valkey image (Celery broker, rate limiting)"),
     valkeyStorageSize: Bytes("2Gi", "Valkey's volume (append-only file of the queued tasks)"),
     roundTripsPerTransaction: Type.Integer({ minimum: 1, maximum: 100, default: 8, description: "client round trips in a typical transaction (BEGIN ... COMMIT); a server connection is held through each of them" }),
 });
@@ -154,11 +154,11 @@ export const MonitoringSchema = Section("Prometheus, Alertmanager, Grafana and t
         description: "`bundled`: the stack runs its own Prometheus, Alertmanager, Grafana and node-exporter; `operator` (Kubernetes): it declares PodMonitors, a PrometheusRule, an AlertmanagerConfig and dashboard ConfigMaps for an existing kube-prometheus-stack",
     }),
     operator: OperatorSchema,
-    prometheusImage: Image("prom/prometheus:v2.50.0", "Prometheus image"),
-    alertmanagerImage: Image("prom/alertmanager:v0.27.0", "Alertmanager image"),
+    prometheusImage: Image("prom/prometheus:v2.53.5", "Prometheus image"),
+    alertmanagerImage: Image("prom/alertmanager:v0.28.1", "Alertmanager image"),
     grafanaImage: Image("grafana/grafana:11.6.0", "Grafana image"),
-    nodeExporterImage: Image("prom/node-exporter:v1.7.0", "node-exporter image"),
-    postgresExporterImage: Image("prometheuscommunity/postgres-exporter:v0.15.0", "postgres-exporter image"),
+    nodeExporterImage: Image("prom/node-exporter:v1.9.1", "node-exporter image"),
+    postgresExporterImage: Image("prometheuscommunity/postgres-exporter:v0.17.1", "postgres-exporter image"),
     pgbouncerExporterImage: Image("quay.io/prometheuscommunity/pgbouncer-exporter:v0.12.1", "PgBouncer exporter image (prometheus-community)"),
     scrapeInterval: Duration("15s", "global scrape interval"),
     apiScrapeInterval: Duration("10s", "scrape interval of the API"),

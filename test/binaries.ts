@@ -79,32 +79,38 @@ export function runServerBinary(bin: Binary, args: readonly string[], opts: RunA
     return execFileSync(file, argv, { env: { ...process.env, ...opts.env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: opts.timeout });
 }
 
-/** What each server says its version is (the first line of its --version). */
-export function serverVersions(): Record<string, string> {
-    const asked: [string, Binary, string[]][] = [
-        ["PostgreSQL", "postgres", ["--version"]],
-        ["PgBouncer", "pgbouncer", ["--version"]],
-        ["pgBackRest", "pgbackrest", ["version"]],
-        ["Valkey", "valkey-server", ["--version"]],
-        ["Prometheus", "prometheus", ["--version"]],
-        ["promtool", "promtool", ["--version"]],
-        ["Alertmanager", "alertmanager", ["--version"]],
-        ["amtool", "amtool", ["--version"]],
-        ["node-exporter", "node-exporter", ["--version"]],
-        ["postgres-exporter", "postgres-exporter", ["--version"]],
-        ["pgbouncer-exporter", "pgbouncer-exporter", ["--version"]],
-    ];
-    return Object.fromEntries(asked.map(([name, bin, args]) => {
-        const r = spawnSync(...serverCommand(bin, args), { encoding: "utf8" });
-        const line = `${r.stdout}${r.stderr}`.split("\n")[0]!.trim();
-        if (r.status !== 0 || !line) throw new Error(`${BINARIES[bin]} ${args.join(" ")} failed in ${serverRoot()}: ${r.stderr}`);
-        return [name, line];
-    }));
+/** The servers whose versions the suite reports, with the argument that prints it. */
+const VERSION_ARG: Partial<Record<Binary, string>> = {
+    postgres: "--version",
+    pgbouncer: "--version",
+    pgbackrest: "version",
+    "valkey-server": "--version",
+    prometheus: "--version",
+    promtool: "--version",
+    alertmanager: "--version",
+    amtool: "--version",
+    "node-exporter": "--version",
+    "postgres-exporter": "--version",
+    "pgbouncer-exporter": "--version",
+};
+
+/** The first line a server prints for its version (`postgres (PostgreSQL) 17.12 (Debian 17.12-0+deb13u1)`). */
+export function versionLine(bin: Binary): string {
+    const arg = VERSION_ARG[bin] ?? "--version";
+    const r = spawnSync(...serverCommand(bin, [arg]), { encoding: "utf8" });
+    const line = `${r.stdout}${r.stderr}`.split("\n")[0]!.trim();
+    if (r.status !== 0 || !line) throw new Error(`${BINARIES[bin]} ${arg} failed in ${serverRoot()}: ${r.stderr}`);
+    return line;
 }
 
-/** The major.minor a version line names (`postgres (PostgreSQL) 17.12 (Debian ...)` gives 17.12; `v1.9.0` gives 1.9). */
-export function majorMinor(versionLine: string): string {
-    const m = /(\d+)\.(\d+)/.exec(versionLine);
-    if (!m) throw new Error(`no version in "${versionLine}"`);
-    return `${m[1]}.${m[2]}`;
+/** The version number in a version line (`v=8.1.1` gives 8.1.1, `version 2.53.3+ds1` gives 2.53.3). */
+export function versionNumber(line: string): string {
+    const m = /(\d+\.\d+(?:\.\d+)?)/.exec(line);
+    if (!m) throw new Error(`no version in "${line}"`);
+    return m[1]!;
+}
+
+/** Every reported server's version line, by binary. */
+export function serverVersions(): Record<string, string> {
+    return Object.fromEntries(Object.keys(VERSION_ARG).map((bin) => [bin, versionLine(bin as Binary)]));
 }

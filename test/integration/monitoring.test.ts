@@ -9,7 +9,7 @@ import { dashboardFiles } from "../../dashboards";
 import { ROOT } from "../helpers";
 import { grafanaVariables } from "../promql";
 import { serverCommand, type Binary } from "../binaries";
-import { PostgresServer, render, waitFor, type Rendered } from "./servers";
+import { LOCAL_FILE_LIMIT, PgBouncerServer, PostgresServer, psql, render, waitFor, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-monitoring";
 const PROM = "http://127.0.0.1:9090";
@@ -17,6 +17,7 @@ const procs = new Map<Binary, ChildProcess>();
 const received: { alerts: { labels: Record<string, string>; status: string }[] }[] = [];
 let rendered: Rendered;
 let pg: PostgresServer;
+let pgb: PgBouncerServer;
 let webhook: Server;
 
 function start(bin: Binary, args: string[], env: Record<string, string> = {}): void {
@@ -47,6 +48,9 @@ beforeAll(async () => {
     pg.init();
     pg.start();
     pg.applyRoles();
+    pgb = new PgBouncerServer(rendered, LOCAL_FILE_LIMIT);
+    pgb.start();
+    await waitFor("PgBouncer", () => psql({ port: 6432, user: "flowviz", password: rendered.plan.outputs.appDbPassword as string, db: "flowviz", sql: "select 1" }) === "1");
     webhook = createServer((req, res) => {
         let body = "";
         req.on("data", (d) => (body += d));
@@ -60,6 +64,9 @@ beforeAll(async () => {
         ["DATA_SOURCE_URI", "DATA_SOURCE_USER", "DATA_SOURCE_PASS_FILE"].map((k) => [k, mapPath(rendered.env("postgres-exporter", k), { "/etc/postgres-exporter": join(rendered.files, "postgres-exporter") })]),
     );
     start("postgres-exporter", argsOf("postgres-exporter", {}), env);
+    // PgBouncer's sidecar, its CA where the render put it
+    const pgbouncerDsn = mapPath(rendered.env("pgbouncer-exporter", "PGBOUNCER_EXPORTER_CONNECTION_STRING"), { "/etc/pgbouncer-exporter": join(rendered.files, "pgbouncer-exporter") });
+    start("pgbouncer-exporter", argsOf("pgbouncer-exporter", {}), { PGBOUNCER_EXPORTER_CONNECTION_STRING: pgbouncerDsn });
     start("node-exporter", argsOf("node-exporter", { "/host": "/" }));
     const files = rendered.files;
     start("alertmanager", argsOf("alertmanager", { "/etc/alertmanager": join(files, "alertmanager"), "/alertmanager": `${BASE}/data/am` }));
@@ -75,6 +82,7 @@ beforeAll(async () => {
 afterAll(async () => {
     for (const p of procs.values()) p.kill("SIGTERM");
     webhook?.close();
+    await pgb?.stop();
     pg?.stop("immediate");
 });
 
@@ -89,11 +97,10 @@ describe("Prometheus with the rendered config", () => {
     it("has every target that can run here up", async () => {
         const res = (await (await fetch(`${PROM}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { job: string }; health: string; lastError: string }[] } };
         const health = Object.fromEntries(res.data.activeTargets.map((t) => [t.labels.job, t.health]));
-        // pgbouncer: the prometheus-community exporter has no Debian package (Debian's is another program).
-        expect(health).toEqual({ postgres: "up", node: "up", prometheus: "up", alertmanager: "up", pgbouncer: "down" });
+        expect(health).toEqual({ postgres: "up", node: "up", prometheus: "up", alertmanager: "up", pgbouncer: "up" });
     });
 
-    for (const source of CATALOG.filter((s) => ["postgres", "node", "prometheus", "alertmanager"].includes(s.job))) {
+    for (const source of CATALOG.filter((s) => ["postgres", "pgbouncer", "node", "prometheus", "alertmanager"].includes(s.job))) {
         it(`finds every catalogued ${source.job} metric on the real target`, async () => {
             const missing: string[] = [];
             for (const metric of Object.keys(source.metrics)) {
@@ -141,7 +148,7 @@ describe("Prometheus with the rendered config", () => {
         exporter.kill("SIGTERM");
         await waitFor("TargetAbsent for postgres at the webhook", () => absent().some((a) => a.labels.job === "postgres"), 90);
         expect(absent().find((a) => a.labels.job === "postgres")!.labels).toMatchObject({ severity: "critical", component: "postgres", job: "postgres" });
-        // only jobs without a healthy target: postgres now, pgbouncer all along (its exporter has no Debian package)
-        expect([...new Set(absent().map((a) => a.labels.job))].sort()).toEqual(["pgbouncer", "postgres"]);
+        // only the job without a healthy target
+        expect([...new Set(absent().map((a) => a.labels.job))]).toEqual(["postgres"]);
     });
 });

@@ -171,7 +171,7 @@ export class PgBouncerServer {
 /** The local stack, as the tests and the benchmark run it. */
 export const LOCAL_STACK = "test/integration/Pulumi.local.yaml";
 /** PgBouncer's open-file limit in the local stack (pgbouncer.fileDescriptorLimit). */
-const LOCAL_FILE_LIMIT = 16384;
+export const LOCAL_FILE_LIMIT = 16384;
 
 export interface DataPath {
     rendered: Rendered;

@@ -2,6 +2,6 @@
 import { serverVersions } from "../binaries";
 
 export default function setup(): void {
-    const versions = serverVersions();
-    console.log(`real servers (Debian 13):\n${Object.entries(versions).map(([name, v]) => `  ${name}: ${v}`).join("\n")}`);
+    const lines = Object.entries(serverVersions()).map(([bin, v]) => `  ${bin}: ${v}`);
+    console.log(`real servers (Debian 13):\n${lines.join("\n")}`);
 }
