@@ -1,9 +1,15 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
     test: {
+        // vitest leaves one core free by default: on 2 cores that is one file at a time
+        maxWorkers: Math.max(2, availableParallelism()),
         projects: [
+            // what a developer runs on every save: in-process, no servers, no CLI processes
             { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 60_000 } },
+            // the commands as users run them (npm run render / check / diff), each a process
+            { test: { name: "cli", include: ["test/cli/**/*.test.ts"], testTimeout: 120_000 } },
             {
                 test: {
                     name: "integration",

@@ -9,7 +9,7 @@
  * the same stack in plaintext (TLS's cost) and other pool sizes at 1000 clients (the sweep).
  * Writes bench/results/latest.json and docs/BENCHMARKS.md.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { cpus } from "node:os";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

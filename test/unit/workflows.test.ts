@@ -30,6 +30,16 @@ describe("workflows", () => {
         expect(validateWorkflow(text(f)).errors).toEqual([]);
     });
 
+    it("run on a supported Node LTS, the tests on Debian 13 where the servers install natively", () => {
+        for (const f of files) {
+            for (const job of Object.values(workflow(f).jobs as Record<string, { container?: string; steps: Record<string, any>[] }>)) {
+                if (job.container) expect(job.container, f).toMatch(/^node:(2[2-9]|[3-9]\d)-trixie$/);
+                for (const s of job.steps.filter((x) => x.with?.["node-version"] !== undefined)) expect(Number(s.with["node-version"]), f).toBeGreaterThanOrEqual(22);
+            }
+        }
+        expect((workflow("test.yml").jobs.test as { container: string }).container).toMatch(/-trixie$/);
+    });
+
     it("the validators catch a broken workflow", () => {
         expect(lint(BROKEN, "broken.yml").length).toBeGreaterThan(0);
         expect(validateWorkflow("on: push\njobs:\n  x:\n    steps: []\n").errors.length).toBeGreaterThan(0);
