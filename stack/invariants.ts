@@ -9,6 +9,7 @@ import { connectionBudget, databaseCores, replicasOn } from "./capacity";
 import { mib, postgresMemory, prometheusDisk, PROMETHEUS_WAL_BYTES, seconds } from "./budgets";
 import { FIXED_PORTS, INTERNAL_ROLES, SYSTEM_DATABASES } from "./fixed";
 import type { StackConfig } from "./schema";
+import { BACKUP_INVARIANTS } from "./backups";
 
 export interface CheckContext {
     project: string;
@@ -323,7 +324,7 @@ const monitoring: Invariant[] = [
 ];
 
 /** Every invariant, in the order docs/CONFIG.md lists them. */
-export const INVARIANTS: Invariant[] = [...connections, ...database, ...ports, ...monitoring];
+export const INVARIANTS: Invariant[] = [...connections, ...database, ...BACKUP_INVARIANTS, ...ports, ...monitoring];
 
 /** Every violation of every invariant, as `project:key: message`. */
 export function checkInvariants(config: StackConfig, ctx: CheckContext): string[] {

@@ -11,6 +11,8 @@ import { isPinnedImage } from "./images";
 export { isPinnedImage } from "./images";
 import { coerceToSchema, type Coercion, type SchemaNode } from "./coerce";
 import { durationSeconds } from "../configs/format";
+import { isCron } from "./schedule";
+import { backupRepository } from "./backups";
 
 export class ConfigError extends Error {
     constructor(readonly problems: string[], stack: string) {
@@ -28,6 +30,7 @@ const FORMAT_HELP: Record<string, string> = {
     ipv4: "an IPv4 address",
     uri: "an http(s) URL",
     "positive-duration": "a duration above zero, like 15s, 2m, 1h30m, 30d",
+    cron: "a cron schedule of five fields (minute hour day-of-month month day-of-week, UTC), like `0 1 * * 0`",
 };
 
 const TYPE_NAMES: Record<string, string> = {
@@ -43,6 +46,7 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict:
 ajv.addFormat("pinned-image", isPinnedImage);
 ajv.addFormat("uri", /^https?:\/\/[^\s/$.?#][^\s]*$/);
 ajv.addFormat("positive-duration", (d: string) => (durationSeconds(d) ?? 0) > 0);
+ajv.addFormat("cron", isCron);
 ajv.addFormat("ipv4", /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/);
 const validate = ajv.compile<StackConfig>(StackConfigSchema);
 
@@ -168,6 +172,7 @@ export function loadStackConfig(project: string, stack: string, raw: Record<stri
     const needs: [unknown, ExternalSecretKey, string][] = [
         [receivers.email, "alertmanagerSmtpPassword", "monitoring.receivers.email"],
         [receivers.slack, "alertmanagerSlackWebhookUrl", "monitoring.receivers.slack"],
+        ...(["backupS3AccessKey", "backupS3SecretKey"] as const).map((k): [unknown, ExternalSecretKey, string] => [backupRepository(coerced) === "s3" && coerced.postgres.backups.s3?.keyType === "shared", k, "postgres.backups.s3"]),
     ];
     for (const [used, key, path] of needs) {
         if (used && secrets[key] === undefined) problems.push(`${prefix}${path}: needs the secret ${prefix}${key} (pulumi config set --secret ${prefix}${key} <value> -s ${stack})`);

@@ -38,6 +38,63 @@ const Resources = (cpu: string, memory: string) =>
 const HostPort = (description: string) =>
     Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description }));
 
+/** A cron schedule (minute hour day-of-month month day-of-week, UTC). */
+const Cron = (def: string, description: string) =>
+    Type.String({ format: "cron", examples: ["0 1 * * 0", "30 2 * * 1-6"], default: def, description });
+
+export const BackupsSchema = Section("continuous WAL archiving and scheduled backups with pgBackRest (docs/BACKUPS.md)", {
+    repository: Type.Optional(
+        Type.Union([Type.Literal("posix"), Type.Literal("s3"), Type.Literal("none")], {
+            description: "where WAL and backups go: `posix` (a protected volume of its own; the default on Docker), `s3` (an S3-compatible object store; the default on Kubernetes), `none` (nothing archived: needs `allowNone`)",
+        }),
+    ),
+    allowNone: Type.Boolean({ default: false, description: "allow `repository: none`: no archive and no backup, the data is lost with its volume" }),
+    image: Type.Optional(Type.String({ format: "pinned-image", description: "PostgreSQL image with pgBackRest (postgres.image plus images/postgres-pgbackrest/Dockerfile, pushed to your registry); required on Kubernetes, built from the Dockerfile on Docker when unset" })),
+    archiveTimeout: Duration("60s", "`archive_timeout`: a WAL segment with any write in it is archived at least this often (the archive's RPO)"),
+    archivePushQueueMax: Bytes("4Gi", "pgBackRest `archive-push-queue-max`: WAL kept for an unreachable repository; beyond it WAL is dropped from the queue (the archive gets a gap, PostgreSQL's disk never fills)"),
+    schedule: Section("when backups run (cron, UTC); a run due for both takes the full one", {
+        full: Cron("0 1 * * 0", "full backup"),
+        diff: Cron("0 1 * * 1-6", "differential backup (changes since the last full)"),
+    }),
+    retention: Section("what the repository keeps", {
+        full: Type.Integer({ minimum: 1, maximum: 100, default: 2, description: "`repo1-retention-full`: full backups kept (with their WAL)" }),
+        diff: Type.Integer({ minimum: 1, maximum: 100, default: 6, description: "`repo1-retention-diff`: differential backups kept" }),
+        recoveryWindowDays: Type.Integer({ minimum: 1, maximum: 3650, default: 7, description: "how far back a point-in-time restore must reach; the full backups kept must cover it" }),
+    }),
+    repositorySize: Bytes("80Gi", "size of the posix repository's volume"),
+    s3: Type.Optional(
+        Type.Object(
+            {
+                endpoint: Type.String({ pattern: "^[A-Za-z0-9.-]+(:[0-9]{1,5})?$", examples: ["s3.eu-central-1.amazonaws.com", "minio.storage:9000"], description: "S3 endpoint host[:port] (TLS always)" }),
+                bucket: Type.String({ pattern: "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description: "bucket (created beforehand)" }),
+                region: Type.String({ minLength: 1, examples: ["eu-central-1", "us-east-1"], description: "region" }),
+                uriStyle: Type.Union([Type.Literal("host"), Type.Literal("path")], { default: "host", description: "`host` (bucket.endpoint) or `path` (endpoint/bucket, most self-hosted stores)" }),
+                path: Type.String({ pattern: "^/[A-Za-z0-9._/-]*$", default: "/flowviz", description: "prefix inside the bucket" }),
+                keyType: Type.Union([Type.Literal("shared"), Type.Literal("auto")], {
+                    default: "shared",
+                    description: "`shared`: the secrets `backupS3AccessKey` and `backupS3SecretKey`; `auto`: the instance's IAM role (pgBackRest `repo1-s3-key-type=auto`, no static key anywhere)",
+                }),
+                caCert: Type.Optional(Type.String({ pattern: "-----BEGIN CERTIFICATE-----", description: "PEM of the CA that signed the endpoint's certificate, when not a public one" })),
+            },
+            { additionalProperties: false, description: "the object store (always TLS); with keyType shared its keys are the secrets `backupS3AccessKey` and `backupS3SecretKey`" },
+        ),
+    ),
+});
+
+/** Point-in-time recovery into a new data volume (docs/runbooks/RestoreToPointInTime.md). */
+export const RestoreSchema = Type.Object(
+    {
+        id: Type.String({ pattern: "^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$", examples: ["recall-2026-12-04"], description: "names the restore: the new data volume is `postgres-data-<id>`; the old one is kept" }),
+        target: Type.String({
+            pattern: "^(latest|[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)|lsn:[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8})$",
+            examples: ["latest", "2026-12-04T10:15:00Z", "lsn:0/3000060"],
+            description: "`latest` (every archived write), a time with its zone (the last commit before it), or `lsn:<lsn>`",
+        }),
+        replaceData: Type.Boolean({ default: false, description: "must be `true`: PostgreSQL starts on the restored volume, writes after the target are not in it (they stay on the kept old volume)" }),
+    },
+    { additionalProperties: false, description: "restore PostgreSQL from the backup repository to a point in time" },
+);
+
 export const PostgresSchema = Section("PostgreSQL server", {
     image: Image("postgres:17.12-trixie", "PostgreSQL image"),
     database: Type.String({ pattern: "^[a-z_][a-z0-9_]{0,62}$", examples: ["flowviz", "flowviz_prod"], default: "flowviz", description: "application database" }),
@@ -53,6 +110,8 @@ export const PostgresSchema = Section("PostgreSQL server", {
     storageSize: Bytes("20Gi", "size of the data volume (PersistentVolumeClaim on Kubernetes)"),
     workMemPerConnection: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: "`work_mem` allocations the memory check assumes each connection holds at once (raise it for queries with several sorts or hashes)" }),
     resources: Resources("2", "2Gi"),
+    backups: BackupsSchema,
+    restore: Type.Optional(RestoreSchema),
 });
 
 export const PgBouncerSchema = Section("PgBouncer in transaction pooling mode", {
@@ -204,6 +263,7 @@ export const SecretKeys = {
     valkeyPassword: "Valkey password",
     postgresExporterPassword: "password of the `postgres_exporter` role (member of pg_monitor)",
     grafanaAdminPassword: "Grafana `admin` password",
+    backupCipherPassphrase: "passphrase the backup repository is encrypted with (`repo1-cipher-pass`); losing it loses every backup",
 } as const;
 export type SecretKey = keyof typeof SecretKeys;
 
@@ -211,5 +271,7 @@ export type SecretKey = keyof typeof SecretKeys;
 export const ExternalSecretKeys = {
     alertmanagerSmtpPassword: "SMTP password of monitoring.receivers.email",
     alertmanagerSlackWebhookUrl: "Slack incoming-webhook URL of monitoring.receivers.slack",
+    backupS3AccessKey: "access key of postgres.backups.s3",
+    backupS3SecretKey: "secret key of postgres.backups.s3",
 } as const;
 export type ExternalSecretKey = keyof typeof ExternalSecretKeys;

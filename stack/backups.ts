@@ -1,0 +1,105 @@
+/** The backup settings a stack resolves to, and the invariants that keep them restorable. */
+import { quantityValue } from "../configs/format";
+import { longestGapSeconds } from "./schedule";
+import type { CheckContext, Invariant, Violation } from "./invariants";
+import type { StackConfig } from "./schema";
+
+export type Repository = "posix" | "s3" | "none";
+
+/** The repository a stack uses: the one it names, else posix on Docker and s3 on Kubernetes. */
+export function backupRepository(c: StackConfig): Repository {
+    return c.postgres.backups.repository ?? (c.platform === "docker" ? "posix" : "s3");
+}
+
+const DAY = 86400;
+const days = (s: number) => `${+(s / DAY).toFixed(2)} days`;
+
+/** The oldest point a restore can reach right after the newest full backup: (full backups kept - 1) x the longest gap between full backups. */
+export function guaranteedWindowSeconds(c: StackConfig): number {
+    const b = c.postgres.backups;
+    return (b.retention.full - 1) * longestGapSeconds([b.schedule.full]);
+}
+
+/** The posix repository's worst case: every kept full backup as large as the data volume, plus the one being written before the oldest expires. */
+export function repositoryNeed(c: StackConfig): { bytes: number; arithmetic: string } {
+    const b = c.postgres.backups;
+    const bytes = (b.retention.full + 1) * quantityValue(c.postgres.storageSize);
+    return { bytes, arithmetic: `(retention.full ${b.retention.full} + 1 being written) x postgres.storageSize ${c.postgres.storageSize}` };
+}
+
+const set = (ctx: CheckContext, key: string, value: string | number | boolean) => `pulumi config set --path ${ctx.project}:${key} ${value} -s ${ctx.stack}`;
+
+export const BACKUP_INVARIANTS: Invariant[] = [
+    {
+        title: "the database has a backup repository",
+        rule: "postgres.backups.repository is posix or s3 (defaults: posix on Docker, s3 on Kubernetes); `none` only with postgres.backups.allowNone (the data is then lost with its volume)",
+        override: "postgres.backups.allowNone",
+        check(c, ctx) {
+            if (backupRepository(c) !== "none" || c.postgres.backups.allowNone) return [];
+            return [{ key: "postgres.backups.repository", message: `is none: no WAL archive and no backup, a lost volume or a bad migration loses the data for good; name a repository (${set(ctx, "postgres.backups.repository", "s3")} with postgres.backups.s3) or accept it with ${set(ctx, "postgres.backups.allowNone", "true")}` }];
+        },
+    },
+    {
+        title: "an S3 repository says where it is",
+        rule: "repository s3 needs postgres.backups.s3 (endpoint, bucket, region) and the secrets backupS3AccessKey, backupS3SecretKey",
+        check(c, ctx) {
+            if (backupRepository(c) !== "s3" || c.postgres.backups.s3) return [];
+            const why = c.postgres.backups.repository ? "" : ` (the default on ${c.platform})`;
+            return [{ key: "postgres.backups.s3", message: `is unset, but the repository is s3${why}: set endpoint, bucket and region (${set(ctx, "postgres.backups.s3.endpoint", "s3.eu-central-1.amazonaws.com")}, ...bucket, ...region), or choose another repository (postgres.backups.repository)` }];
+        },
+    },
+    {
+        title: "Kubernetes names the PostgreSQL image with pgBackRest",
+        rule: "on Kubernetes with a repository, postgres.backups.image is set: the image built from images/postgres-pgbackrest/Dockerfile and pushed to a registry the cluster pulls from (Docker builds it itself)",
+        check(c, ctx) {
+            if (c.platform !== "kubernetes" || backupRepository(c) === "none" || c.postgres.backups.image) return [];
+            return [{ key: "postgres.backups.image", message: `is unset: archive_command runs pgBackRest inside PostgreSQL's container, and ${c.postgres.image} has none; build and push images/postgres-pgbackrest (README, "Backups"), then ${set(ctx, "postgres.backups.image", "registry.example.com/flowviz/postgres-pgbackrest:17.12-1")}` }];
+        },
+    },
+    {
+        title: "retention covers the recovery window",
+        rule: "(retention.full - 1) x the longest gap between full backups (schedule.full) >= retention.recoveryWindowDays: right after a new full backup, the oldest kept one must still reach back that far",
+        override: "postgres.backups.retention.recoveryWindowDays",
+        check(c, ctx) {
+            const b = c.postgres.backups;
+            if (backupRepository(c) === "none") return [];
+            const gap = longestGapSeconds([b.schedule.full]);
+            const window = guaranteedWindowSeconds(c);
+            if (window >= b.retention.recoveryWindowDays * DAY) return [];
+            const need = Math.ceil((b.retention.recoveryWindowDays * DAY) / gap) + 1;
+            return [{ key: "postgres.backups.retention.full", message: `is ${b.retention.full}: (${b.retention.full} - 1) x ${days(gap)} between full backups ("${b.schedule.full}") = ${days(window)}, less than the recovery window of ${b.retention.recoveryWindowDays} days; keep more (${set(ctx, "postgres.backups.retention.full", need)}), take full backups more often, or shorten the window` }];
+        },
+    },
+    {
+        title: "the posix repository holds what it keeps",
+        rule: "repository posix: (retention.full + 1) x postgres.storageSize <= repositorySize (every full backup at most the data volume, one more while the next is written; compression, differentials and WAL share what that leaves)",
+        check(c, ctx) {
+            if (backupRepository(c) !== "posix") return [];
+            const need = repositoryNeed(c);
+            if (need.bytes <= quantityValue(c.postgres.backups.repositorySize)) return [];
+            return [{ key: "postgres.backups.repositorySize", message: `is ${c.postgres.backups.repositorySize}, but ${need.arithmetic} = ${Math.ceil(need.bytes / 1024 ** 3)}Gi; raise it (${set(ctx, "postgres.backups.repositorySize", `${Math.ceil(need.bytes / 1024 ** 3)}Gi`)}) or keep fewer full backups` }];
+        },
+    },
+    {
+        title: "the WAL queue fits PostgreSQL's volume",
+        rule: "archivePushQueueMax <= postgres.storageSize / 4: WAL waiting for an unreachable repository must never fill the data volume",
+        check(c, ctx) {
+            const b = c.postgres.backups;
+            const limit = quantityValue(c.postgres.storageSize) / 4;
+            if (backupRepository(c) === "none" || quantityValue(b.archivePushQueueMax) <= limit) return [];
+            return [{ key: "postgres.backups.archivePushQueueMax", message: `is ${b.archivePushQueueMax}, more than a quarter of postgres.storageSize ${c.postgres.storageSize}: a long repository outage would fill the data volume and stop PostgreSQL; lower it (${set(ctx, "postgres.backups.archivePushQueueMax", `${Math.floor(limit / 1024 ** 2)}Mi`)})` }];
+        },
+    },
+    {
+        title: "a restore is explicit and has something to restore from",
+        rule: "postgres.restore needs replaceData: true (PostgreSQL starts on a new volume restored to the target; later writes stay on the kept old volume) and a repository",
+        check(c, ctx) {
+            const r = c.postgres.restore;
+            if (!r) return [];
+            const out: Violation[] = [];
+            if (!r.replaceData) out.push({ key: "postgres.restore.replaceData", message: `is false: restoring to ${r.target} starts PostgreSQL on a new volume without the writes after the target; confirm with ${set(ctx, "postgres.restore.replaceData", "true")} (runbook RestoreToPointInTime)` });
+            if (backupRepository(c) === "none") out.push({ key: "postgres.restore", message: "has no repository to restore from (postgres.backups.repository is none)" });
+            return out;
+        },
+    },
+];
