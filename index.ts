@@ -52,6 +52,10 @@ const postgres = new Postgres("postgres", {
     ca,
     clients: ["pgbouncer", "postgres-exporter"],
     hostPort: hostPorts.postgres,
+    backupCredentials: {
+        cipherPass: credentials.get("backupCipherPassphrase"),
+        s3Keys: secrets.backupS3AccessKey !== undefined && secrets.backupS3SecretKey !== undefined ? { key: pulumi.secret(secrets.backupS3AccessKey), secret: pulumi.secret(secrets.backupS3SecretKey) } : undefined,
+    },
 });
 
 const sizing = poolSizing(config);

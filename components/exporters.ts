@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { exporterQueries } from "../configs/pgbackrest";
 import { NODE_EXPORTER, POSTGRES_EXPORTER } from "../configs/metrics";
 import { FIXED_PORTS, POSTGRES_EXPORTER_USER, SECRET_FILE, TLS_FILES } from "../stack/fixed";
 import type { Platform, ServiceSpec } from "./service";
@@ -46,14 +47,15 @@ export class Exporters extends pulumi.ComponentResource {
                 name: "postgres-exporter",
                 component: "exporter",
                 image: args.images.postgres,
-                args: [listen(FIXED_PORTS["postgres-exporter"])],
+                // the archiver's progress and the backup sidecar's results (configs/pgbackrest.ts)
+                args: [listen(FIXED_PORTS["postgres-exporter"]), `--extend.query-path=${POSTGRES_EXPORTER_DIR}/queries.yaml`],
                 env: {
                     DATA_SOURCE_URI: `${args.postgres.host}:${args.postgres.port}/${args.postgres.database}?sslmode=verify-full&sslrootcert=${POSTGRES_EXPORTER_DIR}/${TLS_FILES.ca}`,
                     DATA_SOURCE_USER: POSTGRES_EXPORTER_USER,
                     DATA_SOURCE_PASS_FILE: `${POSTGRES_EXPORTER_DIR}/${SECRET_FILE}`,
                 },
                 configDir: POSTGRES_EXPORTER_DIR,
-                files: [caFile(args.caCertPem), { path: SECRET_FILE, content: args.postgresPassword, secret: true }],
+                files: [caFile(args.caCertPem), { path: SECRET_FILE, content: args.postgresPassword, secret: true }, { path: "queries.yaml", content: exporterQueries() }],
                 ...metricsEndpoint(POSTGRES_EXPORTER.job, FIXED_PORTS["postgres-exporter"]),
                 workload: "deployment",
             },

@@ -4,6 +4,7 @@ import type { StackConfig } from "../stack/schema";
 import { POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed";
 import { caFile, certificateFiles, type CertificateAuthority } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
+import { backupParts, DATA_MOUNT, PGDATA } from "./backups";
 
 const CONFIG_DIR = "/etc/postgresql";
 const ROLES_DIR = "/etc/flowviz";
@@ -26,6 +27,8 @@ export interface PostgresArgs {
     readonly clients: string[];
     /** Docker host port; none publishes nothing */
     readonly hostPort?: number;
+    /** the backup repository's passphrase and, for S3 with shared keys, the keys */
+    readonly backupCredentials: { cipherPass: pulumi.Input<string>; s3Keys?: { key: pulumi.Input<string>; secret: pulumi.Input<string> } };
 }
 
 /**
@@ -44,17 +47,27 @@ export class Postgres extends pulumi.ComponentResource {
         const s = args.settings;
         const runAs = { user: POSTGRES_UID, group: POSTGRES_UID, readOnlyRootFilesystem: true };
         const cert = args.ca.issue(name, args.platform.namesOf(name), this);
+        const serverArgs = ["postgres", "-c", `config_file=${CONFIG_DIR}/postgresql.conf`, "-c", `hba_file=${CONFIG_DIR}/pg_hba.conf`];
+        const backups = backupParts(
+            { ...args.backupCredentials, settings: s, platform: args.platform.kind, superuserPassword: args.superuserPassword, configDir: CONFIG_DIR, entrypoint: ["docker-entrypoint.sh", ...serverArgs], runAs },
+            { platform: args.platform.kind, postgres: s },
+        );
         const server: ServiceSpec = {
             name,
             component: "database",
-            image: s.image,
-            args: ["postgres", "-c", `config_file=${CONFIG_DIR}/postgresql.conf`, "-c", `hba_file=${CONFIG_DIR}/pg_hba.conf`],
+            image: backups?.image ?? s.image,
+            build: backups?.build,
+            command: backups?.command,
+            args: backups?.args ?? serverArgs,
             // the superuser's password, from a file; the image reads it when it creates the cluster
-            env: { PGDATA: "/var/lib/postgresql/data/pgdata", POSTGRES_INITDB_ARGS: "--auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8", POSTGRES_PASSWORD_FILE: `${CONFIG_DIR}/${SECRET_FILE}` },
+            env: { PGDATA, POSTGRES_INITDB_ARGS: "--auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8", POSTGRES_PASSWORD_FILE: `${CONFIG_DIR}/${SECRET_FILE}` },
             ports: [{ name: "postgres", port: POSTGRES_PORT, hostPort: args.hostPort }],
             configDir: CONFIG_DIR,
             files: [
-                { path: "postgresql.conf", content: postgresqlConf({ port: POSTGRES_PORT, ...s, tls: { certFile: `${CONFIG_DIR}/${TLS_FILES.cert}`, keyFile: `${CONFIG_DIR}/${TLS_FILES.key}`, caFile: `${CONFIG_DIR}/${TLS_FILES.ca}` } }) },
+                {
+                    path: "postgresql.conf",
+                    content: postgresqlConf({ port: POSTGRES_PORT, ...s, tls: { certFile: `${CONFIG_DIR}/${TLS_FILES.cert}`, keyFile: `${CONFIG_DIR}/${TLS_FILES.key}`, caFile: `${CONFIG_DIR}/${TLS_FILES.ca}` }, archive: backups?.archive }),
+                },
                 {
                     path: "pg_hba.conf",
                     content: pgHbaConf({ database: s.database, databaseLogins: [args.roles.app.name, args.roles.migrator.name, args.roles.monitor.name] as string[], superuser: SUPERUSER }),
@@ -62,8 +75,11 @@ export class Postgres extends pulumi.ComponentResource {
                 ...certificateFiles(cert, "server"),
                 caFile(args.ca.certPem),
                 { path: SECRET_FILE, content: args.superuserPassword, secret: true },
+                ...(backups?.files ?? []),
             ],
-            volumes: [{ name: "data", mountPath: "/var/lib/postgresql/data", size: s.storageSize }],
+            volumes: backups?.volumes ?? [{ name: "data", mountPath: DATA_MOUNT, size: s.storageSize }],
+            retainedVolumes: backups?.retainedVolumes,
+            sidecars: backups ? [backups.sidecar] : undefined,
             scratch: ["/var/run/postgresql", "/tmp"],
             // crash recovery replays the WAL since the last checkpoint; it must not be cut short
             health: { exec: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", SUPERUSER], startSeconds: 30, maxStartSeconds: 1800 },

@@ -59,6 +59,8 @@ export interface ServiceSpec {
     /** app.kubernetes.io/component: database, pooler, api, ... */
     component: string;
     image: string;
+    /** Docker builds `image` from this folder of the repository (its Dockerfile, with these build arguments); Kubernetes pulls `image` */
+    build?: { context: string; args: Record<string, string> };
     command?: string[];
     args?: pulumi.Input<string>[];
     workingDir?: string;
@@ -75,6 +77,8 @@ export interface ServiceSpec {
     files?: ServiceFile[];
     /** persistent data; protected against deletion on both platforms (replicas must be 1) */
     volumes?: { name: string; mountPath: string; size: string }[];
+    /** volumes no longer mounted but kept (protected, as they were): a restore's previous data volume */
+    retainedVolumes?: { name: string; size: string }[];
     /** writable scratch directories (tmpfs / emptyDir) for images run with a read-only root */
     scratch?: string[];
     health?: HealthCheck;
@@ -113,6 +117,8 @@ export interface ServiceSpec {
 export type Sidecar = Pick<ServiceSpec, "name" | "component" | "image" | "command" | "args" | "workingDir" | "env" | "secretEnv" | "configDir" | "files" | "health" | "resources" | "runAs" | "metrics"> & {
     /** never published on the host */
     ports?: Omit<ServicePort, "hostPort">[];
+    /** the service's volumes it mounts too, by name, at the service's mount paths */
+    mounts?: string[];
 };
 
 /** The service that scrapes every `metrics` port. */

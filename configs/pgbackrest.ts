@@ -3,6 +3,7 @@
  * their own, included), PostgreSQL's archive settings, the start script that restores a
  * data directory before PostgreSQL starts, and the scheduler the backup sidecar runs.
  */
+import { stringify } from "yaml";
 import { GENERATED, quoteLiteral, quantityValue } from "./format";
 
 /** The one stanza: the cluster's name in the repository. */
@@ -111,11 +112,16 @@ export function archiveSettings(i: { command: string; archiveTimeoutSeconds: num
     };
 }
 
+/** A time as pgBackRest reads it to choose the backup (`2026-12-04 10:15:00+00`), from ISO 8601 with a zone. */
+export function pgbackrestTime(iso: string): string {
+    return iso.replace("T", " ").replace(/Z$/, "+00").replace(/([+-]\d{2}):?(\d{2})$/, (_, h: string, m: string) => (m === "00" ? h : `${h}${m}`));
+}
+
 /** What a restore brings back: `latest`, a time, or an LSN (`lsn:0/3000060`). */
 export function restoreOptions(target: string): string[] {
     if (target === "latest") return ["--type=default"];
     if (target.startsWith("lsn:")) return ["--type=lsn", `--target=${target.slice(4)}`, "--target-action=promote"];
-    return ["--type=time", `--target=${target}`, "--target-action=promote"];
+    return ["--type=time", `--target=${pgbackrestTime(target)}`, "--target-action=promote"];
 }
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -167,20 +173,29 @@ function matches(c: CronSets): string {
 
 /**
  * The backup sidecar: creates the stanza (idempotent) once PostgreSQL answers, checks the
- * archive, then every minute (UTC) takes the backup the schedule says is due (full wins) and
- * every `checkEveryMinutes` checks the repository. Each result goes to PostgreSQL through `record`
- * (a psql call) so that the exporter can see it; a failure never stops the loop.
+ * archive, takes a full backup if the repository has none, then every minute (UTC) takes the
+ * backup the schedule says is due (full wins) and every `checkEveryMinutes` checks the
+ * repository. Each result is a row in flowviz_ops.backup_events (through `psql`, as the
+ * superuser on the socket) that the exporter reads; a failure never stops the loop.
  */
-export function backupSchedulerScript(i: { command: string; full: CronSets; diff: CronSets; checkEveryMinutes: number; record: string; ready: string }): string {
+export function backupSchedulerScript(i: { command: string; psql: string; full: CronSets; diff: CronSets; checkEveryMinutes: number }): string {
     return [
         "#!/bin/sh",
         `# ${GENERATED}`,
         "set -u",
         `pgbr() { ${i.command} "$@"; }`,
-        `# record KIND OK: one row in flowviz_ops.backup_events (kind: full, diff, check)`,
-        `record() { ${i.record}; }`,
-        `until ${i.ready}; do sleep 5; done`,
+        `sql() { ${i.psql} "$@"; }`,
+        "# record KIND STATUS: the result of a run (kind: full, diff, check), with the backups' size after a backup",
+        "record() {",
+        "    bytes=NULL",
+        '    if [ "$1" != check ] && info=$(pgbr info --output=json); then',
+        `        bytes=$(echo "SELECT coalesce(sum((b->'info'->'repository'->>'delta')::bigint), 0) FROM json_array_elements(:'info'::json->0->'backup') b" | sql -At -v info="$info") || bytes=NULL`,
+        "    fi",
+        `    sql -c "DELETE FROM flowviz_ops.backup_events WHERE at < now() - interval '90 days'" -c "INSERT INTO flowviz_ops.backup_events (kind, ok, repo_bytes) VALUES ('$1', $2 = 0, \${bytes:-NULL})" >/dev/null || echo "could not record $1" >&2`,
+        "}",
+        "until sql -At -c 'SELECT 1' >/dev/null 2>&1; do sleep 5; done",
         "pgbr stanza-create && pgbr check; record check $?",
+        `pgbr info --output=json | grep -q '"label"' || { pgbr backup --type=full; record full $?; }`,
         "last=''",
         "while :; do",
         "    now=$(date -u '+%M %H %d %m %w')",
@@ -192,10 +207,52 @@ export function backupSchedulerScript(i: { command: string; full: CronSets; diff
         "        if " + matches(i.full) + "; then pgbr backup --type=full; record full $?",
         "        elif " + matches(i.diff) + "; then pgbr backup --type=diff; record diff $?",
         "        fi",
-        `        if [ $(( $(date -u +%s) / 60 % ${i.checkEveryMinutes} )) -eq 0 ]; then pgbr check; record check $?; fi`,
+        // the repository still answers (repo-ls reads it; check would also force a WAL switch every time)
+        `        if [ $(( $(date -u +%s) / 60 % ${i.checkEveryMinutes} )) -eq 0 ]; then pgbr repo-ls >/dev/null; record check $?; fi`,
         "    fi",
         "    sleep 10",
         "done",
         "",
     ].join("\n");
+}
+
+/**
+ * postgres_exporter's extra queries (its `--extend.query-path`): the archiver's progress and the
+ * backup sidecar's results. Metric names are `<query>_<column>`.
+ */
+export function exporterQueries(): string {
+    const segment = "(SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size')";
+    const lsn = (hex: string) => `('x' || ${hex})::bit(32)::bigint`;
+    // the end of the last archived segment (its name is timeline, log, segment in hex)
+    const archivedEnd = `${lsn("substr(last_archived_wal, 9, 8)")} * 4294967296 + ${lsn("substr(last_archived_wal, 17, 8)")} * ${segment} + ${segment}`;
+    const queries = {
+        pg_archiver: {
+            query:
+                "SELECT archived_count, failed_count, " +
+                `CASE WHEN substr(last_archived_wal, 1, 24) ~ '^[0-9A-F]{24}$' THEN greatest(0, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') - (${archivedEnd})) ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') END AS pending_wal_bytes, ` +
+                "coalesce(extract(epoch FROM now() - last_archived_time), -1) AS last_archived_age_seconds FROM pg_stat_archiver",
+            metrics: [
+                { archived_count: { usage: "COUNTER", description: "WAL files archived" } },
+                { failed_count: { usage: "COUNTER", description: "failed attempts to archive a WAL file" } },
+                { pending_wal_bytes: { usage: "GAUGE", description: "WAL written after the end of the last archived segment" } },
+                { last_archived_age_seconds: { usage: "GAUGE", description: "seconds since the last WAL file was archived (-1: never)" } },
+            ],
+        },
+        flowviz_backup: {
+            query:
+                "SELECT k.kind, coalesce(extract(epoch FROM max(e.at) FILTER (WHERE e.ok)), 0) AS last_success_timestamp_seconds, " +
+                "coalesce((array_agg(e.ok::int ORDER BY e.at DESC))[1], 1) AS last_ok " +
+                "FROM (VALUES ('full'), ('diff'), ('check')) AS k(kind) LEFT JOIN flowviz_ops.backup_events e USING (kind) GROUP BY k.kind",
+            metrics: [
+                { kind: { usage: "LABEL", description: "full, diff or check (the repository check)" } },
+                { last_success_timestamp_seconds: { usage: "GAUGE", description: "when the last successful run ended (0: never)" } },
+                { last_ok: { usage: "GAUGE", description: "1 when the last run succeeded" } },
+            ],
+        },
+        flowviz_backup_repository: {
+            query: "SELECT coalesce((SELECT repo_bytes FROM flowviz_ops.backup_events WHERE repo_bytes IS NOT NULL ORDER BY at DESC LIMIT 1), 0) AS bytes",
+            metrics: [{ bytes: { usage: "GAUGE", description: "size of the backups in the repository after the last backup (pgbackrest info)" } }],
+        },
+    };
+    return `# ${GENERATED}\n` + stringify(queries, { lineWidth: 0 });
 }

@@ -11,6 +11,8 @@ export interface PostgresConfInput {
     maintenanceWorkMem: string;
     /** absolute paths of the server certificate, its key, and the CA client certificates must chain to */
     tls: { certFile: string; keyFile: string; caFile: string };
+    /** continuous archiving (configs/pgbackrest.ts archiveSettings) */
+    archive?: Record<string, string | number>;
 }
 
 /**
@@ -45,6 +47,7 @@ export function postgresqlConf(i: PostgresConfInput): string {
         ssl_key_file: quoteLiteral(i.tls.keyFile),
         ssl_ca_file: quoteLiteral(i.tls.caFile),
         ssl_min_protocol_version: quoteLiteral("TLSv1.2"),
+        ...i.archive,
     };
     return [`# ${GENERATED}`, ...iniLines(settings), ""].join("\n");
 }
@@ -164,6 +167,13 @@ export function rolesSql(r: RolesInput): string {
         `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${app};`,
         `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT ${DML} ON TABLES TO ${app};`,
         `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${app};`,
+        "",
+        "-- what the backup sidecar records (as the superuser) and the exporter reads; nobody else sees it",
+        "CREATE SCHEMA IF NOT EXISTS flowviz_ops AUTHORIZATION postgres;",
+        "CREATE TABLE IF NOT EXISTS flowviz_ops.backup_events (at timestamptz NOT NULL DEFAULT now(), kind text NOT NULL CHECK (kind IN ('full', 'diff', 'check')), ok boolean NOT NULL, repo_bytes bigint);",
+        "REVOKE ALL ON SCHEMA flowviz_ops FROM PUBLIC;",
+        `GRANT USAGE ON SCHEMA flowviz_ops TO ${monitor};`,
+        `GRANT SELECT ON flowviz_ops.backup_events TO ${monitor};`,
         "",
     ].join("\n");
 }

@@ -139,14 +139,14 @@ const noPublicExposure: ResourceValidationPolicy = {
 
 const startupProbe: ResourceValidationPolicy = {
     name: "startup-probe",
-    description: "Stateful pods (StatefulSets, pods with volume claims) have a startup probe, so crash recovery or WAL replay is not killed by the liveness probe.",
+    description: "In stateful pods (StatefulSets, pods with volume claims) every container with a liveness probe has a startup probe, so crash recovery or WAL replay is not killed by the liveness probe.",
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
         const template = podTemplate(args.type, args.props);
         if (!template || args.type === K8S.job || args.type === K8S.cronJob) return;
         const stateful = args.type === K8S.statefulSet || (template.spec.volumes ?? []).some((v: any) => v.persistentVolumeClaim);
         if (!stateful) return;
-        for (const c of template.spec.containers ?? []) if (!c.startupProbe) report(`container ${c.name} of stateful ${args.name} has no startupProbe`);
+        for (const c of template.spec.containers ?? []) if (c.livenessProbe && !c.startupProbe) report(`container ${c.name} of stateful ${args.name} has a livenessProbe but no startupProbe`);
     },
 };
 

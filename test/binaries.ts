@@ -29,6 +29,7 @@ export const BINARIES = {
     "pgbouncer-exporter": "/usr/bin/prometheus-pgbouncer-exporter",
     python3: "/usr/bin/python3",
     openssl: "/usr/bin/openssl",
+    sh: "/bin/sh",
 } as const;
 export type Binary = keyof typeof BINARIES;
 
@@ -70,13 +71,18 @@ export function serverCommand(bin: Binary, args: readonly string[], opts: RunAs 
     const user = opts.asServerUser ? [`--userspec=${serverUser().uid}:${serverUser().gid}`] : [];
     const limit = opts.fileLimit ? `ulimit -n ${opts.fileLimit} && ` : "";
     const script = `cd "$1" && shift && ${limit}exec "$@"`;
-    return ["chroot", [...user, serverRoot(), "/bin/sh", "-c", script, "sh", opts.cwd ?? "/", BINARIES[bin], ...args]];
+    return ["/usr/sbin/chroot", [...user, serverRoot(), "/bin/sh", "-c", script, "sh", opts.cwd ?? "/", BINARIES[bin], ...args]];
 }
 
-/** A binary's run, its output returned (throws with its stderr on failure). */
+/** A binary's run, its output returned; on failure it throws with what the binary printed (some print errors on stdout). */
 export function runServerBinary(bin: Binary, args: readonly string[], opts: RunAs & { env?: Record<string, string>; timeout?: number } = {}): string {
     const [file, argv] = serverCommand(bin, args, opts);
-    return execFileSync(file, argv, { env: { ...process.env, ...opts.env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: opts.timeout });
+    try {
+        return execFileSync(file, argv, { env: { ...process.env, ...opts.env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: opts.timeout, maxBuffer: 64 << 20 });
+    } catch (e) {
+        const err = e as Error & { stdout?: string; stderr?: string };
+        throw Object.assign(new Error(`${bin} ${args.join(" ")} failed:\n${err.stderr ?? ""}${err.stdout ?? ""}`), { stdout: err.stdout, stderr: err.stderr });
+    }
 }
 
 /** The servers whose versions the suite reports, with the argument that prints it. */

@@ -19,7 +19,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     readonly kind = "docker" as const;
     readonly listenAddress: string;
     private readonly network?: docker.Network;
-    private readonly images = new Map<string, docker.RemoteImage>();
+    private readonly images = new Map<string, pulumi.Output<string>>();
     private readonly containers = new Map<string, docker.Container>();
     readonly scraped: Platform["scraped"] = [];
 
@@ -44,22 +44,30 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
         return { static_configs: [{ targets: [`${this.hostOf(service)}:${port}`], labels: { service } }] };
     }
 
-    private image(ref: string): docker.RemoteImage {
-        let image = this.images.get(ref);
+    /** The image's ID: pulled, or built from the repository's Dockerfile when the spec says so (kept local, never pushed). */
+    private image(c: Pick<ServiceSpec, "image" | "build">): pulumi.Output<string> {
+        let image = this.images.get(c.image);
         if (!image) {
-            const resourceName = `image-${ref.replace(/[^A-Za-z0-9]+/g, "-")}`;
-            image = new docker.RemoteImage(resourceName, { name: ref, keepLocally: true }, { parent: this });
-            this.images.set(ref, image);
+            const resourceName = `image-${c.image.replace(/[^A-Za-z0-9]+/g, "-")}`;
+            image = c.build
+                ? new docker.Image(resourceName, { imageName: c.image, build: { context: c.build.context, args: c.build.args }, skipPush: true }, { parent: this }).imageName
+                : new docker.RemoteImage(resourceName, { name: c.image, keepLocally: true }, { parent: this }).imageId;
+            this.images.set(c.image, image);
         }
         return image;
     }
 
     deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed {
         const p = this.args.prefix;
-        const volumes = (spec.volumes ?? []).map(
-            (v) =>
-                new docker.Volume(`${spec.name}-${v.name}`, { name: `${p}-${spec.name}-${v.name}` }, { parent, protect: true, retainOnDelete: true }),
-        );
+        const volume = (name: string) => new docker.Volume(`${spec.name}-${name}`, { name: `${p}-${spec.name}-${name}` }, { parent, protect: true, retainOnDelete: true });
+        const volumes = (spec.volumes ?? []).map((v) => volume(v.name));
+        for (const kept of spec.retainedVolumes ?? []) volume(kept.name);
+        const mountsOf = (names: string[]) =>
+            names.map((n) => {
+                const i = (spec.volumes ?? []).findIndex((v) => v.name === n);
+                if (i < 0) throw new Error(`${spec.name}: a sidecar mounts ${n}, which is not one of its volumes`);
+                return { volumeName: volumes[i]!.name, containerPath: spec.volumes![i]!.mountPath };
+            });
         const dependsOn = (spec.dependsOn ?? []).map((d) => {
             const c = this.containers.get(d);
             if (!c) throw new Error(`${spec.name} depends on ${d}, which is not deployed yet`);
@@ -76,7 +84,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                     : (spec.ports ?? [])
                           .filter((port) => port.hostPort !== undefined)
                           .map((port) => ({ internal: port.port, external: port.hostPort, ip: this.args.bindAddress })),
-                volumes: volumes.map((v, i) => ({ volumeName: v.name, containerPath: spec.volumes![i]!.mountPath })),
+                volumes: mountsOf((spec.volumes ?? []).map((v) => v.name)),
                 mounts: spec.hostRootfs
                     ? [{ type: "bind", source: "/", target: spec.hostRootfs, readOnly: true, bindOptions: { propagation: "rslave" } }]
                     : undefined,
@@ -99,6 +107,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                     ...this.containerArgs(sidecar),
                     // in the service's network namespace: its loopback, its address; a new service container means a new sidecar
                     networkMode: this.args.hostNetwork ? "host" : pulumi.interpolate`container:${container.id}`,
+                    volumes: sidecar.mounts ? mountsOf(sidecar.mounts) : undefined,
                     ...this.lifecycle(false, sidecar.health),
                 },
                 { parent, dependsOn: [container], deleteBeforeReplace: true },
@@ -132,7 +141,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
         };
         return {
             name: `${this.args.prefix}-${c.name}`,
-            image: this.image(c.image).imageId,
+            image: this.image(c),
             command: c.args,
             entrypoints: c.command,
             workingDir: c.workingDir,

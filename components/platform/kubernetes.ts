@@ -151,9 +151,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             volumes.push({ name: `scratch-${i}`, emptyDir: {} });
             mounts.push({ name: `scratch-${i}`, mountPath: dir });
         });
-        for (const v of spec.volumes ?? []) {
-            if (spec.replicas > 1) throw new Error(`${spec.name}: a service with a persistent volume runs one replica`);
-            const claim = new k8s.core.v1.PersistentVolumeClaim(
+        const claim = (v: { name: string; size: string }) =>
+            new k8s.core.v1.PersistentVolumeClaim(
                 `${spec.name}-${v.name}`,
                 {
                     metadata: { name: `${spec.name}-${v.name}`, namespace: ns, labels },
@@ -165,9 +164,12 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 },
                 { parent, protect: true, retainOnDelete: true },
             );
-            volumes.push({ name: v.name, persistentVolumeClaim: { claimName: claim.metadata.name } });
+        for (const v of spec.volumes ?? []) {
+            if (spec.replicas > 1) throw new Error(`${spec.name}: a service with a persistent volume runs one replica`);
+            volumes.push({ name: v.name, persistentVolumeClaim: { claimName: claim(v).metadata.name } });
             mounts.push({ name: v.name, mountPath: v.mountPath });
         }
+        for (const kept of spec.retainedVolumes ?? []) claim(kept);
         if (spec.hostRootfs) {
             volumes.push({ name: "host-root", hostPath: { path: "/" } });
             mounts.push({ name: "host-root", mountPath: spec.hostRootfs, readOnly: true, mountPropagation: "HostToContainer" });
@@ -203,7 +205,12 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const sidecars = (spec.sidecars ?? []).map((sidecar) => {
             const config = containerFiles(sidecar, `config-${sidecar.name}`, ns, labels, opts);
             volumes.push(...config.volumes);
-            return podContainer(sidecar, config.env, config.mounts, { sidecarOf: spec });
+            const shared = (sidecar.mounts ?? []).map((n) => {
+                const v = (spec.volumes ?? []).find((x) => x.name === n);
+                if (!v) throw new Error(`${spec.name}: a sidecar mounts ${n}, which is not one of its volumes`);
+                return { name: v.name, mountPath: v.mountPath };
+            });
+            return podContainer(sidecar, config.env, [...config.mounts, ...shared], { sidecarOf: spec });
         });
         const podSpec: k8sIn.core.v1.PodSpec = {
             containers: [container, ...sidecars],

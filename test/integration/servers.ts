@@ -98,10 +98,23 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
     throw new Error(`timed out after ${seconds}s waiting for ${what}`);
 }
 
+export interface PostgresOptions {
+    /** where the server's socket is (default: its base folder) */
+    socketDir?: string;
+    /**
+     * run the rendered archive_command (the backup tests, whose repository exists); the other
+     * tests have no repository, so their server archives nothing
+     */
+    archive?: boolean;
+}
+
 export class PostgresServer {
     readonly data: string;
-    constructor(readonly base: string, readonly rendered: Rendered, readonly port = 5432) {
+    constructor(readonly base: string, readonly rendered: Rendered, readonly port = 5432, readonly options: PostgresOptions = {}) {
         this.data = join(base, "pgdata");
+    }
+    get socketDir(): string {
+        return this.options.socketDir ?? this.base;
     }
     get superuserPassword(): string {
         return readFileSync(join(this.rendered.files, "postgres", SECRET_FILE), "utf8");
@@ -117,7 +130,8 @@ export class PostgresServer {
     start(): void {
         const conf = join(this.rendered.files, "postgres");
         const options =
-            `-c config_file=${conf}/postgresql.conf -c hba_file=${conf}/pg_hba.conf -c data_directory=${this.data} -c unix_socket_directories=${this.base} ` +
+            `-c config_file=${conf}/postgresql.conf -c hba_file=${conf}/pg_hba.conf -c data_directory=${this.data} -c unix_socket_directories=${this.socketDir} ` +
+            (this.options.archive ? "" : "-c archive_mode=off ") +
             // the container's paths, moved to where the render is
             `-c ssl_cert_file=${conf}/${TLS_FILES.cert} -c ssl_key_file=${conf}/${TLS_FILES.key} -c ssl_ca_file=${conf}/${TLS_FILES.ca}`;
         asPostgres("pg_ctl", ["-D", this.data, "-l", `${this.base}/postgres.log`, "-w", "-t", "60", "-o", options, "start"]);
@@ -131,7 +145,7 @@ export class PostgresServer {
     }
     /** The superuser over the local socket, with its password (TCP takes only its certificate). */
     superuser(password = this.superuserPassword): { host: string; port: number; user: string; password: string; db: string } {
-        return { host: this.base, port: this.port, user: "postgres", password, db: "postgres" };
+        return { host: this.socketDir, port: this.port, user: "postgres", password, db: "postgres" };
     }
     /** The generated roles script of a render (by default this server's), as its roles job runs it: the job's command, its environment, its files. */
     applyRoles(rendered: Rendered = this.rendered): void {

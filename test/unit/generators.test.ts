@@ -128,7 +128,12 @@ describe("pool sizing from first principles", () => {
         loadStackConfig(
             "flowviz",
             "t",
-            Object.fromEntries(Object.entries({ platform: "kubernetes", monitoring: { allowNoReceivers: true }, ...raw }).map(([k, v]) => [`flowviz:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+            Object.fromEntries(
+                Object.entries({ platform: "kubernetes", monitoring: { allowNoReceivers: true }, ...raw, postgres: { backups: { repository: "none", allowNone: true }, ...(raw.postgres as object) } }).map(([k, v]) => [
+                    `flowviz:${k}`,
+                    typeof v === "string" ? v : JSON.stringify(v),
+                ]),
+            ),
             () => false,
         ).config;
 

@@ -125,9 +125,13 @@ const cases: Case[] = [
     },
     {
         policy: "startup-probe",
-        compliant: [resource("kubernetes:apps/v1:StatefulSet", "db", { spec: { template: { spec: goodPod({ ...goodContainer("db"), startupProbe: { tcpSocket: { port: 5432 } } }) } } })],
-        violating: [resource("kubernetes:apps/v1:StatefulSet", "db", { spec: { template: { spec: goodPod(goodContainer("db")) } } })],
-        message: "container db of stateful db has no startupProbe",
+        compliant: [
+            resource("kubernetes:apps/v1:StatefulSet", "db", { spec: { template: { spec: goodPod({ ...goodContainer("db"), livenessProbe: { tcpSocket: { port: 5432 } }, startupProbe: { tcpSocket: { port: 5432 } } }) } } }),
+            // a container nothing restarts on a probe (the backup sidecar) needs none
+            resource("kubernetes:apps/v1:StatefulSet", "db", { spec: { template: { spec: goodPod(goodContainer("backup")) } } }),
+        ],
+        violating: [resource("kubernetes:apps/v1:StatefulSet", "db", { spec: { template: { spec: goodPod({ ...goodContainer("db"), livenessProbe: { tcpSocket: { port: 5432 } } }) } } })],
+        message: "container db of stateful db has a livenessProbe but no startupProbe",
     },
     {
         policy: "pod-security",
@@ -220,7 +224,7 @@ describe("each policy", () => {
             .filter((r) => r.type === "docker:index/container:Container" && (r.inputs.labels as { label: string }[]).some((l) => l.label === "flowviz.io/env-credentials"))
             .map((r) => r.name)
             .sort();
-        expect(declared).toEqual(["api-container", "pgbouncer-exporter-container", "worker-container"]);
+        expect(declared).toEqual(["api-container", "pgbouncer-exporter-container", "postgres-backup-container", "worker-container"]);
     });
 });
 

@@ -26,9 +26,11 @@ describe("dev stack on Docker", () => {
     it("declares the data path: PostgreSQL, PgBouncer, roles job, API, worker, Valkey", () => {
         const names = ofType(run, "docker:index/container:Container").map((c) => c.name).sort();
         expect(names).toEqual(
-            ["alertmanager", "api", "grafana", "node-exporter", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "valkey", "worker"].map((n) => `${n}-container`),
+            ["alertmanager", "api", "grafana", "node-exporter", "pgbouncer", "pgbouncer-exporter", "postgres-backup", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "valkey", "worker"].map((n) => `${n}-container`),
         );
-        for (const c of ofType(run, "docker:index/container:Container").filter((x) => x.name !== "pgbouncer-exporter-container")) {
+        // sidecars share their service's network namespace
+        const sidecars = ["pgbouncer-exporter-container", "postgres-backup-container"];
+        for (const c of ofType(run, "docker:index/container:Container").filter((x) => !sidecars.includes(x.name))) {
             expect((c.inputs.networksAdvanced as { name: string }[])[0]?.name, c.name).toBe("flowviz-dev");
         }
     });
@@ -46,7 +48,23 @@ describe("dev stack on Docker", () => {
         expect(vol.parent).toBe("flowviz:database:Postgres::postgres");
         expect(only(run, "flowviz:database:Postgres", "postgres").protect).toBe(false);
         const pg = container("postgres");
-        expect(pg.volumes).toEqual([{ volumeName: "flowviz-dev-postgres-data", containerPath: "/var/lib/postgresql/data" }]);
+        expect(pg.volumes).toEqual([
+            { volumeName: "flowviz-dev-postgres-data", containerPath: "/var/lib/postgresql/data" },
+            { volumeName: "flowviz-dev-postgres-repo", containerPath: "/var/lib/pgbackrest" },
+        ]);
+        // the backup repository is as protected as the data, and the backup sidecar sees both
+        const repo = only(run, "docker:index/volume:Volume", "postgres-repo");
+        expect([repo.protect, repo.retainOnDelete]).toEqual([true, true]);
+        expect(container("postgres-backup").volumes).toEqual(pg.volumes);
+        expect(container("postgres-backup").networkMode).toMatch(/^container:/);
+    });
+
+    it("builds PostgreSQL's image with pgBackRest from the repository's Dockerfile on the pinned PostgreSQL image", () => {
+        const image = only(run, "docker:index/image:Image", "image-flowviz-postgres-pgbackrest-17-12-trixie").inputs as Record<string, any>;
+        expect(image.build).toEqual({ context: "images/postgres-pgbackrest", args: { POSTGRES_IMAGE: "postgres:17.12-trixie" } });
+        expect(image.skipPush).toBe(true);
+        expect(container("postgres").image).toBe("flowviz/postgres-pgbackrest:17.12-trixie");
+        expect(container("postgres-backup").image).toBe("flowviz/postgres-pgbackrest:17.12-trixie");
     });
 
     it("publishes only the host ports the stack asks for, on loopback", () => {
@@ -165,6 +183,10 @@ describe("dev stack on Docker", () => {
             "pgbouncer/tls/server.crt",
             "pgbouncer/tls/server.key (secret)",
             "pgbouncer/userlist.txt (secret)",
+            "postgres-backup/pgbackrest/conf.d/credentials.conf (secret)",
+            "postgres-backup/pgbackrest/pgbackrest.conf",
+            "postgres-backup/scheduler.sh",
+            "postgres-exporter/queries.yaml",
             "postgres-exporter/secrets/password (secret)",
             "postgres-exporter/tls/ca.crt",
             "postgres-roles/roles.sql (secret)",
@@ -172,8 +194,11 @@ describe("dev stack on Docker", () => {
             "postgres-roles/tls/client.crt",
             "postgres-roles/tls/client.key (secret)",
             "postgres/pg_hba.conf",
+            "postgres/pgbackrest/conf.d/credentials.conf (secret)",
+            "postgres/pgbackrest/pgbackrest.conf",
             "postgres/postgresql.conf",
             "postgres/secrets/password (secret)",
+            "postgres/start.sh",
             "postgres/tls/ca.crt",
             "postgres/tls/server.crt",
             "postgres/tls/server.key (secret)",

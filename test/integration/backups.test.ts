@@ -1,0 +1,214 @@
+/**
+ * Backups on the real servers (PostgreSQL 17, pgBackRest 2.55), from the rendered files: the
+ * sidecar's own scheduler creates the stanza and takes the first full backup; rows are written,
+ * backed up (full, then differential), and restored to a point in time by the rendered start
+ * script of a stack that asks for the restore; the rows counted are exactly those written before
+ * the target. The repository is encrypted, and a dead repository loses nothing.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chownToServer, runServerBinary, serverCommand } from "../binaries";
+import { PostgresServer, psql, render, waitFor, type Rendered } from "./servers";
+import { ROOT } from "../root";
+import { parse, stringify } from "yaml";
+
+const BASE = "/tmp/flowviz-it-backups";
+const VOLUME = `${BASE}/volume`;
+const REPO = `${BASE}/repo`;
+
+/** Every container path of the render, moved under BASE (the data volume, the repository, both config folders). */
+function moveContainerPaths(r: Rendered, volume: string): void {
+    const map: [string, string][] = [
+        ["/var/lib/postgresql/data", volume],
+        ["/var/lib/pgbackrest", REPO],
+        ["/etc/postgresql", join(r.files, "postgres")],
+        ["/etc/pgbackrest", join(r.files, "postgres-backup")],
+    ];
+    const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
+    for (const file of [...walk(join(r.files, "postgres")), ...walk(join(r.files, "postgres-backup"))]) {
+        const text = readFileSync(file, "utf8");
+        const moved = map.reduce((t, [from, to]) => t.split(from).join(to), text);
+        if (moved !== text) writeFileSync(file, moved);
+    }
+}
+
+/** The pgBackRest invocation the sidecar's scheduler uses (its `pgbr` function), as arguments. */
+function pgbackrestArgs(r: Rendered): string[] {
+    const script = readFileSync(join(r.files, "postgres-backup", "scheduler.sh"), "utf8");
+    const line = /^pgbr\(\) \{ pgbackrest (.*) "\$@"; \}$/m.exec(script);
+    if (!line) throw new Error("scheduler.sh has no pgbr function");
+    return line[1]!.split(" ");
+}
+
+let rendered: Rendered;
+/** the render whose PostgreSQL runs now (the sidecar beside it is that render's) */
+let current: Rendered;
+let pg: PostgresServer;
+let scheduler: ChildProcess | undefined;
+const pgbackrest = (args: string[], r: Rendered = current) =>
+    runServerBinary("pgbackrest", [...pgbackrestArgs(r), ...args], { asServerUser: true, env: { PGPASSWORD: pg.superuserPassword }, timeout: 300_000 });
+const migrator = () => ({ port: 5432, user: "flowviz_migrator", password: rendered.plan.outputs.migrationDbPassword as string, db: "flowviz" });
+const sql = (q: string) => psql({ ...migrator(), sql: q });
+const count = (table = "lots") => Number(sql(`select count(*) from ${table}`));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A stack asking for a restore: the local stack with postgres.restore set, rendered with the same secrets. */
+function renderRestore(id: string, target: string): Rendered {
+    const stack = parse(readFileSync(join(ROOT, "test/integration/Pulumi.local.yaml"), "utf8"));
+    stack.config["flowviz:postgres"] = { ...stack.config["flowviz:postgres"], restore: { id, target, replaceData: true } };
+    mkdirSync(`${BASE}/stacks`, { recursive: true });
+    writeFileSync(`${BASE}/stacks/Pulumi.${id}.yaml`, stringify(stack));
+    return render(`${BASE}/stacks/Pulumi.${id}.yaml`, `${BASE}/renders/${id}`, "local");
+}
+
+/**
+ * Runs a render's start script as the container would: the image's entrypoint is a stand-in
+ * that starts PostgreSQL on the data directory (PGDATA) with the same arguments.
+ */
+async function startWithScript(r: Rendered, volume: string): Promise<PostgresServer> {
+    moveContainerPaths(r, volume);
+    const bin = `${BASE}/bin`;
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(`${bin}/docker-entrypoint.sh`, `#!/bin/sh\nshift\nexec /usr/lib/postgresql/17/bin/postgres -D "$PGDATA" -c unix_socket_directories=${volume}/run "$@" >>${volume}/postgres.log 2>&1\n`);
+    chmodSync(`${bin}/docker-entrypoint.sh`, 0o755);
+    chownToServer(BASE);
+    const server = new PostgresServer(volume, r, 5432, { socketDir: `${volume}/run`, archive: true });
+    const env = Object.fromEntries((r.container("postgres").envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+    const start = spawn(...serverCommand("sh", [join(r.files, "postgres", "start.sh")], { asServerUser: true }), {
+        env: { ...process.env, PGDATA: env.PGDATA!.replace("/var/lib/postgresql/data", volume), PATH: `${bin}:/usr/bin:/bin` },
+        stdio: ["ignore", "inherit", "inherit"],
+    });
+    let exited: number | null = null;
+    start.on("exit", (code) => (exited = code));
+    // answering is not enough: recovery must have reached the target and promoted
+    await waitFor("PostgreSQL recovered and promoted", () => exited !== null || psql({ ...migrator(), sql: "select not pg_is_in_recovery()" }) === "t", 240);
+    if (exited !== null) throw new Error(`start.sh exited with ${exited}`);
+    current = r;
+    return server;
+}
+
+beforeAll(async () => {
+    rmSync(BASE, { recursive: true, force: true });
+    mkdirSync(REPO, { recursive: true });
+    rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
+    current = rendered;
+    moveContainerPaths(rendered, VOLUME);
+    pg = new PostgresServer(VOLUME, rendered, 5432, { socketDir: `${VOLUME}/run`, archive: true });
+    pg.init();
+    for (const d of ["run", "pgbackrest/spool", "pgbackrest/lock"]) mkdirSync(join(VOLUME, d), { recursive: true });
+    chownToServer(BASE);
+    pg.start();
+    pg.applyRoles();
+    // the sidecar's scheduler, as its container runs it
+    scheduler = spawn(...serverCommand("sh", [join(rendered.files, "postgres-backup", "scheduler.sh")], { asServerUser: true }), {
+        env: { ...process.env, PGPASSWORD: pg.superuserPassword },
+        stdio: ["ignore", "inherit", "inherit"],
+    });
+    await waitFor("the scheduler's first full backup", () => psql({ ...pg.superuser(), db: "flowviz", sql: "select count(*) from flowviz_ops.backup_events where kind = 'full' and ok" }) === "1", 240);
+    scheduler.kill("SIGTERM");
+}, 300_000);
+
+afterAll(() => {
+    scheduler?.kill("SIGKILL");
+    try {
+        for (const v of readdirSync(`${BASE}/volumes`)) runServerBinary("pg_ctl", ["-D", `${BASE}/volumes/${v}/pgdata`, "-m", "immediate", "stop"], { asServerUser: true });
+    } catch {
+        /* not running */
+    }
+    pg?.stop("immediate");
+});
+
+describe("the backup sidecar's scheduler", () => {
+    it("created the stanza, found the archive working and recorded the first full backup for the exporter", () => {
+        const events = psql({ ...pg.superuser(), db: "flowviz", sql: "select kind || ':' || ok || ':' || coalesce((repo_bytes > 0)::text, '-') from flowviz_ops.backup_events order by at" }).split("\n");
+        expect(events.slice(0, 2)).toEqual(["check:true:-", "full:true:true"]);
+        // the scheduler's repository checks, if a fifth minute came round meanwhile
+        expect(events.slice(2).every((e) => e === "check:true:-"), events.join(" ")).toBe(true);
+        const info = JSON.parse(pgbackrest(["info", "--output=json"]));
+        expect(info[0].status.message).toBe("ok");
+        expect(info[0].backup.map((b: { type: string }) => b.type)).toEqual(["full"]);
+        expect(info[0].cipher).toBe("aes-256-cbc");
+    });
+});
+
+describe("point-in-time recovery from the posix repository", () => {
+    let target = "";
+    it("restores to a time: exactly the rows written before it, on a new timeline, the later drop undone", async () => {
+        sql("create table lots (id int primary key, batch text not null)");
+        sql("insert into lots select g, 'before-full' from generate_series(1, 100) g");
+        pgbackrest(["backup", "--type=full"]);
+        sql("insert into lots select g, 'after-full' from generate_series(101, 150) g");
+        await sleep(1100);
+        target = psql({ ...pg.superuser(), sql: "select to_char(now() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" });
+        await sleep(1100);
+        sql("insert into lots select g, 'after-target' from generate_series(151, 180) g");
+        sql("drop table lots");
+        psql({ ...pg.superuser(), sql: "select pg_switch_wal()" });
+        pgbackrest(["check"]);
+        pg.stop("fast");
+
+        const restore = renderRestore("restored-1", target);
+        const restored = await startWithScript(restore, `${BASE}/volumes/restored-1`);
+        expect(count()).toBe(150);
+        expect(sql("select count(*) from lots where batch = 'after-target'")).toBe("0");
+        expect(psql({ ...restored.superuser(), sql: "select timeline_id from pg_control_checkpoint()" })).toBe("2");
+        pg = restored;
+    });
+
+    it("restores a volume once: started again by the same script, it restores nothing and the rows are as they were", async () => {
+        expect(readdirSync(`${BASE}/volumes/restored-1`)).toContain("restored-restored-1");
+        sql("insert into lots values (500, 'after-promotion')");
+        pg.stop("fast");
+        pg = await startWithScript(renderRestore("restored-1", target), `${BASE}/volumes/restored-1`);
+        expect(count()).toBe(151);
+    });
+
+    it("restores a differential on top of the full to a time on the new timeline", async () => {
+        sql("insert into lots select g, 'after-restore' from generate_series(1001, 1040) g");
+        pgbackrest(["backup", "--type=diff"]);
+        sql("insert into lots select g, 'after-diff' from generate_series(1041, 1060) g");
+        await sleep(1100);
+        const second = psql({ ...pg.superuser(), sql: "select to_char(now() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" });
+        await sleep(1100);
+        sql("delete from lots");
+        psql({ ...pg.superuser(), sql: "select pg_switch_wal()" });
+        pgbackrest(["check"]);
+        const info = JSON.parse(pgbackrest(["info", "--output=json"]));
+        expect(info[0].backup.map((b: { type: string }) => b.type)).toEqual(["full", "full", "diff"]);
+        pg.stop("fast");
+        const restored = await startWithScript(renderRestore("restored-2", second), `${BASE}/volumes/restored-2`);
+        expect(count()).toBe(151 + 40 + 20);
+        pg = restored;
+    });
+
+    it("passes pgbackrest verify, and keeps the repository unreadable without the passphrase", () => {
+        sql("create table if not exists markers (note text); insert into markers values ('HACCP-lot-7731-released')");
+        pgbackrest(["backup", "--type=full"]);
+        expect(pgbackrest(["verify"])).not.toMatch(/ERROR|invalid/);
+        const grep = spawnGrep("HACCP-lot-7731", REPO);
+        expect(grep, "a plaintext row in the repository").toBe("");
+        // the same repository without the credentials file (its passphrase)
+        const withoutPass = pgbackrestArgs(rendered).filter((a) => !a.startsWith("--config-include-path"));
+        expect(() => runServerBinary("pgbackrest", [...withoutPass, "info"], { asServerUser: true })).toThrow(/requires option: repo1-cipher-pass/);
+        // and with a wrong one
+        const wrong = `${BASE}/wrong-pass`;
+        mkdirSync(wrong, { recursive: true });
+        writeFileSync(`${wrong}/credentials.conf`, "[global]\nrepo1-cipher-pass=not-the-passphrase\n");
+        chownToServer(wrong);
+        // info reports the failure in its status (and exits 0)
+        const [stanza] = JSON.parse(runServerBinary("pgbackrest", [...withoutPass, `--config-include-path=${wrong}`, "info", "--output=json"], { asServerUser: true }));
+        expect(stanza.status.code).not.toBe(0);
+        expect(stanza.status.message).toMatch(/unable to load info file/);
+    });
+});
+
+/** Files under a folder that contain a text (grep -rl), as one string. */
+function spawnGrep(text: string, dir: string): string {
+    try {
+        return runServerBinary("sh", ["-c", `grep -rl '${text}' '${dir}' || true`]).trim();
+    } catch {
+        return "";
+    }
+}
