@@ -3,6 +3,7 @@
  * load + validate config -> pick the platform -> build the components -> export outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { alertThresholds } from "./stack/backups";
 import { currentStackConfig, poolSizing } from "./stack";
 import { Credentials } from "./components/credentials";
 import { DockerPlatform } from "./components/platform/docker";
@@ -93,6 +94,7 @@ const app = new App("app", {
 });
 
 const monitoring = config.monitoring;
+const thresholds = alertThresholds(config);
 new Exporters("exporters", {
     platform,
     images: { postgres: monitoring.postgresExporterImage, node: monitoring.nodeExporterImage },
@@ -105,10 +107,10 @@ const smtpPassword = secrets.alertmanagerSmtpPassword === undefined ? undefined 
 const slackWebhookUrl = secrets.alertmanagerSlackWebhookUrl === undefined ? undefined : pulumi.secret(secrets.alertmanagerSlackWebhookUrl);
 let prometheusUrl: string | undefined;
 if (operatorMode && platform instanceof KubernetesPlatform) {
-    new OperatorMonitoring("operator", { settings: monitoring, platform, namespace: platform.namespace.metadata.name, namespaceName: config.kubernetes.namespace, smtpPassword, slackWebhookUrl });
+    new OperatorMonitoring("operator", { settings: monitoring, thresholds, platform, namespace: platform.namespace.metadata.name, namespaceName: config.kubernetes.namespace, smtpPassword, slackWebhookUrl });
 } else {
     // After every scraped service: Prometheus' scrape config is built from what the platform deployed.
-    const prometheus = new Prometheus("prometheus", { settings: monitoring, platform, stack, hostPort: hostPorts.prometheus });
+    const prometheus = new Prometheus("prometheus", { settings: monitoring, thresholds, platform, stack, hostPort: hostPorts.prometheus });
     prometheusUrl = prometheus.url;
     new Alertmanager("alertmanager", { settings: monitoring, platform, smtpPassword, slackWebhookUrl, hostPort: hostPorts.alertmanager });
     new Grafana("grafana", { settings: monitoring, platform, prometheusUrl: prometheus.url, adminPassword: credentials.get("grafanaAdminPassword"), hostPort: hostPorts.grafana });

@@ -16,6 +16,8 @@ import type { Platform } from "./service";
 export interface OperatorMonitoringArgs {
     /** the stack's `monitoring` section */
     readonly settings: StackConfig["monitoring"];
+    /** alert thresholds: the alerts section and what the backup settings imply (stack/backups.ts alertThresholds) */
+    readonly thresholds: Thresholds;
     readonly platform: Platform;
     /** our namespace (where the monitors, rules and routing live) */
     readonly namespace: pulumi.Input<string>;
@@ -64,7 +66,7 @@ export class OperatorMonitoring extends pulumi.ComponentResource {
         // Node alerts stay with the cluster's own node-exporter rules; AlertmanagerConfig routes only
         // alerts labelled with its namespace, so every rule carries ours.
         const jobs = args.platform.scraped.map(({ target, replicas }) => ({ job: target.job, replicas }));
-        const groups = ruleGroups(s.alerts as Thresholds, s.runbookBaseUrl, s.evaluationInterval, jobs, { without: ["node"], labels: { namespace: args.namespaceName } });
+        const groups = ruleGroups(args.thresholds, s.runbookBaseUrl, s.evaluationInterval, jobs, { without: ["node"], labels: { namespace: args.namespaceName } });
         new k8s.apiextensions.CustomResource("flowviz-rules", { apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: meta("flowviz"), spec: { groups } }, parent);
 
         const r = s.receivers;

@@ -12,6 +12,8 @@ export const RULES_FILE = "rules/flowviz.rules.yml";
 export interface PrometheusArgs {
     /** the stack's `monitoring` section */
     readonly settings: StackConfig["monitoring"];
+    /** alert thresholds: the alerts section and what the backup settings imply (stack/backups.ts alertThresholds) */
+    readonly thresholds: Thresholds;
     readonly platform: Platform;
     readonly stack: string;
     readonly hostPort?: number;
@@ -62,7 +64,7 @@ export class Prometheus extends pulumi.ComponentResource {
                     { path: "prometheus.yml", content: config },
                     {
                         path: RULES_FILE,
-                        content: rulesFile(s.alerts as Thresholds, s.runbookBaseUrl, s.evaluationInterval, targets.map(({ target, replicas }) => ({ job: target.job, replicas }))),
+                        content: rulesFile(args.thresholds, s.runbookBaseUrl, s.evaluationInterval, targets.map(({ target, replicas }) => ({ job: target.job, replicas }))),
                     },
                 ],
                 volumes: [{ name: "data", mountPath: "/prometheus", size: s.prometheusStorageSize }],

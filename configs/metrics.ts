@@ -52,6 +52,15 @@ export const POSTGRES_EXPORTER: MetricSource = {
         pg_stat_database_blks_hit: { help: "buffer hits (counter)", labels: ["datname"] },
         pg_stat_database_blks_read: { help: "blocks read (counter)", labels: ["datname"] },
         pg_database_size_bytes: { help: "database size", labels: ["datname"] },
+        pg_wal_size_bytes: { help: "size of pg_wal" },
+        // extra queries (configs/pgbackrest.ts exporterQueries)
+        pg_archiver_archived_count: { help: "WAL files archived (counter)" },
+        pg_archiver_failed_count: { help: "failed attempts to archive a WAL file (counter)" },
+        pg_archiver_pending_wal_bytes: { help: "WAL written after the end of the last archived segment" },
+        pg_archiver_last_archived_age_seconds: { help: "seconds since the last WAL file was archived (-1: never)" },
+        flowviz_backup_last_success_timestamp_seconds: { help: "when the last successful backup or repository check ended (0: never)", labels: ["kind"] },
+        flowviz_backup_last_ok: { help: "1 when the last backup or repository check succeeded", labels: ["kind"] },
+        flowviz_backup_repository_bytes: { help: "size of the backups in the repository after the last backup" },
     },
 };
 

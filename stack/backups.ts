@@ -1,8 +1,9 @@
 /** The backup settings a stack resolves to, and the invariants that keep them restorable. */
-import { quantityValue } from "../configs/format";
+import { durationSeconds, quantityValue } from "../configs/format";
 import { longestGapSeconds } from "./schedule";
 import type { CheckContext, Invariant, Violation } from "./invariants";
 import type { StackConfig } from "./schema";
+import type { Thresholds } from "../configs/rules/model";
 
 export type Repository = "posix" | "s3" | "none";
 
@@ -25,6 +26,21 @@ export function repositoryNeed(c: StackConfig): { bytes: number; arithmetic: str
     const b = c.postgres.backups;
     const bytes = (b.retention.full + 1) * quantityValue(c.postgres.storageSize);
     return { bytes, arithmetic: `(retention.full ${b.retention.full} + 1 being written) x postgres.storageSize ${c.postgres.storageSize}` };
+}
+
+/** How long a backup may take before its absence is an alert. */
+const slack = (gap: number) => Math.min(6 * 3600, Math.max(3600, gap / 2));
+
+/** The alert thresholds of a stack: its alerts section, and what its backup settings imply. */
+export function alertThresholds(c: StackConfig): Thresholds {
+    const b = c.postgres.backups;
+    if (backupRepository(c) === "none") return { ...c.monitoring.alerts };
+    const full = longestGapSeconds([b.schedule.full]);
+    const any = longestGapSeconds([b.schedule.full, b.schedule.diff]);
+    return {
+        ...c.monitoring.alerts,
+        backups: { archiveTimeoutSeconds: durationSeconds(b.archiveTimeout)!, fullMaxAgeSeconds: full + slack(full), anyMaxAgeSeconds: any + slack(any), walQueueBytes: quantityValue(b.archivePushQueueMax) },
+    };
 }
 
 const set = (ctx: CheckContext, key: string, value: string | number | boolean) => `pulumi config set --path ${ctx.project}:${key} ${value} -s ${ctx.stack}`;

@@ -3,6 +3,7 @@ import { monitoringDocs } from "../configs/monitoring-docs";
 import { loadStackConfig } from "./load";
 import { stackFileSchema } from "./editor-schema";
 import { versionsDoc } from "./versions";
+import { alertThresholds } from "./backups";
 
 /** Every document generated from code, by repository path (monitoring docs show the default thresholds). */
 export function generatedDocs(): Record<string, string> {
@@ -11,6 +12,6 @@ export function generatedDocs(): Record<string, string> {
         "docs/CONFIG.md": configDocs(),
         "schema/stack.schema.json": JSON.stringify(stackFileSchema(), null, 2) + "\n",
         "docs/VERSIONS.md": versionsDoc(defaults),
-        ...monitoringDocs(defaults.monitoring.alerts),
+        ...monitoringDocs(alertThresholds(defaults)),
     };
 }

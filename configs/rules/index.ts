@@ -11,6 +11,7 @@ import { apiRules, recordingRules } from "./api";
 import { postgresRules } from "./postgres";
 import { pgbouncerRules } from "./pgbouncer";
 import { nodeRules } from "./node";
+import { backupRules } from "./backups";
 import { EXAMPLE_JOBS, monitoringRules, targetRules } from "./monitoring";
 import { NS } from "./steps";
 
@@ -19,13 +20,14 @@ export { BURN_RATES, BURN_WINDOWS, errorRatio, LATENCY_P99, recordingRules, SHOR
 export { EXAMPLE_JOBS, targetRules } from "./monitoring";
 
 export function alertRules(t: Thresholds, jobs: ScrapedJob[] = EXAMPLE_JOBS): AlertRule[] {
-    return [...apiRules(t), ...postgresRules(t), ...pgbouncerRules(t), ...nodeRules(), ...monitoringRules(t), ...targetRules(t, jobs)];
+    return [...apiRules(t), ...postgresRules(t), ...(t.backups ? backupRules(t.backups) : []), ...pgbouncerRules(t), ...nodeRules(), ...monitoringRules(t), ...targetRules(t, jobs)];
 }
 
 /** Jobs whose metrics each rule group reads; groups are split so one failing exporter is easy to see. */
 const GROUPS: [string, string[]][] = [
     ["flowviz-api", ["api", "business"]],
     ["flowviz-postgres", ["postgres"]],
+    ["flowviz-backup", ["backup"]],
     ["flowviz-pgbouncer", ["pgbouncer"]],
     ["flowviz-node", ["node"]],
     ["flowviz-monitoring", ["monitoring"]],

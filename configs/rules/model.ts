@@ -46,4 +46,16 @@ export interface Thresholds {
     qcFailureFor: string;
     availabilitySlo: number;
     targetDownFor: string;
+    /** derived from postgres.backups (stack/backups.ts); no backup alerts without a repository */
+    backups?: BackupThresholds;
+}
+
+export interface BackupThresholds {
+    archiveTimeoutSeconds: number;
+    /** the longest gap between full backups, plus the time one may take */
+    fullMaxAgeSeconds: number;
+    /** the same over full and differential backups */
+    anyMaxAgeSeconds: number;
+    /** pgBackRest's archive-push-queue-max */
+    walQueueBytes: number;
 }

@@ -41,7 +41,82 @@ const pgb = (metric: string, v: string) => ({ [`${metric}{job="pgbouncer",instan
 const pgExp = { instance: "postgres-exporter:9187", job: "postgres" };
 const fsLabels = { device: "/dev/sda1", fstype: "ext4", mountpoint: "/", instance: "node-exporter:9100", job: "node" };
 
+const pgx = (metric: string, labels = "") => `${metric}{job="postgres",instance="postgres-exporter:9187"${labels}}`;
+
+/** Backups at the default settings: archive_timeout 60 s, weekly full (7 d + 6 h = 174 h allowed), daily differential (1 d + 6 h), a 4 GiB WAL queue. */
+const BACKUP_CASES: AlertCase[] = [
+    {
+        alert: "WalArchiveFailing",
+        firing: { [pgx("pg_archiver_failed_count")]: "0 0 1 2 3 4 5 6 7 8 9 10 11 12" },
+        firingAt: "10m",
+        silentAt: "6m",
+        labels: pgExp,
+        description: "PostgreSQL on postgres-exporter:9187 failed to archive WAL 5 times in 5 minutes; it keeps the WAL and retries.",
+        quiet: { [pgx("pg_archiver_failed_count")]: "3x15" },
+    },
+    {
+        alert: "WalArchiveStalled",
+        firing: { [pgx("pg_archiver_pending_wal_bytes")]: "20000000x10" },
+        firingAt: "4m",
+        silentAt: "2m",
+        labels: pgExp,
+        description: "19.07MiB of WAL on postgres-exporter:9187 is not archived after 3 x archive_timeout: a restore now would lose those writes.",
+        // less than a segment: the one being written
+        quiet: { [pgx("pg_archiver_pending_wal_bytes")]: "16000000x10" },
+    },
+    {
+        alert: "PgWalGrowing",
+        firing: { [pgx("pg_wal_size_bytes")]: "3221225472x20" },
+        firingAt: "12m",
+        silentAt: "5m",
+        labels: pgExp,
+        description: "pg_wal on postgres-exporter:9187 holds 3GiB, half of what the archive queue may keep.",
+        quiet: { [pgx("pg_wal_size_bytes")]: "2147483000x20" },
+    },
+    {
+        alert: "BackupRepositoryUnreachable",
+        firing: { [pgx("flowviz_backup_last_ok", ',kind="check"')]: "0x20" },
+        firingAt: "12m",
+        silentAt: "5m",
+        labels: { ...pgExp, kind: "check" },
+        description: "The backup sidecar's last repository check on postgres-exporter:9187 failed (last_ok = 0): neither WAL nor backups can reach it.",
+        quiet: { [pgx("flowviz_backup_last_ok", ',kind="check"')]: "1x20", [pgx("flowviz_backup_last_ok", ',kind="full"')]: "0x20" },
+    },
+    {
+        alert: "BackupFailed",
+        firing: { [pgx("flowviz_backup_last_ok", ',kind="full"')]: "0x5" },
+        firingAt: "1m",
+        labels: { ...pgExp, kind: "full" },
+        description: "The last full backup of postgres-exporter:9187 failed (last_ok = 0); the sidecar tries again at the next scheduled time.",
+        quiet: { [pgx("flowviz_backup_last_ok", ',kind="full"')]: "1x5", [pgx("flowviz_backup_last_ok", ',kind="check"')]: "0x5" },
+    },
+    {
+        // promtool's clock starts at 0: a timestamp 700000 s before it is a backup 8 days old
+        alert: "FullBackupTooOld",
+        firing: { [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="full"')]: "-700000x5" },
+        firingAt: "1m",
+        labels: { ...pgExp, kind: "full" },
+        description: "The last full backup of postgres-exporter:9187 ended 8d 2h 27m 40s ago; postgres.backups.schedule.full allows 174h.",
+        quiet: { [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="full"')]: "-600000x5" },
+    },
+    {
+        alert: "BackupTooOld",
+        firing: {
+            [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="full"')]: "-200000x5",
+            [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="diff"')]: "-120000x5",
+        },
+        firingAt: "1m",
+        labels: pgExp,
+        description: "The last backup of postgres-exporter:9187 ended 1d 9h 21m 0s ago; the schedules allow 30h.",
+        quiet: {
+            [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="full"')]: "-200000x5",
+            [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="diff"')]: "-100000x5",
+        },
+    },
+];
+
 export const ALERT_CASES: AlertCase[] = [
+    ...BACKUP_CASES,
     {
         alert: "HighErrorRate",
         firing: api(6, 94),

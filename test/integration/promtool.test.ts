@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { alertRules, EXAMPLE_JOBS } from "../../configs/rules";
 import { loadStackConfig } from "../../stack/load";
+import { alertThresholds } from "../../stack/backups";
 import { renderedFiles } from "../../render/files";
 import { ROOT, runStack } from "../helpers";
 import { ALERT_CASES } from "./alert-cases";
@@ -103,7 +104,7 @@ describe("promtool on the rendered files", () => {
  */
 function alertCaseTest(dir: string, rulesFile: string, extraLabels: Record<string, string>, present?: Set<string>) {
     const { config } = loadStackConfig("flowviz", "t", { "flowviz:platform": "docker" }, () => false);
-    const rules = Object.fromEntries(alertRules(config.monitoring.alerts, EXAMPLE_JOBS.map((j) => ({ ...j, replicas: 1 }))).map((a) => [a.alert, a]));
+    const rules = Object.fromEntries(alertRules(alertThresholds(config), EXAMPLE_JOBS.map((j) => ({ ...j, replicas: 1 }))).map((a) => [a.alert, a]));
     const cases = ALERT_CASES.filter((c) => !present || present.has(c.alert));
     const covered = new Set(cases.map((c) => c.alert));
     expect([...Object.keys(rules)].filter((a) => (!present || present.has(a)) && !covered.has(a) && a !== "Watchdog")).toEqual([]);

@@ -9,13 +9,14 @@ import { FORBIDDEN_LABELS, KNOWN_METRICS } from "../../configs/metrics";
 import { DATASOURCE_UID } from "../../configs/grafana";
 import { dashboardFiles } from "../../dashboards";
 import { loadStackConfig } from "../../stack/load";
+import { alertThresholds } from "../../stack/backups";
 import { maskSecrets, renderedFiles } from "../../render/files";
 import type { ProgramRun } from "../../render/program";
 import { grafanaVariables, parsePromQL } from "../promql";
 import { ROOT, ofType, only, runStack } from "../helpers";
 
 const { config } = loadStackConfig("flowviz", "t", { "flowviz:platform": "docker" }, () => false);
-const alerts = alertRules(config.monitoring.alerts);
+const alerts = alertRules(alertThresholds(config));
 const recorded = new Set(recordingRules().map((r) => r.record));
 
 interface Panel {
