@@ -63,7 +63,7 @@ beforeAll(async () => {
     const env = Object.fromEntries(
         ["DATA_SOURCE_URI", "DATA_SOURCE_USER", "DATA_SOURCE_PASS_FILE"].map((k) => [k, mapPath(rendered.env("postgres-exporter", k), { "/etc/postgres-exporter": join(rendered.files, "postgres-exporter") })]),
     );
-    start("postgres-exporter", argsOf("postgres-exporter", {}), env);
+    start("postgres-exporter", argsOf("postgres-exporter", { "/etc/postgres-exporter": join(rendered.files, "postgres-exporter") }), env);
     // PgBouncer's sidecar, its CA where the render put it
     const pgbouncerDsn = mapPath(rendered.env("pgbouncer-exporter", "PGBOUNCER_EXPORTER_CONNECTION_STRING"), { "/etc/pgbouncer-exporter": join(rendered.files, "pgbouncer-exporter") });
     start("pgbouncer-exporter", argsOf("pgbouncer-exporter", {}), { PGBOUNCER_EXPORTER_CONNECTION_STRING: pgbouncerDsn });
@@ -90,7 +90,7 @@ describe("Prometheus with the rendered config", () => {
     it("loads every rule group, all healthy", async () => {
         await waitFor("rules evaluated", async () => {
             const res = (await (await fetch(`${PROM}/api/v1/rules`)).json()) as { data: { groups: { rules: { health: string }[] }[] } };
-            return res.data.groups.length === 6 && res.data.groups.every((g) => g.rules.every((r) => r.health === "ok"));
+            return res.data.groups.length === 7 && res.data.groups.every((g) => g.rules.every((r) => r.health === "ok"));
         }, 30);
     });
 
