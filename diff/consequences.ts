@@ -125,8 +125,26 @@ function restarts(changes: ResourceChange[], head: Snapshot): Finding[] {
     return out;
 }
 
+/**
+ * A restore (postgres.restore): a new data volume `<service>-data-<id>` that the database starts
+ * on, restored from the backup repository; the old volume is kept. The stack must say
+ * `replaceData: true` for this to render at all.
+ */
+function restore(c: ResourceChange): Finding[] {
+    if (c.action !== "create" || (c.type !== K8S.pvc && c.type !== DOCKER.volume)) return [];
+    const m = /^(.+)-data-([a-z0-9-]+)$/.exec(c.name);
+    if (!m) return [];
+    return [
+        {
+            kind: "note",
+            resource: `${c.type}::${c.name}`,
+            message: `RESTORE ${m[1]} starts on a new volume ${c.name}, restored from the backup repository (postgres.restore ${m[2]}); writes after the restore target are not in it. The previous volume ${m[1]}-data is kept, unmounted (runbook RestoreToPointInTime)`,
+        },
+    ];
+}
+
 export function findings(changes: ResourceChange[], head: Snapshot): Finding[] {
-    return [...changes.flatMap(blocked), ...changes.flatMap(majorUpgrade), ...restarts(changes, head)];
+    return [...changes.flatMap(blocked), ...changes.flatMap(majorUpgrade), ...changes.flatMap(restore), ...restarts(changes, head)];
 }
 
 export interface CapacityRow {

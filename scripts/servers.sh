@@ -15,6 +15,7 @@ PACKAGES=(
     prometheus prometheus-alertmanager prometheus-node-exporter
     prometheus-postgres-exporter prometheus-pgbouncer-exporter
     python3-asyncpg python3-sqlalchemy
+    radosgw python3-boto3
     openssl ca-certificates
 )
 MIRROR=${FLOWVIZ_DEBIAN_MIRROR:-http://deb.debian.org/debian}

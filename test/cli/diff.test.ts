@@ -126,6 +126,20 @@ describe("npm run diff on scratch branches", () => {
         expect(minor.out).toContain("RESTART PostgreSQL restarts (its pod template changed");
     });
 
+    it("a restore: refused unless the stack says replaceData; then a new volume, the old one kept, PostgreSQL restarting on it", () => {
+        const restore = (confirm: boolean) => (t: string) =>
+            t.replace("config:\n", `config:\n  flowviz:postgres:\n    restore:\n      id: recall-1\n      target: "2026-12-04T10:15:00Z"\n      replaceData: ${confirm}\n`);
+        const refused = onBranch("restore-unconfirmed", "Pulumi.dev.yaml", restore(false), ["--stack", "dev"]);
+        expect(refused.code).toBe(1);
+        expect(refused.err).toContain("flowviz:postgres.restore.replaceData: is false");
+        const r = onBranch("restore", "Pulumi.dev.yaml", restore(true), ["--stack", "dev"]);
+        expect(r.code, r.err).toBe(2);
+        expect(r.out).toMatch(/create\s+docker:index\/volume:Volume postgres-data-recall-1 \(protected\)/);
+        expect(r.out).toContain("RESTORE postgres starts on a new volume postgres-data-recall-1");
+        expect(r.out).not.toMatch(/delete docker:index\/volume:Volume postgres-data\b/);
+        expect(r.out).toContain("RESTART");
+    });
+
     it("a dev host port: the container is replaced (Docker cannot change ports in place) and restarts", () => {
         const r = onBranch("port", "Pulumi.dev.yaml", (t) => t.replace("grafana: 3001", "grafana: 3002"), ["--stack", "dev"]);
         expect(r.code, r.err).toBe(2);
