@@ -30,6 +30,8 @@ export const BINARIES = {
     python3: "/usr/bin/python3",
     openssl: "/usr/bin/openssl",
     sh: "/bin/sh",
+    radosgw: "/usr/bin/radosgw",
+    "radosgw-admin": "/usr/bin/radosgw-admin",
 } as const;
 export type Binary = keyof typeof BINARIES;
 

@@ -12,7 +12,8 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exporterQueries } from "../../configs/pgbackrest";
 import { chownToServer, runServerBinary, serverCommand } from "../binaries";
-import { PostgresServer, psql, render, waitFor, type Rendered } from "./servers";
+import { makeCa } from "./certs";
+import { PostgresServer, psql, render, renderWithSecrets, waitFor, type Rendered } from "./servers";
 import { ROOT } from "../root";
 import { parse, stringify } from "yaml";
 
@@ -262,6 +263,73 @@ describe("a dead repository under load", () => {
         expect(acked.filter((id) => !ids.has(id))).toEqual([]);
         expect(count()).toBe(stored);
         expect(sql("select batch from lots where id = 9999999")).toBe("last write");
+    });
+});
+
+describe("point-in-time recovery from a real S3 server (Ceph's radosgw on its standalone dbstore backend, TLS)", () => {
+    const S3 = `${BASE}/rgw`;
+    const KEYS = ["backupS3AccessKey", "backupS3SecretKey"];
+    let rgw: ChildProcess | undefined;
+    let secret: (key: string) => string;
+    let ca: { cert: string; key: string };
+    const s3Stack = (restore?: { id: string; target: string }) => ({
+        postgres: {
+            backups: { repository: "s3", s3: { endpoint: "localhost:7443", bucket: "flowviz-backups", region: "us-east-1", uriStyle: "path", caCert: readFileSync(ca.cert, "utf8") } },
+            ...(restore ? { restore: { ...restore, replaceData: true } } : {}),
+        },
+    });
+    const rgwFlags = () => ["--no-mon-config", "-c", "/dev/null", "--rgw-backend-store", "dbstore", "--rgw-config-store", "dbstore", "--dbstore-db-dir", `${S3}/data`];
+
+    beforeAll(async () => {
+        pg.stop("fast");
+        mkdirSync(`${S3}/data`, { recursive: true });
+        // pgBackRest verifies the endpoint: a certificate for a DNS name (it refuses one with only an IP address)
+        ca = makeCa(`${S3}/ca`, "test S3 CA");
+        writeFileSync(`${S3}/ext.cnf`, "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n");
+        runServerBinary("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "rgw.key", "-out", "rgw.csr", "-subj", "/CN=localhost"], { cwd: S3 });
+        runServerBinary("openssl", ["x509", "-req", "-in", "rgw.csr", "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-out", "rgw.crt", "-days", "7", "-extfile", "ext.cnf"], { cwd: S3 });
+        const s3 = renderWithSecrets(BASE, "s3", KEYS, { config: s3Stack() });
+        secret = s3.secret;
+        rendered = s3.rendered;
+        current = rendered;
+        runServerBinary("radosgw-admin", [...rgwFlags(), "user", "create", "--uid=flowviz", "--display-name=flowviz", `--access-key=${secret("backupS3AccessKey")}`, `--secret=${secret("backupS3SecretKey")}`]);
+        rgw = spawn(...serverCommand("radosgw", ["-f", ...rgwFlags(), "--rgw-data", `${S3}/data`, "--run-dir", `${S3}/data`, "--rgw-frontends", `beast ssl_port=7443 ssl_certificate=${S3}/rgw.crt ssl_private_key=${S3}/rgw.key`]), { stdio: "ignore" });
+        const bucket = `import boto3, sys\nboto3.client("s3", endpoint_url="https://localhost:7443", aws_access_key_id=sys.argv[1], aws_secret_access_key=sys.argv[2], region_name="us-east-1", verify=sys.argv[3]).create_bucket(Bucket="flowviz-backups")`;
+        await waitFor("radosgw and its bucket", () => (runServerBinary("python3", ["-c", bucket, secret("backupS3AccessKey"), secret("backupS3SecretKey"), ca.cert]), true), 60);
+        const volume = `${BASE}/volumes/s3`;
+        moveContainerPaths(rendered, volume);
+        pg = new PostgresServer(volume, rendered, 5432, { socketDir: `${volume}/run`, archive: true });
+        pg.init();
+        for (const d of ["run", "pgbackrest/spool", "pgbackrest/lock"]) mkdirSync(join(volume, d), { recursive: true });
+        chownToServer(BASE);
+        pg.start();
+        pg.applyRoles();
+        pgbackrest(["stanza-create"]);
+        pgbackrest(["check"]);
+    }, 300_000);
+    afterAll(() => rgw?.kill("SIGTERM"));
+
+    it("archives and backs up into the bucket, and restores to a time from it", async () => {
+        sql("create table lots (id int primary key, batch text not null)");
+        sql("insert into lots select g, 'before-full' from generate_series(1, 70) g");
+        pgbackrest(["backup", "--type=full"]);
+        const info = JSON.parse(pgbackrest(["info", "--output=json"]));
+        expect(info[0].repo[0].status.message).toBe("ok");
+        sql("insert into lots select g, 'after-full' from generate_series(71, 100) g");
+        await sleep(1100);
+        const target = psql({ ...pg.superuser(), sql: "select to_char(now() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" });
+        await sleep(1100);
+        sql("insert into lots select g, 'after-target' from generate_series(101, 130) g");
+        sql("drop table lots");
+        psql({ ...pg.superuser(), sql: "select pg_switch_wal()" });
+        pgbackrest(["check"]);
+        pg.stop("fast");
+        const restore = renderWithSecrets(BASE, "s3-restore", KEYS, { config: s3Stack({ id: "s3-restored", target }), secretsOf: "s3" }).rendered;
+        pg = await startWithScript(restore, `${BASE}/volumes/s3-restored`);
+        expect(count()).toBe(100);
+        expect(psql({ ...pg.superuser(), sql: "select timeline_id from pg_control_checkpoint()" })).toBe("2");
+        // nothing of the repository on the local disk: it is in the bucket
+        expect(readdirSync(`${S3}/data`).length).toBeGreaterThan(0);
     });
 });
 

@@ -58,9 +58,16 @@ export function render(stackFile: string, out: string, stack = "local"): Rendere
  * `pulumi config set --secret` would), so the test knows them: it returns the render and
  * each credential's value (the render's stand-in for that ciphertext).
  */
-export function renderWithSecrets(base: string, name: string, keys: readonly string[]): { rendered: Rendered; secret(key: string): string } {
+export function renderWithSecrets(
+    base: string,
+    name: string,
+    keys: readonly string[],
+    opts: { config?: Record<string, unknown>; secretsOf?: string } = {},
+): { rendered: Rendered; secret(key: string): string } {
     const stack = parse(readFileSync(join(ROOT, LOCAL_STACK), "utf8"));
-    const ciphertext = (key: string) => `v1:${name}-${key}`;
+    // the same secrets as another render of the test (a later render of the same stack), or this render's own
+    const ciphertext = (key: string) => `v1:${opts.secretsOf ?? name}-${key}`;
+    for (const [key, value] of Object.entries(opts.config ?? {})) stack.config[`flowviz:${key}`] = value;
     for (const key of keys) stack.config[`flowviz:${key}`] = { secure: ciphertext(key) };
     mkdirSync(base, { recursive: true });
     writeFileSync(join(base, `Pulumi.${name}.yaml`), stringify(stack));
