@@ -11,6 +11,8 @@ import { ConfigError, loadStackConfig } from "../stack/load";
 import { connectionBudget, databaseCores } from "../stack/capacity";
 import { mib, postgresMemory, prometheusDisk } from "../stack/budgets";
 import type { StackConfig } from "../stack/schema";
+import { backupRepository, guaranteedWindowSeconds, repositoryNeed } from "../stack/backups";
+import { longestGapSeconds } from "../stack/schedule";
 
 const PROJECT = "flowviz";
 
@@ -27,6 +29,20 @@ function figures(c: StackConfig): string[] {
         `PgBouncer file descriptors: ${b.fileDescriptors.arithmetic} = ${b.fileDescriptors.value} of ${c.pgbouncer.fileDescriptorLimit}`,
         `PostgreSQL memory: ${memory.need.arithmetic} of ${c.postgres.resources.memory} (${mib(memory.limit)})`,
         `Prometheus disk: ${disk.need.arithmetic} of ${c.monitoring.prometheusStorageSize}`,
+        ...backupFigures(c),
+    ];
+}
+
+function backupFigures(c: StackConfig): string[] {
+    const b = c.postgres.backups;
+    const repository = backupRepository(c);
+    if (repository === "none") return ["backups: none (postgres.backups.allowNone): the data is lost with its volume"];
+    const gap = longestGapSeconds([b.schedule.full]) / 86400;
+    const where = repository === "posix" ? `posix volume ${b.repositorySize}` : `s3 ${b.s3?.bucket} at ${b.s3?.endpoint}`;
+    return [
+        `backups: ${where}, encrypted; WAL archived at least every ${b.archiveTimeout} (RPO), full "${b.schedule.full}", differential "${b.schedule.diff}" (UTC)`,
+        `recovery window: (retention.full ${b.retention.full} - 1) x ${+gap.toFixed(2)} days between full backups = ${+((guaranteedWindowSeconds(c)) / 86400).toFixed(2)} days of ${b.retention.recoveryWindowDays} required`,
+        ...(repository === "posix" ? [`backup repository: ${repositoryNeed(c).arithmetic} = ${Math.ceil(repositoryNeed(c).bytes / 1024 ** 3)}Gi of ${b.repositorySize}`] : []),
     ];
 }
 
