@@ -33,6 +33,17 @@ export function infrastructureDashboard() {
         )
         .withPanel(graph("Oldest transaction", "s", [{ expr: "max by (datname) (pg_stat_activity_max_tx_duration)", legend: "{{datname}}" }], 8))
         .withPanel(graph("Deadlocks", "none", [{ expr: "sum by (datname) (increase(pg_stat_database_deadlocks[$__rate_interval]))", legend: "{{datname}}" }], 8))
+        .withRow(row("Backups"))
+        .withPanel(single("Last full backup", "s", { expr: 'time() - max(flowviz_backup_last_success_timestamp_seconds{kind="full"})' }, 4))
+        .withPanel(single("Last backup", "s", { expr: 'time() - max(flowviz_backup_last_success_timestamp_seconds{kind=~"full|diff"})' }, 4))
+        .withPanel(single("Repository size", "bytes", { expr: "max(flowviz_backup_repository_bytes)" }, 4))
+        .withPanel(
+            graph("WAL not yet archived", "bytes", [
+                { expr: "max by (instance) (pg_archiver_pending_wal_bytes)", legend: "pending {{instance}}" },
+                { expr: "max by (instance) (pg_wal_size_bytes)", legend: "pg_wal {{instance}}" },
+            ], 6),
+        )
+        .withPanel(graph("Archive failures", "none", [{ expr: "sum by (instance) (increase(pg_archiver_failed_count[$__rate_interval]))", legend: "{{instance}}" }], 6))
         .withRow(row("PgBouncer"))
         .withPanel(single("PgBouncer up", "none", { expr: "min(pgbouncer_up)" }, 4))
         .withPanel(graph("Waiting clients", "none", [{ expr: "sum by (database) (pgbouncer_pools_client_waiting_connections)", legend: "{{database}}" }], 10))

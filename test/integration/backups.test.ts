@@ -6,13 +6,14 @@
  * the target. The repository is encrypted, and a dead repository loses nothing.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exporterQueries } from "../../configs/pgbackrest";
 import { chownToServer, runServerBinary, serverCommand } from "../binaries";
 import { makeCa } from "./certs";
+import { moveContainerPaths, pgbackrestArgs } from "./pgbackrest";
 import { PostgresServer, psql, render, renderWithSecrets, waitFor, type Rendered } from "./servers";
 import { ROOT } from "../root";
 import { parse, stringify } from "yaml";
@@ -20,30 +21,6 @@ import { parse, stringify } from "yaml";
 const BASE = "/tmp/flowviz-it-backups";
 const VOLUME = `${BASE}/volume`;
 const REPO = `${BASE}/repo`;
-
-/** Every container path of the render, moved under BASE (the data volume, the repository, both config folders). */
-function moveContainerPaths(r: Rendered, volume: string): void {
-    const map: [string, string][] = [
-        ["/var/lib/postgresql/data", volume],
-        ["/var/lib/pgbackrest", REPO],
-        ["/etc/postgresql", join(r.files, "postgres")],
-        ["/etc/pgbackrest", join(r.files, "postgres-backup")],
-    ];
-    const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
-    for (const file of [...walk(join(r.files, "postgres")), ...walk(join(r.files, "postgres-backup"))]) {
-        const text = readFileSync(file, "utf8");
-        const moved = map.reduce((t, [from, to]) => t.split(from).join(to), text);
-        if (moved !== text) writeFileSync(file, moved);
-    }
-}
-
-/** The pgBackRest invocation the sidecar's scheduler uses (its `pgbr` function), as arguments. */
-function pgbackrestArgs(r: Rendered): string[] {
-    const script = readFileSync(join(r.files, "postgres-backup", "scheduler.sh"), "utf8");
-    const line = /^pgbr\(\) \{ pgbackrest (.*) "\$@"; \}$/m.exec(script);
-    if (!line) throw new Error("scheduler.sh has no pgbr function");
-    return line[1]!.split(" ");
-}
 
 let rendered: Rendered;
 /** the render whose PostgreSQL runs now (the sidecar beside it is that render's) */
@@ -71,7 +48,7 @@ function renderRestore(id: string, target: string): Rendered {
  * that starts PostgreSQL on the data directory (PGDATA) with the same arguments.
  */
 async function startWithScript(r: Rendered, volume: string): Promise<PostgresServer> {
-    moveContainerPaths(r, volume);
+    moveContainerPaths(r, volume, REPO);
     const bin = `${BASE}/bin`;
     mkdirSync(bin, { recursive: true });
     writeFileSync(`${bin}/docker-entrypoint.sh`, `#!/bin/sh\nshift\nexec /usr/lib/postgresql/17/bin/postgres -D "$PGDATA" -c unix_socket_directories=${volume}/run "$@" >>${volume}/postgres.log 2>&1\n`);
@@ -97,7 +74,7 @@ beforeAll(async () => {
     mkdirSync(REPO, { recursive: true });
     rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
     current = rendered;
-    moveContainerPaths(rendered, VOLUME);
+    moveContainerPaths(rendered, VOLUME, REPO);
     pg = new PostgresServer(VOLUME, rendered, 5432, { socketDir: `${VOLUME}/run`, archive: true });
     pg.init();
     for (const d of ["run", "pgbackrest/spool", "pgbackrest/lock"]) mkdirSync(join(VOLUME, d), { recursive: true });
@@ -297,7 +274,7 @@ describe("point-in-time recovery from a real S3 server (Ceph's radosgw on its st
         const bucket = `import boto3, sys\nboto3.client("s3", endpoint_url="https://localhost:7443", aws_access_key_id=sys.argv[1], aws_secret_access_key=sys.argv[2], region_name="us-east-1", verify=sys.argv[3]).create_bucket(Bucket="flowviz-backups")`;
         await waitFor("radosgw and its bucket", () => (runServerBinary("python3", ["-c", bucket, secret("backupS3AccessKey"), secret("backupS3SecretKey"), ca.cert]), true), 60);
         const volume = `${BASE}/volumes/s3`;
-        moveContainerPaths(rendered, volume);
+        moveContainerPaths(rendered, volume, REPO);
         pg = new PostgresServer(volume, rendered, 5432, { socketDir: `${volume}/run`, archive: true });
         pg.init();
         for (const d of ["run", "pgbackrest/spool", "pgbackrest/lock"]) mkdirSync(join(volume, d), { recursive: true });

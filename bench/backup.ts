@@ -1,0 +1,107 @@
+/**
+ * `npm run backup-bench`: what backups cost and how fast a restore is, on the real servers
+ * (PostgreSQL 17, pgBackRest 2.55, the local stack's rendered files, a posix repository):
+ * a full backup of a pgbench database of stated size (throughput), a restore of it and the
+ * recovery until PostgreSQL is promoted (the restore part of the RTO), TPC-B with archiving
+ * against TPC-B without it, and the WAL not yet archived during the load (the archive's lag).
+ * Writes bench/results/backup.json (docs/BACKUPS.md quotes it).
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { chownToServer, runServerBinary, serverCommand, versionLine } from "../test/binaries";
+import { moveContainerPaths, pgbackrestArgs } from "../test/integration/pgbackrest";
+import { LOCAL_STACK, PostgresServer, psql, render, waitFor } from "../test/integration/servers";
+import { exporterQueries } from "../configs/pgbackrest";
+import { parse } from "yaml";
+import { ROOT } from "../test/root";
+
+const { values } = parseArgs({ options: { scale: { type: "string", default: "50" }, seconds: { type: "string", default: "30" } } });
+const SCALE = Number(values.scale);
+const SECONDS = Number(values.seconds);
+const BASE = "/tmp/flowviz-backup-bench";
+
+const time = async <T>(f: () => T | Promise<T>): Promise<[T, number]> => {
+    const t = Date.now();
+    const r = await f();
+    return [r, (Date.now() - t) / 1000];
+};
+
+async function main(): Promise<void> {
+    rmSync(BASE, { recursive: true, force: true });
+    const repo = `${BASE}/repo`;
+    mkdirSync(repo, { recursive: true });
+    const rendered = render(join(ROOT, LOCAL_STACK), `${BASE}/render`);
+    const volume = `${BASE}/volume`;
+    moveContainerPaths(rendered, volume, repo);
+    const start = (dir: string, archive: boolean) => new PostgresServer(dir, rendered, 5432, { socketDir: `${dir}/run`, archive });
+    let pg = start(volume, true);
+    pg.init();
+    for (const d of ["run", "pgbackrest/spool", "pgbackrest/lock"]) mkdirSync(join(volume, d), { recursive: true });
+    chownToServer(BASE);
+    pg.start();
+    pg.applyRoles();
+    const env = { PGPASSWORD: pg.superuserPassword };
+    const pgbackrest = (args: string[]) => runServerBinary("pgbackrest", [...pgbackrestArgs(rendered), ...args], { asServerUser: true, env, timeout: 3_600_000 });
+    const su = () => pg.superuser();
+    pgbackrest(["stanza-create"]);
+    runServerBinary("pgbench", ["-i", "-q", "-s", String(SCALE), "-h", su().host, "-p", "5432", "-U", "postgres", "flowviz"], { env, timeout: 3_600_000 });
+    const bytes = Number(psql({ ...su(), sql: "select pg_database_size('flowviz')" }));
+
+    const [, backupSeconds] = await time(() => pgbackrest(["backup", "--type=full"]));
+    const info = JSON.parse(pgbackrest(["info", "--output=json"]))[0].backup.at(-1).info;
+
+    const archiver = (parse(exporterQueries()) as Record<string, { query: string }>).pg_archiver!.query;
+    const pgbench = async (): Promise<{ tps: number; maxPendingBytes: number }> => {
+        let maxPending = 0;
+        const p = spawn(...serverCommand("pgbench", ["-n", "-c", "16", "-j", "2", "-T", String(SECONDS), "-h", su().host, "-p", "5432", "-U", "postgres", "flowviz"]), { env: { ...process.env, ...env } });
+        let out = "";
+        p.stdout.on("data", (d) => (out += d));
+        const sampler = setInterval(() => {
+            try {
+                const pending = Number(psql({ ...su(), db: "flowviz", sql: archiver }).split("|")[2]);
+                maxPending = Math.max(maxPending, pending);
+            } catch {
+                /* between samples */
+            }
+        }, 1000);
+        await new Promise((r) => p.once("exit", r));
+        clearInterval(sampler);
+        return { tps: Number(/tps = ([\d.]+)/.exec(out)?.[1]), maxPendingBytes: maxPending };
+    };
+    const archived = await pgbench();
+    pg.stop("fast");
+    pg = start(volume, false);
+    pg.start();
+    const plain = await pgbench();
+    pg.stop("fast");
+
+    const restored = `${BASE}/restored`;
+    mkdirSync(`${restored}/run`, { recursive: true });
+    chownToServer(BASE);
+    const [, restoreSeconds] = await time(() => pgbackrest(["restore", `--pg1-path=${restored}/pgdata`, "--type=immediate", "--target-action=promote"]));
+    const r = start(restored, false);
+    const [, recoverySeconds] = await time(async () => {
+        r.start();
+        await waitFor("promoted", () => psql({ ...r.superuser(), sql: "select not pg_is_in_recovery()" }) === "t", 600);
+    });
+    r.stop("fast");
+
+    const mb = (b: number) => +(b / 1024 ** 2).toFixed(1);
+    const result = {
+        date: new Date().toISOString(),
+        machine: `${versionLine("postgres")}; ${versionLine("pgbackrest")}`,
+        database: { scale: SCALE, mib: mb(bytes) },
+        fullBackup: { seconds: backupSeconds, mibPerSecond: +(mb(bytes) / backupSeconds).toFixed(1), repositoryMib: mb(info.repository.delta) },
+        restore: { restoreSeconds, recoveryToPromotedSeconds: +recoverySeconds.toFixed(1) },
+        tpcb: { clients: 16, seconds: SECONDS, archivingOn: archived.tps, archivingOff: plain.tps, costPercent: +((1 - archived.tps / plain.tps) * 100).toFixed(1), maxPendingWalMib: mb(archived.maxPendingBytes) },
+    };
+    console.log(JSON.stringify(result, null, 2));
+    writeFileSync(join(ROOT, "bench/results/backup.json"), JSON.stringify(result, null, 2) + "\n");
+}
+
+main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exitCode = 1;
+});
