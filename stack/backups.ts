@@ -73,6 +73,17 @@ export const BACKUP_INVARIANTS: Invariant[] = [
         },
     },
     {
+        title: "the pgBackRest image is built on postgres.image",
+        rule: "postgres.backups.image's tag starts with the PostgreSQL version of postgres.image's tag (17.12-...): the image that runs is that one, so a PostgreSQL upgrade changes both, and the diff sees a major upgrade",
+        check(c, ctx) {
+            const tag = (image: string) => image.split("@")[0]!.split("/").pop()!.split(":")[1] ?? "";
+            const image = c.postgres.backups.image;
+            const version = /^\d+(\.\d+)?/.exec(tag(c.postgres.image))?.[0];
+            if (!image || backupRepository(c) === "none" || !version || tag(image).startsWith(version)) return [];
+            return [{ key: "postgres.backups.image", message: `is ${image}, whose tag does not start with ${version}, the version of postgres.image (${c.postgres.image}); build it from that image (images/postgres-pgbackrest, --build-arg POSTGRES_IMAGE=${c.postgres.image}) and tag it ${version}-...: ${set(ctx, "postgres.backups.image", `<registry>/postgres-pgbackrest:${version}-1`)}` }];
+        },
+    },
+    {
         title: "retention covers the recovery window",
         rule: "(retention.full - 1) x the longest gap between full backups (schedule.full) >= retention.recoveryWindowDays: right after a new full backup, the oldest kept one must still reach back that far",
         override: "postgres.backups.retention.recoveryWindowDays",

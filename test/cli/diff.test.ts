@@ -117,11 +117,13 @@ describe("npm run diff on scratch branches", () => {
     });
 
     it("a PostgreSQL major upgrade of the image is blocked and names pg_upgrade", () => {
-        const r = onBranch("major", "Pulumi.prod.yaml", setUnder("postgres", "image: postgres:18.1-bookworm"), ["--stack", "prod"]);
+        // the image that runs is the pgBackRest one built on postgres.image: an upgrade changes both
+        const upgrade = (v: string) => (t: string) => setUnder("postgres", `image: postgres:${v}-trixie`)(t).replace(/postgres-pgbackrest:17\.12-trixie/, `postgres-pgbackrest:${v}-trixie`);
+        const r = onBranch("major", "Pulumi.prod.yaml", upgrade("18.1"), ["--stack", "prod"]);
         expect(r.code, r.err).toBe(3);
         const blocked = r.out.split("\n").filter((l) => l.includes("BLOCKED"));
         expect(blocked).toEqual([expect.stringContaining("PostgreSQL 17 -> 18: a major version cannot start on the data directory of another; upgrade with pg_upgrade")]);
-        const minor = onBranch("minor", "Pulumi.prod.yaml", setUnder("postgres", "image: postgres:17.3-bookworm"), ["--stack", "prod"]);
+        const minor = onBranch("minor", "Pulumi.prod.yaml", upgrade("17.13"), ["--stack", "prod"]);
         expect(minor.code, minor.err).toBe(2);
         expect(minor.out).toContain("RESTART PostgreSQL restarts (its pod template changed");
     });
