@@ -83,7 +83,7 @@ export class App extends pulumi.ComponentResource {
             this,
         );
 
-        const appEnv = (svc: StackConfig["app"]["api"]) => ({
+        const appEnv = (svc: Pick<StackConfig["app"]["api"], "dbPoolSize" | "dbMaxOverflow">) => ({
             DB_POOL_SIZE: String(svc.dbPoolSize),
             DB_MAX_OVERFLOW: String(svc.dbMaxOverflow),
             PGSSLROOTCERT: `${APP_CONFIG_DIR}/${TLS_FILES.ca}`,
@@ -130,7 +130,7 @@ export class App extends pulumi.ComponentResource {
                     ...common,
                     name: "worker",
                     component: "worker",
-                    image: worker.image,
+                    image: worker.image ?? s.api.image,
                     command: ["celery"],
                     args: ["-A", "app.worker", "worker", "--loglevel=INFO", `--concurrency=${worker.dbPoolSize}`],
                     env: appEnv(worker),

@@ -169,6 +169,9 @@ export function scrapeTargetsOf(spec: ServiceSpec, replicas: number | undefined)
     );
 }
 
+/** The label carrying the image's tag. */
+export const VERSION_LABEL = "app.kubernetes.io/version";
+
 /** app.kubernetes.io labels and Docker labels, the same on both platforms. */
 export function serviceLabels(spec: Pick<ServiceSpec, "name" | "component" | "image">): Record<string, string> {
     const tag = spec.image.split("@")[0]?.split(":").pop() ?? "";
@@ -177,7 +180,7 @@ export function serviceLabels(spec: Pick<ServiceSpec, "name" | "component" | "im
         "app.kubernetes.io/instance": spec.name,
         "app.kubernetes.io/component": spec.component,
         "app.kubernetes.io/part-of": "flowviz",
-        "app.kubernetes.io/version": tag.slice(0, 63),
+        [VERSION_LABEL]: tag.slice(0, 63),
         "app.kubernetes.io/managed-by": "pulumi",
     };
 }

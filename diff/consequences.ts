@@ -9,6 +9,7 @@ import { deployedCapacity, type DeployedCapacity } from "../policy/deployed";
 import { DOCKER, findFile, iniSections, K8S, podTemplate } from "../policy/resources";
 import { maskSecrets } from "../render/files";
 import type { ResourceChange, Snapshot } from "./compare";
+import { ON_EACH_PGBOUNCER } from "../configs/rules/steps";
 
 export interface Finding {
     kind: "blocked" | "restart" | "note";
@@ -80,11 +81,11 @@ function referencedObjects(r: RecordedResource): string[] {
     return names.filter((n): n is string => typeof n === "string");
 }
 
-function restartMessage(service: string, component: string | undefined, how: string, database: string): string {
+export function restartMessage(service: string, component: string | undefined, how: string, database: string): string {
     if (component === "database") {
         return (
             `PostgreSQL restarts (${how}): its only server stops with a fast shutdown (up to 120 s) and every open transaction fails. ` +
-            `To fail none: on each PgBouncer's admin console (\`psql -p 6432 -U pgbouncer_admin pgbouncer\`) run \`PAUSE ${database};\`, apply, then \`RESUME ${database};\` (README, "Restarting PostgreSQL")`
+            `To fail none: ${ON_EACH_PGBOUNCER(`PAUSE ${database};`)}, apply, then \`RESUME ${database};\` on each (README, "Restarting PostgreSQL")`
         );
     }
     if (component === "pooler") {

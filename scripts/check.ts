@@ -5,7 +5,7 @@
  *   npm run check -- --stack prod [--config-file Pulumi.prod.yaml]     exit 0 valid, 1 not
  */
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCli, USAGE_EXIT } from "./cli";
 import { readStackFile, StackFileError } from "../render/stackfile";
 import { ConfigError, loadStackConfig } from "../stack/load";
 import { connectionBudget, databaseCores } from "../stack/capacity";
@@ -26,10 +26,18 @@ function figures(c: StackConfig): string[] {
         `PgBouncer pool per replica: ${poolSize} + reserve ${reserveSize}, ${replicas} replica(s)${derived}`,
         `server connections: ${b.serverConnections.arithmetic} = ${b.serverConnections.value} of ${b.serverAvailable.arithmetic} = ${b.serverAvailable.value}`,
         `client connections: ${b.clientConnections.arithmetic} = ${b.clientConnections.value} of max_client_conn ${c.pgbouncer.maxClientConn}`,
-        `PgBouncer file descriptors: ${b.fileDescriptors.arithmetic} = ${b.fileDescriptors.value} of ${c.pgbouncer.fileDescriptorLimit}`,
+        c.platform === "docker"
+            ? `PgBouncer file descriptors: ${b.fileDescriptors.arithmetic} = ${b.fileDescriptors.value} of ${c.pgbouncer.fileDescriptorLimit}`
+            : `PgBouncer file descriptors: ${b.fileDescriptors.arithmetic} = ${b.fileDescriptors.value}, under the container runtime's limit (pgbouncer.fileDescriptorLimit applies to Docker only)`,
         `PostgreSQL memory: ${memory.need.arithmetic} of ${c.postgres.resources.memory} (${mib(memory.limit)})`,
         `Prometheus disk: ${disk.need.arithmetic} of ${c.monitoring.prometheusStorageSize}`,
         ...backupFigures(c),
+        ...(c.platform === "kubernetes" && !c.kubernetes.storageClassName
+            ? [
+                  "note: kubernetes.storageClassName is unset, so the claims take the cluster's default class; choose it before the first `pulumi up` " +
+                      "(a claim's class cannot change later: npm run diff blocks it), ideally one with reclaimPolicy Retain (README, First-time setup)",
+              ]
+            : []),
     ];
 }
 
@@ -47,10 +55,11 @@ function backupFigures(c: StackConfig): string[] {
 }
 
 function main(): number {
-    const { values } = parseArgs({ options: { stack: { type: "string" }, "config-file": { type: "string" } } });
+    const usage = "usage: npm run check -- --stack <name> [--config-file Pulumi.<stack>.yaml]";
+    const values = parseCli({ stack: { type: "string" }, "config-file": { type: "string" } }, usage);
     if (!values.stack) {
-        console.error("usage: npm run check -- --stack <name> [--config-file Pulumi.<stack>.yaml]");
-        return 1;
+        console.error(usage);
+        return USAGE_EXIT;
     }
     const file = resolve(values["config-file"] ?? `Pulumi.${values.stack}.yaml`);
     try {

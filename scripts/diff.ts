@@ -10,10 +10,10 @@
  * a mandatory policy), 1 error.
  */
 import { execFileSync, fork } from "node:child_process";
+import { parseCli } from "./cli";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { checkPolicies } from "../policy/offline";
 import { compareFiles, compareOutputs, compareResources, type Snapshot } from "../diff/compare";
 import { capacity, findings } from "../diff/consequences";
@@ -87,16 +87,10 @@ function checkOutFile(path: string): void {
 }
 
 async function main(): Promise<number> {
-    const { values } = parseArgs({
-        options: {
-            stack: { type: "string", multiple: true },
-            base: { type: "string" },
-            format: { type: "string", default: "text" },
-            out: { type: "string" },
-        },
-    });
+    const usage = "usage: npm run diff -- --stack <name> [--stack <name>] [--base <git-ref>] [--format text|markdown|json] [--out FILE]";
+    const values = parseCli({ stack: { type: "string", multiple: true }, base: { type: "string" }, format: { type: "string", default: "text" }, out: { type: "string" } }, usage, 1);
     const stacks = values.stack ?? [];
-    if (stacks.length === 0) throw new UsageError("usage: npm run diff -- --stack <name> [--stack <name>] [--base <git-ref>] [--format text|markdown|json] [--out FILE]");
+    if (stacks.length === 0) throw new UsageError(usage);
     if (!["text", "markdown", "json"].includes(values.format!)) throw new UsageError(`--format ${values.format}: must be text, markdown or json`);
     const root = git(process.cwd(), "rev-parse", "--show-toplevel");
     for (const s of stacks) if (!existsSync(join(root, `Pulumi.${s}.yaml`))) throw new UsageError(`--stack ${s}: no Pulumi.${s}.yaml in the working tree`);

@@ -5,8 +5,8 @@
  *   npm run render -- --stack dev --out out/dev [--show-secrets] [--config-file F]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { parseCli, USAGE_EXIT } from "./cli";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { runProgram } from "../render/program";
 import { maskSecrets, renderedFiles } from "../render/files";
 import { readStackFile, StackFileError } from "../render/stackfile";
@@ -14,17 +14,19 @@ import { checkOutDir, OutDirError, prepareOutDir } from "../render/outdir";
 import { checkPolicies } from "../policy/offline";
 
 async function main(): Promise<number> {
-    const { values } = parseArgs({
-        options: {
+    const usage = "usage: npm run render -- --stack <name> --out <dir> [--show-secrets] [--config-file Pulumi.<stack>.yaml]";
+    const values = parseCli(
+        {
             stack: { type: "string" },
             out: { type: "string" },
             "show-secrets": { type: "boolean", default: false },
             "config-file": { type: "string" },
         },
-    });
+        usage,
+    );
     if (!values.stack || !values.out) {
-        console.error("usage: npm run render -- --stack <name> --out <dir> [--show-secrets] [--config-file Pulumi.<stack>.yaml]");
-        return 2;
+        console.error(usage);
+        return USAGE_EXIT;
     }
     const show = values["show-secrets"] === true;
     const file = resolve(values["config-file"] ?? `Pulumi.${values.stack}.yaml`);

@@ -74,8 +74,9 @@ const connections: Invariant[] = [
     },
     {
         title: "PgBouncer has the file descriptors it needs",
-        rule: "max_client_conn + pool + reserve + 64 <= pgbouncer.fileDescriptorLimit (with too few, clients hang silently)",
+        rule: "Docker: max_client_conn + pool + reserve + 64 <= pgbouncer.fileDescriptorLimit (with too few, clients hang silently); on Kubernetes the container runtime's limit applies and the key does nothing",
         check(c, ctx) {
+            if (c.platform !== "docker") return [];
             const fds = connectionBudget(c).fileDescriptors;
             if (fds.value <= c.pgbouncer.fileDescriptorLimit) return [];
             return [

@@ -95,7 +95,9 @@ function describe(err: ErrorObject, ctx: DescribeContext): string {
             const at = err.instancePath ? `${where}.` : `${project}:`;
             const key = String(p.additionalProperty);
             const nesting = key.includes(".") ? ` (a dotted key is one literal name: nest it in YAML, or use pulumi config set --path ${project}:${key} <value> -s ${ctx.stack})` : "";
-            return `${at}${key}: unknown key; allowed here: ${allowed.join(", ")}${nesting}`;
+            // at the top level a key may also be a credential, set as a secret
+            const secrets = err.instancePath ? "" : `; secrets (pulumi config set --secret): ${[...Object.keys(SecretKeys), ...Object.keys(ExternalSecretKeys)].join(", ")}`;
+            return `${at}${key}: unknown key; allowed here: ${allowed.join(", ")}${secrets}${nesting}`;
         }
         case "required":
             return `${err.instancePath ? `${where}.` : `${project}:`}${String(p.missingProperty)}: is required`;

@@ -131,9 +131,9 @@ export const PgBouncerSchema = Section("PgBouncer in transaction pooling mode", 
     resources: Resources("1", "256Mi"),
 });
 
-const AppService = (image: string, replicas: number, pool: number, overflow: number, cpu: string, memory: string, what: string) =>
+const AppService = <I extends TSchema>(image: I, replicas: number, pool: number, overflow: number, cpu: string, memory: string, what: string) =>
     Section(what, {
-        image: Image(image, "image"),
+        image,
         replicas: Type.Integer({ minimum: 0, maximum: 100, default: replicas, description: "replicas (Kubernetes; Docker runs one)" }),
         dbPoolSize: Type.Integer({ minimum: 1, maximum: 500, default: pool, description: "SQLAlchemy `pool_size` per replica" }),
         dbMaxOverflow: Type.Integer({ minimum: 0, maximum: 500, default: overflow, description: "SQLAlchemy `max_overflow` per replica" }),
@@ -141,8 +141,12 @@ const AppService = (image: string, replicas: number, pool: number, overflow: num
     });
 
 export const AppSchema = Section("The flowviz application", {
-    api: AppService("ghcr.io/flowviz/api:0.6.0", 2, 25, 10, "1", "512Mi", "FastAPI API (port 8000, `/metrics`)"),
-    worker: AppService("ghcr.io/flowviz/api:0.6.0", 1, 5, 0, "1", "512Mi", "Celery worker (same image as the API)"),
+    api: AppService(Image("ghcr.io/flowviz/api:0.6.0", "image"), 2, 25, 10, "1", "512Mi", "FastAPI API (port 8000, `/metrics`)"),
+    // one image runs both: a bump of app.api.image moves the worker too, unless it names its own
+    worker: AppService(
+        Type.Optional(Type.String({ format: "pinned-image", description: "image; `app.api.image` when unset (the worker runs the API's code)" })),
+        1, 5, 0, "1", "512Mi", "Celery worker (same image as the API)",
+    ),
     apiPort: Port(8000, "port the API listens on"),
     valkeyImage: Image("valkey/valkey:8.1.4-alpine", "Valkey image (Celery broker, rate limiting)"),
     valkeyStorageSize: Bytes("2Gi", "Valkey's volume (append-only file of the queued tasks)"),

@@ -10,7 +10,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type { input as k8sIn } from "@pulumi/kubernetes/types";
 import { ROLLING_UPDATE_SURGE } from "../../stack/capacity";
 import { HOST_ACCESS_ANNOTATION } from "../../policy/resources";
-import { SCRAPER, scrapeTargetsOf, serviceLabels, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
+import { SCRAPER, scrapeTargetsOf, serviceLabels, VERSION_LABEL, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
 import { containerFiles, podContainer } from "./kubernetes-container";
 
 export interface KubernetesPlatformArgs {
@@ -144,7 +144,10 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const ns = namespace.output;
         this.namespaceOfService.set(spec.name, namespace.name);
         const labels = serviceLabels(spec);
-        const main = containerFiles(spec, "config", ns, labels, opts);
+        // The version label goes on the workload and its pods only: on a ConfigMap, Secret, claim, Service,
+        // NetworkPolicy or budget it would make an image bump an update of each of them (noise in every diff).
+        const stable = Object.fromEntries(Object.entries(labels).filter(([k]) => k !== VERSION_LABEL));
+        const main = containerFiles(spec, "config", ns, stable, opts);
         const volumes: k8sIn.core.v1.Volume[] = [...main.volumes];
         const mounts: k8sIn.core.v1.VolumeMount[] = [...main.mounts];
         (spec.scratch ?? []).forEach((dir, i) => {
@@ -155,7 +158,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             new k8s.core.v1.PersistentVolumeClaim(
                 `${spec.name}-${v.name}`,
                 {
-                    metadata: { name: `${spec.name}-${v.name}`, namespace: ns, labels },
+                    metadata: { name: `${spec.name}-${v.name}`, namespace: ns, labels: stable },
                     spec: {
                         accessModes: ["ReadWriteOnce"],
                         storageClassName: this.args.storageClassName,
@@ -177,19 +180,19 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
 
         let serviceAccountName: pulumi.Output<string> | undefined;
         if (spec.discoversPods) {
-            const sa = new k8s.core.v1.ServiceAccount(`${spec.name}-sa`, { metadata: { name: spec.name, namespace: ns, labels } }, opts);
+            const sa = new k8s.core.v1.ServiceAccount(`${spec.name}-sa`, { metadata: { name: spec.name, namespace: ns, labels: stable } }, opts);
             // read pods wherever scraped services run: our namespace and, when there is one, the host daemons'
             const watched: [string, pulumi.Output<string>][] = [["", ns], ...(this.hostNamespace ? [["-host", this.hostNamespace.metadata.name] as [string, pulumi.Output<string>]] : [])];
             for (const [suffix, where] of watched) {
                 const role = new k8s.rbac.v1.Role(
                     `${spec.name}-discovery${suffix}`,
-                    { metadata: { name: `${spec.name}-discovery`, namespace: where, labels }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }] },
+                    { metadata: { name: `${spec.name}-discovery`, namespace: where, labels: stable }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }] },
                     opts,
                 );
                 new k8s.rbac.v1.RoleBinding(
                     `${spec.name}-discovery${suffix}`,
                     {
-                        metadata: { name: `${spec.name}-discovery`, namespace: where, labels },
+                        metadata: { name: `${spec.name}-discovery`, namespace: where, labels: stable },
                         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
                         subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: namespace.name }],
                     },
@@ -203,7 +206,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             lifecycle: spec.stop ? { preStop: { exec: { command: ["/bin/sh", "-c", preStopScript(spec.stop, spec.replicas)] } } } : undefined,
         };
         const sidecars = (spec.sidecars ?? []).map((sidecar) => {
-            const config = containerFiles(sidecar, `config-${sidecar.name}`, ns, labels, opts);
+            const config = containerFiles(sidecar, `config-${sidecar.name}`, ns, stable, opts);
             volumes.push(...config.volumes);
             const shared = (sidecar.mounts ?? []).map((n) => {
                 const v = (spec.volumes ?? []).find((x) => x.name === n);
@@ -277,7 +280,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             new k8s.core.v1.Service(
                 `${spec.name}-service`,
                 {
-                    metadata,
+                    metadata: { ...metadata, labels: stable },
                     spec: { selector: this.selector(spec.name), ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.name })) },
                 },
                 opts,
@@ -285,7 +288,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             new k8s.networking.v1.NetworkPolicy(
                 `${spec.name}-ingress`,
                 {
-                    metadata,
+                    metadata: { ...metadata, labels: stable },
                     spec: {
                         podSelector: { matchLabels: this.selector(spec.name) },
                         policyTypes: ["Ingress"],
@@ -301,7 +304,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             );
         }
         if (spec.replicas > 1 && (spec.workload === "deployment" || spec.workload === "statefulset")) {
-            new k8s.policy.v1.PodDisruptionBudget(`${spec.name}-pdb`, { metadata, spec: { maxUnavailable: 1, selector } }, opts);
+            new k8s.policy.v1.PodDisruptionBudget(`${spec.name}-pdb`, { metadata: { ...metadata, labels: stable }, spec: { maxUnavailable: 1, selector } }, opts);
         }
         this.scraped.push(...scraped);
         return { readyWhen: [workload] };

@@ -25,7 +25,7 @@ export function pgbouncerRules(t: Thresholds): AlertRule[] {
             component: "pgbouncer",
             summary: "Clients are queueing for PgBouncer server connections",
             description: `{{ $value }} clients wait for a server connection in pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.instance }} (threshold ${t.pgbouncerWaitingClients}).`,
-            runbook: [...CHECK_DB, "If the database has idle CPU, raise postgres.cpuCores (the pool follows it) or pgbouncer.defaultPoolSize within the capacity invariants."],
+            runbook: [...CHECK_DB, "If the database has idle CPU, raise postgres.resources.cpu (the pool follows it: cores x app.roundTripsPerTransaction) or set pgbouncer.defaultPoolSize, within the capacity invariants (`npm run check` prints them)."],
         },
         {
             alert: "PgBouncerClientWaitHigh",

@@ -14,9 +14,9 @@ export function postgresRules(t: Thresholds): AlertRule[] {
             description: "postgres_exporter on {{ $labels.instance }} cannot reach PostgreSQL (pg_up = {{ $value }}).",
             // no query against the database as a diagnostic: it is down
             runbook: [
+                `Is the pod running at all: \`kubectl -n ${NS} get pod postgres-0\`. When it is crash-looping (CrashLoopBackOff, Error, OOMKilled) nothing can be exec'd into it: read why from outside, \`kubectl -n ${NS} logs postgres-0 -c postgres --previous\` (the run that failed), \`kubectl -n ${NS} describe pod postgres-0\` (last state, exit code, probes) and \`kubectl -n ${NS} get events --field-selector involvedObject.name=postgres-0\` (Docker: \`docker logs flowviz-<stack>-postgres\`, \`docker inspect -f '{{.State}}' flowviz-<stack>-postgres\`).`,
+                `A full data volume is the usual crash loop ("No space left on device" in that log): \`kubectl -n ${NS} describe pvc postgres-data\` for its size; grow postgres.storageSize (\`npm run diff\` shows it as an in-place update). When the pod runs: \`kubectl -n ${NS} exec postgres-0 -c postgres -- df -h /var/lib/postgresql/data\`.`,
                 CHECK_DB[1]!,
-                `Why it stopped: \`kubectl -n ${NS} get pod postgres-0\`, \`kubectl -n ${NS} describe pod postgres-0\` (OOMKilled, probes, events), \`kubectl -n ${NS} logs postgres-0 --previous\` (Docker: \`docker logs flowviz-<stack>-postgres\`).`,
-                `Free space on its volume: \`kubectl -n ${NS} exec postgres-0 -- df -h /var/lib/postgresql/data\`; a full volume stops writes (grow postgres.storageSize: \`npm run diff\` shows it as an in-place update).`,
                 `A crash recovers by itself: the startup probe allows 30 minutes of WAL replay. Restart only after reading why it stopped. ${PLANNED_RESTART}`,
             ],
         },
@@ -58,7 +58,7 @@ export function postgresRules(t: Thresholds): AlertRule[] {
             component: "postgres",
             summary: "PostgreSQL went away and came back",
             description: "pg_up on {{ $labels.instance }} changed {{ $value }} times in 10 minutes: PostgreSQL restarted or was unreachable.",
-            runbook: [`Read the PostgreSQL log for the reason (OOM kill, crash, deliberate restart): \`kubectl -n ${NS} logs postgres-0 --previous\`.`, `Confirm that PgBouncer reconnected: ${ON_EACH_PGBOUNCER("SHOW SERVERS;")}.`],
+            runbook: [`Read the PostgreSQL log for the reason (OOM kill, crash, deliberate restart): \`kubectl -n ${NS} logs postgres-0 -c postgres --previous\`.`, `Confirm that PgBouncer reconnected: ${ON_EACH_PGBOUNCER("SHOW SERVERS;")}.`],
         },
     ];
 }

@@ -7,8 +7,8 @@ export const ON_EACH_PGBOUNCER = (sql: string) =>
 export const PLANNED_RESTART = `For a planned restart: ${ON_EACH_PGBOUNCER("PAUSE flowviz;")} first, restart, then \`RESUME flowviz;\` on each: clients wait instead of failing (measured: 0 failed transactions, 0 reconnects).`;
 export const CHECK_DB = [
     `Check PgBouncer: Grafana > Infrastructure > PgBouncer pools (waiting clients, max wait), or ${ON_EACH_PGBOUNCER("SHOW POOLS;")}.`,
-    `Verify PostgreSQL answers: \`kubectl -n ${NS} exec postgres-0 -- pg_isready -h 127.0.0.1\` (Docker: \`docker exec flowviz-<stack>-postgres pg_isready -h 127.0.0.1\`).`,
-    `Look for long-running queries (PostgreSQL is up; the superuser over the local socket, its password from the file the pod mounts): \`kubectl -n ${NS} exec postgres-0 -- sh -c 'PGPASSWORD="$(cat /etc/postgresql/secrets/password)" psql -U postgres -d flowviz -c "SELECT pid, now() - xact_start, state, query FROM pg_stat_activity ORDER BY 2 DESC NULLS LAST"'\`.`,
+    `Verify PostgreSQL answers: \`kubectl -n ${NS} exec postgres-0 -c postgres -- pg_isready -h 127.0.0.1\` (Docker: \`docker exec flowviz-<stack>-postgres pg_isready -h 127.0.0.1\`).`,
+    `Look for long-running queries (PostgreSQL is up; the superuser over the local socket, its password from the file the pod mounts): \`kubectl -n ${NS} exec postgres-0 -c postgres -- sh -c 'PGPASSWORD="$(cat /etc/postgresql/secrets/password)" psql -U postgres -d flowviz -c "SELECT pid, now() - xact_start, state, query FROM pg_stat_activity ORDER BY 2 DESC NULLS LAST"'\`.`,
 ];
 export const ERROR_PLAYBOOK = [
     "Open Grafana > Application > Error ratio to confirm the rate and when it started.",

@@ -1,5 +1,5 @@
 /** The editor schema of the stack file and `npm run check`, as a reviewer and an editor use them. */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Ajv from "ajv";
@@ -67,10 +67,53 @@ describe("npm run check", () => {
         expect(r.out).not.toMatch(/\n\s+at /);
     });
 
-    it("exits 1 with a usage line without --stack, and names a missing file", () => {
-        expect(check([]).code).toBe(1);
+    it("exits 2 with a usage line without --stack, and 1 naming a missing file", () => {
+        expect(check([]).code).toBe(2);
         const r = check(["--stack", "nope"]);
         expect(r.code).toBe(1);
         expect(r.out).toContain("Pulumi.nope.yaml: cannot read the stack file");
+    });
+});
+
+describe("flag mistakes, as typed by reflex", () => {
+    const run = (script: string, args: string[], env: Record<string, string> = {}) => {
+        const r = spawnSync("node", ["--import", "tsx", `scripts/${script}.ts`, ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env } });
+        return { code: r.status, out: r.stdout, err: r.stderr };
+    };
+    const noTrace = (text: string) => expect(text).not.toMatch(/\n\s+at /);
+
+    it("warns a Kubernetes stack without a StorageClass before anything exists, not a Docker one", () => {
+        expect(run("check", ["-s", "prod"]).out).toContain("note: kubernetes.storageClassName is unset");
+        expect(run("check", ["-s", "dev"]).out).not.toContain("storageClassName");
+    });
+
+    it("takes -s for --stack, as Pulumi does", () => {
+        const r = run("check", ["-s", "dev"]);
+        expect(r.code, r.err).toBe(0);
+        expect(r.out).toContain("dev (docker): configuration valid");
+    });
+
+    it.each([
+        ["render", ["--stack", "dev", "--out", "/tmp/x", "--show-secret"], "Unknown option '--show-secret'"],
+        ["render", ["--stack", "dev", "--out"], "Option '--out <value>' argument missing"],
+        ["check", ["--stak", "dev"], "Unknown option '--stak'"],
+    ])("%s %j: names the mistake, prints the usage line, exits 2", (script, args, message) => {
+        const r = run(script, args);
+        expect(r.code).toBe(2);
+        expect(r.err).toContain(message);
+        expect(r.err).toContain(`usage: npm run ${script} -- --stack <name>`);
+        noTrace(r.err);
+    });
+
+    it("says npm kept the flags when `--` is missing (npm run check --stack prod)", () => {
+        const r = run("check", [], { npm_config_stack: "prod" });
+        expect(r.code).toBe(2);
+        expect(r.err).toContain("npm took --stack prod for itself: put -- before the script's flags (npm run <script> -- --stack prod)");
+    });
+
+    it("ends quietly when its reader goes away (check | head -1)", () => {
+        const r = spawnSync("sh", ["-c", "node --import tsx scripts/check.ts -s prod | head -1"], { cwd: ROOT, encoding: "utf8" });
+        expect(r.stdout).toBe("prod (kubernetes): configuration valid\n");
+        expect(r.stderr).toBe("");
     });
 });

@@ -411,3 +411,28 @@ describe("the data path as prod deploys it", () => {
         expect(prom.livenessProbe.failureThreshold).toBeGreaterThan(prom.readinessProbe.failureThreshold);
     });
 });
+
+describe("one image for the API and the worker", () => {
+    it("moves the worker with app.api.image unless the worker names its own", async () => {
+        const images = async (app: object) => {
+            const run = await runStack("Pulumi.prod.yaml", { stack: "images", override: { app } });
+            const image = (name: string) => (only(run, "kubernetes:apps/v1:Deployment", name).inputs as any).spec.template.spec.containers[0].image as string;
+            return [image("api"), image("worker")];
+        };
+        expect(await images({ api: { image: "ghcr.io/flowviz/api:0.7.0" } })).toEqual(["ghcr.io/flowviz/api:0.7.0", "ghcr.io/flowviz/api:0.7.0"]);
+        expect(await images({ api: { image: "ghcr.io/flowviz/api:0.7.0" }, worker: { image: "ghcr.io/flowviz/worker:1.0.0" } })).toEqual(["ghcr.io/flowviz/api:0.7.0", "ghcr.io/flowviz/worker:1.0.0"]);
+    });
+});
+
+describe("the version label", () => {
+    it("is on workloads and their pods only, so an image bump updates nothing else", async () => {
+        const run = await runStack("Pulumi.prod.yaml", { stack: "labels" });
+        const version = "app.kubernetes.io/version";
+        const workloads = ["Deployment", "StatefulSet", "DaemonSet", "Job"].map((k) => `:${k}`);
+        const k8s = run.resources.filter((r) => r.type.startsWith("kubernetes:") && (r.inputs as any).metadata?.labels?.["app.kubernetes.io/name"]);
+        const carrying = k8s.filter((r) => (r.inputs as any).metadata.labels[version] !== undefined).map((r) => r.type.split(":").pop());
+        expect(new Set(carrying)).toEqual(new Set(["Deployment", "StatefulSet", "DaemonSet", "Job"]));
+        for (const r of k8s.filter((x) => workloads.some((w) => x.type.endsWith(w)))) expect((r.inputs as any).spec.template.metadata.labels[version], r.name).toBeTruthy();
+        expect(k8s.filter((r) => !workloads.some((w) => r.type.endsWith(w))).length).toBeGreaterThan(10);
+    });
+});
