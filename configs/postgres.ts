@@ -5,6 +5,8 @@ export interface PostgresConfInput {
     port: number;
     maxConnections: number;
     superuserReservedConnections: number;
+    /** connections kept free outside PgBouncer (postgres.adminConnections), recorded for the deployed-capacity check */
+    adminConnections: number;
     sharedBuffers: string;
     effectiveCacheSize: string;
     workMem: string;
@@ -28,6 +30,9 @@ export function postgresqlConf(i: PostgresConfInput): string {
         port: i.port,
         max_connections: i.maxConnections,
         superuser_reserved_connections: i.superuserReservedConnections,
+        // a custom setting PostgreSQL keeps and ignores: the connections PgBouncer must leave free, so that
+        // npm run diff and the policy pack count the same budget as npm run check
+        "flowviz.admin_connections": i.adminConnections,
         shared_buffers: pgMemory(i.sharedBuffers),
         effective_cache_size: pgMemory(i.effectiveCacheSize),
         work_mem: pgMemory(i.workMem),

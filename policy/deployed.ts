@@ -15,7 +15,7 @@ export interface DeployedCapacity {
     reserve: number;
     /** PgBouncer pods at most (replicas + rolling-update surge) */
     pgbouncerPods: number;
-    /** server connections PgBouncer may open, and what PostgreSQL accepts (max_connections - superuser_reserved_connections) */
+    /** server connections PgBouncer may open, and what PostgreSQL leaves it (max_connections - superuser_reserved_connections - flowviz.admin_connections) */
     serverConnections: number;
     serverAvailable: number;
     maxConnections: number;
@@ -67,7 +67,7 @@ export function deployedCapacity(resources: ResourceLike[]): DeployedCapacity | 
         reserve,
         pgbouncerPods,
         serverConnections: pgbouncerPods * (pool + reserve),
-        serverAvailable: maxConnections - Number(pg.superuser_reserved_connections ?? 3),
+        serverAvailable: maxConnections - Number(pg.superuser_reserved_connections ?? 3) - Number(pg["flowviz.admin_connections"] ?? 0),
         maxConnections,
         maxClientConn,
         clientConnections,

@@ -101,6 +101,7 @@ describe("postgresql.conf and roles", () => {
             port: 5432,
             maxConnections: 100,
             superuserReservedConnections: 3,
+            adminConnections: 5,
             sharedBuffers: "512Mi",
             effectiveCacheSize: "2Gi",
             workMem: "8Mi",

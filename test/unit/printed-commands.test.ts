@@ -5,10 +5,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { alertRules } from "../../configs/rules";
 import { ON_EACH_PGBOUNCER } from "../../configs/rules/steps";
 import { restartMessage } from "../../diff/consequences";
-import { renderedFiles } from "../../render/files";
+import { maskSecrets, renderedFiles } from "../../render/files";
 import type { ProgramRun } from "../../render/program";
 import { alertThresholds } from "../../stack/backups";
-import { poolSizing } from "../../stack/capacity";
+import { connectionBudget, poolSizing } from "../../stack/capacity";
+import { deployedCapacity } from "../../policy/deployed";
+import { readStackFile } from "../../render/stackfile";
 import { loadStackConfig } from "../../stack/load";
 import { StackConfigSchema } from "../../stack/schema";
 import { ROOT, runStack } from "../helpers";
@@ -69,5 +71,16 @@ describe("the PgBouncer console command the runbooks and the diff print", () => 
         const message = restartMessage("postgres", "database", "its pod template changed", "flowviz");
         expect(message).toContain(ON_EACH_PGBOUNCER("PAUSE flowviz;"));
         expect(message).not.toMatch(/psql -p 6432 -U pgbouncer_admin pgbouncer/);
+    });
+});
+
+describe("check and diff count the same connection budget", () => {
+    it.each(["Pulumi.dev.yaml", "Pulumi.prod.yaml"])("%s: the server connections PostgreSQL leaves PgBouncer", async (file) => {
+        const run = await runStack(file, { stack: "budget" });
+        const deployed = deployedCapacity(run.resources.map((r) => ({ type: r.type, props: maskSecrets(r.inputs, true) as any })));
+        const stack = readStackFile(join(ROOT, file));
+        const { config: c } = loadStackConfig("flowviz", "budget", stack.config, (k) => stack.secretKeys.includes(k));
+        expect(deployed!.serverAvailable).toBe(connectionBudget(c).serverAvailable.value);
+        expect(deployed!.serverConnections).toBe(connectionBudget(c).serverConnections.value);
     });
 });
