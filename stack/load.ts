@@ -57,6 +57,12 @@ function keyPath(project: string, instancePath: string): string {
     return `${project}:` + instancePath.slice(1).split("/").join(".");
 }
 
+/** For a bare number where a unit is wanted (`15` for a duration, `2048` for a size), the command that sets it with the unit. */
+function unitHint(data: unknown, key: string, stack: string, unit: string | undefined): string {
+    if (unit === undefined || !/^[0-9]+(\.[0-9]+)?$/.test(String(data))) return "";
+    return `; with its unit: pulumi config set --path ${key} ${String(data)}${unit} -s ${stack}`;
+}
+
 /** How to write a value of the wanted type, for a type error. */
 function typeHint(type: string, key: string, stack: string, example: unknown): string {
     const set = (value: unknown, flag: string) => `pulumi config set --path ${key} ${String(value)}${flag} -s ${stack}`;
@@ -101,12 +107,15 @@ function describe(err: ErrorObject, ctx: DescribeContext): string {
         }
         case "required":
             return `${err.instancePath ? `${where}.` : `${project}:`}${String(p.missingProperty)}: is required`;
-        case "format":
-            return `${where}${got} must be ${FORMAT_HELP[String(p.format)] ?? String(p.format)}`;
+        case "format": {
+            const unit = p.format === "positive-duration" ? "s" : undefined;
+            return `${where}${got} must be ${FORMAT_HELP[String(p.format)] ?? String(p.format)}${unitHint(data, where, ctx.stack, unit)}`;
+        }
         case "pattern": {
             const { description, examples } = err.parentSchema as { description?: string; examples?: string[] };
             const like = examples ? `must look like ${examples.join(", ")} (pattern ${String(p.pattern)})` : `must match ${String(p.pattern)}`;
-            return `${where}${got} ${like}${description ? `: ${description}` : ""}`;
+            const unit = examples?.map((e) => /^[0-9.]+([A-Za-z]+)$/.exec(String(e))?.[1]).find((u) => u !== undefined);
+            return `${where}${got} ${like}${description ? `: ${description}` : ""}${unitHint(data, where, ctx.stack, unit)}`;
         }
         case "type": {
             const type = String(p.type);
@@ -126,6 +135,29 @@ function describe(err: ErrorObject, ctx: DescribeContext): string {
 function relevant(errors: ErrorObject[]): ErrorObject[] {
     const unions = new Set(errors.filter((e) => e.keyword === "anyOf").map((e) => e.instancePath));
     return errors.filter((e) => e.keyword === "anyOf" || !unions.has(e.instancePath));
+}
+
+/**
+ * The cross-field problems of a stack that also has invalid values, so that both come in one
+ * round: each invalid value is set aside (its default stands in) and the invariants run on the
+ * rest; problems about a set-aside key are left out (its own error already names it).
+ */
+function invariantsDespite(coerced: Record<string, unknown>, errors: ErrorObject[], ctx: { project: string; stack: string }): string[] {
+    const repaired = structuredClone(coerced);
+    const setAside: string[] = [];
+    for (const e of errors) {
+        const path = e.instancePath.slice(1).split("/");
+        const fallback = (e.parentSchema as { default?: unknown } | undefined)?.default;
+        if (!e.instancePath || fallback === undefined || !["type", "pattern", "format", "minimum", "maximum", "anyOf", "exclusiveMinimum", "exclusiveMaximum"].includes(e.keyword)) return [];
+        let node = repaired as Record<string, unknown>;
+        for (const part of path.slice(0, -1)) node = node[part] as Record<string, unknown>;
+        node[path.at(-1)!] = structuredClone(fallback);
+        setAside.push(`${ctx.project}:${path.join(".")}`);
+    }
+    if (!validate(repaired)) return [];
+    return checkInvariants(repaired as StackConfig, ctx)
+        .filter((p) => !setAside.some((k) => p.startsWith(`${k}:`) || p.startsWith(`${k} `)))
+        .map((p) => `${p} (checked with defaults standing in for the invalid values above)`);
 }
 
 export interface LoadedConfig {
@@ -166,7 +198,9 @@ export function loadStackConfig(project: string, stack: string, raw: Record<stri
     const coerced = coerceToSchema(StackConfigSchema as SchemaNode, values, coercions) as Record<string, unknown>;
     if (!validate(coerced)) {
         const originals = new Map(coercions.map((c) => [c.path, c.original]));
-        problems.push(...relevant(validate.errors ?? []).map((e) => describe(e, { project, stack, originals })));
+        const errors = relevant(validate.errors ?? []);
+        problems.push(...errors.map((e) => describe(e, { project, stack, originals })));
+        problems.push(...invariantsDespite(coerced, errors, { project, stack }));
         throw new ConfigError(problems, stack);
     }
     problems.push(...checkInvariants(coerced, { project, stack }));

@@ -39,6 +39,12 @@ describe("bad stack files", () => {
         });
     }
 
+    it("gives a bare number the command with its unit, and the cross-field problems in the same round", () => {
+        const problems = problemsOf(join(BAD, "values-and-invariants-at-once.yaml"));
+        expect(problems.find((p) => p.startsWith("flowviz:postgres.sharedBuffers"))).toContain("with its unit: pulumi config set --path flowviz:postgres.sharedBuffers 2048Mi -s bad");
+        expect(problems.find((p) => p.startsWith("flowviz:postgres.resources.memory"))).toContain("(checked with defaults standing in for the invalid values above)");
+    });
+
     it("lists what is allowed for an unknown key", () => {
         const [p] = problemsOf(join(BAD, "unknown-key.yaml"));
         expect(p).toContain("maxClientConn");
