@@ -45,7 +45,7 @@ export interface FileChange {
     file: string;
     action: "create" | "update" | "delete";
     secret: boolean;
-    /** unified diff of the file; empty for secret files */
+    /** unified diff of the file (a secret file's with its credentials masked; empty when only they changed) */
     patch: string;
 }
 
@@ -133,6 +133,24 @@ export function compareResources(base: RecordedResource[], head: RecordedResourc
     return { changes, unchanged };
 }
 
+const CREDENTIAL_LINES: [RegExp, string][] = [
+    // SCRAM verifiers (roles.sql, userlist.txt)
+    [/SCRAM-SHA-256\$[^'"\s]+/g, "<SCRAM verifier>"],
+    // Valkey ACL password hashes
+    [/#[0-9a-f]{64}\b/g, "#<password hash>"],
+    // credentials in URLs
+    [/(:\/\/[^:/\s@]+:)[^@\s]+@/g, "$1<secret>@"],
+    // key: value and key = value settings that hold a credential (YAML, ini, conf)
+    [/^(\s*[\w.-]*(?:pass(?:word)?|secret|token|api_url|key-secret|s3-key|cipher-pass)[\w.-]*\s*[:=]\s*).+$/gim, "$1<secret>"],
+    // anything else that looks random: 20+ letters and digits
+    [/\b(?=[A-Za-z0-9+=_-]*\d)(?=[A-Za-z0-9+=_-]*[A-Za-z])[A-Za-z0-9+=_-]{20,}/g, "<secret>"],
+];
+
+/** A secret file's text with every credential in it masked: what a reviewer may see of it. */
+export function maskCredentials(text: string): string {
+    return CREDENTIAL_LINES.reduce((t, [pattern, mask]) => t.replace(pattern, mask), text);
+}
+
 export function compareFiles(base: RenderedFile[], head: RenderedFile[]): FileChange[] {
     const name = (f: RenderedFile) => `${f.service}/${f.path}`;
     const before = new Map(base.map((f) => [name(f), f]));
@@ -144,7 +162,10 @@ export function compareFiles(base: RenderedFile[], head: RenderedFile[]): FileCh
         if (b && h && b.content === h.content) continue;
         const secret = (b?.secret ?? false) || (h?.secret ?? false);
         const action = !b ? "create" : !h ? "delete" : "update";
-        const patch = secret ? "" : createTwoFilesPatch(`a/${file}`, `b/${file}`, b?.content ?? "", h?.content ?? "", undefined, undefined, { context: 3 }).split("\n").slice(1).join("\n");
+        // a secret file is compared with its credentials masked: the reviewer sees what else changed
+        const shown = (f?: RenderedFile) => (secret ? maskCredentials(f?.content ?? "") : (f?.content ?? ""));
+        const [x, y] = [shown(b), shown(h)];
+        const patch = x === y ? "" : createTwoFilesPatch(`a/${file}`, `b/${file}`, x, y, undefined, undefined, { context: 3 }).split("\n").slice(1).join("\n");
         out.push({ file, action, secret, patch });
     }
     return out;

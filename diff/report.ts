@@ -81,7 +81,7 @@ export function textReport(review: Review): string {
             for (const p of c.changes) out.push(`      ${p.path}: ${describeChange(p)}${p.replaces ? `  [replaces: ${p.replaces}]` : ""}`);
         }
         for (const f of s.files) {
-            out.push(`  file ${f.action} ${f.file}${f.secret ? ": changed (secret)" : ""}`);
+            out.push(`  file ${f.action} ${f.file}${f.secret ? (f.patch ? ": changed (secret; credentials masked below)" : ": changed (secret: only credentials)") : ""}`);
             if (f.patch) out.push(...f.patch.trimEnd().split("\n").map((l) => `      ${l}`));
         }
         for (const o of s.outputs) out.push(`  output ${o.path}: ${describeChange(o)}`);
@@ -117,7 +117,7 @@ function resourceDetail(stack: string, c: ResourceChange, findings: Finding[]): 
 
 function fileDetail(stack: string, f: FileChange): Detail {
     const patch = f.patch.length > 8000 ? `${f.patch.slice(0, 8000)}\n... (file diff cut at 8,000 characters)` : f.patch;
-    const body = f.secret ? "changed (secret)" : `\`\`\`diff\n${patch.trimEnd()}\n\`\`\``;
+    const body = f.secret && !patch ? "changed (secret: only credentials)" : `${f.secret ? "changed (secret; credentials masked)\n\n" : ""}\`\`\`diff\n${patch.trimEnd()}\n\`\`\``;
     return { rank: 4, text: `<details><summary>${stack}: file ${code(f.file)} (${f.action})</summary>\n\n${body}\n\n</details>\n` };
 }
 

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -14,6 +15,19 @@ describe("generated documents", () => {
         const md = generatedDocs()["docs/CONFIG.md"]!;
         for (const key of ["`platform`", "`postgres.maxConnections`", "`pgbouncer.maxClientConn`", "`app.api.dbPoolSize`", "`docker.hostPorts.grafana`", "`postgresPassword`"]) {
             expect(md).toContain(key);
+        }
+    });
+});
+
+describe("the README's commands", () => {
+    it("write their reports outside the working tree or where git ignores them (a next diff finds no uncommitted change)", () => {
+        const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+        const outs = [...readme.matchAll(/--out (\S+)/g)].map((m) => m[1]!.replace(/[`)]+$/, "")).filter((p) => !p.startsWith("<"));
+        expect(outs.length).toBeGreaterThan(0);
+        for (const out of outs) {
+            if (out.startsWith("/")) continue;
+            const ignored = spawnSync("git", ["check-ignore", "-q", out], { cwd: ROOT }).status === 0;
+            expect(ignored, `${out} would be an untracked file in the repository`).toBe(true);
         }
     });
 });
