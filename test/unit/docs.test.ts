@@ -20,6 +20,12 @@ describe("generated documents", () => {
 });
 
 describe("the README's commands", () => {
+    it("says what to do with encryptionsalt and how a team shares a stack's passphrase", () => {
+        const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+        expect(readme).toMatch(/encryptionsalt[^\n]*\n?[^\n]*commit it/);
+        expect(readme).toContain("A team shares one passphrase\nper stack");
+    });
+
     it("write their reports outside the working tree or where git ignores them (a next diff finds no uncommitted change)", () => {
         const readme = readFileSync(join(ROOT, "README.md"), "utf8");
         const outs = [...readme.matchAll(/--out (\S+)/g)].map((m) => m[1]!.replace(/[`)]+$/, "")).filter((p) => !p.startsWith("<"));

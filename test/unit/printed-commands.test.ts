@@ -38,6 +38,17 @@ describe("runbook steps", () => {
         expect(keys.filter((k) => !inSchema(k))).toEqual([]);
     });
 
+    it("DatabaseDown starts where a crash-looping pod can be read: logs of the failed run and events, before any exec", () => {
+        const first = steps.filter(([a]) => a === "DatabaseDown").map(([, s]) => s);
+        const firstExec = first.findIndex((s) => /kubectl -n \S+ exec/.test(s));
+        expect(first[0]).toMatch(/logs postgres-0 -c postgres --previous/);
+        expect(first[0]).toMatch(/get events --field-selector involvedObject.name=postgres-0/);
+        expect(first[0]).not.toMatch(/kubectl -n \S+ exec/);
+        expect(firstExec).toBeGreaterThan(0);
+        // the pod holds PostgreSQL and its backup sidecar: every command into it names the container
+        for (const [alert, step] of steps) for (const m of step.matchAll(/kubectl -n \S+ (?:exec|logs) postgres-0 (\S+ \S+)/g)) expect(m[1], alert).toMatch(/^-c (postgres|postgres-backup)$/);
+    });
+
     it("PgBouncerPoolExhausted raises the key that moves the pool (postgres.resources.cpu), which check accepts", () => {
         const step = steps.filter(([a]) => a === "PgBouncerPoolExhausted").map(([, s]) => s).join(" ");
         expect(step).toContain("postgres.resources.cpu");
