@@ -3,7 +3,7 @@
  * pgbouncer.ini and pgbouncer_hba.conf: what a security reviewer checks before every change.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { findFile, iniSections } from "./resources";
+import { deploysComponent, findFile, iniSections } from "./resources";
 
 interface HbaRule {
     type: string;
@@ -69,6 +69,13 @@ export const dataPathPolicy: StackValidationPolicy = {
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
         const files = { pgHba: findFile(args.resources, "pg_hba.conf"), pgbouncerIni: findFile(args.resources, "pgbouncer.ini"), pgbouncerHba: findFile(args.resources, "pgbouncer_hba.conf") };
+        // fail closed: a database or pooler whose files cannot be read is not let through unchecked
+        const needed: [boolean, string | undefined, string][] = [
+            [deploysComponent(args.resources, "database"), files.pgHba, "pg_hba.conf"],
+            [deploysComponent(args.resources, "pooler"), files.pgbouncerIni, "pgbouncer.ini"],
+            [deploysComponent(args.resources, "pooler"), files.pgbouncerHba, "pgbouncer_hba.conf"],
+        ];
+        for (const [deployed, text, name] of needed) if (deployed && text === undefined) report(`${name}: not found in any ConfigMap, Secret or upload, so the data path cannot be checked`);
         for (const v of dataPathViolations(files)) report(v);
     },
 };

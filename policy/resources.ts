@@ -36,6 +36,16 @@ export function podTemplate(type: string, props: any): { metadata: any; spec: an
     return template ? { metadata: template.metadata ?? {}, spec: template.spec ?? {} } : undefined;
 }
 
+/** Whether the stack deploys a workload or Docker container of this app.kubernetes.io/component (database, pooler, ...). */
+export function deploysComponent(resources: { type: string; props: any }[], component: string): boolean {
+    const key = "app.kubernetes.io/component";
+    return resources.some((r) =>
+        r.type === DOCKER.container
+            ? (unwrap(r.props.labels) as { label: string; value: string }[] | undefined ?? []).some((l) => l.label === key && l.value === component)
+            : podTemplate(r.type, r.props)?.metadata?.labels?.[key] === component,
+    );
+}
+
 export const containersOf = (spec: any): any[] => [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
 
 /**
@@ -54,12 +64,22 @@ export function iniSections(text: string): Record<string, Record<string, string>
     return out;
 }
 
-/** A generated file of the stack, wherever the platform put it: a ConfigMap key or a Docker upload. */
+/** A value as the engine hands it over: a secret arrives wrapped ({<signature>, value}). */
+const unwrap = (v: unknown): unknown => (v !== null && typeof v === "object" && "value" in v ? (v as { value: unknown }).value : v);
+
+/** A generated file of the stack, wherever the platform put it: a ConfigMap or Secret key, or a Docker upload. */
 export function findFile(resources: { type: string; props: any }[], fileName: string): string | undefined {
+    const named = ([k]: [string, unknown]) => k === fileName || k.endsWith(`__${fileName}`);
     for (const r of resources) {
         if (r.type === K8S.configMap) {
-            const hit = Object.entries(r.props.data ?? {}).find(([k]) => k === fileName || k.endsWith(`__${fileName}`));
+            const hit = Object.entries(r.props.data ?? {}).find(named);
             if (hit) return String(hit[1]);
+        }
+        if (r.type === K8S.secret) {
+            const plain = Object.entries((unwrap(r.props.stringData) ?? {}) as Record<string, unknown>).find(named);
+            if (plain) return String(unwrap(plain[1]));
+            const encoded = Object.entries((unwrap(r.props.data) ?? {}) as Record<string, unknown>).find(named);
+            if (encoded) return Buffer.from(String(unwrap(encoded[1])), "base64").toString("utf8");
         }
         if (r.type === DOCKER.container) {
             const hit = (r.props.uploads ?? []).find((u: { file: string }) => u.file.endsWith(`/${fileName}`));

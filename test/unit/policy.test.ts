@@ -8,6 +8,7 @@ import { checkPolicies } from "../../policy/offline";
 import { podSecurityViolations } from "../../policy/pod-security";
 import type { RecordedResource } from "../../render/program";
 import { ROOT, runStack } from "../helpers";
+import { SECRET_SIG } from "../../render/files";
 
 /** What the generators write for a stack (configs/postgres.ts, configs/pgbouncer.ts), abridged to the lines the data-path policy reads. */
 const GOOD_PG_HBA = [
@@ -188,7 +189,18 @@ function dataPathCases(): Case[] {
         ["console open", { "pgbouncer_hba.conf": GOOD_PGB_HBA.replace("127.0.0.1/32", "0.0.0.0/0") }, "opens the console beyond PgBouncer's loopback"],
         ["console for all databases", { "pgbouncer_hba.conf": GOOD_PGB_HBA + "hostssl all flowviz 10.0.0.0/8 scram-sha-256\n" }, "opens the console beyond PgBouncer's loopback"],
     ];
-    return weakened.map(([, over, message]) => ({ policy: "data-path", compliant: files({}), violating: files(over), message }));
+    const database = resource("kubernetes:apps/v1:StatefulSet", "postgres", { spec: { template: { metadata: { labels: { "app.kubernetes.io/component": "database" } }, spec: goodPod() } } });
+    const inSecret = (hba: string) => [
+        database,
+        resource("kubernetes:core/v1:Secret", "postgres-secret", { stringData: { [SECRET_SIG]: SECRET_SIG, value: { "pg_hba.conf": hba } } }),
+    ];
+    return [
+        ...weakened.map(([, over, message]) => ({ policy: "data-path", compliant: files({}), violating: files(over), message })),
+        // the same files moved into a Secret are read there (stringData, wrapped as a secret), not skipped
+        { policy: "data-path", compliant: inSecret(GOOD_PG_HBA), violating: inSecret("host all all 0.0.0.0/0 trust\n"), message: "uses trust" },
+        // a database whose pg_hba.conf is nowhere to be read fails closed
+        { policy: "data-path", compliant: [database, ...files({})], violating: [database], message: "pg_hba.conf: not found in any ConfigMap, Secret or upload" },
+    ];
 }
 function pick(o: Record<string, string | undefined>, ...keys: string[]): Record<string, string> {
     return Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => keys.includes(e[0]) && e[1] !== undefined));
