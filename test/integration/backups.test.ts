@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exporterQueries } from "../../configs/pgbackrest";
 import { chownToServer, runServerBinary, serverCommand } from "../binaries";
 import { makeCa } from "./certs";
-import { moveContainerPaths, pgbackrestArgs } from "./pgbackrest";
+import { moveContainerPaths, pgbackrestArgs, startArchivingServer } from "./pgbackrest";
 import { PostgresServer, psql, render, renderWithSecrets, waitFor, type Rendered } from "./servers";
 import { ROOT } from "../root";
 import { parse, stringify } from "yaml";
@@ -74,13 +74,7 @@ beforeAll(async () => {
     mkdirSync(REPO, { recursive: true });
     rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
     current = rendered;
-    moveContainerPaths(rendered, VOLUME, REPO);
-    pg = new PostgresServer(VOLUME, rendered, 5432, { socketDir: `${VOLUME}/run`, archive: true });
-    pg.init();
-    for (const d of ["run", "pgbackrest/spool", "pgbackrest/lock"]) mkdirSync(join(VOLUME, d), { recursive: true });
-    chownToServer(BASE);
-    pg.start();
-    pg.applyRoles();
+    pg = startArchivingServer(rendered, VOLUME, REPO, BASE);
     // the sidecar's scheduler, as its container runs it
     scheduler = spawn(...serverCommand("sh", [join(rendered.files, "postgres-backup", "scheduler.sh")], { asServerUser: true }), {
         env: { ...process.env, PGPASSWORD: pg.superuserPassword },
@@ -273,14 +267,7 @@ describe("point-in-time recovery from a real S3 server (Ceph's radosgw on its st
         rgw = spawn(...serverCommand("radosgw", ["-f", ...rgwFlags(), "--rgw-data", `${S3}/data`, "--run-dir", `${S3}/data`, "--rgw-frontends", `beast ssl_port=7443 ssl_certificate=${S3}/rgw.crt ssl_private_key=${S3}/rgw.key`]), { stdio: "ignore" });
         const bucket = `import boto3, sys\nboto3.client("s3", endpoint_url="https://localhost:7443", aws_access_key_id=sys.argv[1], aws_secret_access_key=sys.argv[2], region_name="us-east-1", verify=sys.argv[3]).create_bucket(Bucket="flowviz-backups")`;
         await waitFor("radosgw and its bucket", () => (runServerBinary("python3", ["-c", bucket, secret("backupS3AccessKey"), secret("backupS3SecretKey"), ca.cert]), true), 60);
-        const volume = `${BASE}/volumes/s3`;
-        moveContainerPaths(rendered, volume, REPO);
-        pg = new PostgresServer(volume, rendered, 5432, { socketDir: `${volume}/run`, archive: true });
-        pg.init();
-        for (const d of ["run", "pgbackrest/spool", "pgbackrest/lock"]) mkdirSync(join(volume, d), { recursive: true });
-        chownToServer(BASE);
-        pg.start();
-        pg.applyRoles();
+        pg = startArchivingServer(rendered, `${BASE}/volumes/s3`, REPO, BASE);
         pgbackrest(["stanza-create"]);
         pgbackrest(["check"]);
     }, 300_000);

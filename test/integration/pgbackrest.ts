@@ -1,7 +1,8 @@
 /** A render's pgBackRest parts, run outside containers: its paths moved onto test folders, the sidecar's own invocation. */
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Rendered } from "./servers";
+import { chownToServer } from "../binaries";
+import { PostgresServer, type Rendered } from "./servers";
 
 /** Every container path of a render moved onto folders of the test: the data volume, the repository, both config folders. */
 export function moveContainerPaths(r: Rendered, volume: string, repo: string): void {
@@ -27,3 +28,19 @@ export function pgbackrestArgs(r: Rendered): string[] {
     return line[1]!.split(" ");
 }
 
+
+/**
+ * A new cluster on a data volume of the test, as the container runs it: the render's paths moved
+ * there, PostgreSQL archiving through pgBackRest, its socket and pgBackRest's spool and locks on
+ * the volume, the roles applied. `owner` is the folder handed to the server user.
+ */
+export function startArchivingServer(r: Rendered, volume: string, repo: string, owner: string): PostgresServer {
+    moveContainerPaths(r, volume, repo);
+    const pg = new PostgresServer(volume, r, 5432, { socketDir: `${volume}/run`, archive: true });
+    pg.init();
+    for (const d of ["run", "pgbackrest/spool", "pgbackrest/lock"]) mkdirSync(join(volume, d), { recursive: true });
+    chownToServer(owner);
+    pg.start();
+    pg.applyRoles();
+    return pg;
+}
