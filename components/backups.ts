@@ -11,6 +11,7 @@ import { backupRepository } from "../stack/backups";
 import { cronFields } from "../stack/schedule";
 import { POSTGRES_PORT, SUPERUSER } from "../stack/fixed";
 import type { StackConfig } from "../stack/schema";
+import { imageTag } from "../stack/images";
 import type { ServiceFile, ServiceSpec, Sidecar } from "./service";
 
 /** The data volume's mount; PGDATA is a folder in it, so pgBackRest's spool, locks and a socket can sit beside it. */
@@ -31,8 +32,6 @@ export const IMAGE_CONTEXT = "images/postgres-pgbackrest";
 const CHECK_EVERY_MINUTES = 5;
 
 export interface BackupArgs {
-    settings: StackConfig["postgres"];
-    platform: "docker" | "kubernetes";
     cipherPass: pulumi.Input<string>;
     s3Keys?: { key: pulumi.Input<string>; secret: pulumi.Input<string> };
     superuserPassword: pulumi.Input<string>;
@@ -62,8 +61,7 @@ export const dataVolumeName = (s: StackConfig["postgres"]) => (s.restore ? `data
 /** The image with pgBackRest the stack runs: the one it names, else (Docker) one built from the Dockerfile on postgres.image. */
 export function backupImage(s: StackConfig["postgres"]): { image: string; build?: ServiceSpec["build"] } {
     if (s.backups.image) return { image: s.backups.image };
-    const tag = s.image.split("@")[0]!.split(":").pop();
-    return { image: `flowviz/postgres-pgbackrest:${tag}`, build: { context: IMAGE_CONTEXT, args: { POSTGRES_IMAGE: s.image } } };
+    return { image: `flowviz/postgres-pgbackrest:${imageTag(s.image)}`, build: { context: IMAGE_CONTEXT, args: { POSTGRES_IMAGE: s.image } } };
 }
 
 function repositoryOf(s: StackConfig["postgres"], repository: "posix" | "s3", configDir: string): RepositoryInput {
@@ -73,8 +71,8 @@ function repositoryOf(s: StackConfig["postgres"], repository: "posix" | "s3", co
 }
 
 export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" | "postgres">): BackupParts | undefined {
-    const s = a.settings;
-    const repository = backupRepository(config as StackConfig);
+    const s = config.postgres;
+    const repository = backupRepository(config);
     if (repository === "none") return undefined;
     const { image, build } = backupImage(s);
     const files = (dir: string): ServiceFile[] => {

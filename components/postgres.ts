@@ -49,7 +49,7 @@ export class Postgres extends pulumi.ComponentResource {
         const cert = args.ca.issue(name, args.platform.namesOf(name), this);
         const serverArgs = ["postgres", "-c", `config_file=${CONFIG_DIR}/postgresql.conf`, "-c", `hba_file=${CONFIG_DIR}/pg_hba.conf`];
         const backups = backupParts(
-            { ...args.backupCredentials, settings: s, platform: args.platform.kind, superuserPassword: args.superuserPassword, configDir: CONFIG_DIR, entrypoint: ["docker-entrypoint.sh", ...serverArgs], runAs },
+            { ...args.backupCredentials, superuserPassword: args.superuserPassword, configDir: CONFIG_DIR, entrypoint: ["docker-entrypoint.sh", ...serverArgs], runAs },
             { platform: args.platform.kind, postgres: s },
         );
         const server: ServiceSpec = {

@@ -3,6 +3,7 @@
  * Docker or Kubernetes resources; nothing about a service is written twice.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { imageTag } from "../stack/images";
 
 export interface ServicePort {
     /** port name (IANA-style, <= 15 chars): `postgres`, `http`, `metrics` */
@@ -121,6 +122,15 @@ export type Sidecar = Pick<ServiceSpec, "name" | "component" | "image" | "comman
     mounts?: string[];
 };
 
+/** The service's volumes a sidecar mounts, at the service's mount paths. */
+export function sidecarMounts(spec: ServiceSpec, sidecar: Sidecar): { name: string; mountPath: string }[] {
+    return (sidecar.mounts ?? []).map((n) => {
+        const v = (spec.volumes ?? []).find((x) => x.name === n);
+        if (!v) throw new Error(`${spec.name}: sidecar ${sidecar.name} mounts ${n}, which is not one of its volumes`);
+        return { name: v.name, mountPath: v.mountPath };
+    });
+}
+
 /** The service that scrapes every `metrics` port. */
 export const SCRAPER = "prometheus";
 
@@ -174,7 +184,7 @@ export const VERSION_LABEL = "app.kubernetes.io/version";
 
 /** app.kubernetes.io labels and Docker labels, the same on both platforms. */
 export function serviceLabels(spec: Pick<ServiceSpec, "name" | "component" | "image">): Record<string, string> {
-    const tag = spec.image.split("@")[0]?.split(":").pop() ?? "";
+    const tag = imageTag(spec.image);
     return {
         "app.kubernetes.io/name": spec.name,
         "app.kubernetes.io/instance": spec.name,

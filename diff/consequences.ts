@@ -6,7 +6,7 @@
 import { autoName, type RecordedResource } from "../render/program";
 import { quantityValue } from "../configs/format";
 import { deployedCapacity, type DeployedCapacity } from "../policy/deployed";
-import { DOCKER, findFile, iniSections, K8S, podTemplate } from "../policy/resources";
+import { DOCKER, findFile, iniSections, K8S, labelOf, podTemplate } from "../policy/resources";
 import { maskSecrets } from "../render/files";
 import type { ResourceChange, Snapshot } from "./compare";
 import { ON_EACH_PGBOUNCER } from "../configs/rules/steps";
@@ -20,11 +20,7 @@ export interface Finding {
 
 const kindOf = (type: string) => type.split(":").pop()!;
 const plain = (r: RecordedResource) => maskSecrets(r.inputs, true) as any;
-const label = (r: RecordedResource, key: string): string | undefined => {
-    const p = plain(r);
-    if (r.type === DOCKER.container) return (p.labels ?? []).find((l: { label: string }) => l.label === key)?.value;
-    return podTemplate(r.type, p)?.metadata?.labels?.[key] ?? p.metadata?.labels?.[key];
-};
+const label = (r: RecordedResource, key: string): string | undefined => labelOf({ type: r.type, props: plain(r) }, key);
 const SERVICE = "app.kubernetes.io/name";
 const COMPONENT = "app.kubernetes.io/component";
 const VERSION = "app.kubernetes.io/version";

@@ -36,14 +36,15 @@ export function podTemplate(type: string, props: any): { metadata: any; spec: an
     return template ? { metadata: template.metadata ?? {}, spec: template.spec ?? {} } : undefined;
 }
 
+/** A label of a Docker container, a workload's pods or any other object. */
+export function labelOf(r: { type: string; props: any }, key: string): string | undefined {
+    if (r.type === DOCKER.container) return ((unwrap(r.props.labels) as { label: string; value: string }[] | undefined) ?? []).find((l) => l.label === key)?.value;
+    return podTemplate(r.type, r.props)?.metadata?.labels?.[key] ?? r.props.metadata?.labels?.[key];
+}
+
 /** Whether the stack deploys a workload or Docker container of this app.kubernetes.io/component (database, pooler, ...). */
 export function deploysComponent(resources: { type: string; props: any }[], component: string): boolean {
-    const key = "app.kubernetes.io/component";
-    return resources.some((r) =>
-        r.type === DOCKER.container
-            ? (unwrap(r.props.labels) as { label: string; value: string }[] | undefined ?? []).some((l) => l.label === key && l.value === component)
-            : podTemplate(r.type, r.props)?.metadata?.labels?.[key] === component,
-    );
+    return resources.some((r) => (r.type === DOCKER.container || podTemplate(r.type, r.props)) && labelOf(r, "app.kubernetes.io/component") === component);
 }
 
 export const containersOf = (spec: any): any[] => [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];

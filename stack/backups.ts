@@ -1,14 +1,17 @@
 /** The backup settings a stack resolves to, and the invariants that keep them restorable. */
 import { durationSeconds, quantityValue } from "../configs/format";
 import { longestGapSeconds } from "./schedule";
-import type { CheckContext, Invariant, Violation } from "./invariants";
+import { imageTag } from "./images";
+import { imageVersion } from "./versions";
+import { setCommand as set } from "./commands";
+import type { Invariant, Violation } from "./invariants";
 import type { StackConfig } from "./schema";
 import type { Thresholds } from "../configs/rules/model";
 
 export type Repository = "posix" | "s3" | "none";
 
 /** The repository a stack uses: the one it names, else posix on Docker and s3 on Kubernetes. */
-export function backupRepository(c: StackConfig): Repository {
+export function backupRepository(c: Pick<StackConfig, "platform" | "postgres">): Repository {
     return c.postgres.backups.repository ?? (c.platform === "docker" ? "posix" : "s3");
 }
 
@@ -43,8 +46,6 @@ export function alertThresholds(c: StackConfig): Thresholds {
     };
 }
 
-const set = (ctx: CheckContext, key: string, value: string | number | boolean) => `pulumi config set --path ${ctx.project}:${key} ${value} -s ${ctx.stack}`;
-
 export const BACKUP_INVARIANTS: Invariant[] = [
     {
         title: "the database has a backup repository",
@@ -76,10 +77,9 @@ export const BACKUP_INVARIANTS: Invariant[] = [
         title: "the pgBackRest image is built on postgres.image",
         rule: "postgres.backups.image's tag starts with the PostgreSQL version of postgres.image's tag (17.12-...): the image that runs is that one, so a PostgreSQL upgrade changes both, and the diff sees a major upgrade",
         check(c, ctx) {
-            const tag = (image: string) => image.split("@")[0]!.split("/").pop()!.split(":")[1] ?? "";
             const image = c.postgres.backups.image;
-            const version = /^\d+(\.\d+)?/.exec(tag(c.postgres.image))?.[0];
-            if (!image || backupRepository(c) === "none" || !version || tag(image).startsWith(version)) return [];
+            const version = imageVersion(c.postgres.image);
+            if (!image || backupRepository(c) === "none" || !version || imageTag(image).startsWith(version)) return [];
             return [{ key: "postgres.backups.image", message: `is ${image}, whose tag does not start with ${version}, the version of postgres.image (${c.postgres.image}); build it from that image (images/postgres-pgbackrest, --build-arg POSTGRES_IMAGE=${c.postgres.image}) and tag it ${version}-...: ${set(ctx, "postgres.backups.image", `<registry>/postgres-pgbackrest:${version}-1`)}` }];
         },
     },

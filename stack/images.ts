@@ -9,3 +9,8 @@ export function isPinnedImage(ref: string): boolean {
     const digest = ref.includes("@sha256:");
     return (tag !== undefined && tag !== "latest") || digest;
 }
+
+/** An image reference's tag (`postgres:17.12-trixie` gives 17.12-trixie; registry ports and digests are not tags), or "". */
+export function imageTag(ref: string): string {
+    return ref.split("@")[0]!.split("/").pop()!.split(":")[1] ?? "";
+}

@@ -10,6 +10,7 @@ import { mib, postgresMemory, prometheusDisk, PROMETHEUS_WAL_BYTES, seconds } fr
 import { FIXED_PORTS, INTERNAL_ROLES, SYSTEM_DATABASES } from "./fixed";
 import type { StackConfig } from "./schema";
 import { BACKUP_INVARIANTS } from "./backups";
+import { imageTag } from "./images";
 
 export interface CheckContext {
     project: string;
@@ -31,9 +32,8 @@ export interface Invariant {
     check(config: StackConfig, ctx: CheckContext): Violation[];
 }
 
-/** The `pulumi config set` command that sets a key on this stack. */
-export const setCommand = (ctx: CheckContext, key: string, value: string | number | boolean) =>
-    `pulumi config set --path ${ctx.project}:${key} ${value} -s ${ctx.stack}`;
+export { setCommand } from "./commands";
+import { setCommand } from "./commands";
 
 const connections: Invariant[] = [
     {
@@ -93,7 +93,7 @@ const connections: Invariant[] = [
         title: "PgBouncer's version matches its image",
         rule: "the image tag of pgbouncer.image contains pgbouncer.version (settings are generated for the version)",
         check(c, ctx) {
-            const tag = c.pgbouncer.image.split("@")[0]?.split(":").pop() ?? "";
+            const tag = imageTag(c.pgbouncer.image);
             if (tag.includes(c.pgbouncer.version)) return [];
             return [
                 {

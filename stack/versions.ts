@@ -5,6 +5,7 @@
  * every default to its tested line and the integration suite holds the tested line to the binary.
  */
 import type { StackConfig } from "./schema";
+import { imageTag } from "./images";
 
 export interface TestedVersion {
     component: string;
@@ -43,8 +44,7 @@ export const TESTED_VERSIONS: readonly TestedVersion[] = [
 
 /** The version an image's tag names (`postgres:17.12-trixie` gives 17.12, `prom/prometheus:v2.53.5` 2.53.5). */
 export function imageVersion(image: string): string | undefined {
-    const tag = image.split("@")[0]!.split("/").pop()!.split(":")[1] ?? "";
-    return /^v?(\d+(?:\.\d+)*)/.exec(tag)?.[1];
+    return /^v?(\d+(?:\.\d+)*)/.exec(imageTag(image))?.[1];
 }
 
 /** True when a version is on a release line (`2.53.5` on `2.53`, `17.13` on `17`). */

@@ -4,7 +4,7 @@ import * as docker from "@pulumi/docker";
 import { posix } from "node:path";
 import { quantityValue } from "../../configs/format";
 import { ENV_CREDENTIALS_LABEL } from "../../policy/resources";
-import { CONFIG_DIR_LABEL, FILE_MODE, scrapeTargetsOf, serviceLabels, type Deployed, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
+import { CONFIG_DIR_LABEL, FILE_MODE, scrapeTargetsOf, serviceLabels, sidecarMounts, type Deployed, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
 
 export interface DockerPlatformArgs {
     /** prefix of container, network and volume names on the host (one stack per prefix) */
@@ -60,14 +60,9 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed {
         const p = this.args.prefix;
         const volume = (name: string) => new docker.Volume(`${spec.name}-${name}`, { name: `${p}-${spec.name}-${name}` }, { parent, protect: true, retainOnDelete: true });
-        const volumes = (spec.volumes ?? []).map((v) => volume(v.name));
+        const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, volume(v.name)]));
         for (const kept of spec.retainedVolumes ?? []) volume(kept.name);
-        const mountsOf = (names: string[]) =>
-            names.map((n) => {
-                const i = (spec.volumes ?? []).findIndex((v) => v.name === n);
-                if (i < 0) throw new Error(`${spec.name}: a sidecar mounts ${n}, which is not one of its volumes`);
-                return { volumeName: volumes[i]!.name, containerPath: spec.volumes![i]!.mountPath };
-            });
+        const mountsOf = (mounts: { name: string; mountPath: string }[]) => mounts.map((m) => ({ volumeName: volumes.get(m.name)!.name, containerPath: m.mountPath }));
         const dependsOn = (spec.dependsOn ?? []).map((d) => {
             const c = this.containers.get(d);
             if (!c) throw new Error(`${spec.name} depends on ${d}, which is not deployed yet`);
@@ -84,7 +79,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                     : (spec.ports ?? [])
                           .filter((port) => port.hostPort !== undefined)
                           .map((port) => ({ internal: port.port, external: port.hostPort, ip: this.args.bindAddress })),
-                volumes: mountsOf((spec.volumes ?? []).map((v) => v.name)),
+                volumes: mountsOf(spec.volumes ?? []),
                 mounts: spec.hostRootfs
                     ? [{ type: "bind", source: "/", target: spec.hostRootfs, readOnly: true, bindOptions: { propagation: "rslave" } }]
                     : undefined,
@@ -107,7 +102,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                     ...this.containerArgs(sidecar),
                     // in the service's network namespace: its loopback, its address; a new service container means a new sidecar
                     networkMode: this.args.hostNetwork ? "host" : pulumi.interpolate`container:${container.id}`,
-                    volumes: sidecar.mounts ? mountsOf(sidecar.mounts) : undefined,
+                    volumes: sidecar.mounts ? mountsOf(sidecarMounts(spec, sidecar)) : undefined,
                     ...this.lifecycle(false, sidecar.health),
                 },
                 { parent, dependsOn: [container], deleteBeforeReplace: true },

@@ -10,7 +10,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type { input as k8sIn } from "@pulumi/kubernetes/types";
 import { ROLLING_UPDATE_SURGE } from "../../stack/capacity";
 import { HOST_ACCESS_ANNOTATION } from "../../policy/resources";
-import { SCRAPER, scrapeTargetsOf, serviceLabels, VERSION_LABEL, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
+import { SCRAPER, scrapeTargetsOf, serviceLabels, sidecarMounts, VERSION_LABEL, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
 import { containerFiles, podContainer } from "./kubernetes-container";
 
 export interface KubernetesPlatformArgs {
@@ -208,12 +208,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const sidecars = (spec.sidecars ?? []).map((sidecar) => {
             const config = containerFiles(sidecar, `config-${sidecar.name}`, ns, stable, opts);
             volumes.push(...config.volumes);
-            const shared = (sidecar.mounts ?? []).map((n) => {
-                const v = (spec.volumes ?? []).find((x) => x.name === n);
-                if (!v) throw new Error(`${spec.name}: a sidecar mounts ${n}, which is not one of its volumes`);
-                return { name: v.name, mountPath: v.mountPath };
-            });
-            return podContainer(sidecar, config.env, [...config.mounts, ...shared], { sidecarOf: spec });
+            return podContainer(sidecar, config.env, [...config.mounts, ...sidecarMounts(spec, sidecar)], { sidecarOf: spec });
         });
         const podSpec: k8sIn.core.v1.PodSpec = {
             containers: [container, ...sidecars],

@@ -33,6 +33,13 @@ const migrator = () => ({ port: 5432, user: "flowviz_migrator", password: render
 const sql = (q: string) => psql({ ...migrator(), sql: q });
 const count = (table = "lots") => Number(sql(`select count(*) from ${table}`));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The server's time as a restore target (ISO, UTC), a second clear of the writes before and after it. */
+async function noteTime(): Promise<string> {
+    await sleep(1100);
+    const now = psql({ ...pg.superuser(), sql: "select to_char(now() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" });
+    await sleep(1100);
+    return now;
+}
 
 /** A stack asking for a restore: the local stack with postgres.restore set, rendered with the same secrets. */
 function renderRestore(id: string, target: string): Rendered {
@@ -114,9 +121,7 @@ describe("point-in-time recovery from the posix repository", () => {
         sql("insert into lots select g, 'before-full' from generate_series(1, 100) g");
         pgbackrest(["backup", "--type=full"]);
         sql("insert into lots select g, 'after-full' from generate_series(101, 150) g");
-        await sleep(1100);
-        target = psql({ ...pg.superuser(), sql: "select to_char(now() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" });
-        await sleep(1100);
+        target = await noteTime();
         sql("insert into lots select g, 'after-target' from generate_series(151, 180) g");
         sql("drop table lots");
         psql({ ...pg.superuser(), sql: "select pg_switch_wal()" });
@@ -143,9 +148,7 @@ describe("point-in-time recovery from the posix repository", () => {
         sql("insert into lots select g, 'after-restore' from generate_series(1001, 1040) g");
         pgbackrest(["backup", "--type=diff"]);
         sql("insert into lots select g, 'after-diff' from generate_series(1041, 1060) g");
-        await sleep(1100);
-        const second = psql({ ...pg.superuser(), sql: "select to_char(now() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" });
-        await sleep(1100);
+        const second = await noteTime();
         sql("delete from lots");
         psql({ ...pg.superuser(), sql: "select pg_switch_wal()" });
         pgbackrest(["check"]);
@@ -280,9 +283,7 @@ describe("point-in-time recovery from a real S3 server (Ceph's radosgw on its st
         const info = JSON.parse(pgbackrest(["info", "--output=json"]));
         expect(info[0].repo[0].status.message).toBe("ok");
         sql("insert into lots select g, 'after-full' from generate_series(71, 100) g");
-        await sleep(1100);
-        const target = psql({ ...pg.superuser(), sql: "select to_char(now() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" });
-        await sleep(1100);
+        const target = await noteTime();
         sql("insert into lots select g, 'after-target' from generate_series(101, 130) g");
         sql("drop table lots");
         psql({ ...pg.superuser(), sql: "select pg_switch_wal()" });
