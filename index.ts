@@ -90,7 +90,7 @@ const app = new App("app", {
     apiClients: [],
     apiHostPort: hostPorts.api,
     scrapeInterval: config.monitoring.apiScrapeInterval,
-    caCertPem: ca.certPem,
+    ca,
 });
 
 const monitoring = config.monitoring;
@@ -113,7 +113,7 @@ if (operatorMode && platform instanceof KubernetesPlatform) {
     const prometheus = new Prometheus("prometheus", { settings: monitoring, thresholds, platform, stack, hostPort: hostPorts.prometheus });
     prometheusUrl = prometheus.url;
     new Alertmanager("alertmanager", { settings: monitoring, platform, smtpPassword, slackWebhookUrl, hostPort: hostPorts.alertmanager });
-    new Grafana("grafana", { settings: monitoring, platform, prometheusUrl: prometheus.url, adminPassword: credentials.get("grafanaAdminPassword"), hostPort: hostPorts.grafana });
+    new Grafana("grafana", { settings: monitoring, platform, prometheusUrl: prometheus.url, adminPassword: credentials.get("grafanaAdminPassword"), secretKey: credentials.get("grafanaSecretKey"), hostPort: hostPorts.grafana });
 }
 
 export const platformKind = platform.kind;

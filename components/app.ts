@@ -4,7 +4,7 @@ import { valkeyConf } from "../configs/valkey";
 import { APP } from "../configs/metrics";
 import type { StackConfig } from "../stack/schema";
 import { TLS_FILES, VALKEY_PORT } from "../stack/fixed";
-import { caFile } from "./tls";
+import { caFile, certificateFiles, type CertificateAuthority } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
 
 /** the ACL user the API and worker log in to Valkey as */
@@ -29,12 +29,13 @@ export interface AppArgs {
     readonly apiHostPort?: number;
     /** how often Prometheus scrapes the API (the seeds: 10s) */
     readonly scrapeInterval: string;
-    /** the CA that signed PgBouncer's certificate (PEM) */
-    readonly caCertPem: pulumi.Input<string>;
+    /** the CA that signed PgBouncer's certificate and signs Valkey's */
+    readonly ca: CertificateAuthority;
 }
 
-/** Where the app finds the CA it verifies PgBouncer against. */
+/** Where the app finds the CA it verifies PgBouncer and Valkey against. */
 const APP_CONFIG_DIR = "/etc/flowviz";
+const VALKEY_CONFIG_DIR = "/etc/valkey";
 
 /** The FastAPI API, the Celery worker and Valkey. */
 export class App extends pulumi.ComponentResource {
@@ -52,9 +53,12 @@ export class App extends pulumi.ComponentResource {
                 connectionUrl({ scheme: "postgresql+asyncpg", user: args.user, password, ...args.pooler, path: `${args.database}?ssl=verify-full` }),
             ),
         );
+        // kombu and redis-py verify the broker's certificate and name against the stack CA
+        const brokerTls = `ssl_cert_reqs=required&ssl_ca_certs=${APP_CONFIG_DIR}/${TLS_FILES.ca}&ssl_check_hostname=true`;
         const brokerUrl = pulumi.secret(
-            pulumi.output(args.valkeyPassword).apply((password) => connectionUrl({ scheme: "redis", user: VALKEY_APP_USER, password, host: valkeyHost, port: VALKEY_PORT, path: "0" })),
+            pulumi.output(args.valkeyPassword).apply((password) => connectionUrl({ scheme: "rediss", user: VALKEY_APP_USER, password, host: valkeyHost, port: VALKEY_PORT, path: `0?${brokerTls}` })),
         );
+        const tls = { certFile: `${VALKEY_CONFIG_DIR}/${TLS_FILES.cert}`, keyFile: `${VALKEY_CONFIG_DIR}/${TLS_FILES.key}`, caFile: `${VALKEY_CONFIG_DIR}/${TLS_FILES.ca}` };
 
         p.deploy(
             {
@@ -63,13 +67,15 @@ export class App extends pulumi.ComponentResource {
                 image: s.valkeyImage,
                 args: ["valkey-server", "/etc/valkey/valkey.conf"],
                 ports: [{ name: "valkey", port: VALKEY_PORT }],
-                configDir: "/etc/valkey",
+                configDir: VALKEY_CONFIG_DIR,
                 files: [
                     {
                         path: "valkey.conf",
-                        content: pulumi.output(args.valkeyPassword).apply((password) => valkeyConf({ listenAddress: p.listenAddress, port: VALKEY_PORT, user: VALKEY_APP_USER, password })),
+                        content: pulumi.output(args.valkeyPassword).apply((password) => valkeyConf({ listenAddress: p.listenAddress, port: VALKEY_PORT, user: VALKEY_APP_USER, password, tls })),
                         secret: true,
                     },
+                    ...certificateFiles(args.ca.issue("valkey", p.namesOf("valkey"), this), "server"),
+                    caFile(args.ca.certPem),
                 ],
                 // the broker's queue: a protected volume, one instance, replaced by stopping the old one first
                 volumes: [{ name: "data", mountPath: "/data", size: s.valkeyStorageSize }],
@@ -90,7 +96,7 @@ export class App extends pulumi.ComponentResource {
         });
         const common: Pick<ServiceSpec, "secretEnv" | "scratch" | "runAs" | "dependsOn" | "configDir" | "files"> = {
             configDir: APP_CONFIG_DIR,
-            files: [caFile(args.caCertPem)],
+            files: [caFile(args.ca.certPem)],
             secretEnv: {
                 reason: "the app image reads its database and broker URLs from its environment only",
                 values: { DATABASE_URL: this.databaseUrl, CELERY_BROKER_URL: brokerUrl, REDIS_URL: brokerUrl },

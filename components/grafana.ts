@@ -6,8 +6,10 @@ import { GRAFANA_PORT, SECRET_FILE } from "../stack/fixed";
 import type { Platform } from "./service";
 
 const PROVISIONING = "/etc/grafana/provisioning";
-/** uid of `grafana` in the official image (group root, as the image expects) */
+/** uid of `grafana` in the official image, also its group here (the image's default group is root) */
 const GRAFANA_UID = 472;
+/** Grafana's secret_key, next to the admin password */
+const SECRET_KEY_FILE = "secrets/secret_key";
 const DATA_DIR = "/var/lib/grafana";
 /** the official image's entrypoint */
 const IMAGE_ENTRYPOINT = "/run.sh";
@@ -35,6 +37,8 @@ export interface GrafanaArgs {
     readonly platform: Platform;
     readonly prometheusUrl: string;
     readonly adminPassword: pulumi.Input<string>;
+    /** encrypts what Grafana stores in its database */
+    readonly secretKey: pulumi.Input<string>;
     readonly hostPort?: number;
 }
 
@@ -63,6 +67,8 @@ export class Grafana extends pulumi.ComponentResource {
                     GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
                     GF_SECURITY_COOKIE_SECURE: "true",
                     GF_SECURITY_ADMIN_PASSWORD__FILE: `${PROVISIONING}/${SECRET_FILE}`,
+                    GF_SECURITY_SECRET_KEY__FILE: `${PROVISIONING}/${SECRET_KEY_FILE}`,
+                    GF_SNAPSHOTS_EXTERNAL_ENABLED: "false",
                 },
                 ports: [{ name: "http", port: GRAFANA_PORT, hostPort: args.hostPort }],
                 configDir: PROVISIONING,
@@ -71,6 +77,7 @@ export class Grafana extends pulumi.ComponentResource {
                     { path: "dashboards/flowviz.yaml", content: dashboardProviderYml(`${PROVISIONING}/dashboards/json`) },
                     ...dashboards,
                     { path: SECRET_FILE, content: args.adminPassword, secret: true },
+                    { path: SECRET_KEY_FILE, content: args.secretKey, secret: true },
                 ],
                 volumes: [{ name: "data", mountPath: DATA_DIR, size: s.grafanaStorageSize }],
                 scratch: ["/tmp"],
@@ -78,7 +85,8 @@ export class Grafana extends pulumi.ComponentResource {
                 resources: { cpu: "500m", memory: "512Mi" },
                 replicas: 1,
                 workload: "statefulset",
-                runAs: { user: GRAFANA_UID, group: 0, readOnlyRootFilesystem: true },
+                // the image's files are group 0 but world-readable, its data directory 777: its own group will do
+                runAs: { user: GRAFANA_UID, group: GRAFANA_UID, readOnlyRootFilesystem: true },
                 reachableFrom: [],
             },
             this,

@@ -31,7 +31,8 @@ export function hbaRules(text: string): HbaRule[] {
 const SCRAM_OR_CERT = ["scram-sha-256", "cert", "reject"];
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+\/(3[2])|::1\/128)$/;
 const TLS_CLIENT_MODES = ["require", "verify-ca", "verify-full"];
-const TLS_SERVER_MODES = ["verify-ca", "verify-full"];
+/** A CA file that trusts the public web: any public CA could vouch for "PostgreSQL". */
+const SYSTEM_BUNDLE = /^\/etc\/(ssl|pki)\/|ca-certificates|ca-bundle/;
 
 /** What the rendered files let through that the data path must not: each finding names the file and the line or key. */
 export function dataPathViolations(files: { pgHba?: string; pgbouncerIni?: string; pgbouncerHba?: string }, superuser = "postgres"): string[] {
@@ -39,7 +40,8 @@ export function dataPathViolations(files: { pgHba?: string; pgbouncerIni?: strin
     if (files.pgHba !== undefined) {
         for (const r of hbaRules(files.pgHba)) {
             if (!SCRAM_OR_CERT.includes(r.method)) out.push(`pg_hba.conf: "${r.line}" uses ${r.method}; only scram-sha-256, cert or reject`);
-            if ((r.type === "host" || r.type === "hostnossl") && r.method !== "reject") out.push(`pg_hba.conf: "${r.line}" accepts TCP without TLS`);
+            // host, hostnossl, hostgssenc, hostnogssenc: anything but hostssl may arrive without TLS
+            if (r.type.startsWith("host") && r.type !== "hostssl" && r.method !== "reject") out.push(`pg_hba.conf: "${r.line}" accepts TCP without TLS`);
             const superuserByPassword = r.type.startsWith("host") && r.method !== "reject" && r.method !== "cert" && r.users.some((u) => u === superuser || u === "all");
             if (superuserByPassword) out.push(`pg_hba.conf: "${r.line}" lets ${superuser} in over TCP with a password; only with its client certificate (cert)`);
         }
@@ -47,7 +49,8 @@ export function dataPathViolations(files: { pgHba?: string; pgbouncerIni?: strin
     if (files.pgbouncerIni !== undefined) {
         const s = iniSections(files.pgbouncerIni).pgbouncer ?? {};
         if (!TLS_CLIENT_MODES.includes(s.client_tls_sslmode ?? "disable")) out.push(`pgbouncer.ini: client_tls_sslmode is ${s.client_tls_sslmode ?? "unset"}; clients must use TLS (${TLS_CLIENT_MODES.join(", ")})`);
-        if (!TLS_SERVER_MODES.includes(s.server_tls_sslmode ?? "disable")) out.push(`pgbouncer.ini: server_tls_sslmode is ${s.server_tls_sslmode ?? "unset"}; PgBouncer must verify PostgreSQL (${TLS_SERVER_MODES.join(", ")})`);
+        if (s.server_tls_sslmode !== "verify-full") out.push(`pgbouncer.ini: server_tls_sslmode is ${s.server_tls_sslmode ?? "unset"}; PgBouncer must verify PostgreSQL's certificate and name (verify-full)`);
+        if (!s.server_tls_ca_file || SYSTEM_BUNDLE.test(s.server_tls_ca_file)) out.push(`pgbouncer.ini: server_tls_ca_file is ${s.server_tls_ca_file ?? "unset"}; PgBouncer must trust only the stack CA for PostgreSQL`);
         if (s.auth_type !== "hba" || !s.auth_hba_file) out.push(`pgbouncer.ini: auth_type is ${s.auth_type ?? "unset"}; hba with auth_hba_file keeps the console on loopback`);
     }
     if (files.pgbouncerHba !== undefined) {
@@ -65,7 +68,7 @@ export function dataPathViolations(files: { pgHba?: string; pgbouncerIni?: strin
 export const dataPathPolicy: StackValidationPolicy = {
     name: "data-path",
     description:
-        "The rendered database hops: PostgreSQL accepts TCP only over TLS with SCRAM, the superuser only with its client certificate; PgBouncer requires TLS from clients, verifies PostgreSQL, and opens its console only on its loopback (auth_type hba).",
+        "The rendered database hops: PostgreSQL accepts TCP only over TLS with SCRAM, the superuser only with its client certificate; PgBouncer requires TLS from clients, verifies PostgreSQL (verify-full, against the stack CA), and opens its console only on its loopback (auth_type hba).",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
         const files = { pgHba: findFile(args.resources, "pg_hba.conf"), pgbouncerIni: findFile(args.resources, "pgbouncer.ini"), pgbouncerHba: findFile(args.resources, "pgbouncer_hba.conf") };

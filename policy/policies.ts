@@ -6,18 +6,30 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { isPinnedImage } from "../stack/images";
 import { isPodSecurityLevel, podSecurityViolations, POD_SECURITY_LABEL } from "./pod-security";
-import { containersOf, DOCKER, ENV_CREDENTIALS_LABEL, HOST_ACCESS_ANNOTATION, K8S, podTemplate } from "./resources";
+import { containersOf, DOCKER, ENV_CREDENTIALS_LABEL, K8S, podTemplate } from "./resources";
 import { deployedCapacity } from "./deployed";
 import { dataPathPolicy } from "./data-path";
+import { dockerIsolation, exposure, namespaceLevels, namespaceOf, networkPolicyRules, rbac } from "./platform";
+import { grafanaAccess, noAdminApis, valkeyAcl } from "./services";
+import { databaseRoles } from "./roles";
 
 export type Policy = ResourceValidationPolicy | StackValidationPolicy;
 
-const CREDENTIAL_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)/i;
+const CREDENTIAL_NAME = /(PASSWORD|PASSWD|PASSPHRASE|(^|_)PASS($|_)|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL)/i;
 const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:[^\s/@]+@/i;
-const CREDENTIAL_LINE = /^\s*["']?[\w.-]*(password|passwd|secret|token|api_?key)["']?\s*[:=]\s*\S+/im;
+/** A key=value connection string with a password (libpq's `password=`, pgBackRest's `cipher-pass=`). */
+const DSN_WITH_PASSWORD = /(^|\s)(password|pass)\s*=\s*\S+/i;
+const CREDENTIAL_LINE = /^\s*["']?[\w.-]*(password|passwd|passphrase|pass|secret|token|api_?key|access[_-]?key)["']?\s*[:=]\s*\S+/im;
+/** Secrets in a file's own syntax: PEM private keys, userlist verifiers, Valkey ACL passwords. */
+const SECRET_MATERIAL: [RegExp, string][] = [
+    [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, "a private key"],
+    [/^\s*"[^"]+"\s+"(SCRAM-SHA-256\$|md5[0-9a-f]{32})/m, "PgBouncer userlist entries (password verifiers)"],
+    [/^\s*user\s+\S+.*\s[#>]\S+/m, "a Valkey ACL password"],
+];
 
 /** A credential-looking environment entry; `_FILE` variables name a file, not a value. */
-const isCredentialEnv = (name: string, value: string) => (CREDENTIAL_NAME.test(name) && !/_FILE$/.test(name) && value !== "") || URL_WITH_PASSWORD.test(value);
+const isCredentialEnv = (name: string, value: string) =>
+    (CREDENTIAL_NAME.test(name) && !/_FILE$/.test(name) && value !== "") || URL_WITH_PASSWORD.test(value) || DSN_WITH_PASSWORD.test(value);
 
 const protectData: ResourceValidationPolicy = {
     name: "protect-data",
@@ -79,16 +91,19 @@ const nonRoot: ResourceValidationPolicy = {
 
 const noPlainCredentials: ResourceValidationPolicy = {
     name: "no-plain-credentials",
-    description: "No credential (PASSWORD, SECRET, TOKEN, keys, URLs with a password) in a plain Kubernetes env value or a ConfigMap.",
+    description: "No credential (PASSWORD, SECRET, TOKEN, keys, URLs or DSNs with a password, private keys, userlist verifiers, ACL passwords) in a plain Kubernetes env value, a ConfigMap or an annotation.",
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
         if (args.type === K8S.configMap) {
-            for (const [key, value] of Object.entries(args.props.data ?? {})) {
-                if (CREDENTIAL_NAME.test(key) || URL_WITH_PASSWORD.test(String(value)) || CREDENTIAL_LINE.test(String(value))) {
-                    report(`ConfigMap key ${key} holds a credential: move it to a Secret`);
-                }
+            for (const [key, value] of Object.entries({ ...args.props.data, ...args.props.binaryData })) {
+                const text = String(value);
+                if (CREDENTIAL_NAME.test(key) || URL_WITH_PASSWORD.test(text) || CREDENTIAL_LINE.test(text)) report(`ConfigMap key ${key} holds a credential: move it to a Secret`);
+                for (const [pattern, what] of SECRET_MATERIAL) if (pattern.test(text)) report(`ConfigMap key ${key} holds ${what}: move it to a Secret`);
             }
             return;
+        }
+        for (const [key, value] of Object.entries(args.props.metadata?.annotations ?? {})) {
+            if (SECRET_MATERIAL.some(([p]) => p.test(String(value))) || URL_WITH_PASSWORD.test(String(value))) report(`annotation ${key} holds a credential`);
         }
         for (const c of containersOf(podTemplate(args.type, args.props)?.spec)) {
             for (const e of c.env ?? []) {
@@ -119,24 +134,6 @@ const noEnvCredentialsOnDocker: ResourceValidationPolicy = {
     },
 };
 
-const noPublicExposure: ResourceValidationPolicy = {
-    name: "no-public-exposure",
-    description: `No LoadBalancer or NodePort Service, no host port or host network unless the workload declares why (annotation ${HOST_ACCESS_ANNOTATION}); Docker ports bind to an explicit address.`,
-    enforcementLevel: "mandatory",
-    validateResource: (args, report) => {
-        if (args.type === K8S.service && ["LoadBalancer", "NodePort"].includes(args.props.spec?.type)) report(`Service ${args.name} is of type ${args.props.spec.type}`);
-        if (args.type === DOCKER.container) {
-            for (const p of args.props.ports ?? []) if (!p.ip || p.ip === "0.0.0.0" || p.ip === "::") report(`container ${args.props.name} publishes port ${p.external ?? p.internal} on every interface`);
-            return;
-        }
-        const template = podTemplate(args.type, args.props);
-        if (!template) return;
-        const declared = args.props.metadata?.annotations?.[HOST_ACCESS_ANNOTATION];
-        if (template.spec.hostNetwork && !declared) report(`${args.name} uses the host network without declaring why (${HOST_ACCESS_ANNOTATION})`);
-        for (const c of containersOf(template.spec)) for (const p of c.ports ?? []) if (p.hostPort && !declared) report(`container ${c.name} claims hostPort ${p.hostPort}`);
-    },
-};
-
 const startupProbe: ResourceValidationPolicy = {
     name: "startup-probe",
     description: "In stateful pods (StatefulSets, pods with volume claims) every container with a liveness probe has a startup probe, so crash recovery or WAL replay is not killed by the liveness probe.",
@@ -150,7 +147,6 @@ const startupProbe: ResourceValidationPolicy = {
     },
 };
 
-const namespaceOf = (r: PolicyResource) => r.props.metadata?.namespace as string | undefined;
 const namespaces = (resources: PolicyResource[]) => new Map(resources.filter((r) => r.type === K8S.namespace).map((r) => [r.props.metadata?.name as string, r]));
 
 const podSecurity: StackValidationPolicy = {
@@ -177,9 +173,10 @@ const matches = (selector: { matchLabels?: Record<string, string> } | undefined,
 
 const networkPolicies: StackValidationPolicy = {
     name: "network-policy",
-    description: "Every pod is selected by an ingress NetworkPolicy of its namespace (host-network pods, which NetworkPolicies cannot select, excepted).",
+    description: "Every pod is selected by an ingress NetworkPolicy of its namespace (host-network pods, which NetworkPolicies cannot select, excepted), and no rule allows every peer on every port.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
+        for (const np of args.resources.filter((r) => r.type === K8S.networkPolicy)) for (const v of networkPolicyRules(np)) report(v, np.urn);
         const ingress = args.resources.filter((r) => r.type === K8S.networkPolicy && (r.props.spec?.policyTypes ?? ["Ingress"]).includes("Ingress"));
         for (const r of args.resources) {
             const template = podTemplate(r.type, r.props);
@@ -212,11 +209,18 @@ export const POLICIES: Policy[] = [
     nonRoot,
     noPlainCredentials,
     noEnvCredentialsOnDocker,
-    noPublicExposure,
+    exposure,
+    dockerIsolation,
+    rbac,
+    noAdminApis,
+    grafanaAccess,
     startupProbe,
     podSecurity,
     networkPolicies,
     connectionCapacity,
     dataPathPolicy,
+    namespaceLevels,
+    valkeyAcl,
+    databaseRoles,
 ];
 

@@ -13,6 +13,11 @@ export const K8S = {
     job: "kubernetes:batch/v1:Job",
     cronJob: "kubernetes:batch/v1:CronJob",
     pod: "kubernetes:core/v1:Pod",
+    ingress: "kubernetes:networking.k8s.io/v1:Ingress",
+    role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    clusterRole: "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+    roleBinding: "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+    clusterRoleBinding: "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
 } as const;
 
 export const DOCKER = {
@@ -21,8 +26,10 @@ export const DOCKER = {
     image: "docker:index/remoteImage:RemoteImage",
 } as const;
 
-/** Label on a workload that declares, with a reason, that its pods need the host (host network/PID/filesystem). */
+/** Annotation on a workload (label on a Docker container) that declares, with a reason, that its pods need the host (host network/PID/filesystem). */
 export const HOST_ACCESS_ANNOTATION = "flowviz.io/host-access";
+/** Annotation on a Service or Ingress that declares, with a reason, that it is reachable from outside the cluster. */
+export const EXPOSURE_ANNOTATION = "flowviz.io/exposure";
 /** Label on a Docker container that declares why it takes credentials in its environment (its image reads them nowhere else). */
 export const ENV_CREDENTIALS_LABEL = "flowviz.io/env-credentials";
 
@@ -66,7 +73,7 @@ export function iniSections(text: string): Record<string, Record<string, string>
 }
 
 /** A value as the engine hands it over: a secret arrives wrapped ({<signature>, value}). */
-const unwrap = (v: unknown): unknown => (v !== null && typeof v === "object" && "value" in v ? (v as { value: unknown }).value : v);
+export const unwrap = (v: unknown): unknown => (v !== null && typeof v === "object" && "value" in v ? (v as { value: unknown }).value : v);
 
 /** A generated file of the stack, wherever the platform put it: a ConfigMap or Secret key, or a Docker upload. */
 export function findFile(resources: { type: string; props: any }[], fileName: string): string | undefined {
@@ -88,4 +95,27 @@ export function findFile(resources: { type: string; props: any }[], fileName: st
         }
     }
     return undefined;
+}
+
+/** One container as the policies read it on either platform: its image, command line and plain environment. */
+export interface ContainerView {
+    name: string;
+    image: string;
+    args: string[];
+    env: Record<string, string>;
+}
+
+/** The containers of a workload or Docker container; other resources have none. */
+export function containerViews(r: { type: string; props: any }): ContainerView[] {
+    if (r.type === DOCKER.container) {
+        const entries = ((unwrap(r.props.envs) ?? []) as unknown[]).map((e) => String(unwrap(e)));
+        const env = Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+        return [{ name: String(r.props.name), image: String(r.props.image), args: [...(r.props.entrypoints ?? []), ...(r.props.command ?? [])].map(String), env }];
+    }
+    return containersOf(podTemplate(r.type, r.props)?.spec).map((c) => ({
+        name: String(c.name),
+        image: String(c.image),
+        args: [...(c.command ?? []), ...(c.args ?? [])].map(String),
+        env: Object.fromEntries((c.env ?? []).filter((e: any) => e.value !== undefined).map((e: any) => [e.name, String(unwrap(e.value))])),
+    }));
 }

@@ -14,7 +14,8 @@ PACKAGES=(
     postgresql-17 pgbouncer pgbackrest valkey-server valkey-tools
     prometheus prometheus-alertmanager prometheus-node-exporter
     prometheus-postgres-exporter prometheus-pgbouncer-exporter
-    python3-asyncpg python3-sqlalchemy
+    python3-asyncpg python3-sqlalchemy python3-celery python3-redis python3-limits
+    postgresql-17-pgaudit
     radosgw python3-boto3
     openssl ca-certificates
 )

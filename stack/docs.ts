@@ -21,7 +21,7 @@ interface Node {
 
 function allowed(n: Node): string {
     if (n.anyOf) return n.anyOf.map((o) => `\`${String(o.const)}\``).join(", ");
-    if (n.format === "pinned-image") return "image pinned by tag or digest (not `latest`)";
+    if (n.format === "pinned-image") return "image pinned by a version tag or digest (not `latest`, `main`, `nightly`, a bare major)";
     if (n.format === "positive-duration") return `duration above zero, like ${(n.examples ?? []).map((e) => `\`${e}\``).join(", ")}`;
     if (n.format) return n.format;
     if (n.pattern) {

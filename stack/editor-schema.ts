@@ -34,7 +34,7 @@ function forEditor(node: Json): Json {
     }
     const { doc, rest } = split(node);
     if (rest.format === "positive-duration") return { ...doc, type: "string", pattern: DURATION };
-    if (rest.format === "pinned-image") return { ...doc, type: "string", not: { pattern: ":latest$" } };
+    if (rest.format === "pinned-image") return { ...doc, type: "string", anyOf: [{ pattern: ":v?[0-9]+\\.[0-9]+[^/:]*$" }, { pattern: "@sha256:[a-f0-9]{64}$" }] };
     if (rest.type === "number" || rest.type === "integer") return { ...doc, anyOf: [rest, { type: "string", pattern: NUMERIC_TEXT }] };
     if (rest.type === "boolean") return { ...doc, anyOf: [rest, { enum: ["true", "false"] }] };
     if (rest.type === "string" && typeof rest.pattern === "string" && new RegExp(rest.pattern).test("2")) return { ...doc, anyOf: [rest, { type: "number" }] };

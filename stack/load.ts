@@ -26,7 +26,7 @@ export class ConfigError extends Error {
 
 
 const FORMAT_HELP: Record<string, string> = {
-    "pinned-image": "an image pinned by tag or digest, e.g. `postgres:17.12-trixie` (never `latest`, never untagged)",
+    "pinned-image": "an image pinned by a version tag (major.minor at least) or a digest, e.g. `postgres:17.12-trixie` (never `latest`, `main`, `edge`, `nightly`, a bare major, or untagged)",
     ipv4: "an IPv4 address",
     uri: "an http(s) URL",
     "positive-duration": "a duration above zero, like 15s, 2m, 1h30m, 30d",

@@ -267,6 +267,7 @@ export const SecretKeys = {
     valkeyPassword: "Valkey password",
     postgresExporterPassword: "password of the `postgres_exporter` role (member of pg_monitor)",
     grafanaAdminPassword: "Grafana `admin` password",
+    grafanaSecretKey: "key Grafana encrypts its stored secrets (datasource passwords, tokens) with; without one it uses the key published in its source",
     backupCipherPassphrase: "passphrase the backup repository is encrypted with (`repo1-cipher-pass`); losing it loses every backup",
 } as const;
 export type SecretKey = keyof typeof SecretKeys;

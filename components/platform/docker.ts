@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { posix } from "node:path";
 import { quantityValue } from "../../configs/format";
-import { ENV_CREDENTIALS_LABEL } from "../../policy/resources";
+import { ENV_CREDENTIALS_LABEL, HOST_ACCESS_ANNOTATION } from "../../policy/resources";
 import { CONFIG_DIR_LABEL, FILE_MODE, scrapeTargetsOf, serviceLabels, sidecarMounts, type Deployed, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
 
 export interface DockerPlatformArgs {
@@ -133,6 +133,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             ...serviceLabels(c),
             ...(c.files?.length ? { [CONFIG_DIR_LABEL]: c.configDir ?? "/" } : {}),
             ...(c.secretEnv ? { [ENV_CREDENTIALS_LABEL]: c.secretEnv.reason } : {}),
+            ...this.hostAccess(c),
         };
         return {
             name: `${this.args.prefix}-${c.name}`,
@@ -147,10 +148,22 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             labels: Object.entries(labels).map(([label, value]) => ({ label, value })),
             memory: c.resources ? Math.round(quantityValue(c.resources.memory) / 1024 ** 2) : undefined,
             cpus: c.resources ? String(quantityValue(c.resources.cpu)) : undefined,
+            // no image here needs a capability: each runs as its own non-root user from the start
+            capabilities: { drops: ["ALL"] },
+            securityOpts: ["no-new-privileges:true"],
             healthcheck: this.healthcheck(c.health),
             logDriver: "json-file",
             logOpts: { "max-size": "10m", "max-file": "3" },
         };
+    }
+
+    /** Why a container shares a host namespace, where it does (the label the policy pack reads). */
+    private hostAccess(c: Sidecar | ServiceSpec): Record<string, string> {
+        const reasons = [
+            ...(this.args.hostNetwork ? ["docker.hostNetwork: every container on the host's 127.0.0.1 (single-machine stack)"] : []),
+            ...("hostAccessReason" in c && c.hostAccessReason ? [c.hostAccessReason] : []),
+        ];
+        return reasons.length > 0 ? { [HOST_ACCESS_ANNOTATION]: reasons.join("; ") } : {};
     }
 
     /**

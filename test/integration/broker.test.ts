@@ -1,33 +1,46 @@
 /**
  * The Celery broker's rendered valkey.conf, run by a real server (Debian 13's
- * valkey-server 8.1): only the app's ACL user gets in,
- * without the @dangerous commands, and queued tasks survive a crash.
+ * valkey-server 8.1): TLS only, verified against the stack CA; only the app's ACL user
+ * gets in, with the categories Celery and the rate limiter need and nothing @dangerous;
+ * a real Celery worker and the `limits` rate limiter work through it; queued tasks survive a crash.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { runServerBinary, serverCommand } from "../binaries";
-import { renderWithSecrets, waitFor } from "./servers";
+import { makeCa } from "./certs";
+import { renderWithSecrets, waitFor, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-broker";
 const PORT = "6379";
+/** a second user, in the test's copy only, that may read the ACL log */
+const PROBE = ["probe", "probe-password"] as const;
+let rendered: Rendered;
 let conf: string;
 let password: string;
 let server: ChildProcess | undefined;
 
-/** valkey-cli's answer (errors are answers too: valkey-cli prints them and exits 0). */
-function cli(args: string[], auth = true, pass = password): string {
-    const login = auth ? ["--user", "flowviz", "--pass", pass, "--no-auth-warning"] : [];
-    return runServerBinary("valkey-cli", ["-h", "127.0.0.1", "-p", PORT, ...login, ...args], { timeout: 10_000 }).trim();
+/** valkey-cli's answer over TLS (errors are answers too: valkey-cli prints them and exits 0). */
+function cli(args: string[], opts: { auth?: boolean; pass?: string; user?: string; tls?: boolean; ca?: string } = {}): string {
+    const { auth = true, pass = password, user = "flowviz", tls = true, ca = rendered.caFile } = opts;
+    const login = auth ? ["--user", user, "--pass", pass, "--no-auth-warning"] : [];
+    const secure = tls ? ["--tls", "--cacert", ca] : [];
+    try {
+        return runServerBinary("valkey-cli", ["-h", "127.0.0.1", "-p", PORT, ...secure, ...login, ...args], { timeout: 10_000 }).trim();
+    } catch (e) {
+        return String((e as Error).message);
+    }
 }
+const probe = (args: string[]) => cli(args, { user: PROBE[0], pass: PROBE[1] });
 
-/** A rendered valkey.conf, as the server's: the container's /data (its volume) moved to a folder of the test's, nothing else changed. */
-function serve(rendered: string): void {
-    const text = readFileSync(rendered, "utf8");
+/** A rendered valkey.conf, as the server's: the container's /data and /etc/valkey moved to the test's folders, a probe user added. */
+function serve(r: Rendered): void {
+    const text = readFileSync(join(r.files, "valkey", "valkey.conf"), "utf8");
     expect(text).toMatch(/^dir \/data$/m);
-    writeFileSync(join(BASE, "valkey.conf"), text.replace(/^dir \/data$/m, `dir ${join(BASE, "data")}`), { mode: 0o600 });
+    const moved = text.replace(/^dir \/data$/m, `dir ${join(BASE, "data")}`).split("/etc/valkey/").join(`${join(r.files, "valkey")}/`);
+    writeFileSync(join(BASE, "valkey.conf"), `${moved}user ${PROBE[0]} on >${PROBE[1]} +acl|log +info\n`, { mode: 0o600 });
 }
 
 /** The server itself (no wrapper process), so that a SIGKILL is a crash of the broker. */
@@ -35,14 +48,19 @@ function start(): void {
     server = spawn(...serverCommand("valkey-server", [join(BASE, "valkey.conf")]), { stdio: "ignore" });
 }
 
+/** The app's broker URL as rendered, with the CA path the container sees moved to the test's. */
+const appUrl = () => rendered.env("worker", "CELERY_BROKER_URL").replace("/etc/flowviz/", `${join(rendered.files, "worker")}/`);
+
 beforeAll(async () => {
     rmSync(BASE, { recursive: true, force: true });
     mkdirSync(join(BASE, "data"), { recursive: true });
     // the broker's password set as a secure: value, so the test knows it
-    const { rendered, secret } = renderWithSecrets(BASE, "broker", ["valkeyPassword"]);
-    password = secret("valkeyPassword");
+    // with a worker, whose broker URL the Celery and rate-limiter tests use as rendered
+    const r = renderWithSecrets(BASE, "broker", ["valkeyPassword"], { config: { app: { api: { replicas: 0 }, worker: { replicas: 1 } } } });
+    rendered = r.rendered;
+    password = r.secret("valkeyPassword");
     conf = join(rendered.files, "valkey", "valkey.conf");
-    serve(conf);
+    serve(rendered);
     start();
     await waitFor("the broker", () => cli(["ping"]) === "PONG");
 });
@@ -52,20 +70,75 @@ afterAll(() => {
 });
 
 describe("the broker from the rendered valkey.conf", () => {
+    it("serves TLS only: plaintext is refused, a client verifying against another CA is refused", () => {
+        expect(readFileSync(conf, "utf8")).toMatch(/^port 0$/m);
+        expect(cli(["ping"], { tls: false })).not.toBe("PONG");
+        const other = makeCa(join(BASE, "other-ca"), "not the stack CA");
+        expect(cli(["ping"], { ca: other.cert })).toMatch(/certificate verify failed|SSL|TLS/i);
+        expect(cli(["ping"])).toBe("PONG");
+    });
+
     it("keeps the password out of the file (a SHA-256 hash) and the default user off", () => {
         const text = readFileSync(conf, "utf8");
         expect(text).not.toContain(password);
         expect(text).toMatch(/^user default off$/m);
-        expect(cli(["ping"], false)).toMatch(/NOAUTH|NOPERM/);
-        expect(cli(["--user", "default", "--pass", "", "ping"], false)).toMatch(/WRONGPASS|NOAUTH/);
+        expect(cli(["ping"], { auth: false })).toMatch(/NOAUTH|NOPERM/);
+        expect(cli(["--user", "default", "--pass", "", "ping"], { auth: false })).toMatch(/WRONGPASS|NOAUTH/);
     });
 
-    it("lets the app's ACL user queue and take tasks, not run @dangerous commands", () => {
-        expect(cli(["lpush", "celery", "task-1"])).toMatch(/^\d+$/);
-        expect(cli(["llen", "celery"])).not.toBe("0");
-        for (const cmd of [["flushall"], ["config", "get", "dir"], ["keys", "*"], ["monitor"], ["shutdown"]]) {
-            expect(cli(cmd), cmd.join(" ")).toMatch(/NOPERM/);
+    it("lets the app's ACL user queue and take tasks, not run @dangerous or admin commands", () => {
+        expect(cli(["lpush", "queue-of-the-acl-test", "task-1"])).toMatch(/^\d+$/);
+        expect(cli(["llen", "queue-of-the-acl-test"])).not.toBe("0");
+        for (const cmd of [["flushall"], ["flushdb"], ["config", "get", "dir"], ["keys", "*"], ["monitor"], ["shutdown"], ["debug", "sleep", "0"], ["acl", "list"], ["script", "flush"], ["function", "flush"], ["function", "load", "#!lua name=x\nserver.register_function('x', function() return 1 end)"], ["module", "list"], ["save"], ["replicaof", "127.0.0.1", "1"]]) {
+            expect(cli(cmd), cmd.join(" ")).toMatch(/NOPERM|DEBUG command not allowed/);
         }
+        // a script runs with the user's permissions: it reaches no command the user lacks
+        expect(cli(["eval", "return redis.call('flushall')", "0"])).toMatch(/NOPERM|permission/i);
+    });
+
+    it("carries a real Celery worker's round trip (kombu over TLS, verifying the broker's name) with no command denied", async () => {
+        probe(["acl", "log", "reset"]);
+        const dir = join(BASE, "celery");
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(
+            join(dir, "tasks.py"),
+            ["import os", "from celery import Celery", "app = Celery('tasks', broker=os.environ['CELERY_BROKER_URL'], backend=os.environ['CELERY_BROKER_URL'])", "@app.task", "def add(x, y):", "    return x + y", ""].join("\n"),
+        );
+        const env = { CELERY_BROKER_URL: appUrl(), PYTHONPATH: dir, HOME: dir };
+        const log = openSync(join(dir, "worker.log"), "w");
+        const worker = spawn(...serverCommand("python3", ["-m", "celery", "-A", "tasks", "worker", "--pool=solo", "--concurrency=1", "--without-gossip", "--without-mingle", "-l", "WARNING"], { cwd: dir }), {
+            env: { ...process.env, ...env },
+            stdio: ["ignore", log, log],
+        });
+        try {
+            const out = runServerBinary("python3", ["-c", "import tasks; print(tasks.add.delay(2, 3).get(timeout=30))"], { cwd: dir, env, timeout: 60_000 });
+            expect(out.trim()).toBe("5");
+        } catch (e) {
+            throw new Error(`${(e as Error).message}\nworker:\n${readFileSync(join(dir, "worker.log"), "utf8").slice(-3000)}`);
+        } finally {
+            worker.kill("SIGTERM");
+            closeSync(log);
+        }
+        expect(probe(["acl", "log"])).toBe("");
+        // Celery used the broker (and how: the note in policy/services.ts says which categories, and why)
+        expect(probe(["info", "commandstats"])).toMatch(/cmdstat_(brpop|lpush)/);
+    });
+
+    it("carries the rate limiter (limits over the same URL: fixed and moving windows) with no command denied", () => {
+        probe(["acl", "log", "reset"]);
+        const script = [
+            "import os, limits",
+            "storage = limits.storage.storage_from_string(os.environ['REDIS_URL'])",
+            "item = limits.parse('3/minute')",
+            "for strategy in (limits.strategies.FixedWindowRateLimiter, limits.strategies.MovingWindowRateLimiter, limits.strategies.SlidingWindowCounterRateLimiter):",
+            "    s = strategy(storage)",
+            "    print(strategy.__name__, [s.hit(item, 'api', strategy.__name__) for _ in range(4)])",
+        ].join("\n");
+        const out = runServerBinary("python3", ["-c", script], { env: { REDIS_URL: appUrl() }, timeout: 30_000 });
+        for (const strategy of ["FixedWindowRateLimiter", "MovingWindowRateLimiter", "SlidingWindowCounterRateLimiter"]) expect(out).toContain(`${strategy} [True, True, True, False]`);
+        expect(probe(["acl", "log"])).toBe("");
+        // the windows are counted by Lua scripts: the reason @scripting is granted
+        expect(probe(["info", "commandstats"])).toMatch(/cmdstat_evalsha/);
     });
 
     it("keeps queued tasks through a crash (append-only file, fsync every second)", async () => {
@@ -90,10 +163,10 @@ describe("rotating the broker's password", () => {
         // a clean stop, as the StatefulSet's rollout does
         server!.kill("SIGTERM");
         await new Promise((r) => server!.once("exit", r));
-        serve(join(next.rendered.files, "valkey", "valkey.conf"));
+        serve(next.rendered);
         start();
-        await waitFor("the broker with the new password", () => cli(["ping"], true, fresh) === "PONG");
-        expect(cli(["ping"], true, password)).toMatch(/WRONGPASS|NOAUTH/);
-        expect(cli(["lrange", "rotation", "0", "-1"], true, fresh)).toBe("queued-before");
+        await waitFor("the broker with the new password", () => cli(["ping"], { pass: fresh }) === "PONG");
+        expect(cli(["ping"])).toMatch(/WRONGPASS|NOAUTH/);
+        expect(cli(["lrange", "rotation", "0", "-1"], { pass: fresh })).toBe("queued-before");
     });
 });

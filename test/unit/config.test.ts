@@ -155,5 +155,10 @@ describe("image pinning", () => {
         ["postgres:latest", false],
         ["registry.local:5000/team/api", false],
         ["Postgres:17", false],
+        ["grafana/grafana:main", false],
+        ["valkey/valkey:edge", false],
+        ["prom/prometheus:nightly", false],
+        ["postgres:17", false],
+        ["postgres:17-trixie", false],
     ])("%s -> %s", (ref, ok) => expect(isPinnedImage(ref)).toBe(ok));
 });

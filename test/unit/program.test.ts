@@ -176,6 +176,7 @@ describe("dev stack on Docker", () => {
             "grafana/dashboards/json/infrastructure.json",
             "grafana/datasources/prometheus.yaml",
             "grafana/secrets/password (secret)",
+            "grafana/secrets/secret_key (secret)",
             "pgbouncer-exporter/tls/ca.crt",
             "pgbouncer/pgbouncer_hba.conf",
             "pgbouncer/pgbouncer.ini",
@@ -204,6 +205,9 @@ describe("dev stack on Docker", () => {
             "postgres/tls/server.key (secret)",
             "prometheus/prometheus.yml",
             "prometheus/rules/flowviz.rules.yml",
+            "valkey/tls/ca.crt",
+            "valkey/tls/server.crt",
+            "valkey/tls/server.key (secret)",
             "valkey/valkey.conf (secret)",
             "worker/tls/ca.crt",
         ]);

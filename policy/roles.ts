@@ -1,0 +1,84 @@
+/**
+ * roles.sql as PostgreSQL will run it: which login role gains what. A secret file (it
+ * carries password verifiers), so a reviewer never sees it; this policy does.
+ */
+import type { StackValidationPolicy } from "@pulumi/policy";
+import { migratorRoleOf, SUPERUSER } from "../stack/fixed";
+import { deploysComponent, findFile } from "./resources";
+
+const IDENT = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
+const ident = (raw: string) => (raw.startsWith('"') ? raw.slice(1, -1).replace(/""/g, '"') : raw.toLowerCase());
+const idents = (list: string) => [...list.matchAll(new RegExp(IDENT, "g"))].map((m) => ident(m[0]));
+
+/** Attributes no login role but the superuser may hold. */
+const POWERS = ["SUPERUSER", "BYPASSRLS", "CREATEROLE", "REPLICATION"];
+/** Predefined roles that read or write the server's files, run programs or read every table. */
+const POWERFUL_ROLES = ["pg_execute_server_program", "pg_read_server_files", "pg_write_server_files", "pg_read_all_data", "pg_write_all_data", "pg_signal_backend", "pg_create_subscription", "pg_checkpoint"];
+
+/** Statements of a psql script, comments and psql meta-commands' `\gexec` kept inside the statement they end. */
+const statements = (sql: string) =>
+    sql
+        .split("\n")
+        .filter((l) => !l.trimStart().startsWith("--"))
+        .join("\n")
+        .split(/;|\\gexec/)
+        .map((s) => s.replace(/\s+/g, " ").trim())
+        .filter(Boolean);
+
+/** What roles.sql grants that it must not: powers to login roles, the database's ownership, membership of its owner. */
+export function rolesViolations(sql: string): string[] {
+    const out: string[] = [];
+    const stmts = statements(sql);
+    const logins = new Set<string>();
+    for (const s of stmts) {
+        for (const m of s.matchAll(new RegExp(String.raw`CREATE ROLE %I LOGIN', '((?:[^']|'')+)'`, "gi"))) logins.add(m[1]!.replace(/''/g, "'"));
+        const m = new RegExp(String.raw`^(?:CREATE|ALTER) (?:ROLE|USER) (${IDENT})(.*)$`, "i").exec(s);
+        if (m && /\bLOGIN\b/i.test(m[2]!) && !/\bNOLOGIN\b/i.test(m[2]!)) logins.add(ident(m[1]!));
+        if (m && /^CREATE USER/i.test(s)) logins.add(ident(m[1]!));
+    }
+    const owners = new Map<string, string>();
+    for (const s of stmts) {
+        const db = new RegExp(String.raw`^ALTER DATABASE (${IDENT}) OWNER TO (${IDENT})`, "i").exec(s);
+        if (db) owners.set(ident(db[1]!), ident(db[2]!));
+    }
+    const ownerRoles = new Set(owners.values());
+    for (const s of stmts) {
+        const role = new RegExp(String.raw`^(?:CREATE|ALTER) (?:ROLE|USER) (${IDENT})(.*)$`, "i").exec(s);
+        if (role && ident(role[1]!) !== SUPERUSER) {
+            const attributes = role[2]!.replace(/'(?:[^']|'')*'/g, "''");
+            for (const power of POWERS) if (new RegExp(String.raw`\b${power}\b`, "i").test(attributes.replace(new RegExp(String.raw`\bNO${power}\b`, "gi"), ""))) out.push(`roles.sql: role ${ident(role[1]!)} is given ${power}`);
+        }
+        const owned = new RegExp(String.raw`^ALTER (?:DATABASE|SCHEMA|TABLE|SEQUENCE|FUNCTION|VIEW) .* OWNER TO (${IDENT})$`, "i").exec(s);
+        if (owned && logins.has(ident(owned[1]!))) out.push(`roles.sql: login role ${ident(owned[1]!)} is made an owner ("${s}")`);
+        const grant = /^GRANT (.+) TO (.+?)( WITH .*)?$/i.exec(s);
+        if (grant && !/ ON /i.test(` ${grant[1]} `)) {
+            for (const member of idents(grant[2]!)) {
+                for (const granted of idents(grant[1]!)) {
+                    const database = [...owners].find(([, o]) => o === granted)?.[0];
+                    if (ownerRoles.has(granted) && member !== migratorRoleOf(database ?? "")) out.push(`roles.sql: ${member} is made a member of ${granted}, the owner of database ${database}; only ${migratorRoleOf(database ?? "")} may be`);
+                    if (granted === SUPERUSER || POWERFUL_ROLES.includes(granted)) out.push(`roles.sql: ${member} is made a member of ${granted}`);
+                }
+            }
+        }
+        if (/^REASSIGN OWNED BY .* TO /i.test(s)) {
+            const to = ident(s.replace(/^.* TO /i, ""));
+            if (logins.has(to)) out.push(`roles.sql: everything is handed to login role ${to} ("${s}")`);
+        }
+    }
+    return out;
+}
+
+export const databaseRoles: StackValidationPolicy = {
+    name: "database-roles",
+    description:
+        "roles.sql gives no login role but the superuser SUPERUSER, BYPASSRLS, CREATEROLE or REPLICATION, makes no login role an owner, makes only the migrator a member of the database's owner, and grants no predefined role that reaches the server's files, programs or every table.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+        const sql = findFile(args.resources, "roles.sql");
+        if (sql === undefined) {
+            if (deploysComponent(args.resources, "database")) report("roles.sql: not found in any ConfigMap, Secret or upload, so the roles cannot be checked");
+            return;
+        }
+        for (const v of rolesViolations(sql)) report(v);
+    },
+};

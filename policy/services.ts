@@ -1,0 +1,117 @@
+/**
+ * What the services themselves let in, read from their rendered files and command lines:
+ * Valkey's ACL and listeners, admin APIs, and Grafana's access settings.
+ */
+import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { containerViews, deploysComponent, findFile } from "./resources";
+
+/**
+ * The command categories the app's Valkey user may run, in order. Celery's broker (kombu)
+ * queues with lists, tracks unacknowledged tasks in a hash and a sorted set, binds fanout
+ * queues with sets, and uses pub/sub for events and remote control. @scripting: a Celery
+ * round trip runs EVALSHA and SCRIPT LOAD (redis-py's Lock, kombu's restore lock) and the
+ * `limits` rate limiter counts its windows with Lua scripts (both measured in
+ * test/integration/broker.test.ts); a script runs under the same ACL, so it reaches no
+ * command the user lacks. Neither flushes the script cache or stores functions: SCRIPT FLUSH
+ * and FUNCTION are taken back. `-@dangerous` last takes back whatever a category above
+ * shares with it (KEYS, FLUSHDB, ...).
+ */
+export const VALKEY_APP_CATEGORIES = [
+    "-@all",
+    "+@connection",
+    "+@read",
+    "+@write",
+    "+@keyspace",
+    "+@string",
+    "+@list",
+    "+@hash",
+    "+@set",
+    "+@sortedset",
+    "+@pubsub",
+    "+@transaction",
+    "+@scripting",
+    "-script|flush",
+    "-function",
+    "-@dangerous",
+] as const;
+
+const FORBIDDEN_VALKEY_DIRECTIVES: Record<string, RegExp> = {
+    "enable-debug-command": /^(yes|local)$/,
+    "enable-module-command": /^(yes|local)$/,
+    "enable-protected-configs": /^(yes|local)$/,
+    "protected-mode": /^no$/,
+};
+
+/** What valkey.conf lets through: each finding names the line. */
+export function valkeyViolations(conf: string): string[] {
+    const out: string[] = [];
+    const lines = conf.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+    const directive = (name: string) => lines.filter((l) => l.split(/\s+/)[0] === name).map((l) => l.slice(name.length).trim());
+    const users = directive("user");
+    if (!users.some((u) => /^default\s/.test(u) && /\soff(\s|$)/.test(` ${u} `))) out.push("valkey.conf: the default user is not switched off (`user default off`); it would accept logins without a password");
+    for (const u of users) {
+        const [name, ...rules] = u.split(/\s+/);
+        if (rules.includes("off")) continue;
+        const line = `user ${u.replace(/[#>]\S+/g, (m) => `${m[0]}***`)}`;
+        if (rules.includes("nopass")) out.push(`valkey.conf: "${line}" logs in without a password (nopass)`);
+        if (rules.some((r) => r.startsWith(">"))) out.push(`valkey.conf: "${line}" stores a plaintext password (>...); store its SHA-256 (#...)`);
+        const grants = rules.filter((r) => /^[+-]@|^allcommands$|^nocommands$|^[+-][a-z|]+$/i.test(r));
+        const allowed: readonly string[] = VALKEY_APP_CATEGORIES;
+        for (const g of grants) if (!allowed.includes(g) && !g.startsWith("-")) out.push(`valkey.conf: user ${name} is granted ${g}; the app may have only ${VALKEY_APP_CATEGORIES.join(" ")}`);
+        if (grants.at(-1) !== "-@dangerous") out.push(`valkey.conf: user ${name} does not end its grants with -@dangerous`);
+    }
+    const port = directive("port")[0];
+    if (port !== "0") out.push(`valkey.conf: the plaintext port is ${port ?? "6379 (the default)"}; set port 0 and serve tls-port only`);
+    if (directive("tls-port").length === 0) out.push("valkey.conf: no tls-port; the broker's password and task payloads would cross the network in plaintext");
+    for (const [name, bad] of Object.entries(FORBIDDEN_VALKEY_DIRECTIVES)) for (const v of directive(name)) if (bad.test(v)) out.push(`valkey.conf: ${name} ${v}`);
+    for (const v of directive("rename-command")) if (/^(config|debug|module)\b/i.test(v)) out.push(`valkey.conf: rename-command ${v.split(/\s+/)[0]} keeps an admin command reachable under another name`);
+    return out;
+}
+
+export const valkeyAcl: StackValidationPolicy = {
+    name: "valkey-acl",
+    description: `Valkey serves TLS only (port 0), its default user is off, and every user logs in with a hashed password and the app's categories only (${VALKEY_APP_CATEGORIES.join(" ")}); no debug or module command.`,
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+        const conf = findFile(args.resources, "valkey.conf");
+        if (conf === undefined) {
+            if (deploysComponent(args.resources, "cache")) report("valkey.conf: not found in any ConfigMap, Secret or upload, so Valkey's ACL cannot be checked");
+            return;
+        }
+        for (const v of valkeyViolations(conf)) report(v);
+    },
+};
+
+const ADMIN_FLAGS: [RegExp, string][] = [
+    [/^--web\.enable-admin-api$/, "Prometheus' admin API (delete series, snapshots, clean tombstones)"],
+    [/^--enable-feature=.*\bremote-write-receiver\b/, "Prometheus' remote-write receiver (anyone on the network writes series)"],
+    [/^--web\.enable-remote-write-receiver$/, "Prometheus' remote-write receiver (anyone on the network writes series)"],
+];
+
+export const noAdminApis: ResourceValidationPolicy = {
+    name: "no-admin-apis",
+    description: "No container turns on an admin or write API that needs no credential: Prometheus' admin API or remote-write receiver.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        for (const c of containerViews(args)) for (const a of c.args) for (const [flag, what] of ADMIN_FLAGS) if (flag.test(a)) report(`container ${c.name} turns on ${what} (${a})`);
+    },
+};
+
+const isGrafana = (c: { image: string; env: Record<string, string> }) => /(^|\/)grafana\/grafana(-oss|-enterprise)?(:|@|$)/.test(c.image) || Object.keys(c.env).some((k) => k.startsWith("GF_"));
+const truthy = (v: string | undefined) => /^(true|1|yes|on)$/i.test(v ?? "");
+
+export const grafanaAccess: ResourceValidationPolicy = {
+    name: "grafana-access",
+    description: "Grafana admits no anonymous user and no sign-up, shares no snapshot outside, and encrypts its stored secrets with a key of its own (GF_SECURITY_SECRET_KEY from a file or Secret, not the published default).",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        for (const c of containerViews(args).filter(isGrafana)) {
+            const env = c.env;
+            if (truthy(env.GF_AUTH_ANONYMOUS_ENABLED)) report(`container ${c.name} lets anonymous users in (GF_AUTH_ANONYMOUS_ENABLED${env.GF_AUTH_ANONYMOUS_ORG_ROLE ? `, as ${env.GF_AUTH_ANONYMOUS_ORG_ROLE}` : ""})`);
+            if (truthy(env.GF_USERS_ALLOW_SIGN_UP)) report(`container ${c.name} lets anyone sign up (GF_USERS_ALLOW_SIGN_UP)`);
+            if (truthy(env.GF_AUTH_PROXY_ENABLED)) report(`container ${c.name} trusts a user name from any proxy header (GF_AUTH_PROXY_ENABLED)`);
+            if (env.GF_SNAPSHOTS_EXTERNAL_ENABLED !== "false") report(`container ${c.name} may publish snapshots outside (set GF_SNAPSHOTS_EXTERNAL_ENABLED=false)`);
+            if (env.GF_SECURITY_SECRET_KEY__FILE === undefined) report(`container ${c.name} encrypts its stored secrets with Grafana's published default key (set GF_SECURITY_SECRET_KEY__FILE)`);
+        }
+    },
+};

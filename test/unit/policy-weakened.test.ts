@@ -1,0 +1,153 @@
+/**
+ * The policy pack against our own stacks weakened the way an attacker on a branch would:
+ * each variant edits the real render of prod (Kubernetes) or dev (Docker) and must be
+ * refused, by the policy that owns the rule, as mandatory.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { checkPolicies } from "../../policy/offline";
+import { POLICIES } from "../../policy/policies";
+import { isSecretBox } from "../../render/files";
+import type { RecordedResource } from "../../render/program";
+import { runStack } from "../helpers";
+
+type Resources = RecordedResource[];
+interface Variant {
+    name: string;
+    stack: "prod" | "dev";
+    policy: string;
+    message: string | RegExp;
+    weaken(rs: Resources): void;
+}
+
+const inner = (v: any) => (isSecretBox(v) ? v.value : v);
+function get(rs: Resources, type: string, name: string): any {
+    const r = rs.find((x) => x.type.endsWith(type) && x.name === name);
+    if (!r) throw new Error(`no ${type} ${name} in the render`);
+    return r;
+}
+/** A Kubernetes Secret's stringData (unwrapped), a ConfigMap's data. */
+const secretData = (rs: Resources, name: string): Record<string, string> => inner(get(rs, "core/v1:Secret", name).inputs.stringData);
+const configData = (rs: Resources, name: string): Record<string, string> => get(rs, "core/v1:ConfigMap", name).inputs.data;
+const podSpec = (rs: Resources, type: string, name: string) => get(rs, type, name).inputs.spec.template.spec;
+const container = (rs: Resources, type: string, name: string) => podSpec(rs, type, name).containers[0];
+/** A Docker container's inputs, and one of its uploads' content. */
+const docker = (rs: Resources, service: string) => get(rs, "index/container:Container", `${service}-container`).inputs;
+function upload(rs: Resources, service: string, file: string): { content: string } {
+    const u = (inner(docker(rs, service).uploads) as { file: string; content: string }[]).find((x) => x.file.endsWith(`/${file}`));
+    if (!u) throw new Error(`${service} uploads no ${file}`);
+    return u;
+}
+function move(from: Record<string, string>, to: Record<string, string>, key: string, edit: (text: string) => string = (t) => t): void {
+    to[key] = edit(inner(from[key]));
+    delete from[key];
+}
+
+const variants: Variant[] = [
+    // the data path, its files moved into Secrets or removed
+    { name: "pg_hba trust from anywhere, the file moved into a Secret", stack: "prod", policy: "data-path", message: "uses trust", weaken: (rs) => move(configData(rs, "postgres-config"), secretData(rs, "postgres-secret"), "pg_hba.conf", (t) => `host all all 0.0.0.0/0 trust\n${t}`) },
+    { name: "PgBouncer auth_type trust and TLS off, in a Secret", stack: "prod", policy: "data-path", message: "auth_type is trust", weaken: (rs) => move(configData(rs, "pgbouncer-config"), secretData(rs, "pgbouncer-secret"), "pgbouncer.ini", (t) => t.replace(/^auth_type = .*$/m, "auth_type = trust").replace(/^client_tls_sslmode = .*$/m, "client_tls_sslmode = disable")) },
+    { name: "pg_hba.conf nowhere to be read", stack: "prod", policy: "data-path", message: "pg_hba.conf: not found", weaken: (rs) => void delete configData(rs, "postgres-config")["pg_hba.conf"] },
+    { name: "a hostnogssenc line accepting plaintext", stack: "prod", policy: "data-path", message: "accepts TCP without TLS", weaken: (rs) => void (configData(rs, "postgres-config")["pg_hba.conf"] = `hostnogssenc all all 0.0.0.0/0 scram-sha-256\n${configData(rs, "postgres-config")["pg_hba.conf"]}`) },
+    { name: "PgBouncer to PostgreSQL at verify-ca against the system bundle", stack: "prod", policy: "data-path", message: /server_tls_sslmode is verify-ca|server_tls_ca_file is \/etc\/ssl/, weaken: (rs) => { const d = configData(rs, "pgbouncer-config"); d["pgbouncer.ini"] = d["pgbouncer.ini"]!.replace(/^server_tls_sslmode = .*$/m, "server_tls_sslmode = verify-ca").replace(/^server_tls_ca_file = .*$/m, "server_tls_ca_file = /etc/ssl/certs/ca-certificates.crt"); } },
+    { name: "the PgBouncer console opened on Docker", stack: "dev", policy: "data-path", message: "opens the console", weaken: (rs) => { const u = upload(rs, "pgbouncer", "pgbouncer_hba.conf"); u.content = u.content.replace(/127\.0\.0\.1\/32/, "0.0.0.0/0"); } },
+    // Pod Security and namespaces
+    {
+        name: "the app namespace privileged, the API with hostPID, a hostPath / and SYS_ADMIN",
+        stack: "prod",
+        policy: "namespace-levels",
+        message: /api: container api .* at Pod Security privileged/,
+        weaken: (rs) => {
+            get(rs, "core/v1:Namespace", "kubernetes-namespace").inputs.metadata.labels["pod-security.kubernetes.io/enforce"] = "privileged";
+            const pod = podSpec(rs, "apps/v1:Deployment", "api");
+            Object.assign(pod, { hostPID: true, volumes: [...(pod.volumes ?? []), { name: "root", hostPath: { path: "/" } }] });
+            pod.containers[0].securityContext.capabilities = { add: ["SYS_ADMIN"] };
+        },
+    },
+    { name: "a debug pod in the host namespace", stack: "prod", policy: "namespace-levels", message: /debug: container debug .* only .*node-exporter/, weaken: (rs) => rs.push(pod("debug", "flowviz-host")) },
+    { name: "a workload in a namespace the stack does not declare", stack: "prod", policy: "namespace-levels", message: "namespace default, which the stack does not declare", weaken: (rs) => rs.push(pod("stray", "default")) },
+    { name: "the host namespace at privileged with nothing that needs it", stack: "prod", policy: "namespace-levels", message: "holds no host daemon", weaken: (rs) => void (rs.find((r) => r.name === "node-exporter")!.inputs.metadata.namespace = "flowviz") },
+    { name: "a container added to the API that runs privileged", stack: "prod", policy: "pod-security", message: "is privileged", weaken: (rs) => podSpec(rs, "apps/v1:Deployment", "api").containers.push({ ...container(rs, "apps/v1:Deployment", "api"), name: "debug", securityContext: { privileged: true } }) },
+    // NetworkPolicies
+    { name: "an ingress rule [{}]", stack: "prod", policy: "network-policy", message: "ingress rule 0 allows every source on every port", weaken: (rs) => void (get(rs, "NetworkPolicy", "api-ingress").inputs.spec.ingress = [{}]) },
+    { name: "an ingress rule from every namespace", stack: "prod", policy: "network-policy", message: "allows every source", weaken: (rs) => void (get(rs, "NetworkPolicy", "postgres-ingress").inputs.spec.ingress = [{ from: [{ namespaceSelector: {} }] }]) },
+    { name: "an egress rule to 0.0.0.0/0 on every port", stack: "prod", policy: "network-policy", message: "egress rule 0 allows every destination", weaken: (rs) => void Object.assign(get(rs, "NetworkPolicy", "api-ingress").inputs.spec, { policyTypes: ["Ingress", "Egress"], egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }] }] }) },
+    // Valkey
+    { name: "Valkey's default user on without a password", stack: "prod", policy: "valkey-acl", message: "default user is not switched off", weaken: (rs) => void (secretData(rs, "valkey-secret")["valkey.conf"] = secretData(rs, "valkey-secret")["valkey.conf"]!.replace("user default off", "user default on nopass ~* +@all")) },
+    { name: "the app's Valkey user with +@all", stack: "dev", policy: "valkey-acl", message: "is granted +@all", weaken: (rs) => { const u = upload(rs, "valkey", "valkey.conf"); u.content = u.content.replace("-@all", "+@all"); } },
+    { name: "Valkey's plaintext port back on", stack: "prod", policy: "valkey-acl", message: "the plaintext port is 6379", weaken: (rs) => void (secretData(rs, "valkey-secret")["valkey.conf"] = secretData(rs, "valkey-secret")["valkey.conf"]!.replace(/^port 0$/m, "port 6379")) },
+    { name: "valkey.conf nowhere to be read", stack: "prod", policy: "valkey-acl", message: "valkey.conf: not found", weaken: (rs) => void delete secretData(rs, "valkey-secret")["valkey.conf"] },
+    // credentials outside Secrets
+    { name: "a plaintext userlist in a ConfigMap", stack: "prod", policy: "no-plain-credentials", message: "userlist.txt holds PgBouncer userlist entries", weaken: (rs) => move(secretData(rs, "pgbouncer-secret"), configData(rs, "pgbouncer-config"), "userlist.txt") },
+    { name: "a TLS private key in a ConfigMap", stack: "prod", policy: "no-plain-credentials", message: "tls__server.key holds a private key", weaken: (rs) => move(secretData(rs, "postgres-secret"), configData(rs, "postgres-config"), "tls__server.key", () => "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n") },
+    { name: "DATA_SOURCE_PASS as a plain env value", stack: "prod", policy: "no-plain-credentials", message: "DATA_SOURCE_PASS as a plain env value", weaken: (rs) => container(rs, "apps/v1:Deployment", "postgres-exporter").env.push({ name: "DATA_SOURCE_PASS", value: "hunter2" }) },
+    { name: "a libpq DSN with password= in a plain env value", stack: "prod", policy: "no-plain-credentials", message: "DATA_SOURCE_NAME as a plain env value", weaken: (rs) => container(rs, "apps/v1:Deployment", "postgres-exporter").env.push({ name: "DATA_SOURCE_NAME", value: "host=postgres user=x password=hunter2" }) },
+    // images, admin APIs, Grafana
+    { name: "image grafana/grafana:main", stack: "prod", policy: "pinned-images", message: "grafana/grafana:main is not pinned", weaken: (rs) => void (container(rs, "apps/v1:StatefulSet", "grafana").image = "grafana/grafana:main") },
+    { name: "image valkey:nightly on Docker", stack: "dev", policy: "pinned-images", message: "valkey/valkey:nightly is not pinned", weaken: (rs) => void (get(rs, "remoteImage:RemoteImage", "image-valkey-valkey-8-1-4-alpine").inputs.name = "valkey/valkey:nightly") },
+    { name: "Prometheus --web.enable-admin-api", stack: "prod", policy: "no-admin-apis", message: "Prometheus' admin API", weaken: (rs) => container(rs, "apps/v1:StatefulSet", "prometheus").args.push("--web.enable-admin-api") },
+    { name: "Grafana anonymous access as Admin", stack: "prod", policy: "grafana-access", message: "lets anonymous users in (GF_AUTH_ANONYMOUS_ENABLED, as Admin)", weaken: (rs) => setEnv(container(rs, "apps/v1:StatefulSet", "grafana"), { GF_AUTH_ANONYMOUS_ENABLED: "true", GF_AUTH_ANONYMOUS_ORG_ROLE: "Admin" }) },
+    { name: "Grafana on its published default secret_key, external snapshots on (Docker)", stack: "dev", policy: "grafana-access", message: "published default key", weaken: (rs) => void (docker(rs, "grafana").envs = (docker(rs, "grafana").envs as string[]).filter((e) => !/^GF_(SECURITY_SECRET_KEY__FILE|SNAPSHOTS_EXTERNAL_ENABLED)=/.test(String(inner(e))))) },
+    // RBAC and exposure
+    { name: "a ClusterRole with *", stack: "prod", policy: "least-privilege-rbac", message: "a wildcard", weaken: (rs) => rs.push(resource("rbac.authorization.k8s.io/v1:ClusterRole", "everything", { rules: [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }] })) },
+    { name: "Prometheus' Role with impersonate", stack: "prod", policy: "least-privilege-rbac", message: "grants the impersonate verb", weaken: (rs) => get(rs, "rbac.authorization.k8s.io/v1:Role", "prometheus-discovery").inputs.rules.push({ apiGroups: [""], resources: ["users"], verbs: ["impersonate"] }) },
+    { name: "a binding to cluster-admin", stack: "prod", policy: "least-privilege-rbac", message: "binds ClusterRole cluster-admin", weaken: (rs) => void (get(rs, "rbac.authorization.k8s.io/v1:RoleBinding", "prometheus-discovery").inputs.roleRef = { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" }) },
+    { name: "a Service with externalIPs", stack: "prod", policy: "no-public-exposure", message: "sets externalIPs 203.0.113.7", weaken: (rs) => void (get(rs, "core/v1:Service", "grafana-service").inputs.spec.externalIPs = ["203.0.113.7"]) },
+    { name: "a LoadBalancer Service", stack: "prod", policy: "no-public-exposure", message: "is of type LoadBalancer", weaken: (rs) => void (get(rs, "core/v1:Service", "api-service").inputs.spec.type = "LoadBalancer") },
+    { name: "an Ingress nobody declared", stack: "prod", policy: "no-public-exposure", message: "Ingress grafana exposes the cluster", weaken: (rs) => rs.push(resource("networking.k8s.io/v1:Ingress", "grafana", { metadata: { namespace: "flowviz" }, spec: { rules: [{ host: "grafana.example.com" }] } })) },
+    { name: "a Docker port on a public address", stack: "dev", policy: "no-public-exposure", message: "on 203.0.113.7", weaken: (rs) => void (docker(rs, "grafana").ports = [{ internal: 3000, external: 3000, ip: "203.0.113.7" }]) },
+    { name: "a Docker port on every interface", stack: "dev", policy: "no-public-exposure", message: "on every interface", weaken: (rs) => void (docker(rs, "grafana").ports = [{ internal: 3000, external: 3000, ip: "0.0.0.0" }]) },
+    // Docker isolation
+    { name: "a privileged Docker container", stack: "dev", policy: "docker-isolation", message: "flowviz-policy-api is privileged", weaken: (rs) => void (docker(rs, "api").privileged = true) },
+    { name: "a Docker container on the host network undeclared", stack: "dev", policy: "docker-isolation", message: "shares the host's network namespace", weaken: (rs) => void (docker(rs, "api").networkMode = "host") },
+    { name: "a Docker container adding SYS_ADMIN", stack: "dev", policy: "docker-isolation", message: "adds capability SYS_ADMIN", weaken: (rs) => void (docker(rs, "worker").capabilities = { drops: ["ALL"], adds: ["SYS_ADMIN"] }) },
+    { name: "a Docker container that may gain privileges", stack: "dev", policy: "docker-isolation", message: "may gain privileges", weaken: (rs) => void (docker(rs, "valkey").securityOpts = []) },
+    { name: "the Docker socket mounted", stack: "dev", policy: "docker-isolation", message: "mounts the container runtime's socket", weaken: (rs) => void (docker(rs, "prometheus").mounts = [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }]) },
+    // roles.sql
+    { name: "ALTER ROLE <app> SUPERUSER in roles.sql", stack: "prod", policy: "database-roles", message: "role flowviz is given SUPERUSER", weaken: (rs) => appendRoles(rs, "ALTER ROLE flowviz SUPERUSER;") },
+    { name: "BYPASSRLS and CREATEROLE in the app's own ALTER ROLE", stack: "prod", policy: "database-roles", message: /role flowviz is given (BYPASSRLS|CREATEROLE)/, weaken: (rs) => editRoles(rs, (t) => t.replace(/(ALTER ROLE "flowviz" WITH LOGIN NOSUPERUSER NOCREATEDB) NOCREATEROLE NOREPLICATION NOBYPASSRLS/, "$1 CREATEROLE NOREPLICATION BYPASSRLS")) },
+    { name: "the app made a member of the owner", stack: "prod", policy: "database-roles", message: "flowviz is made a member of flowviz_owner", weaken: (rs) => appendRoles(rs, 'GRANT "flowviz_owner" TO "flowviz";') },
+    { name: "the database handed to the app", stack: "prod", policy: "database-roles", message: "login role flowviz is made an owner", weaken: (rs) => appendRoles(rs, 'ALTER DATABASE "flowviz" OWNER TO "flowviz";') },
+    { name: "pg_execute_server_program for the exporter (Docker)", stack: "dev", policy: "database-roles", message: "postgres_exporter is made a member of pg_execute_server_program", weaken: (rs) => { const u = upload(rs, "postgres-roles", "roles.sql"); u.content += "GRANT pg_execute_server_program TO postgres_exporter;\n"; } },
+    // what the pack already held, weakened once more
+    { name: "the data volume unprotected", stack: "prod", policy: "protect-data", message: "postgres-data holds data but is not protected", weaken: (rs) => void (get(rs, "PersistentVolumeClaim", "postgres-data").protect = false) },
+    { name: "PgBouncer without limits", stack: "prod", policy: "container-resources", message: "container pgbouncer has no memory limits", weaken: (rs) => void delete container(rs, "apps/v1:Deployment", "pgbouncer").resources.limits.memory },
+    { name: "the API with a writable root", stack: "prod", policy: "non-root", message: "writable root filesystem", weaken: (rs) => void (container(rs, "apps/v1:Deployment", "api").securityContext.readOnlyRootFilesystem = false) },
+    { name: "PostgreSQL's password in the Docker environment", stack: "dev", policy: "no-credentials-in-docker-env", message: "gets POSTGRES_PASSWORD", weaken: (rs) => (docker(rs, "postgres").envs as string[]).push("POSTGRES_PASSWORD=hunter2") },
+    { name: "PostgreSQL without a startup probe", stack: "prod", policy: "startup-probe", message: "has a livenessProbe but no startupProbe", weaken: (rs) => void delete container(rs, "apps/v1:StatefulSet", "postgres").startupProbe },
+    { name: "a PgBouncer pool PostgreSQL cannot hold", stack: "prod", policy: "connection-capacity", message: "server connections", weaken: (rs) => void (configData(rs, "pgbouncer-config")["pgbouncer.ini"] += "default_pool_size = 90\n") },
+];
+
+function resource(type: string, name: string, inputs: Record<string, unknown>): RecordedResource {
+    return { type: `kubernetes:${type}`, name, inputs, protect: false, retainOnDelete: false, deleteBeforeReplace: false };
+}
+function pod(name: string, namespace: string): RecordedResource {
+    const c = { name, image: "busybox:1.37.0", resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi" } } };
+    return resource("core/v1:Pod", name, { metadata: { name, namespace }, spec: { containers: [c] } });
+}
+function setEnv(c: { env: { name: string; value?: string }[] }, values: Record<string, string>): void {
+    c.env = [...c.env.filter((e) => !(e.name in values)), ...Object.entries(values).map(([name, value]) => ({ name, value }))];
+}
+const editRoles = (rs: Resources, edit: (t: string) => string) => void (secretData(rs, "postgres-roles-secret")["roles.sql"] = edit(secretData(rs, "postgres-roles-secret")["roles.sql"]!));
+const appendRoles = (rs: Resources, sql: string) => editRoles(rs, (t) => `${t}${sql}\n`);
+
+const renders: Partial<Record<Variant["stack"], Resources>> = {};
+beforeAll(async () => {
+    renders.prod = (await runStack("Pulumi.prod.yaml", { stack: "policy" })).resources;
+    renders.dev = (await runStack("Pulumi.dev.yaml", { stack: "policy" })).resources;
+});
+
+describe("weakened variants of our stacks", () => {
+    it("cover every mandatory policy", () => {
+        const covered = new Set(variants.map((v) => v.policy));
+        expect(POLICIES.filter((p) => p.enforcementLevel === "mandatory" && !covered.has(p.name)).map((p) => p.name)).toEqual([]);
+    });
+
+    it.each(variants)("$stack: $name is refused by $policy", async ({ stack, policy, message, weaken }) => {
+        const resources = structuredClone(renders[stack]!);
+        expect((await checkPolicies(resources)).filter((v) => v.enforcement === "mandatory")).toEqual([]);
+        weaken(resources);
+        const found = (await checkPolicies(resources)).filter((v) => v.enforcement === "mandatory" && v.policy === policy).map((v) => v.message);
+        const matches = (m: string) => (typeof message === "string" ? m.includes(message) : message.test(m));
+        expect(found.some(matches), `${policy} said:\n${found.join("\n") || "(nothing)"}`).toBe(true);
+    });
+});
