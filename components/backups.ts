@@ -58,7 +58,7 @@ export interface BackupParts {
 /** The data volume's name: a restore gets a new one, the old one is kept. */
 export const dataVolumeName = (s: StackConfig["postgres"]) => (s.restore ? `data-${s.restore.id}` : "data");
 
-/** The image with pgBackRest the stack runs: the one it names, else (Docker) one built from the Dockerfile on postgres.image. */
+/** The image with pgBackRest and pgAudit PostgreSQL runs: the one the stack names, else (Docker) one built from the Dockerfile on postgres.image. */
 export function backupImage(s: StackConfig["postgres"]): { image: string; build?: ServiceSpec["build"] } {
     if (s.backups.image) return { image: s.backups.image };
     return { image: `flowviz/postgres-pgbackrest:${imageTag(s.image)}`, build: { context: IMAGE_CONTEXT, args: { POSTGRES_IMAGE: s.image } } };

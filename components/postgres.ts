@@ -4,7 +4,7 @@ import type { StackConfig } from "../stack/schema";
 import { POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed";
 import { caFile, certificateFiles, type CertificateAuthority } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
-import { backupParts, DATA_MOUNT, PGDATA } from "./backups";
+import { backupImage, backupParts, DATA_MOUNT, PGDATA } from "./backups";
 
 const CONFIG_DIR = "/etc/postgresql";
 const ROLES_DIR = "/etc/flowviz";
@@ -55,8 +55,8 @@ export class Postgres extends pulumi.ComponentResource {
         const server: ServiceSpec = {
             name,
             component: "database",
-            image: backups?.image ?? s.image,
-            build: backups?.build,
+            // always the image with pgAudit (and pgBackRest): postgresql.conf preloads it
+            ...backupImage(s),
             command: backups?.command,
             args: backups?.args ?? serverArgs,
             // the superuser's password, from a file; the image reads it when it creates the cluster

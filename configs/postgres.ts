@@ -24,6 +24,9 @@ export interface PostgresConfInput {
  */
 export const IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 60;
 
+/** pgAudit's statement classes: for every role, and for the roles that change HACCP records (app, migrator). */
+export const AUDIT_CLASSES = { everyone: "ddl, role", writers: "write, ddl, role" } as const;
+
 export function postgresqlConf(i: PostgresConfInput): string {
     const settings = {
         listen_addresses: quoteLiteral("*"),
@@ -44,7 +47,18 @@ export function postgresqlConf(i: PostgresConfInput): string {
         log_line_prefix: quoteLiteral("%m [%p] %q%u@%d "),
         log_timezone: quoteLiteral("UTC"),
         timezone: quoteLiteral("UTC"),
-        shared_preload_libraries: quoteLiteral("pg_stat_statements"),
+        shared_preload_libraries: quoteLiteral("pg_stat_statements,pgaudit"),
+        // the audit trail of HACCP records: who connected, and (pgAudit) every DDL and role change;
+        // writes too for the app and migration roles (roles.sql). Values never reach the log: no
+        // bind parameters in statement or error lines, pgAudit logs statements without them.
+        log_connections: "on",
+        log_disconnections: "on",
+        log_parameter_max_length: 0,
+        log_parameter_max_length_on_error: 0,
+        "pgaudit.log": quoteLiteral(AUDIT_CLASSES.everyone),
+        "pgaudit.log_parameter": "off",
+        "pgaudit.log_catalog": "off",
+        "pgaudit.log_relation": "on",
         track_io_timing: "on",
         // every TCP connection is TLS (pg_hba.conf refuses the rest); TLS 1.2 at least
         ssl: "on",
@@ -137,6 +151,8 @@ export function rolesSql(r: RolesInput): string {
         "SET log_statement = 'none';",
         "SET log_min_duration_statement = -1;",
         "SET log_min_error_statement = panic;",
+        "-- pgAudit would log each ALTER ROLE ... PASSWORD whole: this reviewed job is the one session it skips",
+        "SET pgaudit.log = 'none';",
         "-- Re-applying is normal: no notices for grants that already exist.",
         "SET client_min_messages = warning;",
         "",
@@ -150,6 +166,9 @@ export function rolesSql(r: RolesInput): string {
         ...login(r.app),
         ...login(r.monitor),
         `GRANT ${owner} TO ${migrator};`,
+        "-- the audit trail: every write of the roles that change records (pgAudit, postgresql.conf)",
+        `ALTER ROLE ${app} SET pgaudit.log = ${quoteLiteral(AUDIT_CLASSES.writers)};`,
+        `ALTER ROLE ${migrator} SET pgaudit.log = ${quoteLiteral(AUDIT_CLASSES.writers)};`,
         `-- migrations create objects as the owner, so the app never owns one`,
         `ALTER ROLE ${migrator} SET role = ${quoteLiteral(r.owner)};`,
         `GRANT pg_monitor TO ${monitor};`,
@@ -161,6 +180,7 @@ export function rolesSql(r: RolesInput): string {
         "",
         `\\connect ${quoteIdent(r.database)}`,
         "SET log_statement = 'none';",
+        "SET pgaudit.log = 'none';",
         "SET client_min_messages = warning;",
         `-- an older stack let the app role own the tables: hand them to the owner`,
         `REASSIGN OWNED BY ${app} TO ${owner};`,

@@ -82,3 +82,30 @@ export const dataPathPolicy: StackValidationPolicy = {
         for (const v of dataPathViolations(files)) report(v);
     },
 };
+
+/** What postgresql.conf must keep for the audit trail of HACCP records. */
+export function auditViolations(conf: string): string[] {
+    const s = iniSections(conf)[""] ?? {};
+    const out: string[] = [];
+    const on = (key: string) => ["on", "true", "1", "yes"].includes((s[key] ?? "off").toLowerCase());
+    if (!(s.shared_preload_libraries ?? "").split(",").map((x) => x.trim()).includes("pgaudit")) out.push("postgresql.conf: pgaudit is not in shared_preload_libraries; DDL, role changes and writes would go unrecorded");
+    if (!/\b(ddl|all)\b/.test(s["pgaudit.log"] ?? "") || !/\b(role|all)\b/.test(s["pgaudit.log"] ?? "")) out.push(`postgresql.conf: pgaudit.log is ${s["pgaudit.log"] ?? "unset"}; it must record ddl and role for every role`);
+    for (const key of ["log_connections", "log_disconnections"]) if (!on(key)) out.push(`postgresql.conf: ${key} is ${s[key] ?? "off (the default)"}; the audit trail needs who connected`);
+    for (const key of ["log_parameter_max_length", "log_parameter_max_length_on_error"]) if (s[key] !== "0") out.push(`postgresql.conf: ${key} is ${s[key] ?? "unset"}; bind parameters (record values) would reach the log; set 0`);
+    if (on("pgaudit.log_parameter")) out.push("postgresql.conf: pgaudit.log_parameter is on; record values would reach the log");
+    return out;
+}
+
+export const auditTrail: StackValidationPolicy = {
+    name: "audit-trail",
+    description: "postgresql.conf preloads pgAudit recording DDL and role changes, logs connections and disconnections, and keeps bind parameters (record values) out of the log.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+        const conf = findFile(args.resources, "postgresql.conf");
+        if (conf === undefined) {
+            if (deploysComponent(args.resources, "database")) report("postgresql.conf: not found in any ConfigMap, Secret or upload, so the audit trail cannot be checked");
+            return;
+        }
+        for (const v of auditViolations(conf)) report(v);
+    },
+};

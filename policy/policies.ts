@@ -8,7 +8,7 @@ import { isPinnedImage } from "../stack/images";
 import { isPodSecurityLevel, podSecurityViolations, POD_SECURITY_LABEL } from "./pod-security";
 import { containersOf, DOCKER, ENV_CREDENTIALS_LABEL, K8S, podTemplate } from "./resources";
 import { deployedCapacity } from "./deployed";
-import { dataPathPolicy } from "./data-path";
+import { auditTrail, dataPathPolicy } from "./data-path";
 import { dockerIsolation, exposure, namespaceLevels, namespaceOf, networkPolicyRules, rbac } from "./platform";
 import { grafanaAccess, noAdminApis, valkeyAcl } from "./services";
 import { databaseRoles } from "./roles";
@@ -222,5 +222,6 @@ export const POLICIES: Policy[] = [
     namespaceLevels,
     valkeyAcl,
     databaseRoles,
+    auditTrail,
 ];
 

@@ -60,6 +60,9 @@ export function rolesViolations(sql: string): string[] {
                 }
             }
         }
+        const audit = /^ALTER (ROLE|USER|DATABASE) (\S+) .*SET pgaudit\.log\s*(=|TO)\s*'([^']*)'/i.exec(s);
+        if (audit && !["write", "ddl", "role"].every((c) => new RegExp(`\\b(${c}|all)\\b`, "i").test(audit[4]!))) out.push(`roles.sql: ${audit[1]!.toLowerCase()} ${ident(audit[2]!)} audits only '${audit[4]}'; write, ddl and role at least`);
+        if (/^ALTER SYSTEM\b/i.test(s) || /^ALTER (ROLE|USER|DATABASE) .* RESET (pgaudit\.|ALL)/i.test(s)) out.push(`roles.sql: "${s}" changes the server's settings behind postgresql.conf`);
         if (/^REASSIGN OWNED BY .* TO /i.test(s)) {
             const to = ident(s.replace(/^.* TO /i, ""));
             if (logins.has(to)) out.push(`roles.sql: everything is handed to login role ${to} ("${s}")`);
@@ -71,7 +74,7 @@ export function rolesViolations(sql: string): string[] {
 export const databaseRoles: StackValidationPolicy = {
     name: "database-roles",
     description:
-        "roles.sql gives no login role but the superuser SUPERUSER, BYPASSRLS, CREATEROLE or REPLICATION, makes no login role an owner, makes only the migrator a member of the database's owner, and grants no predefined role that reaches the server's files, programs or every table.",
+        "roles.sql gives no login role but the superuser SUPERUSER, BYPASSRLS, CREATEROLE or REPLICATION, makes no login role an owner, makes only the migrator a member of the database's owner, grants no predefined role that reaches the server's files, programs or every table, audits no role below write, ddl and role, and runs no ALTER SYSTEM.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
         const sql = findFile(args.resources, "roles.sql");

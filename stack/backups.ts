@@ -66,11 +66,11 @@ export const BACKUP_INVARIANTS: Invariant[] = [
         },
     },
     {
-        title: "Kubernetes names the PostgreSQL image with pgBackRest",
-        rule: "on Kubernetes with a repository, postgres.backups.image is set: the image built from images/postgres-pgbackrest/Dockerfile and pushed to a registry the cluster pulls from (Docker builds it itself)",
+        title: "Kubernetes names the PostgreSQL image with pgBackRest and pgAudit",
+        rule: "on Kubernetes, postgres.backups.image is set: the image built from images/postgres-pgbackrest/Dockerfile and pushed to a registry the cluster pulls from (Docker builds it itself); PostgreSQL runs it whether or not it backs up, since postgresql.conf preloads pgAudit",
         check(c, ctx) {
-            if (c.platform !== "kubernetes" || backupRepository(c) === "none" || c.postgres.backups.image) return [];
-            return [{ key: "postgres.backups.image", message: `is unset: archive_command runs pgBackRest inside PostgreSQL's container, and ${c.postgres.image} has none; build and push images/postgres-pgbackrest (README, "Backups"), then ${set(ctx, "postgres.backups.image", "registry.example.com/flowviz/postgres-pgbackrest:17.12-1")}` }];
+            if (c.platform !== "kubernetes" || c.postgres.backups.image) return [];
+            return [{ key: "postgres.backups.image", message: `is unset: PostgreSQL's container runs pgBackRest (archive_command) and preloads pgAudit, and ${c.postgres.image} has neither; build and push images/postgres-pgbackrest (README, "Backups"), then ${set(ctx, "postgres.backups.image", "registry.example.com/flowviz/postgres-pgbackrest:17.12-1")}` }];
         },
     },
     {
@@ -79,7 +79,7 @@ export const BACKUP_INVARIANTS: Invariant[] = [
         check(c, ctx) {
             const image = c.postgres.backups.image;
             const version = imageVersion(c.postgres.image);
-            if (!image || backupRepository(c) === "none" || !version || imageTag(image).startsWith(version)) return [];
+            if (!image || !version || imageTag(image).startsWith(version)) return [];
             return [{ key: "postgres.backups.image", message: `is ${image}, whose tag does not start with ${version}, the version of postgres.image (${c.postgres.image}); build it from that image (images/postgres-pgbackrest, --build-arg POSTGRES_IMAGE=${c.postgres.image}) and tag it ${version}-...: ${set(ctx, "postgres.backups.image", `<registry>/postgres-pgbackrest:${version}-1`)}` }];
         },
     },

@@ -127,7 +127,7 @@ export const PgBouncerSchema = Section("PgBouncer in transaction pooling mode", 
     serverIdleTimeoutSeconds: Type.Integer({ minimum: 0, maximum: 86400, default: 600, description: "`server_idle_timeout`" }),
     maxPreparedStatements: Type.Integer({ minimum: 0, maximum: 10000, default: 200, description: "`max_prepared_statements` (PgBouncer >= 1.21 only); asyncpg needs it > 0 in transaction mode" }),
     fileDescriptorLimit: Type.Integer({ minimum: 1024, maximum: 1048576, default: 8192, description: "open-file limit of the PgBouncer process (Docker `ulimits`)" }),
-    logConnections: Type.Boolean({ default: false, description: "`log_connections`/`log_disconnections` (noisy at 1000+ clients)" }),
+    logConnections: Type.Boolean({ default: true, description: "`log_connections`/`log_disconnections`: the audit trail of who reached the database through PgBouncer (at 1000+ clients, one line per login and logout)" }),
     resources: Resources("1", "256Mi"),
 });
 

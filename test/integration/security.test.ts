@@ -146,6 +146,45 @@ describe("least-privilege roles", () => {
     });
 });
 
+describe("the audit trail (pgAudit on PostgreSQL 17, from the rendered postgresql.conf and roles.sql)", () => {
+    const MARKER = "core-temp-71.3C-batch-0447";
+    const log = () => readFileSync(join(path.pg.base, "postgres.log"), "utf8");
+
+    it("records connections, DDL and the app's writes, and never a record's value", async () => {
+        connect(conninfo(path.migrator, "sslmode=require"), path.migrator.password, "drop table if exists haccp_probe; create table haccp_probe (reading text)");
+        const client = new Client({ host: "127.0.0.1", port: app().port, user: app().user, password: app().password, database: app().db, ssl: { ca: readFileSync(path.rendered.caFile, "utf8") } });
+        await client.connect();
+        try {
+            // a bind parameter in a write, in a slow statement (log_min_duration_statement logs it) and in an error
+            await client.query("insert into haccp_probe (reading) values ($1)", [MARKER]);
+            await client.query("select pg_sleep(1.2), $1::text", [MARKER]);
+            await expect(client.query("select 1 / 0 where $1::text is not null", [MARKER])).rejects.toThrow(/division by zero/);
+        } finally {
+            await client.end();
+        }
+        await new Promise((r) => setTimeout(r, 300));
+        const text = log();
+        expect(text).toMatch(/connection authorized: user=flowviz database=flowviz SSL enabled/);
+        expect(text).toMatch(/disconnection: session time: .* user=flowviz_migrator database=flowviz/);
+        // the app's logins are PgBouncer's to record (its server connections stay pooled)
+        expect(path.pgb.log).toMatch(/flowviz\/flowviz@127\.0\.0\.1:\d+ login attempt: db=flowviz user=flowviz tls=TLSv1\.3/);
+        expect(path.pgb.log).toMatch(/flowviz\/flowviz@127\.0\.0\.1:\d+ closing because: client close request/);
+        expect(text).toMatch(/flowviz_migrator@flowviz LOG: {2}AUDIT: SESSION,\d+,\d+,DDL,CREATE TABLE,,,"?create table haccp_probe/);
+        expect(text).toMatch(/AUDIT: SESSION,\d+,\d+,WRITE,INSERT,TABLE,public\.haccp_probe,insert into haccp_probe \(reading\) values \(\$1\),<not logged>/);
+        expect(text).toMatch(/duration: 1[2-9]\d\d\.\d+ ms .*select pg_sleep\(1\.2\), \$1::text/);
+        expect(text).toMatch(/division by zero/);
+        expect(text).not.toContain(MARKER);
+    });
+
+    it("records a role change made by hand, and keeps the roles job's password verifiers out", () => {
+        psql({ ...superuser(), sql: "alter role flowviz connection limit 200" });
+        const text = log();
+        expect(text).toMatch(/AUDIT: SESSION,\d+,\d+,ROLE,ALTER ROLE,,,alter role flowviz connection limit 200/);
+        expect(text).not.toMatch(/SCRAM-SHA-256\$/);
+        psql({ ...superuser(), sql: "alter role flowviz connection limit -1" });
+    });
+});
+
 describe("credential rotation", () => {
     const ROTATED = ["postgresPassword", "appDbPassword", "migrationDbPassword", "postgresExporterPassword", "pgbouncerAdminPassword", "pgbouncerStatsPassword"] as const;
 

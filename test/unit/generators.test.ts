@@ -130,7 +130,7 @@ describe("pool sizing from first principles", () => {
             "flowviz",
             "t",
             Object.fromEntries(
-                Object.entries({ platform: "kubernetes", monitoring: { allowNoReceivers: true }, ...raw, postgres: { backups: { repository: "none", allowNone: true }, ...(raw.postgres as object) } }).map(([k, v]) => [
+                Object.entries({ platform: "kubernetes", monitoring: { allowNoReceivers: true }, ...raw, postgres: { backups: { repository: "none", allowNone: true, image: "registry.example.com/flowviz/postgres-pgbackrest:17.12-1" }, ...(raw.postgres as object) } }).map(([k, v]) => [
                     `flowviz:${k}`,
                     typeof v === "string" ? v : JSON.stringify(v),
                 ]),

@@ -108,6 +108,12 @@ const variants: Variant[] = [
     { name: "the app made a member of the owner", stack: "prod", policy: "database-roles", message: "flowviz is made a member of flowviz_owner", weaken: (rs) => appendRoles(rs, 'GRANT "flowviz_owner" TO "flowviz";') },
     { name: "the database handed to the app", stack: "prod", policy: "database-roles", message: "login role flowviz is made an owner", weaken: (rs) => appendRoles(rs, 'ALTER DATABASE "flowviz" OWNER TO "flowviz";') },
     { name: "pg_execute_server_program for the exporter (Docker)", stack: "dev", policy: "database-roles", message: "postgres_exporter is made a member of pg_execute_server_program", weaken: (rs) => { const u = upload(rs, "postgres-roles", "roles.sql"); u.content += "GRANT pg_execute_server_program TO postgres_exporter;\n"; } },
+    // the audit trail
+    { name: "pgAudit dropped from the preloaded libraries", stack: "prod", policy: "audit-trail", message: "pgaudit is not in shared_preload_libraries", weaken: (rs) => editConf(rs, (t) => t.replace("pg_stat_statements,pgaudit", "pg_stat_statements")) },
+    { name: "bind parameters back in the log (Docker)", stack: "dev", policy: "audit-trail", message: "log_parameter_max_length is -1", weaken: (rs) => { const u = upload(rs, "postgres", "postgresql.conf"); u.content = u.content.replace(/^log_parameter_max_length = 0$/m, "log_parameter_max_length = -1"); } },
+    { name: "connections no longer logged", stack: "prod", policy: "audit-trail", message: "log_connections is off", weaken: (rs) => editConf(rs, (t) => t.replace(/^log_connections = on$/m, "log_connections = off")) },
+    { name: "the app's writes no longer audited (roles.sql)", stack: "prod", policy: "database-roles", message: "role flowviz audits only 'ddl'", weaken: (rs) => editRoles(rs, (t) => t.replace(`ALTER ROLE "flowviz" SET pgaudit.log = 'write, ddl, role';`, `ALTER ROLE "flowviz" SET pgaudit.log = 'ddl';`)) },
+    { name: "ALTER SYSTEM in roles.sql", stack: "prod", policy: "database-roles", message: "changes the server's settings", weaken: (rs) => appendRoles(rs, "ALTER SYSTEM SET log_connections = off;") },
     // what the pack already held, weakened once more
     { name: "the data volume unprotected", stack: "prod", policy: "protect-data", message: "postgres-data holds data but is not protected", weaken: (rs) => void (get(rs, "PersistentVolumeClaim", "postgres-data").protect = false) },
     { name: "PgBouncer without limits", stack: "prod", policy: "container-resources", message: "container pgbouncer has no memory limits", weaken: (rs) => void delete container(rs, "apps/v1:Deployment", "pgbouncer").resources.limits.memory },
@@ -127,6 +133,7 @@ function pod(name: string, namespace: string): RecordedResource {
 function setEnv(c: { env: { name: string; value?: string }[] }, values: Record<string, string>): void {
     c.env = [...c.env.filter((e) => !(e.name in values)), ...Object.entries(values).map(([name, value]) => ({ name, value }))];
 }
+const editConf = (rs: Resources, edit: (t: string) => string) => void (configData(rs, "postgres-config")["postgresql.conf"] = edit(configData(rs, "postgres-config")["postgresql.conf"]!));
 const editRoles = (rs: Resources, edit: (t: string) => string) => void (secretData(rs, "postgres-roles-secret")["roles.sql"] = edit(secretData(rs, "postgres-roles-secret")["roles.sql"]!));
 const appendRoles = (rs: Resources, sql: string) => editRoles(rs, (t) => `${t}${sql}\n`);
 
