@@ -63,7 +63,8 @@ async function main(): Promise<number> {
         ),
         resources: run.resources.map((r) => ({ ...r, inputs: maskSecrets(r.inputs, show) })),
     };
-    writeFileSync(join(out, "plan.json"), JSON.stringify(plan, null, 2) + "\n");
+    // with the credentials in it, the plan is its owner's only
+    writeFileSync(join(out, "plan.json"), JSON.stringify(plan, null, 2) + "\n", { mode: show ? 0o600 : 0o644 });
     const files = renderedFiles(run.resources);
     let skipped = 0;
     for (const f of files) {

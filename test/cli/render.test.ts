@@ -1,6 +1,6 @@
 /** `npm run render` as a reviewer runs it: a plan and files on disk, no credential without --show-secrets. */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../root";
@@ -39,6 +39,12 @@ describe("npm run render", () => {
         const userlist = readFileSync(join(OUT, "prod-shown/files/pgbouncer/userlist.txt"), "utf8");
         expect(userlist).toMatch(/^"flowviz" "SCRAM-SHA-256\$4096:/m);
         expect(userlist).not.toContain(shown.outputs.appDbPassword);
+        // what holds a credential is readable by its owner only
+        const mode = (f: string) => statSync(join(OUT, f)).mode & 0o777;
+        expect(mode("prod-shown/plan.json")).toBe(0o600);
+        expect(mode("prod-shown/files/pgbouncer/userlist.txt")).toBe(0o600);
+        expect(mode("prod-shown/files/pgbouncer/pgbouncer.ini")).toBe(0o644);
+        expect(mode("prod/plan.json")).toBe(0o644);
     });
 
     it("fails with the problems and writes nothing for a bad stack", () => {
