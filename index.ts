@@ -51,6 +51,7 @@ const postgres = new Postgres("postgres", {
         monitor: { name: POSTGRES_EXPORTER_USER, verifier: credentials.verifier("postgresExporterPassword"), connectionLimit: 3 },
     },
     ca,
+    objectStorageCidrs: config.platform === "kubernetes" ? config.kubernetes.egress.objectStorageCidrs : undefined,
     clients: ["pgbouncer", "postgres-exporter"],
     hostPort: hostPorts.postgres,
     backupCredentials: {
@@ -115,6 +116,7 @@ if (operatorMode && platform instanceof KubernetesPlatform) {
     new Alertmanager("alertmanager", { settings: monitoring, platform, smtpPassword, slackWebhookUrl, hostPort: hostPorts.alertmanager });
     new Grafana("grafana", { settings: monitoring, platform, prometheusUrl: prometheus.url, adminPassword: credentials.get("grafanaAdminPassword"), secretKey: credentials.get("grafanaSecretKey"), hostPort: hostPorts.grafana });
 }
+platform.finish();
 
 export const platformKind = platform.kind;
 export const pgbouncerEndpoint = `${pgbouncer.host}:${pgbouncer.port}`;

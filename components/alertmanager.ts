@@ -4,6 +4,7 @@ import type { StackConfig } from "../stack/schema";
 import { NOBODY } from "./exporters";
 import { ALERTMANAGER_PORT } from "../stack/fixed";
 import { SCRAPER, type Platform } from "./service";
+import { receiverEgress } from "./egress";
 
 export interface AlertmanagerArgs {
     /** the stack's `monitoring` section */
@@ -51,6 +52,7 @@ export class Alertmanager extends pulumi.ComponentResource {
                 workload: "statefulset",
                 runAs: { user: NOBODY, group: NOBODY, readOnlyRootFilesystem: true },
                 reachableFrom: [SCRAPER, "grafana"],
+                egress: receiverEgress(r),
             },
             this,
         );

@@ -6,6 +6,7 @@ import type { StackConfig } from "../stack/schema";
 import { TLS_FILES, VALKEY_PORT } from "../stack/fixed";
 import { caFile, certificateFiles, type CertificateAuthority } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
+import { appEgress } from "./egress";
 
 /** the ACL user the API and worker log in to Valkey as */
 const VALKEY_APP_USER = "flowviz";
@@ -124,6 +125,7 @@ export class App extends pulumi.ComponentResource {
                     replicas: api.replicas,
                     workload: "deployment",
                     reachableFrom: args.apiClients,
+                    egress: appEgress(s.egress),
                     metrics: { job: APP.job, port: s.apiPort, path: "/metrics", interval: args.scrapeInterval },
                 },
                 this,

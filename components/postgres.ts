@@ -5,6 +5,8 @@ import { POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed
 import { caFile, certificateFiles, type CertificateAuthority } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
 import { backupImage, backupParts, DATA_MOUNT, PGDATA } from "./backups";
+import { objectStorageEgress } from "./egress";
+import { backupRepository } from "../stack/backups";
 
 const CONFIG_DIR = "/etc/postgresql";
 const ROLES_DIR = "/etc/flowviz";
@@ -17,6 +19,8 @@ export interface PostgresArgs {
     /** the stack's `postgres` section */
     readonly settings: StackConfig["postgres"];
     readonly platform: Platform;
+    /** Kubernetes: the object store's addresses (kubernetes.egress.objectStorageCidrs) */
+    readonly objectStorageCidrs?: string[];
     /** password of the `postgres` superuser (the image sets it when it creates the cluster; the roles job on every change) */
     readonly superuserPassword: pulumi.Input<string>;
     /** the superuser's and the application database's roles, each login with its SCRAM verifier */
@@ -90,6 +94,7 @@ export class Postgres extends pulumi.ComponentResource {
             stop: { signal: "SIGINT", graceSeconds: 120 },
             runAs,
             reachableFrom: [...args.clients, `${name}-roles`],
+            egress: backups && s.backups.s3 && backupRepository({ platform: args.platform.kind, postgres: s }) === "s3" ? [objectStorageEgress(s.backups.s3.endpoint, args.objectStorageCidrs)] : undefined,
         };
         args.platform.deploy(server, this);
         this.host = args.platform.hostOf(name);

@@ -98,6 +98,8 @@ export interface ServiceSpec {
     hostAccessReason?: string;
     /** services allowed to open connections to this one (Kubernetes NetworkPolicy); none when unset */
     reachableFrom?: string[];
+    /** Kubernetes: connections the service makes beyond the stack's own services (egress NetworkPolicy), each with its reason */
+    egress?: ExternalEgress[];
     /** services that must be up (and healthy) before this one starts */
     dependsOn?: string[];
     /** Prometheus scrapes this service; the platform discovers it and lets the scraper in */
@@ -150,6 +152,18 @@ export interface Deployed {
 }
 
 /** Docker or Kubernetes; the only layer that knows which. */
+/** Addresses and ports outside the stack a service connects to. */
+export interface ExternalEgress {
+    cidrs: string[];
+    /** CIDRs carved out of `cidrs` (the cloud metadata address, private networks) */
+    except?: string[];
+    ports: number[];
+    reason: string;
+}
+
+/** The public internet, without private networks and the link-local range (the cloud metadata address 169.254.169.254). */
+export const PUBLIC_INTERNET = { cidrs: ["0.0.0.0/0"], except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "127.0.0.0/8"] };
+
 export interface Platform {
     readonly kind: "docker" | "kubernetes";
     /** how one service addresses another: container alias, 127.0.0.1 or cluster DNS */
@@ -170,6 +184,8 @@ export interface Platform {
     }[];
     /** how Prometheus finds a service's pods or containers (static_configs or kubernetes_sd_configs) */
     discovery(service: string, port: number): Record<string, unknown>;
+    /** after every service is deployed: what needs all of them (Kubernetes: the egress NetworkPolicies) */
+    finish(): void;
 }
 
 /** The metrics targets of a service and its sidecars, as a platform records them (all scraped at the service's address). */

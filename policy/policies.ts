@@ -171,18 +171,32 @@ const podSecurity: StackValidationPolicy = {
 const matches = (selector: { matchLabels?: Record<string, string> } | undefined, labels: Record<string, string>) =>
     Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
 
+const isDefaultDeny = (np: PolicyResource, direction: "Ingress" | "Egress") =>
+    Object.keys(np.props.spec?.podSelector?.matchLabels ?? {}).length === 0 &&
+    (np.props.spec?.policyTypes ?? ["Ingress"]).includes(direction) &&
+    (np.props.spec?.[direction === "Ingress" ? "ingress" : "egress"] ?? []).length === 0;
+
 const networkPolicies: StackValidationPolicy = {
     name: "network-policy",
-    description: "Every pod is selected by an ingress NetworkPolicy of its namespace (host-network pods, which NetworkPolicies cannot select, excepted), and no rule allows every peer on every port.",
+    description:
+        "Every namespace with pods denies ingress and egress by default; every pod is selected by an ingress NetworkPolicy of its namespace (host-network pods, which NetworkPolicies cannot select, excepted); no rule allows every peer on every port.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
-        for (const np of args.resources.filter((r) => r.type === K8S.networkPolicy)) for (const v of networkPolicyRules(np)) report(v, np.urn);
-        const ingress = args.resources.filter((r) => r.type === K8S.networkPolicy && (r.props.spec?.policyTypes ?? ["Ingress"]).includes("Ingress"));
+        const policies = args.resources.filter((r) => r.type === K8S.networkPolicy);
+        for (const np of policies) for (const v of networkPolicyRules(np)) report(v, np.urn);
+        const ingress = policies.filter((r) => (r.props.spec?.policyTypes ?? ["Ingress"]).includes("Ingress"));
+        const withPods = new Set<string | undefined>();
         for (const r of args.resources) {
             const template = podTemplate(r.type, r.props);
             if (!template || template.spec.hostNetwork) continue;
+            withPods.add(namespaceOf(r));
             const labels = template.metadata.labels ?? {};
             if (!ingress.some((np) => namespaceOf(np) === namespaceOf(r) && matches(np.props.spec?.podSelector, labels))) report(`no ingress NetworkPolicy selects the pods of ${r.name}`, r.urn);
+        }
+        for (const ns of withPods) {
+            for (const direction of ["Ingress", "Egress"] as const) {
+                if (!policies.some((np) => namespaceOf(np) === ns && isDefaultDeny(np, direction))) report(`namespace ${ns} has no default-deny ${direction.toLowerCase()} NetworkPolicy (podSelector {}, policyTypes ${direction}, no rules)`);
+            }
         }
     },
 };

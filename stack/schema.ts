@@ -140,6 +140,11 @@ const AppService = <I extends TSchema>(image: I, replicas: number, pool: number,
         resources: Resources(cpu, memory),
     });
 
+/** An IPv4 CIDR block (NetworkPolicy ipBlock). */
+const Cidr = Type.String({ pattern: "^([0-9]{1,3}\\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$", examples: ["10.0.0.0/8"], description: "IPv4 CIDR block" });
+/** RFC 1918: where a cluster's API server and nodes are, unless the stack narrows it. */
+export const PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+
 export const AppSchema = Section("The flowviz application", {
     api: AppService(Image("ghcr.io/flowviz/api:0.6.0", "image"), 2, 25, 10, "1", "512Mi", "FastAPI API (port 8000, `/metrics`)"),
     // one image runs both: a bump of app.api.image moves the worker too, unless it names its own
@@ -150,6 +155,13 @@ export const AppSchema = Section("The flowviz application", {
     apiPort: Port(8000, "port the API listens on"),
     valkeyImage: Image("valkey/valkey:8.1.4-alpine", "Valkey image (Celery broker, rate limiting)"),
     valkeyStorageSize: Bytes("2Gi", "Valkey's volume (append-only file of the queued tasks)"),
+    egress: Type.Array(
+        Type.Object(
+            { cidr: Cidr, ports: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { minItems: 1 }), reason: Type.String({ minLength: 3, description: "what the API calls there" }) },
+            { additionalProperties: false },
+        ),
+        { default: [], description: "outside services the API calls (Kubernetes egress; nothing else leaves the namespace)" },
+    ),
     roundTripsPerTransaction: Type.Integer({ minimum: 1, maximum: 100, default: 8, description: "client round trips in a typical transaction (BEGIN ... COMMIT); a server connection is held through each of them" }),
 });
 
@@ -169,6 +181,11 @@ export const DockerSchema = Section("Docker target (dev)", {
 export const KubernetesSchema = Section("Kubernetes target (prod)", {
     namespace: Type.String({ pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", examples: ["flowviz", "flowviz-prod"], default: "flowviz", description: "namespace every object goes into" }),
     storageClassName: Type.Optional(Type.String({ minLength: 1, description: "StorageClass of the PersistentVolumeClaims (cluster default when unset); use one with `reclaimPolicy: Retain` (README)" })),
+    egress: Section("where pods may connect beyond the namespace (default deny; docs/SECURITY.md, \"Egress\")", {
+        apiServerCidrs: Type.Array(Cidr, { default: PRIVATE_NETWORKS, minItems: 1, description: "the API server's addresses (Prometheus' pod discovery, on ports 443 and 6443); narrow to the control plane's" }),
+        nodeCidrs: Type.Array(Cidr, { default: PRIVATE_NETWORKS, minItems: 1, description: "the nodes' addresses (node-exporter on the host network)" }),
+        objectStorageCidrs: Type.Optional(Type.Array(Cidr, { minItems: 1, description: "the backup object store's addresses (postgres.backups.s3.endpoint); the public internet, cloud metadata excluded, when unset" })),
+    }),
 });
 
 const Email = Type.String({ pattern: "^[^@\\s]+@[^@\\s]+$", examples: ["oncall@example.com"], description: "e-mail address" });

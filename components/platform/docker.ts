@@ -32,6 +32,9 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
         this.registerOutputs({ network: this.network?.name });
     }
 
+    /** Docker has no egress policy: a bridge network's containers reach what the host reaches (dev only). */
+    finish(): void {}
+
     hostOf(service: string): string {
         return this.args.hostNetwork ? "127.0.0.1" : service;
     }

@@ -13,9 +13,20 @@ import { HOST_ACCESS_ANNOTATION } from "../../policy/resources";
 import { SCRAPER, scrapeTargetsOf, serviceLabels, sidecarMounts, VERSION_LABEL, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
 import { containerFiles, podContainer } from "./kubernetes-container";
 
+/** Name resolution: the cluster DNS in kube-system, on port 53. */
+const DNS_EGRESS: k8sIn.networking.v1.NetworkPolicyEgressRule = {
+    to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+    ports: [
+        { port: 53, protocol: "UDP" },
+        { port: 53, protocol: "TCP" },
+    ],
+};
+
 export interface KubernetesPlatformArgs {
     namespace: string;
     storageClassName?: string;
+    /** where pods may connect beyond the stack's services (kubernetes.egress) */
+    egress: { apiServerCidrs: string[]; nodeCidrs: string[] };
     /** operator mode: the namespace whose Prometheus scrapes us (ours otherwise) */
     scraperNamespace?: string;
 }
@@ -52,6 +63,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     readonly listenAddress = "0.0.0.0";
     readonly namespace: k8s.core.v1.Namespace;
     private hostNamespace?: k8s.core.v1.Namespace;
+    /** every service deployed, for the egress policies (finish) */
+    private readonly deployed = new Map<string, { spec: ServiceSpec; parent: pulumi.Resource }>();
     /** namespace of each deployed service, by service name */
     private readonly namespaceOfService = new Map<string, string>();
     readonly scraped: Platform["scraped"] = [];
@@ -84,7 +97,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         );
         new k8s.networking.v1.NetworkPolicy(
             `${prefix}-default-deny`,
-            { metadata: { name: "default-deny-ingress", namespace: ns.metadata.name }, spec: { podSelector: {}, policyTypes: ["Ingress"] } },
+            { metadata: { name: "default-deny", namespace: ns.metadata.name }, spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } },
             { parent: this },
         );
         return ns;
@@ -137,8 +150,51 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         return { "app.kubernetes.io/name": service, "app.kubernetes.io/part-of": "flowviz" };
     }
 
+    /**
+     * One egress NetworkPolicy per workload, the mirror of the ingress ones: DNS, the services
+     * that list it in reachableFrom (on their ports), what it scrapes if it is our Prometheus
+     * (pods, the nodes' node-exporter, the API server for discovery), and the outside
+     * addresses its spec declares. Nothing else leaves a pod: the namespace denies egress by default.
+     */
+    finish(): void {
+        const peer = (service: string, from: string): k8sIn.networking.v1.NetworkPolicyPeer => {
+            const ns = this.serviceNamespace(service);
+            const pods = { podSelector: { matchLabels: this.selector(service) } };
+            return ns === this.serviceNamespace(from) ? pods : { ...pods, namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } };
+        };
+        const { apiServerCidrs, nodeCidrs } = this.args.egress;
+        for (const { spec, parent } of this.deployed.values()) {
+            if (spec.hostRootfs) continue; // host network: NetworkPolicies do not apply
+            const rules: k8sIn.networking.v1.NetworkPolicyEgressRule[] = [DNS_EGRESS];
+            for (const { spec: target } of this.deployed.values()) {
+                const ports = (target.ports ?? []).map((p) => ({ port: p.port }));
+                if ((target.reachableFrom ?? []).includes(spec.name) && ports.length) rules.push({ to: [peer(target.name, spec.name)], ports });
+            }
+            if (spec.name === SCRAPER && !this.args.scraperNamespace) {
+                for (const s of this.scraped) {
+                    const target = this.deployed.get(s.service)!.spec;
+                    rules.push(target.hostRootfs ? { to: nodeCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ port: s.target.port }] } : { to: [peer(s.service, spec.name)], ports: [{ port: s.target.port }] });
+                }
+                rules.push({ to: apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ port: 443 }, { port: 6443 }] });
+            }
+            // a pod's sidecars share its network: the spec declares for all of them
+            for (const e of spec.egress ?? []) {
+                rules.push({ to: e.cidrs.map((cidr) => ({ ipBlock: { cidr, except: e.except } })), ports: e.ports.map((port) => ({ port })) });
+            }
+            new k8s.networking.v1.NetworkPolicy(
+                `${spec.name}-egress`,
+                {
+                    metadata: { name: `${spec.name}-egress`, namespace: this.serviceNamespace(spec.name), labels: { "app.kubernetes.io/name": spec.name, "app.kubernetes.io/part-of": "flowviz" } },
+                    spec: { podSelector: { matchLabels: this.selector(spec.name) }, policyTypes: ["Egress"], egress: rules },
+                },
+                { parent },
+            );
+        }
+    }
+
     deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed {
         const opts = { parent };
+        this.deployed.set(spec.name, { spec, parent });
         if (spec.hostRootfs && !spec.hostAccessReason) throw new Error(`${spec.name}: a host daemon must say why it needs the host (hostAccessReason)`);
         const namespace = this.namespaceFor(spec);
         const ns = namespace.output;

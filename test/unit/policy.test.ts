@@ -53,7 +53,7 @@ const deployment = (name: string, pod: Record<string, unknown>, namespace = "flo
     });
 const namespace = (name: string, level: string) =>
     resource("kubernetes:core/v1:Namespace", name, { metadata: { name, labels: { "pod-security.kubernetes.io/enforce": level } } }, true);
-const denyAll = (ns: string) => resource("kubernetes:networking.k8s.io/v1:NetworkPolicy", `${ns}-deny`, { metadata: { namespace: ns }, spec: { podSelector: {}, policyTypes: ["Ingress"] } });
+const denyAll = (ns: string) => resource("kubernetes:networking.k8s.io/v1:NetworkPolicy", `${ns}-deny`, { metadata: { namespace: ns }, spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } });
 const dockerContainer = (inputs: Record<string, unknown>) =>
     resource("docker:index/container:Container", "c-container", { name: "flowviz-dev-c", user: "999:999", readOnly: true, memory: 512, cpus: "1", ...inputs });
 

@@ -222,14 +222,14 @@ describe("prod stack on Kubernetes", () => {
     const k = (kind: string) => `kubernetes:${kind}`;
     const spec = (type: string, name: string) => only(run, k(type), name).inputs.spec as Record<string, any>;
 
-    it("puts everything in a protected restricted namespace behind default-deny ingress, node-exporter alone in a privileged one", () => {
+    it("puts everything in a protected restricted namespace behind default-deny ingress and egress, node-exporter alone in a privileged one", () => {
         const ns = only(run, k("core/v1:Namespace"), "kubernetes-namespace");
         expect(ns.inputs.metadata).toMatchObject({ name: "flowviz", labels: { "pod-security.kubernetes.io/enforce": "restricted" } });
         expect(ns.protect).toBe(true);
         const host = only(run, k("core/v1:Namespace"), "kubernetes-host-namespace");
         expect(host.inputs.metadata).toMatchObject({ name: "flowviz-host", labels: { "pod-security.kubernetes.io/enforce": "privileged" } });
-        expect(spec("networking.k8s.io/v1:NetworkPolicy", "kubernetes-default-deny")).toEqual({ podSelector: {}, policyTypes: ["Ingress"] });
-        expect(spec("networking.k8s.io/v1:NetworkPolicy", "kubernetes-host-default-deny")).toEqual({ podSelector: {}, policyTypes: ["Ingress"] });
+        expect(spec("networking.k8s.io/v1:NetworkPolicy", "kubernetes-default-deny")).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+        expect(spec("networking.k8s.io/v1:NetworkPolicy", "kubernetes-host-default-deny")).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
         const namespaced = run.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.endsWith("Namespace"));
         expect(namespaced.length).toBeGreaterThan(15);
         const inHost = (r: (typeof namespaced)[number]) => r.name.startsWith("node-exporter") || r.name.endsWith("-host") || r.name === "kubernetes-host-default-deny";
