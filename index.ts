@@ -98,10 +98,10 @@ const monitoring = config.monitoring;
 const thresholds = alertThresholds(config);
 new Exporters("exporters", {
     platform,
-    images: { postgres: monitoring.postgresExporterImage, node: monitoring.nodeExporterImage },
+    images: { postgres: monitoring.postgresExporterImage, node: monitoring.nodeExporterImage, kubeRbacProxy: monitoring.kubeRbacProxyImage },
     postgres: { host: postgres.host, port: POSTGRES_PORT, database: config.postgres.database },
     postgresPassword: credentials.get("postgresExporterPassword"),
-    caCertPem: ca.certPem,
+    ca,
     nodeExporter: !operatorMode,
 });
 const smtpPassword = secrets.alertmanagerSmtpPassword === undefined ? undefined : pulumi.secret(secrets.alertmanagerSmtpPassword);
@@ -111,7 +111,7 @@ if (operatorMode && platform instanceof KubernetesPlatform) {
     new OperatorMonitoring("operator", { settings: monitoring, thresholds, platform, namespace: platform.namespace.metadata.name, namespaceName: config.kubernetes.namespace, smtpPassword, slackWebhookUrl });
 } else {
     // After every scraped service: Prometheus' scrape config is built from what the platform deployed.
-    const prometheus = new Prometheus("prometheus", { settings: monitoring, thresholds, platform, stack, hostPort: hostPorts.prometheus });
+    const prometheus = new Prometheus("prometheus", { settings: monitoring, thresholds, platform, stack, hostPort: hostPorts.prometheus, caCertPem: ca.certPem });
     prometheusUrl = prometheus.url;
     new Alertmanager("alertmanager", { settings: monitoring, platform, smtpPassword, slackWebhookUrl, hostPort: hostPorts.alertmanager });
     new Grafana("grafana", { settings: monitoring, platform, prometheusUrl: prometheus.url, adminPassword: credentials.get("grafanaAdminPassword"), secretKey: credentials.get("grafanaSecretKey"), hostPort: hostPorts.grafana });

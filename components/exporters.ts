@@ -3,7 +3,7 @@ import { exporterQueries } from "../configs/pgbackrest";
 import { NODE_EXPORTER, POSTGRES_EXPORTER } from "../configs/metrics";
 import { FIXED_PORTS, POSTGRES_EXPORTER_USER, SECRET_FILE, TLS_FILES } from "../stack/fixed";
 import type { Platform, ServiceSpec } from "./service";
-import { caFile } from "./tls";
+import { caFile, certificateFiles, type CertificateAuthority } from "./tls";
 
 /** uid of `nobody`, which the Prometheus-ecosystem images run as */
 export const NOBODY = 65534;
@@ -22,13 +22,13 @@ const POSTGRES_EXPORTER_DIR = "/etc/postgres-exporter";
 
 export interface ExportersArgs {
     readonly platform: Platform;
-    readonly images: { postgres: string; node: string };
+    readonly images: { postgres: string; node: string; kubeRbacProxy: string };
     /** PostgreSQL as seen by the exporter */
     readonly postgres: { host: string; port: number; database: string };
     /** password of the `postgres_exporter` role (member of pg_monitor) */
     readonly postgresPassword: pulumi.Input<string>;
-    /** the CA that signed PostgreSQL's certificate (PEM) */
-    readonly caCertPem: pulumi.Input<string>;
+    /** the stack CA: it signed PostgreSQL's certificate, and signs node-exporter's proxy's */
+    readonly ca: CertificateAuthority;
     /** run node-exporter (not in operator mode: the cluster's kube-prometheus-stack has its own) */
     readonly nodeExporter: boolean;
 }
@@ -55,28 +55,74 @@ export class Exporters extends pulumi.ComponentResource {
                     DATA_SOURCE_PASS_FILE: `${POSTGRES_EXPORTER_DIR}/${SECRET_FILE}`,
                 },
                 configDir: POSTGRES_EXPORTER_DIR,
-                files: [caFile(args.caCertPem), { path: SECRET_FILE, content: args.postgresPassword, secret: true }, { path: "queries.yaml", content: exporterQueries() }],
+                files: [caFile(args.ca.certPem), { path: SECRET_FILE, content: args.postgresPassword, secret: true }, { path: "queries.yaml", content: exporterQueries() }],
                 ...metricsEndpoint(POSTGRES_EXPORTER.job, FIXED_PORTS["postgres-exporter"]),
                 workload: "deployment",
             },
             this,
         );
         if (args.nodeExporter) {
-            p.deploy(
-                {
-                    ...common,
-                    name: "node-exporter",
-                    component: "exporter",
-                    image: args.images.node,
-                    args: ["--path.rootfs=/host", listen(FIXED_PORTS["node-exporter"])],
-                    ...metricsEndpoint(NODE_EXPORTER.job, FIXED_PORTS["node-exporter"]),
-                    hostRootfs: "/host",
-                    hostAccessReason: "node metrics: host network and PID namespace, root filesystem read-only",
-                    workload: "daemonset",
-                },
-                this,
-            );
+            const node: ServiceSpec = {
+                ...common,
+                name: "node-exporter",
+                component: "exporter",
+                image: args.images.node,
+                args: ["--path.rootfs=/host", listen(FIXED_PORTS["node-exporter"])],
+                ...metricsEndpoint(NODE_EXPORTER.job, FIXED_PORTS["node-exporter"]),
+                hostRootfs: "/host",
+                hostAccessReason: "node metrics: host network and PID namespace, root filesystem read-only",
+                workload: "daemonset",
+            };
+            p.deploy(p.kind === "kubernetes" ? behindKubeRbacProxy(node, args.images.kubeRbacProxy, args.ca, this) : node, this);
         }
         this.registerOutputs({});
     }
+}
+
+/** Where node-exporter listens when a proxy stands in front of it: the node's loopback only. */
+const NODE_EXPORTER_LOOPBACK = "127.0.0.1:9101";
+const PROXY_DIR = "/etc/kube-rbac-proxy";
+/** the name Prometheus verifies the proxy's certificate against (node addresses are not known in advance) */
+const PROXY_SERVER_NAME = "node-exporter";
+
+/**
+ * node-exporter on the host network, as kube-prometheus runs it: the exporter on the node's
+ * loopback, and on the node's port kube-rbac-proxy, which serves TLS (a certificate from the
+ * stack CA) and lets through only callers whose service account token the API server vouches
+ * for and whose role allows GET /metrics (Prometheus'). Nothing unauthenticated listens on the node.
+ */
+function behindKubeRbacProxy(node: ServiceSpec, image: string, ca: CertificateAuthority, parent: pulumi.Resource): ServiceSpec {
+    const port = FIXED_PORTS["node-exporter"];
+    const cert = ca.issue("kube-rbac-proxy", { dnsNames: [PROXY_SERVER_NAME], ipAddresses: [] }, parent);
+    return {
+        ...node,
+        args: ["--path.rootfs=/host", `--web.listen-address=${NODE_EXPORTER_LOOPBACK}`],
+        ports: [{ name: "https", port }],
+        // the kubelet's probes reach the pod's address, not its loopback: checked from inside (busybox wget)
+        health: { exec: ["wget", "-q", "-O", "/dev/null", `http://${NODE_EXPORTER_LOOPBACK}/metrics`] },
+        metrics: undefined,
+        reviewsTokens: true,
+        sidecars: [
+            {
+                name: "kube-rbac-proxy",
+                component: "exporter",
+                image,
+                args: [
+                    `--secure-listen-address=:${port}`,
+                    `--upstream=http://${NODE_EXPORTER_LOOPBACK}/`,
+                    `--tls-cert-file=${PROXY_DIR}/${TLS_FILES.cert}`,
+                    `--tls-private-key-file=${PROXY_DIR}/${TLS_FILES.key}`,
+                    "--tls-min-version=VersionTLS12",
+                    "--allow-paths=/metrics",
+                ],
+                configDir: PROXY_DIR,
+                files: certificateFiles(cert, "server"),
+                health: { tcpPort: port },
+                resources: { cpu: "100m", memory: "64Mi" },
+                // the image's nonroot user
+                runAs: { user: 65532, group: 65532, readOnlyRootFilesystem: true },
+                metrics: { job: NODE_EXPORTER.job, port, path: "/metrics", authenticated: { serverName: PROXY_SERVER_NAME } },
+            },
+        ],
+    };
 }

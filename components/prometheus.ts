@@ -3,7 +3,8 @@ import { prometheusYml } from "../configs/prometheus";
 import { rulesFile, type Thresholds } from "../configs/rules";
 import { PROMETHEUS, ALERTMANAGER } from "../configs/metrics";
 import type { StackConfig } from "../stack/schema";
-import { ALERTMANAGER_PORT, PROMETHEUS_PORT } from "../stack/fixed";
+import { ALERTMANAGER_PORT, PROMETHEUS_PORT, TLS_FILES } from "../stack/fixed";
+import { caFile } from "./tls";
 import { NOBODY } from "./exporters";
 import { SCRAPER, type Platform, type ScrapeTarget } from "./service";
 
@@ -17,7 +18,13 @@ export interface PrometheusArgs {
     readonly platform: Platform;
     readonly stack: string;
     readonly hostPort?: number;
+    /** the stack CA (PEM): authenticated targets' certificates chain to it */
+    readonly caCertPem: pulumi.Input<string>;
 }
+
+/** Where Kubernetes mounts a pod's service account token. */
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+const CONFIG_DIR = "/etc/prometheus";
 
 /**
  * Prometheus scraping every `metrics` target the platform has deployed so far (create
@@ -43,6 +50,7 @@ export class Prometheus extends pulumi.ComponentResource {
                 metrics_path: target.path,
                 scrape_interval: target.interval,
                 discovery: p.discovery(service, target.port),
+                auth: target.authenticated ? { caFile: `${CONFIG_DIR}/${TLS_FILES.ca}`, serverName: target.authenticated.serverName, tokenFile: SERVICE_ACCOUNT_TOKEN } : undefined,
             })),
         });
         p.deploy(
@@ -59,9 +67,10 @@ export class Prometheus extends pulumi.ComponentResource {
                     ...(s.enableLifecycle ? ["--web.enable-lifecycle"] : []),
                 ],
                 ports: [{ name: "http", port: PROMETHEUS_PORT, hostPort: args.hostPort }],
-                configDir: "/etc/prometheus",
+                configDir: CONFIG_DIR,
                 files: [
                     { path: "prometheus.yml", content: config },
+                    caFile(args.caCertPem),
                     {
                         path: RULES_FILE,
                         content: rulesFile(args.thresholds, s.runbookBaseUrl, s.evaluationInterval, targets.map(({ target, replicas }) => ({ job: target.job, replicas }))),

@@ -106,6 +106,8 @@ export interface ServiceSpec {
     metrics?: ScrapeTarget;
     /** reads the Kubernetes API to discover pods (ServiceAccount + Role on Kubernetes; nothing on Docker) */
     discoversPods?: boolean;
+    /** Kubernetes: the pod checks callers' tokens (TokenReview) and permissions (SubjectAccessReview): it gets a service account allowed exactly that */
+    reviewsTokens?: boolean;
     /** containers that run beside every replica and reach it on loopback */
     sidecars?: Sidecar[];
 }
@@ -117,7 +119,7 @@ export interface ServiceSpec {
  * name is unique in the stack, like a service's. Its health check restarts it but never
  * takes the service out of rotation.
  */
-export type Sidecar = Pick<ServiceSpec, "name" | "component" | "image" | "command" | "args" | "workingDir" | "env" | "secretEnv" | "configDir" | "files" | "health" | "resources" | "runAs" | "metrics"> & {
+export type Sidecar = Pick<ServiceSpec, "name" | "component" | "image" | "command" | "args" | "workingDir" | "env" | "secretEnv" | "configDir" | "files" | "health" | "resources" | "runAs" | "metrics" | "ports"> & {
     /** never published on the host */
     ports?: Omit<ServicePort, "hostPort">[];
     /** the service's volumes it mounts too, by name, at the service's mount paths */
@@ -143,6 +145,11 @@ export interface ScrapeTarget {
     path: string;
     /** overrides the global scrape interval */
     interval?: string;
+    /**
+     * Kubernetes: the target sits behind an authenticating proxy (kube-rbac-proxy): Prometheus
+     * scrapes it over TLS, verifying this name against the stack CA, with its service account token
+     */
+    authenticated?: { serverName: string };
 }
 
 /** What a platform hands back for a deployed service. */

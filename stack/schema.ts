@@ -238,6 +238,7 @@ export const MonitoringSchema = Section("Prometheus, Alertmanager, Grafana and t
     alertmanagerImage: Image("prom/alertmanager:v0.28.1", "Alertmanager image"),
     grafanaImage: Image("grafana/grafana:11.6.0", "Grafana image"),
     nodeExporterImage: Image("prom/node-exporter:v1.9.1", "node-exporter image"),
+    kubeRbacProxyImage: Image("quay.io/brancz/kube-rbac-proxy:v0.19.1", "Kubernetes: the authenticating proxy in front of node-exporter (TLS, service account tokens)"),
     postgresExporterImage: Image("prometheuscommunity/postgres-exporter:v0.17.1", "postgres-exporter image"),
     pgbouncerExporterImage: Image("quay.io/prometheuscommunity/pgbouncer-exporter:v0.12.1", "PgBouncer exporter image (prometheus-community)"),
     scrapeInterval: Duration("15s", "global scrape interval"),

@@ -31,6 +31,12 @@ export const TESTED_VERSIONS: readonly TestedVersion[] = [
     { component: "Prometheus", key: "monitoring.prometheusImage", image: (c) => c.monitoring.prometheusImage, tested: { package: "prometheus", binary: "prometheus", line: "2.53" } },
     { component: "Alertmanager", key: "monitoring.alertmanagerImage", image: (c) => c.monitoring.alertmanagerImage, tested: { package: "prometheus-alertmanager", binary: "alertmanager", line: "0.28" } },
     { component: "node-exporter", key: "monitoring.nodeExporterImage", image: (c) => c.monitoring.nodeExporterImage, tested: { package: "prometheus-node-exporter", binary: "node-exporter", line: "1.9" } },
+    {
+        component: "kube-rbac-proxy",
+        key: "monitoring.kubeRbacProxyImage",
+        image: (c) => c.monitoring.kubeRbacProxyImage,
+        exception: "Kubernetes only (it asks the API server to review tokens); no Debian package and no API server here: its flags, RBAC and Prometheus' scrape settings are checked against the Kubernetes schemas and promtool, not run",
+    },
     { component: "postgres-exporter", key: "monitoring.postgresExporterImage", image: (c) => c.monitoring.postgresExporterImage, tested: { package: "prometheus-postgres-exporter", binary: "postgres-exporter", line: "0.17" } },
     {
         component: "PgBouncer exporter",

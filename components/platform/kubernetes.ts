@@ -145,6 +145,17 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         return ns ? { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } } : { podSelector: { matchLabels: this.selector(SCRAPER) } };
     }
 
+    /** A ClusterRole bound to one service account; cluster-wide names carry the namespace. */
+    private clusterRole(name: string, namespace: string, sa: k8s.core.v1.ServiceAccount, rules: k8sIn.rbac.v1.PolicyRule[], opts: pulumi.CustomResourceOptions): void {
+        const metadata = { name: `${namespace}-${name}`, labels: { "app.kubernetes.io/part-of": "flowviz" } };
+        const role = new k8s.rbac.v1.ClusterRole(name, { metadata, rules }, opts);
+        new k8s.rbac.v1.ClusterRoleBinding(
+            name,
+            { metadata, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name }, subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace }] },
+            opts,
+        );
+    }
+
     /** Labels that select the pods of one service. */
     selector(service: string): Record<string, string> {
         return { "app.kubernetes.io/name": service, "app.kubernetes.io/part-of": "flowviz" };
@@ -255,6 +266,22 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                     opts,
                 );
             }
+            // GET /metrics behind an authenticating proxy (node-exporter's): a cluster-wide permission, on that URL only
+            if (this.scraped.some((t) => t.target.authenticated)) this.clusterRole(`${spec.name}-metrics`, namespace.name, sa, [{ nonResourceURLs: ["/metrics"], verbs: ["get"] }], opts);
+            serviceAccountName = sa.metadata.name;
+        }
+        if (spec.reviewsTokens) {
+            const sa = new k8s.core.v1.ServiceAccount(`${spec.name}-sa`, { metadata: { name: spec.name, namespace: ns, labels: stable } }, opts);
+            this.clusterRole(
+                `${spec.name}-auth`,
+                namespace.name,
+                sa,
+                [
+                    { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },
+                    { apiGroups: ["authorization.k8s.io"], resources: ["subjectaccessreviews"], verbs: ["create"] },
+                ],
+                opts,
+            );
             serviceAccountName = sa.metadata.name;
         }
         const container: k8sIn.core.v1.Container = {
@@ -270,7 +297,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             containers: [container, ...sidecars],
             volumes,
             serviceAccountName,
-            automountServiceAccountToken: spec.discoversPods === true,
+            automountServiceAccountToken: spec.discoversPods === true || spec.reviewsTokens === true,
             enableServiceLinks: false,
             hostPID: spec.hostRootfs ? true : undefined,
             hostNetwork: spec.hostRootfs ? true : undefined,

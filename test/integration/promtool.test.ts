@@ -49,6 +49,12 @@ describe("promtool on the rendered files", () => {
         };
         for (const job of config.scrape_configs) staticSd(job);
         for (const am of config.alerting.alertmanagers) staticSd(am);
+        // node-exporter behind its proxy: TLS against the stack CA and the service account's token, as the pod mounts them
+        const node = config.scrape_configs.find((j: { job_name: string }) => j.job_name === "node");
+        expect(node).toMatchObject({ scheme: "https", authorization: { credentials_file: "/var/run/secrets/kubernetes.io/serviceaccount/token" }, tls_config: { ca_file: "/etc/prometheus/tls/ca.crt", server_name: "node-exporter" } });
+        writeFileSync(join(prod.files, "prometheus/token"), "a-service-account-token");
+        node.authorization.credentials_file = join(prod.files, "prometheus/token");
+        node.tls_config.ca_file = join(prod.files, "prometheus/tls/ca.crt");
         expect(swapped).toBe(config.scrape_configs.length + config.alerting.alertmanagers.length);
         const file = join(prod.files, "prometheus/prometheus.static-sd.yml");
         writeFileSync(file, stringify(config));

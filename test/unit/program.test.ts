@@ -205,6 +205,7 @@ describe("dev stack on Docker", () => {
             "postgres/tls/server.key (secret)",
             "prometheus/prometheus.yml",
             "prometheus/rules/flowviz.rules.yml",
+            "prometheus/tls/ca.crt",
             "valkey/tls/ca.crt",
             "valkey/tls/server.crt",
             "valkey/tls/server.key (secret)",
@@ -222,6 +223,26 @@ describe("prod stack on Kubernetes", () => {
     const k = (kind: string) => `kubernetes:${kind}`;
     const spec = (type: string, name: string) => only(run, k(type), name).inputs.spec as Record<string, any>;
 
+    it("leaves nothing unauthenticated on the node: node-exporter on its loopback, kube-rbac-proxy on the node's port, Prometheus alone allowed", () => {
+        const pod = spec("apps/v1:DaemonSet", "node-exporter").template.spec;
+        expect(pod.hostNetwork).toBe(true);
+        const [exporter, proxy] = pod.containers;
+        expect(exporter.args).toContain("--web.listen-address=127.0.0.1:9101");
+        expect(proxy.image).toMatch(/^quay\.io\/brancz\/kube-rbac-proxy:v0\.\d+\.\d+$/);
+        expect(proxy.args).toEqual(expect.arrayContaining(["--secure-listen-address=:9100", "--upstream=http://127.0.0.1:9101/", "--allow-paths=/metrics", "--tls-min-version=VersionTLS12"]));
+        expect(pod.automountServiceAccountToken).toBe(true);
+        expect(pod.serviceAccountName).toBe("node-exporter");
+        const role = (name: string) => only(run, k("rbac.authorization.k8s.io/v1:ClusterRole"), name).inputs as any;
+        const binding = (name: string) => only(run, k("rbac.authorization.k8s.io/v1:ClusterRoleBinding"), name).inputs as any;
+        expect(role("node-exporter-auth").rules).toEqual([
+            { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },
+            { apiGroups: ["authorization.k8s.io"], resources: ["subjectaccessreviews"], verbs: ["create"] },
+        ]);
+        expect(binding("node-exporter-auth").subjects).toEqual([{ kind: "ServiceAccount", name: "node-exporter", namespace: "flowviz-host" }]);
+        expect(role("prometheus-metrics").rules).toEqual([{ nonResourceURLs: ["/metrics"], verbs: ["get"] }]);
+        expect(binding("prometheus-metrics").subjects).toEqual([{ kind: "ServiceAccount", name: "prometheus", namespace: "flowviz" }]);
+    });
+
     it("puts everything in a protected restricted namespace behind default-deny ingress and egress, node-exporter alone in a privileged one", () => {
         const ns = only(run, k("core/v1:Namespace"), "kubernetes-namespace");
         expect(ns.inputs.metadata).toMatchObject({ name: "flowviz", labels: { "pod-security.kubernetes.io/enforce": "restricted" } });
@@ -230,12 +251,12 @@ describe("prod stack on Kubernetes", () => {
         expect(host.inputs.metadata).toMatchObject({ name: "flowviz-host", labels: { "pod-security.kubernetes.io/enforce": "privileged" } });
         expect(spec("networking.k8s.io/v1:NetworkPolicy", "kubernetes-default-deny")).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
         expect(spec("networking.k8s.io/v1:NetworkPolicy", "kubernetes-host-default-deny")).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
-        const namespaced = run.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.endsWith("Namespace"));
+        const namespaced = run.resources.filter((r) => r.type.startsWith("kubernetes:") && !/:(Namespace|ClusterRole|ClusterRoleBinding)$/.test(r.type));
         expect(namespaced.length).toBeGreaterThan(15);
-        const inHost = (r: (typeof namespaced)[number]) => r.name.startsWith("node-exporter") || r.name.endsWith("-host") || r.name === "kubernetes-host-default-deny";
+        const inHost = (r: (typeof namespaced)[number]) => r.name.startsWith("node-exporter") || r.name.startsWith("kube-rbac-proxy") || r.name.endsWith("-host") || r.name === "kubernetes-host-default-deny";
         for (const r of namespaced) expect((r.inputs.metadata as { namespace: string }).namespace, r.name).toBe(inHost(r) ? "flowviz-host" : "flowviz");
         expect(namespaced.filter(inHost).map((r) => r.name).sort()).toEqual(
-            ["kubernetes-host-default-deny", "node-exporter", "node-exporter-ingress", "node-exporter-service", "prometheus-discovery-host", "prometheus-discovery-host"].sort(),
+            ["kube-rbac-proxy-config", "kube-rbac-proxy-secret", "kubernetes-host-default-deny", "node-exporter", "node-exporter-ingress", "node-exporter-sa", "node-exporter-service", "prometheus-discovery-host", "prometheus-discovery-host"].sort(),
         );
     });
 
