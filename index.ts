@@ -13,7 +13,7 @@ import { PgBouncer } from "./components/pgbouncer";
 import { App } from "./components/app";
 import { Exporters } from "./components/exporters";
 import { migratorRoleOf, ownerRoleOf, POSTGRES_EXPORTER_USER, POSTGRES_PORT, SUPERUSER } from "./stack/fixed";
-import { CertificateAuthority } from "./components/tls";
+import { Authorities } from "./components/tls";
 import { Prometheus } from "./components/prometheus";
 import { Alertmanager } from "./components/alertmanager";
 import { Grafana } from "./components/grafana";
@@ -32,7 +32,7 @@ const platform: Platform =
 const hostPorts = config.platform === "docker" ? config.docker.hostPorts : {};
 
 const credentials = new Credentials("credentials", { provided: secrets });
-const ca = new CertificateAuthority("ca", { commonName: `flowviz ${stack} CA` });
+const ca = new Authorities({ stack, generation: config.tls.caGeneration, trusted: config.tls.trustedCaGenerations ?? [config.tls.caGeneration] });
 const appUser = config.postgres.appUser;
 const database = config.postgres.database;
 const migrator = migratorRoleOf(database);
@@ -125,7 +125,7 @@ export const databaseUrl = app.databaseUrl;
 export const appDbPassword = credentials.get("appDbPassword");
 /** the migration role's password (DDL as the database's owner): `pulumi stack output --show-secrets migrationDbPassword` */
 export const migrationDbPassword = credentials.get("migrationDbPassword");
-/** the CA that signed PostgreSQL's and PgBouncer's certificates: clients verify against it */
+/** the server CAs clients verify PostgreSQL, PgBouncer and Valkey against (a bundle during a CA rotation) */
 export const caCertificate = ca.certPem;
 export { prometheusUrl };
 /** Grafana's `admin` password: `pulumi stack output --show-secrets grafanaAdminPassword` */

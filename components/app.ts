@@ -4,7 +4,7 @@ import { valkeyConf } from "../configs/valkey";
 import { APP } from "../configs/metrics";
 import type { StackConfig } from "../stack/schema";
 import { TLS_FILES, VALKEY_PORT } from "../stack/fixed";
-import { caFile, certificateFiles, type CertificateAuthority } from "./tls";
+import { caFile, certificateFiles, type Authorities } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
 import { appEgress } from "./egress";
 
@@ -31,7 +31,7 @@ export interface AppArgs {
     /** how often Prometheus scrapes the API (the seeds: 10s) */
     readonly scrapeInterval: string;
     /** the CA that signed PgBouncer's certificate and signs Valkey's */
-    readonly ca: CertificateAuthority;
+    readonly ca: Authorities;
 }
 
 /** Where the app finds the CA it verifies PgBouncer and Valkey against. */

@@ -3,7 +3,7 @@ import { exporterQueries } from "../configs/pgbackrest";
 import { NODE_EXPORTER, POSTGRES_EXPORTER } from "../configs/metrics";
 import { FIXED_PORTS, POSTGRES_EXPORTER_USER, SECRET_FILE, TLS_FILES } from "../stack/fixed";
 import type { Platform, ServiceSpec } from "./service";
-import { caFile, certificateFiles, type CertificateAuthority } from "./tls";
+import { caFile, certificateFiles, type Authorities } from "./tls";
 
 /** uid of `nobody`, which the Prometheus-ecosystem images run as */
 export const NOBODY = 65534;
@@ -28,7 +28,7 @@ export interface ExportersArgs {
     /** password of the `postgres_exporter` role (member of pg_monitor) */
     readonly postgresPassword: pulumi.Input<string>;
     /** the stack CA: it signed PostgreSQL's certificate, and signs node-exporter's proxy's */
-    readonly ca: CertificateAuthority;
+    readonly ca: Authorities;
     /** run node-exporter (not in operator mode: the cluster's kube-prometheus-stack has its own) */
     readonly nodeExporter: boolean;
 }
@@ -91,7 +91,7 @@ const PROXY_SERVER_NAME = "node-exporter";
  * stack CA) and lets through only callers whose service account token the API server vouches
  * for and whose role allows GET /metrics (Prometheus'). Nothing unauthenticated listens on the node.
  */
-function behindKubeRbacProxy(node: ServiceSpec, image: string, ca: CertificateAuthority, parent: pulumi.Resource): ServiceSpec {
+function behindKubeRbacProxy(node: ServiceSpec, image: string, ca: Authorities, parent: pulumi.Resource): ServiceSpec {
     const port = FIXED_PORTS["node-exporter"];
     const cert = ca.issue("kube-rbac-proxy", { dnsNames: [PROXY_SERVER_NAME], ipAddresses: [] }, parent);
     return {

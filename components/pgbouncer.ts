@@ -7,7 +7,7 @@ import { IDLE_IN_TRANSACTION_TIMEOUT_SECONDS } from "../configs/postgres";
 import type { PoolSizing } from "../stack/capacity";
 import type { StackConfig } from "../stack/schema";
 import { FIXED_PORTS, LOOPBACK, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, TLS_FILES } from "../stack/fixed";
-import { caFile, certificateFiles, type CertificateAuthority } from "./tls";
+import { caFile, certificateFiles, type Authorities } from "./tls";
 import type { Platform } from "./service";
 
 const CONFIG_DIR = "/etc/pgbouncer";
@@ -36,7 +36,7 @@ export interface PgBouncerArgs {
     /** Docker host port; none publishes nothing */
     readonly hostPort?: number;
     /** issues PgBouncer's certificate and signed PostgreSQL's */
-    readonly ca: CertificateAuthority;
+    readonly ca: Authorities;
 }
 
 /**

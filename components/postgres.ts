@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { pgHbaConf, postgresqlConf, rolesSql, type LoginRole, type RolesInput } from "../configs/postgres";
 import type { StackConfig } from "../stack/schema";
 import { POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed";
-import { caFile, certificateFiles, type CertificateAuthority } from "./tls";
+import { caFile, certificateFiles, type Authorities } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
 import { backupImage, backupParts, DATA_MOUNT, PGDATA } from "./backups";
 import { objectStorageEgress } from "./egress";
@@ -26,7 +26,7 @@ export interface PostgresArgs {
     /** the superuser's and the application database's roles, each login with its SCRAM verifier */
     readonly roles: Omit<RolesInput, LoginKind> & Record<LoginKind, { [K in keyof LoginRole]: pulumi.Input<LoginRole[K]> }>;
     /** issues PostgreSQL's server certificate; its clients verify it */
-    readonly ca: CertificateAuthority;
+    readonly ca: Authorities;
     /** services allowed to connect (besides the roles job) */
     readonly clients: string[];
     /** Docker host port; none publishes nothing */
@@ -77,7 +77,8 @@ export class Postgres extends pulumi.ComponentResource {
                     content: pgHbaConf({ database: s.database, databaseLogins: [args.roles.app.name, args.roles.migrator.name, args.roles.monitor.name] as string[], superuser: SUPERUSER }),
                 },
                 ...certificateFiles(cert, "server"),
-                caFile(args.ca.certPem),
+                // the CAs client certificates must chain to (ssl_ca_file)
+                caFile(args.ca.clientCertPem),
                 { path: SECRET_FILE, content: args.superuserPassword, secret: true },
                 ...(backups?.files ?? []),
             ],
@@ -100,7 +101,7 @@ export class Postgres extends pulumi.ComponentResource {
         this.host = args.platform.hostOf(name);
 
         const rolesJob = `${name}-roles`;
-        const client = args.ca.issueClient(rolesJob, SUPERUSER, this);
+        const client = args.ca.issueSuperuserClient(rolesJob, SUPERUSER, this);
         const tlsPath = (file: string) => `${ROLES_DIR}/${file}`;
         const roles: ServiceSpec = {
             name: rolesJob,

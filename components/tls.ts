@@ -1,8 +1,10 @@
 /**
- * The stack's own certificate authority, the server certificates of the database hops
- * (PostgreSQL, PgBouncer) and the roles job's client certificate, from @pulumi/tls.
- * Private keys are Pulumi secrets; a certificate is re-issued when its names change or it enters its renewal window
- * (the next `pulumi up` after `readyForRenewal`), which rotates it without a new CA.
+ * The stack's own certificate authorities, from @pulumi/tls: one signs server certificates
+ * (PostgreSQL, PgBouncer, Valkey, node-exporter's proxy), another the one client certificate
+ * (the roles job's, as the superuser), so a server certificate can never pass as a client's.
+ * Private keys are Pulumi secrets; a certificate is re-issued when its names change or it
+ * enters its renewal window (the next `pulumi up` after `readyForRenewal`). A CA is rotated
+ * with an overlap (tls.caGeneration, tls.trustedCaGenerations; docs/SECURITY.md).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
@@ -23,6 +25,14 @@ export interface Certificate {
 }
 
 const YEAR = 24 * 365;
+/** Lifetimes in hours: a CA, a server certificate, the superuser's client certificate. */
+export const LIFETIME = {
+    // kept at ten years: a CA's lifetime is part of it, and changing it would replace it (rotate instead: tls.caGeneration)
+    ca: 10 * YEAR,
+    server: { validity: 90 * 24, renewBefore: 30 * 24 },
+    // used by one job run: re-issued on every `pulumi up` an hour or more after the last, useless a day later
+    superuserClient: { validity: 24, renewBefore: 23 },
+} as const;
 
 /** A certificate and its key (secret) as a service's files: its server pair, or its client pair. */
 export function certificateFiles(cert: Certificate, as: "server" | "client"): ServiceFile[] {
@@ -50,7 +60,7 @@ export class CertificateAuthority extends pulumi.ComponentResource {
                 privateKeyPem: key.privateKeyPem,
                 subject: { commonName: args.commonName, organization: "flowviz" },
                 isCaCertificate: true,
-                validityPeriodHours: 10 * YEAR,
+                validityPeriodHours: LIFETIME.ca,
                 allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
             },
             { parent: this },
@@ -60,20 +70,8 @@ export class CertificateAuthority extends pulumi.ComponentResource {
         this.registerOutputs({ certPem: this.certPem });
     }
 
-    /** A server certificate for `service`, valid for one year and renewed in its last 30 days. */
-    issue(service: string, names: ServerNames, parent: pulumi.Resource): Certificate {
-        return this.sign(service, { commonName: names.dnsNames[0] ?? service, ...names }, "server_auth", parent);
-    }
-
-    /**
-     * A client certificate whose common name is the database role it logs in as
-     * (PostgreSQL's `cert` method maps CN to user); same lifetime and renewal.
-     */
-    issueClient(service: string, role: string, parent: pulumi.Resource): Certificate {
-        return this.sign(service, { commonName: role, dnsNames: [], ipAddresses: [] }, "client_auth", parent);
-    }
-
-    private sign(service: string, subject: ServerNames & { commonName: string }, use: "server_auth" | "client_auth", parent: pulumi.Resource): Certificate {
+    /** A certificate signed by this CA. */
+    sign(service: string, subject: ServerNames & { commonName: string }, use: "server_auth" | "client_auth", lifetime: { validity: number; renewBefore: number }, parent: pulumi.Resource): Certificate {
         const key = new tls.PrivateKey(`${service}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
         const request = new tls.CertRequest(
             `${service}-tls-request`,
@@ -86,12 +84,57 @@ export class CertificateAuthority extends pulumi.ComponentResource {
                 certRequestPem: request.certRequestPem,
                 caPrivateKeyPem: this.keyPem,
                 caCertPem: this.certPem,
-                validityPeriodHours: YEAR,
-                earlyRenewalHours: 30 * 24,
+                validityPeriodHours: lifetime.validity,
+                earlyRenewalHours: lifetime.renewBefore,
                 allowedUses: ["digital_signature", "key_encipherment", use],
             },
             { parent },
         );
         return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
+    }
+}
+
+export interface AuthoritiesArgs {
+    stack: string;
+    /** the generation that signs (tls.caGeneration) */
+    generation: number;
+    /** generations clients and servers trust (tls.trustedCaGenerations): the signing one, and during a rotation the one before */
+    trusted: number[];
+}
+
+/**
+ * The server and client CAs of every trusted generation. Generation 1 keeps the names the
+ * stack always had (`ca`, `client-ca`); a rotation adds `ca-g2`, ... beside them.
+ */
+export class Authorities {
+    private readonly server = new Map<number, CertificateAuthority>();
+    private readonly client = new Map<number, CertificateAuthority>();
+    /** every trusted server CA (PEM bundle): what clients verify servers against */
+    readonly certPem: pulumi.Output<string>;
+    /** every trusted client CA (PEM bundle): what PostgreSQL verifies client certificates against */
+    readonly clientCertPem: pulumi.Output<string>;
+
+    constructor(private readonly args: AuthoritiesArgs) {
+        for (const g of args.trusted) {
+            const suffix = g === 1 ? "" : `-g${g}`;
+            this.server.set(g, new CertificateAuthority(`ca${suffix}`, { commonName: `flowviz ${args.stack} server CA${g === 1 ? "" : ` ${g}`}` }));
+            this.client.set(g, new CertificateAuthority(`client-ca${suffix}`, { commonName: `flowviz ${args.stack} client CA${g === 1 ? "" : ` ${g}`}` }));
+        }
+        const bundle = (cas: Map<number, CertificateAuthority>) => pulumi.all([...cas.values()].map((c) => c.certPem)).apply((pems) => pems.map((p) => p.trim()).join("\n") + "\n");
+        this.certPem = bundle(this.server);
+        this.clientCertPem = bundle(this.client);
+    }
+
+    /** A server certificate for `service` from the signing generation's server CA. */
+    issue(service: string, names: ServerNames, parent: pulumi.Resource): Certificate {
+        return this.server.get(this.args.generation)!.sign(service, { commonName: names.dnsNames[0] ?? service, ...names }, "server_auth", LIFETIME.server, parent);
+    }
+
+    /**
+     * The superuser's client certificate for the roles job (PostgreSQL's `cert` method maps
+     * its common name to the role), from the client CA, short-lived.
+     */
+    issueSuperuserClient(service: string, role: string, parent: pulumi.Resource): Certificate {
+        return this.client.get(this.args.generation)!.sign(service, { commonName: role, dnsNames: [], ipAddresses: [] }, "client_auth", LIFETIME.superuserClient, parent);
     }
 }

@@ -325,7 +325,22 @@ const monitoring: Invariant[] = [
 ];
 
 /** Every invariant, in the order docs/CONFIG.md lists them. */
-export const INVARIANTS: Invariant[] = [...connections, ...database, ...BACKUP_INVARIANTS, ...ports, ...monitoring];
+const certificates: Invariant[] = [
+    {
+        title: "a CA rotation keeps an overlap",
+        rule: "tls.trustedCaGenerations holds tls.caGeneration and at most the generation next to it: the signing CA is always trusted, and a rotation moves one generation at a time",
+        check(c, ctx) {
+            const g = c.tls.caGeneration;
+            const trusted = c.tls.trustedCaGenerations ?? [g];
+            if (!trusted.includes(g)) return [{ key: "tls.trustedCaGenerations", message: `is [${trusted.join(", ")}], without the signing generation ${g} (tls.caGeneration): nothing would trust the certificates it signs; ${setCommand(ctx, "tls.trustedCaGenerations", `[${[...new Set([...trusted, g])].sort().join(",")}]`)}` }];
+            const other = trusted.find((t) => t !== g);
+            if (other !== undefined && Math.abs(other - g) !== 1) return [{ key: "tls.trustedCaGenerations", message: `is [${trusted.join(", ")}]: a rotation trusts the signing generation ${g} and the one next to it (${g - 1} or ${g + 1}), one step at a time` }];
+            return [];
+        },
+    },
+];
+
+export const INVARIANTS: Invariant[] = [...connections, ...database, ...BACKUP_INVARIANTS, ...ports, ...monitoring, ...certificates];
 
 /** Every violation of every invariant, as `project:key: message`. */
 export function checkInvariants(config: StackConfig, ctx: CheckContext): string[] {

@@ -257,6 +257,13 @@ export const MonitoringSchema = Section("Prometheus, Alertmanager, Grafana and t
     allowNoReceivers: Type.Boolean({ default: false, description: "Kubernetes only: allow a stack whose alerts reach no receiver and no dead man's switch (Alertmanager UI only)" }),
 });
 
+export const TlsSchema = Section("the stack's certificate authorities (docs/SECURITY.md, \"Certificates\")", {
+    caGeneration: Type.Integer({ minimum: 1, default: 1, description: "the CA generation that signs every certificate; raise it by one to rotate the CAs (after trusting the next generation)" }),
+    trustedCaGenerations: Type.Optional(
+        Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 2, uniqueItems: true, description: "generations every client and server trusts; during a rotation the old and the new (e.g. [1, 2]), otherwise the signing one alone (the default)" }),
+    ),
+});
+
 export const StackConfigSchema = Type.Object(
     {
         platform: Type.Union([Type.Literal("docker"), Type.Literal("kubernetes")], { description: "where the stack runs: `docker` (dev) or `kubernetes` (prod)" }),
@@ -266,6 +273,7 @@ export const StackConfigSchema = Type.Object(
         pgbouncer: PgBouncerSchema,
         app: AppSchema,
         monitoring: MonitoringSchema,
+        tls: TlsSchema,
     },
     { additionalProperties: false },
 );

@@ -5,7 +5,7 @@
  * client) and writes them where the render put the stand-ins. Nothing else in the render changes.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { TLS_FILES } from "../../stack/fixed";
@@ -28,7 +28,8 @@ interface Request {
 }
 
 /** A certificate as the plan asks for it: the request's subject and names, the signed certificate's use. */
-function issue(dir: string, ca: { cert: string; key: string }, request: Request, use: "serverAuth" | "clientAuth"): void {
+export function issueCertificate(dir: string, ca: { cert: string; key: string }, request: Request, use: "serverAuth" | "clientAuth"): void {
+    mkdirSync(dir, { recursive: true });
     const san = [...(request.dnsNames ?? []).map((n) => `DNS:${n}`), ...(request.ipAddresses ?? []).map((a) => `IP:${a}`)].join(",");
     writeFileSync(join(dir, "ext.cnf"), `${san ? `subjectAltName=${san}\n` : ""}extendedKeyUsage=${use}\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
     openssl(["req", ...EC, "-keyout", "cert.key", "-out", "cert.csr", "-subj", `/CN=${request.subject.commonName}`], dir);
@@ -36,27 +37,47 @@ function issue(dir: string, ca: { cert: string; key: string }, request: Request,
 }
 
 /**
- * The stack's CA lives in its state across deployments: every render in one test process
- * gets certificates from the same CA, as a re-rendered stack would.
+ * The stack's CAs live in its state across deployments: every render in one test process
+ * gets certificates from the same CA for the same CA resource (`ca-cert`, `client-ca-cert`,
+ * `ca-g2-cert`...), as a re-rendered stack would.
  */
-let stackCa: { cert: string; key: string } | undefined;
-const stackCaOf = () => (stackCa ??= makeCa(join(tmpdir(), `flowviz-test-ca-${process.pid}`), "flowviz test CA"));
+const stackCas = new Map<string, { cert: string; key: string }>();
+const stackCaOf = (name: string) => {
+    let ca = stackCas.get(name);
+    if (!ca) stackCas.set(name, (ca = makeCa(join(tmpdir(), `flowviz-test-${name}-${process.pid}`), `flowviz test ${name}`)));
+    return ca;
+};
 
-/** Replaces every stand-in certificate, key and CA of a render (at `files`) with real ones; returns the CA's path. */
+/** The CA resource a stand-in certificate PEM stands for ("render stand-in for <name>"). */
+const STAND_IN = /-----BEGIN CERTIFICATE-----\nrender stand-in for ([\w-]+)\n-----END CERTIFICATE-----\n?/g;
+
+/**
+ * Replaces every stand-in certificate, key and CA of a render (at `files`) with real ones:
+ * each certificate signed by a test CA standing for the CA the plan signs it with, each CA
+ * file (a bundle during a rotation) made of those CAs. Returns the path of the server CA
+ * clients verify against (generation 1's, `ca-cert`).
+ */
 export function realCertificates(plan: { resources: { type: string; name: string; inputs: Record<string, any> }[] }, files: string, work: string): string {
-    const ca = stackCaOf();
+    const caNames = new Set(plan.resources.filter((x) => x.type === "tls:index/selfSignedCert:SelfSignedCert").map((x) => x.name));
     for (const r of plan.resources.filter((x) => x.type === "tls:index/certRequest:CertRequest")) {
         const service = r.name.replace(/-tls-request$/, "");
-        const signed = plan.resources.find((x) => x.type === "tls:index/locallySignedCert:LocallySignedCert" && x.name === `${service}-tls-cert`);
-        const client = (signed?.inputs.allowedUses as string[] | undefined)?.includes("client_auth") ?? false;
+        const signed = plan.resources.find((x) => x.type === "tls:index/locallySignedCert:LocallySignedCert" && x.name === `${service}-tls-cert`)!;
+        const client = (signed.inputs.allowedUses as string[]).includes("client_auth");
+        const signer = [...String(signed.inputs.caCertPem).matchAll(STAND_IN)].map((m) => m[1]!)[0]!;
         const dir = join(work, service);
         mkdirSync(dir, { recursive: true });
-        issue(dir, ca, r.inputs as Request, client ? "clientAuth" : "serverAuth");
+        issueCertificate(dir, stackCaOf(signer), r.inputs as Request, client ? "clientAuth" : "serverAuth");
         execFileSync("cp", [join(dir, "cert.crt"), join(files, service, client ? TLS_FILES.clientCert : TLS_FILES.cert)]);
         execFileSync("cp", [join(dir, "cert.key"), join(files, service, client ? TLS_FILES.clientKey : TLS_FILES.key)]);
     }
     for (const service of readdirSync(files)) {
-        if (existsSync(join(files, service, TLS_FILES.ca))) execFileSync("cp", [ca.cert, join(files, service, TLS_FILES.ca)]);
+        const file = join(files, service, TLS_FILES.ca);
+        if (!existsSync(file)) continue;
+        const text = readFileSync(file, "utf8");
+        writeFileSync(file, text.replace(STAND_IN, (_, name: string) => (caNames.has(name) ? readFileSync(stackCaOf(name).cert, "utf8") : _)));
     }
-    return ca.cert;
+    return stackCaOf("ca-cert").cert;
 }
+
+/** The test CA standing for one of the stack's CA resources (`client-ca-cert`, `ca-g2-cert`). */
+export const testCaFor = (name: string) => stackCaOf(name);

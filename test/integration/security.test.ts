@@ -8,7 +8,7 @@ import { Socket } from "node:net";
 import { Client } from "pg";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeCa } from "./certs";
+import { issueCertificate, makeCa, testCaFor } from "./certs";
 import { runServerBinary } from "../binaries";
 import { psql, renderWithSecrets, startDataPath, type DataPath } from "./servers";
 
@@ -68,6 +68,17 @@ describe("the superuser over TCP", () => {
         expect(() => connect(conninfo({ port: 5432, user: "postgres", db: "postgres" }, `sslmode=verify-full sslrootcert=${path.rendered.caFile}`), path.pg.superuserPassword)).toThrow(/connection requires a valid client certificate|certificate authentication failed/);
         // the job's certificate names the superuser: it is no key to another role
         expect(() => connect(conninfo(path.migrator, cert), "")).toThrow(/no password supplied|authentication failed/);
+    });
+
+    it("refuses a CN=postgres certificate from the server CA: only the client CA vouches for clients", () => {
+        const dir = join(BASE, "forged-client");
+        issueCertificate(dir, testCaFor("ca-cert"), { subject: { commonName: "postgres" } }, "clientAuth");
+        const forged = `sslmode=verify-full sslrootcert=${path.rendered.caFile} sslcert=${dir}/cert.crt sslkey=${dir}/cert.key`;
+        expect(() => connect(conninfo({ port: 5432, user: "postgres", db: "postgres" }, forged), "")).toThrow(/certificate|SSL|alert/i);
+        // the server and client CAs differ, and PostgreSQL trusts only the client one
+        const clientCa = readFileSync(join(path.rendered.files, "postgres/tls/ca.crt"), "utf8");
+        expect(clientCa).toBe(readFileSync(testCaFor("client-ca-cert").cert, "utf8"));
+        expect(clientCa).not.toBe(readFileSync(path.rendered.caFile, "utf8"));
     });
 });
 

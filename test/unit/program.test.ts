@@ -223,6 +223,21 @@ describe("prod stack on Kubernetes", () => {
     const k = (kind: string) => `kubernetes:${kind}`;
     const spec = (type: string, name: string) => only(run, k(type), name).inputs.spec as Record<string, any>;
 
+    it("signs servers and the one client with separate CAs; the superuser's certificate lives a day", () => {
+        const signed = ofType(run, "tls:index/locallySignedCert:LocallySignedCert");
+        const signer = (r: (typeof signed)[number]) => String(r.inputs.caCertPem).match(/render stand-in for ([\w-]+)/)![1];
+        for (const r of signed) {
+            const client = (r.inputs.allowedUses as string[]).includes("client_auth");
+            expect(signer(r), r.name).toBe(client ? "client-ca-cert" : "ca-cert");
+            expect(r.inputs.validityPeriodHours, r.name).toBe(client ? 24 : 90 * 24);
+        }
+        expect(signed.filter((r) => (r.inputs.allowedUses as string[]).includes("client_auth")).map((r) => r.name)).toEqual(["postgres-roles-tls-cert"]);
+        // PostgreSQL trusts the client CA for client certificates; everyone else verifies servers against the server CA
+        const caFileOf = (service: string) => String(renderedFiles(run.resources).find((f) => f.service === service && f.path === "tls/ca.crt")!.content);
+        expect(caFileOf("postgres")).toContain("render stand-in for client-ca-cert");
+        expect(caFileOf("postgres-roles")).toContain("render stand-in for ca-cert");
+    });
+
     it("leaves nothing unauthenticated on the node: node-exporter on its loopback, kube-rbac-proxy on the node's port, Prometheus alone allowed", () => {
         const pod = spec("apps/v1:DaemonSet", "node-exporter").template.spec;
         expect(pod.hostNetwork).toBe(true);
