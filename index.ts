@@ -12,7 +12,7 @@ import { Postgres } from "./components/postgres";
 import { PgBouncer } from "./components/pgbouncer";
 import { App } from "./components/app";
 import { Exporters } from "./components/exporters";
-import { migratorRoleOf, ownerRoleOf, POSTGRES_EXPORTER_USER, POSTGRES_PORT, SUPERUSER } from "./stack/fixed";
+import { migratorRoleOf, ownerRoleOf, POSTGRES_EXPORTER_USER, POSTGRES_PORT, SUPERUSER, VALKEY_PORT } from "./stack/fixed";
 import { Authorities } from "./components/tls";
 import { Prometheus } from "./components/prometheus";
 import { Alertmanager } from "./components/alertmanager";
@@ -52,6 +52,10 @@ const postgres = new Postgres("postgres", {
     },
     ca,
     objectStorageCidrs: config.platform === "kubernetes" ? config.kubernetes.egress.objectStorageCidrs : undefined,
+    certificateEndpoints: [
+        { name: "pgbouncer", host: platform.hostOf("pgbouncer"), port: config.pgbouncer.port, protocol: "postgres" },
+        { name: "valkey", host: platform.hostOf("valkey"), port: VALKEY_PORT, protocol: "tls" },
+    ],
     clients: ["pgbouncer", "postgres-exporter"],
     hostPort: hostPorts.postgres,
     backupCredentials: {
@@ -76,7 +80,8 @@ const pgbouncer = new PgBouncer("pgbouncer", {
         stats: { password: credentials.get("pgbouncerStatsPassword"), verifier: credentials.verifier("pgbouncerStatsPassword") },
     },
     exporterImage: config.monitoring.pgbouncerExporterImage,
-    clients: ["api", "worker"],
+    // the backup sidecar in PostgreSQL's pod reads PgBouncer's certificate (a TLS handshake, no login)
+    clients: ["api", "worker", "postgres"],
     hostPort: hostPorts.pgbouncer,
 });
 

@@ -85,7 +85,8 @@ export class App extends pulumi.ComponentResource {
                 replicas: 1,
                 workload: "statefulset",
                 runAs: { user: VALKEY_UID, group: VALKEY_UID, readOnlyRootFilesystem: true },
-                reachableFrom: ["api", "worker"],
+                // and the backup sidecar in PostgreSQL's pod, which reads its certificate (a TLS handshake, no login)
+                reachableFrom: ["api", "worker", "postgres"],
             },
             this,
         );

@@ -5,7 +5,7 @@
  * sidecar that creates the stanza, takes the scheduled backups and checks the repository.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { archiveSettings, backupSchedulerScript, pgbackrestCommand, pgbackrestConf, pgbackrestSecrets, postgresStartScript, STANZA, type RepositoryInput } from "../configs/pgbackrest";
+import { archiveSettings, backupSchedulerScript, pgbackrestCommand, pgbackrestConf, pgbackrestSecrets, postgresStartScript, STANZA, type CertificateEndpoint, type RepositoryInput } from "../configs/pgbackrest";
 import { durationSeconds } from "../configs/format";
 import { backupRepository } from "../stack/backups";
 import { cronFields } from "../stack/schedule";
@@ -40,6 +40,8 @@ export interface BackupArgs {
     /** PostgreSQL's own start: the image's entrypoint and its arguments */
     entrypoint: string[];
     runAs: NonNullable<ServiceSpec["runAs"]>;
+    /** the TLS servers whose certificates the sidecar reads (WATCHED_CERTIFICATES) */
+    certificates: CertificateEndpoint[];
 }
 
 /** The parts of PostgreSQL's ServiceSpec that backups set. */
@@ -98,6 +100,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         full: cronFields(s.backups.schedule.full),
         diff: cronFields(s.backups.schedule.diff),
         checkEveryMinutes: CHECK_EVERY_MINUTES,
+        certificates: a.certificates,
     });
     return {
         image,

@@ -6,6 +6,7 @@ import { caFile, certificateFiles, type Authorities } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
 import { backupImage, backupParts, DATA_MOUNT, PGDATA } from "./backups";
 import { objectStorageEgress } from "./egress";
+import type { CertificateEndpoint } from "../configs/pgbackrest";
 import { backupRepository } from "../stack/backups";
 
 const CONFIG_DIR = "/etc/postgresql";
@@ -19,6 +20,8 @@ export interface PostgresArgs {
     /** the stack's `postgres` section */
     readonly settings: StackConfig["postgres"];
     readonly platform: Platform;
+    /** the TLS servers besides PostgreSQL whose certificates the backup sidecar reads (PgBouncer, Valkey) */
+    readonly certificateEndpoints: CertificateEndpoint[];
     /** Kubernetes: the object store's addresses (kubernetes.egress.objectStorageCidrs) */
     readonly objectStorageCidrs?: string[];
     /** password of the `postgres` superuser (the image sets it when it creates the cluster; the roles job on every change) */
@@ -53,7 +56,14 @@ export class Postgres extends pulumi.ComponentResource {
         const cert = args.ca.issue(name, args.platform.namesOf(name), this);
         const serverArgs = ["postgres", "-c", `config_file=${CONFIG_DIR}/postgresql.conf`, "-c", `hba_file=${CONFIG_DIR}/pg_hba.conf`];
         const backups = backupParts(
-            { ...args.backupCredentials, superuserPassword: args.superuserPassword, configDir: CONFIG_DIR, entrypoint: ["docker-entrypoint.sh", ...serverArgs], runAs },
+            {
+                ...args.backupCredentials,
+                superuserPassword: args.superuserPassword,
+                configDir: CONFIG_DIR,
+                entrypoint: ["docker-entrypoint.sh", ...serverArgs],
+                runAs,
+                certificates: [{ name: name, host: "127.0.0.1", port: POSTGRES_PORT, protocol: "postgres" }, ...args.certificateEndpoints],
+            },
             { platform: args.platform.kind, postgres: s },
         );
         const server: ServiceSpec = {

@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { TLS_FILES } from "../stack/fixed";
+import { CERTIFICATE_LIFETIME, TLS_FILES } from "../stack/fixed";
 import type { ServiceFile } from "./service";
 
 /** Names a server answers to; its certificate must carry all of them for verify-full. */
@@ -24,15 +24,7 @@ export interface Certificate {
     keyPem: pulumi.Output<string>;
 }
 
-const YEAR = 24 * 365;
-/** Lifetimes in hours: a CA, a server certificate, the superuser's client certificate. */
-export const LIFETIME = {
-    // kept at ten years: a CA's lifetime is part of it, and changing it would replace it (rotate instead: tls.caGeneration)
-    ca: 10 * YEAR,
-    server: { validity: 90 * 24, renewBefore: 30 * 24 },
-    // used by one job run: re-issued on every `pulumi up` an hour or more after the last, useless a day later
-    superuserClient: { validity: 24, renewBefore: 23 },
-} as const;
+const LIFETIME = CERTIFICATE_LIFETIME;
 
 /** A certificate and its key (secret) as a service's files: its server pair, or its client pair. */
 export function certificateFiles(cert: Certificate, as: "server" | "client"): ServiceFile[] {

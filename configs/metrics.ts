@@ -61,6 +61,8 @@ export const POSTGRES_EXPORTER: MetricSource = {
         flowviz_backup_last_success_timestamp_seconds: { help: "when the last successful backup or repository check ended (0: never)", labels: ["kind"] },
         flowviz_backup_last_ok: { help: "1 when the last backup or repository check succeeded", labels: ["kind"] },
         flowviz_backup_repository_bytes: { help: "size of the backups in the repository after the last backup" },
+        flowviz_certificate_not_after_seconds: { help: "when the certificate a server presents expires (0: never read)", labels: ["name"] },
+        flowviz_certificate_checked_timestamp_seconds: { help: "when the backup sidecar last read a server's certificate (0: never)", labels: ["name"] },
     },
 };
 

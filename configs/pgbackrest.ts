@@ -4,6 +4,7 @@
  * data directory before PostgreSQL starts, and the scheduler the backup sidecar runs.
  */
 import { stringify } from "yaml";
+import { WATCHED_CERTIFICATES } from "../stack/fixed";
 import { GENERATED, quoteLiteral, quantityValue } from "./format";
 
 /** The one stanza: the cluster's name in the repository. */
@@ -179,7 +180,15 @@ function matches(c: CronSets): string {
  * repository. Each result is a row in flowviz_ops.backup_events (through `psql`, as the
  * superuser on the socket) that the exporter reads; a failure never stops the loop.
  */
-export function backupSchedulerScript(i: { command: string; psql: string; full: CronSets; diff: CronSets; checkEveryMinutes: number }): string {
+/** A TLS server whose certificate the sidecar reads: PostgreSQL's protocol negotiates TLS first (STARTTLS), Valkey speaks it directly. */
+export interface CertificateEndpoint {
+    name: string;
+    host: string;
+    port: number;
+    protocol: "postgres" | "tls";
+}
+
+export function backupSchedulerScript(i: { command: string; psql: string; full: CronSets; diff: CronSets; checkEveryMinutes: number; certificates: CertificateEndpoint[] }): string {
     return [
         "#!/bin/sh",
         `# ${GENERATED}`,
@@ -194,7 +203,16 @@ export function backupSchedulerScript(i: { command: string; psql: string; full: 
         "    fi",
         `    sql -c "DELETE FROM flowviz_ops.backup_events WHERE at < now() - interval '90 days'" -c "INSERT INTO flowviz_ops.backup_events (kind, ok, repo_bytes) VALUES ('$1', $2 = 0, \${bytes:-NULL})" >/dev/null || echo "could not record $1" >&2`,
         "}",
+        "# certificates: the expiry of each server's certificate as it presents it (a failed read leaves checked_at behind)",
+        "certificates() {",
+        ...i.certificates.map(
+            (c) =>
+                `    end=$(openssl s_client -connect ${c.host}:${c.port} -servername ${c.host}${c.protocol === "postgres" ? " -starttls postgres" : ""} </dev/null 2>/dev/null | openssl x509 -noout -enddate) && ` +
+                `sql -c "INSERT INTO flowviz_ops.certificates (name, not_after) VALUES ('${c.name}', to_timestamp($(date -u -d "\${end#notAfter=}" +%s))) ON CONFLICT (name) DO UPDATE SET not_after = excluded.not_after, checked_at = now()" >/dev/null || echo "could not read the certificate of ${c.name}" >&2`,
+        ),
+        "}",
         "until sql -At -c 'SELECT 1' >/dev/null 2>&1; do sleep 5; done",
+        "certificates",
         "pgbr stanza-create && pgbr check; record check $?",
         `pgbr info --output=json | grep -q '"label"' || { pgbr backup --type=full; record full $?; }`,
         "last=''",
@@ -209,7 +227,7 @@ export function backupSchedulerScript(i: { command: string; psql: string; full: 
         "        elif " + matches(i.diff) + "; then pgbr backup --type=diff; record diff $?",
         "        fi",
         // the repository still answers (repo-ls reads it; check would also force a WAL switch every time)
-        `        if [ $(( $(date -u +%s) / 60 % ${i.checkEveryMinutes} )) -eq 0 ]; then pgbr repo-ls >/dev/null; record check $?; fi`,
+        `        if [ $(( $(date -u +%s) / 60 % ${i.checkEveryMinutes} )) -eq 0 ]; then pgbr repo-ls >/dev/null; record check $?; certificates; fi`,
         "    fi",
         "    sleep 10",
         "done",
@@ -219,7 +237,7 @@ export function backupSchedulerScript(i: { command: string; psql: string; full: 
 
 /**
  * postgres_exporter's extra queries (its `--extend.query-path`): the archiver's progress and the
- * backup sidecar's results. Metric names are `<query>_<column>`.
+ * backup sidecar's results (backups, and the servers' certificates it reads). Metric names are `<query>_<column>`.
  */
 export function exporterQueries(): string {
     const segment = "(SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size')";
@@ -248,6 +266,16 @@ export function exporterQueries(): string {
                 { kind: { usage: "LABEL", description: "full, diff or check (the repository check)" } },
                 { last_success_timestamp_seconds: { usage: "GAUGE", description: "when the last successful run ended (0: never)" } },
                 { last_ok: { usage: "GAUGE", description: "1 when the last run succeeded" } },
+            ],
+        },
+        flowviz_certificate: {
+            query:
+                "SELECT n.name, coalesce(extract(epoch FROM c.not_after), 0) AS not_after_seconds, coalesce(extract(epoch FROM c.checked_at), 0) AS checked_timestamp_seconds " +
+                `FROM (VALUES ${WATCHED_CERTIFICATES.map((n) => `('${n}')`).join(", ")}) AS n(name) LEFT JOIN flowviz_ops.certificates c USING (name)`,
+            metrics: [
+                { name: { usage: "LABEL", description: "the server whose certificate it is" } },
+                { not_after_seconds: { usage: "GAUGE", description: "when the certificate the server presents expires (0: never read)" } },
+                { checked_timestamp_seconds: { usage: "GAUGE", description: "when the backup sidecar last read it (0: never)" } },
             ],
         },
         flowviz_backup_repository: {

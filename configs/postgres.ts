@@ -199,6 +199,8 @@ export function rolesSql(r: RolesInput): string {
         "REVOKE ALL ON SCHEMA flowviz_ops FROM PUBLIC;",
         `GRANT USAGE ON SCHEMA flowviz_ops TO ${monitor};`,
         `GRANT SELECT ON flowviz_ops.backup_events TO ${monitor};`,
+        "CREATE TABLE IF NOT EXISTS flowviz_ops.certificates (name text PRIMARY KEY, not_after timestamptz NOT NULL, checked_at timestamptz NOT NULL DEFAULT now());",
+        `GRANT SELECT ON flowviz_ops.certificates TO ${monitor};`,
         "",
     ].join("\n");
 }

@@ -46,3 +46,17 @@ export const PGBOUNCER_STATS_USER = "pgbouncer_stats";
 export const INTERNAL_ROLES = [SUPERUSER, POSTGRES_EXPORTER_USER, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER] as const;
 /** Databases every cluster has; the app's data must not live in one of them. */
 export const SYSTEM_DATABASES = ["postgres", "template0", "template1"] as const;
+
+/** Certificate lifetimes in hours: a CA, a server certificate, the superuser's client certificate. */
+export const CERTIFICATE_LIFETIME = {
+    // kept at ten years: a CA's lifetime is part of it, and changing it would replace it (rotate instead: tls.caGeneration)
+    ca: 10 * 24 * 365,
+    // renewed by any `pulumi up` in its last 30 days
+    server: { validity: 90 * 24, renewBefore: 30 * 24 },
+    // used by one job run: re-issued on every `pulumi up` an hour or more after the last, useless a day later
+    superuserClient: { validity: 24, renewBefore: 23 },
+} as const;
+/** Days a server certificate may have left before an alert: 9 days into its renewal window without a deploy. */
+export const CERTIFICATE_WARN_DAYS = 21;
+/** The server certificates the backup sidecar reads off the servers (configs/pgbackrest.ts), by name. */
+export const WATCHED_CERTIFICATES = ["postgres", "pgbouncer", "valkey"] as const;

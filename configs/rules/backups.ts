@@ -1,6 +1,7 @@
 /** What the WAL archive and the backups alert on (postgres_exporter's extra queries: configs/pgbackrest.ts). */
 import { NS } from "./steps";
 import type { AlertRule, BackupThresholds } from "./model";
+import { CERTIFICATE_LIFETIME, CERTIFICATE_WARN_DAYS } from "../../stack/fixed";
 
 const SIDECAR_LOGS = `The backup sidecar's log: \`kubectl -n ${NS} logs postgres-0 -c postgres-backup --tail=200\` (Docker: \`docker logs flowviz-<stack>-postgres-backup\`).`;
 const PGBR = `pgBackRest in the sidecar: \`kubectl -n ${NS} exec postgres-0 -c postgres-backup -- pgbackrest --config=/etc/pgbackrest/pgbackrest/pgbackrest.conf --config-include-path=/etc/pgbackrest/pgbackrest/conf.d --stanza=flowviz info\` (Docker: \`docker exec flowviz-<stack>-postgres-backup pgbackrest ... info\`, same options).`;
@@ -78,6 +79,29 @@ export function backupRules(b: BackupThresholds): AlertRule[] {
             summary: "No full backup within its schedule",
             description: `The last full backup of {{ $labels.instance }} ended {{ $value | humanizeDuration }} ago; postgres.backups.schedule.full allows ${hours(b.fullMaxAgeSeconds)}.`,
             runbook: [SIDECAR_LOGS, PGBR, "Without a recent full backup, the recovery window shrinks as older ones expire: take one now (BackupFailed's last step)."],
+        },
+        {
+            alert: "CertificateExpiresSoon",
+            expr: `flowviz_certificate_not_after_seconds - time() < ${CERTIFICATE_WARN_DAYS} * 86400 and flowviz_certificate_not_after_seconds > 0`,
+            for: "1h",
+            severity: "warning",
+            component: "backup",
+            summary: "A server certificate expires soon",
+            description: `The certificate {{ $labels.name }} presents expires in {{ $value | humanizeDuration }}; any \`pulumi up\` in its last ${CERTIFICATE_LIFETIME.server.renewBefore / 24} days renews it.`,
+            runbook: [
+                "Certificates are renewed by a deploy inside their renewal window: run the deploy workflow (or `pulumi up`) for this stack; the certificate is re-issued and the server restarts with it.",
+                "If a deploy ran and the date did not move, the server still holds the old files: its pod did not roll (`kubectl -n " + NS + " rollout restart` it) or the deploy failed.",
+            ],
+        },
+        {
+            alert: "CertificateUnchecked",
+            expr: "time() - flowviz_certificate_checked_timestamp_seconds > 3600",
+            for: "15m",
+            severity: "warning",
+            component: "backup",
+            summary: "A server certificate is not being read",
+            description: "The backup sidecar has not read the certificate of {{ $labels.name }} for {{ $value | humanizeDuration }}: its expiry is unwatched.",
+            runbook: [SIDECAR_LOGS, "The sidecar reads each certificate with `openssl s_client` every few minutes: the server is down, unreachable from PostgreSQL's pod (NetworkPolicy), or refuses TLS."],
         },
         {
             alert: "BackupTooOld",

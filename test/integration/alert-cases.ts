@@ -100,6 +100,25 @@ const BACKUP_CASES: AlertCase[] = [
         quiet: { [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="full"')]: "-600000x5" },
     },
     {
+        // promtool's clock starts at 0: a certificate that expires 20 days from then
+        alert: "CertificateExpiresSoon",
+        firing: { [pgx("flowviz_certificate_not_after_seconds", ',name="pgbouncer"')]: "1728000x90" },
+        firingAt: "61m",
+        silentAt: "30m",
+        labels: { ...pgExp, name: "pgbouncer" },
+        description: "The certificate pgbouncer presents expires in 19d 22h 59m 0s; any `pulumi up` in its last 30 days renews it.",
+        quiet: { [pgx("flowviz_certificate_not_after_seconds", ',name="pgbouncer"')]: "1900800x90", [pgx("flowviz_certificate_not_after_seconds", ',name="valkey"')]: "0x90" },
+    },
+    {
+        alert: "CertificateUnchecked",
+        firing: { [pgx("flowviz_certificate_checked_timestamp_seconds", ',name="valkey"')]: "-3000x40" },
+        firingAt: "30m",
+        silentAt: "20m",
+        labels: { ...pgExp, name: "valkey" },
+        description: "The backup sidecar has not read the certificate of valkey for 1h 20m 0s: its expiry is unwatched.",
+        quiet: { [pgx("flowviz_certificate_checked_timestamp_seconds", ',name="valkey"')]: "0+60x40" },
+    },
+    {
         alert: "BackupTooOld",
         firing: {
             [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="full"')]: "-200000x5",

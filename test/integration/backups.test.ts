@@ -112,6 +112,12 @@ describe("the backup sidecar's scheduler", () => {
         expect(info[0].backup.map((b: { type: string }) => b.type)).toEqual(["full"]);
         expect(info[0].cipher).toBe("aes-256-cbc");
     });
+
+    it("read PostgreSQL's certificate off the server (STARTTLS) and recorded when it expires, for the exporter", () => {
+        const recorded = psql({ ...pg.superuser(), db: "flowviz", sql: "select extract(epoch from not_after)::bigint from flowviz_ops.certificates where name = 'postgres'" });
+        const end = runServerBinary("openssl", ["x509", "-noout", "-enddate", "-in", join(rendered.files, "postgres/tls/server.crt")]).trim().replace("notAfter=", "");
+        expect(Number(recorded)).toBe(Date.parse(end) / 1000);
+    });
 });
 
 describe("point-in-time recovery from the posix repository", () => {

@@ -21,7 +21,7 @@ const calls = (dir: string) => (existsSync(join(dir, "calls.log")) ? readFileSyn
 
 describe("the backup scheduler", () => {
     /** Runs the scheduler over a list of UTC minutes ("2026-12-06T01:00"), one per loop, then stops it. */
-    function runOver(minutes: string[], opts: { hasBackup?: boolean; full?: string; diff?: string } = {}): string[] {
+    function runOver(minutes: string[], opts: { hasBackup?: boolean; full?: string; diff?: string; certificates?: boolean } = {}): string[] {
         const fmt = (iso: string) => {
             const d = new Date(`${iso}:00Z`);
             const p = (n: number) => String(n).padStart(2, "0");
@@ -33,6 +33,7 @@ describe("the backup scheduler", () => {
             sleep: `i=$(( $(cat ${"$"}STATE/i) + 1 )); echo $i > ${"$"}STATE/i; [ $i -le $(wc -l < ${"$"}STATE/minutes) ] || kill -TERM $PPID`,
             pgbackrest: opts.hasBackup === false ? 'case "$*" in *info*) echo "[]" ;; esac' : 'case "$*" in *info*) echo \'[{"backup":[{"label":"20261201-010000F"}]}]\' ;; esac',
             psql: "exit 0",
+            openssl: 'case "$*" in *x509*) echo "notAfter=Mar  4 08:00:00 2027 GMT" ;; esac',
         });
         writeFileSync(join(dir, "minutes"), minutes.map(fmt).join("\n") + "\n");
         writeFileSync(join(dir, "i"), "1\n");
@@ -42,9 +43,13 @@ describe("the backup scheduler", () => {
             full: cronFields(opts.full ?? "0 1 * * 0"),
             diff: cronFields(opts.diff ?? "0 1 * * 1-6"),
             checkEveryMinutes: 5,
+            certificates: [
+                { name: "pgbouncer", host: "pgbouncer", port: 6432, protocol: "postgres" },
+                { name: "valkey", host: "valkey", port: 6379, protocol: "tls" },
+            ],
         });
         spawnSync("/bin/sh", ["-c", script], { env: { PATH: `${dir}/bin:/usr/bin:/bin`, STATE: dir }, encoding: "utf8", timeout: 20_000 });
-        return calls(dir).filter((c) => c.startsWith("pgbackrest") && !c.includes(" info"));
+        return calls(dir).filter((c) => (c.startsWith("pgbackrest") && !c.includes(" info")) || (opts.certificates === true && c.startsWith("openssl s_client")));
     }
 
     it("creates the stanza and checks the archive first, then takes the backup each minute's schedule asks for (full wins)", () => {
@@ -69,6 +74,16 @@ describe("the backup scheduler", () => {
             "pgbackrest --stanza=flowviz check",
             "pgbackrest --stanza=flowviz backup --type=full",
             "pgbackrest --stanza=flowviz repo-ls",
+        ]);
+    });
+
+    it("reads each server's certificate at start and with every repository check: STARTTLS for PostgreSQL's protocol, plain TLS for Valkey", () => {
+        const reads = runOver(["2026-12-07T01:01", "2026-12-07T01:05"], { certificates: true }).filter((c) => c.startsWith("openssl"));
+        expect(reads).toEqual([
+            "openssl s_client -connect pgbouncer:6432 -servername pgbouncer -starttls postgres",
+            "openssl s_client -connect valkey:6379 -servername valkey",
+            "openssl s_client -connect pgbouncer:6432 -servername pgbouncer -starttls postgres",
+            "openssl s_client -connect valkey:6379 -servername valkey",
         ]);
     });
 

@@ -275,13 +275,14 @@ describe("prod stack on Kubernetes", () => {
         );
     });
 
-    it("lets only PgBouncer (and the roles job) reach PostgreSQL, only the app reach PgBouncer", () => {
+    it("lets only PgBouncer (and the roles job) reach PostgreSQL, only the app (and the certificate check) reach PgBouncer", () => {
         const from = (name: string) =>
             spec("networking.k8s.io/v1:NetworkPolicy", `${name}-ingress`).ingress[0].from.map((f: any) => f.podSelector.matchLabels["app.kubernetes.io/name"]);
         expect(from("postgres")).toEqual(["pgbouncer", "postgres-exporter", "postgres-roles"]);
-        // the exporter is beside each PgBouncer, on its loopback: it needs no way in
-        expect(from("pgbouncer")).toEqual(["api", "worker"]);
-        expect(from("valkey")).toEqual(["api", "worker"]);
+        // the exporter is beside each PgBouncer, on its loopback: it needs no way in; the backup sidecar
+        // in PostgreSQL's pod reads PgBouncer's and Valkey's certificates (a TLS handshake, no login)
+        expect(from("pgbouncer")).toEqual(["api", "worker", "postgres"]);
+        expect(from("valkey")).toEqual(["api", "worker", "postgres"]);
     });
 
     it("runs PostgreSQL as a StatefulSet on a protected claim, never exposed outside", () => {
