@@ -3,7 +3,7 @@
  * files the offline render wrote. A missing binary fails the test (never a skip).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../root";
 import { parse, stringify } from "yaml";
@@ -168,13 +168,19 @@ export class PostgresServer {
 /** PgBouncer in the foreground, working directory = its rendered folder (as in the container). */
 export class PgBouncerServer {
     private proc?: ChildProcess;
-    log = "";
-    constructor(readonly rendered: Rendered, readonly fileLimit: number) {}
+    /** its log goes to a file: a pipe the test process drains only between synchronous calls (pgbench) fills, and blocks PgBouncer */
+    private readonly logFile: string;
+    constructor(readonly rendered: Rendered, readonly fileLimit: number) {
+        this.logFile = join(rendered.dir, "pgbouncer.out");
+    }
+    get log(): string {
+        return existsSync(this.logFile) ? readFileSync(this.logFile, "utf8") : "";
+    }
     start(): void {
         const dir = join(this.rendered.files, "pgbouncer");
-        this.proc = spawn(...serverCommand("pgbouncer", ["pgbouncer.ini"], { asServerUser: true, cwd: dir, fileLimit: this.fileLimit }));
-        this.proc.stdout?.on("data", (d) => (this.log += d));
-        this.proc.stderr?.on("data", (d) => (this.log += d));
+        const out = openSync(this.logFile, "a");
+        this.proc = spawn(...serverCommand("pgbouncer", ["pgbouncer.ini"], { asServerUser: true, cwd: dir, fileLimit: this.fileLimit }), { stdio: ["ignore", out, out] });
+        closeSync(out);
     }
     /** The signal the generated container stops with (its graceful shutdown). */
     get stopSignal(): string {
