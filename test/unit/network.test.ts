@@ -153,8 +153,8 @@ describe("NetworkPolicies of the prod render, judged connection by connection", 
         ["grafana", { ip: PUBLIC }, 443, "Grafana calls out (plugins, updates)"],
         ["postgres-exporter", { pod: "pgbouncer" }, 6432, "the exporter through the pooler"],
         ["prometheus", { ip: PUBLIC }, 443, "Prometheus calls out"],
-    ] as const)("refuses %s -> %j:%i (%s)", (from, to, port) => {
-        expect(cluster.allows(from, to as Destination, port)).toBe(false);
+    ] as const)("refuses %s -> %j:%i (%s)", (from, to, port, why) => {
+        expect(cluster.allows(from, to as Destination, port), why).toBe(false);
     });
 
     it("lets the API reach what app.egress declares, and only that", async () => {

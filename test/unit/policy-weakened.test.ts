@@ -65,7 +65,7 @@ const variants: Variant[] = [
     },
     { name: "a debug pod in the host namespace", stack: "prod", policy: "namespace-levels", message: /debug: container debug .* only .*node-exporter/, weaken: (rs) => rs.push(pod("debug", "flowviz-host")) },
     { name: "a workload in a namespace the stack does not declare", stack: "prod", policy: "namespace-levels", message: "namespace default, which the stack does not declare", weaken: (rs) => rs.push(pod("stray", "default")) },
-    { name: "the host namespace at privileged with nothing that needs it", stack: "prod", policy: "namespace-levels", message: "holds no host daemon", weaken: (rs) => void (rs.find((r) => r.name === "node-exporter")!.inputs.metadata.namespace = "flowviz") },
+    { name: "the host namespace at privileged with nothing that needs it", stack: "prod", policy: "namespace-levels", message: "holds no host daemon", weaken: (rs) => void (get(rs, "apps/v1:DaemonSet", "node-exporter").inputs.metadata.namespace = "flowviz") },
     { name: "a container added to the API that runs privileged", stack: "prod", policy: "pod-security", message: "is privileged", weaken: (rs) => podSpec(rs, "apps/v1:Deployment", "api").containers.push({ ...container(rs, "apps/v1:Deployment", "api"), name: "debug", securityContext: { privileged: true } }) },
     // NetworkPolicies
     { name: "an ingress rule [{}]", stack: "prod", policy: "network-policy", message: "ingress rule 0 allows every source on every port", weaken: (rs) => void (get(rs, "NetworkPolicy", "api-ingress").inputs.spec.ingress = [{}]) },

@@ -118,7 +118,7 @@ describe("CI never hands a stack's keys to unreviewed code", () => {
         for (const f of files) expect(secretsIn(workflow(f).env), f).toEqual([]);
         for (const { id, job } of jobs) {
             expect(secretsIn(job.env), id).toEqual([]);
-            for (const secret of new Set(job.steps.flatMap((s: any) => secretsIn(s)))) {
+            for (const secret of new Set<string>(job.steps.flatMap((s: any) => secretsIn(s)))) {
                 expect(job.steps.filter((s: any) => secretsIn(s).includes(secret)).length, `${id}: ${secret}`).toBe(1);
             }
         }
