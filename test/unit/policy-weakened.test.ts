@@ -151,8 +151,8 @@ describe("weakened variants of our stacks", () => {
     });
 
     it.each(variants)("$stack: $name is refused by $policy", async ({ stack, policy, message, weaken }) => {
+        // the unweakened renders pass every mandatory policy (policy.test.ts, "our stacks")
         const resources = structuredClone(renders[stack]!);
-        expect((await checkPolicies(resources)).filter((v) => v.enforcement === "mandatory")).toEqual([]);
         weaken(resources);
         const found = (await checkPolicies(resources)).filter((v) => v.enforcement === "mandatory" && v.policy === policy).map((v) => v.message);
         const matches = (m: string) => (typeof message === "string" ? m.includes(message) : message.test(m));
