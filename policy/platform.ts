@@ -101,6 +101,8 @@ export const rbac: ResourceValidationPolicy = {
 };
 
 const PRIVATE_OR_LOOPBACK = [/^127\./, /^10\./, /^192\.168\./, /^172\.(1[6-9]|2\d|3[01])\./, /^::1$/, /^f[cd][0-9a-f]{2}:/i];
+/** A loopback or private (RFC 1918, unique local) address: where a Docker port may be published. */
+export const isPrivateOrLoopback = (ip: string) => PRIVATE_OR_LOOPBACK.some((re) => re.test(ip));
 
 export const exposure: ResourceValidationPolicy = {
     name: "no-public-exposure",
@@ -116,7 +118,7 @@ export const exposure: ResourceValidationPolicy = {
         if (args.type === DOCKER.container) {
             const name = args.props.name;
             for (const p of (unwrap(args.props.ports) ?? []) as { ip?: string; internal: number; external?: number }[]) {
-                if (!p.ip || !PRIVATE_OR_LOOPBACK.some((re) => re.test(p.ip!))) report(`container ${name} publishes port ${p.external ?? p.internal} on ${!p.ip || p.ip === "0.0.0.0" || p.ip === "::" ? "every interface" : p.ip}; only loopback or private addresses`);
+                if (!p.ip || !isPrivateOrLoopback(p.ip)) report(`container ${name} publishes port ${p.external ?? p.internal} on ${!p.ip || p.ip === "0.0.0.0" || p.ip === "::" ? "every interface" : p.ip}; only loopback or private addresses`);
             }
             return;
         }

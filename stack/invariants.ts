@@ -11,6 +11,7 @@ import { FIXED_PORTS, INTERNAL_ROLES, SYSTEM_DATABASES } from "./fixed";
 import type { StackConfig } from "./schema";
 import { BACKUP_INVARIANTS } from "./backups";
 import { imageTag } from "./images";
+import { isPrivateOrLoopback } from "../policy/platform";
 
 export interface CheckContext {
     project: string;
@@ -211,6 +212,14 @@ const ports: Invariant[] = [
                 key: `docker.hostPorts.${who[1]}`,
                 message: `is ${port}, which docker.hostPorts.${who[0]} publishes already; the second container would fail to start: give each service its own host port`,
             }));
+        },
+    },
+    {
+        title: "Docker publishes ports on loopback or a private address",
+        rule: "docker.bindAddress is a loopback or private (RFC 1918) address: a published port on every interface or a public address is reachable from the internet",
+        check(c, ctx) {
+            if (c.platform !== "docker" || isPrivateOrLoopback(c.docker.bindAddress)) return [];
+            return [{ key: "docker.bindAddress", message: `is ${c.docker.bindAddress}, which would publish PostgreSQL, PgBouncer and the rest ${c.docker.bindAddress === "0.0.0.0" ? "on every interface" : "on a public address"}; use 127.0.0.1 (the default) or a private address: ${setCommand(ctx, "docker.bindAddress", "127.0.0.1")}` }];
         },
     },
     {
