@@ -3,7 +3,7 @@
  * pgbouncer.ini and pgbouncer_hba.conf: what a security reviewer checks before every change.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { deploysComponent, findFile, iniSections } from "./resources";
+import { deploysComponent, findFile, generatedFilePolicy, iniSections } from "./resources";
 
 interface HbaRule {
     type: string;
@@ -96,16 +96,11 @@ export function auditViolations(conf: string): string[] {
     return out;
 }
 
-export const auditTrail: StackValidationPolicy = {
+export const auditTrail = generatedFilePolicy({
     name: "audit-trail",
     description: "postgresql.conf preloads pgAudit recording DDL and role changes, logs connections and disconnections, and keeps bind parameters (record values) out of the log.",
-    enforcementLevel: "mandatory",
-    validateStack: (args, report) => {
-        const conf = findFile(args.resources, "postgresql.conf");
-        if (conf === undefined) {
-            if (deploysComponent(args.resources, "database")) report("postgresql.conf: not found in any ConfigMap, Secret or upload, so the audit trail cannot be checked");
-            return;
-        }
-        for (const v of auditViolations(conf)) report(v);
-    },
-};
+    file: "postgresql.conf",
+    component: "database",
+    checks: "the audit trail",
+    violations: auditViolations,
+});

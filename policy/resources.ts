@@ -1,4 +1,5 @@
 /** Reading rendered Kubernetes and Docker resources: type tokens, pod templates, files. */
+import type { StackValidationPolicy } from "@pulumi/policy";
 
 export const K8S = {
     namespace: "kubernetes:core/v1:Namespace",
@@ -118,4 +119,24 @@ export function containerViews(r: { type: string; props: any }): ContainerView[]
         args: [...(c.command ?? []), ...(c.args ?? [])].map(String),
         env: Object.fromEntries((c.env ?? []).filter((e: any) => e.value !== undefined).map((e: any) => [e.name, String(unwrap(e.value))])),
     }));
+}
+
+/**
+ * A mandatory policy over one generated file: it refuses a deployed component whose file it
+ * cannot find (fails closed), otherwise reports what the file lets through.
+ */
+export function generatedFilePolicy(p: { name: string; description: string; file: string; component: string; checks: string; violations: (text: string) => string[] }): StackValidationPolicy {
+    return {
+        name: p.name,
+        description: p.description,
+        enforcementLevel: "mandatory",
+        validateStack: (args, report) => {
+            const text = findFile(args.resources, p.file);
+            if (text === undefined) {
+                if (deploysComponent(args.resources, p.component)) report(`${p.file}: not found in any ConfigMap, Secret or upload, so ${p.checks} cannot be checked`);
+                return;
+            }
+            for (const v of p.violations(text)) report(v);
+        },
+    };
 }

@@ -2,9 +2,8 @@
  * roles.sql as PostgreSQL will run it: which login role gains what. A secret file (it
  * carries password verifiers), so a reviewer never sees it; this policy does.
  */
-import type { StackValidationPolicy } from "@pulumi/policy";
 import { migratorRoleOf, SUPERUSER } from "../stack/fixed";
-import { deploysComponent, findFile } from "./resources";
+import { generatedFilePolicy } from "./resources";
 
 const IDENT = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
 const ident = (raw: string) => (raw.startsWith('"') ? raw.slice(1, -1).replace(/""/g, '"') : raw.toLowerCase());
@@ -71,17 +70,12 @@ export function rolesViolations(sql: string): string[] {
     return out;
 }
 
-export const databaseRoles: StackValidationPolicy = {
+export const databaseRoles = generatedFilePolicy({
     name: "database-roles",
     description:
         "roles.sql gives no login role but the superuser SUPERUSER, BYPASSRLS, CREATEROLE or REPLICATION, makes no login role an owner, makes only the migrator a member of the database's owner, grants no predefined role that reaches the server's files, programs or every table, audits no role below write, ddl and role, and runs no ALTER SYSTEM.",
-    enforcementLevel: "mandatory",
-    validateStack: (args, report) => {
-        const sql = findFile(args.resources, "roles.sql");
-        if (sql === undefined) {
-            if (deploysComponent(args.resources, "database")) report("roles.sql: not found in any ConfigMap, Secret or upload, so the roles cannot be checked");
-            return;
-        }
-        for (const v of rolesViolations(sql)) report(v);
-    },
-};
+    file: "roles.sql",
+    component: "database",
+    checks: "the roles",
+    violations: rolesViolations,
+});

@@ -2,8 +2,8 @@
  * What the services themselves let in, read from their rendered files and command lines:
  * Valkey's ACL and listeners, admin APIs, and Grafana's access settings.
  */
-import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { containerViews, deploysComponent, findFile } from "./resources";
+import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { containerViews, generatedFilePolicy } from "./resources";
 
 /**
  * The command categories the app's Valkey user may run, in order. Celery's broker (kombu)
@@ -68,19 +68,14 @@ export function valkeyViolations(conf: string): string[] {
     return out;
 }
 
-export const valkeyAcl: StackValidationPolicy = {
+export const valkeyAcl = generatedFilePolicy({
     name: "valkey-acl",
     description: `Valkey serves TLS only (port 0), its default user is off, and every user logs in with a hashed password and the app's categories only (${VALKEY_APP_CATEGORIES.join(" ")}); no debug or module command.`,
-    enforcementLevel: "mandatory",
-    validateStack: (args, report) => {
-        const conf = findFile(args.resources, "valkey.conf");
-        if (conf === undefined) {
-            if (deploysComponent(args.resources, "cache")) report("valkey.conf: not found in any ConfigMap, Secret or upload, so Valkey's ACL cannot be checked");
-            return;
-        }
-        for (const v of valkeyViolations(conf)) report(v);
-    },
-};
+    file: "valkey.conf",
+    component: "cache",
+    checks: "Valkey's ACL",
+    violations: valkeyViolations,
+});
 
 const ADMIN_FLAGS: [RegExp, string][] = [
     [/^--web\.enable-admin-api$/, "Prometheus' admin API (delete series, snapshots, clean tombstones)"],
