@@ -24,7 +24,6 @@ export interface Certificate {
     keyPem: pulumi.Output<string>;
 }
 
-const LIFETIME = CERTIFICATE_LIFETIME;
 
 /** A certificate and its key (secret) as a service's files: its server pair, or its client pair. */
 export function certificateFiles(cert: Certificate, as: "server" | "client"): ServiceFile[] {
@@ -52,7 +51,7 @@ export class CertificateAuthority extends pulumi.ComponentResource {
                 privateKeyPem: key.privateKeyPem,
                 subject: { commonName: args.commonName, organization: "flowviz" },
                 isCaCertificate: true,
-                validityPeriodHours: LIFETIME.ca,
+                validityPeriodHours: CERTIFICATE_LIFETIME.ca,
                 allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
             },
             { parent: this },
@@ -119,7 +118,7 @@ export class Authorities {
 
     /** A server certificate for `service` from the signing generation's server CA. */
     issue(service: string, names: ServerNames, parent: pulumi.Resource): Certificate {
-        return this.server.get(this.args.generation)!.sign(service, { commonName: names.dnsNames[0] ?? service, ...names }, "server_auth", LIFETIME.server, parent);
+        return this.server.get(this.args.generation)!.sign(service, { commonName: names.dnsNames[0] ?? service, ...names }, "server_auth", CERTIFICATE_LIFETIME.server, parent);
     }
 
     /**
@@ -127,6 +126,6 @@ export class Authorities {
      * its common name to the role), from the client CA, short-lived.
      */
     issueSuperuserClient(service: string, role: string, parent: pulumi.Resource): Certificate {
-        return this.client.get(this.args.generation)!.sign(service, { commonName: role, dnsNames: [], ipAddresses: [] }, "client_auth", LIFETIME.superuserClient, parent);
+        return this.client.get(this.args.generation)!.sign(service, { commonName: role, dnsNames: [], ipAddresses: [] }, "client_auth", CERTIFICATE_LIFETIME.superuserClient, parent);
     }
 }

@@ -2,7 +2,7 @@
  * Connection capacity as it will be deployed, read from the rendered files and workloads
  * (not from the stack config): what the policy pack checks and what a diff compares.
  */
-import { DOCKER, findFile, iniSections, K8S, podTemplate } from "./resources";
+import { containerViews, DOCKER, findFile, iniSections, K8S } from "./resources";
 
 interface ResourceLike {
     type: string;
@@ -35,11 +35,8 @@ function surgeOf(deployment: ResourceLike): number {
     return typeof s === "number" ? s : 1;
 }
 
-const envOf = (r: ResourceLike): Record<string, string> => {
-    if (r.type === DOCKER.container) return Object.fromEntries(((r.props.envs ?? []) as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-    const c = podTemplate(r.type, r.props)?.spec?.containers?.[0];
-    return Object.fromEntries((c?.env ?? []).filter((e: any) => e.value !== undefined).map((e: any) => [e.name, String(e.value)]));
-};
+/** The plain environment of a workload's containers (the app's pool settings). */
+const envOf = (r: ResourceLike): Record<string, string> => Object.assign({}, ...containerViews(r).map((c) => c.env));
 
 /** Pods a workload may run at once: Docker one container, Kubernetes replicas plus surge. */
 const podsOf = (r: ResourceLike) => (r.type === DOCKER.container ? 1 : Number(r.props.spec?.replicas ?? 1) + surgeOf(r));

@@ -6,7 +6,7 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { isPinnedImage } from "../stack/images";
 import { isPodSecurityLevel, podSecurityViolations, POD_SECURITY_LABEL } from "./pod-security";
-import { containersOf, DOCKER, ENV_CREDENTIALS_LABEL, K8S, podTemplate } from "./resources";
+import { containersOf, containerViews, DOCKER, ENV_CREDENTIALS_LABEL, K8S, labelOf, podTemplate } from "./resources";
 import { deployedCapacity } from "./deployed";
 import { auditTrail, dataPathPolicy } from "./data-path";
 import { dockerIsolation, exposure, namespaceLevels, namespaceOf, networkPolicyRules, rbac } from "./platform";
@@ -125,11 +125,9 @@ const noEnvCredentialsOnDocker: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
         if (args.type !== DOCKER.container) return;
-        const declared = ((args.props.labels ?? []) as { label: string; value: string }[]).some((l) => l.label === ENV_CREDENTIALS_LABEL && l.value.trim() !== "");
-        if (declared) return;
-        for (const entry of (args.props.envs ?? []) as string[]) {
-            const [name, ...rest] = String(entry).split("=");
-            if (isCredentialEnv(name!, rest.join("="))) report(`container ${args.props.name} gets ${name} as an environment variable: give it a file, or declare why its image needs it there (label ${ENV_CREDENTIALS_LABEL})`);
+        if (labelOf(args, ENV_CREDENTIALS_LABEL)?.trim()) return;
+        for (const [name, value] of Object.entries(containerViews(args)[0]!.env)) {
+            if (isCredentialEnv(name, value)) report(`container ${args.props.name} gets ${name} as an environment variable: give it a file, or declare why its image needs it there (label ${ENV_CREDENTIALS_LABEL})`);
         }
     },
 };

@@ -13,5 +13,5 @@ scripts/servers.sh install >/dev/null
 npx tsc --noEmit
 npx tsc --noEmit -p test
 npx eslint .
-npx vitest run --project unit --project cli
+npx vitest run --project unit --project stacks --project cli
 scripts/servers.sh run npx vitest run --project integration

@@ -1,6 +1,6 @@
 /**
  * The policy pack: each policy against a compliant and a violating resource, then our stacks
- * against all of them (policy-weakened.test.ts: our stacks weakened, one variant per policy at least).
+ * against all of them (test/stacks/policy-weakened.test.ts: our stacks weakened, one variant per policy at least).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
