@@ -11,8 +11,8 @@ export interface PostgresConfInput {
     effectiveCacheSize: string;
     workMem: string;
     maintenanceWorkMem: string;
-    /** absolute paths of the server certificate, its key, and the CA client certificates must chain to */
-    tls: { certFile: string; keyFile: string; caFile: string };
+    /** absolute paths of the server certificate, its key, and the CA client certificates must chain to (unset where an operator places them) */
+    tls?: { certFile: string; keyFile: string; caFile: string };
     /** continuous archiving (configs/pgbackrest.ts archiveSettings) */
     archive?: Record<string, string | number>;
 }
@@ -27,8 +27,9 @@ export const IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 60;
 /** pgAudit's statement classes: for every role, and for the roles that change HACCP records (app, migrator). */
 export const AUDIT_CLASSES = { everyone: "ddl, role", writers: "write, ddl, role" } as const;
 
-export function postgresqlConf(i: PostgresConfInput): string {
-    const settings = {
+/** postgresql.conf's settings, values as the file writes them (strings quoted). */
+export function postgresSettings(i: PostgresConfInput): Record<string, string | number> {
+    return {
         listen_addresses: quoteLiteral("*"),
         port: i.port,
         max_connections: i.maxConnections,
@@ -62,13 +63,14 @@ export function postgresqlConf(i: PostgresConfInput): string {
         track_io_timing: "on",
         // every TCP connection is TLS (pg_hba.conf refuses the rest); TLS 1.2 at least
         ssl: "on",
-        ssl_cert_file: quoteLiteral(i.tls.certFile),
-        ssl_key_file: quoteLiteral(i.tls.keyFile),
-        ssl_ca_file: quoteLiteral(i.tls.caFile),
+        ...(i.tls ? { ssl_cert_file: quoteLiteral(i.tls.certFile), ssl_key_file: quoteLiteral(i.tls.keyFile), ssl_ca_file: quoteLiteral(i.tls.caFile) } : {}),
         ssl_min_protocol_version: quoteLiteral("TLSv1.2"),
         ...i.archive,
     };
-    return [`# ${GENERATED}`, ...iniLines(settings), ""].join("\n");
+}
+
+export function postgresqlConf(i: PostgresConfInput): string {
+    return [`# ${GENERATED}`, ...iniLines(postgresSettings(i)), ""].join("\n");
 }
 
 /** Who may log in to what over TCP: always TLS, always SCRAM. */
@@ -76,29 +78,32 @@ export interface HbaInput {
     database: string;
     /** roles that log in to the application database (app, migration, exporter) */
     databaseLogins: string[];
-    /** the superuser: over TCP only the roles job, with its client certificate (any database) */
-    superuser: string;
+    /** the superuser: over TCP only the roles job, with its client certificate (any database); none where no one logs in as it */
+    superuser?: string;
 }
 
 /**
- * TLS only: plaintext TCP is refused before any password is asked, each login role
- * reaches only the database it needs with SCRAM, and the superuser logs in over TCP
- * only with a client certificate from the stack's CA (no password to guess, and none
- * that rotating can break). Its password serves the local socket (`kubectl exec`).
- * Anything else is refused. On Kubernetes, NetworkPolicies decide who reaches the port at all.
+ * The TCP rules: plaintext refused before any password is asked, each login role reaching
+ * only the database it needs with SCRAM, the superuser (where it logs in at all) only with a
+ * client certificate from the stack's CA, anything else refused. CloudNativePG's Cluster takes
+ * these as its user rules (configs/cloudnative-pg.ts).
+ */
+export function hbaRules(i: HbaInput): string[] {
+    return [
+        "hostnossl  all       all   all      reject",
+        `hostssl    ${quoteHba(i.database)}  ${hbaNames(i.databaseLogins)}  all  scram-sha-256`,
+        ...(i.superuser ? [`hostssl    all       ${quoteHba(i.superuser)}  all  cert`] : []),
+        "host       all       all   all      reject",
+    ];
+}
+
+/**
+ * pg_hba.conf: the TCP rules above (no password to guess for the superuser, and none that
+ * rotating can break); its password serves the local socket (`kubectl exec`). On Kubernetes,
+ * NetworkPolicies decide who reaches the port at all.
  */
 export function pgHbaConf(i: HbaInput): string {
-    const logins = hbaNames(i.databaseLogins);
-    return [
-        `# ${GENERATED}`,
-        "# TYPE     DATABASE  USER  ADDRESS  METHOD",
-        "local      all       all            scram-sha-256",
-        "hostnossl  all       all   all      reject",
-        `hostssl    ${quoteHba(i.database)}  ${logins}  all  scram-sha-256`,
-        `hostssl    all       ${quoteHba(i.superuser)}  all  cert`,
-        "host       all       all   all      reject",
-        "",
-    ].join("\n");
+    return [`# ${GENERATED}`, "# TYPE     DATABASE  USER  ADDRESS  METHOD", "local      all       all            scram-sha-256", ...hbaRules(i), ""].join("\n");
 }
 
 export interface LoginRole {
@@ -126,6 +131,57 @@ export interface RolesInput {
 
 const DML = "SELECT, INSERT, UPDATE, DELETE";
 
+/** The statements that keep a session's own values and verifiers out of the server log (a script's first lines, again after \\connect). */
+const QUIET_SESSION = [
+    "SET log_statement = 'none';",
+    "SET log_min_duration_statement = -1;",
+    "SET log_min_error_statement = panic;",
+    "-- pgAudit would log each ALTER ROLE ... PASSWORD whole: this reviewed job is the one session it skips",
+    "SET pgaudit.log = 'none';",
+    "-- Re-applying is normal: no notices for grants that already exist.",
+    "SET client_min_messages = warning;",
+];
+
+type RoleNames = { database: string; owner: string; app: string; migrator: string };
+
+/** What the login roles' sessions start with, and the owner's one member: the migrator. */
+export function roleSettingsSql(r: RoleNames): string[] {
+    const [app, migrator] = [quoteIdent(r.app), quoteIdent(r.migrator)];
+    return [
+        `GRANT ${quoteIdent(r.owner)} TO ${migrator};`,
+        "-- the audit trail: every write of the roles that change records (pgAudit, postgresql.conf)",
+        `ALTER ROLE ${app} SET pgaudit.log = ${quoteLiteral(AUDIT_CLASSES.writers)};`,
+        `ALTER ROLE ${migrator} SET pgaudit.log = ${quoteLiteral(AUDIT_CLASSES.writers)};`,
+        `-- migrations create objects as the owner, so the app never owns one`,
+        `ALTER ROLE ${migrator} SET role = ${quoteLiteral(r.owner)};`,
+    ];
+}
+
+/** Who may connect to the application database: the named roles, nobody else; the migrator may create temporary tables. */
+export function databaseGrantsSql(r: RoleNames, connecting: string[]): string[] {
+    const db = quoteIdent(r.database);
+    return [
+        `REVOKE ALL ON DATABASE ${db} FROM PUBLIC;`,
+        `GRANT CONNECT ON DATABASE ${db} TO ${connecting.map(quoteIdent).join(", ")};`,
+        `GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${quoteIdent(r.migrator)};`,
+    ];
+}
+
+/** Inside the application database: the owner owns the schema, the app reads and writes rows of what the owner creates. */
+export function schemaGrantsSql(r: RoleNames, usage: string[]): string[] {
+    const [owner, app] = [quoteIdent(r.owner), quoteIdent(r.app)];
+    return [
+        `ALTER SCHEMA public OWNER TO ${owner};`,
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
+        `REVOKE CREATE ON SCHEMA public FROM ${app};`,
+        `GRANT USAGE ON SCHEMA public TO ${usage.map(quoteIdent).join(", ")};`,
+        `GRANT ${DML} ON ALL TABLES IN SCHEMA public TO ${app};`,
+        `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${app};`,
+        `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT ${DML} ON TABLES TO ${app};`,
+        `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${app};`,
+    ];
+}
+
 /**
  * A psql script that creates or updates every role, the database and the privileges
  * (PostgreSQL documentation, "Schemas: Usage Patterns": a secure schema usage pattern
@@ -136,8 +192,8 @@ export function rolesSql(r: RolesInput): string {
     const db = quoteIdent(r.database);
     const owner = quoteIdent(r.owner);
     const app = quoteIdent(r.app.name);
-    const migrator = quoteIdent(r.migrator.name);
     const monitor = quoteIdent(r.monitor.name);
+    const names = { database: r.database, owner: r.owner, app: r.app.name, migrator: r.migrator.name };
     const ensureRole = (name: string, login: boolean) =>
         `SELECT format('CREATE ROLE %I ${login ? "LOGIN" : "NOLOGIN"}', ${quoteLiteral(name)}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(name)})\\gexec`;
     const login = (role: LoginRole) => [
@@ -148,13 +204,7 @@ export function rolesSql(r: RolesInput): string {
         `-- ${GENERATED}`,
         "\\set ON_ERROR_STOP on",
         "-- The verifiers below must not reach the server log, whatever its settings.",
-        "SET log_statement = 'none';",
-        "SET log_min_duration_statement = -1;",
-        "SET log_min_error_statement = panic;",
-        "-- pgAudit would log each ALTER ROLE ... PASSWORD whole: this reviewed job is the one session it skips",
-        "SET pgaudit.log = 'none';",
-        "-- Re-applying is normal: no notices for grants that already exist.",
-        "SET client_min_messages = warning;",
+        ...QUIET_SESSION,
         "",
         "-- the superuser's password (local socket only; over TCP it needs its certificate)",
         `ALTER ROLE ${quoteIdent(r.superuser.name)} PASSWORD ${quoteLiteral(r.superuser.verifier)};`,
@@ -165,33 +215,17 @@ export function rolesSql(r: RolesInput): string {
         ...login(r.migrator),
         ...login(r.app),
         ...login(r.monitor),
-        `GRANT ${owner} TO ${migrator};`,
-        "-- the audit trail: every write of the roles that change records (pgAudit, postgresql.conf)",
-        `ALTER ROLE ${app} SET pgaudit.log = ${quoteLiteral(AUDIT_CLASSES.writers)};`,
-        `ALTER ROLE ${migrator} SET pgaudit.log = ${quoteLiteral(AUDIT_CLASSES.writers)};`,
-        `-- migrations create objects as the owner, so the app never owns one`,
-        `ALTER ROLE ${migrator} SET role = ${quoteLiteral(r.owner)};`,
+        ...roleSettingsSql(names),
         `GRANT pg_monitor TO ${monitor};`,
         `SELECT format('CREATE DATABASE %I OWNER %I', ${quoteLiteral(r.database)}, ${quoteLiteral(r.owner)}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${quoteLiteral(r.database)})\\gexec`,
         `ALTER DATABASE ${db} OWNER TO ${owner};`,
-        `REVOKE ALL ON DATABASE ${db} FROM PUBLIC;`,
-        `GRANT CONNECT ON DATABASE ${db} TO ${app}, ${migrator}, ${monitor};`,
-        `GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${migrator};`,
+        ...databaseGrantsSql(names, [r.app.name, r.migrator.name, r.monitor.name]),
         "",
         `\\connect ${quoteIdent(r.database)}`,
-        "SET log_statement = 'none';",
-        "SET pgaudit.log = 'none';",
-        "SET client_min_messages = warning;",
+        ...QUIET_SESSION.filter((l) => !/log_min_|^--/.test(l)),
         `-- an older stack let the app role own the tables: hand them to the owner`,
         `REASSIGN OWNED BY ${app} TO ${owner};`,
-        `ALTER SCHEMA public OWNER TO ${owner};`,
-        "REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
-        `REVOKE CREATE ON SCHEMA public FROM ${app};`,
-        `GRANT USAGE ON SCHEMA public TO ${app}, ${monitor};`,
-        `GRANT ${DML} ON ALL TABLES IN SCHEMA public TO ${app};`,
-        `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${app};`,
-        `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT ${DML} ON TABLES TO ${app};`,
-        `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${app};`,
+        ...schemaGrantsSql(names, [r.app.name, r.monitor.name]),
         "",
         "-- what the backup sidecar records (as the superuser) and the exporter reads; nobody else sees it",
         "CREATE SCHEMA IF NOT EXISTS flowviz_ops AUTHORIZATION postgres;",

@@ -16,7 +16,7 @@ PACKAGES=(
     prometheus-postgres-exporter prometheus-pgbouncer-exporter
     python3-asyncpg python3-sqlalchemy python3-celery python3-redis python3-limits
     postgresql-17-pgaudit
-    radosgw python3-boto3
+    radosgw python3-boto3 barman-cli-cloud
     openssl ca-certificates
 )
 MIRROR=${FLOWVIZ_DEBIAN_MIRROR:-http://deb.debian.org/debian}

@@ -7,6 +7,7 @@ import { setCommand as set } from "./commands";
 import type { Invariant, Violation } from "./invariants";
 import type { StackConfig } from "./schema";
 import type { Thresholds } from "../configs/rules/model";
+import { usesCloudNativePg } from "./cloudnative-pg";
 
 export type Repository = "posix" | "s3" | "none";
 
@@ -67,9 +68,9 @@ export const BACKUP_INVARIANTS: Invariant[] = [
     },
     {
         title: "Kubernetes names the PostgreSQL image with pgBackRest and pgAudit",
-        rule: "on Kubernetes, postgres.backups.image is set: the image built from images/postgres-pgbackrest/Dockerfile and pushed to a registry the cluster pulls from (Docker builds it itself); PostgreSQL runs it whether or not it backs up, since postgresql.conf preloads pgAudit",
+        rule: "on Kubernetes with postgres.engine statefulset, postgres.backups.image is set: the image built from images/postgres-pgbackrest/Dockerfile and pushed to a registry the cluster pulls from (Docker builds it itself); PostgreSQL runs it whether or not it backs up, since postgresql.conf preloads pgAudit",
         check(c, ctx) {
-            if (c.platform !== "kubernetes" || c.postgres.backups.image) return [];
+            if (c.platform !== "kubernetes" || usesCloudNativePg(c) || c.postgres.backups.image) return [];
             return [{ key: "postgres.backups.image", message: `is unset: PostgreSQL's container runs pgBackRest (archive_command) and preloads pgAudit, and ${c.postgres.image} has neither; build and push images/postgres-pgbackrest (README, "Backups"), then ${set(ctx, "postgres.backups.image", "registry.example.com/flowviz/postgres-pgbackrest:17.12-1")}` }];
         },
     },
@@ -85,11 +86,12 @@ export const BACKUP_INVARIANTS: Invariant[] = [
     },
     {
         title: "retention covers the recovery window",
-        rule: "(retention.full - 1) x the longest gap between full backups (schedule.full) >= retention.recoveryWindowDays: right after a new full backup, the oldest kept one must still reach back that far",
+        rule: "statefulset engine: (retention.full - 1) x the longest gap between full backups (schedule.full) >= retention.recoveryWindowDays: right after a new full backup, the oldest kept one must still reach back that far",
         override: "postgres.backups.retention.recoveryWindowDays",
         check(c, ctx) {
             const b = c.postgres.backups;
-            if (backupRepository(c) === "none") return [];
+            // Barman Cloud keeps a recovery window (retentionPolicy), not a count of full backups
+            if (backupRepository(c) === "none" || usesCloudNativePg(c)) return [];
             const gap = longestGapSeconds([b.schedule.full]);
             const window = guaranteedWindowSeconds(c);
             if (window >= b.retention.recoveryWindowDays * DAY) return [];
@@ -109,11 +111,11 @@ export const BACKUP_INVARIANTS: Invariant[] = [
     },
     {
         title: "the WAL queue fits PostgreSQL's volume",
-        rule: "archivePushQueueMax <= postgres.storageSize / 4: WAL waiting for an unreachable repository must never fill the data volume",
+        rule: "statefulset engine: archivePushQueueMax <= postgres.storageSize / 4: WAL waiting for an unreachable repository must never fill the data volume",
         check(c, ctx) {
             const b = c.postgres.backups;
             const limit = quantityValue(c.postgres.storageSize) / 4;
-            if (backupRepository(c) === "none" || quantityValue(b.archivePushQueueMax) <= limit) return [];
+            if (backupRepository(c) === "none" || usesCloudNativePg(c) || quantityValue(b.archivePushQueueMax) <= limit) return [];
             return [{ key: "postgres.backups.archivePushQueueMax", message: `is ${b.archivePushQueueMax}, more than a quarter of postgres.storageSize ${c.postgres.storageSize}: a long repository outage would fill the data volume and stop PostgreSQL; lower it (${set(ctx, "postgres.backups.archivePushQueueMax", `${Math.floor(limit / 1024 ** 2)}Mi`)})` }];
         },
     },

@@ -10,6 +10,7 @@ import { mib, postgresMemory, prometheusDisk, PROMETHEUS_WAL_BYTES, seconds } fr
 import { FIXED_PORTS, INTERNAL_ROLES, SYSTEM_DATABASES } from "./fixed";
 import type { StackConfig } from "./schema";
 import { BACKUP_INVARIANTS } from "./backups";
+import { CNPG_INVARIANTS } from "./cloudnative-pg";
 import { imageTag } from "./images";
 import { isPrivateOrLoopback } from "../policy/platform";
 
@@ -349,7 +350,7 @@ const certificates: Invariant[] = [
     },
 ];
 
-export const INVARIANTS: Invariant[] = [...connections, ...database, ...BACKUP_INVARIANTS, ...ports, ...monitoring, ...certificates];
+export const INVARIANTS: Invariant[] = [...connections, ...database, ...BACKUP_INVARIANTS, ...CNPG_INVARIANTS, ...ports, ...monitoring, ...certificates];
 
 /** Every violation of every invariant, as `project:key: message`. */
 export function checkInvariants(config: StackConfig, ctx: CheckContext): string[] {

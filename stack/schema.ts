@@ -95,8 +95,28 @@ export const RestoreSchema = Type.Object(
     { additionalProperties: false, description: "restore PostgreSQL from the backup repository to a point in time" },
 );
 
+/** CloudNativePG: the operator runs PostgreSQL as a replicated Cluster (docs/CLOUDNATIVE-PG.md). */
+export const CloudNativePgSchema = Section("CloudNativePG (postgres.engine `cloudnative-pg`, Kubernetes): the operator runs a replicated Cluster; docs/CLOUDNATIVE-PG.md", {
+    image: Image("ghcr.io/cloudnative-pg/postgresql:17.12-standard-trixie", "operand image (CloudNativePG's PostgreSQL image with pgAudit: its `standard` flavour); its PostgreSQL version must be postgres.image's"),
+    instances: Type.Integer({ minimum: 2, maximum: 9, default: 3, description: "PostgreSQL instances: one primary, the rest streaming standbys on other nodes" }),
+    synchronous: Section("synchronous replication (`postgresql.synchronous`, method `any`)", {
+        number: Type.Integer({ minimum: 1, maximum: 8, default: 1, description: "standbys that must confirm a commit before it returns" }),
+        dataDurability: Type.Union([Type.Literal("required"), Type.Literal("preferred")], {
+            default: "required",
+            description: "`required`: a commit waits until enough standbys confirm it, even when they are down (no acknowledged write is ever on one node only); `preferred`: commits go on without standbys (availability over durability)",
+        }),
+    }),
+    zoneSpread: Type.Boolean({ default: false, description: "also spread the instances across zones (`topology.kubernetes.io/zone`), never two in one zone while another has none" }),
+    operatorNamespace: Type.String({ pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", default: "cnpg-system", description: "namespace of the CloudNativePG operator and its Barman Cloud plugin (our NetworkPolicies let them reach the instances)" }),
+});
+
 export const PostgresSchema = Section("PostgreSQL server", {
     image: Image("postgres:17.12-trixie", "PostgreSQL image"),
+    engine: Type.Union([Type.Literal("statefulset"), Type.Literal("cloudnative-pg")], {
+        default: "statefulset",
+        description: "how PostgreSQL runs: `statefulset` (one pod, pgBackRest backups; Docker and Kubernetes) or `cloudnative-pg` (Kubernetes: a CloudNativePG Cluster with synchronous standbys and Barman Cloud backups; postgres.cloudnativePg)",
+    }),
+    cloudnativePg: CloudNativePgSchema,
     database: Type.String({ pattern: "^[a-z_][a-z0-9_]{0,62}$", examples: ["flowviz", "flowviz_prod"], default: "flowviz", description: "application database" }),
     appUser: Type.String({ pattern: "^[a-z_][a-z0-9_]{0,62}$", examples: ["flowviz", "flowviz_app"], default: "flowviz", description: "role the API and worker log in as (through PgBouncer)" }),
     maxConnections: Type.Integer({ minimum: 20, maximum: 10000, default: 100, description: "`max_connections`" }),

@@ -1,0 +1,78 @@
+/**
+ * The CloudNativePG engine: the operator and plugin versions the stack is written for, the
+ * PostgreSQL parameters the operator sets itself, and the invariants of a stack that uses it.
+ */
+import { setCommand as set } from "./commands";
+import { imageTag } from "./images";
+import { imageVersion } from "./versions";
+import { backupRepository } from "./backups";
+import type { Invariant } from "./invariants";
+import type { StackConfig } from "./schema";
+
+/** The releases whose CRDs the objects are validated against (schema/cloudnative-pg/). */
+export const CNPG_RELEASES = {
+    operator: { repository: "cloudnative-pg/cloudnative-pg", tag: "v1.30.0", commit: "4b5e244" },
+    plugin: { repository: "cloudnative-pg/plugin-barman-cloud", tag: "v0.9.0" },
+} as const;
+
+/** The Barman Cloud plugin's name, as a Cluster and a Backup refer to it. */
+export const BARMAN_CLOUD_PLUGIN = "barman-cloud.cloudnative-pg.io";
+
+/**
+ * Parameters CloudNativePG sets itself and refuses in `postgresql.parameters`
+ * (FixedConfigurationParameters in pkg/postgres/configuration.go of the operator release above):
+ * paths, TLS files, archiving, recovery and replication wiring, logging destination.
+ */
+export const CNPG_FIXED_PARAMETERS: readonly string[] = [
+    "allow_system_table_mods", "archive_cleanup_command", "archive_command", "archive_mode", "bonjour", "bonjour_name", "cluster_name", "config_file",
+    "data_directory", "data_sync_retry", "event_source", "external_pid_file", "hba_file", "hot_standby", "ident_file", "jit_provider", "listen_addresses",
+    "log_destination", "log_directory", "log_file_mode", "log_filename", "log_rotation_age", "log_rotation_size", "log_truncate_on_rotation", "logging_collector",
+    "pg_failover_slots.primary_dsn", "pg_failover_slots.standby_slot_names", "port", "primary_conninfo", "primary_slot_name", "promote_trigger_file",
+    "recovery_end_command", "recovery_min_apply_delay", "recovery_target", "recovery_target_action", "recovery_target_inclusive", "recovery_target_lsn",
+    "recovery_target_name", "recovery_target_time", "recovery_target_timeline", "recovery_target_xid", "restart_after_crash", "restore_command",
+    "shared_preload_libraries", "ssl", "ssl_ca_file", "ssl_cert_file", "ssl_crl_file", "ssl_dh_params_file", "ssl_ecdh_curve", "ssl_key_file",
+    "ssl_passphrase_command", "ssl_passphrase_command_supports_reload", "ssl_prefer_server_ciphers", "stats_temp_directory", "synchronized_standby_slots",
+    "synchronous_standby_names", "syslog_facility", "syslog_ident", "syslog_sequence_numbers", "syslog_split_messages", "temp_tablespaces",
+    "unix_socket_directories", "unix_socket_group", "unix_socket_permissions",
+];
+
+export const usesCloudNativePg = (c: Pick<StackConfig, "postgres">) => c.postgres.engine === "cloudnative-pg";
+
+export const CNPG_INVARIANTS: Invariant[] = [
+    {
+        title: "CloudNativePG runs on Kubernetes",
+        rule: "postgres.engine cloudnative-pg (an operator's Cluster) needs platform kubernetes",
+        check(c, ctx) {
+            if (!usesCloudNativePg(c) || c.platform === "kubernetes") return [];
+            return [{ key: "postgres.engine", message: `is cloudnative-pg, which is a Kubernetes operator; on ${c.platform} PostgreSQL runs as one container: ${set(ctx, "postgres.engine", "statefulset")}` }];
+        },
+    },
+    {
+        title: "the operand image runs postgres.image's PostgreSQL",
+        rule: "postgres.cloudnativePg.image's tag starts with the PostgreSQL version of postgres.image (17.12-...): one version for the generated parameters, the tests and both engines",
+        check(c, ctx) {
+            if (!usesCloudNativePg(c)) return [];
+            const image = c.postgres.cloudnativePg.image;
+            const version = imageVersion(c.postgres.image);
+            if (!version || imageTag(image).startsWith(version)) return [];
+            return [{ key: "postgres.cloudnativePg.image", message: `is ${image}, whose tag does not start with ${version}, the version of postgres.image (${c.postgres.image}); use CloudNativePG's image of that version: ${set(ctx, "postgres.cloudnativePg.image", `ghcr.io/cloudnative-pg/postgresql:${version}-standard-trixie`)}` }];
+        },
+    },
+    {
+        title: "enough standbys for synchronous commits",
+        rule: "postgres.cloudnativePg.synchronous.number <= instances - 1: a commit waits for that many standbys, and there must be that many",
+        check(c, ctx) {
+            const n = c.postgres.cloudnativePg;
+            if (!usesCloudNativePg(c) || n.synchronous.number <= n.instances - 1) return [];
+            return [{ key: "postgres.cloudnativePg.synchronous.number", message: `is ${n.synchronous.number}, but ${n.instances} instances have ${n.instances - 1} standbys: with dataDurability ${n.synchronous.dataDurability} no commit could ever return; lower it (${set(ctx, "postgres.cloudnativePg.synchronous.number", n.instances - 1)}) or raise postgres.cloudnativePg.instances` }];
+        },
+    },
+    {
+        title: "CloudNativePG backs up to an object store",
+        rule: "with postgres.engine cloudnative-pg, postgres.backups.repository is s3 (the Barman Cloud plugin archives to object storage) or none with allowNone",
+        check(c, ctx) {
+            if (!usesCloudNativePg(c) || backupRepository(c) !== "posix") return [];
+            return [{ key: "postgres.backups.repository", message: `is posix, a volume of one pod; CloudNativePG's Barman Cloud plugin archives to an object store: ${set(ctx, "postgres.backups.repository", "s3")} with postgres.backups.s3` }];
+        },
+    },
+];
