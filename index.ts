@@ -9,6 +9,7 @@ import { Credentials } from "./components/credentials";
 import { DockerPlatform } from "./components/platform/docker";
 import { KubernetesPlatform } from "./components/platform/kubernetes";
 import { Postgres } from "./components/postgres";
+import { CloudNativePostgres } from "./components/cloudnative-pg";
 import { PgBouncer } from "./components/pgbouncer";
 import { App } from "./components/app";
 import { Exporters } from "./components/exporters";
@@ -37,7 +38,23 @@ const appUser = config.postgres.appUser;
 const database = config.postgres.database;
 const migrator = migratorRoleOf(database);
 
-const postgres = new Postgres("postgres", {
+const s3Keys = secrets.backupS3AccessKey !== undefined && secrets.backupS3SecretKey !== undefined ? { key: pulumi.secret(secrets.backupS3AccessKey), secret: pulumi.secret(secrets.backupS3SecretKey) } : undefined;
+/** CloudNativePG's Cluster, or PostgreSQL as one pod of our own */
+const cloudnativePg = config.postgres.engine === "cloudnative-pg" && platform instanceof KubernetesPlatform && config.platform === "kubernetes";
+const postgres: { host: string } = cloudnativePg
+    ? new CloudNativePostgres("postgres", {
+          settings: config.postgres,
+          platform: platform as KubernetesPlatform,
+          storageClassName: config.kubernetes.storageClassName,
+          roles: { database, owner: ownerRoleOf(database), migrator, app: appUser },
+          verifiers: { migrator: credentials.verifier("migrationDbPassword"), app: credentials.verifier("appDbPassword") },
+          ca,
+          clients: ["pgbouncer"],
+          apiServerCidrs: config.kubernetes.egress.apiServerCidrs,
+          objectStorageCidrs: config.kubernetes.egress.objectStorageCidrs,
+          s3Keys,
+      })
+    : new Postgres("postgres", {
     settings: config.postgres,
     platform,
     superuserPassword: credentials.get("postgresPassword"),
@@ -60,7 +77,7 @@ const postgres = new Postgres("postgres", {
     hostPort: hostPorts.postgres,
     backupCredentials: {
         cipherPass: credentials.get("backupCipherPassphrase"),
-        s3Keys: secrets.backupS3AccessKey !== undefined && secrets.backupS3SecretKey !== undefined ? { key: pulumi.secret(secrets.backupS3AccessKey), secret: pulumi.secret(secrets.backupS3SecretKey) } : undefined,
+        s3Keys,
     },
 });
 
@@ -81,7 +98,7 @@ const pgbouncer = new PgBouncer("pgbouncer", {
     },
     exporterImage: config.monitoring.pgbouncerExporterImage,
     // the backup sidecar in PostgreSQL's pod reads PgBouncer's certificate (a TLS handshake, no login)
-    clients: ["api", "worker", "postgres"],
+    clients: cloudnativePg ? ["api", "worker"] : ["api", "worker", "postgres"],
     hostPort: hostPorts.pgbouncer,
 });
 
@@ -104,7 +121,8 @@ const thresholds = alertThresholds(config);
 new Exporters("exporters", {
     platform,
     images: { postgres: monitoring.postgresExporterImage, node: monitoring.nodeExporterImage, kubeRbacProxy: monitoring.kubeRbacProxyImage },
-    postgres: { host: postgres.host, port: POSTGRES_PORT, database: config.postgres.database },
+    // CloudNativePG's instances export their own metrics
+    postgres: cloudnativePg ? undefined : { host: postgres.host, port: POSTGRES_PORT, database: config.postgres.database },
     postgresPassword: credentials.get("postgresExporterPassword"),
     ca,
     nodeExporter: !operatorMode,

@@ -23,8 +23,8 @@ const POSTGRES_EXPORTER_DIR = "/etc/postgres-exporter";
 export interface ExportersArgs {
     readonly platform: Platform;
     readonly images: { postgres: string; node: string; kubeRbacProxy: string };
-    /** PostgreSQL as seen by the exporter */
-    readonly postgres: { host: string; port: number; database: string };
+    /** PostgreSQL as seen by the exporter; none when the database exports its own metrics (CloudNativePG) */
+    readonly postgres?: { host: string; port: number; database: string };
     /** password of the `postgres_exporter` role (member of pg_monitor) */
     readonly postgresPassword: pulumi.Input<string>;
     /** the stack CA: it signed PostgreSQL's certificate, and signs node-exporter's proxy's */
@@ -33,7 +33,7 @@ export interface ExportersArgs {
     readonly nodeExporter: boolean;
 }
 
-/** postgres-exporter and node-exporter (PgBouncer's exporter runs beside each PgBouncer: components/pgbouncer.ts). */
+/** postgres-exporter (unless the database exports its own) and node-exporter (PgBouncer's exporter runs beside each PgBouncer: components/pgbouncer.ts). */
 export class Exporters extends pulumi.ComponentResource {
     constructor(name: string, args: ExportersArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flowviz:monitoring:Exporters", name, {}, opts);
@@ -41,7 +41,8 @@ export class Exporters extends pulumi.ComponentResource {
         const listen = (port: number) => listenFlag(p.listenAddress, port);
         const common = { runAs: EXPORTER_RUN_AS, replicas: 1, resources: EXPORTER_RESOURCES } as const;
 
-        p.deploy(
+        const pg = args.postgres;
+        if (pg) p.deploy(
             {
                 ...common,
                 name: "postgres-exporter",
@@ -50,7 +51,7 @@ export class Exporters extends pulumi.ComponentResource {
                 // the archiver's progress and the backup sidecar's results (configs/pgbackrest.ts)
                 args: [listen(FIXED_PORTS["postgres-exporter"]), `--extend.query-path=${POSTGRES_EXPORTER_DIR}/queries.yaml`],
                 env: {
-                    DATA_SOURCE_URI: `${args.postgres.host}:${args.postgres.port}/${args.postgres.database}?sslmode=verify-full&sslrootcert=${POSTGRES_EXPORTER_DIR}/${TLS_FILES.ca}`,
+                    DATA_SOURCE_URI: `${pg.host}:${pg.port}/${pg.database}?sslmode=verify-full&sslrootcert=${POSTGRES_EXPORTER_DIR}/${TLS_FILES.ca}`,
                     DATA_SOURCE_USER: POSTGRES_EXPORTER_USER,
                     DATA_SOURCE_PASS_FILE: `${POSTGRES_EXPORTER_DIR}/${SECRET_FILE}`,
                 },

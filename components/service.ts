@@ -45,7 +45,12 @@ export interface HealthCheck {
     maxStartSeconds?: number;
 }
 
-export type Workload = "deployment" | "statefulset" | "daemonset" | "job";
+/**
+ * `operated`: pods an operator creates from a custom resource the service's component declares
+ * (CloudNativePG's instances), carrying the service's selector labels; the platform declares
+ * only what surrounds them (NetworkPolicies, the scrape target), never a workload or a Service.
+ */
+export type Workload = "deployment" | "statefulset" | "daemonset" | "job" | "operated";
 
 /** How a service shuts down cleanly: the signal that starts its graceful shutdown, and how long that may take. */
 export interface GracefulStop {

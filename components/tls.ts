@@ -126,6 +126,11 @@ export class Authorities {
      * its common name to the role), from the client CA, short-lived.
      */
     issueSuperuserClient(service: string, role: string, parent: pulumi.Resource): Certificate {
-        return this.client.get(this.args.generation)!.sign(service, { commonName: role, dnsNames: [], ipAddresses: [] }, "client_auth", CERTIFICATE_LIFETIME.superuserClient, parent);
+        return this.issueClient(service, role, CERTIFICATE_LIFETIME.superuserClient, parent);
+    }
+
+    /** A client certificate for a role (PostgreSQL's `cert` method maps its common name to the role), from the client CA. */
+    issueClient(service: string, role: string, lifetime: { validity: number; renewBefore: number }, parent: pulumi.Resource): Certificate {
+        return this.client.get(this.args.generation)!.sign(service, { commonName: role, dnsNames: [], ipAddresses: [] }, "client_auth", lifetime, parent);
     }
 }

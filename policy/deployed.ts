@@ -2,7 +2,7 @@
  * Connection capacity as it will be deployed, read from the rendered files and workloads
  * (not from the stack config): what the policy pack checks and what a diff compares.
  */
-import { containerViews, DOCKER, findFile, iniSections, K8S } from "./resources";
+import { activeClusters, containerViews, DOCKER, findFile, iniSections, K8S } from "./resources";
 
 interface ResourceLike {
     type: string;
@@ -44,9 +44,11 @@ const podsOf = (r: ResourceLike) => (r.type === DOCKER.container ? 1 : Number(r.
 export function deployedCapacity(resources: ResourceLike[]): DeployedCapacity | undefined {
     const ini = findFile(resources, "pgbouncer.ini");
     const conf = findFile(resources, "postgresql.conf");
-    if (ini === undefined || conf === undefined) return undefined;
+    // CloudNativePG: the Cluster's parameters are postgresql.conf's
+    const cluster = activeClusters(resources)[0]?.props.spec?.postgresql?.parameters as Record<string, string> | undefined;
+    if (ini === undefined || (conf === undefined && cluster === undefined)) return undefined;
     const pgb = iniSections(ini).pgbouncer ?? {};
-    const pg = iniSections(conf)[""]!;
+    const pg = conf === undefined ? cluster! : iniSections(conf)[""]!;
     const pool = Number(pgb.default_pool_size ?? 20);
     const reserve = Number(pgb.reserve_pool_size ?? 0);
     const isPgbouncer = (r: ResourceLike) =>

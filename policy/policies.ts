@@ -12,6 +12,7 @@ import { auditTrail, dataPathPolicy } from "./data-path";
 import { dockerIsolation, exposure, namespaceLevels, namespaceOf, networkPolicyRules, rbac } from "./platform";
 import { grafanaAccess, noAdminApis, valkeyAcl } from "./services";
 import { databaseRoles } from "./roles";
+import { cloudnativePgPolicy } from "./cloudnative-pg";
 
 export type Policy = ResourceValidationPolicy | StackValidationPolicy;
 
@@ -33,10 +34,10 @@ const isCredentialEnv = (name: string, value: string) =>
 
 const protectData: ResourceValidationPolicy = {
     name: "protect-data",
-    description: "Objects that hold data (volume claims, Docker volumes) and the namespace that owns the claims are protected from deletion.",
+    description: "Objects that hold data (volume claims, Docker volumes, CloudNativePG Clusters and their ObjectStore) and the namespace that owns the claims are protected from deletion.",
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
-        if (![K8S.pvc, K8S.namespace, DOCKER.volume].includes(args.type as never)) return;
+        if (![K8S.pvc, K8S.namespace, DOCKER.volume, K8S.cnpgCluster, K8S.objectStore].includes(args.type as never)) return;
         if (!args.opts.protect) report(`${args.name} holds data but is not protected: set protect (and retainOnDelete) on it`);
     },
 };
@@ -235,5 +236,6 @@ export const POLICIES: Policy[] = [
     valkeyAcl,
     databaseRoles,
     auditTrail,
+    cloudnativePgPolicy,
 ];
 

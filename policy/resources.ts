@@ -14,6 +14,10 @@ export const K8S = {
     job: "kubernetes:batch/v1:Job",
     cronJob: "kubernetes:batch/v1:CronJob",
     pod: "kubernetes:core/v1:Pod",
+    cnpgCluster: "kubernetes:postgresql.cnpg.io/v1:Cluster",
+    cnpgScheduledBackup: "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup",
+    cnpgPooler: "kubernetes:postgresql.cnpg.io/v1:Pooler",
+    objectStore: "kubernetes:barmancloud.cnpg.io/v1:ObjectStore",
     ingress: "kubernetes:networking.k8s.io/v1:Ingress",
     role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
     clusterRole: "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
@@ -140,3 +144,7 @@ export function generatedFilePolicy(p: { name: string; description: string; file
         },
     };
 }
+
+/** The CloudNativePG Clusters that run (a hibernated one, kept after a restore, has no pods). */
+export const activeClusters = <R extends { type: string; props: any }>(resources: R[]): R[] =>
+    resources.filter((r) => r.type === K8S.cnpgCluster && r.props.metadata?.annotations?.["cnpg.io/hibernation"] !== "on");

@@ -42,8 +42,10 @@ export const POSTGRES_EXPORTER_USER = "postgres_exporter";
 export const PGBOUNCER_ADMIN_USER = "pgbouncer_admin";
 export const PGBOUNCER_STATS_USER = "pgbouncer_stats";
 
+/** Roles CloudNativePG creates in every Cluster: replication, its Pooler's auth query, its metrics exporter. */
+export const CNPG_ROLES = ["streaming_replica", "cnpg_pooler_pgbouncer", "cnpg_metrics_exporter"] as const;
 /** Roles the stack creates or relies on itself; the app's role must be none of them. */
-export const INTERNAL_ROLES = [SUPERUSER, POSTGRES_EXPORTER_USER, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER] as const;
+export const INTERNAL_ROLES = [SUPERUSER, POSTGRES_EXPORTER_USER, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, ...CNPG_ROLES] as const;
 /** Databases every cluster has; the app's data must not live in one of them. */
 export const SYSTEM_DATABASES = ["postgres", "template0", "template1"] as const;
 
@@ -55,6 +57,8 @@ export const CERTIFICATE_LIFETIME = {
     server: { validity: 90 * 24, renewBefore: 30 * 24 },
     // used by one job run: re-issued on every `pulumi up` an hour or more after the last, useless a day later
     superuserClient: { validity: 24, renewBefore: 23 },
+    // CloudNativePG's standbys log in to the primary as streaming_replica with it: a server certificate's lifetime
+    replicationClient: { validity: 90 * 24, renewBefore: 30 * 24 },
 } as const;
 /** Days a server certificate may have left before an alert: 9 days into its renewal window without a deploy. */
 export const CERTIFICATE_WARN_DAYS = 21;

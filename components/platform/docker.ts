@@ -61,6 +61,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     }
 
     deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed {
+        if (spec.workload === "operated") throw new Error(`${spec.name}: an operator's pods run on Kubernetes only`);
         const p = this.args.prefix;
         const volume = (name: string) => new docker.Volume(`${spec.name}-${name}`, { name: `${p}-${spec.name}-${name}` }, { parent, protect: true, retainOnDelete: true });
         const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, volume(v.name)]));

@@ -203,9 +203,44 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         }
     }
 
+    /** Who may open connections to a service's pods: the services in its reachableFrom on its ports, the scraper on its metrics ports. */
+    private ingressPolicy(spec: ServiceSpec, metadata: k8sIn.meta.v1.ObjectMeta, scraped: Platform["scraped"], opts: pulumi.CustomResourceOptions): void {
+        const ports = spec.ports ?? [];
+        const scrapedPorts = scraped.map((t) => t.target.port);
+        new k8s.networking.v1.NetworkPolicy(
+            `${spec.name}-ingress`,
+            {
+                metadata,
+                spec: {
+                    podSelector: { matchLabels: this.selector(spec.name) },
+                    policyTypes: ["Ingress"],
+                    ingress: [
+                        ...((spec.reachableFrom ?? []).length
+                            ? [{ from: spec.reachableFrom!.map((s) => ({ podSelector: { matchLabels: this.selector(s) } })), ports: ports.map((p) => ({ port: p.port })) }]
+                            : []),
+                        ...(scrapedPorts.length ? [{ from: [this.scraperPeer()], ports: scrapedPorts.map((port) => ({ port })) }] : []),
+                    ],
+                },
+            },
+            opts,
+        );
+    }
+
+    /** An operator's pods (workload `operated`): their NetworkPolicies and scrape target; the operator makes the rest. */
+    private admitOperated(spec: ServiceSpec, parent: pulumi.Resource): Deployed {
+        if (spec.hostRootfs || (spec.volumes ?? []).length || (spec.files ?? []).length) throw new Error(`${spec.name}: an operated service's pods, volumes and files are its operator's`);
+        this.namespaceOfService.set(spec.name, this.args.namespace);
+        const stable = Object.fromEntries(Object.entries(serviceLabels(spec)).filter(([k]) => k !== VERSION_LABEL));
+        const scraped = scrapeTargetsOf(spec, spec.replicas);
+        this.ingressPolicy(spec, { name: spec.name, namespace: this.namespace.metadata.name, labels: stable }, scraped, { parent });
+        this.scraped.push(...scraped);
+        return { readyWhen: [] };
+    }
+
     deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed {
         const opts = { parent };
         this.deployed.set(spec.name, { spec, parent });
+        if (spec.workload === "operated") return this.admitOperated(spec, parent);
         if (spec.hostRootfs && !spec.hostAccessReason) throw new Error(`${spec.name}: a host daemon must say why it needs the host (hostAccessReason)`);
         const namespace = this.namespaceFor(spec);
         const ns = namespace.output;
@@ -353,7 +388,6 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
 
         const ports = spec.ports ?? [];
         const scraped = scrapeTargetsOf(spec, spec.workload === "daemonset" ? undefined : spec.replicas);
-        const scrapedPorts = scraped.map((t) => t.target.port);
         if (ports.length > 0 && spec.workload !== "job") {
             new k8s.core.v1.Service(
                 `${spec.name}-service`,
@@ -363,23 +397,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 },
                 opts,
             );
-            new k8s.networking.v1.NetworkPolicy(
-                `${spec.name}-ingress`,
-                {
-                    metadata: { ...metadata, labels: stable },
-                    spec: {
-                        podSelector: { matchLabels: this.selector(spec.name) },
-                        policyTypes: ["Ingress"],
-                        ingress: [
-                            ...((spec.reachableFrom ?? []).length
-                                ? [{ from: spec.reachableFrom!.map((s) => ({ podSelector: { matchLabels: this.selector(s) } })), ports: ports.map((p) => ({ port: p.port })) }]
-                                : []),
-                            ...(scrapedPorts.length ? [{ from: [this.scraperPeer()], ports: scrapedPorts.map((port) => ({ port })) }] : []),
-                        ],
-                    },
-                },
-                opts,
-            );
+            this.ingressPolicy(spec, { ...metadata, labels: stable }, scraped, opts);
         }
         if (spec.replicas > 1 && (spec.workload === "deployment" || spec.workload === "statefulset")) {
             new k8s.policy.v1.PodDisruptionBudget(`${spec.name}-pdb`, { metadata: { ...metadata, labels: stable }, spec: { maxUnavailable: 1, selector } }, opts);

@@ -13,7 +13,7 @@ import { runStack } from "../helpers";
 type Resources = RecordedResource[];
 interface Variant {
     name: string;
-    stack: "prod" | "dev";
+    stack: "prod" | "dev" | "cnpg";
     policy: string;
     message: string | RegExp;
     weaken(rs: Resources): void;
@@ -138,10 +138,28 @@ const editConf = (rs: Resources, edit: (t: string) => string) => void (configDat
 const editRoles = (rs: Resources, edit: (t: string) => string) => void (secretData(rs, "postgres-roles-secret")["roles.sql"] = edit(secretData(rs, "postgres-roles-secret")["roles.sql"]!));
 const appendRoles = (rs: Resources, sql: string) => editRoles(rs, (t) => `${t}${sql}\n`);
 
+/** The serving CloudNativePG Cluster's spec. */
+const cluster = (rs: Resources) => get(rs, "postgresql.cnpg.io/v1:Cluster", "postgres").inputs.spec;
+const cnpgVariants: Variant[] = [
+    { name: "a Cluster whose pg_hba lets plaintext in through CloudNativePG's default rule", stack: "cnpg", policy: "cloudnative-pg", message: "does not end with \"host all all all reject\"", weaken: (rs) => void cluster(rs).postgresql.pg_hba.pop() },
+    { name: "a Cluster pg_hba line with trust", stack: "cnpg", policy: "cloudnative-pg", message: "uses trust", weaken: (rs) => void cluster(rs).postgresql.pg_hba.unshift("hostssl all all 0.0.0.0/0 trust") },
+    { name: "a Cluster with the superuser's login on", stack: "cnpg", policy: "cloudnative-pg", message: "enableSuperuserAccess is true", weaken: (rs) => void (cluster(rs).enableSuperuserAccess = true) },
+    { name: "a Cluster setting a parameter the operator fixes", stack: "cnpg", policy: "cloudnative-pg", message: "sets archive_command", weaken: (rs) => void (cluster(rs).postgresql.parameters.archive_command = "/bin/true") },
+    { name: "a Cluster without a synchronous standby", stack: "cnpg", policy: "cloudnative-pg", message: "no synchronous standby", weaken: (rs) => void delete cluster(rs).postgresql.synchronous },
+    { name: "a Cluster on the operator's own CA", stack: "cnpg", policy: "cloudnative-pg", message: "certificates.serverCASecret is unset", weaken: (rs) => void delete cluster(rs).certificates.serverCASecret },
+    { name: "a Cluster archiving through the deprecated in-tree barmanObjectStore", stack: "cnpg", policy: "cloudnative-pg", message: "in-tree archiver", weaken: (rs) => void (cluster(rs).backup = { barmanObjectStore: { destinationPath: "s3://x" } }) },
+    { name: "a Cluster logging bind parameters, pgAudit off", stack: "cnpg", policy: "cloudnative-pg", message: "log_parameter_max_length is -1", weaken: (rs) => { const p = cluster(rs).postgresql.parameters; p.log_parameter_max_length = "-1"; p["pgaudit.log"] = "none"; } },
+    { name: "PgBouncer pointed at the Cluster's read-only Service", stack: "cnpg", policy: "cloudnative-pg", message: "not a serving Cluster's read-write Service", weaken: (rs) => { const d = configData(rs, "pgbouncer-config"); d["pgbouncer.ini"] = d["pgbouncer.ini"]!.replace("postgres-rw.", "postgres-ro."); } },
+    { name: "an unprotected Cluster", stack: "cnpg", policy: "protect-data", message: "postgres holds data but is not protected", weaken: (rs) => void (get(rs, "postgresql.cnpg.io/v1:Cluster", "postgres").protect = false) },
+    { name: "a Cluster pool PostgreSQL cannot hold", stack: "cnpg", policy: "connection-capacity", message: "server connections", weaken: (rs) => void (cluster(rs).postgresql.parameters.max_connections = "20") },
+];
+variants.push(...cnpgVariants);
+
 const renders: Partial<Record<Variant["stack"], Resources>> = {};
 beforeAll(async () => {
     renders.prod = (await runStack("Pulumi.prod.yaml", { stack: "policy" })).resources;
     renders.dev = (await runStack("Pulumi.dev.yaml", { stack: "policy" })).resources;
+    renders.cnpg = (await runStack("test/fixtures/good/prod-cloudnative-pg.yaml", { stack: "policy" })).resources;
 });
 
 describe("weakened variants of our stacks", () => {

@@ -1,0 +1,204 @@
+/**
+ * PostgreSQL as a CloudNativePG Cluster (postgres.engine cloudnative-pg): the operator runs the
+ * instances, fails over and manages the roles; the stack declares the Cluster, its secrets and
+ * certificates from the stack CA, the Barman Cloud ObjectStore and ScheduledBackup, and the
+ * NetworkPolicies and scrape target around the pods (workload `operated`). docs/CLOUDNATIVE-PG.md.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { BOOTSTRAP_KEYS, bootstrapSql, clusterSpec, objectStoreSpec, S3_SECRET_KEYS, scheduledBackupSpec, type RoleSet } from "../configs/cloudnative-pg";
+import { backupRepository } from "../stack/backups";
+import { CERTIFICATE_LIFETIME, POSTGRES_PORT } from "../stack/fixed";
+import type { StackConfig } from "../stack/schema";
+import { objectStorageEgress } from "./egress";
+import type { KubernetesPlatform } from "./platform/kubernetes";
+import type { ExternalEgress, ServiceSpec } from "./service";
+import type { Authorities } from "./tls";
+
+/** The instance manager's status port: the operator reaches each instance there. */
+export const CNPG_STATUS_PORT = 8000;
+/** The instance manager's metrics exporter. */
+export const CNPG_METRICS_PORT = 9187;
+/** The service name other components use; the first Cluster is named after it. */
+const SERVICE = "postgres";
+
+export interface CloudNativePostgresArgs {
+    readonly settings: StackConfig["postgres"];
+    readonly platform: KubernetesPlatform;
+    readonly storageClassName?: string;
+    readonly roles: RoleSet;
+    /** SCRAM verifiers of the login roles (the same PgBouncer's userlist holds) */
+    readonly verifiers: { migrator: pulumi.Input<string>; app: pulumi.Input<string> };
+    readonly ca: Authorities;
+    /** services allowed to connect (PgBouncer) */
+    readonly clients: string[];
+    /** the API server's addresses (the instance manager watches its Cluster) */
+    readonly apiServerCidrs: string[];
+    readonly objectStorageCidrs?: string[];
+    readonly s3Keys?: { key: pulumi.Input<string>; secret: pulumi.Input<string> };
+}
+
+export class CloudNativePostgres extends pulumi.ComponentResource {
+    /** the read-write Service: always the primary */
+    readonly host: string;
+    readonly port = POSTGRES_PORT;
+    /** the Cluster that serves (a restore's new one, or `postgres`) */
+    readonly clusterName: string;
+
+    constructor(name: string, args: CloudNativePostgresArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("flowviz:database:CloudNativePostgres", name, {}, opts);
+        const s = args.settings;
+        const n = s.cloudnativePg;
+        const platform = args.platform;
+        const namespace = platform.namespace.metadata.name;
+        const parent = { parent: this };
+        const labels = platform.selector(SERVICE);
+        const restore = s.restore;
+        this.clusterName = restore ? `${SERVICE}-${restore.id}` : SERVICE;
+        const cluster = this.clusterName;
+        const meta = (objectName: string, extra: Record<string, string> = {}) => ({ name: objectName, namespace, labels: { ...labels, ...extra } });
+
+        // Login roles: the verifier as the password (CloudNativePG passes a SCRAM verifier through unchanged).
+        const roleSecret = (role: "migrator" | "app") =>
+            new k8s.core.v1.Secret(
+                `${SERVICE}-${role}-password`,
+                { metadata: meta(`${SERVICE}-${role}-password`, { "cnpg.io/reload": "true" }), type: "kubernetes.io/basic-auth", stringData: { username: args.roles[role], password: args.verifiers[role] } },
+                parent,
+            ).metadata.name;
+        const passwordSecrets = { migrator: roleSecret("migrator"), app: roleSecret("app") };
+
+        // TLS from the stack CA: every client keeps verify-full against it (the -rw Service's names in the certificate).
+        const names = ["rw", "ro", "r"].flatMap((kind) => [`${cluster}-${kind}`]).concat(cluster);
+        const server = args.ca.issue(cluster, { dnsNames: names.flatMap((h) => platform.namesOf(h).dnsNames), ipAddresses: [] }, this);
+        const replication = args.ca.issueClient(`${cluster}-replication`, "streaming_replica", CERTIFICATE_LIFETIME.replicationClient, this);
+        const tlsSecret = (suffix: string, cert: { certPem: pulumi.Output<string>; keyPem: pulumi.Output<string> }) =>
+            new k8s.core.v1.Secret(`${cluster}-${suffix}`, { metadata: meta(`${cluster}-${suffix}`), type: "kubernetes.io/tls", stringData: { "tls.crt": cert.certPem, "tls.key": cert.keyPem } }, parent).metadata.name;
+        const caSecret = (suffix: string, pem: pulumi.Input<string>) => new k8s.core.v1.Secret(`${cluster}-${suffix}`, { metadata: meta(`${cluster}-${suffix}`), stringData: { "ca.crt": pem } }, parent).metadata.name;
+        const tls = {
+            serverSecret: tlsSecret("server-tls", server),
+            replicationSecret: tlsSecret("replication-tls", replication),
+            serverCaSecret: caSecret("server-ca", args.ca.certPem),
+            clientCaSecret: caSecret("client-ca", args.ca.clientCertPem),
+        };
+
+        const sql = bootstrapSql(args.roles);
+        const bootstrap = new k8s.core.v1.ConfigMap(
+            `${SERVICE}-bootstrap`,
+            { metadata: meta(`${SERVICE}-bootstrap`), data: { [BOOTSTRAP_KEYS.postInit]: sql.postInit, [BOOTSTRAP_KEYS.postInitApplication]: sql.postInitApplication } },
+            parent,
+        );
+
+        const s3 = backupRepository({ platform: "kubernetes", postgres: s }) === "s3" ? s.backups.s3 : undefined;
+        const objectStore = `${SERVICE}-backups`;
+        if (s3) {
+            const credentials =
+                s3.keyType === "shared"
+                    ? new k8s.core.v1.Secret(
+                          `${SERVICE}-backup-credentials`,
+                          { metadata: meta(`${SERVICE}-backup-credentials`), stringData: { [S3_SECRET_KEYS.accessKey]: args.s3Keys?.key ?? "", [S3_SECRET_KEYS.secretKey]: args.s3Keys?.secret ?? "", [S3_SECRET_KEYS.region]: s3.region } },
+                          parent,
+                      ).metadata.name
+                    : undefined;
+            const ca = s3.caCert ? caSecret("backup-endpoint-ca", s3.caCert) : undefined;
+            new k8s.apiextensions.CustomResource(
+                objectStore,
+                {
+                    apiVersion: "barmancloud.cnpg.io/v1",
+                    kind: "ObjectStore",
+                    metadata: meta(objectStore),
+                    spec: pulumi.all([credentials, ca]).apply(([credentialsSecret, caName]) => objectStoreSpec({ s3, recoveryWindowDays: s.backups.retention.recoveryWindowDays, credentialsSecret, caSecret: caName })),
+                },
+                // deleting it would not delete the bucket, but every Cluster that archives through it stops
+                { parent: this, protect: true },
+            );
+        }
+
+        const clusterOf = (clusterName: string, recovery?: { serverName: string; target: string }, hibernated = false) =>
+            new k8s.apiextensions.CustomResource(
+                clusterName,
+                {
+                    apiVersion: "postgresql.cnpg.io/v1",
+                    kind: "Cluster",
+                    metadata: { ...meta(clusterName), ...(hibernated ? { annotations: { "cnpg.io/hibernation": "on" } } : {}) },
+                    spec: pulumi.all([passwordSecrets, tls, bootstrap.metadata.name]).apply(([secrets, tlsNames, bootstrapName]) =>
+                        clusterSpec({
+                            name: clusterName,
+                            image: n.image,
+                            instances: n.instances,
+                            synchronous: n.synchronous,
+                            zoneSpread: n.zoneSpread,
+                            storage: { size: s.storageSize, storageClass: args.storageClassName },
+                            resources: s.resources,
+                            conf: { port: POSTGRES_PORT, ...s },
+                            roles: args.roles,
+                            passwordSecrets: secrets,
+                            bootstrapConfigMap: bootstrapName,
+                            tls: tlsNames,
+                            labels,
+                            archive: s3 ? { objectStore, serverName: clusterName } : undefined,
+                            recovery: recovery && { objectStore, ...recovery },
+                        }),
+                    ),
+                },
+                // A Cluster is its data: deleting one deletes its volumes. A restore makes a new one beside it.
+                { parent: this, protect: true },
+            );
+        if (restore) {
+            // the Cluster restored from keeps its volumes, without pods (hibernated), until the restore is verified
+            clusterOf(SERVICE, undefined, true);
+            clusterOf(cluster, { serverName: SERVICE, target: restore.target });
+        } else {
+            clusterOf(cluster);
+        }
+        if (s3) {
+            new k8s.apiextensions.CustomResource(
+                `${cluster}-full`,
+                { apiVersion: "postgresql.cnpg.io/v1", kind: "ScheduledBackup", metadata: meta(`${cluster}-full`), spec: scheduledBackupSpec(cluster, s.backups.schedule.full) },
+                parent,
+            );
+        }
+
+        // The operator reaches each instance's status port; instances reach each other's.
+        const operatorPeer = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": n.operatorNamespace } } };
+        const podPeer = { podSelector: { matchLabels: labels } };
+        new k8s.networking.v1.NetworkPolicy(
+            `${SERVICE}-status`,
+            {
+                metadata: meta(`${SERVICE}-status`),
+                spec: {
+                    podSelector: { matchLabels: labels },
+                    policyTypes: ["Ingress", "Egress"],
+                    ingress: [{ from: [operatorPeer, podPeer], ports: [{ port: CNPG_STATUS_PORT }] }],
+                    egress: [{ to: [podPeer], ports: [{ port: CNPG_STATUS_PORT }] }],
+                },
+            },
+            parent,
+        );
+
+        const egress: ExternalEgress[] = [{ cidrs: args.apiServerCidrs, ports: [443, 6443], reason: "the instance manager watches its Cluster (Kubernetes API)" }];
+        if (s3) egress.push(objectStorageEgress(s3.endpoint, args.objectStorageCidrs));
+        const spec: ServiceSpec = {
+            name: SERVICE,
+            component: "database",
+            image: n.image,
+            workload: "operated",
+            replicas: n.instances,
+            ports: [{ name: "postgres", port: POSTGRES_PORT }],
+            // standbys stream from the primary; a new one clones it (pg_basebackup)
+            reachableFrom: [...args.clients, SERVICE],
+            sidecars: [
+                {
+                    name: `${SERVICE}-metrics`,
+                    component: "exporter",
+                    image: n.image,
+                    ports: [{ name: "metrics", port: CNPG_METRICS_PORT }],
+                    metrics: { job: SERVICE, port: CNPG_METRICS_PORT, path: "/metrics" },
+                },
+            ],
+            egress,
+        };
+        platform.deploy(spec, this);
+        this.host = platform.hostOf(`${cluster}-rw`);
+        this.registerOutputs({ host: this.host, cluster });
+    }
+}

@@ -1,0 +1,63 @@
+/**
+ * CloudNativePG's Cluster as it will be admitted: the same data-path and audit rules as the
+ * StatefulSet's rendered files, read from the Cluster's pg_hba and parameters, plus what only a
+ * Cluster can get wrong (a superuser login, a fixed parameter, no synchronous standby, the
+ * operator's own CA or the deprecated in-tree archiver), and PgBouncer pointed at the primary.
+ */
+import type { StackValidationPolicy } from "@pulumi/policy";
+import { fixedParametersIn } from "../configs/cloudnative-pg";
+import { auditViolations, dataPathViolations, hbaRules } from "./data-path";
+import { activeClusters, findFile, iniSections, K8S, unwrap } from "./resources";
+
+type Resource = { type: string; name: string; props: any };
+
+/** The Cluster's parameters as postgresql.conf would hold them (what the audit rules read). */
+const asConf = (parameters: Record<string, string>, preload: string[]) =>
+    [...Object.entries(parameters).map(([k, v]) => `${k} = '${v}'`), `shared_preload_libraries = '${preload.join(",")}'`].join("\n");
+
+/** What one Cluster lets through that the stack must not. */
+export function clusterViolations(cluster: Resource): string[] {
+    const spec = unwrap(cluster.props.spec) as any;
+    const at = `Cluster ${cluster.props.metadata?.name ?? cluster.name}`;
+    if (!spec?.postgresql) return [`${at}: its spec cannot be read, so the data path cannot be checked`];
+    const pg = spec.postgresql;
+    const out: string[] = [];
+    const hba: string[] = pg.pg_hba ?? [];
+    out.push(...dataPathViolations({ pgHba: hba.join("\n") }).map((v) => `${at}: ${v.replace(/^pg_hba\.conf/, "postgresql.pg_hba")}`));
+    const last = hbaRules(hba.join("\n")).at(-1);
+    if (!last || last.type !== "host" || last.method !== "reject" || !last.databases.includes("all") || !last.users.includes("all") || last.address !== "all") {
+        out.push(`${at}: postgresql.pg_hba does not end with "host all all all reject", so CloudNativePG's default rule (host all all all scram-sha-256) lets plaintext logins in`);
+    }
+    const parameters: Record<string, string> = pg.parameters ?? {};
+    const fixed = fixedParametersIn(parameters);
+    if (fixed.length) out.push(`${at}: postgresql.parameters sets ${fixed.join(", ")}, which CloudNativePG fixes itself and refuses`);
+    out.push(...auditViolations(asConf(parameters, pg.shared_preload_libraries ?? [])).map((v) => `${at}: ${v.replace(/^postgresql\.conf/, "postgresql.parameters")}`));
+    if (!["TLSv1.2", "TLSv1.3", undefined].includes(parameters.ssl_min_protocol_version)) out.push(`${at}: ssl_min_protocol_version is ${parameters.ssl_min_protocol_version}; TLS 1.2 at least`);
+    if (spec.enableSuperuserAccess !== false) out.push(`${at}: enableSuperuserAccess is ${spec.enableSuperuserAccess ?? "unset"}; the postgres superuser must have no password (the operator does the roles work)`);
+    const sync = pg.synchronous;
+    if (!sync || !(sync.number >= 1) || Number(spec.instances ?? 1) < sync.number + 1) out.push(`${at}: no synchronous standby (postgresql.synchronous with number >= 1 and more instances than that); a commit acknowledged by the primary alone is lost with its node`);
+    const certs = spec.certificates ?? {};
+    for (const key of ["serverTLSSecret", "serverCASecret", "clientCASecret", "replicationTLSSecret"]) {
+        if (!certs[key]) out.push(`${at}: certificates.${key} is unset; the operator would issue its own CA, which the stack's clients do not verify against`);
+    }
+    if (spec.backup?.barmanObjectStore) out.push(`${at}: backup.barmanObjectStore is the in-tree archiver (deprecated since 1.26, removed in 1.31); archive through the Barman Cloud plugin (spec.plugins)`);
+    return out;
+}
+
+export const cloudnativePgPolicy: StackValidationPolicy = {
+    name: "cloudnative-pg",
+    description:
+        "A CloudNativePG Cluster keeps the data path and audit rules (TLS-only pg_hba ending in reject, SCRAM, pgAudit, no values in the log), has no superuser login, sets no parameter the operator fixes, commits synchronously to a standby, uses the stack CA's certificates and the Barman Cloud plugin, and PgBouncer reaches its primary (-rw).",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+        const clusters = args.resources.filter((r) => r.type === K8S.cnpgCluster) as Resource[];
+        for (const c of clusters) for (const v of clusterViolations(c)) report(v);
+        const serving = activeClusters(clusters).map((c) => c.props.metadata?.name as string);
+        const ini = findFile(args.resources, "pgbouncer.ini");
+        if (serving.length === 0 || ini === undefined) return;
+        for (const [db, line] of Object.entries(iniSections(ini).databases ?? {})) {
+            const host = /host=(\S+)/.exec(line)?.[1] ?? "";
+            if (!serving.some((name) => host.startsWith(`${name}-rw.`))) report(`pgbouncer.ini: database ${db} goes to ${host || "no host"}, not a serving Cluster's read-write Service (${serving.map((n) => `${n}-rw`).join(", ")}); writes would reach a standby or nothing`);
+        }
+    },
+};
