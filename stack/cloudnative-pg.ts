@@ -71,8 +71,8 @@ export const CNPG_INVARIANTS: Invariant[] = [
         title: "CloudNativePG backs up to an object store",
         rule: "with postgres.engine cloudnative-pg, postgres.backups.repository is s3 (the Barman Cloud plugin archives to object storage) or none with allowNone",
         check(c, ctx) {
-            if (!usesCloudNativePg(c) || backupRepository(c) !== "posix") return [];
-            return [{ key: "postgres.backups.repository", message: `is posix, a volume of one pod; CloudNativePG's Barman Cloud plugin archives to an object store: ${set(ctx, "postgres.backups.repository", "s3")} with postgres.backups.s3` }];
+            if (!usesCloudNativePg(c) || c.platform !== "kubernetes" || backupRepository(c) !== "posix") return [];
+            return [{ key: "postgres.backups.repository", message: `is posix, a volume of one pod; CloudNativePG's Barman Cloud plugin archives to an object store: set postgres.backups.s3 (endpoint, bucket, region) and ${set(ctx, "postgres.backups.repository", "s3")}` }];
         },
     },
 ];
