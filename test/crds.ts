@@ -54,6 +54,7 @@ export function crdProblems(object: { apiVersion: string; kind: string }): strin
     validators ??= load();
     const validate = validators.get(`${object.apiVersion}/${object.kind}`);
     if (!validate) return [`no stored CRD for ${object.apiVersion} ${object.kind}`];
+    const kind = object.kind;
     if (validate(object)) return [];
-    return (validate.errors ?? []).map((e) => `${object.kind}${e.instancePath} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`);
+    return (validate.errors ?? []).map((e) => `${kind}${e.instancePath} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`);
 }

@@ -72,7 +72,7 @@ describe("the Cluster", () => {
         expect(roles.map((r: { name: string; login: boolean }) => `${r.name}:${r.login}`)).toEqual(["flowviz_owner:false", "flowviz_migrator:true", "flowviz:true"]);
         expect(roles[1].inRoles).toEqual(["flowviz_owner"]);
         const userlist: string = secretData(run, "pgbouncer-secret")["userlist.txt"];
-        for (const [role, secret] of [["flowviz", "postgres-app-password"], ["flowviz_migrator", "postgres-migrator-password"]]) {
+        for (const [role, secret] of [["flowviz", "postgres-app-password"], ["flowviz_migrator", "postgres-migrator-password"]] as const) {
             const verifier = secretData(run, secret).password;
             expect(verifier).toMatch(/^SCRAM-SHA-256\$4096:/);
             expect(userlist).toContain(`"${role}" "${verifier}"`);
