@@ -131,13 +131,13 @@ const smtpPassword = secrets.alertmanagerSmtpPassword === undefined ? undefined 
 const slackWebhookUrl = secrets.alertmanagerSlackWebhookUrl === undefined ? undefined : pulumi.secret(secrets.alertmanagerSlackWebhookUrl);
 let prometheusUrl: string | undefined;
 if (operatorMode && platform instanceof KubernetesPlatform) {
-    new OperatorMonitoring("operator", { settings: monitoring, thresholds, platform, namespace: platform.namespace.metadata.name, namespaceName: config.kubernetes.namespace, smtpPassword, slackWebhookUrl });
+    new OperatorMonitoring("operator", { settings: monitoring, engine: config.postgres.engine, thresholds, platform, namespace: platform.namespace.metadata.name, namespaceName: config.kubernetes.namespace, smtpPassword, slackWebhookUrl });
 } else {
     // After every scraped service: Prometheus' scrape config is built from what the platform deployed.
     const prometheus = new Prometheus("prometheus", { settings: monitoring, thresholds, platform, stack, hostPort: hostPorts.prometheus, caCertPem: ca.certPem });
     prometheusUrl = prometheus.url;
     new Alertmanager("alertmanager", { settings: monitoring, platform, smtpPassword, slackWebhookUrl, hostPort: hostPorts.alertmanager });
-    new Grafana("grafana", { settings: monitoring, platform, prometheusUrl: prometheus.url, adminPassword: credentials.get("grafanaAdminPassword"), secretKey: credentials.get("grafanaSecretKey"), hostPort: hostPorts.grafana });
+    new Grafana("grafana", { settings: monitoring, engine: config.postgres.engine, platform, prometheusUrl: prometheus.url, adminPassword: credentials.get("grafanaAdminPassword"), secretKey: credentials.get("grafanaSecretKey"), hostPort: hostPorts.grafana });
 }
 platform.finish();
 

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { BOOTSTRAP_KEYS, bootstrapSql, clusterSpec, objectStoreSpec, S3_SECRET_KEYS, scheduledBackupSpec, type RoleSet } from "../configs/cloudnative-pg";
 import { backupRepository } from "../stack/backups";
+import { quoteLiteral } from "../configs/format";
 import { CERTIFICATE_LIFETIME, POSTGRES_PORT } from "../stack/fixed";
 import type { StackConfig } from "../stack/schema";
 import { objectStorageEgress } from "./egress";
@@ -129,7 +130,8 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
                             zoneSpread: n.zoneSpread,
                             storage: { size: s.storageSize, storageClass: args.storageClassName },
                             resources: s.resources,
-                            conf: { port: POSTGRES_PORT, ...s },
+                            // how often a WAL segment with any write in it is archived (the archive's RPO)
+                            conf: { port: POSTGRES_PORT, ...s, archive: s3 ? { archive_timeout: quoteLiteral(s.backups.archiveTimeout) } : undefined },
                             roles: args.roles,
                             passwordSecrets: secrets,
                             bootstrapConfigMap: bootstrapName,

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { dashboardProviderYml, datasourcesYml } from "../configs/grafana";
-import { dashboardFiles } from "../dashboards";
+import { dashboardFiles, type DatabaseEngine } from "../dashboards";
 import type { StackConfig } from "../stack/schema";
 import { GRAFANA_PORT, SECRET_FILE } from "../stack/fixed";
 import type { Platform } from "./service";
@@ -32,6 +32,8 @@ export function grafanaStartScript(passwordFile: string): string {
 }
 
 export interface GrafanaArgs {
+    /** postgres.engine: where the dashboards read PostgreSQL from */
+    readonly engine: DatabaseEngine;
     /** the stack's `monitoring` section */
     readonly settings: StackConfig["monitoring"];
     readonly platform: Platform;
@@ -48,7 +50,7 @@ export class Grafana extends pulumi.ComponentResource {
         super("flowviz:monitoring:Grafana", name, {}, opts);
         const s = args.settings;
         const p = args.platform;
-        const dashboards = Object.entries(dashboardFiles()).map(([file, content]) => ({ path: `dashboards/json/${file}`, content }));
+        const dashboards = Object.entries(dashboardFiles(args.engine)).map(([file, content]) => ({ path: `dashboards/json/${file}`, content }));
         p.deploy(
             {
                 name: "grafana",

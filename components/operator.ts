@@ -9,11 +9,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { alertmanagerConfigSpec } from "../configs/alertmanager";
 import { ruleGroups, type Thresholds } from "../configs/rules";
-import { dashboardFiles } from "../dashboards";
+import { dashboardFiles, type DatabaseEngine } from "../dashboards";
 import type { StackConfig } from "../stack/schema";
 import type { Platform } from "./service";
 
 export interface OperatorMonitoringArgs {
+    /** postgres.engine: where the dashboards read PostgreSQL from */
+    readonly engine: DatabaseEngine;
     /** the stack's `monitoring` section */
     readonly settings: StackConfig["monitoring"];
     /** alert thresholds: the alerts section and what the backup settings imply (stack/backups.ts alertThresholds) */
@@ -95,7 +97,7 @@ export class OperatorMonitoring extends pulumi.ComponentResource {
         );
 
         const [labelKey, labelValue] = op.dashboardLabel.split("=") as [string, string];
-        for (const [file, json] of Object.entries(dashboardFiles())) {
+        for (const [file, json] of Object.entries(dashboardFiles(args.engine))) {
             new k8s.core.v1.ConfigMap(
                 `dashboard-${file.replace(/\.json$/, "")}`,
                 { metadata: { namespace: op.namespace, labels: { [labelKey]: labelValue, "app.kubernetes.io/part-of": "flowviz" } }, data: { [file]: json } },

@@ -66,6 +66,39 @@ export const POSTGRES_EXPORTER: MetricSource = {
     },
 };
 
+/** postgres.engine cloudnative-pg: every instance's exporter (port 9187) and the Barman Cloud plugin's metrics on it. */
+export const CLOUDNATIVE_PG: MetricSource = {
+    job: "postgres",
+    component: "postgres",
+    origin: "CloudNativePG 1.30 instance manager: collector and default queries (docs/src/monitoring.md, config/manager/default-monitoring.yaml); plugin-barman-cloud 0.9",
+    metrics: {
+        cnpg_collector_up: { help: "1 when the instance manager reached PostgreSQL", labels: ["cluster"] },
+        cnpg_collector_sync_replicas: { help: "synchronous standbys: expected, observed, min, max", labels: ["value"] },
+        cnpg_collector_fencing_on: { help: "1 when the instance is fenced" },
+        cnpg_collector_nodes_used: { help: "distinct nodes the instances run on (-1: unknown)" },
+        cnpg_collector_manual_switchover_required: { help: "1 when an update waits for a switchover" },
+        cnpg_collector_pg_wal: { help: "pg_wal: segment count, size and limits", labels: ["value"] },
+        cnpg_collector_pg_wal_archive_status: { help: "WAL segments ready to archive and done", labels: ["value"] },
+        cnpg_backends_total: { help: "backends by database, user, application and state", labels: ["datname", "usename", "application_name", "state"] },
+        cnpg_backends_max_tx_duration_seconds: { help: "oldest transaction by database, user, application and state", labels: ["datname", "usename", "application_name", "state"] },
+        cnpg_pg_database_size_bytes: { help: "database size", labels: ["datname"] },
+        cnpg_pg_postmaster_start_time: { help: "when PostgreSQL started (epoch)" },
+        cnpg_pg_replication_lag: { help: "replay lag behind the primary, seconds" },
+        cnpg_pg_replication_in_recovery: { help: "1 on a standby" },
+        cnpg_pg_replication_streaming_replicas: { help: "standbys streaming from this instance" },
+        cnpg_pg_stat_archiver_failed_count: { help: "failed WAL archive attempts (counter)" },
+        cnpg_pg_stat_archiver_archived_count: { help: "WAL files archived (counter)" },
+        cnpg_pg_stat_database_deadlocks: { help: "deadlocks per database (counter)", labels: ["datname"] },
+        cnpg_pg_stat_database_xact_commit: { help: "commits per database (counter)", labels: ["datname"] },
+        cnpg_pg_stat_database_xact_rollback: { help: "rollbacks per database (counter)", labels: ["datname"] },
+        cnpg_pg_stat_database_blks_hit: { help: "buffer hits (counter)", labels: ["datname"] },
+        cnpg_pg_stat_database_blks_read: { help: "blocks read (counter)", labels: ["datname"] },
+        barman_cloud_cloudnative_pg_io_last_available_backup_timestamp: { help: "when the last base backup in the object store ended (epoch)" },
+        barman_cloud_cloudnative_pg_io_last_failed_backup_timestamp: { help: "when the last base backup failed (epoch)" },
+        barman_cloud_cloudnative_pg_io_first_recoverability_point: { help: "the oldest point a restore can reach (epoch)" },
+    },
+};
+
 export const PGBOUNCER_EXPORTER: MetricSource = {
     job: "pgbouncer",
     component: "pgbouncer",
@@ -128,7 +161,7 @@ export const ALERTMANAGER: MetricSource = {
     },
 };
 
-export const CATALOG: MetricSource[] = [APP, POSTGRES_EXPORTER, PGBOUNCER_EXPORTER, NODE_EXPORTER, PROMETHEUS, ALERTMANAGER];
+export const CATALOG: MetricSource[] = [APP, POSTGRES_EXPORTER, CLOUDNATIVE_PG, PGBOUNCER_EXPORTER, NODE_EXPORTER, PROMETHEUS, ALERTMANAGER];
 
 /** Every catalogued metric name. */
 export const KNOWN_METRICS: ReadonlySet<string> = new Set(CATALOG.flatMap((s) => Object.keys(s.metrics)));

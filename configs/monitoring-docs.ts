@@ -1,9 +1,23 @@
 /** docs/MONITORING.md and docs/runbooks/<Alert>.md, generated from the rules and the catalog. */
 import { CATALOG } from "./metrics";
-import { alertRules, runbookMarkdown, type Thresholds } from "./rules";
+import { alertRules, runbookMarkdown, type EngineRule, type Thresholds } from "./rules";
 
-export function monitoringDocs(t: Thresholds): Record<string, string> {
+/** Every alert of both engines by name; an alert the engines define alike appears once, without an engine. */
+function byAlert(statefulset: Thresholds, cloudnativePg: Thresholds): Map<string, EngineRule[]> {
+    const out = new Map<string, EngineRule[]>();
+    const cnpg = new Map(alertRules(cloudnativePg).map((a) => [a.alert, a]));
+    for (const a of alertRules(statefulset)) {
+        const other = cnpg.get(a.alert);
+        out.set(a.alert, !other ? [{ engine: "statefulset", rule: a }] : JSON.stringify(other) === JSON.stringify(a) ? [{ rule: a }] : [{ engine: "statefulset", rule: a }, { engine: "cloudnative-pg", rule: other }]);
+    }
+    for (const [name, a] of cnpg) if (!out.has(name)) out.set(name, [{ engine: "cloudnative-pg", rule: a }]);
+    return out;
+}
+
+/** docs/MONITORING.md and the runbooks, from the default thresholds of each engine. */
+export function monitoringDocs(t: Thresholds, cloudnativePg: Thresholds): Record<string, string> {
     const alerts = alertRules(t);
+    const cnpgOnly = alertRules(cloudnativePg).filter((a) => !alerts.some((b) => b.alert === a.alert));
     const md = [
         "# Monitoring",
         "",
@@ -55,6 +69,14 @@ export function monitoringDocs(t: Thresholds): Record<string, string> {
         "|---|---|---|---|---|",
         ...alerts.map((a) => `| ${a.alert} | ${a.severity} | ${a.for} | \`${a.expr.replace(/\|/g, "\\|")}\` | [runbook](runbooks/${a.alert}.md) |`),
         "",
+        "With `postgres.engine: cloudnative-pg` the PostgreSQL and backup alerts above keep their names and read CloudNativePG's",
+        "metrics (`cnpg_*` from every instance, `barman_cloud_cloudnative_pg_io_*` from the Barman Cloud plugin; each runbook",
+        "shows both expressions), PgBouncer's exporter stays, and these alerts are added:",
+        "",
+        "| alert | severity | for | expression | runbook |",
+        "|---|---|---|---|---|",
+        ...cnpgOnly.map((a) => `| ${a.alert} | ${a.severity} | ${a.for} | \`${a.expr.replace(/\|/g, "\\|")}\` | [runbook](runbooks/${a.alert}.md) |`),
+        "",
         "## Dashboards",
         "",
         "Built with @grafana/grafana-foundation-sdk in `dashboards/`, provisioned from files with the datasource uid",
@@ -74,6 +96,6 @@ export function monitoringDocs(t: Thresholds): Record<string, string> {
     ].join("\n");
     return {
         "docs/MONITORING.md": md,
-        ...Object.fromEntries(alerts.map((a) => [`docs/runbooks/${a.alert}.md`, runbookMarkdown(a)])),
+        ...Object.fromEntries([...byAlert(t, cloudnativePg)].map(([name, variants]) => [`docs/runbooks/${name}.md`, runbookMarkdown(variants)])),
     };
 }

@@ -38,11 +38,14 @@ const slack = (gap: number) => Math.min(6 * 3600, Math.max(3600, gap / 2));
 /** The alert thresholds of a stack: its alerts section, and what its backup settings imply. */
 export function alertThresholds(c: StackConfig): Thresholds {
     const b = c.postgres.backups;
-    if (backupRepository(c) === "none") return { ...c.monitoring.alerts };
+    const cloudnativePg = usesCloudNativePg(c) ? { maxConnections: c.postgres.maxConnections, instances: c.postgres.cloudnativePg.instances } : undefined;
+    const base = { ...c.monitoring.alerts, ...(cloudnativePg ? { cloudnativePg } : {}) };
+    if (backupRepository(c) === "none") return base;
     const full = longestGapSeconds([b.schedule.full]);
-    const any = longestGapSeconds([b.schedule.full, b.schedule.diff]);
+    // Barman Cloud takes only base backups (schedule.full); pgBackRest differentials too
+    const any = longestGapSeconds(cloudnativePg ? [b.schedule.full] : [b.schedule.full, b.schedule.diff]);
     return {
-        ...c.monitoring.alerts,
+        ...base,
         backups: { archiveTimeoutSeconds: durationSeconds(b.archiveTimeout)!, fullMaxAgeSeconds: full + slack(full), anyMaxAgeSeconds: any + slack(any), walQueueBytes: quantityValue(b.archivePushQueueMax) },
     };
 }

@@ -12,6 +12,6 @@ export function generatedDocs(): Record<string, string> {
         "docs/CONFIG.md": configDocs(),
         "schema/stack.schema.json": JSON.stringify(stackFileSchema(), null, 2) + "\n",
         "docs/VERSIONS.md": versionsDoc(defaults),
-        ...monitoringDocs(alertThresholds(defaults)),
+        ...monitoringDocs(alertThresholds(defaults), alertThresholds({ ...defaults, platform: "kubernetes", postgres: { ...defaults.postgres, engine: "cloudnative-pg" } })),
     };
 }

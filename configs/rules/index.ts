@@ -12,6 +12,7 @@ import { postgresRules } from "./postgres";
 import { pgbouncerRules } from "./pgbouncer";
 import { nodeRules } from "./node";
 import { backupRules } from "./backups";
+import { cnpgBackupRules, cnpgPostgresRules } from "./cloudnative-pg";
 import { EXAMPLE_JOBS, monitoringRules, targetRules } from "./monitoring";
 import { NS } from "./steps";
 
@@ -20,7 +21,9 @@ export { BURN_RATES, BURN_WINDOWS, errorRatio, LATENCY_P99, recordingRules, SHOR
 export { EXAMPLE_JOBS, targetRules } from "./monitoring";
 
 export function alertRules(t: Thresholds, jobs: ScrapedJob[] = EXAMPLE_JOBS): AlertRule[] {
-    return [...apiRules(t), ...postgresRules(t), ...(t.backups ? backupRules(t.backups) : []), ...pgbouncerRules(t), ...nodeRules(), ...monitoringRules(t), ...targetRules(t, jobs)];
+    const cnpg = t.cloudnativePg;
+    const database = cnpg ? [...cnpgPostgresRules(t, cnpg), ...(t.backups ? cnpgBackupRules(t.backups) : [])] : [...postgresRules(t), ...(t.backups ? backupRules(t.backups) : [])];
+    return [...apiRules(t), ...database, ...pgbouncerRules(t), ...nodeRules(), ...monitoringRules(t), ...targetRules(t, jobs)];
 }
 
 /** Jobs whose metrics each rule group reads; groups are split so one failing exporter is easy to see. */
@@ -88,26 +91,30 @@ const REACHING = [
     `- The thresholds are the stack's (\`monitoring.alerts\` in \`Pulumi.<stack>.yaml\`); the alert's description shows the live value and the threshold it crossed.`,
 ];
 
-/** docs/runbooks/<Alert>.md */
-export function runbookMarkdown(a: AlertRule): string {
-    return [
-        `# ${a.alert}`,
+/** An alert as one engine defines it (postgres.engine; unset where the alert is the same in both). */
+export interface EngineRule {
+    engine?: string;
+    rule: AlertRule;
+}
+
+/** docs/runbooks/<Alert>.md: one alert, with its expression and steps per engine where they differ. */
+export function runbookMarkdown(variants: EngineRule[]): string {
+    const [first] = variants;
+    const a = first!.rule;
+    const body = (v: EngineRule, level: string) => [
+        ...(v.engine ? [`${level} With postgres.engine \`${v.engine}\``, ""] : []),
+        `**Severity:** ${v.rule.severity} · **Component:** ${v.rule.component} · **For:** ${v.rule.for}`,
         "",
-        `<!-- Generated from configs/rules/ by \`npm run docs\`. -->`,
-        "",
-        `**Severity:** ${a.severity} · **Component:** ${a.component} · **For:** ${a.for}`,
-        "",
-        `${a.summary}. ${a.description.replace(/\{\{[^}]*\}\}/g, "…")}`,
+        `${v.rule.summary}. ${v.rule.description.replace(/\{\{[^}]*\}\}/g, "…")}`,
         "",
         "```promql",
-        a.expr,
+        v.rule.expr,
         "```",
         "",
-        "## Steps",
+        `${level}${v.engine ? "#" : ""} Steps`,
         "",
-        ...a.runbook.map((s, i) => `${i + 1}. ${s}`),
+        ...v.rule.runbook.map((s, i) => `${i + 1}. ${s}`),
         "",
-        ...REACHING,
-        "",
-    ].join("\n");
+    ];
+    return [`# ${a.alert}`, "", `<!-- Generated from configs/rules/ by \`npm run docs\`. -->`, "", ...variants.flatMap((v) => body(v, "##")), ...REACHING, ""].join("\n");
 }

@@ -48,6 +48,8 @@ export interface Thresholds {
     targetDownFor: string;
     /** derived from postgres.backups (stack/backups.ts); no backup alerts without a repository */
     backups?: BackupThresholds;
+    /** postgres.engine cloudnative-pg: the Cluster's size and max_connections (its exporter does not export settings); unset for the StatefulSet */
+    cloudnativePg?: { maxConnections: number; instances: number };
 }
 
 export interface BackupThresholds {

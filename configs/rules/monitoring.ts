@@ -3,7 +3,7 @@ import { ALERTMANAGER, CATALOG, PROMETHEUS, APP } from "../metrics";
 import type { AlertRule, ScrapedJob, Thresholds } from "./model";
 
 /** Every catalogued job, one target each but two API replicas: what the docs and the rule tests show. */
-export const EXAMPLE_JOBS: ScrapedJob[] = CATALOG.map((s) => ({ job: s.job, replicas: s.job === APP.job ? 2 : 1 }));
+export const EXAMPLE_JOBS: ScrapedJob[] = [...new Set(CATALOG.map((s) => s.job))].map((job) => ({ job, replicas: job === APP.job ? 2 : 1 }));
 
 const componentOf = (job: string) => CATALOG.find((s) => s.job === job)?.component ?? "monitoring";
 

@@ -16,7 +16,9 @@ import { grafanaVariables, parsePromQL } from "../promql";
 import { ROOT, ofType, only, runStack } from "../helpers";
 
 const { config } = loadStackConfig("flowviz", "t", { "flowviz:platform": "docker" }, () => false);
-const alerts = alertRules(alertThresholds(config));
+/** both engines' alerts: the StatefulSet's (postgres_exporter) and CloudNativePG's (cnpg_*) */
+const cnpgConfig = { ...config, platform: "kubernetes" as const, postgres: { ...config.postgres, engine: "cloudnative-pg" as const } };
+const alerts = [...alertRules(alertThresholds(config)), ...alertRules(alertThresholds(cnpgConfig))];
 const recorded = new Set(recordingRules().map((r) => r.record));
 
 interface Panel {
@@ -26,7 +28,9 @@ interface Panel {
     fieldConfig?: { defaults?: { unit?: string } };
     targets?: { expr: string; datasource?: { uid?: string } }[];
 }
-const dashboards = Object.entries(dashboardFiles()).map(([file, text]) => ({ file, json: JSON.parse(text) as { uid: string; panels: Panel[] } }));
+const dashboards = (["statefulset", "cloudnative-pg"] as const).flatMap((engine) =>
+    Object.entries(dashboardFiles(engine)).map(([file, text]) => ({ file: `${engine}/${file}`, json: JSON.parse(text) as { uid: string; panels: Panel[] } })),
+);
 const panels = dashboards.flatMap((d) => d.json.panels.filter((p) => p.type !== "row").map((p) => ({ ...p, file: d.file })));
 
 describe("metric integrity", () => {
@@ -64,7 +68,7 @@ describe("alert rules", () => {
         for (const n of ["HighErrorRate", "HighLatency", "DatabaseDown", "PgBouncerPoolExhausted", "HighQCFailureRate"]) expect(names).toContain(n);
     });
     it("fixes the seeds' bugs", () => {
-        const by = Object.fromEntries(alerts.map((a) => [a.alert, a]));
+        const by = Object.fromEntries(alertRules(alertThresholds(config)).map((a) => [a.alert, a]));
         expect(by.DatabaseDown!.expr).toBe("pg_up == 0");
         expect(by.PgBouncerPoolExhausted!.expr).toBe("pgbouncer_pools_client_waiting_connections > 10");
         expect(recordingRules().find((r) => r.record.includes("p99"))!.expr).toContain("sum by (le)");
@@ -83,7 +87,8 @@ describe("alert rules", () => {
         expect(down).not.toMatch(/SELECT|psql -U postgres/);
         expect(down).toContain("PAUSE flowviz;");
         expect(down).toContain("on every PgBouncer replica");
-        for (const a of alerts) for (const step of a.runbook) if (step.includes("kubectl ")) expect(step, a.alert).not.toMatch(/kubectl (?!-n flowviz )/);
+        // kubectl plugins (cnpg) take their flags after the plugin's name
+        for (const a of alerts) for (const step of a.runbook) if (step.includes("kubectl ")) expect(step, a.alert).not.toMatch(/kubectl (?!-n flowviz |cnpg [^`]* -n flowviz)/);
         expect(readFileSync(join(ROOT, "docs/runbooks/DatabaseDown.md"), "utf8")).toContain("## Reaching the tools");
     });
 
@@ -97,7 +102,7 @@ describe("alert rules", () => {
 
 describe("dashboards", () => {
     it("are the three the seeds ask for", () => {
-        expect(dashboards.map((d) => d.json.uid).sort()).toEqual(["flowviz-application", "flowviz-business", "flowviz-infrastructure"]);
+        expect([...new Set(dashboards.map((d) => d.json.uid))].sort()).toEqual(["flowviz-application", "flowviz-business", "flowviz-infrastructure"]);
     });
     it.each(panels)("$file \"$title\" uses the provisioned datasource, a unit and scrape-aligned rate windows", (p) => {
         expect(p.datasource?.uid).toBe(DATASOURCE_UID);
