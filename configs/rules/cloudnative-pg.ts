@@ -111,7 +111,7 @@ export function cnpgPostgresRules(t: Thresholds, cluster: { maxConnections: numb
             description: "{{ $labels.pod }} replays WAL {{ $value | humanizeDuration }} behind the primary: a failover to it would have to catch up first.",
             runbook: [
                 STATUS,
-                "A standby that cannot catch up (a long query holding replay, a slow disk, a dropped slot): `kubectl cnpg status` shows its replication state; its log says why.",
+                `A standby that cannot catch up (a long query holding replay, a slow disk, a dropped slot): \`kubectl cnpg status ${CLUSTER} -n ${NS}\` shows its replication state; its log says why.`,
                 `When it will not recover, recreate it from the primary: \`kubectl cnpg destroy ${CLUSTER} <instance-number> -n ${NS}\` (deletes that instance's pod and volume; the operator clones a new one with pg_basebackup).`,
             ],
         },
