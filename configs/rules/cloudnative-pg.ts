@@ -143,7 +143,7 @@ export function cnpgPostgresRules(t: Thresholds, cluster: { maxConnections: numb
             component: "postgres",
             summary: "An instance is fenced",
             description: "{{ $labels.pod }} is fenced (fencing_on = {{ $value }}): PostgreSQL is stopped on it and it serves nothing.",
-            runbook: [`Someone fenced it for an investigation (\`kubectl cnpg fencing on\`); when done: \`kubectl cnpg fencing off ${CLUSTER} <pod> -n ${NS}\`.`, STATUS],
+            runbook: [`Someone fenced it for an investigation (\`kubectl cnpg fencing on ${CLUSTER} <pod> -n ${NS}\`); when done: \`kubectl cnpg fencing off ${CLUSTER} <pod> -n ${NS}\`.`, STATUS],
         },
         {
             alert: "PostgresSwitchoverRequired",
