@@ -77,7 +77,7 @@ export function cnpgPostgresRules(t: Thresholds, cluster: { maxConnections: numb
             severity: "warning",
             component: "postgres",
             summary: "A standby became the primary",
-            description: "{{ $labels.pod }} left recovery within 10 minutes (in recovery now: {{ $value }}): a failover or switchover promoted it. PgBouncer follows through the -rw Service.",
+            description: "{{ $labels.pod }} left recovery within 10 minutes ({{ $value }} role changes): a failover or switchover promoted it. PgBouncer follows through the -rw Service.",
             runbook: [
                 STATUS,
                 OPERATOR,

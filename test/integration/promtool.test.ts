@@ -8,7 +8,9 @@ import { loadStackConfig } from "../../stack/load";
 import { alertThresholds } from "../../stack/backups";
 import { renderedFiles } from "../../render/files";
 import { ROOT, runStack } from "../helpers";
-import { ALERT_CASES } from "./alert-cases";
+import { ALERT_CASES, type AlertCase } from "./alert-cases";
+import { CNPG_CASES, CNPG_STACK } from "./alert-cases-cnpg";
+import { readStackFile } from "../../render/stackfile";
 import { runServerBinary, type Binary } from "../binaries";
 import { render, type Rendered } from "./servers";
 
@@ -102,16 +104,34 @@ describe("promtool on the rendered files", () => {
         expect(r.out, r.out).toContain("SUCCESS");
         expect(r.ok, r.out).toBe(true);
     });
+
+    it("CloudNativePG engine: the rules pass promtool check rules, and every alert of that engine fires, waits and stays quiet as it should", async () => {
+        const dir = `${BASE}/cnpg`;
+        mkdirSync(join(dir, "rules"), { recursive: true });
+        const file = renderedFiles((await runStack(CNPG_STACK, { stack: "prod" })).resources).find((f) => f.service === "prometheus" && f.path.endsWith("flowviz.rules.yml"))!;
+        writeFileSync(join(dir, "rules/flowviz.rules.yml"), file.content);
+        const check = run("promtool", ["check", "rules", join(dir, "rules/flowviz.rules.yml")]);
+        expect(check.ok, check.out).toBe(true);
+        const rules = readFileSync(join(dir, "rules/flowviz.rules.yml"), "utf8");
+        expect(rules).toContain("cnpg_collector_up == 0");
+        expect(rules).not.toContain("pg_up == 0");
+        const r = alertCaseTest(dir, "rules/flowviz.rules.yml", {}, undefined, CNPG_STACK);
+        expect(r.out, r.out).toContain("SUCCESS");
+        expect(r.ok, r.out).toBe(true);
+    });
 });
 
 /**
  * `promtool test rules` with every case of alert-cases.ts (those whose alert the file has),
  * against a rules file; `extraLabels` are what every alert of the file carries besides its own.
  */
-function alertCaseTest(dir: string, rulesFile: string, extraLabels: Record<string, string>, present?: Set<string>) {
-    const { config } = loadStackConfig("flowviz", "t", { "flowviz:platform": "docker" }, () => false);
+function alertCaseTest(dir: string, rulesFile: string, extraLabels: Record<string, string>, present?: Set<string>, stackFile?: string) {
+    const file = stackFile ? readStackFile(join(ROOT, stackFile)) : undefined;
+    const { config } = loadStackConfig("flowviz", "t", file?.config ?? { "flowviz:platform": "docker" }, () => false);
     const rules = Object.fromEntries(alertRules(alertThresholds(config), EXAMPLE_JOBS.map((j) => ({ ...j, replicas: 1 }))).map((a) => [a.alert, a]));
-    const cases = ALERT_CASES.filter((c) => !present || present.has(c.alert));
+    // the CloudNativePG engine's own cases replace those of the alerts it defines differently; alerts it does not have are not tested against it
+    const engineCases: AlertCase[] = config.postgres.engine === "cloudnative-pg" ? [...CNPG_CASES, ...ALERT_CASES.filter((c) => !CNPG_CASES.some((x) => x.alert === c.alert))] : ALERT_CASES;
+    const cases = engineCases.filter((c) => (!present || present.has(c.alert)) && c.alert in rules);
     const covered = new Set(cases.map((c) => c.alert));
     expect([...Object.keys(rules)].filter((a) => (!present || present.has(a)) && !covered.has(a) && a !== "Watchdog")).toEqual([]);
     const series = (s: Record<string, string>) => Object.entries(s).map(([k, v]) => ({ series: k, values: v }));
