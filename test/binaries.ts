@@ -16,6 +16,7 @@ export const BINARIES = {
     postgres: `${PG}/postgres`,
     psql: `${PG}/psql`,
     pgbench: `${PG}/pgbench`,
+    pg_basebackup: `${PG}/pg_basebackup`,
     pgbouncer: "/usr/sbin/pgbouncer",
     pgbackrest: "/usr/bin/pgbackrest",
     "valkey-server": "/usr/bin/valkey-server",
@@ -32,6 +33,11 @@ export const BINARIES = {
     sh: "/bin/sh",
     radosgw: "/usr/bin/radosgw",
     "radosgw-admin": "/usr/bin/radosgw-admin",
+    "barman-cloud-wal-archive": "/usr/bin/barman-cloud-wal-archive",
+    "barman-cloud-wal-restore": "/usr/bin/barman-cloud-wal-restore",
+    "barman-cloud-backup": "/usr/bin/barman-cloud-backup",
+    "barman-cloud-backup-list": "/usr/bin/barman-cloud-backup-list",
+    "barman-cloud-restore": "/usr/bin/barman-cloud-restore",
 } as const;
 export type Binary = keyof typeof BINARIES;
 
@@ -100,6 +106,7 @@ const VERSION_ARG: Partial<Record<Binary, string>> = {
     "node-exporter": "--version",
     "postgres-exporter": "--version",
     "pgbouncer-exporter": "--version",
+    "barman-cloud-backup": "--version",
 };
 
 /** The first line a server prints for its version (`postgres (PostgreSQL) 17.12 (Debian 17.12-0+deb13u1)`). */

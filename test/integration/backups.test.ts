@@ -12,9 +12,9 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exporterQueries } from "../../configs/pgbackrest";
 import { chownToServer, runServerBinary, serverCommand } from "../binaries";
-import { makeCa } from "./certs";
 import { moveContainerPaths, pgbackrestArgs, startArchivingServer } from "./pgbackrest";
-import { PostgresServer, psql, render, renderWithSecrets, waitFor, type Rendered } from "./servers";
+import { PostgresServer, psql, render, renderWithSecrets, secretOf, waitFor, type Rendered } from "./servers";
+import { S3_ENDPOINT, startS3, type S3Server } from "./s3";
 import { ROOT } from "../root";
 import { parse, stringify } from "yaml";
 
@@ -249,38 +249,27 @@ describe("a dead repository under load", () => {
 describe("point-in-time recovery from a real S3 server (Ceph's radosgw on its standalone dbstore backend, TLS)", () => {
     const S3 = `${BASE}/rgw`;
     const KEYS = ["backupS3AccessKey", "backupS3SecretKey"];
-    let rgw: ChildProcess | undefined;
-    let secret: (key: string) => string;
+    let rgw: S3Server | undefined;
     let ca: { cert: string; key: string };
     const s3Stack = (restore?: { id: string; target: string }) => ({
         postgres: {
-            backups: { repository: "s3", s3: { endpoint: "localhost:7443", bucket: "flowviz-backups", region: "us-east-1", uriStyle: "path", caCert: readFileSync(ca.cert, "utf8") } },
+            backups: { repository: "s3", s3: { endpoint: S3_ENDPOINT, bucket: "flowviz-backups", region: "us-east-1", uriStyle: "path", caCert: readFileSync(ca.cert, "utf8") } },
             ...(restore ? { restore: { ...restore, replaceData: true } } : {}),
         },
     });
-    const rgwFlags = () => ["--no-mon-config", "-c", "/dev/null", "--rgw-backend-store", "dbstore", "--rgw-config-store", "dbstore", "--dbstore-db-dir", `${S3}/data`];
 
     beforeAll(async () => {
         pg.stop("fast");
-        mkdirSync(`${S3}/data`, { recursive: true });
-        // pgBackRest verifies the endpoint: a certificate for a DNS name (it refuses one with only an IP address)
-        ca = makeCa(`${S3}/ca`, "test S3 CA");
-        writeFileSync(`${S3}/ext.cnf`, "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n");
-        runServerBinary("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "rgw.key", "-out", "rgw.csr", "-subj", "/CN=localhost"], { cwd: S3 });
-        runServerBinary("openssl", ["x509", "-req", "-in", "rgw.csr", "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-out", "rgw.crt", "-days", "7", "-extfile", "ext.cnf"], { cwd: S3 });
-        const s3 = renderWithSecrets(BASE, "s3", KEYS, { config: s3Stack() });
-        secret = s3.secret;
-        rendered = s3.rendered;
+        // the keys the render will hold; the CA is the server's, so the render comes after it
+        rgw = await startS3(S3, { access: secretOf("s3", "backupS3AccessKey"), secret: secretOf("s3", "backupS3SecretKey") }, "flowviz-backups");
+        ca = rgw.ca;
+        rendered = renderWithSecrets(BASE, "s3", KEYS, { config: s3Stack() }).rendered;
         current = rendered;
-        runServerBinary("radosgw-admin", [...rgwFlags(), "user", "create", "--uid=flowviz", "--display-name=flowviz", `--access-key=${secret("backupS3AccessKey")}`, `--secret=${secret("backupS3SecretKey")}`]);
-        rgw = spawn(...serverCommand("radosgw", ["-f", ...rgwFlags(), "--rgw-data", `${S3}/data`, "--run-dir", `${S3}/data`, "--rgw-frontends", `beast ssl_port=7443 ssl_certificate=${S3}/rgw.crt ssl_private_key=${S3}/rgw.key`]), { stdio: "ignore" });
-        const bucket = `import boto3, sys\nboto3.client("s3", endpoint_url="https://localhost:7443", aws_access_key_id=sys.argv[1], aws_secret_access_key=sys.argv[2], region_name="us-east-1", verify=sys.argv[3]).create_bucket(Bucket="flowviz-backups")`;
-        await waitFor("radosgw and its bucket", () => (runServerBinary("python3", ["-c", bucket, secret("backupS3AccessKey"), secret("backupS3SecretKey"), ca.cert]), true), 60);
         pg = startArchivingServer(rendered, `${BASE}/volumes/s3`, REPO, BASE);
         pgbackrest(["stanza-create"]);
         pgbackrest(["check"]);
     }, 300_000);
-    afterAll(() => rgw?.kill("SIGTERM"));
+    afterAll(() => rgw?.stop());
 
     it("archives and backs up into the bucket, and restores to a time from it", async () => {
         sql("create table lots (id int primary key, batch text not null)");

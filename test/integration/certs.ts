@@ -67,6 +67,8 @@ export function realCertificates(plan: { resources: { type: string; name: string
         const dir = join(work, service);
         mkdirSync(dir, { recursive: true });
         issueCertificate(dir, stackCaOf(signer), r.inputs as Request, client ? "clientAuth" : "serverAuth");
+        // a certificate the platform hands over as a Secret (CloudNativePG's) has no folder of files in the render
+        mkdirSync(join(files, service, "tls"), { recursive: true });
         execFileSync("cp", [join(dir, "cert.crt"), join(files, service, client ? TLS_FILES.clientCert : TLS_FILES.cert)]);
         execFileSync("cp", [join(dir, "cert.key"), join(files, service, client ? TLS_FILES.clientKey : TLS_FILES.key)]);
     }

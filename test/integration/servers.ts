@@ -62,18 +62,22 @@ export function renderWithSecrets(
     base: string,
     name: string,
     keys: readonly string[],
-    opts: { config?: Record<string, unknown>; secretsOf?: string } = {},
+    opts: { config?: Record<string, unknown>; secretsOf?: string; stackFile?: string; stack?: string } = {},
 ): { rendered: Rendered; secret(key: string): string } {
-    const stack = parse(readFileSync(join(ROOT, LOCAL_STACK), "utf8"));
+    const stack = parse(readFileSync(join(ROOT, opts.stackFile ?? LOCAL_STACK), "utf8"));
     // the same secrets as another render of the test (a later render of the same stack), or this render's own
-    const ciphertext = (key: string) => `v1:${opts.secretsOf ?? name}-${key}`;
+    const ciphertext = (key: string) => ciphertextOf(opts.secretsOf ?? name, key);
     for (const [key, value] of Object.entries(opts.config ?? {})) stack.config[`flowviz:${key}`] = value;
     for (const key of keys) stack.config[`flowviz:${key}`] = { secure: ciphertext(key) };
     mkdirSync(base, { recursive: true });
     writeFileSync(join(base, `Pulumi.${name}.yaml`), stringify(stack));
-    const rendered = render(join(base, `Pulumi.${name}.yaml`), join(base, name), name);
-    return { rendered, secret: (key) => standIn(`flowviz:${key}`, ciphertext(key)) };
+    const rendered = render(join(base, `Pulumi.${name}.yaml`), join(base, name), opts.stack ?? name);
+    return { rendered, secret: (key) => secretOf(opts.secretsOf ?? name, key) };
 }
+
+const ciphertextOf = (render: string, key: string) => `v1:${render}-${key}`;
+/** The value a credential of renderWithSecrets(…, name, …) has, before rendering it. */
+export const secretOf = (render: string, key: string) => standIn(`flowviz:${key}`, ciphertextOf(render, key));
 
 /** pgbench's tables, created (and vacuumed) by the migration role; the app role then runs pgbench with -n. */
 export function initPgbench(migrator: DataPath["migrator"]): void {
