@@ -140,8 +140,46 @@ function restore(c: ResourceChange): Finding[] {
     ];
 }
 
+/** Cluster settings PostgreSQL reads only at start: changing one restarts every instance. */
+const RESTART_PATHS = ["spec.imageName", "spec.resources", "spec.postgresql.shared_preload_libraries", ...["max_connections", "superuser_reserved_connections", "shared_buffers", "max_worker_processes", "max_wal_senders"].map((p) => `spec.postgresql.parameters.${p}`)];
+
+/**
+ * A CloudNativePG Cluster: what its operator does with a change. A storage shrink is refused;
+ * settings read at start roll the instances (standbys first, then a switchover); a Cluster
+ * bootstrapped by recovery is a restore into a new Cluster; a hibernated one stops its pods.
+ */
+function cloudnativePg(c: ResourceChange): Finding[] {
+    if (c.type !== K8S.cnpgCluster) return [];
+    const resource = `${c.type}::${c.name}`;
+    const [b, h] = [c.base && plain(c.base), c.head && plain(c.head)];
+    const out: Finding[] = [];
+    const size = (x: any) => x?.spec?.storage?.size as string | undefined;
+    if (size(b) && size(h) && quantityValue(size(h)!) < quantityValue(size(b)!)) {
+        out.push({ kind: "blocked", resource, message: `Cluster ${c.name}'s volumes would shrink from ${size(b)} to ${size(h)}: CloudNativePG refuses to shrink storage; keep ${size(b)} or restore into a new Cluster with smaller volumes` });
+    }
+    const restartBy = c.action === "update" ? c.changes.map((p) => p.path).filter((p) => RESTART_PATHS.some((r) => p === r || p.startsWith(`${r}.`) || p.startsWith(`${r}[`))) : [];
+    if (restartBy.length > 0) {
+        out.push({
+            kind: "restart",
+            resource,
+            message: `PostgreSQL's instances restart one by one (${restartBy.join(", ")} changed): the standbys first, then a switchover to a synchronous standby (primaryUpdateMethod switchover); transactions open on the primary at the switchover fail and PgBouncer reconnects to the new primary through the -rw Service`,
+        });
+    }
+    const recovery = h?.spec?.bootstrap?.recovery;
+    if (c.action === "create" && recovery) {
+        const origin = (h.spec.externalClusters ?? []).find((e: any) => e.name === recovery.source)?.plugin?.parameters?.serverName ?? recovery.source;
+        const target = recovery.recoveryTarget?.targetTime ?? recovery.recoveryTarget?.targetLSN ?? "the last archived WAL";
+        out.push({ kind: "note", resource, message: `RESTORE into a new Cluster ${c.name}, recovered from ${origin}'s archive to ${target}; recovery never happens in place: ${origin} keeps its volumes (hibernated), writes after the target are only there (runbook RestoreToPointInTime)` });
+    }
+    const hibernated = (x: any) => x?.metadata?.annotations?.["cnpg.io/hibernation"] === "on";
+    if (c.action === "update" && hibernated(h) && !hibernated(b)) {
+        out.push({ kind: "note", resource, message: `Cluster ${c.name} is hibernated: its pods stop, its volumes (and data) stay; it serves nothing until the annotation is removed` });
+    }
+    return out;
+}
+
 export function findings(changes: ResourceChange[], head: Snapshot): Finding[] {
-    return [...changes.flatMap(blocked), ...changes.flatMap(majorUpgrade), ...changes.flatMap(restore), ...restarts(changes, head)];
+    return [...changes.flatMap(blocked), ...changes.flatMap(majorUpgrade), ...changes.flatMap(restore), ...changes.flatMap(cloudnativePg), ...restarts(changes, head)];
 }
 
 export interface CapacityRow {

@@ -23,6 +23,8 @@ const KUBERNETES: Record<string, string[]> = {
     RoleBinding: ["roleRef"],
     ClusterRoleBinding: ["roleRef"],
     StorageClass: ["parameters", "provisioner"],
+    // CloudNativePG's webhook refuses these on an existing Cluster: how it was created, where its volumes live
+    Cluster: ["spec.bootstrap", "spec.storage.storageClass", "spec.walStorage.storageClass"],
     Pod: [
         ...["affinity", "automountServiceAccountToken", "hostNetwork", "hostPID", "hostIPC", "nodeName", "nodeSelector", "restartPolicy", "securityContext", "serviceAccountName", "terminationGracePeriodSeconds", "volumes"].map((f) => `spec.${f}`),
         ...CONTAINER_FIELDS.map((f) => `spec.containers[*].${f}`),

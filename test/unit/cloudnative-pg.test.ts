@@ -12,6 +12,8 @@ import { crdProblems } from "../crds";
 import { readStackFile } from "../../render/stackfile";
 import { join } from "node:path";
 import { ofType, only, ROOT, runStack } from "../helpers";
+import { compareResources, type Snapshot } from "../../diff/compare";
+import { findings, type Finding } from "../../diff/consequences";
 
 const STACK = "test/fixtures/good/prod-cloudnative-pg.yaml";
 const sent = (r: RecordedResource) => JSON.parse(JSON.stringify(maskSecrets(r.inputs, true)));
@@ -148,5 +150,33 @@ describe("a restore (postgres.restore)", () => {
         expect(fresh.plugins[0].parameters.serverName).toBe("postgres-recall-1204");
         expect(JSON.stringify(sent(only(restored, "kubernetes:core/v1:ConfigMap", "pgbouncer-config")).data)).toContain("host=postgres-recall-1204-rw.flowviz.svc.cluster.local");
         for (const r of operatorObjects(restored)) expect(crdProblems(sent(r)), r.name).toEqual([]);
+    });
+});
+
+describe("npm run diff on a Cluster", () => {
+    const postgres = () => JSON.parse(readStackFile(join(ROOT, STACK)).config["flowviz:postgres"]!);
+    const review = async (change: Record<string, unknown>) => {
+        const head = await runStack(STACK, { stack: "prod", override: { postgres: { ...postgres(), ...change } } });
+        return findings(compareResources(run.resources, head.resources).changes, { resources: head.resources } as Snapshot);
+    };
+    const about = (fs: Finding[], kind: Finding["kind"]) => fs.filter((f) => f.kind === kind && f.resource.includes("Cluster")).map((f) => f.message);
+
+    it("blocks a storage shrink, and a deletion of the Cluster or its ObjectStore", async () => {
+        expect(about(await review({ storageSize: "50Gi" }), "blocked")).toEqual([expect.stringContaining("would shrink from 100Gi to 50Gi")]);
+        const gone = findings(compareResources(run.resources, run.resources.filter((r) => !/Cluster|ObjectStore/.test(r.type))).changes, { resources: [] } as unknown as Snapshot);
+        expect(gone.filter((f) => f.kind === "blocked").map((f) => f.resource.split("::")[1]).sort()).toEqual(["postgres", "postgres-backups"]);
+    });
+
+    it("says which changes roll the instances (with a switchover) and which are reloaded", async () => {
+        expect(about(await review({ maxConnections: 300 }), "restart")).toEqual([expect.stringContaining("spec.postgresql.parameters.max_connections changed")]);
+        expect(about(await review({ workMem: "16Mi" }), "restart")).toEqual([]);
+    });
+
+    it("shows a restore as a new Cluster beside the hibernated one, never in place", async () => {
+        const fs = await review({ restore: { id: "recall-1204", target: "2026-12-04T10:15:00Z", replaceData: true } });
+        expect(about(fs, "note")).toEqual(
+            expect.arrayContaining([expect.stringContaining("RESTORE into a new Cluster postgres-recall-1204, recovered from postgres's archive to 2026-12-04T10:15:00Z"), expect.stringContaining("Cluster postgres is hibernated")]),
+        );
+        expect(about(fs, "blocked")).toEqual([]);
     });
 });
