@@ -36,6 +36,15 @@ export const CNPG_FIXED_PARAMETERS: readonly string[] = [
     "unix_socket_directories", "unix_socket_group", "unix_socket_permissions",
 ];
 
+/**
+ * Connections each instance's manager keeps open besides the clients' (pkg/management/postgres/pool:
+ * at most 3 per database it uses): its own (roles, probes, slots) in `postgres`, and its metrics
+ * exporter's in `postgres` and in the application database.
+ */
+export const CNPG_OWN_CONNECTIONS = { manager: 3, exporter: 2 * 3 } as const;
+/** Connections postgres.adminConnections keeps besides the operator's: a migration and a person. */
+const HUMAN_CONNECTIONS = 2;
+
 export const usesCloudNativePg = (c: Pick<StackConfig, "postgres">) => c.postgres.engine === "cloudnative-pg";
 
 export const CNPG_INVARIANTS: Invariant[] = [
@@ -65,6 +74,15 @@ export const CNPG_INVARIANTS: Invariant[] = [
             const n = c.postgres.cloudnativePg;
             if (!usesCloudNativePg(c) || n.synchronous.number <= n.instances - 1) return [];
             return [{ key: "postgres.cloudnativePg.synchronous.number", message: `is ${n.synchronous.number}, but ${n.instances} instances have ${n.instances - 1} standbys: with dataDurability ${n.synchronous.dataDurability} no commit could ever return; lower it (${set(ctx, "postgres.cloudnativePg.synchronous.number", n.instances - 1)}) or raise postgres.cloudnativePg.instances` }];
+        },
+    },
+    {
+        title: "CloudNativePG's own connections fit the admin budget",
+        rule: `with postgres.engine cloudnative-pg, postgres.adminConnections >= the instance manager's ${CNPG_OWN_CONNECTIONS.manager} + its metrics exporter's ${CNPG_OWN_CONNECTIONS.exporter} + ${HUMAN_CONNECTIONS} (a migration, a person); the standbys stream through WAL senders, which PostgreSQL counts in max_wal_senders (10, at least instances - 1 streaming + 1 cloning), not in max_connections; PgBouncer's pool is counted by the first invariant`,
+        check(c, ctx) {
+            const need = CNPG_OWN_CONNECTIONS.manager + CNPG_OWN_CONNECTIONS.exporter + HUMAN_CONNECTIONS;
+            if (!usesCloudNativePg(c) || c.platform !== "kubernetes" || c.postgres.adminConnections >= need) return [];
+            return [{ key: "postgres.adminConnections", message: `is ${c.postgres.adminConnections}, but each CloudNativePG instance keeps up to ${CNPG_OWN_CONNECTIONS.manager} (instance manager) + ${CNPG_OWN_CONNECTIONS.exporter} (metrics exporter) connections open, and a migration and a person need ${HUMAN_CONNECTIONS}: raise it (${set(ctx, "postgres.adminConnections", need)}); PgBouncer's share of max_connections shrinks by as much` }];
         },
     },
     {

@@ -180,3 +180,17 @@ describe("npm run diff on a Cluster", () => {
         expect(about(fs, "blocked")).toEqual([]);
     });
 });
+
+describe("PgBouncer in front of the Cluster", () => {
+    it("is this stack's PgBouncer with every setting of the StatefulSet engine's but the host: the -rw Service", async () => {
+        const ini = (r: ProgramRun) => sent(only(r, "kubernetes:core/v1:ConfigMap", "pgbouncer-config")).data["pgbouncer.ini"] as string;
+        const postgres = JSON.parse(readStackFile(join(ROOT, STACK)).config["flowviz:postgres"]!);
+        const statefulset = await runStack(STACK, { stack: "prod", override: { postgres: { ...postgres, engine: "statefulset", backups: { ...postgres.backups, image: "registry.example.com/flowviz/postgres-pgbackrest:17.12-1" } } } });
+        const [a, b] = [ini(run).split("\n"), ini(statefulset).split("\n")];
+        const differing = a.filter((line, i) => line !== b[i]);
+        expect(a.length).toBe(b.length);
+        expect(differing).toEqual(["flowviz = host=postgres-rw.flowviz.svc.cluster.local port=5432 dbname=flowviz"]);
+        expect(ini(run)).toMatch(/^server_tls_sslmode = verify-full$/m);
+        expect(run.resources.filter((r) => r.type === "kubernetes:postgresql.cnpg.io/v1:Pooler")).toEqual([]);
+    });
+});
