@@ -21,6 +21,13 @@ export interface TestedVersion {
 export const TESTED_VERSIONS: readonly TestedVersion[] = [
     { component: "PostgreSQL", key: "postgres.image", image: (c) => c.postgres.image, tested: { package: "postgresql-17", binary: "postgres", line: "17" } },
     {
+        component: "PostgreSQL (CloudNativePG)",
+        key: "postgres.cloudnativePg.image",
+        image: (c) => c.postgres.cloudnativePg.image,
+        // the operand's PostgreSQL only: the operator (1.30) and the Barman Cloud plugin (0.9) do not run here (docs/CLOUDNATIVE-PG.md)
+        tested: { package: "postgresql-17", binary: "postgres", line: "17" },
+    },
+    {
         component: "PgBouncer",
         key: "pgbouncer.image",
         image: (c) => c.pgbouncer.image,
