@@ -8,13 +8,16 @@ import { BARMAN_CLOUD_PLUGIN, CNPG_FIXED_PARAMETERS } from "../stack/cloudnative
 import { databaseGrantsSql, hbaRules, postgresSettings, roleSettingsSql, schemaGrantsSql, type PostgresConfInput } from "./postgres";
 import { GENERATED, quoteIdent } from "./format";
 
-/** postgresql.conf's settings as a Cluster's `postgresql.parameters`: strings unquoted, CloudNativePG's own left to it. */
+/** Settings the operator's default is stricter on: its TLS floor is TLSv1.3, the StatefulSet's TLSv1.2. */
+const OPERATOR_STRICTER = ["ssl_min_protocol_version"];
+
+/** postgresql.conf's settings as a Cluster's `postgresql.parameters`: strings unquoted, CloudNativePG's own (and its stricter defaults) left to it. */
 export function clusterParameters(conf: PostgresConfInput): { parameters: Record<string, string>; sharedPreloadLibraries: string[] } {
     const unquote = (v: string | number) => (typeof v === "string" && /^'.*'$/s.test(v) ? v.slice(1, -1).replace(/''/g, "'") : String(v));
     const settings = postgresSettings(conf);
     const parameters = Object.fromEntries(
         Object.entries(settings)
-            .filter(([k]) => !CNPG_FIXED_PARAMETERS.includes(k))
+            .filter(([k]) => !CNPG_FIXED_PARAMETERS.includes(k) && !OPERATOR_STRICTER.includes(k))
             .map(([k, v]) => [k, unquote(v)]),
     );
     const preload = unquote(settings.shared_preload_libraries ?? "");

@@ -157,6 +157,10 @@ function cloudnativePg(c: ResourceChange): Finding[] {
     if (size(b) && size(h) && quantityValue(size(h)!) < quantityValue(size(b)!)) {
         out.push({ kind: "blocked", resource, message: `Cluster ${c.name}'s volumes would shrink from ${size(b)} to ${size(h)}: CloudNativePG refuses to shrink storage; keep ${size(b)} or restore into a new Cluster with smaller volumes` });
     }
+    const changed = (prefix: string) => c.changes.some((p) => p.path === prefix || p.path.startsWith(`${prefix}.`));
+    if (c.action === "update" && changed("spec.imageName") && changed("spec.postgresql.parameters")) {
+        out.push({ kind: "blocked", resource, message: `Cluster ${c.name}: the image and PostgreSQL parameters change together, which CloudNativePG refuses with primaryUpdateMethod switchover; change them in two deployments` });
+    }
     const restartBy = c.action === "update" ? c.changes.map((p) => p.path).filter((p) => RESTART_PATHS.some((r) => p === r || p.startsWith(`${r}.`) || p.startsWith(`${r}[`))) : [];
     if (restartBy.length > 0) {
         out.push({

@@ -107,8 +107,8 @@ describe("the rendered Cluster on PostgreSQL 17, configured as CloudNativePG con
         for (const n of custom) expect(primary.sql(`SELECT current_setting('${n}')`)).toBe(spec.postgresql.parameters[n]);
         expect(primary.sql("SHOW max_connections")).toBe(spec.postgresql.parameters.max_connections);
         expect(primary.sql("SHOW shared_preload_libraries")).toBe("pg_stat_statements,pgaudit");
-        // the Cluster's TLS floor overrides the operator's default (TLSv1.3), as the operator lets it
-        expect(primary.sql("SHOW ssl_min_protocol_version")).toBe("TLSv1.2");
+        // the operator's TLS floor, stricter than the StatefulSet's TLSv1.2, stays
+        expect(primary.sql("SHOW ssl_min_protocol_version")).toBe("TLSv1.3");
         expect(readFileSync(join(primary.dir, "startup.log"), "utf8")).not.toMatch(/unrecognized configuration parameter|invalid value/);
     });
 

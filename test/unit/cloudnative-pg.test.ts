@@ -170,6 +170,8 @@ describe("npm run diff on a Cluster", () => {
     it("says which changes roll the instances (with a switchover) and which are reloaded", async () => {
         expect(about(await review({ maxConnections: 300 }), "restart")).toEqual([expect.stringContaining("spec.postgresql.parameters.max_connections changed")]);
         expect(about(await review({ workMem: "16Mi" }), "restart")).toEqual([]);
+        const both = await review({ sharedBuffers: "3Gi", cloudnativePg: { zoneSpread: true, image: "ghcr.io/cloudnative-pg/postgresql:17.13-standard-trixie" }, image: "postgres:17.13-trixie" });
+        expect(about(both, "blocked")).toEqual([expect.stringContaining("the image and PostgreSQL parameters change together")]);
     });
 
     it("shows a restore as a new Cluster beside the hibernated one, never in place", async () => {
