@@ -111,6 +111,7 @@ const app = new App("app", {
     dbPassword: credentials.get("appDbPassword"),
     valkeyPassword: credentials.get("valkeyPassword"),
     apiClients: [],
+    certificateReaders: cloudnativePg ? [] : ["postgres"],
     apiHostPort: hostPorts.api,
     scrapeInterval: config.monitoring.apiScrapeInterval,
     ca,

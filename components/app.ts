@@ -27,6 +27,8 @@ export interface AppArgs {
     readonly valkeyPassword: pulumi.Input<string>;
     /** services allowed to reach the API port (besides nothing: scrapers add themselves) */
     readonly apiClients: string[];
+    /** services that read Valkey's certificate (a TLS handshake, no login): the backup sidecar in PostgreSQL's pod */
+    readonly certificateReaders: string[];
     readonly apiHostPort?: number;
     /** how often Prometheus scrapes the API (the seeds: 10s) */
     readonly scrapeInterval: string;
@@ -85,8 +87,7 @@ export class App extends pulumi.ComponentResource {
                 replicas: 1,
                 workload: "statefulset",
                 runAs: { user: VALKEY_UID, group: VALKEY_UID, readOnlyRootFilesystem: true },
-                // and the backup sidecar in PostgreSQL's pod, which reads its certificate (a TLS handshake, no login)
-                reachableFrom: ["api", "worker", "postgres"],
+                reachableFrom: ["api", "worker", ...args.certificateReaders],
             },
             this,
         );

@@ -165,3 +165,42 @@ describe("NetworkPolicies of the prod render, judged connection by connection", 
         expect(c.allows("worker", { ip: "198.51.100.7" }, 443)).toBe(false);
     });
 });
+
+describe("NetworkPolicies around CloudNativePG's instances (postgres.engine cloudnative-pg)", () => {
+    let cluster: Cluster;
+    beforeAll(async () => {
+        const run = await runStack("test/fixtures/good/prod-cloudnative-pg.yaml", { stack: "network" });
+        cluster = new Cluster(run.resources);
+        // the pods the operator makes: the instances (labelled by the Cluster's inheritedMetadata) and the operator itself
+        const spec = run.resources.find((r) => r.type === "kubernetes:postgresql.cnpg.io/v1:Cluster")!.inputs.spec as { inheritedMetadata: { labels: Record<string, string> } };
+        cluster.pods.push(
+            { name: "postgres", namespace: "flowviz", labels: { ...spec.inheritedMetadata.labels, "cnpg.io/cluster": "postgres", "cnpg.io/instanceRole": "primary" }, hostNetwork: false },
+            { name: "cnpg-operator", namespace: "cnpg-system", labels: { "app.kubernetes.io/name": "cloudnative-pg" }, hostNetwork: false },
+        );
+    });
+
+    it("lets through what the Cluster needs: PgBouncer, replication, the operator's status calls, scrapes, the API server, the object store, DNS", () => {
+        const needed: [string, Destination, number, string?][] = [
+            ["pgbouncer", { pod: "postgres" }, 5432],
+            ["postgres", { pod: "postgres" }, 5432],
+            ["postgres", { pod: "postgres" }, 8000],
+            ["cnpg-operator", { pod: "postgres" }, 8000],
+            ["prometheus", { pod: "postgres" }, 9187],
+            ["postgres", { ip: API_SERVER }, 443],
+            ["postgres", { ip: PUBLIC }, 443],
+            ["postgres", { pod: "kube-dns" }, 53, "UDP"],
+        ];
+        expect(needed.filter(([from, to, port, protocol]) => !cluster.allows(from, to, port, protocol)).map(([f, t, p]) => `${f} -> ${JSON.stringify(t)}:${p}`)).toEqual([]);
+    });
+
+    it.each([
+        ["api", { pod: "postgres" }, 5432, "the app skips PgBouncer"],
+        ["pgbouncer", { pod: "postgres" }, 8000, "the pooler calls the instance manager"],
+        ["cnpg-operator", { pod: "postgres" }, 5432, "the operator logs in to PostgreSQL over TCP"],
+        ["postgres", { ip: METADATA }, 80, "an instance to the metadata address"],
+        ["postgres", { ip: PUBLIC }, 22, "an instance on another port"],
+        ["postgres", { pod: "valkey" }, 6379, "an instance to the broker"],
+    ] as const)("refuses %s -> %j:%i (%s)", (from, to, port, why) => {
+        expect(cluster.allows(from, to as Destination, port), why).toBe(false);
+    });
+});

@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { Cluster, ScheduledBackup } from "@kubernetes-models/cloudnative-pg/postgresql.cnpg.io/v1";
+import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import { maskSecrets } from "../../render/files";
 import type { ProgramRun, RecordedResource } from "../../render/program";
 import { CNPG_FIXED_PARAMETERS } from "../../stack/cloudnative-pg";
@@ -194,5 +195,18 @@ describe("PgBouncer in front of the Cluster", () => {
         expect(differing).toEqual(["flowviz = host=postgres-rw.flowviz.svc.cluster.local port=5432 dbname=flowviz"]);
         expect(ini(run)).toMatch(/^server_tls_sslmode = verify-full$/m);
         expect(run.resources.filter((r) => r.type === "kubernetes:postgresql.cnpg.io/v1:Pooler")).toEqual([]);
+    });
+});
+
+describe("with monitoring.mode operator", () => {
+    it("declares a PodMonitor for the instances' exporters (not the operator's deprecated one), valid against its CRD", async () => {
+        const monitoring = JSON.parse(readStackFile(join(ROOT, STACK)).config["flowviz:monitoring"]!);
+        const op = await runStack(STACK, { stack: "prod", override: { monitoring: { ...monitoring, mode: "operator" } } });
+        const monitor = sent(only(op, "kubernetes:monitoring.coreos.com/v1:PodMonitor", "postgres-podmonitor"));
+        expect(() => new PodMonitor(monitor).validate()).not.toThrow();
+        expect(monitor.spec.selector.matchLabels).toEqual(clusterNamed(op, "postgres").spec.inheritedMetadata.labels);
+        expect(monitor.spec.podMetricsEndpoints[0]).toMatchObject({ port: "metrics", path: "/metrics" });
+        expect(clusterNamed(op, "postgres").spec.monitoring).toBeUndefined();
+        expect(ofType(op, "kubernetes:monitoring.coreos.com/v1:PodMonitor").map((m) => m.name)).not.toContain("postgres-exporter-podmonitor");
     });
 });
