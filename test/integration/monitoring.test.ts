@@ -112,10 +112,11 @@ describe("Prometheus with the rendered config", () => {
         });
     }
 
-    it("runs every dashboard query without error", async () => {
+    it("runs every dashboard query of both engines without error", async () => {
         const failures: string[] = [];
         let count = 0;
-        for (const [file, text] of Object.entries(dashboardFiles())) {
+        const files = (["statefulset", "cloudnative-pg"] as const).flatMap((engine) => Object.entries(dashboardFiles(engine)).map(([file, text]) => [`${engine}/${file}`, text] as const));
+        for (const [file, text] of files) {
             for (const panel of JSON.parse(text).panels as { title: string; targets?: { expr: string }[] }[]) {
                 for (const t of panel.targets ?? []) {
                     count++;
