@@ -59,6 +59,15 @@ describe("npm run check", () => {
         expect(r.out).toMatch(/PostgreSQL memory: .* = 4160Mi of 8Gi/);
     });
 
+    it("prints a CloudNativePG stack's Cluster, the operator's connections and its Barman Cloud backups", () => {
+        const r = check(["--stack", "prod", "--config-file", "test/fixtures/good/prod-cloudnative-pg.yaml"]);
+        expect(r.code).toBe(0);
+        expect(r.out).toContain("PostgreSQL: CloudNativePG Cluster, 3 instances on different nodes and zones; every commit waits for 1 standby (ANY 1, dataDurability required)");
+        expect(r.out).toContain("operator's own connections: instance manager 3 + metrics exporter 6 = 9 of postgres.adminConnections 11");
+        expect(r.out).toMatch(/backups: Barman Cloud to s3 flowviz-prod-backups .* recovery window 7 days/);
+        expect(r.out).not.toContain("differential");
+    });
+
     it("prints every problem, no stack trace, and exits 1", () => {
         const r = check(["--stack", "bad", "--config-file", "test/fixtures/bad/memory-over-limit.yaml"]);
         expect(r.code).toBe(1);
