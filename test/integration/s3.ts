@@ -17,14 +17,15 @@ export interface S3Server {
 
 /** radosgw in `dir` with a user holding these keys and the bucket created. */
 export async function startS3(dir: string, keys: { access: string; secret: string }, bucket: string): Promise<S3Server> {
-    const flags = ["--no-mon-config", "-c", "/dev/null", "--rgw-backend-store", "dbstore", "--rgw-config-store", "dbstore", "--dbstore-db-dir", `${dir}/data`];
+    // every store of its own under `dir` (the config store's default is one file in the root, shared by every run)
+    const flags = ["--no-mon-config", "-c", "/dev/null", "--rgw-backend-store", "dbstore", "--rgw-config-store", "dbstore", "--dbstore-db-dir", `${dir}/data`, "--dbstore-config-uri", `file:${dir}/data/config.db`];
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(`${dir}/data`, { recursive: true });
     const ca = makeCa(`${dir}/ca`, "test S3 CA");
     writeFileSync(`${dir}/ext.cnf`, "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n");
     runServerBinary("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "rgw.key", "-out", "rgw.csr", "-subj", "/CN=localhost"], { cwd: dir });
     runServerBinary("openssl", ["x509", "-req", "-in", "rgw.csr", "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-out", "rgw.crt", "-days", "7", "-extfile", "ext.cnf"], { cwd: dir });
-    runServerBinary("radosgw-admin", [...flags, "user", "create", "--uid=flowviz", "--display-name=flowviz", `--access-key=${keys.access}`, `--secret=${keys.secret}`]);
+    runServerBinary("radosgw-admin", [...flags, "user", "create", "--uid=flowviz", "--display-name=flowviz", `--access-key=${keys.access}`, `--secret=${keys.secret}`], { timeout: 60_000 });
     const rgw: ChildProcess = spawn(...serverCommand("radosgw", ["-f", ...flags, "--rgw-data", `${dir}/data`, "--run-dir", `${dir}/data`, "--rgw-frontends", `beast ssl_port=${S3_PORT} ssl_certificate=${dir}/rgw.crt ssl_private_key=${dir}/rgw.key`]), { stdio: "ignore" });
     const create = `import boto3, sys\nboto3.client("s3", endpoint_url="https://${S3_ENDPOINT}", aws_access_key_id=sys.argv[1], aws_secret_access_key=sys.argv[2], region_name="us-east-1", verify=sys.argv[3]).create_bucket(Bucket=sys.argv[4])`;
     await waitFor("radosgw and its bucket", () => (runServerBinary("python3", ["-c", create, keys.access, keys.secret, ca.cert, bucket]), true), 60);
