@@ -143,6 +143,9 @@ export function clusterSpec(i: ClusterInput): Record<string, unknown> {
         resources: { requests: i.resources, limits: i.resources },
         affinity: { enablePodAntiAffinity: true, podAntiAffinityType: "required", topologyKey: "kubernetes.io/hostname" },
         ...(i.zoneSpread ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "DoNotSchedule", labelSelector: selector }] } : {}),
+        // Pod Security `restricted` spelled out rather than left to the operator's defaults: the namespace enforces it
+        podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: true, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
         primaryUpdateStrategy: "unsupervised",
         primaryUpdateMethod: "switchover",
         ...(i.archive ? { plugins: [{ name: BARMAN_CLOUD_PLUGIN, enabled: true, isWALArchiver: true, parameters: { barmanObjectName: i.archive.objectStore, serverName: i.archive.serverName } }] } : {}),

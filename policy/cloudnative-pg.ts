@@ -8,6 +8,7 @@ import type { StackValidationPolicy } from "@pulumi/policy";
 import { fixedParametersIn } from "../configs/cloudnative-pg";
 import { auditViolations, dataPathViolations, hbaRules } from "./data-path";
 import { activeClusters, findFile, iniSections, K8S, unwrap } from "./resources";
+import { podSecurityViolations } from "./pod-security";
 
 type Resource = { type: string; name: string; props: any };
 
@@ -40,6 +41,9 @@ export function clusterViolations(cluster: Resource): string[] {
     for (const key of ["serverTLSSecret", "serverCASecret", "clientCASecret", "replicationTLSSecret"]) {
         if (!certs[key]) out.push(`${at}: certificates.${key} is unset; the operator would issue its own CA, which the stack's clients do not verify against`);
     }
+    // the operator's pods as the Cluster's security contexts make them, at the namespace's level
+    const pod = { securityContext: spec.podSecurityContext ?? {}, containers: [{ name: "postgres", securityContext: spec.securityContext ?? {} }] };
+    out.push(...podSecurityViolations(pod, "restricted").map((v) => `${at}: its pods would break Pod Security restricted: ${v}`));
     if (spec.backup?.barmanObjectStore) out.push(`${at}: backup.barmanObjectStore is the in-tree archiver (deprecated since 1.26, removed in 1.31); archive through the Barman Cloud plugin (spec.plugins)`);
     return out;
 }
@@ -47,7 +51,7 @@ export function clusterViolations(cluster: Resource): string[] {
 export const cloudnativePgPolicy: StackValidationPolicy = {
     name: "cloudnative-pg",
     description:
-        "A CloudNativePG Cluster keeps the data path and audit rules (TLS-only pg_hba ending in reject, SCRAM, pgAudit, no values in the log), has no superuser login, sets no parameter the operator fixes, commits synchronously to a standby, uses the stack CA's certificates and the Barman Cloud plugin, and PgBouncer reaches its primary (-rw).",
+        "A CloudNativePG Cluster keeps the data path and audit rules (TLS-only pg_hba ending in reject, SCRAM, pgAudit, no values in the log), has no superuser login, sets no parameter the operator fixes, runs its pods at Pod Security restricted, commits synchronously to a standby, uses the stack CA's certificates and the Barman Cloud plugin, and PgBouncer reaches its primary (-rw).",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
         const clusters = args.resources.filter((r) => r.type === K8S.cnpgCluster) as Resource[];

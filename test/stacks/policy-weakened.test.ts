@@ -151,6 +151,7 @@ const cnpgVariants: Variant[] = [
     { name: "a Cluster logging bind parameters, pgAudit off", stack: "cnpg", policy: "cloudnative-pg", message: "log_parameter_max_length is -1", weaken: (rs) => { const p = cluster(rs).postgresql.parameters; p.log_parameter_max_length = "-1"; p["pgaudit.log"] = "none"; } },
     { name: "PgBouncer pointed at the Cluster's read-only Service", stack: "cnpg", policy: "cloudnative-pg", message: "not a serving Cluster's read-write Service", weaken: (rs) => { const d = configData(rs, "pgbouncer-config"); d["pgbouncer.ini"] = d["pgbouncer.ini"]!.replace("postgres-rw.", "postgres-ro."); } },
     { name: "an unprotected Cluster", stack: "cnpg", policy: "protect-data", message: "postgres holds data but is not protected", weaken: (rs) => void (get(rs, "postgresql.cnpg.io/v1:Cluster", "postgres").protect = false) },
+    { name: "a Cluster whose containers may escalate privileges and keep their capabilities", stack: "cnpg", policy: "cloudnative-pg", message: "Pod Security restricted", weaken: (rs) => void (cluster(rs).securityContext = { allowPrivilegeEscalation: true }) },
     { name: "a Cluster pool PostgreSQL cannot hold", stack: "cnpg", policy: "connection-capacity", message: "server connections", weaken: (rs) => void (cluster(rs).postgresql.parameters.max_connections = "20") },
 ];
 variants.push(...cnpgVariants);

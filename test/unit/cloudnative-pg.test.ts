@@ -9,6 +9,7 @@ import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.co
 import { maskSecrets } from "../../render/files";
 import type { ProgramRun, RecordedResource } from "../../render/program";
 import { CNPG_FIXED_PARAMETERS } from "../../stack/cloudnative-pg";
+import { podSecurityViolations } from "../../policy/pod-security";
 import { crdProblems } from "../crds";
 import { readStackFile } from "../../render/stackfile";
 import { join } from "node:path";
@@ -57,6 +58,9 @@ describe("the Cluster", () => {
         expect(spec.affinity).toMatchObject({ enablePodAntiAffinity: true, podAntiAffinityType: "required", topologyKey: "kubernetes.io/hostname" });
         expect(spec.topologySpreadConstraints[0]).toMatchObject({ topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "DoNotSchedule" });
         expect(spec.enableSuperuserAccess).toBe(false);
+        // Pod Security restricted, as the namespace enforces it, whatever the operator's defaults
+        const pod = { securityContext: spec.podSecurityContext, containers: [{ name: "postgres", securityContext: spec.securityContext }] };
+        expect(podSecurityViolations(pod, "restricted")).toEqual([]);
         expect(spec.resources).toEqual({ requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "4", memory: "8Gi" } });
         expect(spec.storage.size).toBe("100Gi");
     });
