@@ -14,10 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { serverCommand, runServerBinary, chownToServer } from "../binaries";
 import { ROOT } from "../root";
-import { testCaFor } from "./certs";
+import { issueCertificate, testCaFor } from "./certs";
 import { barmanCloudOptions, Instance, postgresTime, type BarmanCloud, type ClusterSpec } from "./cloudnative-pg";
 import { CNPG_STACK } from "./alert-cases-cnpg";
-import { renderWithSecrets, secretOf, waitFor, type Rendered } from "./servers";
+import { initPgbench, LOCAL_FILE_LIMIT, PgBouncerServer, psql, renderWithSecrets, secretOf, waitFor, type Rendered } from "./servers";
 import { S3_ENDPOINT, startS3, type S3Server } from "./s3";
 
 const BASE = "/tmp/flowviz-it-cnpg";
@@ -36,7 +36,12 @@ let standby: Instance;
 const instances: Instance[] = [];
 const resource = (kind: string, name: string) => rendered.plan.resources.find((r) => r.inputs.kind === kind && r.name === name)!.inputs;
 const secretData = (name: string) => rendered.plan.resources.find((r) => r.type === "kubernetes:core/v1:Secret" && r.name === name)!.inputs.stringData;
-const files = () => ({ serverCert: join(rendered.files, "postgres/tls/server.crt"), serverKey: join(rendered.files, "postgres/tls/server.key"), clientCa: testCaFor("client-ca-cert").cert });
+/**
+ * The instances' TLS files: the plan's server certificate for the -rw, -ro and -r names, issued
+ * again with 127.0.0.1 added, since PgBouncer (unlike libpq's hostaddr) cannot connect to one
+ * address and verify another name.
+ */
+const files = () => ({ serverCert: `${BASE}/server/cert.crt`, serverKey: `${BASE}/server/cert.key`, clientCa: testCaFor("client-ca-cert").cert });
 
 /** A login over TCP as a client of the -rw Service does it: TLS verified against the stack CA and the Service's name. */
 function tcp(port: number, user: string, password: string, sql: string, extra = ""): string {
@@ -55,6 +60,8 @@ beforeAll(async () => {
     const postgres = { ...stack["flowviz:postgres"], backups: { s3: { endpoint: S3_ENDPOINT, bucket: "flowviz-backups", region: "us-east-1", uriStyle: "path", keyType: "shared", caCert: readFileSync(s3.ca.cert, "utf8") } } };
     rendered = renderWithSecrets(BASE, "cnpg", KEYS, { stackFile: CNPG_STACK, stack: "prod", config: { postgres } }).rendered;
     spec = resource("Cluster", "postgres").spec;
+    const request = rendered.plan.resources.find((r) => r.type === "tls:index/certRequest:CertRequest" && r.name === "postgres-tls-request")!.inputs;
+    issueCertificate(`${BASE}/server`, testCaFor("ca-cert"), { ...request, subject: { commonName: RW }, ipAddresses: ["127.0.0.1"] } as never, "serverAuth");
     const store = resource("ObjectStore", "postgres-backups").spec;
     writeFileSync(`${BASE}/s3-ca.crt`, readFileSync(s3.ca.cert));
     const credentials = { accessKey: keys.access, secretKey: keys.secret, region: "us-east-1", ca: `${BASE}/s3-ca.crt` };
@@ -178,6 +185,33 @@ describe("Barman Cloud (the plugin's tools) with the rendered ObjectStore's sett
         expect(app("SELECT count(*) FROM lots", 5434)).toBe("100");
         expect(app("SELECT count(*) FROM lots WHERE batch = 'after-target'", 5434)).toBe("0");
         restored.stop();
+    });
+});
+
+describe("this stack's PgBouncer (the engine's pgbouncer.ini) in front of the primary", () => {
+    it("carries 1000 concurrent clients with zero errors while every commit waits for the synchronous standby", async () => {
+        // the rendered file, its server moved from the -rw Service's name to the primary's loopback address
+        const ini = join(rendered.files, "pgbouncer/pgbouncer.ini");
+        writeFileSync(ini, readFileSync(ini, "utf8").replace(`host=${RW}`, "host=127.0.0.1").replace(/^listen_addr = .*$/m, "listen_addr = 127.0.0.1"));
+        const pgb = new PgBouncerServer(rendered, LOCAL_FILE_LIMIT);
+        pgb.start();
+        try {
+            const app = { port: 6432, user: "flowviz", password: rendered.plan.outputs.appDbPassword as string, db: "flowviz" };
+            await waitFor("PgBouncer", () => psql({ ...app, sql: "select 1" }) === "1");
+            initPgbench({ port: 5432, user: "flowviz_migrator", password: rendered.plan.outputs.migrationDbPassword, db: "flowviz" });
+            expect(primary.sql("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'postgres-2'")).toBe("quorum");
+            const report = runServerBinary("pgbench", ["-n", "-h", "127.0.0.1", "-p", "6432", "-U", "flowviz", "-c", "1000", "-j", "2", "-T", "15", "flowviz"], { fileLimit: 16384, env: { PGPASSWORD: app.password, PGSSLMODE: "require" } });
+            const processed = Number(/number of transactions actually processed: (\d+)/.exec(report)?.[1]);
+            const failed = Number(/number of failed transactions: (\d+)/.exec(report)?.[1] ?? "0");
+            console.log(`1000 clients through PgBouncer, synchronous standby: ${/tps = ([\d.]+)/.exec(report)?.[1]} TPS, ${processed} transactions`);
+            expect(report).toMatch(/number of clients: 1000/);
+            expect(processed).toBeGreaterThan(1000);
+            expect(failed).toBe(0);
+            // every commit confirmed: the standby has replayed what the primary wrote
+            await waitFor("the standby caught up", () => standby.sql("SELECT count(*) FROM pgbench_history", "flowviz") === primary.sql("SELECT count(*) FROM pgbench_history", "flowviz"), 30);
+        } finally {
+            await pgb.stop();
+        }
     });
 });
 

@@ -186,9 +186,13 @@ export class PgBouncerServer {
         this.proc = spawn(...serverCommand("pgbouncer", ["pgbouncer.ini"], { asServerUser: true, cwd: dir, fileLimit: this.fileLimit }), { stdio: ["ignore", out, out] });
         closeSync(out);
     }
-    /** The signal the generated container stops with (its graceful shutdown). */
+    /** The signal the generated container stops with (its graceful shutdown): Docker's stop signal, or the signal a Kubernetes preStop hook sends. */
     get stopSignal(): string {
-        return String(this.rendered.container("pgbouncer").stopSignal ?? "SIGTERM");
+        const deployment = this.rendered.plan.resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && r.name === "pgbouncer");
+        if (!deployment) return String(this.rendered.container("pgbouncer").stopSignal ?? "SIGTERM");
+        const hook: string[] = deployment.inputs.spec.template.spec.containers[0].lifecycle?.preStop?.exec?.command ?? [];
+        const signal = /kill -([A-Z]+) 1/.exec(hook.join(" "))?.[1];
+        return signal ? `SIG${signal}` : "SIGTERM";
     }
     async stop(): Promise<void> {
         const p = this.proc;
