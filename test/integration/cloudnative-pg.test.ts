@@ -14,15 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { serverCommand, runServerBinary, chownToServer } from "../binaries";
 import { ROOT } from "../root";
-import { issueCertificate, testCaFor } from "./certs";
-import { barmanCloudOptions, Instance, postgresTime, type BarmanCloud, type ClusterSpec } from "./cloudnative-pg";
+import { testCaFor } from "./certs";
+import { barmanCloudOptions, Instance, planned, postgresTime, RW, startCluster, startPgBouncer, type BarmanCloud, type ClusterSpec, type InstanceFiles } from "./cloudnative-pg";
 import { CNPG_STACK } from "./alert-cases-cnpg";
-import { initPgbench, LOCAL_FILE_LIMIT, PgBouncerServer, psql, renderWithSecrets, secretOf, waitFor, type Rendered } from "./servers";
+import { initPgbench, renderWithSecrets, secretOf, waitFor, type Rendered } from "./servers";
 import { S3_ENDPOINT, startS3, type S3Server } from "./s3";
 
 const BASE = "/tmp/flowviz-it-cnpg";
 const KEYS = ["backupS3AccessKey", "backupS3SecretKey"];
-const RW = "postgres-rw.flowviz.svc.cluster.local";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let s3: S3Server | undefined;
@@ -34,14 +33,9 @@ let barman: BarmanCloud;
 let primary: Instance;
 let standby: Instance;
 const instances: Instance[] = [];
-const resource = (kind: string, name: string) => rendered.plan.resources.find((r) => r.inputs.kind === kind && r.name === name)!.inputs;
-const secretData = (name: string) => rendered.plan.resources.find((r) => r.type === "kubernetes:core/v1:Secret" && r.name === name)!.inputs.stringData;
-/**
- * The instances' TLS files: the plan's server certificate for the -rw, -ro and -r names, issued
- * again with 127.0.0.1 added, since PgBouncer (unlike libpq's hostaddr) cannot connect to one
- * address and verify another name.
- */
-const files = () => ({ serverCert: `${BASE}/server/cert.crt`, serverKey: `${BASE}/server/cert.key`, clientCa: testCaFor("client-ca-cert").cert });
+const resource = (kind: string, name: string) => planned(rendered, kind, name);
+/** the instances' TLS files (startCluster's) */
+let files: () => InstanceFiles;
 
 /** A login over TCP as a client of the -rw Service does it: TLS verified against the stack CA and the Service's name. */
 function tcp(port: number, user: string, password: string, sql: string, extra = ""): string {
@@ -59,9 +53,6 @@ beforeAll(async () => {
     const stack = parse(readFileSync(join(ROOT, CNPG_STACK), "utf8")).config;
     const postgres = { ...stack["flowviz:postgres"], backups: { s3: { endpoint: S3_ENDPOINT, bucket: "flowviz-backups", region: "us-east-1", uriStyle: "path", keyType: "shared", caCert: readFileSync(s3.ca.cert, "utf8") } } };
     rendered = renderWithSecrets(BASE, "cnpg", KEYS, { stackFile: CNPG_STACK, stack: "prod", config: { postgres } }).rendered;
-    spec = resource("Cluster", "postgres").spec;
-    const request = rendered.plan.resources.find((r) => r.type === "tls:index/certRequest:CertRequest" && r.name === "postgres-tls-request")!.inputs;
-    issueCertificate(`${BASE}/server`, testCaFor("ca-cert"), { ...request, subject: { commonName: RW }, ipAddresses: ["127.0.0.1"] } as never, "serverAuth");
     const store = resource("ObjectStore", "postgres-backups").spec;
     writeFileSync(`${BASE}/s3-ca.crt`, readFileSync(s3.ca.cert));
     const credentials = { accessKey: keys.access, secretKey: keys.secret, region: "us-east-1", ca: `${BASE}/s3-ca.crt` };
@@ -70,31 +61,11 @@ beforeAll(async () => {
     barman = barmanCloudOptions({ ...store, configuration: { ...configuration, wal: { ...configuration.wal, encryption: undefined }, data: { ...configuration.data, encryption: undefined } } }, credentials);
     chownToServer(BASE);
 
-    primary = new Instance(`${BASE}/postgres-1`, "postgres-1", 5432);
-    instances.push(primary);
-    primary.initdb(spec);
-    // the initdb job runs PostgreSQL alone: no synchronous standby until the instances are up
     const archiving = { archive_mode: "on", archive_command: `barman-cloud-wal-archive ${barman.walArchive.join(" ")} ${barman.destination} postgres %p` };
-    primary.writeConfig(spec, files(), { ...archiving, synchronous_standby_names: "" });
-    primary.start(barman.env);
-    const bootstrap = resource("ConfigMap", "postgres-bootstrap").data;
-    primary.bootstrap(spec, bootstrap, { [spec.managed.roles[1].passwordSecret.name]: secretData("postgres-migrator-password").password, [spec.managed.roles[2].passwordSecret.name]: secretData("postgres-app-password").password });
-
-    // a second instance cloned from the primary with the replication certificate, as the operator's join job does
-    standby = new Instance(`${BASE}/postgres-2`, "postgres-2", 5433);
-    instances.push(standby);
-    const cert = join(rendered.files, "postgres-replication/tls");
-    runServerBinary("sh", ["-c", `rm -rf "$0" && mkdir -p "$0/tls" && cp "$1/client.crt" "$1/client.key" "$0/tls/" && chmod 600 "$0/tls/client.key"`, standby.dir, cert]);
-    chownToServer(standby.dir);
-    const conninfo = `host=${RW} hostaddr=127.0.0.1 port=5432 user=streaming_replica sslmode=verify-full sslrootcert=${testCaFor("ca-cert").cert} sslcert=${standby.dir}/tls/client.crt sslkey=${standby.dir}/tls/client.key application_name=postgres-2`;
-    runServerBinary("pg_basebackup", ["-d", conninfo, "-D", standby.data, "-X", "stream", "-c", "fast"], { asServerUser: true, timeout: 180_000 });
-    runServerBinary("sh", ["-c", `touch "$0/standby.signal"`, standby.data], { asServerUser: true });
-    standby.writeConfig(spec, files(), { primary_conninfo: conninfo });
-    standby.start();
-    // then the primary gets the Cluster's synchronous settings
-    primary.writeConfig(spec, files(), archiving);
-    primary.ctl(["reload"]);
-    await waitFor("postgres-2 streaming as a synchronous candidate", () => primary.sql("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'postgres-2'") === "quorum", 60);
+    const cluster = await startCluster(BASE, rendered, archiving, barman.env);
+    ({ spec, primary, standby } = cluster);
+    files = () => cluster.files;
+    instances.push(primary, standby);
 }, 300_000);
 
 afterAll(() => {
@@ -190,14 +161,9 @@ describe("Barman Cloud (the plugin's tools) with the rendered ObjectStore's sett
 
 describe("this stack's PgBouncer (the engine's pgbouncer.ini) in front of the primary", () => {
     it("carries 1000 concurrent clients with zero errors while every commit waits for the synchronous standby", async () => {
-        // the rendered file, its server moved from the -rw Service's name to the primary's loopback address
-        const ini = join(rendered.files, "pgbouncer/pgbouncer.ini");
-        writeFileSync(ini, readFileSync(ini, "utf8").replace(`host=${RW}`, "host=127.0.0.1").replace(/^listen_addr = .*$/m, "listen_addr = 127.0.0.1"));
-        const pgb = new PgBouncerServer(rendered, LOCAL_FILE_LIMIT);
-        pgb.start();
+        const pgb = await startPgBouncer(rendered);
         try {
             const app = { port: 6432, user: "flowviz", password: rendered.plan.outputs.appDbPassword as string, db: "flowviz" };
-            await waitFor("PgBouncer", () => psql({ ...app, sql: "select 1" }) === "1");
             initPgbench({ port: 5432, user: "flowviz_migrator", password: rendered.plan.outputs.migrationDbPassword, db: "flowviz" });
             expect(primary.sql("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'postgres-2'")).toBe("quorum");
             const report = runServerBinary("pgbench", ["-n", "-h", "127.0.0.1", "-p", "6432", "-U", "flowviz", "-c", "1000", "-j", "2", "-T", "15", "flowviz"], { fileLimit: 16384, env: { PGPASSWORD: app.password, PGSSLMODE: "require" } });

@@ -8,8 +8,14 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { chownToServer, runServerBinary, type Binary } from "../binaries";
 import { quoteIdent, quoteLiteral } from "../../configs/format";
+import { issueCertificate, testCaFor } from "./certs";
+import { LOCAL_FILE_LIMIT, PgBouncerServer, psql, waitFor, type Rendered } from "./servers";
+
+/** The read-write Service's name, which clients verify the primary's certificate against. */
+export const RW = "postgres-rw.flowviz.svc.cluster.local";
 
 export type ClusterSpec = Record<string, any>;
 
@@ -193,3 +199,64 @@ export class Instance {
 
 /** A recoveryTarget.targetTime (RFC 3339) as the operator hands it to PostgreSQL (api/v1/cluster_funcs.go: ConvertToPostgresFormat). */
 export const postgresTime = (rfc3339: string) => rfc3339.replace("T", " ").replace(/Z$/, "+00");
+
+/** A rendered CloudNativePG stack's objects, by kind and name. */
+export const planned = (rendered: Rendered, kind: string, name: string) => rendered.plan.resources.find((r) => r.inputs.kind === kind && r.name === name)!.inputs;
+const secretData = (rendered: Rendered, name: string) => rendered.plan.resources.find((r) => r.type === "kubernetes:core/v1:Secret" && r.name === name)!.inputs.stringData;
+
+export interface RunningCluster {
+    spec: ClusterSpec;
+    primary: Instance;
+    standby: Instance;
+    /** the instances' TLS files */
+    files: InstanceFiles;
+    /** the standby's connection to the primary (the replication certificate, application_name postgres-2) */
+    replication: string;
+}
+
+/**
+ * The rendered Cluster run as the operator would run its first two instances: the primary
+ * initialised and bootstrapped alone (initdb job, bootstrap SQL, managed roles), a standby cloned
+ * from it with pg_basebackup and the `streaming_replica` certificate, then the primary given the
+ * Cluster's synchronous settings. `primaryExtra` adds settings (archiving); `env` reaches
+ * archive_command. The server certificate is the plan's, issued again with 127.0.0.1 added:
+ * PgBouncer, unlike libpq's hostaddr, cannot connect to one address and verify another name.
+ */
+export async function startCluster(base: string, rendered: Rendered, primaryExtra: Record<string, string> = {}, env: Record<string, string> = {}): Promise<RunningCluster> {
+    const spec: ClusterSpec = planned(rendered, "Cluster", "postgres").spec;
+    const request = rendered.plan.resources.find((r) => r.type === "tls:index/certRequest:CertRequest" && r.name === "postgres-tls-request")!.inputs;
+    issueCertificate(`${base}/server`, testCaFor("ca-cert"), { ...request, subject: { commonName: RW }, ipAddresses: ["127.0.0.1"] } as never, "serverAuth");
+    const files = { serverCert: `${base}/server/cert.crt`, serverKey: `${base}/server/cert.key`, clientCa: testCaFor("client-ca-cert").cert };
+    chownToServer(base);
+
+    const primary = new Instance(`${base}/postgres-1`, "postgres-1", 5432);
+    primary.initdb(spec);
+    primary.writeConfig(spec, files, { ...primaryExtra, synchronous_standby_names: "" });
+    primary.start(env);
+    const passwords = { [spec.managed.roles[1].passwordSecret.name]: secretData(rendered, "postgres-migrator-password").password, [spec.managed.roles[2].passwordSecret.name]: secretData(rendered, "postgres-app-password").password };
+    primary.bootstrap(spec, planned(rendered, "ConfigMap", "postgres-bootstrap").data, passwords);
+
+    const standby = new Instance(`${base}/postgres-2`, "postgres-2", 5433);
+    const cert = join(rendered.files, "postgres-replication/tls");
+    runServerBinary("sh", ["-c", `rm -rf "$0" && mkdir -p "$0/tls" && cp "$1/client.crt" "$1/client.key" "$0/tls/" && chmod 600 "$0/tls/client.key"`, standby.dir, cert]);
+    chownToServer(standby.dir);
+    const replication = `host=${RW} hostaddr=127.0.0.1 port=5432 user=streaming_replica sslmode=verify-full sslrootcert=${testCaFor("ca-cert").cert} sslcert=${standby.dir}/tls/client.crt sslkey=${standby.dir}/tls/client.key application_name=postgres-2`;
+    runServerBinary("pg_basebackup", ["-d", replication, "-D", standby.data, "-X", "stream", "-c", "fast"], { asServerUser: true, timeout: 180_000 });
+    runServerBinary("sh", ["-c", `touch "$0/standby.signal"`, standby.data], { asServerUser: true });
+    standby.writeConfig(spec, files, { primary_conninfo: replication });
+    standby.start();
+    primary.writeConfig(spec, files, primaryExtra);
+    primary.ctl(["reload"]);
+    await waitFor("postgres-2 streaming as a synchronous candidate", () => primary.sql("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'postgres-2'") === "quorum", 60);
+    return { spec, primary, standby, files, replication };
+}
+
+/** The render's PgBouncer (its pgbouncer.ini as rendered, the server moved from the -rw Service's name to the primary's loopback address), answering. */
+export async function startPgBouncer(rendered: Rendered): Promise<PgBouncerServer> {
+    const ini = join(rendered.files, "pgbouncer/pgbouncer.ini");
+    writeFileSync(ini, readFileSync(ini, "utf8").replace(`host=${RW}`, "host=127.0.0.1").replace(/^listen_addr = .*$/m, "listen_addr = 127.0.0.1"));
+    const pgb = new PgBouncerServer(rendered, LOCAL_FILE_LIMIT);
+    pgb.start();
+    await waitFor("PgBouncer", () => psql({ port: 6432, user: "flowviz", password: rendered.plan.outputs.appDbPassword, db: "flowviz", sql: "select 1" }) === "1");
+    return pgb;
+}
