@@ -9,6 +9,7 @@
  * the same stack in plaintext (TLS's cost) and other pool sizes at 1000 clients (the sweep).
  * Writes bench/results/latest.json and docs/BENCHMARKS.md.
  */
+import { standbyCostSection } from "./standby-cost";
 import { spawn } from "node:child_process";
 import { cpus } from "node:os";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -299,6 +300,7 @@ function markdown(results: Result[], machine: string, pool: { poolSize: number; 
         "",
         best > 0 ? `The derived size gives ${pct(derivedTps / best)} of the best throughput measured (${bestSize === derived ? "it is the best" : `best: ${bestSize}`}).` : "",
         "",
+        ...standbyCostSection(),
         "## Every run",
         "",
         "| target | TLS | pool | mode | clients | TPS | p50 ms | p99 ms | floor ms | errors | connect s | CPU PgBouncer | CPU PostgreSQL | CPU pgbench |",
