@@ -69,7 +69,7 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
         const passwordSecrets = { migrator: roleSecret("migrator"), app: roleSecret("app") };
 
         // TLS from the stack CA: every client keeps verify-full against it (the -rw Service's names in the certificate).
-        const names = ["rw", "ro", "r"].flatMap((kind) => [`${cluster}-${kind}`]).concat(cluster);
+        const names = [...["rw", "ro", "r"].map((kind) => `${cluster}-${kind}`), cluster];
         const server = args.ca.issue(cluster, { dnsNames: names.flatMap((h) => platform.namesOf(h).dnsNames), ipAddresses: [] }, this);
         const replication = args.ca.issueClient(`${cluster}-replication`, "streaming_replica", CERTIFICATE_LIFETIME.replicationClient, this);
         const tlsSecret = (suffix: string, cert: { certPem: pulumi.Output<string>; keyPem: pulumi.Output<string> }) =>
