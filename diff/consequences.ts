@@ -182,8 +182,23 @@ function cloudnativePg(c: ResourceChange): Finding[] {
     return out;
 }
 
+/** postgres.engine switched: a new Cluster starts empty (initdb) while the StatefulSet's data stays behind (or the other way round). */
+function engineSwitch(changes: ResourceChange[]): Finding[] {
+    const database = (c: ResourceChange) => c.type === K8S.statefulSet && c.base !== undefined && label(c.base, COMPONENT) === "database";
+    const leaving = changes.find((c) => c.action === "delete" && (database(c) || c.type === K8S.cnpgCluster));
+    const arriving = changes.find((c) => c.action === "create" && (c.type === K8S.cnpgCluster ? plain(c.head!).spec?.bootstrap?.initdb !== undefined : c.type === K8S.statefulSet && label(c.head!, COMPONENT) === "database"));
+    if (!leaving || !arriving || leaving.type === arriving.type) return [];
+    return [
+        {
+            kind: "blocked",
+            resource: `${arriving.type}::${arriving.name}`,
+            message: `postgres.engine changes: ${kindOf(arriving.type)} ${arriving.name} starts with an empty database, and the data of ${kindOf(leaving.type)} ${leaving.name} does not move by itself; migrate it first (a restore from the backups into the new engine, or CloudNativePG's bootstrap from the old server) and keep the old volumes until it is verified (docs/CLOUDNATIVE-PG.md)`,
+        },
+    ];
+}
+
 export function findings(changes: ResourceChange[], head: Snapshot): Finding[] {
-    return [...changes.flatMap(blocked), ...changes.flatMap(majorUpgrade), ...changes.flatMap(restore), ...changes.flatMap(cloudnativePg), ...restarts(changes, head)];
+    return [...changes.flatMap(blocked), ...changes.flatMap(majorUpgrade), ...changes.flatMap(restore), ...changes.flatMap(cloudnativePg), ...engineSwitch(changes), ...restarts(changes, head)];
 }
 
 export interface CapacityRow {

@@ -172,6 +172,12 @@ describe("npm run diff on a Cluster", () => {
         expect(gone.filter((f) => f.kind === "blocked").map((f) => f.resource.split("::")[1]).sort()).toEqual(["postgres", "postgres-backups"]);
     });
 
+    it("blocks a switch of engine: the new Cluster would start empty, the StatefulSet's data stays behind", async () => {
+        const statefulset = await runStack(STACK, { stack: "prod", override: { postgres: { ...postgres(), engine: "statefulset", backups: { ...postgres().backups, image: "registry.example.com/flowviz/postgres-pgbackrest:17.12-1" } } } });
+        const fs = findings(compareResources(statefulset.resources, run.resources).changes, { resources: run.resources } as Snapshot);
+        expect(fs.filter((f) => f.kind === "blocked").map((f) => f.message)).toEqual(expect.arrayContaining([expect.stringContaining("postgres.engine changes: Cluster postgres starts with an empty database, and the data of StatefulSet postgres does not move by itself")]));
+    });
+
     it("says which changes roll the instances (with a switchover) and which are reloaded", async () => {
         expect(about(await review({ maxConnections: 300 }), "restart")).toEqual([expect.stringContaining("spec.postgresql.parameters.max_connections changed")]);
         expect(about(await review({ workMem: "16Mi" }), "restart")).toEqual([]);
