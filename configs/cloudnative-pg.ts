@@ -82,7 +82,7 @@ export interface ClusterInput {
 }
 
 /** `postgres.restore.target` as a Cluster's recoveryTarget (none: every archived write). */
-export function recoveryTarget(target: string): Record<string, string> | undefined {
+function recoveryTarget(target: string): Record<string, string> | undefined {
     if (target === "latest") return undefined;
     if (target.startsWith("lsn:")) return { targetLSN: target.slice(4) };
     return { targetTime: target };
@@ -110,7 +110,7 @@ export function clusterSpec(i: ClusterInput): Record<string, unknown> {
         // no superuser login at all: the operator does the roles work
         enableSuperuserAccess: false,
         bootstrap: i.recovery
-            ? { recovery: { source, ...(recoveryTarget(i.recovery.target) ? { recoveryTarget: recoveryTarget(i.recovery.target) } : {}) } }
+            ? { recovery: { source, recoveryTarget: recoveryTarget(i.recovery.target) } }
             : {
                   initdb: {
                       database: i.roles.database,
@@ -184,7 +184,7 @@ export function objectStoreSpec(i: ObjectStoreInput): Record<string, unknown> {
 }
 
 /** A five-field cron (UTC) as the six-field one (seconds first) a ScheduledBackup takes. */
-export const withSeconds = (cron: string) => `0 ${cron}`;
+const withSeconds = (cron: string) => `0 ${cron}`;
 
 /** The ScheduledBackup's spec: a base backup through the plugin, from a standby when one is in sync. */
 export function scheduledBackupSpec(cluster: string, cron: string): Record<string, unknown> {
