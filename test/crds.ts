@@ -1,12 +1,14 @@
 /**
  * Validation of custom resources against the CRDs stored in schema/crds/ (the pinned releases'
- * own schemas), as the API server's structural-schema check would: an unknown field is an
- * error here rather than silently pruned.
+ * own schemas), as the API server's admission would: the structural schema (an unknown field is
+ * an error here rather than silently pruned) and the CRD's CEL rules (x-kubernetes-validations;
+ * the transition rules, which compare with `oldSelf`, apply to updates only and are left out).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Ajv, { type ValidateFunction } from "ajv";
 import { parseAllDocuments } from "yaml";
+import { evaluate } from "@marcbachmann/cel-js";
 import { ROOT } from "./root";
 
 type Schema = Record<string, unknown>;
@@ -27,9 +29,39 @@ function closed(schema: Schema): Schema {
 // formats (int32, int64, date-time) are the API server's to check on typed fields; the shape is ours
 const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
 
+/** The CRD's CEL rules that a value breaks, walking the schema along the value. */
+function celProblems(schema: Schema, value: unknown, path: string): string[] {
+    if (value === undefined || value === null) return [];
+    const out: string[] = [];
+    for (const v of (schema["x-kubernetes-validations"] ?? []) as { rule: string; message?: string }[]) {
+        if (v.rule.includes("oldSelf")) continue;
+        let ok: unknown;
+        try {
+            ok = evaluate(v.rule, { self: value });
+        } catch (e) {
+            ok = `cannot be evaluated (${(e as Error).message})`;
+        }
+        if (ok !== true) out.push(`${path || "/"}: ${v.message ?? v.rule}${typeof ok === "string" ? ` ${ok}` : ""}`);
+    }
+    const properties = schema.properties as Record<string, Schema> | undefined;
+    if (properties && typeof value === "object" && !Array.isArray(value)) {
+        for (const [k, sub] of Object.entries(properties)) out.push(...celProblems(sub, (value as Record<string, unknown>)[k], `${path}/${k}`));
+    }
+    if (schema.items && Array.isArray(value)) value.forEach((item, i) => out.push(...celProblems(schema.items as Schema, item, `${path}/${i}`)));
+    if (schema.additionalProperties && typeof schema.additionalProperties === "object" && typeof value === "object" && !Array.isArray(value)) {
+        for (const [k, item] of Object.entries(value as Record<string, unknown>)) out.push(...celProblems(schema.additionalProperties as Schema, item, `${path}/${k}`));
+    }
+    return out;
+}
+
+interface Validator {
+    structural: ValidateFunction;
+    schema: Schema;
+}
+
 /** Every served version of every stored CRD, by `group/version/Kind`. */
-function load(): Map<string, ValidateFunction> {
-    const found = new Map<string, ValidateFunction>();
+function load(): Map<string, Validator> {
+    const found = new Map<string, Validator>();
     const dir = join(ROOT, "schema/crds");
     for (const release of readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
         for (const file of readdirSync(join(dir, release.name)).filter((f) => f.endsWith(".yaml"))) {
@@ -39,7 +71,8 @@ function load(): Map<string, ValidateFunction> {
                 for (const v of crd.spec.versions.filter((x: { served: boolean }) => x.served)) {
                     const schema = closed(v.schema.openAPIV3Schema);
                     // metadata is the API server's own (ObjectMeta); the CRD leaves it open
-                    found.set(`${crd.spec.group}/${v.name}/${crd.spec.names.kind}`, ajv.compile({ ...schema, properties: { ...(schema.properties as Schema), metadata: { type: "object" } } }));
+                    const structural = ajv.compile({ ...schema, properties: { ...(schema.properties as Schema), metadata: { type: "object" } } });
+                    found.set(`${crd.spec.group}/${v.name}/${crd.spec.names.kind}`, { structural, schema: v.schema.openAPIV3Schema });
                 }
             }
         }
@@ -47,14 +80,15 @@ function load(): Map<string, ValidateFunction> {
     return found;
 }
 
-let validators: Map<string, ValidateFunction> | undefined;
+let validators: Map<string, Validator> | undefined;
 
 /** The problems a custom resource has against its stored CRD (none: valid); an unknown kind is a problem too. */
 export function crdProblems(object: { apiVersion: string; kind: string }): string[] {
     validators ??= load();
-    const validate = validators.get(`${object.apiVersion}/${object.kind}`);
-    if (!validate) return [`no stored CRD for ${object.apiVersion} ${object.kind}`];
+    const validator = validators.get(`${object.apiVersion}/${object.kind}`);
+    if (!validator) return [`no stored CRD for ${object.apiVersion} ${object.kind}`];
     const kind = object.kind;
-    if (validate(object)) return [];
-    return (validate.errors ?? []).map((e) => `${kind}${e.instancePath} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`);
+    const validate = validator.structural;
+    if (!validate(object)) return (validate.errors ?? []).map((e) => `${kind}${e.instancePath} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`);
+    return celProblems(validator.schema, object, "").map((p) => `${kind}${p}`);
 }

@@ -45,6 +45,10 @@ describe("CloudNativePG objects against their published schemas", () => {
         expect(crdProblems({ ...cluster, spec: { ...cluster.spec, instance: 3 } })).toEqual([expect.stringContaining("(instance)")]);
         expect(crdProblems({ ...cluster, spec: { ...cluster.spec, postgresql: { ...cluster.spec.postgresql, synchronous: { method: "all", number: 1 } } } })).not.toEqual([]);
         expect(() => new Cluster({ ...cluster, spec: { ...cluster.spec, instances: "three" } }).validate()).toThrow();
+        // the CRD's CEL rules too: a builtin locale without the builtin provider, no synchronous standby
+        const initdb = { ...cluster.spec.bootstrap.initdb, localeProvider: "libc" };
+        expect(crdProblems({ ...cluster, spec: { ...cluster.spec, bootstrap: { initdb } } })).toEqual([expect.stringContaining("builtinLocale is only available when localeProvider is set to `builtin`")]);
+        expect(crdProblems({ ...cluster, spec: { ...cluster.spec, postgresql: { ...cluster.spec.postgresql, synchronous: { method: "any", number: 0 } } } })).toEqual([expect.stringContaining("greater than zero")]);
         const store = sent(operatorObjects(run).find((r) => r.inputs.kind === "ObjectStore")!);
         expect(crdProblems({ ...store, spec: { ...store.spec, configuration: { ...store.spec.configuration, wal: { compression: "zstd-max" } } } })).not.toEqual([]);
     });
