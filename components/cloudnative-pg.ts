@@ -58,12 +58,16 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
         this.clusterName = restore ? `${SERVICE}-${restore.id}` : SERVICE;
         const cluster = this.clusterName;
         const meta = (objectName: string, extra: Record<string, string> = {}) => ({ name: objectName, namespace, labels: { ...labels, ...extra } });
+        // Secrets and ConfigMaps are auto-named, as our own services' are: a changed value is a new
+        // object the Cluster is pointed at (then the old one goes), never a window without one; and
+        // the instances reload what carries cnpg.io/reload
+        const objectMeta = { namespace, labels: { ...labels, "cnpg.io/reload": "true" } };
 
         // Login roles: the verifier as the password (CloudNativePG passes a SCRAM verifier through unchanged).
         const roleSecret = (role: "migrator" | "app") =>
             new k8s.core.v1.Secret(
                 `${SERVICE}-${role}-password`,
-                { metadata: meta(`${SERVICE}-${role}-password`, { "cnpg.io/reload": "true" }), type: "kubernetes.io/basic-auth", stringData: { username: args.roles[role], password: args.verifiers[role] } },
+                { metadata: objectMeta, type: "kubernetes.io/basic-auth", stringData: { username: args.roles[role], password: args.verifiers[role] } },
                 parent,
             ).metadata.name;
         const passwordSecrets = { migrator: roleSecret("migrator"), app: roleSecret("app") };
@@ -73,8 +77,8 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
         const server = args.ca.issue(cluster, { dnsNames: names.flatMap((h) => platform.namesOf(h).dnsNames), ipAddresses: [] }, this);
         const replication = args.ca.issueClient(`${cluster}-replication`, "streaming_replica", CERTIFICATE_LIFETIME.replicationClient, this);
         const tlsSecret = (suffix: string, cert: { certPem: pulumi.Output<string>; keyPem: pulumi.Output<string> }) =>
-            new k8s.core.v1.Secret(`${cluster}-${suffix}`, { metadata: meta(`${cluster}-${suffix}`), type: "kubernetes.io/tls", stringData: { "tls.crt": cert.certPem, "tls.key": cert.keyPem } }, parent).metadata.name;
-        const caSecret = (suffix: string, pem: pulumi.Input<string>) => new k8s.core.v1.Secret(`${cluster}-${suffix}`, { metadata: meta(`${cluster}-${suffix}`), stringData: { "ca.crt": pem } }, parent).metadata.name;
+            new k8s.core.v1.Secret(`${cluster}-${suffix}`, { metadata: objectMeta, type: "kubernetes.io/tls", stringData: { "tls.crt": cert.certPem, "tls.key": cert.keyPem } }, parent).metadata.name;
+        const caSecret = (suffix: string, pem: pulumi.Input<string>) => new k8s.core.v1.Secret(`${cluster}-${suffix}`, { metadata: objectMeta, stringData: { "ca.crt": pem } }, parent).metadata.name;
         const tls = {
             serverSecret: tlsSecret("server-tls", server),
             replicationSecret: tlsSecret("replication-tls", replication),
@@ -83,10 +87,12 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
         };
 
         const sql = bootstrapSql(args.roles);
+        // read once, when the Cluster is created; named for good, so that a later change of the SQL never
+        // touches the Cluster's bootstrap (which the operator refuses to change): it replaces the ConfigMap only
         const bootstrap = new k8s.core.v1.ConfigMap(
             `${SERVICE}-bootstrap`,
             { metadata: meta(`${SERVICE}-bootstrap`), data: { [BOOTSTRAP_KEYS.postInit]: sql.postInit, [BOOTSTRAP_KEYS.postInitApplication]: sql.postInitApplication } },
-            parent,
+            { parent: this, deleteBeforeReplace: true },
         );
 
         const s3 = backupRepository({ platform: "kubernetes", postgres: s }) === "s3" ? s.backups.s3 : undefined;
@@ -96,7 +102,7 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
                 s3.keyType === "shared"
                     ? new k8s.core.v1.Secret(
                           `${SERVICE}-backup-credentials`,
-                          { metadata: meta(`${SERVICE}-backup-credentials`), stringData: { [S3_SECRET_KEYS.accessKey]: args.s3Keys?.key ?? "", [S3_SECRET_KEYS.secretKey]: args.s3Keys?.secret ?? "", [S3_SECRET_KEYS.region]: s3.region } },
+                          { metadata: objectMeta, stringData: { [S3_SECRET_KEYS.accessKey]: args.s3Keys?.key ?? "", [S3_SECRET_KEYS.secretKey]: args.s3Keys?.secret ?? "", [S3_SECRET_KEYS.region]: s3.region } },
                           parent,
                       ).metadata.name
                     : undefined;

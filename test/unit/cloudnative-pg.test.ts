@@ -182,6 +182,17 @@ describe("npm run diff on a Cluster", () => {
         expect(fs.filter((f) => f.kind === "blocked").map((f) => f.message)).toEqual(expect.arrayContaining([expect.stringContaining("postgres.engine changes: Cluster postgres starts with an empty database, and the data of StatefulSet postgres does not move by itself")]));
     });
 
+    it("lets a new password or a renamed app role through without touching the Cluster's bootstrap", async () => {
+        const rotated = await runStack(STACK, { stack: "prod", secrets: { appDbPassword: "a-new-password-for-the-app-role-2026" } });
+        const changes = compareResources(run.resources, rotated.resources).changes;
+        // a new Secret (a new generated name at deploy time, which the Cluster then points at); the Cluster is never replaced
+        expect(changes.find((c) => c.name === "postgres-app-password")?.action).toBe("replace");
+        expect(changes.filter((c) => c.type === "kubernetes:postgresql.cnpg.io/v1:Cluster" && c.action !== "update")).toEqual([]);
+        expect(findings(changes, { resources: [] } as unknown as Snapshot).filter((f) => f.kind === "blocked")).toEqual([]);
+        const renamed = findings(compareResources(run.resources, (await runStack(STACK, { stack: "prod", override: { postgres: { ...postgres(), appUser: "flowviz_app" } } })).resources).changes, { resources: [] } as unknown as Snapshot);
+        expect(renamed.filter((f) => f.kind === "blocked")).toEqual([]);
+    });
+
     it("says which changes roll the instances (with a switchover) and which are reloaded", async () => {
         expect(about(await review({ maxConnections: 300 }), "restart")).toEqual([expect.stringContaining("spec.postgresql.parameters.max_connections changed")]);
         expect(about(await review({ workMem: "16Mi" }), "restart")).toEqual([]);
