@@ -70,7 +70,7 @@ export const POSTGRES_EXPORTER: MetricSource = {
 export const CLOUDNATIVE_PG: MetricSource = {
     job: "postgres",
     component: "postgres",
-    origin: "CloudNativePG 1.30 instance manager: collector and default queries (docs/src/monitoring.md, config/manager/default-monitoring.yaml); plugin-barman-cloud 0.9",
+    origin: "CloudNativePG 1.30 instance manager: collector and default queries (docs/src/monitoring.md, config/manager/default-monitoring.yaml); plugin-barman-cloud 0.14",
     metrics: {
         cnpg_collector_up: { help: "1 when the instance manager reached PostgreSQL", labels: ["cluster"] },
         cnpg_collector_sync_replicas: { help: "synchronous standbys: expected, observed, min, max", labels: ["value"] },

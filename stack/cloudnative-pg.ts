@@ -12,7 +12,7 @@ import type { StackConfig } from "./schema";
 /** The releases whose CRDs the objects are validated against (schema/cloudnative-pg/). */
 export const CNPG_RELEASES = {
     operator: { repository: "cloudnative-pg/cloudnative-pg", tag: "v1.30.0", commit: "4b5e244" },
-    plugin: { repository: "cloudnative-pg/plugin-barman-cloud", tag: "v0.9.0" },
+    plugin: { repository: "cloudnative-pg/plugin-barman-cloud", tag: "v0.14.0", commit: "1e13020" },
 } as const;
 
 /** The Barman Cloud plugin's name, as a Cluster and a Backup refer to it. */

@@ -24,7 +24,7 @@ export const TESTED_VERSIONS: readonly TestedVersion[] = [
         component: "PostgreSQL (CloudNativePG)",
         key: "postgres.cloudnativePg.image",
         image: (c) => c.postgres.cloudnativePg.image,
-        // the operand's PostgreSQL only: the operator (1.30) and the Barman Cloud plugin (0.9) do not run here (docs/CLOUDNATIVE-PG.md)
+        // the operand's PostgreSQL only: the operator (1.30) and the Barman Cloud plugin (0.14) do not run here (docs/CLOUDNATIVE-PG.md)
         tested: { package: "postgresql-17", binary: "postgres", line: "17" },
     },
     {
