@@ -41,7 +41,7 @@ const migrator = migratorRoleOf(database);
 const s3Keys = secrets.backupS3AccessKey !== undefined && secrets.backupS3SecretKey !== undefined ? { key: pulumi.secret(secrets.backupS3AccessKey), secret: pulumi.secret(secrets.backupS3SecretKey) } : undefined;
 /** CloudNativePG's Cluster, or PostgreSQL as one pod of our own */
 const cloudnativePg = config.postgres.engine === "cloudnative-pg" && platform instanceof KubernetesPlatform && config.platform === "kubernetes";
-const postgres: { host: string } = cloudnativePg
+const postgres: { host: string; certificateReaders: string[] } = cloudnativePg
     ? new CloudNativePostgres("postgres", {
           settings: config.postgres,
           platform: platform as KubernetesPlatform,
@@ -97,8 +97,7 @@ const pgbouncer = new PgBouncer("pgbouncer", {
         stats: { password: credentials.get("pgbouncerStatsPassword"), verifier: credentials.verifier("pgbouncerStatsPassword") },
     },
     exporterImage: config.monitoring.pgbouncerExporterImage,
-    // the backup sidecar in PostgreSQL's pod reads PgBouncer's certificate (a TLS handshake, no login)
-    clients: cloudnativePg ? ["api", "worker"] : ["api", "worker", "postgres"],
+    clients: ["api", "worker", ...postgres.certificateReaders],
     hostPort: hostPorts.pgbouncer,
 });
 
@@ -111,7 +110,7 @@ const app = new App("app", {
     dbPassword: credentials.get("appDbPassword"),
     valkeyPassword: credentials.get("valkeyPassword"),
     apiClients: [],
-    certificateReaders: cloudnativePg ? [] : ["postgres"],
+    certificateReaders: postgres.certificateReaders,
     apiHostPort: hostPorts.api,
     scrapeInterval: config.monitoring.apiScrapeInterval,
     ca,

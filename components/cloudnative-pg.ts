@@ -6,7 +6,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { BOOTSTRAP_KEYS, bootstrapSql, clusterSpec, objectStoreSpec, S3_SECRET_KEYS, scheduledBackupSpec, type RoleSet } from "../configs/cloudnative-pg";
+import { BOOTSTRAP_KEYS, bootstrapSql, clusterSpec, objectStoreSpec, S3_SECRET_KEYS, scheduledBackupSpec } from "../configs/cloudnative-pg";
+import type { RoleNames } from "../configs/postgres";
 import { backupRepository } from "../stack/backups";
 import { quoteLiteral } from "../configs/format";
 import { CERTIFICATE_LIFETIME, POSTGRES_PORT } from "../stack/fixed";
@@ -27,7 +28,7 @@ export interface CloudNativePostgresArgs {
     readonly settings: StackConfig["postgres"];
     readonly platform: KubernetesPlatform;
     readonly storageClassName?: string;
-    readonly roles: RoleSet;
+    readonly roles: RoleNames;
     /** SCRAM verifiers of the login roles (the same PgBouncer's userlist holds) */
     readonly verifiers: { migrator: pulumi.Input<string>; app: pulumi.Input<string> };
     readonly ca: Authorities;
@@ -43,6 +44,8 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
     /** the read-write Service: always the primary */
     readonly host: string;
     readonly port = POSTGRES_PORT;
+    /** no backup sidecar of ours reads other servers' certificates */
+    readonly certificateReaders: string[] = [];
     /** the Cluster that serves (a restore's new one, or `postgres`) */
     readonly clusterName: string;
 
@@ -166,23 +169,6 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
             );
         }
 
-        // The operator reaches each instance's status port; instances reach each other's.
-        const operatorPeer = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": n.operatorNamespace } } };
-        const podPeer = { podSelector: { matchLabels: labels } };
-        new k8s.networking.v1.NetworkPolicy(
-            `${SERVICE}-status`,
-            {
-                metadata: meta(`${SERVICE}-status`),
-                spec: {
-                    podSelector: { matchLabels: labels },
-                    policyTypes: ["Ingress", "Egress"],
-                    ingress: [{ from: [operatorPeer, podPeer], ports: [{ port: CNPG_STATUS_PORT }] }],
-                    egress: [{ to: [podPeer], ports: [{ port: CNPG_STATUS_PORT }] }],
-                },
-            },
-            parent,
-        );
-
         const egress: ExternalEgress[] = [{ cidrs: args.apiServerCidrs, ports: [443, 6443], reason: "the instance manager watches its Cluster (Kubernetes API)" }];
         if (s3) egress.push(objectStorageEgress(s3.endpoint, args.objectStorageCidrs));
         const spec: ServiceSpec = {
@@ -191,7 +177,11 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
             image: n.image,
             workload: "operated",
             replicas: n.instances,
-            ports: [{ name: "postgres", port: POSTGRES_PORT }],
+            // the instance manager's status port: the operator calls each instance there, instances each other
+            ports: [
+                { name: "postgres", port: POSTGRES_PORT },
+                { name: "status", port: CNPG_STATUS_PORT, from: { services: [SERVICE], namespaces: [n.operatorNamespace] } },
+            ],
             // standbys stream from the primary; a new one clones it (pg_basebackup)
             reachableFrom: [...args.clients, SERVICE],
             sidecars: [

@@ -48,6 +48,8 @@ export class Postgres extends pulumi.ComponentResource {
     /** host:port other services use */
     readonly host: string;
     readonly port = POSTGRES_PORT;
+    /** services of this database that read other servers' certificates (a TLS handshake, no login): the backup sidecar's pod, when there is one */
+    readonly certificateReaders: string[];
 
     constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flowviz:database:Postgres", name, {}, opts);
@@ -109,6 +111,7 @@ export class Postgres extends pulumi.ComponentResource {
         };
         args.platform.deploy(server, this);
         this.host = args.platform.hostOf(name);
+        this.certificateReaders = backups ? [name] : [];
 
         const rolesJob = `${name}-roles`;
         const client = args.ca.issueSuperuserClient(rolesJob, SUPERUSER, this);

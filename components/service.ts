@@ -11,7 +11,15 @@ export interface ServicePort {
     port: number;
     /** Docker: publish on the host at this port (bound to docker.bindAddress); never on Kubernetes */
     hostPort?: number;
+    /**
+     * Kubernetes: who may open this port, instead of the service's reachableFrom: services of the
+     * stack, and whole namespaces (an operator's)
+     */
+    from?: { services?: string[]; namespaces?: string[] };
 }
+
+/** Whether a service may open a port of another (the port's own `from`, else the other's reachableFrom). */
+export const opensPort = (target: Pick<ServiceSpec, "reachableFrom">, port: ServicePort, from: string) => (port.from ? (port.from.services ?? []).includes(from) : (target.reachableFrom ?? []).includes(from));
 
 /** Docker container label naming the folder a service's generated files are uploaded to (renders list files relative to it). */
 export const CONFIG_DIR_LABEL = "flowviz.io/config-dir";

@@ -5,7 +5,7 @@
  * validate them against the CRDs of the pinned releases.
  */
 import { BARMAN_CLOUD_PLUGIN, CNPG_FIXED_PARAMETERS } from "../stack/cloudnative-pg";
-import { databaseGrantsSql, hbaRules, postgresSettings, roleSettingsSql, schemaGrantsSql, type PostgresConfInput } from "./postgres";
+import { databaseGrantsSql, hbaRules, postgresSettings, roleSettingsSql, schemaGrantsSql, type PostgresConfInput, type RoleNames } from "./postgres";
 import { GENERATED, quoteIdent } from "./format";
 
 /** Settings the operator's default is stricter on: its TLS floor is TLSv1.3, the StatefulSet's TLSv1.2. */
@@ -27,20 +27,13 @@ export function clusterParameters(conf: PostgresConfInput): { parameters: Record
 /** A Cluster's parameters that CloudNativePG would refuse (its fixed ones), by name. */
 export const fixedParametersIn = (parameters: Record<string, unknown>) => Object.keys(parameters).filter((k) => CNPG_FIXED_PARAMETERS.includes(k));
 
-export interface RoleSet {
-    database: string;
-    owner: string;
-    migrator: string;
-    app: string;
-}
-
 /**
  * Run once, when the Cluster is created (bootstrap.initdb): what managed roles cannot say.
  * postInitSQL in the `postgres` database after the application database and its owner exist;
  * the login roles are created without a password (the operator's managed roles give them
  * login, membership and the verifier right after).
  */
-export function bootstrapSql(r: RoleSet): { postInit: string; postInitApplication: string } {
+export function bootstrapSql(r: RoleNames): { postInit: string; postInitApplication: string } {
     const create = (name: string) => `CREATE ROLE ${quoteIdent(name)} NOLOGIN;`;
     const header = [`-- ${GENERATED}`, "SET client_min_messages = warning;"];
     return {
@@ -66,7 +59,7 @@ export interface ClusterInput {
     storage: { size: string; storageClass?: string };
     resources: { cpu: string; memory: string };
     conf: PostgresConfInput;
-    roles: RoleSet;
+    roles: RoleNames;
     /** Secrets (kubernetes.io/basic-auth) holding each login role's SCRAM verifier */
     passwordSecrets: { migrator: string; app: string };
     /** ConfigMap with the bootstrap SQL (keys `post-init.sql`, `post-init-application.sql`) */

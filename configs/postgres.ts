@@ -142,7 +142,13 @@ const QUIET_SESSION = [
     "SET client_min_messages = warning;",
 ];
 
-type RoleNames = { database: string; owner: string; app: string; migrator: string };
+/** The application database and its roles, by name (both engines create them). */
+export interface RoleNames {
+    database: string;
+    owner: string;
+    migrator: string;
+    app: string;
+}
 
 /** What the login roles' sessions start with, and the owner's one member: the migrator. */
 export function roleSettingsSql(r: RoleNames): string[] {

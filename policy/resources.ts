@@ -15,8 +15,6 @@ export const K8S = {
     cronJob: "kubernetes:batch/v1:CronJob",
     pod: "kubernetes:core/v1:Pod",
     cnpgCluster: "kubernetes:postgresql.cnpg.io/v1:Cluster",
-    cnpgScheduledBackup: "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup",
-    cnpgPooler: "kubernetes:postgresql.cnpg.io/v1:Pooler",
     objectStore: "kubernetes:barmancloud.cnpg.io/v1:ObjectStore",
     ingress: "kubernetes:networking.k8s.io/v1:Ingress",
     role: "kubernetes:rbac.authorization.k8s.io/v1:Role",

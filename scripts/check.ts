@@ -12,7 +12,7 @@ import { connectionBudget, databaseCores } from "../stack/capacity";
 import { mib, postgresMemory, prometheusDisk } from "../stack/budgets";
 import type { StackConfig } from "../stack/schema";
 import { backupRepository, guaranteedWindowSeconds, repositoryNeed } from "../stack/backups";
-import { CNPG_OWN_CONNECTIONS, usesCloudNativePg } from "../stack/cloudnative-pg";
+import { CNPG_OWN_CONNECTIONS, OPERATOR_CONNECTIONS, usesCloudNativePg } from "../stack/cloudnative-pg";
 import { longestGapSeconds } from "../stack/schedule";
 
 const PROJECT = "flowviz";
@@ -52,10 +52,9 @@ function figures(c: StackConfig): string[] {
 function clusterFigures(c: StackConfig): string[] {
     const n = c.postgres.cloudnativePg;
     const b = c.postgres.backups;
-    const own = CNPG_OWN_CONNECTIONS.manager + CNPG_OWN_CONNECTIONS.exporter;
     return [
         `PostgreSQL: CloudNativePG Cluster, ${n.instances} instances on different nodes${n.zoneSpread ? " and zones" : ""}; every commit waits for ${n.synchronous.number} standby (ANY ${n.synchronous.number}, dataDurability ${n.synchronous.dataDurability})`,
-        `operator's own connections: instance manager ${CNPG_OWN_CONNECTIONS.manager} + metrics exporter ${CNPG_OWN_CONNECTIONS.exporter} = ${own} of postgres.adminConnections ${c.postgres.adminConnections}`,
+        `operator's own connections: instance manager ${CNPG_OWN_CONNECTIONS.manager} + metrics exporter ${CNPG_OWN_CONNECTIONS.exporter} = ${OPERATOR_CONNECTIONS} of postgres.adminConnections ${c.postgres.adminConnections}`,
         backupRepository(c) === "none"
             ? "backups: none (postgres.backups.allowNone): the data is lost with its volumes"
             : `backups: Barman Cloud to s3 ${b.s3?.bucket} at ${b.s3?.endpoint}, server-side encrypted (AES256); WAL archived at least every ${b.archiveTimeout} (RPO), base backup "${b.schedule.full}" (UTC); recovery window ${b.retention.recoveryWindowDays} days`,

@@ -44,6 +44,9 @@ export const CNPG_FIXED_PARAMETERS: readonly string[] = [
 export const CNPG_OWN_CONNECTIONS = { manager: 3, exporter: 2 * 3 } as const;
 /** Connections postgres.adminConnections keeps besides the operator's: a migration and a person. */
 const HUMAN_CONNECTIONS = 2;
+/** The operator's own connections per instance, and what postgres.adminConnections must hold with them. */
+export const OPERATOR_CONNECTIONS = CNPG_OWN_CONNECTIONS.manager + CNPG_OWN_CONNECTIONS.exporter;
+const ADMIN_CONNECTIONS_NEEDED = OPERATOR_CONNECTIONS + HUMAN_CONNECTIONS;
 
 export const usesCloudNativePg = (c: Pick<StackConfig, "postgres">) => c.postgres.engine === "cloudnative-pg";
 
@@ -80,7 +83,7 @@ export const CNPG_INVARIANTS: Invariant[] = [
         title: "CloudNativePG's own connections fit the admin budget",
         rule: `with postgres.engine cloudnative-pg, postgres.adminConnections >= the instance manager's ${CNPG_OWN_CONNECTIONS.manager} + its metrics exporter's ${CNPG_OWN_CONNECTIONS.exporter} + ${HUMAN_CONNECTIONS} (a migration, a person); the standbys stream through WAL senders, which PostgreSQL counts in max_wal_senders (10, at least instances - 1 streaming + 1 cloning), not in max_connections; PgBouncer's pool is counted by the first invariant`,
         check(c, ctx) {
-            const need = CNPG_OWN_CONNECTIONS.manager + CNPG_OWN_CONNECTIONS.exporter + HUMAN_CONNECTIONS;
+            const need = ADMIN_CONNECTIONS_NEEDED;
             if (!usesCloudNativePg(c) || c.platform !== "kubernetes" || c.postgres.adminConnections >= need) return [];
             return [{ key: "postgres.adminConnections", message: `is ${c.postgres.adminConnections}, but each CloudNativePG instance keeps up to ${CNPG_OWN_CONNECTIONS.manager} (instance manager) + ${CNPG_OWN_CONNECTIONS.exporter} (metrics exporter) connections open, and a migration and a person need ${HUMAN_CONNECTIONS}: raise it (${set(ctx, "postgres.adminConnections", need)}); PgBouncer's share of max_connections shrinks by as much` }];
         },

@@ -10,7 +10,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type { input as k8sIn } from "@pulumi/kubernetes/types";
 import { ROLLING_UPDATE_SURGE } from "../../stack/capacity";
 import { HOST_ACCESS_ANNOTATION } from "../../policy/resources";
-import { SCRAPER, scrapeTargetsOf, serviceLabels, sidecarMounts, VERSION_LABEL, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
+import { opensPort, SCRAPER, scrapeTargetsOf, serviceLabels, sidecarMounts, VERSION_LABEL, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
 import { containerFiles, podContainer } from "./kubernetes-container";
 
 /** Name resolution: the cluster DNS in kube-system, on port 53. */
@@ -178,8 +178,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             if (spec.hostRootfs) continue; // host network: NetworkPolicies do not apply
             const rules: k8sIn.networking.v1.NetworkPolicyEgressRule[] = [DNS_EGRESS];
             for (const { spec: target } of this.deployed.values()) {
-                const ports = (target.ports ?? []).map((p) => ({ port: p.port }));
-                if ((target.reachableFrom ?? []).includes(spec.name) && ports.length) rules.push({ to: [peer(target.name, spec.name)], ports });
+                const ports = (target.ports ?? []).filter((p) => opensPort(target, p, spec.name)).map((p) => ({ port: p.port }));
+                if (ports.length) rules.push({ to: [peer(target.name, spec.name)], ports });
             }
             if (spec.name === SCRAPER && !this.args.scraperNamespace) {
                 for (const s of this.scraped) {
@@ -205,8 +205,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
 
     /** Who may open connections to a service's pods: the services in its reachableFrom on its ports, the scraper on its metrics ports. */
     private ingressPolicy(spec: ServiceSpec, metadata: k8sIn.meta.v1.ObjectMeta, scraped: Platform["scraped"], opts: pulumi.CustomResourceOptions): void {
-        const ports = spec.ports ?? [];
+        const open = (spec.ports ?? []).filter((p) => !p.from);
         const scrapedPorts = scraped.map((t) => t.target.port);
+        const pods = (services: string[]) => services.map((s) => ({ podSelector: { matchLabels: this.selector(s) } }));
         new k8s.networking.v1.NetworkPolicy(
             `${spec.name}-ingress`,
             {
@@ -215,9 +216,14 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                     podSelector: { matchLabels: this.selector(spec.name) },
                     policyTypes: ["Ingress"],
                     ingress: [
-                        ...((spec.reachableFrom ?? []).length
-                            ? [{ from: spec.reachableFrom!.map((s) => ({ podSelector: { matchLabels: this.selector(s) } })), ports: ports.map((p) => ({ port: p.port })) }]
-                            : []),
+                        ...((spec.reachableFrom ?? []).length && open.length ? [{ from: pods(spec.reachableFrom!), ports: open.map((p) => ({ port: p.port })) }] : []),
+                        // a port with callers of its own (an operator's status port)
+                        ...(spec.ports ?? [])
+                            .filter((p) => p.from)
+                            .map((p) => ({
+                                from: [...(p.from!.namespaces ?? []).map((ns) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } })), ...pods(p.from!.services ?? [])],
+                                ports: [{ port: p.port }],
+                            })),
                         ...(scrapedPorts.length ? [{ from: [this.scraperPeer()], ports: scrapedPorts.map((port) => ({ port })) }] : []),
                     ],
                 },

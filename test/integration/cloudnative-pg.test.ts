@@ -17,7 +17,7 @@ import { ROOT } from "../root";
 import { testCaFor } from "./certs";
 import { barmanCloudOptions, Instance, planned, postgresTime, RW, startCluster, startPgBouncer, type BarmanCloud, type ClusterSpec, type InstanceFiles } from "./cloudnative-pg";
 import { CNPG_STACK } from "./alert-cases-cnpg";
-import { initPgbench, renderWithSecrets, secretOf, waitFor, type Rendered } from "./servers";
+import { initPgbench, psql, renderWithSecrets, secretOf, waitFor, type Rendered } from "./servers";
 import { S3_ENDPOINT, startS3, type S3Server } from "./s3";
 
 const BASE = "/tmp/flowviz-it-cnpg";
@@ -37,11 +37,9 @@ const resource = (kind: string, name: string) => planned(rendered, kind, name);
 /** the instances' TLS files (startCluster's) */
 let files: () => InstanceFiles;
 
-/** A login over TCP as a client of the -rw Service does it: TLS verified against the stack CA and the Service's name. */
-function tcp(port: number, user: string, password: string, sql: string, extra = ""): string {
-    const conninfo = `host=${RW} hostaddr=127.0.0.1 port=${port} dbname=flowviz user=${user} sslmode=verify-full sslrootcert=${testCaFor("ca-cert").cert} connect_timeout=10 ${extra}`;
-    return runServerBinary("psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql], { env: { PGPASSWORD: password } }).trim();
-}
+/** A login over TCP as a client of the -rw Service does it: TLS verified against the stack CA and the Service's name (libpq reaches it at the loopback address). */
+const tcp = (port: number, user: string, password: string, sql: string) =>
+    psql({ host: RW, port, user, password, db: "flowviz", sql, env: { PGHOSTADDR: "127.0.0.1", PGSSLMODE: "verify-full", PGSSLROOTCERT: testCaFor("ca-cert").cert } });
 const app = (sql: string, port = 5432) => tcp(port, "flowviz", rendered.plan.outputs.appDbPassword, sql);
 const migrator = (sql: string, port = 5432) => tcp(port, "flowviz_migrator", rendered.plan.outputs.migrationDbPassword, sql);
 const refused = (f: () => unknown) => expect(f).toThrow(/no pg_hba.conf entry|password authentication failed|not permitted to log in|rejects connection|SSL/);
