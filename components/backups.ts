@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { archiveSettings, backupSchedulerScript, pgbackrestCommand, pgbackrestConf, pgbackrestSecrets, postgresStartScript, STANZA, type CertificateEndpoint, type RepositoryInput } from "../configs/pgbackrest";
 import { durationSeconds } from "../configs/format";
-import { backupRepository } from "../stack/backups";
+import { backupRepository } from "../stack/engine";
 import { cronFields } from "../stack/schedule";
 import { POSTGRES_PORT, SUPERUSER } from "../stack/fixed";
 import type { StackConfig } from "../stack/schema";

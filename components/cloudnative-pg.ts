@@ -8,11 +8,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { BOOTSTRAP_KEYS, bootstrapSql, clusterSpec, objectStoreSpec, S3_SECRET_KEYS, scheduledBackupSpec } from "../configs/cloudnative-pg";
 import type { RoleNames } from "../configs/postgres";
-import { backupRepository } from "../stack/backups";
+import { backupRepository } from "../stack/engine";
 import { quoteLiteral } from "../configs/format";
 import { CERTIFICATE_LIFETIME, POSTGRES_PORT } from "../stack/fixed";
 import type { StackConfig } from "../stack/schema";
-import { objectStorageEgress } from "./egress";
+import { backupCredentialEgress, backupWorkloadIdentity, objectStorageEgress } from "./egress";
 import type { KubernetesPlatform } from "./platform/kubernetes";
 import type { ExternalEgress, ServiceSpec } from "./service";
 import type { Authorities } from "./tls";
@@ -148,6 +148,7 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
                             labels,
                             archive: s3 ? { objectStore, serverName: clusterName } : undefined,
                             recovery: recovery && { objectStore, ...recovery },
+                            serviceAccountAnnotations: backupWorkloadIdentity(s3)?.annotations,
                         }),
                     ),
                 },
@@ -170,7 +171,7 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
         }
 
         const egress: ExternalEgress[] = [{ cidrs: args.apiServerCidrs, ports: [443, 6443], reason: "the instance manager watches its Cluster (Kubernetes API)" }];
-        if (s3) egress.push(objectStorageEgress(s3.endpoint, args.objectStorageCidrs));
+        if (s3) egress.push(objectStorageEgress(s3.endpoint, args.objectStorageCidrs), ...backupCredentialEgress(s3));
         const spec: ServiceSpec = {
             name: SERVICE,
             component: "database",

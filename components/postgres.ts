@@ -5,9 +5,9 @@ import { POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed
 import { caFile, certificateFiles, type Authorities } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
 import { backupImage, backupParts, DATA_MOUNT, PGDATA } from "./backups";
-import { objectStorageEgress } from "./egress";
+import { backupCredentialEgress, backupWorkloadIdentity, objectStorageEgress } from "./egress";
 import type { CertificateEndpoint } from "../configs/pgbackrest";
-import { backupRepository } from "../stack/backups";
+import { backupRepository } from "../stack/engine";
 
 const CONFIG_DIR = "/etc/postgresql";
 const ROLES_DIR = "/etc/flowviz";
@@ -68,6 +68,7 @@ export class Postgres extends pulumi.ComponentResource {
             },
             { platform: args.platform.kind, postgres: s },
         );
+        const s3 = backups && backupRepository({ platform: args.platform.kind, postgres: s }) === "s3" ? s.backups.s3 : undefined;
         const server: ServiceSpec = {
             name,
             component: "database",
@@ -107,7 +108,8 @@ export class Postgres extends pulumi.ComponentResource {
             stop: { signal: "SIGINT", graceSeconds: 120 },
             runAs,
             reachableFrom: [...args.clients, `${name}-roles`],
-            egress: backups && s.backups.s3 && backupRepository({ platform: args.platform.kind, postgres: s }) === "s3" ? [objectStorageEgress(s.backups.s3.endpoint, args.objectStorageCidrs)] : undefined,
+            egress: s3 ? [objectStorageEgress(s3.endpoint, args.objectStorageCidrs), ...backupCredentialEgress(s3)] : undefined,
+            workloadIdentity: backupWorkloadIdentity(s3),
         };
         args.platform.deploy(server, this);
         this.host = args.platform.hostOf(name);

@@ -72,6 +72,8 @@ export interface ClusterInput {
     archive?: { objectStore: string; serverName: string };
     /** recovery from another cluster's archive instead of initdb (postgres.restore) */
     recovery?: { objectStore: string; serverName: string; target: string };
+    /** annotations of the instances' ServiceAccount: the workload identity the Barman Cloud plugin's credentials come from (keyType web-id) */
+    serviceAccountAnnotations?: Record<string, string>;
 }
 
 /** `postgres.restore.target` as a Cluster's recoveryTarget (none: every archived write). */
@@ -94,6 +96,7 @@ export function clusterSpec(i: ClusterInput): Record<string, unknown> {
         imageName: i.image,
         imagePullPolicy: "IfNotPresent",
         inheritedMetadata: { labels: i.labels },
+        ...(i.serviceAccountAnnotations ? { serviceAccountTemplate: { metadata: { annotations: i.serviceAccountAnnotations } } } : {}),
         postgresql: {
             parameters,
             shared_preload_libraries: sharedPreloadLibraries,
@@ -146,7 +149,7 @@ export function clusterSpec(i: ClusterInput): Record<string, unknown> {
 }
 
 export interface ObjectStoreInput {
-    s3: { endpoint: string; bucket: string; region: string; path: string; keyType: "shared" | "auto" };
+    s3: { endpoint: string; bucket: string; region: string; path: string; keyType: "shared" | "web-id" | "auto" };
     recoveryWindowDays: number;
     /** Secret with the keys (shared keys) and the region */
     credentialsSecret?: string;
@@ -167,7 +170,7 @@ export function objectStoreSpec(i: ObjectStoreInput): Record<string, unknown> {
             endpointURL: `https://${i.s3.endpoint}`,
             ...(i.caSecret ? { endpointCA: { name: i.caSecret, key: "ca.crt" } } : {}),
             s3Credentials:
-                i.s3.keyType === "auto"
+                i.s3.keyType !== "shared"
                     ? { inheritFromIAMRole: true }
                     : { accessKeyId: ref(S3_SECRET_KEYS.accessKey), secretAccessKey: ref(S3_SECRET_KEYS.secretKey), region: ref(S3_SECRET_KEYS.region) },
             wal: { compression: "gzip", encryption: "AES256", maxParallel: 2 },

@@ -10,9 +10,12 @@ import { GENERATED, quoteLiteral, quantityValue } from "./format";
 /** The one stanza: the cluster's name in the repository. */
 export const STANZA = "flowviz";
 
+/** Where pgBackRest takes the store's credentials: static keys, a projected web identity token (STS), the instance metadata address. */
+export type S3KeyType = "shared" | "web-id" | "auto";
+
 export type RepositoryInput =
     | { type: "posix"; path: string }
-    | { type: "s3"; endpoint: string; bucket: string; region: string; uriStyle: "host" | "path"; path: string; keyType: "shared" | "auto"; caFile?: string };
+    | { type: "s3"; endpoint: string; bucket: string; region: string; uriStyle: "host" | "path"; path: string; keyType: S3KeyType; caFile?: string };
 
 export interface PgBackRestInput {
     /** PostgreSQL's data directory, its port and a socket directory both containers see */

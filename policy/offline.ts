@@ -18,7 +18,8 @@ export interface PolicyViolation {
 
 const urnOf = (r: RecordedResource) => `urn:pulumi:render::flowviz::${r.type}::${r.name}`;
 
-function policyResource(r: RecordedResource): PolicyResource {
+/** A recorded resource as the policy pack sees it (secrets unwrapped, as the engine hands them over). */
+export function policyResource(r: RecordedResource): PolicyResource {
     return {
         type: r.type,
         name: r.name,

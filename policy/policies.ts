@@ -13,6 +13,7 @@ import { dockerIsolation, exposure, namespaceLevels, namespaceOf, networkPolicyR
 import { grafanaAccess, noAdminApis, valkeyAcl } from "./services";
 import { databaseRoles } from "./roles";
 import { cloudnativePgPolicy } from "./cloudnative-pg";
+import { renderedConnections } from "./connections";
 
 export type Policy = ResourceValidationPolicy | StackValidationPolicy;
 
@@ -230,6 +231,7 @@ export const POLICIES: Policy[] = [
     startupProbe,
     podSecurity,
     networkPolicies,
+    renderedConnections,
     connectionCapacity,
     dataPathPolicy,
     namespaceLevels,

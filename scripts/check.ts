@@ -1,18 +1,23 @@
 /**
- * The stack's configuration alone, no render: validates it (schema, values as the CLI
- * writes them, every invariant) and prints the derived budgets, or every problem.
+ * The stack's configuration: validates it (schema, values as the CLI writes them, every
+ * invariant), on Kubernetes renders it in memory to judge the connections its files need
+ * against its NetworkPolicies, and prints the derived budgets, or every problem.
  *
  *   npm run check -- --stack prod [--config-file Pulumi.prod.yaml]     exit 0 valid, 1 not
  */
 import { resolve } from "node:path";
 import { parseCli, USAGE_EXIT } from "./cli";
-import { readStackFile, StackFileError } from "../render/stackfile";
+import { readStackFile, StackFileError, type StackFile } from "../render/stackfile";
+import { runProgram } from "../render/program";
+import { policyResource } from "../policy/offline";
+import { neededConnections, refusedConnections } from "../policy/connections";
 import { ConfigError, loadStackConfig } from "../stack/load";
 import { connectionBudget, databaseCores } from "../stack/capacity";
 import { mib, postgresMemory, prometheusDisk } from "../stack/budgets";
 import type { StackConfig } from "../stack/schema";
-import { backupRepository, guaranteedWindowSeconds, repositoryNeed } from "../stack/backups";
-import { CNPG_OWN_CONNECTIONS, OPERATOR_CONNECTIONS, usesCloudNativePg } from "../stack/cloudnative-pg";
+import { guaranteedWindowSeconds, repositoryNeed } from "../stack/backups";
+import { backupRepository, usesCloudNativePg } from "../stack/engine";
+import { CNPG_OWN_CONNECTIONS, OPERATOR_CONNECTIONS } from "../stack/cloudnative-pg";
 import { longestGapSeconds } from "../stack/schedule";
 
 const PROJECT = "flowviz";
@@ -75,7 +80,14 @@ function backupFigures(c: StackConfig): string[] {
     ];
 }
 
-function main(): number {
+/** Kubernetes: the connections the rendered files need, judged against the rendered NetworkPolicies (a render in memory, under the mocks). */
+async function connectionFindings(stack: string, stackFile: StackFile): Promise<{ needed: number; refused: string[] }> {
+    const run = await runProgram({ stack, config: stackFile.config, secretKeys: stackFile.secretKeys });
+    const resources = run.resources.map(policyResource);
+    return { needed: neededConnections(resources).needs.length, refused: refusedConnections(resources) };
+}
+
+async function main(): Promise<number> {
     const usage = "usage: npm run check -- --stack <name> [--config-file Pulumi.<stack>.yaml]";
     const values = parseCli({ stack: { type: "string" }, "config-file": { type: "string" } }, usage);
     if (!values.stack) {
@@ -86,8 +98,15 @@ function main(): number {
     try {
         const stackFile = readStackFile(file);
         const { config } = loadStackConfig(PROJECT, values.stack, stackFile.config, (k) => stackFile.secretKeys.includes(k));
+        const connections = config.platform === "kubernetes" ? await connectionFindings(values.stack, stackFile) : undefined;
+        if (connections && connections.refused.length > 0) {
+            console.error(`Stack "${values.stack}" needs ${connections.refused.length} connection(s) its own NetworkPolicies refuse; nothing was created:`);
+            for (const r of connections.refused) console.error(`  - ${r}`);
+            return 1;
+        }
         console.log(`${values.stack} (${config.platform}): configuration valid`);
         for (const line of figures(config)) console.log(`  ${line}`);
+        if (connections) console.log(`  connections: ${connections.needed} read from the rendered files (repository, credentials, receivers, scrapes, DNS), each allowed by its NetworkPolicies`);
         return 0;
     } catch (e) {
         if (!(e instanceof ConfigError || e instanceof StackFileError)) throw e;
@@ -96,4 +115,10 @@ function main(): number {
     }
 }
 
-process.exitCode = main();
+main().then(
+    (code) => (process.exitCode = code),
+    (e) => {
+        console.error(e instanceof Error ? e.message : e);
+        process.exitCode = 1;
+    },
+);

@@ -4,17 +4,10 @@ import { longestGapSeconds } from "./schedule";
 import { imageTag } from "./images";
 import { imageVersion } from "./versions";
 import { setCommand as set } from "./commands";
-import type { Invariant, Violation } from "./invariants";
+import type { Invariant, Violation } from "./invariant";
 import type { StackConfig } from "./schema";
 import type { Thresholds } from "../configs/rules/model";
-import { usesCloudNativePg } from "./cloudnative-pg";
-
-export type Repository = "posix" | "s3" | "none";
-
-/** The repository a stack uses: the one it names, else posix on Docker and s3 on Kubernetes. */
-export function backupRepository(c: Pick<StackConfig, "platform" | "postgres">): Repository {
-    return c.postgres.backups.repository ?? (c.platform === "docker" ? "posix" : "s3");
-}
+import { backupRepository, usesCloudNativePg } from "./engine";
 
 const DAY = 86400;
 const days = (s: number) => `${+(s / DAY).toFixed(2)} days`;
@@ -67,6 +60,29 @@ export const BACKUP_INVARIANTS: Invariant[] = [
             if (backupRepository(c) !== "s3" || c.postgres.backups.s3) return [];
             const why = c.postgres.backups.repository ? "" : ` (the default on ${c.platform})`;
             return [{ key: "postgres.backups.s3", message: `is unset, but the repository is s3${why}: set endpoint, bucket and region (${set(ctx, "postgres.backups.s3.endpoint", "s3.eu-central-1.amazonaws.com")}, ...bucket, ...region), or choose another repository (postgres.backups.repository)` }];
+        },
+    },
+    {
+        title: "the backup pods can get the object store's credentials",
+        rule: "keyType web-id: Kubernetes only, with s3.serviceAccountAnnotations (the cloud role); keyType auto on Kubernetes: with s3.metadataEndpoint (the one address the backup pods may reach beyond the store); each of those keys only with its key type",
+        check(c, ctx) {
+            const s3 = c.postgres.backups.s3;
+            if (backupRepository(c) !== "s3" || !s3) return [];
+            const out: Violation[] = [];
+            const key = (k: string) => `postgres.backups.s3.${k}`;
+            const roleArn = `'${ctx.project}:${key("serviceAccountAnnotations")}["eks.amazonaws.com/role-arn"]'`;
+            if (s3.keyType === "web-id" && c.platform !== "kubernetes")
+                out.push({ key: key("keyType"), message: `is web-id, which needs Kubernetes' projected ServiceAccount tokens; on ${c.platform} use shared (${set(ctx, key("keyType"), "shared")} and the secrets backupS3AccessKey, backupS3SecretKey) or auto` });
+            if (s3.keyType === "web-id" && c.platform === "kubernetes" && Object.keys(s3.serviceAccountAnnotations ?? {}).length === 0)
+                out.push({ key: key("serviceAccountAnnotations"), message: `is unset, but keyType web-id takes the store's credentials from the role bound to the backup pods' ServiceAccount; name it: pulumi config set --path ${roleArn} arn:aws:iam::<account>:role/<role> -s ${ctx.stack}` });
+            if (s3.keyType === "auto" && c.platform === "kubernetes" && !s3.metadataEndpoint)
+                out.push({
+                    key: key("metadataEndpoint"),
+                    message: `is unset, but keyType auto asks the instance metadata address for the node's role, and the backup pods' egress allows only the object store: every archive-push would fail. Prefer workload identity (${set(ctx, key("keyType"), "web-id")} with ${key("serviceAccountAnnotations")}), or let the backup pods alone reach the metadata address: ${set(ctx, key("metadataEndpoint"), "169.254.169.254:80")} (on EKS the node's IMDSv2 hop limit must be 2 or more)`,
+                });
+            if (s3.serviceAccountAnnotations && s3.keyType !== "web-id") out.push({ key: key("serviceAccountAnnotations"), message: `is set, but keyType is ${s3.keyType}: only web-id reads it; set ${set(ctx, key("keyType"), "web-id")} or remove it` });
+            if (s3.metadataEndpoint && s3.keyType !== "auto") out.push({ key: key("metadataEndpoint"), message: `is set, but keyType is ${s3.keyType}: only auto reads it (and it opens the metadata address to the backup pods); remove it or set ${set(ctx, key("keyType"), "auto")}` });
+            return out;
         },
     },
     {

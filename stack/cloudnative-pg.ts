@@ -5,9 +5,8 @@
 import { setCommand as set } from "./commands";
 import { imageTag } from "./images";
 import { imageVersion } from "./versions";
-import { backupRepository } from "./backups";
-import type { Invariant } from "./invariants";
-import type { StackConfig } from "./schema";
+import { backupRepository, usesCloudNativePg } from "./engine";
+import type { Invariant } from "./invariant";
 
 /** The releases whose CRDs the objects are validated against (schema/cloudnative-pg/). */
 export const CNPG_RELEASES = {
@@ -48,7 +47,6 @@ const HUMAN_CONNECTIONS = 2;
 export const OPERATOR_CONNECTIONS = CNPG_OWN_CONNECTIONS.manager + CNPG_OWN_CONNECTIONS.exporter;
 const ADMIN_CONNECTIONS_NEEDED = OPERATOR_CONNECTIONS + HUMAN_CONNECTIONS;
 
-export const usesCloudNativePg = (c: Pick<StackConfig, "postgres">) => c.postgres.engine === "cloudnative-pg";
 
 export const CNPG_INVARIANTS: Invariant[] = [
     {

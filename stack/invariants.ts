@@ -14,25 +14,8 @@ import { CNPG_INVARIANTS } from "./cloudnative-pg";
 import { imageTag } from "./images";
 import { isPrivateOrLoopback } from "../policy/platform";
 
-export interface CheckContext {
-    project: string;
-    stack: string;
-}
-
-/** One violation: the key to change (a path under the project) and what is wrong with it. */
-export interface Violation {
-    key: string;
-    message: string;
-}
-
-export interface Invariant {
-    title: string;
-    /** the rule and its arithmetic, as docs/CONFIG.md shows it */
-    rule: string;
-    /** the key that overrides it, where the rule is an opinion */
-    override?: string;
-    check(config: StackConfig, ctx: CheckContext): Violation[];
-}
+export type { CheckContext, Invariant, Violation } from "./invariant";
+import type { CheckContext, Invariant, Violation } from "./invariant";
 
 export { setCommand } from "./commands";
 import { setCommand } from "./commands";

@@ -12,7 +12,7 @@ export { isPinnedImage } from "./images";
 import { coerceToSchema, type Coercion, type SchemaNode } from "./coerce";
 import { durationSeconds } from "../configs/format";
 import { isCron } from "./schedule";
-import { backupRepository } from "./backups";
+import { backupRepository } from "./engine";
 
 export class ConfigError extends Error {
     constructor(readonly problems: string[], stack: string) {

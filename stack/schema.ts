@@ -70,10 +70,24 @@ export const BackupsSchema = Section("continuous WAL archiving and scheduled bac
                 region: Type.String({ minLength: 1, examples: ["eu-central-1", "us-east-1"], description: "region" }),
                 uriStyle: Type.Union([Type.Literal("host"), Type.Literal("path")], { default: "host", description: "`host` (bucket.endpoint) or `path` (endpoint/bucket, most self-hosted stores)" }),
                 path: Type.String({ pattern: "^/[A-Za-z0-9._/-]*$", default: "/flowviz", description: "prefix inside the bucket" }),
-                keyType: Type.Union([Type.Literal("shared"), Type.Literal("auto")], {
+                keyType: Type.Union([Type.Literal("shared"), Type.Literal("web-id"), Type.Literal("auto")], {
                     default: "shared",
-                    description: "`shared`: the secrets `backupS3AccessKey` and `backupS3SecretKey`; `auto`: the instance's IAM role (pgBackRest `repo1-s3-key-type=auto`, no static key anywhere)",
+                    description:
+                        "`shared`: the secrets `backupS3AccessKey` and `backupS3SecretKey`; `web-id`: workload identity (Kubernetes): the backup pods' ServiceAccount carries `serviceAccountAnnotations` (an IAM role), pgBackRest reads the projected token and asks STS over 443 (`repo1-s3-key-type=web-id`); `auto`: the node's IAM role from the instance metadata address, only with `metadataEndpoint` (the backup pods alone may reach it)",
                 }),
+                serviceAccountAnnotations: Type.Optional(
+                    Type.Record(Type.String({ pattern: "^([a-z0-9.-]+/)?[A-Za-z0-9._-]{1,63}$" }), Type.String({ minLength: 1 }), {
+                        examples: [{ "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/flowviz-prod-backups" }],
+                        description: "keyType web-id: annotations of the backup pods' ServiceAccount that bind it to a cloud role (EKS: `eks.amazonaws.com/role-arn`)",
+                    }),
+                ),
+                metadataEndpoint: Type.Optional(
+                    Type.String({
+                        pattern: "^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}:[0-9]{1,5}$",
+                        examples: ["169.254.169.254:80"],
+                        description: "keyType auto: the instance metadata address and port the backup pods alone may reach (an egress rule of its own; on EKS the node's IMDSv2 hop limit must be 2 or more for pods)",
+                    }),
+                ),
                 caCert: Type.Optional(Type.String({ pattern: "-----BEGIN CERTIFICATE-----", description: "PEM of the CA that signed the endpoint's certificate, when not a public one" })),
             },
             { additionalProperties: false, description: "the object store (always TLS); with keyType shared its keys are the secrets `backupS3AccessKey` and `backupS3SecretKey`" },

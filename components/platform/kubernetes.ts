@@ -190,7 +190,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             }
             // a pod's sidecars share its network: the spec declares for all of them
             for (const e of spec.egress ?? []) {
-                rules.push({ to: e.cidrs.map((cidr) => ({ ipBlock: { cidr, except: e.except } })), ports: e.ports.map((port) => ({ port })) });
+                const rule = { to: e.cidrs.map((cidr) => ({ ipBlock: { cidr, except: e.except } })), ports: e.ports.map((port) => ({ port })) };
+                // two reasons for one rule (the object store and STS, both public on 443) make one rule
+                if (!rules.some((r) => JSON.stringify(r) === JSON.stringify(rule))) rules.push(rule);
             }
             new k8s.networking.v1.NetworkPolicy(
                 `${spec.name}-egress`,
@@ -323,6 +325,10 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 ],
                 opts,
             );
+            serviceAccountName = sa.metadata.name;
+        }
+        if (spec.workloadIdentity) {
+            const sa = new k8s.core.v1.ServiceAccount(`${spec.name}-sa`, { metadata: { name: spec.name, namespace: ns, labels: stable, annotations: spec.workloadIdentity.annotations } }, opts);
             serviceAccountName = sa.metadata.name;
         }
         const container: k8sIn.core.v1.Container = {

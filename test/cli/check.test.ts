@@ -1,6 +1,7 @@
 /** The editor schema of the stack file and `npm run check`, as a reviewer and an editor use them. */
 import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv from "ajv";
 import { parse } from "yaml";
@@ -57,6 +58,7 @@ describe("npm run check", () => {
         expect(r.out).toContain("PgBouncer pool per replica: 16 + reserve 4, 2 replica(s) (4 cores x 8 round trips / 2)");
         expect(r.out).toMatch(/server connections: .* = 60 of max_connections 200 - 3 reserved - 5 admin = 192/);
         expect(r.out).toMatch(/PostgreSQL memory: .* = 4160Mi of 8Gi/);
+        expect(r.out).toMatch(/connections: \d+ read from the rendered files .*, each allowed by its NetworkPolicies/);
     });
 
     it("prints a CloudNativePG stack's Cluster, the operator's connections and its Barman Cloud backups", () => {
@@ -127,5 +129,33 @@ describe("flag mistakes, as typed by reflex", () => {
         const r = spawnSync("sh", ["-c", "node --import tsx scripts/check.ts -s prod | head -1"], { cwd: ROOT, encoding: "utf8" });
         expect(r.stdout).toBe("prod (kubernetes): configuration valid\n");
         expect(r.stderr).toBe("");
+    });
+});
+
+describe("stacks whose files need connections their own NetworkPolicies refuse (test/fixtures/refused)", () => {
+    const refused = readdirSync(join(ROOT, "test/fixtures/refused")).filter((f) => f.endsWith(".yaml"));
+    const expected = (f: string) =>
+        readFileSync(join(ROOT, "test/fixtures/refused", f), "utf8")
+            .split("\n")
+            .filter((l) => l.startsWith("# expect: "))
+            .map((l) => l.slice("# expect: ".length));
+
+    it.each(refused)("%s fails npm run check, naming the file's setting and the policy", (f) => {
+        const r = check(["--stack", "refused", "--config-file", `test/fixtures/refused/${f}`]);
+        expect(r.code).toBe(1);
+        expect(r.out).toContain("its own NetworkPolicies refuse; nothing was created");
+        expect(expected(f).length).toBeGreaterThan(0);
+        for (const e of expected(f)) expect(r.out).toContain(e);
+    });
+
+    it.each(refused)("%s fails the render with the same finding (policy rendered-connections)", (f) => {
+        const out = mkdtempSync(join(tmpdir(), "flowviz-refused-"));
+        try {
+            const r = spawnSync("node", ["--import", "tsx", "scripts/render.ts", "--stack", "refused", "--config-file", `test/fixtures/refused/${f}`, "--out", join(out, "r")], { cwd: ROOT, encoding: "utf8" });
+            expect(r.status).toBe(1);
+            for (const e of expected(f)) expect(r.stderr).toContain(`policy violation [rendered-connections] stack: ${e}`);
+        } finally {
+            rmSync(out, { recursive: true, force: true });
+        }
     });
 });

@@ -6,88 +6,37 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import type { PolicyResource } from "@pulumi/policy";
 import type { RecordedResource } from "../../render/program";
-import { podTemplate } from "../../policy/resources";
-import { runStack } from "../helpers";
+import { NetworkModel, type Pod } from "../../policy/network";
+import { policyResource } from "../../policy/offline";
+import { ROOT, runStack } from "../helpers";
+import { neededConnections, refusedConnections } from "../../policy/connections";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
-interface Pod {
-    name: string;
-    namespace: string;
-    labels: Record<string, string>;
-    hostNetwork: boolean;
-}
 type Destination = { pod: string } | { ip: string };
-interface Selector {
-    matchLabels?: Record<string, string>;
-}
-interface Peer {
-    podSelector?: Selector;
-    namespaceSelector?: Selector;
-    ipBlock?: { cidr: string; except?: string[] };
-}
-interface Rule {
-    to?: Peer[];
-    from?: Peer[];
-    ports?: { port?: number; protocol?: string }[];
-}
 
-/** a node's address (node-exporter on the host network), the API server's, a public one, the cloud metadata address */
-const NODE = "10.0.0.5";
+/** a public address, the API server's, the cloud metadata address */
 const API_SERVER = "10.96.0.1";
 const PUBLIC = "203.0.113.10";
 const METADATA = "169.254.169.254";
 
-const ipNumber = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
-const inCidr = (ip: string, cidr: string) => {
-    const [base, bits] = cidr.split("/");
-    const mask = Number(bits) === 0 ? 0 : 2 ** 32 - 2 ** (32 - Number(bits));
-    return (ipNumber(ip) & mask) >>> 0 === (ipNumber(base!) & mask) >>> 0;
-};
-const selects = (s: Selector | undefined, labels: Record<string, string>) => Object.entries(s?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
-
+/** The render's pods (and the cluster's DNS) under its NetworkPolicies, addressed by workload name. */
 class Cluster {
     readonly pods: Pod[];
-    private readonly policies: { namespace: string; spec: any }[];
-    constructor(resources: RecordedResource[]) {
-        // the cluster's DNS, which the render does not hold: kube-dns pods in kube-system
-        const kubeDns: Pod = { name: "kube-dns", namespace: "kube-system", labels: { "k8s-app": "kube-dns" }, hostNetwork: false };
-        this.pods = [kubeDns, ...resources.flatMap((r) => {
-            const t = podTemplate(r.type, r.inputs);
-            return t ? [{ name: r.name, namespace: (r.inputs.metadata as any).namespace, labels: t.metadata.labels ?? {}, hostNetwork: t.spec.hostNetwork === true }] : [];
-        })];
-        this.policies = resources.filter((r) => r.type.endsWith("NetworkPolicy")).map((r) => ({ namespace: (r.inputs.metadata as any).namespace, spec: r.inputs.spec }));
+    readonly model: NetworkModel;
+    constructor(readonly resources: PolicyResource[], extra: Pod[] = []) {
+        this.pods = [{ name: "kube-dns", namespace: "kube-system", labels: { "k8s-app": "kube-dns" }, hostNetwork: false }, ...NetworkModel.podsOf(resources), ...extra];
+        this.model = new NetworkModel(this.pods, resources);
     }
     pod(name: string): Pod {
         const p = this.pods.find((x) => x.name === name);
         if (!p) throw new Error(`no workload ${name}`);
         return p;
     }
-    private peerMatches(peer: Peer, from: Pod, dst: Pod | { ip: string }): boolean {
-        if (peer.ipBlock) return "ip" in dst && inCidr(dst.ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((c) => inCidr(dst.ip, c));
-        if (!("labels" in dst)) return false;
-        const nsOk = peer.namespaceSelector ? selects(peer.namespaceSelector, { "kubernetes.io/metadata.name": dst.namespace }) : dst.namespace === from.namespace;
-        return nsOk && (peer.podSelector === undefined || selects(peer.podSelector, dst.labels));
-    }
-    private allowedBy(pod: Pod, direction: "Egress" | "Ingress", other: Pod | { ip: string }, port: number, protocol: string): boolean {
-        if (pod.hostNetwork) return true;
-        const applying = this.policies.filter((p) => p.namespace === pod.namespace && (p.spec.policyTypes ?? ["Ingress"]).includes(direction) && selects(p.spec.podSelector, pod.labels));
-        if (applying.length === 0) return true;
-        const key = direction === "Egress" ? "egress" : "ingress";
-        const peers = direction === "Egress" ? "to" : "from";
-        return applying.some((p) =>
-            ((p.spec[key] ?? []) as Rule[]).some(
-                (rule) =>
-                    (rule[peers] === undefined || rule[peers]!.some((peer) => this.peerMatches(peer, pod, other))) &&
-                    (rule.ports === undefined || rule.ports.some((p) => (p.port === undefined || p.port === port) && (p.protocol ?? "TCP") === protocol)),
-            ),
-        );
-    }
-    /** Whether `from` can open a connection to a pod (by workload name) or an address, on a port. */
     allows(from: string, to: Destination, port: number, protocol = "TCP"): boolean {
-        const src = this.pod(from);
-        const dst = "pod" in to ? this.pod(to.pod) : to;
-        const dstAsPeer = "labels" in dst && dst.hostNetwork ? { ip: NODE } : dst;
-        return this.allowedBy(src, "Egress", dstAsPeer, port, protocol) && (!("labels" in dst) || this.allowedBy(dst, "Ingress", src, port, protocol));
+        return this.model.allows(this.pod(from), "pod" in to ? { pod: this.pod(to.pod) } : to, port, protocol);
     }
 }
 
@@ -108,7 +57,7 @@ describe("NetworkPolicies of the prod render, judged connection by connection", 
     let scraped: [string, number][];
     beforeAll(async () => {
         const run = await runStack("Pulumi.prod.yaml", { stack: "network" });
-        cluster = new Cluster(run.resources);
+        cluster = new Cluster(run.resources.map(policyResource));
         scraped = scrapeTargets(run.resources);
     });
 
@@ -159,7 +108,7 @@ describe("NetworkPolicies of the prod render, judged connection by connection", 
 
     it("lets the API reach what app.egress declares, and only that", async () => {
         const run = await runStack("Pulumi.prod.yaml", { stack: "network", override: { app: { egress: [{ cidr: "198.51.100.0/24", ports: [443], reason: "carrier tracking API" }] } } });
-        const c = new Cluster(run.resources);
+        const c = new Cluster(run.resources.map(policyResource));
         expect(c.allows("api", { ip: "198.51.100.7" }, 443)).toBe(true);
         expect(c.allows("api", { ip: "198.51.100.7" }, 80)).toBe(false);
         expect(c.allows("worker", { ip: "198.51.100.7" }, 443)).toBe(false);
@@ -170,13 +119,12 @@ describe("NetworkPolicies around CloudNativePG's instances (postgres.engine clou
     let cluster: Cluster;
     beforeAll(async () => {
         const run = await runStack("test/fixtures/good/prod-cloudnative-pg.yaml", { stack: "network" });
-        cluster = new Cluster(run.resources);
         // the pods the operator makes: the instances (labelled by the Cluster's inheritedMetadata) and the operator itself
         const spec = run.resources.find((r) => r.type === "kubernetes:postgresql.cnpg.io/v1:Cluster")!.inputs.spec as { inheritedMetadata: { labels: Record<string, string> } };
-        cluster.pods.push(
+        cluster = new Cluster(run.resources.map(policyResource), [
             { name: "postgres", namespace: "flowviz", labels: { ...spec.inheritedMetadata.labels, "cnpg.io/cluster": "postgres", "cnpg.io/instanceRole": "primary" }, hostNetwork: false },
             { name: "cnpg-operator", namespace: "cnpg-system", labels: { "app.kubernetes.io/name": "cloudnative-pg" }, hostNetwork: false },
-        );
+        ]);
     });
 
     it("lets through what the Cluster needs: PgBouncer, replication, the operator's status calls, scrapes, the API server, the object store, DNS", () => {
@@ -202,5 +150,103 @@ describe("NetworkPolicies around CloudNativePG's instances (postgres.engine clou
         ["postgres", { pod: "valkey" }, 6379, "an instance to the broker"],
     ] as const)("refuses %s -> %j:%i (%s)", (from, to, port, why) => {
         expect(cluster.allows(from, to as Destination, port), why).toBe(false);
+    });
+});
+
+/** The prod stack file's postgres section with the object store's credentials changed. */
+function prodPostgres(s3: Record<string, unknown>): Record<string, unknown> {
+    const pg = parse(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8")).config["flowviz:postgres"];
+    const where = { ...pg.backups.s3 };
+    delete where.serviceAccountAnnotations;
+    return { ...pg, backups: { ...pg.backups, s3: { ...where, ...s3 } } };
+}
+
+/** A render's resources with one object's inputs changed, as a hand edit or a weakened generator would leave them. */
+function edited(resources: PolicyResource[], name: string, type: string, change: (props: any) => void): PolicyResource[] {
+    return resources.map((r) => {
+        if (r.name !== name || r.type !== type) return r;
+        const props = structuredClone(r.props);
+        change(props);
+        return { ...r, props };
+    });
+}
+
+const NP = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
+const CM = "kubernetes:core/v1:ConfigMap";
+
+describe("connections read from the rendered files, judged against the rendered NetworkPolicies", () => {
+    let prod: PolicyResource[];
+    beforeAll(async () => {
+        prod = (await runStack("Pulumi.prod.yaml", { stack: "network" })).resources.map(policyResource);
+    });
+    const needsOf = (resources: PolicyResource[]) => neededConnections(resources).needs.map((n) => `${n.from.name} -> ${"pod" in n.to ? n.to.pod.name : "ip" in n.to ? n.to.ip : "externalName" in n.to ? n.to.externalName : n.to.service}:${n.ports.join("|")}`);
+
+    it("finds what prod's files imply, and every one of them is allowed", () => {
+        const needs = needsOf(prod);
+        for (const n of [
+            "postgres -> s3.eu-central-1.amazonaws.com:443",
+            "postgres -> sts.amazonaws.com:443",
+            "pgbouncer -> postgres:5432",
+            "alertmanager -> incidents.example.com:443",
+            "alertmanager -> watchdog.example.com:443",
+            "prometheus -> kubernetes.default.svc:443|6443",
+            "prometheus -> alertmanager:9093",
+            "prometheus -> pgbouncer:9127",
+            "grafana -> prometheus:9090",
+            "valkey -> kube-dns:53",
+        ])
+            expect(needs).toContain(n);
+        expect(refusedConnections(prod)).toEqual([]);
+    });
+
+    it("refuses the render whose pgBackRest asks the metadata address its egress refuses (prod as it was), naming the file and the policy", () => {
+        const weakened = edited(prod, "postgres-config", CM, (p) => {
+            const key = Object.keys(p.data).find((k) => k.endsWith("pgbackrest.conf"))!;
+            p.data[key] = p.data[key].replace("repo1-s3-key-type=web-id", "repo1-s3-key-type=auto");
+        });
+        const refused = refusedConnections(weakened);
+        expect(refused.some((r) => r.startsWith("postgres -> 169.254.169.254:80/TCP, needed by pgbackrest/pgbackrest.conf: repo1-s3-key-type=auto") && r.includes("egress of NetworkPolicy") && r.includes("postgres-egress"))).toBe(true);
+    });
+
+    it("lets the backup pods alone reach the metadata address with keyType auto and metadataEndpoint", async () => {
+        const run = await runStack("Pulumi.prod.yaml", { stack: "network", override: { postgres: prodPostgres({ keyType: "auto", metadataEndpoint: "169.254.169.254:80" }) } });
+        const resources = run.resources.map(policyResource);
+        expect(needsOf(resources)).toContain("postgres -> 169.254.169.254:80");
+        expect(refusedConnections(resources)).toEqual([]);
+        const c = new Cluster(resources);
+        expect(c.allows("postgres", { ip: METADATA }, 80)).toBe(true);
+        expect(c.allows("postgres", { ip: "169.254.169.253" }, 80)).toBe(false);
+        for (const other of ["api", "worker", "pgbouncer", "grafana", "postgres-exporter"]) expect(c.allows(other, { ip: METADATA }, 80), other).toBe(false);
+    });
+
+    it("binds the backup pods to the role with web-id: their ServiceAccount carries the annotations, and an unbound one is refused", () => {
+        const sa = prod.find((r) => r.type === "kubernetes:core/v1:ServiceAccount" && r.name === "postgres-sa")!;
+        expect(sa.props.metadata.annotations).toEqual({ "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/flowviz-prod-backups" });
+        const statefulSet = prod.find((r) => r.name === "postgres" && r.type === "kubernetes:apps/v1:StatefulSet")!;
+        expect(statefulSet.props.spec.template.spec.serviceAccountName).toBe(sa.props.metadata.name);
+        const unbound = edited(prod, "postgres-sa", "kubernetes:core/v1:ServiceAccount", (p) => delete p.metadata.annotations);
+        expect(refusedConnections(unbound).some((r) => r.includes("repo1-s3-key-type=web-id") && r.includes("carries no annotation"))).toBe(true);
+    });
+
+    it.each([
+        ["the object store's port closed", "postgres-egress", (p: any) => p.spec.egress.forEach((r: any) => r.ports?.forEach((x: any) => x.port === 443 && (x.port = 8443))), "postgres -> s3.eu-central-1.amazonaws.com:443"],
+        ["Alertmanager's receivers cut", "alertmanager-egress", (p: any) => (p.spec.egress = p.spec.egress.filter((r: any) => !r.to?.some((t: any) => t.ipBlock))), "alertmanager -> incidents.example.com:443"],
+        ["the scrape of PgBouncer's exporter dropped", "pgbouncer-ingress", (p: any) => (p.spec.ingress = p.spec.ingress.filter((r: any) => !r.ports?.some((x: any) => x.port === 9127))), "prometheus -> pod pgbouncer:9127"],
+        ["PgBouncer's way to PostgreSQL", "pgbouncer-egress", (p: any) => (p.spec.egress = p.spec.egress.filter((r: any) => !r.ports?.some((x: any) => x.port === 5432))), "pgbouncer -> pod postgres:5432"],
+        ["DNS", "api-egress", (p: any) => (p.spec.egress = p.spec.egress.filter((r: any) => !r.ports?.some((x: any) => x.port === 53))), "api -> pod kube-dns:53"],
+    ])("refuses a render with %s", (_, policy, change, expected) => {
+        const refused = refusedConnections(edited(prod, policy, NP, change));
+        expect(refused.some((r) => r.startsWith(expected)), refused.join("\n")).toBe(true);
+    });
+
+    it("reads the Cluster's object store and credentials (CloudNativePG, keyType auto with and without its egress)", async () => {
+        const fixture = parse(readFileSync(join(ROOT, "test/fixtures/good/prod-cloudnative-pg.yaml"), "utf8")).config;
+        const pg = fixture["flowviz:postgres"];
+        const run = await runStack("test/fixtures/good/prod-cloudnative-pg.yaml", { stack: "network", override: { postgres: { ...pg, backups: { ...pg.backups, s3: { ...pg.backups.s3, keyType: "auto", serviceAccountAnnotations: undefined, metadataEndpoint: "169.254.169.254:80" } } } } });
+        const resources = run.resources.map(policyResource);
+        expect(needsOf(resources)).toEqual(expect.arrayContaining(["postgres -> s3.eu-central-1.amazonaws.com:443", "postgres -> 169.254.169.254:80", "postgres -> kubernetes.default.svc:443|6443"]));
+        expect(refusedConnections(resources)).toEqual([]);
+        const closed = edited(resources, "postgres-egress", NP, (p) => (p.spec.egress = p.spec.egress.filter((r: any) => !r.to?.some((t: any) => t.ipBlock?.cidr === "169.254.169.254/32"))));
+        expect(refusedConnections(closed).some((r) => r.startsWith("postgres -> 169.254.169.254:80/TCP, needed by ObjectStore") && r.includes("inheritFromIAMRole"))).toBe(true);
     });
 });
