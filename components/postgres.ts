@@ -77,7 +77,7 @@ export class Postgres extends pulumi.ComponentResource {
             command: backups?.command,
             args: backups?.args ?? serverArgs,
             // the superuser's password, from a file; the image reads it when it creates the cluster
-            env: { PGDATA, POSTGRES_INITDB_ARGS: "--auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8", POSTGRES_PASSWORD_FILE: `${CONFIG_DIR}/${SECRET_FILE}` },
+            env: { PGDATA, POSTGRES_INITDB_ARGS: "--auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --data-checksums", POSTGRES_PASSWORD_FILE: `${CONFIG_DIR}/${SECRET_FILE}` },
             ports: [{ name: "postgres", port: POSTGRES_PORT, hostPort: args.hostPort }],
             configDir: CONFIG_DIR,
             files: [

@@ -54,6 +54,8 @@ export const POSTGRES_EXPORTER: MetricSource = {
         pg_database_size_bytes: { help: "database size", labels: ["datname"] },
         pg_wal_size_bytes: { help: "size of pg_wal" },
         // extra queries (configs/pgbackrest.ts exporterQueries)
+        pg_data_checksums_enabled: { help: "1 when the cluster has data checksums" },
+        pg_data_checksums_failures: { help: "pages read with a wrong checksum, all databases (counter)" },
         pg_archiver_archived_count: { help: "WAL files archived (counter)" },
         pg_archiver_failed_count: { help: "failed attempts to archive a WAL file (counter)" },
         pg_archiver_pending_wal_bytes: { help: "WAL written after the end of the last archived segment" },

@@ -260,6 +260,14 @@ export function exporterQueries(): string {
                 { last_archived_age_seconds: { usage: "GAUGE", description: "seconds since the last WAL file was archived (-1: never)" } },
             ],
         },
+        // every page checksum PostgreSQL found wrong since the statistics were reset; NULL (0 here) without checksums
+        pg_data_checksums: {
+            query: "SELECT (current_setting('data_checksums') = 'on')::int AS enabled, coalesce(sum(checksum_failures), 0) AS failures FROM pg_stat_database",
+            metrics: [
+                { enabled: { usage: "GAUGE", description: "1 when the cluster was initialised with data checksums (initdb --data-checksums or pg_checksums --enable)" } },
+                { failures: { usage: "COUNTER", description: "pages read with a wrong checksum, all databases" } },
+            ],
+        },
         flowviz_backup: {
             query:
                 "SELECT k.kind, coalesce(extract(epoch FROM max(e.at) FILTER (WHERE e.ok)), 0) AS last_success_timestamp_seconds, " +

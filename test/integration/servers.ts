@@ -136,7 +136,17 @@ export class PostgresServer {
         writeFileSync(join(this.base, "pw"), this.superuserPassword);
         chmodSync(join(this.base, "pw"), 0o600);
         chownToServer(this.base);
-        asPostgres("initdb", ["-D", this.data, "-U", "postgres", `--pwfile=${this.base}/pw`, "--auth=scram-sha-256"]);
+        asPostgres("initdb", ["-D", this.data, "-U", "postgres", `--pwfile=${this.base}/pw`, ...this.initdbArgs()]);
+    }
+    /** What the image's entrypoint passes initdb: the rendered POSTGRES_INITDB_ARGS of a Docker render, else the same defaults a Kubernetes render's StatefulSet carries. */
+    initdbArgs(): string[] {
+        const docker = this.rendered.plan.resources.some((r) => r.name === "postgres-container");
+        if (docker) return this.rendered.env("postgres", "POSTGRES_INITDB_ARGS").split(" ");
+        const statefulSet = this.rendered.plan.resources.find((r) => r.name === "postgres" && r.type === "kubernetes:apps/v1:StatefulSet");
+        const env = (statefulSet?.inputs.spec.template.spec.containers[0].env ?? []) as { name: string; value?: string }[];
+        const args = env.find((e) => e.name === "POSTGRES_INITDB_ARGS")?.value;
+        if (!args) throw new Error("the render has no POSTGRES_INITDB_ARGS for PostgreSQL");
+        return args.split(" ");
     }
     start(): void {
         const conf = join(this.rendered.files, "postgres");
