@@ -6,7 +6,7 @@
 import { autoName, type RecordedResource } from "../render/program";
 import { quantityValue } from "../configs/format";
 import { deployedCapacity, type DeployedCapacity } from "../policy/deployed";
-import { DOCKER, findFile, iniSections, K8S, labelOf, podTemplate } from "../policy/resources";
+import { containerViews, DOCKER, findFile, iniSections, K8S, labelOf, podTemplate } from "../policy/resources";
 import { maskSecrets } from "../render/files";
 import type { ResourceChange, Snapshot } from "./compare";
 import { ON_EACH_PGBOUNCER } from "../configs/rules/steps";
@@ -183,6 +183,24 @@ function cloudnativePg(c: ResourceChange): Finding[] {
 }
 
 /** postgres.engine switched: a new Cluster starts empty (initdb) while the StatefulSet's data stays behind (or the other way round). */
+/** initdb's arguments only shape a new cluster: a changed POSTGRES_INITDB_ARGS leaves the running one as it was initialised. */
+function initdbArgs(c: ResourceChange): Finding[] {
+    if (!c.base || !c.head || label(c.head, COMPONENT) !== "database") return [];
+    const args = (r: RecordedResource) => containerViews({ type: r.type, props: plain(r) })[0]?.env.POSTGRES_INITDB_ARGS;
+    const [b, h] = [args(c.base), args(c.head)];
+    if (b === undefined || h === undefined || b === h) return [];
+    const checksums = !b.includes("--data-checksums") && h.includes("--data-checksums");
+    return [
+        {
+            kind: "note",
+            resource: `${c.type}::${c.name}`,
+            message:
+                `POSTGRES_INITDB_ARGS "${b}" -> "${h}": initdb runs only on an empty volume, so the existing cluster keeps how it was initialised` +
+                (checksums ? "; it stays without data checksums (alert PostgresDataChecksumsOff) until pg_checksums --enable runs offline (docs/runbooks/PostgresDataChecksumsOff.md)" : ""),
+        },
+    ];
+}
+
 function engineSwitch(changes: ResourceChange[]): Finding[] {
     const database = (c: ResourceChange) => c.type === K8S.statefulSet && c.base !== undefined && label(c.base, COMPONENT) === "database";
     const leaving = changes.find((c) => c.action === "delete" && (database(c) || c.type === K8S.cnpgCluster));
@@ -198,7 +216,7 @@ function engineSwitch(changes: ResourceChange[]): Finding[] {
 }
 
 export function findings(changes: ResourceChange[], head: Snapshot): Finding[] {
-    return [...changes.flatMap(blocked), ...changes.flatMap(majorUpgrade), ...changes.flatMap(restore), ...changes.flatMap(cloudnativePg), ...engineSwitch(changes), ...restarts(changes, head)];
+    return [...changes.flatMap(blocked), ...changes.flatMap(majorUpgrade), ...changes.flatMap(initdbArgs), ...changes.flatMap(restore), ...changes.flatMap(cloudnativePg), ...engineSwitch(changes), ...restarts(changes, head)];
 }
 
 export interface CapacityRow {

@@ -72,7 +72,7 @@ export function postgresRules(t: Thresholds): AlertRule[] {
             severity: "warning",
             component: "postgres",
             summary: "PostgreSQL runs without data checksums",
-            description: "The cluster on {{ $labels.instance }} was initialised without data checksums (before the stack set initdb --data-checksums): silent page corruption reaches the backups unseen.",
+            description: "The cluster on {{ $labels.instance }} reports pg_data_checksums_enabled {{ $value }}: it was initialised without data checksums (before the stack set initdb --data-checksums): silent page corruption reaches the backups unseen.",
             runbook: [
                 "The cluster predates `--data-checksums`; new clusters get them at initdb. Enabling them needs PostgreSQL stopped: plan a window (pg_checksums reads every page, about the time of a full backup).",
                 "Take a full backup first, then stop PostgreSQL cleanly (fast shutdown, never immediate).",

@@ -247,7 +247,7 @@ export const ALERT_CASES: AlertCase[] = [
         firingAt: "70m",
         silentAt: "30m",
         labels: pgExp,
-        description: "The cluster on postgres-exporter:9187 was initialised without data checksums (before the stack set initdb --data-checksums): silent page corruption reaches the backups unseen.",
+        description: "The cluster on postgres-exporter:9187 reports pg_data_checksums_enabled 0: it was initialised without data checksums (before the stack set initdb --data-checksums): silent page corruption reaches the backups unseen.",
         quiet: { [pgx("pg_data_checksums_enabled")]: "1x90" },
     },
     {
