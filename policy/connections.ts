@@ -22,7 +22,8 @@ const API_SERVER = { externalName: "kubernetes.default.svc" } as const;
 /** A connection a pod will open, and what in the render says so. */
 export interface Need {
     from: Pod;
-    to: Destination | { service: string; namespace: string };
+    /** a loopback address never leaves the pod: NetworkPolicies do not apply to it */
+    to: Destination | { service: string; namespace: string } | { loopback: true };
     ports: number[];
     protocol: "TCP" | "UDP";
     /** the file and setting (or object and field) that make the connection */
@@ -78,6 +79,8 @@ function mountedFiles(resources: PolicyResource[], spec: any, missing: string[])
 
 const fileNamed = (files: [string, string][], name: string): [string, string][] => files.filter(([p]) => p === name || p.endsWith(`/${name}`));
 
+const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127\./.test(host);
+
 /** host[:port] or a URL as a destination and port. */
 function addressOf(hostPort: string, defaultPort: number): { host: string; port: number } {
     if (/^[a-z]+:\/\//i.test(hostPort)) {
@@ -90,6 +93,7 @@ function addressOf(hostPort: string, defaultPort: number): { host: string; port:
 
 /** A name as a destination: an address is itself, a cluster name (`svc`, `svc.ns`, `svc.ns.svc[.cluster.local]`) a Service, anything else lies outside. */
 function destination(host: string, namespace: string, namespaces: Set<string>): Need["to"] {
+    if (isLoopback(host)) return { loopback: true };
     if (isIP(host)) return { ip: host };
     const m = /^([a-z0-9-]+)(?:\.([a-z0-9-]+)(\.svc(?:\.cluster\.local)?)?)?$/.exec(host);
     // `svc.ns` is a Service only where `ns` is one of the render's namespaces; `example.com` is a name outside
@@ -252,7 +256,7 @@ function podsBehind(to: { service: string; namespace: string }, resources: Polic
     return operated ? [operated] : undefined;
 }
 
-const describe = (to: Need["to"]) => ("pod" in to ? `pod ${to.pod.name}` : "ip" in to ? to.ip : "externalName" in to ? to.externalName : `service ${to.service}.${to.namespace}`);
+const describe = (to: Need["to"]) => ("loopback" in to ? "loopback" : "pod" in to ? `pod ${to.pod.name}` : "ip" in to ? to.ip : "externalName" in to ? to.externalName : `service ${to.service}.${to.namespace}`);
 
 /** Each needed connection the NetworkPolicies refuse, naming what needs it and what refuses it. */
 export function refusedConnections(resources: PolicyResource[]): string[] {
@@ -263,6 +267,7 @@ export function refusedConnections(resources: PolicyResource[]): string[] {
     const model = new NetworkModel(pods, resources);
     const out = [...problems];
     for (const n of needs) {
+        if ("loopback" in n.to) continue;
         const targets: Destination[] | undefined = "service" in n.to ? podsBehind(n.to, resources, pods, clusterPods)?.map((pod) => ({ pod })) : [n.to];
         if (!targets || targets.length === 0) {
             out.push(`${n.from.name} -> ${describe(n.to)}:${n.ports.join("|")}, needed by ${n.because}: no pod of the render stands behind that name`);

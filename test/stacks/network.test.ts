@@ -179,7 +179,7 @@ describe("connections read from the rendered files, judged against the rendered 
     beforeAll(async () => {
         prod = (await runStack("Pulumi.prod.yaml", { stack: "network" })).resources.map(policyResource);
     });
-    const needsOf = (resources: PolicyResource[]) => neededConnections(resources).needs.map((n) => `${n.from.name} -> ${"pod" in n.to ? n.to.pod.name : "ip" in n.to ? n.to.ip : "externalName" in n.to ? n.to.externalName : n.to.service}:${n.ports.join("|")}`);
+    const needsOf = (resources: PolicyResource[]) => neededConnections(resources).needs.map((n) => `${n.from.name} -> ${"pod" in n.to ? n.to.pod.name : "ip" in n.to ? n.to.ip : "externalName" in n.to ? n.to.externalName : "service" in n.to ? n.to.service : "loopback"}:${n.ports.join("|")}`);
 
     it("finds what prod's files imply, and every one of them is allowed", () => {
         const needs = needsOf(prod);
