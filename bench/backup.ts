@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { chownToServer, runServerBinary, serverCommand, versionLine } from "../test/binaries";
 import { pgbackrestArgs, startArchivingServer } from "../test/integration/pgbackrest";
 import { LOCAL_STACK, PostgresServer, psql, render, waitFor } from "../test/integration/servers";
-import { exporterQueries } from "../configs/pgbackrest";
+import { exporterQueries } from "../configs/exporter-queries";
 import { parse } from "yaml";
 import { ROOT } from "../test/root";
 

@@ -1,18 +1,22 @@
 /**
- * What continuous archiving and scheduled backups add to PostgreSQL's service: pgBackRest in
- * its image, its configuration beside postgresql.conf, a start script that restores a new data
- * volume when the stack asks for a restore, the repository's volume (posix), and the backup
- * sidecar that creates the stanza, takes the scheduled backups and checks the repository.
+ * What continuous archiving and scheduled backups add to PostgreSQL: pgBackRest in its image
+ * (archive-push and -get, a restore before start), pgBackRest's TLS server beside it (which
+ * also reads the servers' certificates), and the backup runs as a service of their own
+ * (`postgres-backup`: CronJobs on Kubernetes, a loop container on Docker) that reach
+ * PostgreSQL only through that server. Backup settings live in the runs alone: changing a
+ * schedule or retention never restarts PostgreSQL.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { archiveSettings, backupSchedulerScript, pgbackrestCommand, pgbackrestConf, pgbackrestSecrets, postgresStartScript, STANZA, type CertificateEndpoint, type RepositoryInput } from "../configs/pgbackrest";
+import { archiveSettings, pgbackrestCommand, pgbackrestConf, pgbackrestSecrets, postgresStartScript, PGBACKREST_TLS_PORT, type PgBackRestRole, type RepositoryInput } from "../configs/pgbackrest";
+import { backupRunScript, WAL_GAPS_AWK } from "../configs/backup-runs";
+import { certificateWatchScript, type CertificateEndpoint } from "../configs/certificates";
 import { durationSeconds } from "../configs/format";
 import { backupRepository } from "../stack/engine";
-import { cronFields } from "../stack/schedule";
-import { POSTGRES_PORT, SUPERUSER } from "../stack/fixed";
+import { POSTGRES_PORT, SUPERUSER, TLS_FILES } from "../stack/fixed";
 import type { StackConfig } from "../stack/schema";
 import { imageTag } from "../stack/images";
-import type { ServiceFile, ServiceSpec, Sidecar } from "./service";
+import { caFile, certificateFiles, type Certificate } from "./tls";
+import type { ExternalEgress, ServiceFile, ServicePort, ServiceSpec, Sidecar } from "./service";
 
 /** The data volume's mount; PGDATA is a folder in it, so pgBackRest's spool, locks and a socket can sit beside it. */
 export const DATA_MOUNT = "/var/lib/postgresql/data";
@@ -28,23 +32,39 @@ const CONF = "pgbackrest/pgbackrest.conf";
 const CREDENTIALS = "pgbackrest/conf.d/credentials.conf";
 /** the Dockerfile Docker builds the image from (Kubernetes pulls postgres.backups.image) */
 export const IMAGE_CONTEXT = "images/postgres-pgbackrest";
-/** minutes between repository checks */
-const CHECK_EVERY_MINUTES = 5;
+/** minutes between reads of the servers' certificates */
+const CERTIFICATES_EVERY_MINUTES = 5;
+/** the backup runs' service; the TLS server lets in its certificate's common name alone */
+export const BACKUP_RUNS = "postgres-backup";
+const SERVER_DIR = "/etc/pgbackrest";
+const RUNS_DIR = "/etc/pgbackrest";
+const RUNS_LOCKS = "/tmp/pgbackrest";
 
 export interface BackupArgs {
     cipherPass: pulumi.Input<string>;
     s3Keys?: { key: pulumi.Input<string>; secret: pulumi.Input<string> };
     superuserPassword: pulumi.Input<string>;
-    /** where the service mounts its generated files */
+    /** where PostgreSQL mounts its generated files */
     configDir: string;
     /** PostgreSQL's own start: the image's entrypoint and its arguments */
     entrypoint: string[];
     runAs: NonNullable<ServiceSpec["runAs"]>;
-    /** the TLS servers whose certificates the sidecar reads (WATCHED_CERTIFICATES) */
+    /** the TLS servers whose certificates are read beside PostgreSQL (WATCHED_CERTIFICATES) */
     certificates: CertificateEndpoint[];
+    /** PostgreSQL's server certificate (the TLS server presents it: the same names), the client CAs it trusts, the server CA the runs trust */
+    serverCertificate: Certificate;
+    clientCaPem: pulumi.Input<string>;
+    serverCaPem: pulumi.Input<string>;
+    /** the runs' client certificate, common name BACKUP_RUNS */
+    runsCertificate: Certificate;
+    /** the name the runs reach PostgreSQL's pod at (its certificate carries it) */
+    postgresHost: string;
+    /** Kubernetes: the outside addresses the runs need (the object store, its credentials' source) and their workload identity */
+    egress?: ExternalEgress[];
+    workloadIdentity?: ServiceSpec["workloadIdentity"];
 }
 
-/** The parts of PostgreSQL's ServiceSpec that backups set. */
+/** The parts of PostgreSQL's ServiceSpec that backups set, and the runs' own service. */
 export interface BackupParts {
     image: string;
     build?: ServiceSpec["build"];
@@ -54,7 +74,10 @@ export interface BackupParts {
     archive: Record<string, string | number>;
     volumes: NonNullable<ServiceSpec["volumes"]>;
     retainedVolumes: NonNullable<ServiceSpec["retainedVolumes"]>;
+    /** pgBackRest's TLS server port on PostgreSQL's pod, open to the runs alone */
+    port: ServicePort;
     sidecar: Sidecar;
+    runs: ServiceSpec;
 }
 
 /** The data volume's name: a restore gets a new one, the old one is kept. */
@@ -77,31 +100,88 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
     const repository = backupRepository(config);
     if (repository === "none") return undefined;
     const { image, build } = backupImage(s);
-    const files = (dir: string): ServiceFile[] => {
-        const input = { dataDir: PGDATA, port: POSTGRES_PORT, socketDir: SOCKET_DIR, spoolPath: SPOOL, lockPath: LOCKS, repository: repositoryOf(s, repository, dir), retention: s.backups.retention, archivePushQueueMax: s.backups.archivePushQueueMax };
+    const pg = { dataDir: PGDATA, port: POSTGRES_PORT, socketDir: SOCKET_DIR };
+    const credentials: ServiceFile = {
+        path: CREDENTIALS,
+        content: pulumi.all([a.cipherPass, a.s3Keys?.key, a.s3Keys?.secret]).apply(([cipherPass, key, secret]) => pgbackrestSecrets({ cipherPass, s3: key && secret ? { key, secret } : undefined })),
+        secret: true,
+    };
+    /** pgbackrest.conf of a role in a config folder, with the credentials and the store's CA where it reaches the repository */
+    const files = (dir: string, role: PgBackRestRole, lockPath: string): ServiceFile[] => {
+        const repo = role.kind === "server" ? ({ type: "none" } as const) : repositoryOf(s, repository, dir);
         return [
-            { path: CONF, content: pgbackrestConf(input) },
-            {
-                path: CREDENTIALS,
-                content: pulumi.all([a.cipherPass, a.s3Keys?.key, a.s3Keys?.secret]).apply(([cipherPass, key, secret]) => pgbackrestSecrets({ cipherPass, s3: key && secret ? { key, secret } : undefined })),
-                secret: true,
-            },
-            ...(s.backups.s3?.caCert && repository === "s3" ? [{ path: S3_CA, content: s.backups.s3.caCert }] : []),
+            { path: CONF, content: pgbackrestConf({ ...pg, lockPath, repository: repo }, role) },
+            ...(repo.type === "none" ? [] : [credentials]),
+            ...(repo.type === "s3" && s.backups.s3?.caCert ? [{ path: S3_CA, content: s.backups.s3.caCert }] : []),
         ];
     };
     const command = (dir: string) => pgbackrestCommand(`${dir}/${CONF}`, `${dir}/pgbackrest/conf.d`);
     const data = dataVolumeName(s);
     const volumes = [{ name: data, mountPath: DATA_MOUNT, size: s.storageSize }, ...(repository === "posix" ? [{ name: "repo", mountPath: REPO_MOUNT, size: s.backups.repositorySize }] : [])];
+    const tlsIn = (dir: string, as: "server" | "client") => ({ cert: `${dir}/${as === "server" ? TLS_FILES.cert : TLS_FILES.clientCert}`, key: `${dir}/${as === "server" ? TLS_FILES.key : TLS_FILES.clientKey}`, ca: `${dir}/${TLS_FILES.ca}` });
 
-    const sidecarDir = "/etc/pgbackrest";
-    const scheduler = backupSchedulerScript({
-        command: command(sidecarDir),
-        psql: `psql -X -q -v ON_ERROR_STOP=1 -h ${SOCKET_DIR} -p ${POSTGRES_PORT} -U ${SUPERUSER} -d ${s.database}`,
-        full: cronFields(s.backups.schedule.full),
-        diff: cronFields(s.backups.schedule.diff),
-        checkEveryMinutes: CHECK_EVERY_MINUTES,
-        certificates: a.certificates,
-    });
+    const server: Sidecar = {
+        name: "postgres-backup-server",
+        component: "backup",
+        image,
+        command: ["/bin/sh", `${SERVER_DIR}/server.sh`],
+        configDir: SERVER_DIR,
+        files: [
+            ...files(SERVER_DIR, { kind: "server", port: PGBACKREST_TLS_PORT, tls: tlsIn(SERVER_DIR, "server"), client: BACKUP_RUNS }, LOCKS),
+            ...certificateFiles(a.serverCertificate, "server"),
+            // the client CAs: only a certificate they signed, with the runs' name, gets in
+            caFile(a.clientCaPem),
+            {
+                path: "server.sh",
+                content: certificateWatchScript({
+                    psql: `psql -X -q -v ON_ERROR_STOP=1 -h ${SOCKET_DIR} -p ${POSTGRES_PORT} -U ${SUPERUSER} -d ${s.database}`,
+                    endpoints: a.certificates,
+                    everyMinutes: CERTIFICATES_EVERY_MINUTES,
+                    exec: `pgbackrest --config=${SERVER_DIR}/${CONF} server`,
+                }),
+            },
+        ],
+        secretEnv: {
+            reason: `pgBackRest's TLS server starts backups through libpq on the socket as ${SUPERUSER} (pg_backup_start and stop) and records the servers' certificates; libpq takes a password from the environment or a password file it refuses when the group can read it, as Kubernetes mounts Secrets`,
+            values: { PGPASSWORD: a.superuserPassword },
+        },
+        mounts: [data],
+        resources: { cpu: "1", memory: "512Mi" },
+        runAs: a.runAs,
+    };
+
+    const runs: ServiceSpec = {
+        name: BACKUP_RUNS,
+        component: "backup",
+        image,
+        build,
+        command: ["/bin/sh", `${RUNS_DIR}/backup.sh`],
+        configDir: RUNS_DIR,
+        files: [
+            ...files(RUNS_DIR, { kind: "repository", host: a.postgresHost, port: PGBACKREST_TLS_PORT, tls: tlsIn(RUNS_DIR, "client"), retention: s.backups.retention }, RUNS_LOCKS),
+            ...certificateFiles(a.runsCertificate, "client"),
+            caFile(a.serverCaPem),
+            { path: "backup.sh", content: backupRunScript({ command: command(RUNS_DIR), awkFile: `${RUNS_DIR}/wal-gaps.awk` }) },
+            { path: "wal-gaps.awk", content: WAL_GAPS_AWK },
+        ],
+        workload: "scheduled",
+        schedules: [
+            { name: "first", args: ["first"], atDeploy: true },
+            { name: "full", cron: s.backups.schedule.full, args: ["full"] },
+            { name: "diff", cron: s.backups.schedule.diff, args: ["diff"] },
+            { name: "verify", cron: s.backups.schedule.verify, args: ["verify"] },
+            { name: "wal-check", cron: s.backups.schedule.walCheck, args: ["wal-check"] },
+        ],
+        borrowedVolumes: repository === "posix" ? [{ service: "postgres", name: "repo", mountPath: REPO_MOUNT }] : undefined,
+        scratch: ["/tmp"],
+        resources: { cpu: "1", memory: "512Mi" },
+        replicas: 1,
+        runAs: a.runAs,
+        egress: a.egress,
+        workloadIdentity: a.workloadIdentity,
+        dependsOn: ["postgres"],
+    };
+
     return {
         image,
         build,
@@ -109,25 +189,13 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         args: [`${a.configDir}/start.sh`],
         archive: archiveSettings({ command: command(a.configDir), archiveTimeoutSeconds: durationSeconds(s.backups.archiveTimeout)!, socketDirs: ["/var/run/postgresql", SOCKET_DIR] }),
         files: [
-            ...files(a.configDir),
+            ...files(a.configDir, { kind: "archive", spoolPath: SPOOL, archivePushQueueMax: s.backups.archivePushQueueMax }, LOCKS),
             { path: "start.sh", content: postgresStartScript({ command: command(a.configDir), dataDir: PGDATA, dirs: [SOCKET_DIR, SPOOL, LOCKS], restore: s.restore, entrypoint: a.entrypoint }) },
         ],
         volumes,
         retainedVolumes: s.restore ? [{ name: "data", size: s.storageSize }] : [],
-        sidecar: {
-            name: "postgres-backup",
-            component: "backup",
-            image,
-            command: ["/bin/sh", `${sidecarDir}/scheduler.sh`],
-            configDir: sidecarDir,
-            files: [...files(sidecarDir), { path: "scheduler.sh", content: scheduler }],
-            secretEnv: {
-                reason: `pgBackRest reaches PostgreSQL through libpq on the socket as ${SUPERUSER} (backup start and stop, the ${STANZA} stanza's check); libpq takes a password from the environment or a password file it refuses when the group can read it, as Kubernetes mounts Secrets`,
-                values: { PGPASSWORD: a.superuserPassword },
-            },
-            mounts: volumes.map((v) => v.name),
-            resources: { cpu: "1", memory: "512Mi" },
-            runAs: a.runAs,
-        },
+        port: { name: "pgbackrest", port: PGBACKREST_TLS_PORT, from: { services: [BACKUP_RUNS] } },
+        sidecar: server,
+        runs,
     };
 }

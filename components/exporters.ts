@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { exporterQueries } from "../configs/pgbackrest";
+import { exporterQueries } from "../configs/exporter-queries";
 import { NODE_EXPORTER, POSTGRES_EXPORTER } from "../configs/metrics";
 import { FIXED_PORTS, POSTGRES_EXPORTER_USER, SECRET_FILE, TLS_FILES } from "../stack/fixed";
 import type { Platform, ServiceSpec } from "./service";

@@ -1,12 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { pgHbaConf, postgresqlConf, rolesSql, type LoginRole, type RolesInput } from "../configs/postgres";
 import type { StackConfig } from "../stack/schema";
-import { POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed";
+import { CERTIFICATE_LIFETIME, POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed";
 import { caFile, certificateFiles, type Authorities } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
-import { backupImage, backupParts, DATA_MOUNT, PGDATA } from "./backups";
+import { BACKUP_RUNS, backupImage, backupParts, DATA_MOUNT, PGDATA } from "./backups";
 import { backupCredentialEgress, backupWorkloadIdentity, objectStorageEgress } from "./egress";
-import type { CertificateEndpoint } from "../configs/pgbackrest";
+import type { CertificateEndpoint } from "../configs/certificates";
 import { backupRepository } from "../stack/engine";
 
 const CONFIG_DIR = "/etc/postgresql";
@@ -56,6 +56,9 @@ export class Postgres extends pulumi.ComponentResource {
         const s = args.settings;
         const runAs = { user: POSTGRES_UID, group: POSTGRES_UID, readOnlyRootFilesystem: true };
         const cert = args.ca.issue(name, args.platform.namesOf(name), this);
+        const s3 = backupRepository({ platform: args.platform.kind, postgres: s }) === "s3" ? s.backups.s3 : undefined;
+        // PostgreSQL's pod archives, the backup runs back up: both reach the store and its credentials' source
+        const storeEgress = s3 ? [objectStorageEgress(s3.endpoint, args.objectStorageCidrs), ...backupCredentialEgress(s3)] : undefined;
         const serverArgs = ["postgres", "-c", `config_file=${CONFIG_DIR}/postgresql.conf`, "-c", `hba_file=${CONFIG_DIR}/pg_hba.conf`];
         const backups = backupParts(
             {
@@ -65,10 +68,16 @@ export class Postgres extends pulumi.ComponentResource {
                 entrypoint: ["docker-entrypoint.sh", ...serverArgs],
                 runAs,
                 certificates: [{ name: name, host: "127.0.0.1", port: POSTGRES_PORT, protocol: "postgres" }, ...args.certificateEndpoints],
+                serverCertificate: cert,
+                clientCaPem: args.ca.clientCertPem,
+                serverCaPem: args.ca.certPem,
+                runsCertificate: args.ca.issueClient(BACKUP_RUNS, BACKUP_RUNS, CERTIFICATE_LIFETIME.backupClient, this),
+                postgresHost: args.platform.namesOf(name).dnsNames[0]!,
+                egress: storeEgress,
+                workloadIdentity: backupWorkloadIdentity(s3),
             },
             { platform: args.platform.kind, postgres: s },
         );
-        const s3 = backups && backupRepository({ platform: args.platform.kind, postgres: s }) === "s3" ? s.backups.s3 : undefined;
         const server: ServiceSpec = {
             name,
             component: "database",
@@ -78,7 +87,7 @@ export class Postgres extends pulumi.ComponentResource {
             args: backups?.args ?? serverArgs,
             // the superuser's password, from a file; the image reads it when it creates the cluster
             env: { PGDATA, POSTGRES_INITDB_ARGS: "--auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --data-checksums", POSTGRES_PASSWORD_FILE: `${CONFIG_DIR}/${SECRET_FILE}` },
-            ports: [{ name: "postgres", port: POSTGRES_PORT, hostPort: args.hostPort }],
+            ports: [{ name: "postgres", port: POSTGRES_PORT, hostPort: args.hostPort }, ...(backups ? [backups.port] : [])],
             configDir: CONFIG_DIR,
             files: [
                 {
@@ -108,10 +117,11 @@ export class Postgres extends pulumi.ComponentResource {
             stop: { signal: "SIGINT", graceSeconds: 120 },
             runAs,
             reachableFrom: [...args.clients, `${name}-roles`],
-            egress: s3 ? [objectStorageEgress(s3.endpoint, args.objectStorageCidrs), ...backupCredentialEgress(s3)] : undefined,
+            egress: storeEgress,
             workloadIdentity: backupWorkloadIdentity(s3),
         };
         args.platform.deploy(server, this);
+        if (backups) args.platform.deploy(backups.runs, this);
         this.host = args.platform.hostOf(name);
         this.certificateReaders = backups ? [name] : [];
 

@@ -58,7 +58,24 @@ export interface HealthCheck {
  * (CloudNativePG's instances), carrying the service's selector labels; the platform declares
  * only what surrounds them (NetworkPolicies, the scrape target), never a workload or a Service.
  */
-export type Workload = "deployment" | "statefulset" | "daemonset" | "job" | "operated";
+export type Workload = "deployment" | "statefulset" | "daemonset" | "job" | "scheduled" | "operated";
+
+/** A run of a `scheduled` service: its cron schedule (UTC) and the arguments its command gets. */
+export interface ScheduledRun {
+    name: string;
+    /** unset: only at deploy */
+    cron?: string;
+    args: string[];
+    /** also once when deployed (Kubernetes: a Job, again when it changes; Docker: whenever the loop starts) */
+    atDeploy?: boolean;
+}
+
+/**
+ * How scheduled runs behave: never two of one run at once, a run missed (the cluster or the
+ * loop down) still starts within the deadline, a failed one is retried with a growing pause,
+ * and a few finished ones are kept to read.
+ */
+export const SCHEDULED_RUNS = { retries: 3, startingDeadlineSeconds: 3600, keptRuns: 3 } as const;
 
 /** How a service shuts down cleanly: the signal that starts its graceful shutdown, and how long that may take. */
 export interface GracefulStop {
@@ -91,6 +108,10 @@ export interface ServiceSpec {
     files?: ServiceFile[];
     /** persistent data; protected against deletion on both platforms (replicas must be 1) */
     volumes?: { name: string; mountPath: string; size: string }[];
+    /** a `scheduled` service's runs */
+    schedules?: ScheduledRun[];
+    /** Docker: volumes of another service this one mounts too (the backup runs and the posix repository); Kubernetes refuses them */
+    borrowedVolumes?: { service: string; name: string; mountPath: string }[];
     /** volumes no longer mounted but kept (protected, as they were): a restore's previous data volume */
     retainedVolumes?: { name: string; size: string }[];
     /** writable scratch directories (tmpfs / emptyDir) for images run with a read-only root */

@@ -3,8 +3,6 @@
  * their own, included), PostgreSQL's archive settings, the start script that restores a
  * data directory before PostgreSQL starts, and the scheduler the backup sidecar runs.
  */
-import { stringify } from "yaml";
-import { WATCHED_CERTIFICATES } from "../stack/fixed";
 import { GENERATED, quoteLiteral, quantityValue } from "./format";
 
 /** The one stanza: the cluster's name in the repository. */
@@ -15,20 +13,18 @@ export type S3KeyType = "shared" | "web-id" | "auto";
 
 export type RepositoryInput =
     | { type: "posix"; path: string }
-    | { type: "s3"; endpoint: string; bucket: string; region: string; uriStyle: "host" | "path"; path: string; keyType: S3KeyType; caFile?: string };
+    | { type: "s3"; endpoint: string; bucket: string; region: string; uriStyle: "host" | "path"; path: string; keyType: S3KeyType; caFile?: string }
+    /** the server role reaches no repository */
+    | { type: "none" };
 
 export interface PgBackRestInput {
     /** PostgreSQL's data directory, its port and a socket directory both containers see */
     dataDir: string;
     port: number;
     socketDir: string;
-    /** on the data volume: the asynchronous archive's spool and the locks PostgreSQL's and the sidecar's pgBackRest share */
-    spoolPath: string;
+    /** where this role keeps its locks (and, archiving, its spool) */
     lockPath: string;
     repository: RepositoryInput;
-    retention: { full: number; diff: number };
-    /** WAL kept for an unreachable repository (`4Gi`) */
-    archivePushQueueMax: string;
 }
 
 /** pgBackRest's sizes: powers of 1024 written KB, MB, GB, TB. */
@@ -48,6 +44,7 @@ const section = (name: string, options: Record<string, Value>) => [
 ];
 
 function repositoryOptions(r: RepositoryInput): Record<string, Value> {
+    if (r.type === "none") return {};
     if (r.type === "posix") return { "repo1-type": "posix", "repo1-path": r.path };
     return {
         "repo1-type": "s3",
@@ -63,35 +60,94 @@ function repositoryOptions(r: RepositoryInput): Record<string, Value> {
     };
 }
 
-/** pgbackrest.conf: everything but the credentials (those are in pgbackrestSecrets, included). */
-export function pgbackrestConf(i: PgBackRestInput): string {
-    return [
-        `# ${GENERATED}`,
-        ...section("global", {
-            ...repositoryOptions(i.repository),
-            // encrypted at rest; the passphrase is in the included credentials file
-            "repo1-cipher-type": "aes-256-cbc",
-            "repo1-retention-full": i.retention.full,
+/**
+ * Where a pgbackrest.conf runs, and so what it holds:
+ * - `archive`: PostgreSQL's own container (archive-push and -get, a restore before start): the
+ *   repository, the asynchronous archive's spool on the data volume, nothing about backups;
+ * - `server`: pgBackRest's TLS server beside PostgreSQL, which the backup runs reach: the data
+ *   directory and the one client certificate it accepts, no repository;
+ * - `repository`: the backup runs (and the exporter): the repository, retention, and PostgreSQL as
+ *   a TLS host verified against the stack CA with a client certificate.
+ * A change to backups (retention, the runs) touches only the last, never PostgreSQL's pod.
+ */
+export type PgBackRestRole =
+    | { kind: "archive"; spoolPath: string; archivePushQueueMax: string }
+    | { kind: "server"; port: number; tls: TlsFiles; client: string }
+    | { kind: "repository"; host: string; port: number; tls: TlsFiles; retention: { full: number; diff: number } };
+
+/** A certificate, its key and the CA its peer must chain to (paths). */
+export interface TlsFiles {
+    cert: string;
+    key: string;
+    ca: string;
+}
+
+/** The port of pgBackRest's TLS server (its default). */
+export const PGBACKREST_TLS_PORT = 8432;
+
+function roleOptions(i: PgBackRestInput, role: PgBackRestRole): { global: Record<string, Value>; stanza: Record<string, Value> } {
+    const pg = { "pg1-path": i.dataDir, "pg1-port": i.port, "pg1-socket-path": i.socketDir, "pg1-user": "postgres" };
+    const repository = {
+        ...repositoryOptions(i.repository),
+        // encrypted at rest; the passphrase is in the included credentials file
+        "repo1-cipher-type": "aes-256-cbc",
+        "compress-type": "zst",
+        "process-max": 2,
+        // a WAL segment waits at most this long for the repository (archive_command fails and PostgreSQL retries; a backup fails)
+        "archive-timeout": 60,
+    };
+    if (role.kind === "archive") {
+        return {
+            global: { ...repository, "archive-async": true, "spool-path": role.spoolPath, "archive-push-queue-max": pgbackrestSize(role.archivePushQueueMax), delta: true },
+            stanza: pg,
+        };
+    }
+    if (role.kind === "server") {
+        return {
+            global: {
+                "tls-server-address": "*",
+                "tls-server-port": role.port,
+                "tls-server-cert-file": role.tls.cert,
+                "tls-server-key-file": role.tls.key,
+                "tls-server-ca-file": role.tls.ca,
+                // the only client: the backup runs' certificate, for this stanza alone
+                "tls-server-auth": `${role.client}=${STANZA}`,
+            },
+            stanza: pg,
+        };
+    }
+    return {
+        global: {
+            ...repository,
+            "repo1-retention-full": role.retention.full,
             "repo1-retention-full-type": "count",
-            "repo1-retention-diff": i.retention.diff,
+            "repo1-retention-diff": role.retention.diff,
             // small files bundled; block incremental (repo1-block) left off: restores from an S3 store
             // failed with "block map version must be zero" (pgbackrest#2182) in the integration suite
             "repo1-bundle": true,
-            "compress-type": "zst",
-            "archive-async": true,
-            "spool-path": i.spoolPath,
-            "archive-push-queue-max": pgbackrestSize(i.archivePushQueueMax),
-            // a segment waits at most this long for the repository before archive_command fails and PostgreSQL retries
-            "archive-timeout": 60,
-            "lock-path": i.lockPath,
-            "log-level-console": "info",
-            "log-level-file": "off",
-            "process-max": 2,
             "start-fast": true,
-            "delta": true,
-        }),
+        },
+        stanza: {
+            ...pg,
+            "pg1-host": role.host,
+            "pg1-host-type": "tls",
+            "pg1-host-port": role.port,
+            "pg1-host-cert-file": role.tls.cert,
+            "pg1-host-key-file": role.tls.key,
+            "pg1-host-ca-file": role.tls.ca,
+        },
+    };
+}
+
+/** pgbackrest.conf for one role: everything but the credentials (those are in pgbackrestSecrets, included). */
+export function pgbackrestConf(i: PgBackRestInput, role: PgBackRestRole): string {
+    const { global, stanza } = roleOptions(i, role);
+    return [
+        `# ${GENERATED}`,
+        `# role: ${role.kind}`,
+        ...section("global", { ...global, "lock-path": i.lockPath, "log-level-console": "info", "log-level-file": "off" }),
         "",
-        ...section(STANZA, { "pg1-path": i.dataDir, "pg1-port": i.port, "pg1-socket-path": i.socketDir, "pg1-user": "postgres" }),
+        ...section(STANZA, stanza),
         "",
     ].join("\n");
 }
@@ -158,141 +214,3 @@ export function postgresStartScript(i: { command: string; dataDir: string; dirs:
     ].join("\n");
 }
 
-/** One cron schedule as the sets of values its fields allow (stack/schedule.ts reads them). */
-export interface CronSets {
-    minute: number[];
-    hour: number[];
-    dayOfMonth: number[];
-    month: number[];
-    dayOfWeek: number[];
-    dayOfMonthAny: boolean;
-    dayOfWeekAny: boolean;
-}
-
-/** A shell test that is true when `$m $h $dom $mon $dow` (set by the loop) match a schedule; cron's rule: a restricted day of month OR day of week. */
-function matches(c: CronSets): string {
-    const inSet = (variable: string, values: number[]) => `case " ${values.join(" ")} " in *" $${variable} "*) true ;; *) false ;; esac`;
-    const day = c.dayOfMonthAny || c.dayOfWeekAny ? `{ ${inSet("dom", c.dayOfMonth)}; } && { ${inSet("dow", c.dayOfWeek)}; }` : `{ { ${inSet("dom", c.dayOfMonth)}; } || { ${inSet("dow", c.dayOfWeek)}; }; }`;
-    return `{ ${inSet("m", c.minute)}; } && { ${inSet("h", c.hour)}; } && { ${inSet("mon", c.month)}; } && ${day}`;
-}
-
-/**
- * The backup sidecar: creates the stanza (idempotent) once PostgreSQL answers, checks the
- * archive, takes a full backup if the repository has none, then every minute (UTC) takes the
- * backup the schedule says is due (full wins) and every `checkEveryMinutes` checks the
- * repository. Each result is a row in flowviz_ops.backup_events (through `psql`, as the
- * superuser on the socket) that the exporter reads; a failure never stops the loop.
- */
-/** A TLS server whose certificate the sidecar reads: PostgreSQL's protocol negotiates TLS first (STARTTLS), Valkey speaks it directly. */
-export interface CertificateEndpoint {
-    name: string;
-    host: string;
-    port: number;
-    protocol: "postgres" | "tls";
-}
-
-export function backupSchedulerScript(i: { command: string; psql: string; full: CronSets; diff: CronSets; checkEveryMinutes: number; certificates: CertificateEndpoint[] }): string {
-    return [
-        "#!/bin/sh",
-        `# ${GENERATED}`,
-        "set -u",
-        `pgbr() { ${i.command} "$@"; }`,
-        `sql() { ${i.psql} "$@"; }`,
-        "# record KIND STATUS: the result of a run (kind: full, diff, check), with the backups' size after a backup",
-        "record() {",
-        "    bytes=NULL",
-        '    if [ "$1" != check ] && info=$(pgbr info --output=json); then',
-        `        bytes=$(echo "SELECT coalesce(sum((b->'info'->'repository'->>'delta')::bigint), 0) FROM json_array_elements(:'info'::json->0->'backup') b" | sql -At -v info="$info") || bytes=NULL`,
-        "    fi",
-        `    sql -c "DELETE FROM flowviz_ops.backup_events WHERE at < now() - interval '90 days'" -c "INSERT INTO flowviz_ops.backup_events (kind, ok, repo_bytes) VALUES ('$1', $2 = 0, \${bytes:-NULL})" >/dev/null || echo "could not record $1" >&2`,
-        "}",
-        "# certificates: the expiry of each server's certificate as it presents it (a failed read leaves checked_at behind)",
-        "certificates() {",
-        ...i.certificates.map(
-            (c) =>
-                `    end=$(openssl s_client -connect ${c.host}:${c.port} -servername ${c.host}${c.protocol === "postgres" ? " -starttls postgres" : ""} </dev/null 2>/dev/null | openssl x509 -noout -enddate) && ` +
-                `sql -c "INSERT INTO flowviz_ops.certificates (name, not_after) VALUES ('${c.name}', to_timestamp($(date -u -d "\${end#notAfter=}" +%s))) ON CONFLICT (name) DO UPDATE SET not_after = excluded.not_after, checked_at = now()" >/dev/null || echo "could not read the certificate of ${c.name}" >&2`,
-        ),
-        "}",
-        "until sql -At -c 'SELECT 1' >/dev/null 2>&1; do sleep 5; done",
-        "certificates",
-        "pgbr stanza-create && pgbr check; record check $?",
-        `pgbr info --output=json | grep -q '"label"' || { pgbr backup --type=full; record full $?; }`,
-        "last=''",
-        "while :; do",
-        "    now=$(date -u '+%M %H %d %m %w')",
-        '    if [ "$now" != "$last" ]; then',
-        "        last=$now",
-        "        set -- $now",
-        // leading zeros off: cron values are plain numbers
-        '        m=${1#0} h=${2#0} dom=${3#0} mon=${4#0} dow=$5',
-        "        if " + matches(i.full) + "; then pgbr backup --type=full; record full $?",
-        "        elif " + matches(i.diff) + "; then pgbr backup --type=diff; record diff $?",
-        "        fi",
-        // the repository still answers (repo-ls reads it; check would also force a WAL switch every time)
-        `        if [ $(( $(date -u +%s) / 60 % ${i.checkEveryMinutes} )) -eq 0 ]; then pgbr repo-ls >/dev/null; record check $?; certificates; fi`,
-        "    fi",
-        "    sleep 10",
-        "done",
-        "",
-    ].join("\n");
-}
-
-/**
- * postgres_exporter's extra queries (its `--extend.query-path`): the archiver's progress and the
- * backup sidecar's results (backups, and the servers' certificates it reads). Metric names are `<query>_<column>`.
- */
-export function exporterQueries(): string {
-    const segment = "(SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size')";
-    const lsn = (hex: string) => `('x' || ${hex})::bit(32)::bigint`;
-    // the end of the last archived segment (its name is timeline, log, segment in hex)
-    const archivedEnd = `${lsn("substr(last_archived_wal, 9, 8)")} * 4294967296 + ${lsn("substr(last_archived_wal, 17, 8)")} * ${segment} + ${segment}`;
-    const queries = {
-        pg_archiver: {
-            query:
-                "SELECT archived_count, failed_count, " +
-                `CASE WHEN substr(last_archived_wal, 1, 24) ~ '^[0-9A-F]{24}$' THEN greatest(0, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') - (${archivedEnd})) ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') END AS pending_wal_bytes, ` +
-                "coalesce(extract(epoch FROM now() - last_archived_time), -1) AS last_archived_age_seconds FROM pg_stat_archiver",
-            metrics: [
-                { archived_count: { usage: "COUNTER", description: "WAL files archived" } },
-                { failed_count: { usage: "COUNTER", description: "failed attempts to archive a WAL file" } },
-                { pending_wal_bytes: { usage: "GAUGE", description: "WAL written after the end of the last archived segment" } },
-                { last_archived_age_seconds: { usage: "GAUGE", description: "seconds since the last WAL file was archived (-1: never)" } },
-            ],
-        },
-        // every page checksum PostgreSQL found wrong since the statistics were reset; NULL (0 here) without checksums
-        pg_data_checksums: {
-            query: "SELECT (current_setting('data_checksums') = 'on')::int AS enabled, coalesce(sum(checksum_failures), 0) AS failures FROM pg_stat_database",
-            metrics: [
-                { enabled: { usage: "GAUGE", description: "1 when the cluster was initialised with data checksums (initdb --data-checksums or pg_checksums --enable)" } },
-                { failures: { usage: "COUNTER", description: "pages read with a wrong checksum, all databases" } },
-            ],
-        },
-        flowviz_backup: {
-            query:
-                "SELECT k.kind, coalesce(extract(epoch FROM max(e.at) FILTER (WHERE e.ok)), 0) AS last_success_timestamp_seconds, " +
-                "coalesce((array_agg(e.ok::int ORDER BY e.at DESC))[1], 1) AS last_ok " +
-                "FROM (VALUES ('full'), ('diff'), ('check')) AS k(kind) LEFT JOIN flowviz_ops.backup_events e USING (kind) GROUP BY k.kind",
-            metrics: [
-                { kind: { usage: "LABEL", description: "full, diff or check (the repository check)" } },
-                { last_success_timestamp_seconds: { usage: "GAUGE", description: "when the last successful run ended (0: never)" } },
-                { last_ok: { usage: "GAUGE", description: "1 when the last run succeeded" } },
-            ],
-        },
-        flowviz_certificate: {
-            query:
-                "SELECT n.name, coalesce(extract(epoch FROM c.not_after), 0) AS not_after_seconds, coalesce(extract(epoch FROM c.checked_at), 0) AS checked_timestamp_seconds " +
-                `FROM (VALUES ${WATCHED_CERTIFICATES.map((n) => `('${n}')`).join(", ")}) AS n(name) LEFT JOIN flowviz_ops.certificates c USING (name)`,
-            metrics: [
-                { name: { usage: "LABEL", description: "the server whose certificate it is" } },
-                { not_after_seconds: { usage: "GAUGE", description: "when the certificate the server presents expires (0: never read)" } },
-                { checked_timestamp_seconds: { usage: "GAUGE", description: "when the backup sidecar last read it (0: never)" } },
-            ],
-        },
-        flowviz_backup_repository: {
-            query: "SELECT coalesce((SELECT repo_bytes FROM flowviz_ops.backup_events WHERE repo_bytes IS NOT NULL ORDER BY at DESC LIMIT 1), 0) AS bytes",
-            metrics: [{ bytes: { usage: "GAUGE", description: "size of the backups in the repository after the last backup (pgbackrest info)" } }],
-        },
-    };
-    return `# ${GENERATED}\n` + stringify(queries, { lineWidth: 0 });
-}

@@ -63,6 +63,14 @@ export const BACKUP_INVARIANTS: Invariant[] = [
         },
     },
     {
+        title: "Kubernetes backs up into an object store",
+        rule: "statefulset engine on Kubernetes: the repository is s3 (or none with allowNone): the backup runs are CronJobs of their own, and a posix volume is one pod's (ReadWriteOnce) and in the same cluster as the data",
+        check(c, ctx) {
+            if (c.platform !== "kubernetes" || usesCloudNativePg(c) || backupRepository(c) !== "posix") return [];
+            return [{ key: "postgres.backups.repository", message: `is posix, but on Kubernetes the backup runs (CronJobs) cannot mount PostgreSQL's ReadWriteOnce volumes, and a copy in the same cluster is no copy; use an object store: ${set(ctx, "postgres.backups.repository", "s3")} with postgres.backups.s3 (any S3-compatible store)` }];
+        },
+    },
+    {
         title: "the backup pods can get the object store's credentials",
         rule: "keyType web-id: Kubernetes only, with s3.serviceAccountAnnotations (the cloud role); keyType auto on Kubernetes: with s3.metadataEndpoint (the one address the backup pods may reach beyond the store); each of those keys only with its key type",
         check(c, ctx) {

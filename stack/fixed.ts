@@ -59,8 +59,10 @@ export const CERTIFICATE_LIFETIME = {
     superuserClient: { validity: 24, renewBefore: 23 },
     // CloudNativePG's standbys log in to the primary as streaming_replica with it: a server certificate's lifetime
     replicationClient: { validity: 90 * 24, renewBefore: 30 * 24 },
+    // the backup runs present it to pgBackRest's TLS server beside PostgreSQL on every run
+    backupClient: { validity: 90 * 24, renewBefore: 30 * 24 },
 } as const;
 /** Days a server certificate may have left before an alert: 9 days into its renewal window without a deploy. */
 export const CERTIFICATE_WARN_DAYS = 21;
-/** The server certificates the backup sidecar reads off the servers (configs/pgbackrest.ts), by name. */
+/** The server certificates read off the servers beside PostgreSQL (configs/certificates.ts), by name. */
 export const WATCHED_CERTIFICATES = ["postgres", "pgbouncer", "valkey"] as const;

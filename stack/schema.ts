@@ -52,9 +52,11 @@ export const BackupsSchema = Section("continuous WAL archiving and scheduled bac
     image: Type.Optional(Type.String({ format: "pinned-image", description: "PostgreSQL image with pgBackRest (postgres.image plus images/postgres-pgbackrest/Dockerfile, pushed to your registry); required on Kubernetes, built from the Dockerfile on Docker when unset" })),
     archiveTimeout: Duration("60s", "`archive_timeout`: a WAL segment with any write in it is archived at least this often (the archive's RPO)"),
     archivePushQueueMax: Bytes("4Gi", "pgBackRest `archive-push-queue-max`: WAL kept for an unreachable repository; beyond it WAL is dropped from the queue (the archive gets a gap, PostgreSQL's disk never fills)"),
-    schedule: Section("when backups run (cron, UTC); a run due for both takes the full one", {
+    schedule: Section("when backups run (cron, UTC), each outside PostgreSQL's pod (Kubernetes: a CronJob; Docker: the backup container's loop); changing one never restarts PostgreSQL", {
         full: Cron("0 1 * * 0", "full backup"),
-        diff: Cron("0 1 * * 1-6", "differential backup (changes since the last full)"),
+        diff: Cron("0 1 * * 1-6", "differential backup (changes since the last full); a minute due for both runs the full one first"),
+        verify: Cron("30 3 * * *", "`pgbackrest verify`: every file of the repository read back and checked"),
+        walCheck: Cron("*/10 * * * *", "the archive's WAL checked for gaps after the newest full backup (WAL dropped past archivePushQueueMax); a gap marks that backup and takes a new full one"),
     }),
     retention: Section("what the repository keeps", {
         full: Type.Integer({ minimum: 1, maximum: 100, default: 2, description: "`repo1-retention-full`: full backups kept (with their WAL)" }),

@@ -4,7 +4,12 @@ import * as docker from "@pulumi/docker";
 import { posix } from "node:path";
 import { quantityValue } from "../../configs/format";
 import { ENV_CREDENTIALS_LABEL, HOST_ACCESS_ANNOTATION } from "../../policy/resources";
-import { CONFIG_DIR_LABEL, FILE_MODE, scrapeTargetsOf, serviceLabels, sidecarMounts, type Deployed, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
+import { scheduleLoopScript } from "../../configs/schedule-loop";
+import { cronFields } from "../../stack/schedule";
+import { CONFIG_DIR_LABEL, FILE_MODE, SCHEDULED_RUNS, scrapeTargetsOf, serviceLabels, sidecarMounts, type Deployed, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
+
+/** The cron loop's file in a scheduled service's config folder. */
+const SCHEDULE_LOOP = "schedule.sh";
 
 export interface DockerPlatformArgs {
     /** prefix of container, network and volume names on the host (one stack per prefix) */
@@ -21,6 +26,8 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     private readonly network?: docker.Network;
     private readonly images = new Map<string, pulumi.Output<string>>();
     private readonly containers = new Map<string, docker.Container>();
+    /** every service's volumes, for the services that borrow one */
+    private readonly volumes = new Map<string, Map<string, docker.Volume>>();
     readonly scraped: Platform["scraped"] = [];
 
     constructor(name: string, private readonly args: DockerPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -60,13 +67,21 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
         return image;
     }
 
-    deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed {
+    deploy(declared: ServiceSpec, parent: pulumi.Resource): Deployed {
+        let spec = declared;
         if (spec.workload === "operated") throw new Error(`${spec.name}: an operator's pods run on Kubernetes only`);
         const p = this.args.prefix;
         const volume = (name: string) => new docker.Volume(`${spec.name}-${name}`, { name: `${p}-${spec.name}-${name}` }, { parent, protect: true, retainOnDelete: true });
         const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, volume(v.name)]));
+        this.volumes.set(spec.name, volumes);
         for (const kept of spec.retainedVolumes ?? []) volume(kept.name);
         const mountsOf = (mounts: { name: string; mountPath: string }[]) => mounts.map((m) => ({ volumeName: volumes.get(m.name)!.name, containerPath: m.mountPath }));
+        const borrowed = (spec.borrowedVolumes ?? []).map((b) => {
+            const v = this.volumes.get(b.service)?.get(b.name);
+            if (!v) throw new Error(`${spec.name} mounts volume ${b.name} of ${b.service}, which is not deployed yet`);
+            return { volumeName: v.name, containerPath: b.mountPath };
+        });
+        if (spec.workload === "scheduled") spec = withScheduleLoop(spec);
         const dependsOn = (spec.dependsOn ?? []).map((d) => {
             const c = this.containers.get(d);
             if (!c) throw new Error(`${spec.name} depends on ${d}, which is not deployed yet`);
@@ -83,7 +98,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                     : (spec.ports ?? [])
                           .filter((port) => port.hostPort !== undefined)
                           .map((port) => ({ internal: port.port, external: port.hostPort, ip: this.args.bindAddress })),
-                volumes: mountsOf(spec.volumes ?? []),
+                volumes: [...mountsOf(spec.volumes ?? []), ...borrowed],
                 mounts: spec.hostRootfs
                     ? [{ type: "bind", source: "/", target: spec.hostRootfs, readOnly: true, bindOptions: { propagation: "rslave" } }]
                     : undefined,
@@ -189,4 +204,18 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     private lifecycle(isJob: boolean, health: HealthCheck | undefined): Pick<docker.ContainerArgs, "restart" | "mustRun" | "attach" | "wait" | "waitTimeout"> {
         return { restart: isJob ? "no" : "unless-stopped", mustRun: !isJob, attach: isJob, wait: !isJob && health !== undefined, waitTimeout: 120 };
     }
+}
+
+/** A `scheduled` service on Docker: one container running the cron loop over its runs (configs/schedule-loop.ts). */
+function withScheduleLoop(spec: ServiceSpec): ServiceSpec {
+    const dir = spec.configDir ?? "/etc/flowviz";
+    const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const runs = (spec.schedules ?? []).map((r) => ({ name: r.name, cron: r.cron ? cronFields(r.cron) : undefined, atStart: r.atDeploy, command: [...(spec.command ?? []), ...r.args].map(quote).join(" ") }));
+    return {
+        ...spec,
+        configDir: dir,
+        command: ["/bin/sh", `${dir}/${SCHEDULE_LOOP}`],
+        args: [],
+        files: [...(spec.files ?? []), { path: SCHEDULE_LOOP, content: scheduleLoopScript(runs, SCHEDULED_RUNS.retries) }],
+    };
 }

@@ -5,6 +5,7 @@
  * change replaces them and rolls the pods), the workload, a Service, a NetworkPolicy,
  * a PodDisruptionBudget when replicated, and protected PersistentVolumeClaims.
  */
+import { scheduledRuns } from "./kubernetes-scheduled";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { input as k8sIn } from "@pulumi/kubernetes/types";
@@ -396,11 +397,14 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                     { ...opts, deleteBeforeReplace: true },
                 );
                 break;
+            case "scheduled":
+                workload = scheduledRuns(spec, { namespace: ns, labels }, template, opts)[0]!;
+                break;
         }
 
         const ports = spec.ports ?? [];
         const scraped = scrapeTargetsOf(spec, spec.workload === "daemonset" ? undefined : spec.replicas);
-        if (ports.length > 0 && spec.workload !== "job") {
+        if (ports.length > 0 && spec.workload !== "job" && spec.workload !== "scheduled") {
             new k8s.core.v1.Service(
                 `${spec.name}-service`,
                 {

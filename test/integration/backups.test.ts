@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync 
 import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exporterQueries } from "../../configs/pgbackrest";
+import { exporterQueries } from "../../configs/exporter-queries";
 import { chownToServer, runServerBinary, serverCommand } from "../binaries";
 import { moveContainerPaths, pgbackrestArgs, startArchivingServer } from "./pgbackrest";
 import { PostgresServer, psql, render, renderWithSecrets, secretOf, waitFor, type Rendered } from "./servers";

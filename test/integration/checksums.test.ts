@@ -9,7 +9,7 @@ import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from "nod
 import { join } from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exporterQueries } from "../../configs/pgbackrest";
+import { exporterQueries } from "../../configs/exporter-queries";
 import { runServerBinary } from "../binaries";
 import { ROOT } from "../root";
 import { pgbackrestArgs, startArchivingServer } from "./pgbackrest";

@@ -1,10 +1,13 @@
-/** The backup sidecar's scheduler and PostgreSQL's start script, run by /bin/sh with stand-ins for the image's programs. */
+/** The backup runs, their schedule loop, the certificate watch and PostgreSQL's start script, run by /bin/sh with stand-ins for the image's programs. */
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { backupSchedulerScript, pgbackrestSize, pgbackrestTime, postgresStartScript, restoreOptions } from "../../configs/pgbackrest";
+import { pgbackrestSize, pgbackrestTime, postgresStartScript, restoreOptions } from "../../configs/pgbackrest";
+import { backupRunScript, WAL_GAPS_AWK } from "../../configs/backup-runs";
+import { scheduleLoopScript } from "../../configs/schedule-loop";
+import { certificateWatchScript } from "../../configs/certificates";
 import { cronFields, isCron, longestGapSeconds } from "../../stack/schedule";
 
 /** A folder of stand-in programs that append their arguments to calls.log. */
@@ -19,78 +22,119 @@ function standIns(programs: Record<string, string>): string {
 }
 const calls = (dir: string) => (existsSync(join(dir, "calls.log")) ? readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n") : []);
 
-describe("the backup scheduler", () => {
-    /** Runs the scheduler over a list of UTC minutes ("2026-12-06T01:00"), one per loop, then stops it. */
-    function runOver(minutes: string[], opts: { hasBackup?: boolean; full?: string; diff?: string; certificates?: boolean } = {}): string[] {
+/** Writes a generated script and the awk program it reads into the stand-ins' folder. */
+const RUNS_DIR = (dir: string) => join(dir, "runs");
+
+describe("the schedule loop (Docker's backup container)", () => {
+    /** Runs the loop over a list of UTC minutes ("2026-12-06T01:00"), one per turn, then stops it; `failFirst` makes the first attempt of each run fail. */
+    function runOver(minutes: string[], opts: { full?: string; diff?: string; failFirst?: boolean } = {}): string[] {
         const fmt = (iso: string) => {
             const d = new Date(`${iso}:00Z`);
             const p = (n: number) => String(n).padStart(2, "0");
-            return `${p(d.getUTCMinutes())} ${p(d.getUTCHours())} ${p(d.getUTCDate())} ${p(d.getUTCMonth() + 1)} ${d.getUTCDay()}|${d.getTime() / 1000}`;
+            return `${p(d.getUTCMinutes())} ${p(d.getUTCHours())} ${p(d.getUTCDate())} ${p(d.getUTCMonth() + 1)} ${d.getUTCDay()}`;
         };
         const dir = standIns({
-            // the clock: the current minute of the list (sleep moves to the next, and ends the run after the last)
-            date: `line=$(sed -n "$(cat ${"$"}STATE/i)p" ${"$"}STATE/minutes); case "$*" in *%s*) echo "\${line#*|}" ;; *) echo "\${line%|*}" ;; esac`,
-            sleep: `i=$(( $(cat ${"$"}STATE/i) + 1 )); echo $i > ${"$"}STATE/i; [ $i -le $(wc -l < ${"$"}STATE/minutes) ] || kill -TERM $PPID`,
-            pgbackrest: opts.hasBackup === false ? 'case "$*" in *info*) echo "[]" ;; esac' : 'case "$*" in *info*) echo \'[{"backup":[{"label":"20261201-010000F"}]}]\' ;; esac',
-            psql: "exit 0",
-            openssl: 'case "$*" in *x509*) echo "notAfter=Mar  4 08:00:00 2027 GMT" ;; esac',
+            // the clock: the current minute of the list; a 10 s sleep moves to the next (and ends the loop after the last), a retry's pause is only logged
+            date: `sed -n "$(cat ${"$"}STATE/i)p" ${"$"}STATE/minutes`,
+            sleep: `[ "$1" = 10 ] || exit 0; i=$(( $(cat ${"$"}STATE/i) + 1 )); echo $i > ${"$"}STATE/i; [ $i -le $(wc -l < ${"$"}STATE/minutes) ] || kill -TERM $PPID`,
+            runner: opts.failFirst ? `f=${"$"}STATE/failed-$1; [ -e $f ] && exit 0; touch $f; exit 1` : "exit 0",
         });
         writeFileSync(join(dir, "minutes"), minutes.map(fmt).join("\n") + "\n");
         writeFileSync(join(dir, "i"), "1\n");
-        const script = backupSchedulerScript({
-            command: "pgbackrest --stanza=flowviz",
-            psql: "psql",
-            full: cronFields(opts.full ?? "0 1 * * 0"),
-            diff: cronFields(opts.diff ?? "0 1 * * 1-6"),
-            checkEveryMinutes: 5,
-            certificates: [
-                { name: "pgbouncer", host: "pgbouncer", port: 6432, protocol: "postgres" },
-                { name: "valkey", host: "valkey", port: 6379, protocol: "tls" },
+        const script = scheduleLoopScript(
+            [
+                { name: "first", command: "runner first", atStart: true },
+                { name: "full", cron: cronFields(opts.full ?? "0 1 * * 0"), command: "runner full" },
+                { name: "diff", cron: cronFields(opts.diff ?? "0 1 * * 1-6"), command: "runner diff" },
+                { name: "wal-check", cron: cronFields("*/10 * * * *"), command: "runner wal-check" },
             ],
-        });
+            3,
+        );
         spawnSync("/bin/sh", ["-c", script], { env: { PATH: `${dir}/bin:/usr/bin:/bin`, STATE: dir }, encoding: "utf8", timeout: 20_000 });
-        return calls(dir).filter((c) => (c.startsWith("pgbackrest") && !c.includes(" info")) || (opts.certificates === true && c.startsWith("openssl s_client")));
+        return calls(dir).filter((c) => c.startsWith("runner") || (c.startsWith("sleep") && c !== "sleep 10"));
     }
 
-    it("creates the stanza and checks the archive first, then takes the backup each minute's schedule asks for (full wins)", () => {
-        // Sunday 01:00 (full), Monday 01:00 (diff), Monday 01:01 (nothing), Saturday 01:00 (diff); a fifth minute also checks the repository
-        const runs = runOver(["2026-12-06T01:00", "2026-12-07T01:00", "2026-12-07T01:01", "2026-12-12T01:00"]);
-        expect(runs).toEqual([
-            "pgbackrest --stanza=flowviz stanza-create",
-            "pgbackrest --stanza=flowviz check",
-            "pgbackrest --stanza=flowviz backup --type=full",
-            "pgbackrest --stanza=flowviz repo-ls",
-            "pgbackrest --stanza=flowviz backup --type=diff",
-            "pgbackrest --stanza=flowviz repo-ls",
-            "pgbackrest --stanza=flowviz backup --type=diff",
-            "pgbackrest --stanza=flowviz repo-ls",
+    it("runs `first` at start, then each run its minute's schedule asks for", () => {
+        // Sunday 01:00 (full, and a tenth minute), Monday 01:00 (diff), Monday 01:01 (nothing), Saturday 01:00 (diff)
+        expect(runOver(["2026-12-06T01:00", "2026-12-07T01:00", "2026-12-07T01:01", "2026-12-12T01:00"])).toEqual([
+            "runner first",
+            "runner full",
+            "runner wal-check",
+            "runner diff",
+            "runner wal-check",
+            "runner diff",
+            "runner wal-check",
         ]);
     });
 
-    it("takes a full backup at once when the repository has none, and checks the repository every fifth minute", () => {
-        const runs = runOver(["2026-12-09T13:04", "2026-12-09T13:05"], { hasBackup: false });
-        expect(runs).toEqual([
-            "pgbackrest --stanza=flowviz stanza-create",
-            "pgbackrest --stanza=flowviz check",
-            "pgbackrest --stanza=flowviz backup --type=full",
-            "pgbackrest --stanza=flowviz repo-ls",
-        ]);
-    });
-
-    it("reads each server's certificate at start and with every repository check: STARTTLS for PostgreSQL's protocol, plain TLS for Valkey", () => {
-        const reads = runOver(["2026-12-07T01:01", "2026-12-07T01:05"], { certificates: true }).filter((c) => c.startsWith("openssl"));
-        expect(reads).toEqual([
-            "openssl s_client -connect pgbouncer:6432 -servername pgbouncer -starttls postgres",
-            "openssl s_client -connect valkey:6379 -servername valkey",
-            "openssl s_client -connect pgbouncer:6432 -servername pgbouncer -starttls postgres",
-            "openssl s_client -connect valkey:6379 -servername valkey",
-        ]);
+    it("retries a failed run after a pause, and goes on", () => {
+        expect(runOver(["2026-12-07T01:01"], { failFirst: true })).toEqual(["runner first", "sleep 60", "runner first"]);
     });
 
     it("reads cron's day rule: day of month OR day of week when both are restricted", () => {
         // the 1st of the month, or any Friday, at 02:30
         const runs = runOver(["2026-12-01T02:30", "2026-12-04T02:30", "2026-12-05T02:30"], { full: "30 2 1 * 5", diff: "0 0 1 1 *" });
-        expect(runs.filter((r) => r.includes("backup"))).toEqual(["pgbackrest --stanza=flowviz backup --type=full", "pgbackrest --stanza=flowviz backup --type=full"]);
+        expect(runs.filter((r) => r === "runner full")).toHaveLength(2);
+    });
+});
+
+describe("the backup runs' script", () => {
+    /** Runs backup.sh with a stand-in pgBackRest: `info` lists the given full backups, `repo-ls` the given WAL segments. */
+    function backup(mode: string, opts: { fulls?: [string, string][]; wal?: string[] } = {}): { status: number | null; calls: string[]; stderr: string } {
+        const info = (opts.fulls ?? []).map(([label, start]) => `        full backup: ${label}\n            wal start/stop: ${start} / ${start}`).join("\n");
+        const dir = standIns({
+            pgbackrest: `case "$*" in *" info "*) printf 'stanza: flowviz\\n${info.replace(/\n/g, "\\n")}\\n' ;; *repo-ls*) for s in ${(opts.wal ?? []).join(" ")}; do echo "17-1/0000000100000000/$s-0123456789abcdef0123456789abcdef01234567.zst"; done ;; esac`,
+            sleep: "exit 0",
+        });
+        mkdirSync(RUNS_DIR(dir));
+        writeFileSync(join(RUNS_DIR(dir), "wal-gaps.awk"), WAL_GAPS_AWK);
+        const script = backupRunScript({ command: "pgbackrest --stanza=flowviz", awkFile: join(RUNS_DIR(dir), "wal-gaps.awk") });
+        const r = spawnSync("/bin/sh", ["-c", script, "backup.sh", mode], { env: { PATH: `${dir}/bin:/usr/bin:/bin` }, encoding: "utf8" });
+        return { status: r.status, stderr: r.stderr, calls: calls(dir).filter((c) => c.startsWith("pgbackrest") && !c.includes(" info") && !c.includes("repo-ls")) };
+    }
+    const seg = (n: number) => `0000000100000000000000${n.toString(16).toUpperCase().padStart(2, "0")}`;
+
+    it("first: the stanza, the archive check, and a full backup only when the repository has none", () => {
+        expect(backup("first").calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz check", "pgbackrest --stanza=flowviz backup --type=full"]);
+        expect(backup("first", { fulls: [["20261201-010000F", seg(2)]] }).calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz check"]);
+    });
+
+    it("full and diff take that backup; verify reads the repository back", () => {
+        expect(backup("diff").calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz backup --type=diff"]);
+        expect(backup("verify").calls).toEqual(["pgbackrest --stanza=flowviz verify"]);
+        expect(backup("hourly").status).toBe(2);
+    });
+
+    it("wal-check: a gap after the newest full backup marks it and takes a new full backup; gaps before it and a clean archive do nothing", () => {
+        const fulls: [string, string][] = [["20261201-010000F", seg(1)], ["20261206-010000F", seg(4)]];
+        const gap = backup("wal-check", { fulls, wal: [1, 2, 3, 4, 5, 9, 10].map(seg) });
+        expect(gap.calls).toEqual([`pgbackrest --stanza=flowviz annotate --set=20261206-010000F --annotation=flowviz-wal-gap=${seg(6)}-${seg(8)}`, "pgbackrest --stanza=flowviz backup --type=full"]);
+        expect(gap.stderr).toContain("WAL missing from the archive after full backup 20261206-010000F");
+        // segments 2-3 are missing, but before the newest full backup: it restores without them
+        expect(backup("wal-check", { fulls, wal: [1, 4, 5, 6].map(seg) }).calls).toEqual([]);
+        expect(backup("wal-check", { fulls, wal: [1, 2, 3, 4, 5, 6, 7].map(seg) }).calls).toEqual([]);
+        expect(backup("wal-check", { wal: [1, 5].map(seg) }).calls).toEqual([]);
+    });
+});
+
+describe("the certificate watch beside PostgreSQL", () => {
+    it("reads each server's certificate (STARTTLS for PostgreSQL's protocol, plain TLS for Valkey), records it, and runs the server alongside", () => {
+        // the first pause between rounds ends the watch; the server outlives it a moment
+        const dir = standIns({ psql: "exit 0", openssl: 'case "$*" in *x509*) echo "notAfter=Mar  4 08:00:00 2027 GMT" ;; esac', sleep: "kill -TERM $PPID", server: "/bin/sleep 1" });
+        const script = certificateWatchScript({
+            psql: "psql",
+            endpoints: [
+                { name: "pgbouncer", host: "pgbouncer", port: 6432, protocol: "postgres" },
+                { name: "valkey", host: "valkey", port: 6379, protocol: "tls" },
+            ],
+            everyMinutes: 5,
+            exec: "server",
+        });
+        spawnSync("/bin/sh", ["-c", script], { env: { PATH: `${dir}/bin:/usr/bin:/bin` }, encoding: "utf8", timeout: 10_000 });
+        const c = calls(dir);
+        expect(c.filter((x) => x.startsWith("openssl s_client"))).toEqual(["openssl s_client -connect pgbouncer:6432 -servername pgbouncer -starttls postgres", "openssl s_client -connect valkey:6379 -servername valkey"]);
+        expect(c.filter((x) => x.startsWith("psql") && x.includes("INSERT INTO flowviz_ops.certificates")).length).toBe(2);
+        expect(c).toContain("server ");
     });
 });
 

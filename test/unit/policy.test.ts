@@ -234,7 +234,7 @@ describe("each policy", () => {
             .filter((r) => r.type === "docker:index/container:Container" && (r.inputs.labels as { label: string }[]).some((l) => l.label === "flowviz.io/env-credentials"))
             .map((r) => r.name)
             .sort();
-        expect(declared).toEqual(["api-container", "pgbouncer-exporter-container", "postgres-backup-container", "worker-container"]);
+        expect(declared).toEqual(["api-container", "pgbouncer-exporter-container", "postgres-backup-server-container", "worker-container"]);
     });
 });
 

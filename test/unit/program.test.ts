@@ -26,10 +26,10 @@ describe("dev stack on Docker", () => {
     it("declares the data path: PostgreSQL, PgBouncer, roles job, API, worker, Valkey", () => {
         const names = ofType(run, "docker:index/container:Container").map((c) => c.name).sort();
         expect(names).toEqual(
-            ["alertmanager", "api", "grafana", "node-exporter", "pgbouncer", "pgbouncer-exporter", "postgres-backup", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "valkey", "worker"].map((n) => `${n}-container`),
+            ["alertmanager", "api", "grafana", "node-exporter", "pgbouncer", "pgbouncer-exporter", "postgres-backup", "postgres-backup-server", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "valkey", "worker"].map((n) => `${n}-container`),
         );
         // sidecars share their service's network namespace
-        const sidecars = ["pgbouncer-exporter-container", "postgres-backup-container"];
+        const sidecars = ["pgbouncer-exporter-container", "postgres-backup-server-container"];
         for (const c of ofType(run, "docker:index/container:Container").filter((x) => !sidecars.includes(x.name))) {
             expect((c.inputs.networksAdvanced as { name: string }[])[0]?.name, c.name).toBe("flowviz-dev");
         }
@@ -52,11 +52,14 @@ describe("dev stack on Docker", () => {
             { volumeName: "flowviz-dev-postgres-data", containerPath: "/var/lib/postgresql/data" },
             { volumeName: "flowviz-dev-postgres-repo", containerPath: "/var/lib/pgbackrest" },
         ]);
-        // the backup repository is as protected as the data, and the backup sidecar sees both
+        // the backup repository is as protected as the data; pgBackRest's TLS server beside PostgreSQL reads the data,
+        // the backup runs (a container of their own, on the network) write the repository and never see the data
         const repo = only(run, "docker:index/volume:Volume", "postgres-repo");
         expect([repo.protect, repo.retainOnDelete]).toEqual([true, true]);
-        expect(container("postgres-backup").volumes).toEqual(pg.volumes);
-        expect(container("postgres-backup").networkMode).toMatch(/^container:/);
+        expect(container("postgres-backup-server").volumes).toEqual([pg.volumes[0]]);
+        expect(container("postgres-backup-server").networkMode).toMatch(/^container:/);
+        expect(container("postgres-backup").volumes).toEqual([pg.volumes[1]]);
+        expect((container("postgres-backup").networksAdvanced as { name: string }[])[0]?.name).toBe("flowviz-dev");
     });
 
     it("builds PostgreSQL's image with pgBackRest from the repository's Dockerfile on the pinned PostgreSQL image", () => {
@@ -184,9 +187,19 @@ describe("dev stack on Docker", () => {
             "pgbouncer/tls/server.crt",
             "pgbouncer/tls/server.key (secret)",
             "pgbouncer/userlist.txt (secret)",
+            "postgres-backup-server/pgbackrest/pgbackrest.conf",
+            "postgres-backup-server/server.sh",
+            "postgres-backup-server/tls/ca.crt",
+            "postgres-backup-server/tls/server.crt",
+            "postgres-backup-server/tls/server.key (secret)",
+            "postgres-backup/backup.sh",
             "postgres-backup/pgbackrest/conf.d/credentials.conf (secret)",
             "postgres-backup/pgbackrest/pgbackrest.conf",
-            "postgres-backup/scheduler.sh",
+            "postgres-backup/schedule.sh",
+            "postgres-backup/tls/ca.crt",
+            "postgres-backup/tls/client.crt",
+            "postgres-backup/tls/client.key (secret)",
+            "postgres-backup/wal-gaps.awk",
             "postgres-exporter/queries.yaml",
             "postgres-exporter/secrets/password (secret)",
             "postgres-exporter/tls/ca.crt",
@@ -223,15 +236,15 @@ describe("prod stack on Kubernetes", () => {
     const k = (kind: string) => `kubernetes:${kind}`;
     const spec = (type: string, name: string) => only(run, k(type), name).inputs.spec as Record<string, any>;
 
-    it("signs servers and the one client with separate CAs; the superuser's certificate lives a day", () => {
+    it("signs servers and the clients with separate CAs; the superuser's certificate lives a day, the backup runs' as long as a server's", () => {
         const signed = ofType(run, "tls:index/locallySignedCert:LocallySignedCert");
         const signer = (r: (typeof signed)[number]) => String(r.inputs.caCertPem).match(/render stand-in for ([\w-]+)/)![1];
         for (const r of signed) {
             const client = (r.inputs.allowedUses as string[]).includes("client_auth");
             expect(signer(r), r.name).toBe(client ? "client-ca-cert" : "ca-cert");
-            expect(r.inputs.validityPeriodHours, r.name).toBe(client ? 24 : 90 * 24);
+            expect(r.inputs.validityPeriodHours, r.name).toBe(r.name === "postgres-roles-tls-cert" ? 24 : 90 * 24);
         }
-        expect(signed.filter((r) => (r.inputs.allowedUses as string[]).includes("client_auth")).map((r) => r.name)).toEqual(["postgres-roles-tls-cert"]);
+        expect(signed.filter((r) => (r.inputs.allowedUses as string[]).includes("client_auth")).map((r) => r.name).sort()).toEqual(["postgres-backup-tls-cert", "postgres-roles-tls-cert"]);
         // PostgreSQL trusts the client CA for client certificates; everyone else verifies servers against the server CA
         const caFileOf = (service: string) => String(renderedFiles(run.resources).find((f) => f.service === service && f.path === "tls/ca.crt")!.content);
         expect(caFileOf("postgres")).toContain("render stand-in for client-ca-cert");
@@ -469,11 +482,12 @@ describe("the version label", () => {
     it("is on workloads and their pods only, so an image bump updates nothing else", async () => {
         const run = await runStack("Pulumi.prod.yaml", { stack: "labels" });
         const version = "app.kubernetes.io/version";
-        const workloads = ["Deployment", "StatefulSet", "DaemonSet", "Job"].map((k) => `:${k}`);
+        const workloads = ["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"].map((k) => `:${k}`);
         const k8s = run.resources.filter((r) => r.type.startsWith("kubernetes:") && (r.inputs as any).metadata?.labels?.["app.kubernetes.io/name"]);
         const carrying = k8s.filter((r) => (r.inputs as any).metadata.labels[version] !== undefined).map((r) => r.type.split(":").pop());
-        expect(new Set(carrying)).toEqual(new Set(["Deployment", "StatefulSet", "DaemonSet", "Job"]));
-        for (const r of k8s.filter((x) => workloads.some((w) => x.type.endsWith(w)))) expect((r.inputs as any).spec.template.metadata.labels[version], r.name).toBeTruthy();
+        expect(new Set(carrying)).toEqual(new Set(["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"]));
+        const template = (r: { type: string; inputs: any }) => (r.type.endsWith(":CronJob") ? r.inputs.spec.jobTemplate.spec.template : r.inputs.spec.template);
+        for (const r of k8s.filter((x) => workloads.some((w) => x.type.endsWith(w)))) expect(template(r).metadata.labels[version], r.name).toBeTruthy();
         expect(k8s.filter((r) => !workloads.some((w) => r.type.endsWith(w))).length).toBeGreaterThan(10);
     });
 });
