@@ -11,7 +11,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { chownToServer, runServerBinary, serverCommand, versionLine } from "../test/binaries";
-import { pgbackrestArgs, startArchivingServer } from "../test/integration/pgbackrest";
+import { localArgs, pgbackrestArgs, startArchivingServer, stopBackupServer } from "../test/integration/pgbackrest";
 import { LOCAL_STACK, PostgresServer, psql, render, waitFor } from "../test/integration/servers";
 import { exporterQueries } from "../configs/exporter-queries";
 import { parse } from "yaml";
@@ -35,9 +35,11 @@ async function main(): Promise<void> {
     const rendered = render(join(ROOT, LOCAL_STACK), `${BASE}/render`);
     const volume = `${BASE}/volume`;
     const start = (dir: string, archive: boolean) => new PostgresServer(dir, rendered, 5432, { socketDir: `${dir}/run`, archive });
-    let pg = startArchivingServer(rendered, volume, repo, BASE);
+    let pg = await startArchivingServer(rendered, volume, repo, BASE);
     const env = { PGPASSWORD: pg.superuserPassword };
-    const pgbackrest = (args: string[]) => runServerBinary("pgbackrest", [...pgbackrestArgs(rendered), ...args], { asServerUser: true, env, timeout: 3_600_000 });
+    // the backup runs' invocation (through pgBackRest's TLS server) and PostgreSQL's own (local: the data directory and socket at hand)
+    const pgbackrest = (args: string[]) => runServerBinary("pgbackrest", [...pgbackrestArgs(rendered), ...args], { asServerUser: true, timeout: 3_600_000 });
+    const local = (args: string[]) => runServerBinary("pgbackrest", [...localArgs(rendered), ...args], { asServerUser: true, env, timeout: 3_600_000 });
     const su = () => pg.superuser();
     pgbackrest(["stanza-create"]);
     runServerBinary("pgbench", ["-i", "-q", "-s", String(SCALE), "-h", su().host, "-p", "5432", "-U", "postgres", "flowviz"], { env, timeout: 3_600_000 });
@@ -45,6 +47,8 @@ async function main(): Promise<void> {
 
     const [, backupSeconds] = await time(() => pgbackrest(["backup", "--type=full"]));
     const info = JSON.parse(pgbackrest(["info", "--output=json"]))[0].backup.at(-1).info;
+    // the same full backup taken beside PostgreSQL, in the same run: what the TLS hop costs
+    const [, localSeconds] = await time(() => local(["backup", "--type=full", "--repo1-retention-full=4"]));
 
     const archiver = (parse(exporterQueries()) as Record<string, { query: string }>).pg_archiver!.query;
     const pgbench = async (): Promise<{ tps: number; maxPendingBytes: number }> => {
@@ -70,11 +74,12 @@ async function main(): Promise<void> {
     pg.start();
     const plain = await pgbench();
     pg.stop("fast");
+    stopBackupServer();
 
     const restored = `${BASE}/restored`;
     mkdirSync(`${restored}/run`, { recursive: true });
     chownToServer(BASE);
-    const [, restoreSeconds] = await time(() => pgbackrest(["restore", `--pg1-path=${restored}/pgdata`, "--type=immediate", "--target-action=promote"]));
+    const [, restoreSeconds] = await time(() => local(["restore", `--pg1-path=${restored}/pgdata`, "--type=immediate", "--target-action=promote"]));
     const r = start(restored, false);
     const [, recoverySeconds] = await time(async () => {
         r.start();
@@ -87,7 +92,13 @@ async function main(): Promise<void> {
         date: new Date().toISOString(),
         machine: `${versionLine("postgres")}; ${versionLine("pgbackrest")}`,
         database: { scale: SCALE, mib: mb(bytes) },
-        fullBackup: { seconds: backupSeconds, mibPerSecond: +(mb(bytes) / backupSeconds).toFixed(1), repositoryMib: mb(info.repository.delta) },
+        fullBackup: {
+            seconds: backupSeconds,
+            mibPerSecond: +(mb(bytes) / backupSeconds).toFixed(1),
+            repositoryMib: mb(info.repository.delta),
+            localSeconds,
+            tlsToLocal: +(backupSeconds / localSeconds).toFixed(2),
+        },
         restore: { restoreSeconds, recoveryToPromotedSeconds: +recoverySeconds.toFixed(1) },
         tpcb: { clients: 16, seconds: SECONDS, archivingOn: archived.tps, archivingOff: plain.tps, costPercent: +((1 - archived.tps / plain.tps) * 100).toFixed(1), maxPendingWalMib: mb(archived.maxPendingBytes) },
     };

@@ -1,9 +1,11 @@
 /**
  * Backups on the real servers (PostgreSQL 17, pgBackRest 2.55), from the rendered files: the
- * sidecar's own scheduler creates the stanza and takes the first full backup; rows are written,
- * backed up (full, then differential), and restored to a point in time by the rendered start
- * script of a stack that asks for the restore; the rows counted are exactly those written before
- * the target. The repository is encrypted, and a dead repository loses nothing.
+ * backup runs (another process, as their own CronJob or container runs them) reach PostgreSQL
+ * only through pgBackRest's TLS server beside it, with their client certificate; their `first`
+ * run creates the stanza and takes the first full backup; rows are written, backed up (full,
+ * then differential), and restored to a point in time by the rendered start script of a stack
+ * that asks for the restore; the rows counted are exactly those written before the target. The
+ * repository is encrypted, and a dead repository loses nothing.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -12,7 +14,7 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exporterQueries } from "../../configs/exporter-queries";
 import { chownToServer, runServerBinary, serverCommand } from "../binaries";
-import { moveContainerPaths, pgbackrestArgs, startArchivingServer } from "./pgbackrest";
+import { backupRun, moveContainerPaths, pgbackrestArgs, startArchivingServer, startBackupServer, stopBackupServer } from "./pgbackrest";
 import { PostgresServer, psql, render, renderWithSecrets, secretOf, waitFor, type Rendered } from "./servers";
 import { S3_ENDPOINT, startS3, type S3Server } from "./s3";
 import { ROOT } from "../root";
@@ -26,9 +28,8 @@ let rendered: Rendered;
 /** the render whose PostgreSQL runs now (the sidecar beside it is that render's) */
 let current: Rendered;
 let pg: PostgresServer;
-let scheduler: ChildProcess | undefined;
 const pgbackrest = (args: string[], r: Rendered = current) =>
-    runServerBinary("pgbackrest", [...pgbackrestArgs(r), ...args], { asServerUser: true, env: { PGPASSWORD: pg.superuserPassword }, timeout: 300_000 });
+    runServerBinary("pgbackrest", [...pgbackrestArgs(r), ...args], { asServerUser: true, timeout: 300_000 });
 const migrator = () => ({ port: 5432, user: "flowviz_migrator", password: rendered.plan.outputs.migrationDbPassword as string, db: "flowviz" });
 const sql = (q: string) => psql({ ...migrator(), sql: q });
 const count = (table = "lots") => Number(sql(`select count(*) from ${table}`));
@@ -73,26 +74,23 @@ async function startWithScript(r: Rendered, volume: string): Promise<PostgresSer
     await waitFor("PostgreSQL recovered and promoted", () => exited !== null || psql({ ...migrator(), sql: "select not pg_is_in_recovery()" }) === "t", 240);
     if (exited !== null) throw new Error(`start.sh exited with ${exited}`);
     current = r;
+    await startBackupServer(r, server.superuserPassword);
     return server;
 }
 
+let first = "";
 beforeAll(async () => {
     rmSync(BASE, { recursive: true, force: true });
     mkdirSync(REPO, { recursive: true });
     rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
     current = rendered;
-    pg = startArchivingServer(rendered, VOLUME, REPO, BASE);
-    // the sidecar's scheduler, as its container runs it
-    scheduler = spawn(...serverCommand("sh", [join(rendered.files, "postgres-backup", "scheduler.sh")], { asServerUser: true }), {
-        env: { ...process.env, PGPASSWORD: pg.superuserPassword },
-        stdio: ["ignore", "inherit", "inherit"],
-    });
-    await waitFor("the scheduler's first full backup", () => psql({ ...pg.superuser(), db: "flowviz", sql: "select count(*) from flowviz_ops.backup_events where kind = 'full' and ok" }) === "1", 240);
-    scheduler.kill("SIGTERM");
+    pg = await startArchivingServer(rendered, VOLUME, REPO, BASE);
+    // the backup runs' first run, as its Job does at deploy
+    first = backupRun(rendered, "first");
 }, 300_000);
 
 afterAll(() => {
-    scheduler?.kill("SIGKILL");
+    stopBackupServer();
     try {
         for (const v of readdirSync(`${BASE}/volumes`)) runServerBinary("pg_ctl", ["-D", `${BASE}/volumes/${v}/pgdata`, "-m", "immediate", "stop"], { asServerUser: true });
     } catch {
@@ -101,19 +99,36 @@ afterAll(() => {
     pg?.stop("immediate");
 });
 
-describe("the backup sidecar's scheduler", () => {
-    it("created the stanza, found the archive working and recorded the first full backup for the exporter", () => {
-        const events = psql({ ...pg.superuser(), db: "flowviz", sql: "select kind || ':' || ok || ':' || coalesce((repo_bytes > 0)::text, '-') from flowviz_ops.backup_events order by at" }).split("\n");
-        expect(events.slice(0, 2)).toEqual(["check:true:-", "full:true:true"]);
-        // the scheduler's repository checks, if a fifth minute came round meanwhile
-        expect(events.slice(2).every((e) => e === "check:true:-"), events.join(" ")).toBe(true);
+describe("the backup runs, through pgBackRest's TLS server", () => {
+    it("`first` created the stanza, found the archive working and took the first full backup, from another process over TLS", () => {
+        expect(first).toMatch(/stanza-create command end: completed successfully/);
+        expect(first).toMatch(/check command end: completed successfully/);
+        expect(first).toMatch(/backup command end: completed successfully/);
+        // the runs' configuration names PostgreSQL as a TLS host; their own folder holds no data directory
+        const conf = readFileSync(join(rendered.files, "postgres-backup", "pgbackrest", "pgbackrest.conf"), "utf8");
+        expect(conf).toMatch(/^pg1-host-type=tls$/m);
+        expect(conf).toMatch(/^pg1-host=localhost$/m);
         const info = JSON.parse(pgbackrest(["info", "--output=json"]));
         expect(info[0].status.message).toBe("ok");
         expect(info[0].backup.map((b: { type: string }) => b.type)).toEqual(["full"]);
         expect(info[0].cipher).toBe("aes-256-cbc");
     });
 
-    it("read PostgreSQL's certificate off the server (STARTTLS) and recorded when it expires, for the exporter", () => {
+    it("lets in only the runs' certificate: another certificate of the same client CA is refused", () => {
+        const other = `${BASE}/other-client`;
+        mkdirSync(other, { recursive: true });
+        // the roles job's certificate: signed by the same client CA, common name postgres
+        for (const f of ["client.crt", "client.key"]) writeFileSync(join(other, f), readFileSync(join(rendered.files, "postgres-roles", "tls", f)));
+        chownToServer(other);
+        const args = pgbackrestArgs(rendered);
+        // the runs' own certificate reaches the database
+        expect(pgbackrest(["check"])).toMatch(/check command end: completed successfully/);
+        // pgBackRest's server drops an unauthorized client; the client sees no database behind pg1
+        expect(() => runServerBinary("pgbackrest", [...args, `--pg1-host-cert-file=${other}/client.crt`, `--pg1-host-key-file=${other}/client.key`, "check"], { asServerUser: true, timeout: 60_000 })).toThrow(/ERROR: \[\d+\]/);
+    });
+
+    it("read PostgreSQL's certificate off the server (STARTTLS) and recorded when it expires, for the exporter", async () => {
+        await waitFor("the certificate watch beside PostgreSQL", () => psql({ ...pg.superuser(), db: "flowviz", sql: "select count(*) from flowviz_ops.certificates where name = 'postgres'" }) === "1", 60);
         const recorded = psql({ ...pg.superuser(), db: "flowviz", sql: "select extract(epoch from not_after)::bigint from flowviz_ops.certificates where name = 'postgres'" });
         const end = runServerBinary("openssl", ["x509", "-noout", "-enddate", "-in", join(rendered.files, "postgres/tls/server.crt")]).trim().replace("notAfter=", "");
         expect(Number(recorded)).toBe(Date.parse(end) / 1000);
@@ -265,7 +280,7 @@ describe("point-in-time recovery from a real S3 server (Ceph's radosgw on its st
         ca = rgw.ca;
         rendered = renderWithSecrets(BASE, "s3", KEYS, { config: s3Stack() }).rendered;
         current = rendered;
-        pg = startArchivingServer(rendered, `${BASE}/volumes/s3`, REPO, BASE);
+        pg = await startArchivingServer(rendered, `${BASE}/volumes/s3`, REPO, BASE);
         pgbackrest(["stanza-create"]);
         pgbackrest(["check"]);
     }, 300_000);

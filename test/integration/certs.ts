@@ -72,6 +72,16 @@ export function realCertificates(plan: { resources: { type: string; name: string
         execFileSync("cp", [join(dir, "cert.crt"), join(files, service, client ? TLS_FILES.clientCert : TLS_FILES.cert)]);
         execFileSync("cp", [join(dir, "cert.key"), join(files, service, client ? TLS_FILES.clientKey : TLS_FILES.key)]);
     }
+    // a certificate another service presents too (PostgreSQL's, by pgBackRest's TLS server beside it): the same real pair
+    const STAND_IN_PAIR = /^-----BEGIN (CERTIFICATE|PRIVATE KEY)-----\nrender stand-in for ([\w-]+)-tls-(cert|key)\n/;
+    for (const service of readdirSync(files)) {
+        const tlsDir = join(files, service, "tls");
+        if (!existsSync(tlsDir)) continue;
+        for (const f of readdirSync(tlsDir)) {
+            const m = STAND_IN_PAIR.exec(readFileSync(join(tlsDir, f), "utf8"));
+            if (m && existsSync(join(work, m[2]!, `cert.${m[3] === "cert" ? "crt" : "key"}`))) execFileSync("cp", [join(work, m[2]!, `cert.${m[3] === "cert" ? "crt" : "key"}`), join(tlsDir, f)]);
+        }
+    }
     for (const service of readdirSync(files)) {
         const file = join(files, service, TLS_FILES.ca);
         if (!existsSync(file)) continue;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exporterQueries } from "../../configs/exporter-queries";
 import { runServerBinary } from "../binaries";
 import { ROOT } from "../root";
-import { pgbackrestArgs, startArchivingServer } from "./pgbackrest";
+import { pgbackrestArgs, startArchivingServer, stopBackupServer } from "./pgbackrest";
 import { psql, render, type PostgresServer, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-checksums";
@@ -22,18 +22,21 @@ const REPO = `${BASE}/repo`;
 let rendered: Rendered;
 let pg: PostgresServer;
 const superuser = (sql: string) => psql({ ...pg.superuser(), db: "flowviz", sql });
-const pgbackrest = (args: string[]) => runServerBinary("pgbackrest", [...pgbackrestArgs(rendered), ...args], { asServerUser: true, env: { PGPASSWORD: pg.superuserPassword }, timeout: 300_000 });
+const pgbackrest = (args: string[]) => runServerBinary("pgbackrest", [...pgbackrestArgs(rendered), ...args], { asServerUser: true, timeout: 300_000 });
 const checksumQuery = () => (parse(exporterQueries()) as Record<string, { query: string }>).pg_data_checksums!.query;
 
-beforeAll(() => {
+beforeAll(async () => {
     rmSync(BASE, { recursive: true, force: true });
     mkdirSync(REPO, { recursive: true });
     rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
-    pg = startArchivingServer(rendered, VOLUME, REPO, BASE);
+    pg = await startArchivingServer(rendered, VOLUME, REPO, BASE);
     pgbackrest(["stanza-create"]);
 }, 300_000);
 
-afterAll(() => pg?.stop("immediate"));
+afterAll(() => {
+    stopBackupServer();
+    pg?.stop("immediate");
+});
 
 describe("data checksums (statefulset engine)", () => {
     it("initialises the cluster with checksums, as the rendered POSTGRES_INITDB_ARGS say", () => {

@@ -1,40 +1,102 @@
-/** A render's pgBackRest parts, run outside containers: its paths moved onto test folders, the sidecar's own invocation. */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+/**
+ * A render's pgBackRest parts run outside containers: its paths moved onto test folders,
+ * PostgreSQL archiving through its own pgbackrest.conf, pgBackRest's TLS server beside it (the
+ * sidecar's server.sh), and the backup runs' invocation (their backup.sh), which reaches
+ * PostgreSQL only through that server.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chownToServer } from "../binaries";
-import { PostgresServer, type Rendered } from "./servers";
+import { chownToServer, runServerBinary, serverCommand } from "../binaries";
+import { PostgresServer, waitFor, type Rendered } from "./servers";
 
-/** Every container path of a render moved onto folders of the test: the data volume, the repository, both config folders. */
+/** The folders of the render's files each container mounts, by their path in the container. */
+const FOLDERS: [string, string][] = [
+    ["postgres", "/etc/postgresql"],
+    ["postgres-backup-server", "/etc/pgbackrest"],
+    ["postgres-backup", "/etc/pgbackrest"],
+];
+
+/** Every container path of a render moved onto folders of the test: the data volume, the repository, each container's config folder. */
 export function moveContainerPaths(r: Rendered, volume: string, repo: string): void {
-    const map: [string, string][] = [
-        ["/var/lib/postgresql/data", volume],
-        ["/var/lib/pgbackrest", repo],
-        ["/etc/postgresql", join(r.files, "postgres")],
-        ["/etc/pgbackrest", join(r.files, "postgres-backup")],
-    ];
     const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
-    for (const file of [...walk(join(r.files, "postgres")), ...walk(join(r.files, "postgres-backup"))]) {
-        const text = readFileSync(file, "utf8");
-        const moved = map.reduce((t, [from, to]) => t.split(from).join(to), text);
-        if (moved !== text) writeFileSync(file, moved);
+    for (const [service, mountPath] of FOLDERS) {
+        const folder = join(r.files, service);
+        if (!existsSync(folder)) continue;
+        const map: [string, string][] = [
+            ["/var/lib/postgresql/data", volume],
+            ["/var/lib/pgbackrest", repo],
+            [mountPath, folder],
+        ];
+        for (const file of walk(folder)) {
+            const text = readFileSync(file, "utf8");
+            const moved = map.reduce((t, [from, to]) => t.split(from).join(to), text);
+            if (moved !== text) writeFileSync(file, moved);
+        }
     }
 }
 
-/** The pgBackRest invocation the sidecar's scheduler uses (its `pgbr` function), as arguments. */
+/** The backup runs' pgBackRest invocation (backup.sh's `pgbr`), as arguments: the repository role, PostgreSQL over TLS. */
 export function pgbackrestArgs(r: Rendered): string[] {
-    const script = readFileSync(join(r.files, "postgres-backup", "scheduler.sh"), "utf8");
+    const script = readFileSync(join(r.files, "postgres-backup", "backup.sh"), "utf8");
     const line = /^pgbr\(\) \{ pgbackrest (.*) "\$@"; \}$/m.exec(script);
-    if (!line) throw new Error("scheduler.sh has no pgbr function");
+    if (!line) throw new Error("backup.sh has no pgbr function");
     return line[1]!.split(" ");
 }
 
+/** PostgreSQL's own pgBackRest invocation (archive_command's, without its subcommand): local to the data directory, as a restore runs. */
+export function localArgs(r: Rendered): string[] {
+    const conf = readFileSync(join(r.files, "postgres", "postgresql.conf"), "utf8");
+    const line = /^archive_command = '(pgbackrest .*) archive-push %p'$/m.exec(conf);
+    if (!line) throw new Error("postgresql.conf has no pgBackRest archive_command");
+    return line[1]!.split(" ").slice(1);
+}
+
+/** One of the backup runs (`first`, `full`, `diff`, `verify`, `wal-check`) as its CronJob runs it. */
+export function backupRun(r: Rendered, run: string, timeout = 600_000): string {
+    return runServerBinary("sh", [join(r.files, "postgres-backup", "backup.sh"), run], { asServerUser: true, timeout });
+}
+
+let tlsServer: ChildProcess | undefined;
+
+/** pgBackRest's TLS server beside PostgreSQL, as the sidecar starts it (server.sh: the certificate watch, then the server); one at a time, on its port. */
+export async function startBackupServer(r: Rendered, superuserPassword: string): Promise<ChildProcess> {
+    stopBackupServer();
+    const server = spawn(...serverCommand("sh", [join(r.files, "postgres-backup-server", "server.sh")], { asServerUser: true }), {
+        env: { ...process.env, PGPASSWORD: superuserPassword },
+        stdio: ["ignore", "inherit", "inherit"],
+        detached: true,
+    });
+    tlsServer = server;
+    const conf = join(r.files, "postgres-backup-server", "pgbackrest", "pgbackrest.conf");
+    await waitFor("pgBackRest's TLS server", () => {
+        try {
+            runServerBinary("pgbackrest", [`--config=${conf}`, "--tls-server-address=127.0.0.1", "server-ping"], { asServerUser: true, timeout: 10_000 });
+            return true;
+        } catch {
+            return false;
+        }
+    }, 60);
+    return server;
+}
+
+export function stopBackupServer(): void {
+    if (tlsServer?.pid) {
+        try {
+            process.kill(-tlsServer.pid, "SIGKILL");
+        } catch {
+            /* gone */
+        }
+    }
+    tlsServer = undefined;
+}
 
 /**
  * A new cluster on a data volume of the test, as the container runs it: the render's paths moved
  * there, PostgreSQL archiving through pgBackRest, its socket and pgBackRest's spool and locks on
- * the volume, the roles applied. `owner` is the folder handed to the server user.
+ * the volume, the roles applied, pgBackRest's TLS server beside it. `owner` is the folder handed to the server user.
  */
-export function startArchivingServer(r: Rendered, volume: string, repo: string, owner: string): PostgresServer {
+export async function startArchivingServer(r: Rendered, volume: string, repo: string, owner: string): Promise<PostgresServer> {
     moveContainerPaths(r, volume, repo);
     const pg = new PostgresServer(volume, r, 5432, { socketDir: `${volume}/run`, archive: true });
     pg.init();
@@ -42,5 +104,6 @@ export function startArchivingServer(r: Rendered, volume: string, repo: string, 
     chownToServer(owner);
     pg.start();
     pg.applyRoles();
+    await startBackupServer(r, pg.superuserPassword);
     return pg;
 }
