@@ -7,7 +7,7 @@
  * that asks for the restore; the rows counted are exactly those written before the target. The
  * repository is encrypted, and a dead repository loses nothing.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
