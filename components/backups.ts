@@ -12,7 +12,9 @@ import { backupRunScript, WAL_GAPS_AWK } from "../configs/backup-runs";
 import { certificateWatchScript, type CertificateEndpoint } from "../configs/certificates";
 import { durationSeconds } from "../configs/format";
 import { backupRepository } from "../stack/engine";
-import { POSTGRES_PORT, SUPERUSER, TLS_FILES } from "../stack/fixed";
+import { FIXED_PORTS, POSTGRES_PORT, SUPERUSER, TLS_FILES } from "../stack/fixed";
+import { PGBACKREST_EXPORTER } from "../configs/metrics";
+import { EXPORTER_RESOURCES, listenFlag, metricsEndpoint } from "./exporters";
 import type { StackConfig } from "../stack/schema";
 import { imageTag } from "../stack/images";
 import { caFile, certificateFiles, type Certificate } from "./tls";
@@ -39,6 +41,7 @@ export const BACKUP_RUNS = "postgres-backup";
 const SERVER_DIR = "/etc/pgbackrest";
 const RUNS_DIR = "/etc/pgbackrest";
 const RUNS_LOCKS = "/tmp/pgbackrest";
+const EXPORTER_DIR = "/etc/pgbackrest";
 
 export interface BackupArgs {
     cipherPass: pulumi.Input<string>;
@@ -59,6 +62,8 @@ export interface BackupArgs {
     runsCertificate: Certificate;
     /** the name the runs reach PostgreSQL's pod at (its certificate carries it) */
     postgresHost: string;
+    /** the address the exporter listens on */
+    listenAddress: string;
     /** Kubernetes: the outside addresses the runs need (the object store, its credentials' source) and their workload identity */
     egress?: ExternalEgress[];
     workloadIdentity?: ServiceSpec["workloadIdentity"];
@@ -78,6 +83,8 @@ export interface BackupParts {
     port: ServicePort;
     sidecar: Sidecar;
     runs: ServiceSpec;
+    /** pgbackrest_exporter: the repository as `pgbackrest info` reads it */
+    exporter: ServiceSpec;
 }
 
 /** The data volume's name: a restore gets a new one, the old one is kept. */
@@ -182,6 +189,35 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         dependsOn: ["postgres"],
     };
 
+    // what the repository holds, read by pgBackRest itself (the image carries Debian's prometheus-pgbackrest-exporter)
+    const exporter: ServiceSpec = {
+        name: "pgbackrest-exporter",
+        component: "exporter",
+        image,
+        build,
+        command: [
+            "prometheus-pgbackrest-exporter",
+            `--backrest.config=${EXPORTER_DIR}/${CONF}`,
+            `--backrest.config-include-path=${EXPORTER_DIR}/pgbackrest/conf.d`,
+            listenFlag(a.listenAddress, FIXED_PORTS["pgbackrest-exporter"]),
+            // a repository changes when a run ends; a minute is plenty, and each collection lists it
+            "--collect.interval=60",
+        ],
+        configDir: EXPORTER_DIR,
+        files: files(EXPORTER_DIR, { kind: "repository", host: a.postgresHost, port: PGBACKREST_TLS_PORT, tls: tlsIn(EXPORTER_DIR, "client"), retention: s.backups.retention }, RUNS_LOCKS),
+        ...metricsEndpoint(PGBACKREST_EXPORTER.job, FIXED_PORTS["pgbackrest-exporter"]),
+        // PostgreSQL's image has bash, not wget or nc: the port answers
+        health: { exec: ["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${FIXED_PORTS["pgbackrest-exporter"]}`] },
+        borrowedVolumes: runs.borrowedVolumes,
+        scratch: ["/tmp"],
+        resources: EXPORTER_RESOURCES,
+        replicas: 1,
+        workload: "deployment",
+        runAs: a.runAs,
+        egress: a.egress,
+        workloadIdentity: a.workloadIdentity,
+    };
+
     return {
         image,
         build,
@@ -197,5 +233,6 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         port: { name: "pgbackrest", port: PGBACKREST_TLS_PORT, from: { services: [BACKUP_RUNS] } },
         sidecar: server,
         runs,
+        exporter,
     };
 }

@@ -73,6 +73,7 @@ export class Postgres extends pulumi.ComponentResource {
                 serverCaPem: args.ca.certPem,
                 runsCertificate: args.ca.issueClient(BACKUP_RUNS, BACKUP_RUNS, CERTIFICATE_LIFETIME.backupClient, this),
                 postgresHost: args.platform.namesOf(name).dnsNames[0]!,
+                listenAddress: args.platform.listenAddress,
                 egress: storeEgress,
                 workloadIdentity: backupWorkloadIdentity(s3),
             },
@@ -121,7 +122,10 @@ export class Postgres extends pulumi.ComponentResource {
             workloadIdentity: backupWorkloadIdentity(s3),
         };
         args.platform.deploy(server, this);
-        if (backups) args.platform.deploy(backups.runs, this);
+        if (backups) {
+            args.platform.deploy(backups.runs, this);
+            args.platform.deploy(backups.exporter, this);
+        }
         this.host = args.platform.hostOf(name);
         this.certificateReaders = backups ? [name] : [];
 

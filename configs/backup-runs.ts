@@ -67,7 +67,7 @@ export function backupRunScript(i: { command: string; awkFile: string }): string
         '    gaps=$(wal_gaps "$start")',
         '    [ -z "$gaps" ] && exit 0',
         "    # a segment still in flight (process-max 2) looks missing for a moment: a gap must stay",
-        "    sleep 60",
+        '    sleep "${WAL_CHECK_CONFIRM_SECONDS:-60}"',
         '    [ "$(wal_gaps "$start")" = "$gaps" ] || exit 0',
         `    first=$(echo "$gaps" | head -n 1)`,
         `    echo "wal-check: WAL missing from the archive after full backup $label: $(echo $gaps); marking it and taking a full backup" >&2`,

@@ -60,11 +60,8 @@ export const POSTGRES_EXPORTER: MetricSource = {
         pg_archiver_failed_count: { help: "failed attempts to archive a WAL file (counter)" },
         pg_archiver_pending_wal_bytes: { help: "WAL written after the end of the last archived segment" },
         pg_archiver_last_archived_age_seconds: { help: "seconds since the last WAL file was archived (-1: never)" },
-        flowviz_backup_last_success_timestamp_seconds: { help: "when the last successful backup or repository check ended (0: never)", labels: ["kind"] },
-        flowviz_backup_last_ok: { help: "1 when the last backup or repository check succeeded", labels: ["kind"] },
-        flowviz_backup_repository_bytes: { help: "size of the backups in the repository after the last backup" },
         flowviz_certificate_not_after_seconds: { help: "when the certificate a server presents expires (0: never read)", labels: ["name"] },
-        flowviz_certificate_checked_timestamp_seconds: { help: "when the backup sidecar last read a server's certificate (0: never)", labels: ["name"] },
+        flowviz_certificate_checked_timestamp_seconds: { help: "when the certificate watch beside PostgreSQL last read a server's certificate (0: never)", labels: ["name"] },
     },
 };
 
@@ -163,7 +160,24 @@ export const ALERTMANAGER: MetricSource = {
     },
 };
 
-export const CATALOG: MetricSource[] = [APP, POSTGRES_EXPORTER, CLOUDNATIVE_PG, PGBOUNCER_EXPORTER, NODE_EXPORTER, PROMETHEUS, ALERTMANAGER];
+/** The backup repository as `pgbackrest info` reads it (statefulset engine): what exists there, not what a run reported. */
+export const PGBACKREST_EXPORTER: MetricSource = {
+    job: "pgbackrest",
+    component: "backup",
+    origin: "pgbackrest_exporter 0.19 (Debian 13's prometheus-pgbackrest-exporter, in the backup image)",
+    metrics: {
+        pgbackrest_exporter_status: { help: "1 when the last `pgbackrest info` succeeded", labels: ["stanza"] },
+        pgbackrest_stanza_status: { help: "the stanza's status code (0: ok)", labels: ["stanza"] },
+        pgbackrest_repo_status: { help: "the repository's status code (0: ok)", labels: ["stanza", "repo_key"] },
+        pgbackrest_backup_since_last_completion_seconds: { help: "seconds since the newest backup of a type completed", labels: ["stanza", "backup_type"] },
+        pgbackrest_backup_last_error_status: { help: "1 when the newest backup of a type found errors (page checksums)", labels: ["stanza", "backup_type"] },
+        pgbackrest_backup_last_annotations: { help: "annotations on the newest backup of a type (a WAL gap's mark)", labels: ["stanza", "backup_type"] },
+        pgbackrest_backup_last_repo_size_bytes: { help: "the repository's size of the newest backup of a type, with what it references", labels: ["stanza", "backup_type"] },
+        pgbackrest_backup_last_duration_seconds: { help: "how long the newest backup of a type took", labels: ["stanza", "backup_type"] },
+    },
+};
+
+export const CATALOG: MetricSource[] = [APP, POSTGRES_EXPORTER, CLOUDNATIVE_PG, PGBOUNCER_EXPORTER, NODE_EXPORTER, PROMETHEUS, ALERTMANAGER, PGBACKREST_EXPORTER];
 
 /** Every catalogued metric name. */
 export const KNOWN_METRICS: ReadonlySet<string> = new Set(CATALOG.flatMap((s) => Object.keys(s.metrics)));

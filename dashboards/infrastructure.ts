@@ -71,12 +71,12 @@ function postgresPanels(): Panel[] {
     ];
 }
 
-/** pgBackRest's archive and backups (the sidecar's results through postgres_exporter). */
+/** pgBackRest's archive (postgres_exporter) and the repository as `pgbackrest info` reads it (pgbackrest_exporter). */
 function pgbackrestPanels(): Panel[] {
     return [
-        single("Last full backup", "s", { expr: 'time() - max(flowviz_backup_last_success_timestamp_seconds{kind="full"})' }, 4),
-        single("Last backup", "s", { expr: 'time() - max(flowviz_backup_last_success_timestamp_seconds{kind=~"full|diff"})' }, 4),
-        single("Repository size", "bytes", { expr: "max(flowviz_backup_repository_bytes)" }, 4),
+        single("Last full backup", "s", { expr: 'min(pgbackrest_backup_since_last_completion_seconds{backup_type="full"})' }, 4),
+        single("Last backup", "s", { expr: 'min(pgbackrest_backup_since_last_completion_seconds{backup_type=~"full|diff"})' }, 4),
+        single("Repository size", "bytes", { expr: 'max(pgbackrest_backup_last_repo_size_bytes{backup_type="full"})' }, 4),
         graph("WAL not yet archived", "bytes", [
             { expr: "max by (instance) (pg_archiver_pending_wal_bytes)", legend: "pending {{instance}}" },
             { expr: "max by (instance) (pg_wal_size_bytes)", legend: "pg_wal {{instance}}" },

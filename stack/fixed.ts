@@ -13,6 +13,7 @@ export const FIXED_PORTS = {
     "postgres-exporter": 9187,
     "pgbouncer-exporter": 9127,
     "node-exporter": 9100,
+    "pgbackrest-exporter": 9854,
 } as const;
 
 export const POSTGRES_PORT = FIXED_PORTS.postgres;

@@ -28,6 +28,7 @@ export const BINARIES = {
     "node-exporter": "/usr/bin/prometheus-node-exporter",
     "postgres-exporter": "/usr/bin/prometheus-postgres-exporter",
     "pgbouncer-exporter": "/usr/bin/prometheus-pgbouncer-exporter",
+    "pgbackrest-exporter": "/usr/bin/prometheus-pgbackrest-exporter",
     python3: "/usr/bin/python3",
     openssl: "/usr/bin/openssl",
     sh: "/bin/sh",

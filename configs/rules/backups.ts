@@ -1,10 +1,11 @@
-/** What the WAL archive and the backups alert on (postgres_exporter's extra queries: configs/pgbackrest.ts). */
+/** What the WAL archive (postgres_exporter's extra queries) and the backup repository (pgbackrest_exporter) alert on. */
 import { NS } from "./steps";
 import type { AlertRule, BackupThresholds } from "./model";
 import { CERTIFICATE_LIFETIME, CERTIFICATE_WARN_DAYS } from "../../stack/fixed";
 
-const SIDECAR_LOGS = `The backup sidecar's log: \`kubectl -n ${NS} logs postgres-0 -c postgres-backup --tail=200\` (Docker: \`docker logs flowviz-<stack>-postgres-backup\`).`;
-const PGBR = `pgBackRest in the sidecar: \`kubectl -n ${NS} exec postgres-0 -c postgres-backup -- pgbackrest --config=/etc/pgbackrest/pgbackrest/pgbackrest.conf --config-include-path=/etc/pgbackrest/pgbackrest/conf.d --stanza=flowviz info\` (Docker: \`docker exec flowviz-<stack>-postgres-backup pgbackrest ... info\`, same options).`;
+const RUN_LOGS = `The backup runs' logs: \`kubectl -n ${NS} get jobs -l app.kubernetes.io/name=postgres-backup\`, then \`kubectl -n ${NS} logs job/<job>\` (Docker: \`docker logs flowviz-<stack>-postgres-backup\`).`;
+const PGBR = `The repository as pgBackRest sees it: \`kubectl -n ${NS} exec deploy/pgbackrest-exporter -- pgbackrest --config=/etc/pgbackrest/pgbackrest/pgbackrest.conf --config-include-path=/etc/pgbackrest/pgbackrest/conf.d --stanza=flowviz info\` (Docker: \`docker exec flowviz-<stack>-pgbackrest-exporter pgbackrest ... info\`, same options).`;
+const RUN_NOW = (run: string) => `Run it now: \`kubectl -n ${NS} create job --from=cronjob/postgres-backup-${run} postgres-backup-${run}-now\` (Docker: \`docker exec flowviz-<stack>-postgres-backup sh /etc/pgbackrest/backup.sh ${run}\`).`;
 const hours = (s: number) => `${Math.round(s / 3600)}h`;
 
 export function backupRules(b: BackupThresholds): AlertRule[] {
@@ -34,7 +35,7 @@ export function backupRules(b: BackupThresholds): AlertRule[] {
             description: "{{ $value | humanize1024 }}B of WAL on {{ $labels.instance }} is not archived after 3 x archive_timeout: a restore now would lose those writes.",
             runbook: [
                 "Follow WalArchiveFailing's steps first: the repository is unreachable or refusing.",
-                `If it stays down past archivePushQueueMax, pgBackRest drops the queued WAL so that PostgreSQL's disk never fills (its log says "dropped WAL file(s)"): the archive then has a gap, and point-in-time restores cannot cross it. Once the repository is back, take a full backup at once: \`kubectl -n ${NS} exec postgres-0 -c postgres-backup -- pgbackrest ... backup --type=full\`.`,
+                `If it stays down past archivePushQueueMax, pgBackRest drops the queued WAL so that PostgreSQL's disk never fills (its log says "dropped WAL file"): the archive then has a gap, and point-in-time restores cannot cross it. Once the repository is back the wal-check run finds it and takes a full backup (WalArchiveGap fires until it completes).`,
             ],
         },
         {
@@ -52,33 +53,48 @@ export function backupRules(b: BackupThresholds): AlertRule[] {
         },
         {
             alert: "BackupRepositoryUnreachable",
-            expr: 'flowviz_backup_last_ok{kind="check"} == 0',
+            expr: "max by (instance) (pgbackrest_repo_status) > 0 or min by (instance) (pgbackrest_exporter_status) == 0",
             for: "10m",
             severity: "critical",
             component: "backup",
             summary: "The backup repository does not answer",
-            description: "The backup sidecar's last repository check on {{ $labels.instance }} failed (last_ok = {{ $value }}): neither WAL nor backups can reach it.",
-            runbook: [SIDECAR_LOGS, PGBR, "Object store: the endpoint, the bucket, the keys (backupS3AccessKey / backupS3SecretKey) or the node's role; posix: the repository volume is mounted and not full."],
+            description: "pgBackRest on {{ $labels.instance }} cannot read the repository (status {{ $value }}; 0 for the exporter means `pgbackrest info` failed): neither WAL nor backups reach it.",
+            runbook: [PGBR, "Object store: the endpoint, the bucket, the credentials (keys, the backup pods' role with web-id, the metadata address with auto); posix: the repository volume is mounted and not full.", RUN_LOGS],
         },
         {
-            alert: "BackupFailed",
-            expr: 'flowviz_backup_last_ok{kind=~"full|diff"} == 0',
+            alert: "WalArchiveGap",
+            expr: 'max by (instance) (pgbackrest_backup_last_annotations{backup_type="full"}) > 0',
             for: "0m",
-            severity: "warning",
+            severity: "critical",
             component: "backup",
-            summary: "A backup failed",
-            description: "The last {{ $labels.kind }} backup of {{ $labels.instance }} failed (last_ok = {{ $value }}); the sidecar tries again at the next scheduled time.",
-            runbook: [SIDECAR_LOGS, PGBR, "Take one by hand when the cause is fixed: `pgbackrest ... backup --type=full` in the sidecar (same options as above)."],
+            summary: "WAL is missing from the archive after the newest full backup",
+            description: "The newest full backup on {{ $labels.instance }} carries {{ $value }} mark(s) of a WAL gap after it: a restore to a time after the gap's start cannot replay past it until a new full backup completes.",
+            runbook: [
+                "pgBackRest dropped queued WAL (archivePushQueueMax) while the repository was unreachable, and reported it archived: the wal-check run found the gap, marked the newest full backup with it (`flowviz-wal-gap`) and started a full backup. The alert ends when that full backup completes.",
+                `See the mark: \`pgbackrest ... info --set=<label>\` (${PGBR.replace(/^The repository as pgBackRest sees it: /, "")}).`,
+                `If no full backup follows within the hour, take one: ${RUN_NOW("full")}`,
+                "Points in time inside the gap are lost for good; every point after the new full backup restores. Say so in the incident record.",
+            ],
+        },
+        {
+            alert: "BackupHasErrors",
+            expr: 'max by (instance, backup_type) (pgbackrest_backup_last_error_status{backup_type=~"full|diff"}) > 0',
+            for: "0m",
+            severity: "critical",
+            component: "backup",
+            summary: "The newest backup found errors",
+            description: "The newest {{ $labels.backup_type }} backup on {{ $labels.instance }} completed with errors (error status {{ $value }}): pgBackRest found pages whose checksum is wrong.",
+            runbook: ["Corrupt pages were copied as they are: see PostgresChecksumFailure's runbook for finding the relation.", RUN_LOGS, "The backups before the corruption still hold good pages: keep them (raise retention.full for now) until the relation is repaired."],
         },
         {
             alert: "FullBackupTooOld",
-            expr: `time() - flowviz_backup_last_success_timestamp_seconds{kind="full"} > ${b.fullMaxAgeSeconds}`,
+            expr: `min by (instance) (pgbackrest_backup_since_last_completion_seconds{backup_type="full"}) > ${b.fullMaxAgeSeconds}`,
             for: "0m",
             severity: "critical",
             component: "backup",
             summary: "No full backup within its schedule",
-            description: `The last full backup of {{ $labels.instance }} ended {{ $value | humanizeDuration }} ago; postgres.backups.schedule.full allows ${hours(b.fullMaxAgeSeconds)}.`,
-            runbook: [SIDECAR_LOGS, PGBR, "Without a recent full backup, the recovery window shrinks as older ones expire: take one now (BackupFailed's last step)."],
+            description: `The last full backup in the repository of {{ $labels.instance }} completed {{ $value | humanizeDuration }} ago; postgres.backups.schedule.full allows ${hours(b.fullMaxAgeSeconds)}.`,
+            runbook: [RUN_LOGS, PGBR, `Without a recent full backup, the recovery window shrinks as older ones expire: ${RUN_NOW("full")}`],
         },
         {
             alert: "CertificateExpiresSoon",
@@ -100,18 +116,21 @@ export function backupRules(b: BackupThresholds): AlertRule[] {
             severity: "warning",
             component: "backup",
             summary: "A server certificate is not being read",
-            description: "The backup sidecar has not read the certificate of {{ $labels.name }} for {{ $value | humanizeDuration }}: its expiry is unwatched.",
-            runbook: [SIDECAR_LOGS, "The sidecar reads each certificate with `openssl s_client` every few minutes: the server is down, unreachable from PostgreSQL's pod (NetworkPolicy), or refuses TLS."],
+            description: "The certificate watch beside PostgreSQL has not read the certificate of {{ $labels.name }} for {{ $value | humanizeDuration }}: its expiry is unwatched.",
+            runbook: [
+                `Its log: \`kubectl -n ${NS} logs postgres-0 -c postgres-backup-server --tail=200\` (Docker: \`docker logs flowviz-<stack>-postgres-backup-server\`).`,
+                "It reads each certificate with `openssl s_client` every few minutes: the server is down, unreachable from PostgreSQL's pod (NetworkPolicy), or refuses TLS.",
+            ],
         },
         {
             alert: "BackupTooOld",
-            expr: `time() - max without (kind) (flowviz_backup_last_success_timestamp_seconds{kind=~"full|diff"}) > ${b.anyMaxAgeSeconds}`,
+            expr: `min by (instance) (pgbackrest_backup_since_last_completion_seconds{backup_type=~"full|diff"}) > ${b.anyMaxAgeSeconds}`,
             for: "0m",
             severity: "warning",
             component: "backup",
             summary: "No backup within its schedule",
-            description: `The last backup of {{ $labels.instance }} ended {{ $value | humanizeDuration }} ago; the schedules allow ${hours(b.anyMaxAgeSeconds)}.`,
-            runbook: [SIDECAR_LOGS, PGBR],
+            description: `The last backup in the repository of {{ $labels.instance }} completed {{ $value | humanizeDuration }} ago; the schedules allow ${hours(b.anyMaxAgeSeconds)}.`,
+            runbook: [RUN_LOGS, PGBR, `A failed run is retried three times with a growing pause, then waits for its schedule: ${RUN_NOW("diff")}`],
         },
     ];
 }

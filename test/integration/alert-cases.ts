@@ -41,6 +41,8 @@ const pgb = (metric: string, v: string) => ({ [`${metric}{job="pgbouncer",instan
 const pgExp = { instance: "postgres-exporter:9187", job: "postgres" };
 const fsLabels = { device: "/dev/sda1", fstype: "ext4", mountpoint: "/", instance: "node-exporter:9100", job: "node" };
 
+const brExp = { instance: "pgbackrest-exporter:9854" };
+const brx = (metric: string, labels: string) => `${metric}{job="pgbackrest",instance="pgbackrest-exporter:9854",stanza="flowviz"${labels}}`;
 const pgx = (metric: string, labels = "") => `${metric}{job="postgres",instance="postgres-exporter:9187"${labels}}`;
 
 /** Backups at the default settings: archive_timeout 60 s, weekly full (7 d + 6 h = 174 h allowed), daily differential (1 d + 6 h), a 4 GiB WAL queue. */
@@ -75,29 +77,38 @@ const BACKUP_CASES: AlertCase[] = [
     },
     {
         alert: "BackupRepositoryUnreachable",
-        firing: { [pgx("flowviz_backup_last_ok", ',kind="check"')]: "0x20" },
-        firingAt: "12m",
-        silentAt: "5m",
-        labels: { ...pgExp, kind: "check" },
-        description: "The backup sidecar's last repository check on postgres-exporter:9187 failed (last_ok = 0): neither WAL nor backups can reach it.",
-        quiet: { [pgx("flowviz_backup_last_ok", ',kind="check"')]: "1x20", [pgx("flowviz_backup_last_ok", ',kind="full"')]: "0x20" },
+        firing: { [brx("pgbackrest_repo_status", ',repo_key="1"')]: "0 0 3x20" },
+        firingAt: "13m",
+        silentAt: "8m",
+        labels: brExp,
+        description: "pgBackRest on pgbackrest-exporter:9854 cannot read the repository (status 3; 0 for the exporter means `pgbackrest info` failed): neither WAL nor backups reach it.",
+        quiet: { [brx("pgbackrest_repo_status", ',repo_key="1"')]: "0x20", [brx("pgbackrest_exporter_status", "")]: "1x20" },
     },
     {
-        alert: "BackupFailed",
-        firing: { [pgx("flowviz_backup_last_ok", ',kind="full"')]: "0x5" },
+        alert: "WalArchiveGap",
+        // the wal-check run marks the newest full backup at 2m; the full backup it takes completes at 6m
+        firing: { [brx("pgbackrest_backup_last_annotations", ',backup_type="full"')]: "0 0 1 1 1 1 0 0" },
+        firingAt: "3m",
+        labels: brExp,
+        description: "The newest full backup on pgbackrest-exporter:9854 carries 1 mark(s) of a WAL gap after it: a restore to a time after the gap's start cannot replay past it until a new full backup completes.",
+        quiet: { [brx("pgbackrest_backup_last_annotations", ',backup_type="full"')]: "0 0 1 1 1 1 0 0", [brx("pgbackrest_backup_last_annotations", ',backup_type="diff"')]: "1x8" },
+        quietAt: "7m",
+    },
+    {
+        alert: "BackupHasErrors",
+        firing: { [brx("pgbackrest_backup_last_error_status", ',backup_type="diff"')]: "1x5" },
         firingAt: "1m",
-        labels: { ...pgExp, kind: "full" },
-        description: "The last full backup of postgres-exporter:9187 failed (last_ok = 0); the sidecar tries again at the next scheduled time.",
-        quiet: { [pgx("flowviz_backup_last_ok", ',kind="full"')]: "1x5", [pgx("flowviz_backup_last_ok", ',kind="check"')]: "0x5" },
+        labels: { ...brExp, backup_type: "diff" },
+        description: "The newest diff backup on pgbackrest-exporter:9854 completed with errors (error status 1): pgBackRest found pages whose checksum is wrong.",
+        quiet: { [brx("pgbackrest_backup_last_error_status", ',backup_type="diff"')]: "0x5", [brx("pgbackrest_backup_last_error_status", ',backup_type="incr"')]: "1x5" },
     },
     {
-        // promtool's clock starts at 0: a timestamp 700000 s before it is a backup 8 days old
         alert: "FullBackupTooOld",
-        firing: { [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="full"')]: "-700000x5" },
+        firing: { [brx("pgbackrest_backup_since_last_completion_seconds", ',backup_type="full"')]: "700000x5" },
         firingAt: "1m",
-        labels: { ...pgExp, kind: "full" },
-        description: "The last full backup of postgres-exporter:9187 ended 8d 2h 27m 40s ago; postgres.backups.schedule.full allows 174h.",
-        quiet: { [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="full"')]: "-600000x5" },
+        labels: brExp,
+        description: "The last full backup in the repository of pgbackrest-exporter:9854 completed 8d 2h 26m 40s ago; postgres.backups.schedule.full allows 174h.",
+        quiet: { [brx("pgbackrest_backup_since_last_completion_seconds", ',backup_type="full"')]: "600000x5" },
     },
     {
         // promtool's clock starts at 0: a certificate that expires 20 days from then
@@ -115,21 +126,21 @@ const BACKUP_CASES: AlertCase[] = [
         firingAt: "30m",
         silentAt: "20m",
         labels: { ...pgExp, name: "valkey" },
-        description: "The backup sidecar has not read the certificate of valkey for 1h 20m 0s: its expiry is unwatched.",
+        description: "The certificate watch beside PostgreSQL has not read the certificate of valkey for 1h 20m 0s: its expiry is unwatched.",
         quiet: { [pgx("flowviz_certificate_checked_timestamp_seconds", ',name="valkey"')]: "0+60x40" },
     },
     {
         alert: "BackupTooOld",
         firing: {
-            [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="full"')]: "-200000x5",
-            [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="diff"')]: "-120000x5",
+            [brx("pgbackrest_backup_since_last_completion_seconds", ',backup_type="full"')]: "200000x5",
+            [brx("pgbackrest_backup_since_last_completion_seconds", ',backup_type="diff"')]: "120000x5",
         },
         firingAt: "1m",
-        labels: pgExp,
-        description: "The last backup of postgres-exporter:9187 ended 1d 9h 21m 0s ago; the schedules allow 30h.",
+        labels: brExp,
+        description: "The last backup in the repository of pgbackrest-exporter:9854 completed 1d 9h 20m 0s ago; the schedules allow 30h.",
         quiet: {
-            [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="full"')]: "-200000x5",
-            [pgx("flowviz_backup_last_success_timestamp_seconds", ',kind="diff"')]: "-100000x5",
+            [brx("pgbackrest_backup_since_last_completion_seconds", ',backup_type="full"')]: "200000x5",
+            [brx("pgbackrest_backup_since_last_completion_seconds", ',backup_type="diff"')]: "100000x5",
         },
     },
 ];

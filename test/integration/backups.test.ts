@@ -14,7 +14,8 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exporterQueries } from "../../configs/exporter-queries";
 import { chownToServer, runServerBinary, serverCommand } from "../binaries";
-import { backupRun, moveContainerPaths, pgbackrestArgs, startArchivingServer, startBackupServer, stopBackupServer } from "./pgbackrest";
+import { backupRun, metricValue, moveContainerPaths, pgbackrestArgs, startArchivingServer, startBackupServer, startRepositoryExporter, stopBackupServer } from "./pgbackrest";
+import { PGBACKREST_EXPORTER } from "../../configs/metrics";
 import { PostgresServer, psql, render, renderWithSecrets, secretOf, waitFor, type Rendered } from "./servers";
 import { S3_ENDPOINT, startS3, type S3Server } from "./s3";
 import { ROOT } from "../root";
@@ -200,7 +201,29 @@ describe("point-in-time recovery from the posix repository", () => {
         expect(info).toMatch(/status: error/);
         expect(info).toMatch(/unable to load info file/);
     });
+
+    it("is what the repository's exporter reports: every catalogued metric, the newest full backup minutes old, no errors", async () => {
+        await expectCatalogue(REPO);
+    });
 });
+
+/** pgbackrest_exporter on a real repository: every catalogued metric, and the newest backups as `pgbackrest info` lists them. */
+async function expectCatalogue(repo: string): Promise<void> {
+    const exporter = await startRepositoryExporter(current, repo);
+    try {
+        await waitFor("a collection with backups", async () => metricValue(await exporter.metrics(), "pgbackrest_backup_since_last_completion_seconds", { backup_type: "full" }) !== undefined, 60);
+        const all = await exporter.metrics();
+        const missing = Object.keys(PGBACKREST_EXPORTER.metrics).filter((m) => metricValue(all, m) === undefined);
+        expect(missing).toEqual([]);
+        expect(metricValue(all, "pgbackrest_exporter_status")).toBe(1);
+        expect(metricValue(all, "pgbackrest_repo_status")).toBe(0);
+        expect(metricValue(all, "pgbackrest_stanza_status")).toBe(0);
+        expect(metricValue(all, "pgbackrest_backup_last_error_status", { backup_type: "full" })).toBe(0);
+        expect(metricValue(all, "pgbackrest_backup_since_last_completion_seconds", { backup_type: "full" })).toBeLessThan(600);
+    } finally {
+        exporter.stop();
+    }
+}
 
 /** The exporter's archiver query (queries.yaml), run as the exporter runs it: one row of numbers. */
 function archiver(): { failed: number; pending: number } {
@@ -305,6 +328,10 @@ describe("point-in-time recovery from a real S3 server (Ceph's radosgw on its st
         expect(psql({ ...pg.superuser(), sql: "select timeline_id from pg_control_checkpoint()" })).toBe("2");
         // nothing of the repository on the local disk: it is in the bucket
         expect(readdirSync(`${S3}/data`).length).toBeGreaterThan(0);
+    });
+
+    it("is what the repository's exporter reports from the bucket, through the same configuration", async () => {
+        await expectCatalogue(REPO);
     });
 });
 

@@ -1,14 +1,14 @@
 /** Prometheus, Alertmanager and the exporters running the rendered configs, and one alert end to end. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CATALOG, CLOUDNATIVE_PG } from "../../configs/metrics";
 import { dashboardFiles } from "../../dashboards";
 import { ROOT } from "../helpers";
 import { grafanaVariables } from "../promql";
-import { serverCommand, type Binary } from "../binaries";
+import { chownToServer, serverCommand, type Binary } from "../binaries";
 import { LOCAL_FILE_LIMIT, PgBouncerServer, PostgresServer, psql, render, waitFor, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-monitoring";
@@ -68,13 +68,22 @@ beforeAll(async () => {
     const pgbouncerDsn = mapPath(rendered.env("pgbouncer-exporter", "PGBOUNCER_EXPORTER_CONNECTION_STRING"), { "/etc/pgbouncer-exporter": join(rendered.files, "pgbouncer-exporter") });
     start("pgbouncer-exporter", argsOf("pgbouncer-exporter", {}), { PGBOUNCER_EXPORTER_CONNECTION_STRING: pgbouncerDsn });
     start("node-exporter", argsOf("node-exporter", { "/host": "/" }));
+    // the repository's exporter, as its container runs it, on an empty repository: up as a target; the repository's
+    // metrics are read on real repositories in backups.test.ts
+    const exporterDir = join(rendered.files, "pgbackrest-exporter");
+    const conf = join(exporterDir, "pgbackrest", "pgbackrest.conf");
+    mkdirSync(`${BASE}/repo`, { recursive: true });
+    writeFileSync(conf, readFileSync(conf, "utf8").replace("/var/lib/pgbackrest", `${BASE}/repo`));
+    chownToServer(`${BASE}/repo`);
+    const [, ...exporterArgs] = (rendered.container("pgbackrest-exporter").entrypoints as string[]).map((a) => mapPath(a, { "/etc/pgbackrest": exporterDir }));
+    procs.set("pgbackrest-exporter", spawn(...serverCommand("pgbackrest-exporter", exporterArgs, { asServerUser: true }), { stdio: "ignore" }));
     const files = rendered.files;
     start("alertmanager", argsOf("alertmanager", { "/etc/alertmanager": join(files, "alertmanager"), "/alertmanager": `${BASE}/data/am` }));
     start("prometheus", argsOf("prometheus", { "/etc/prometheus": join(files, "prometheus"), "/prometheus": `${BASE}/data/prom` }));
     await waitFor("Prometheus ready", async () => (await fetch(`${PROM}/-/ready`)).ok, 60);
     await waitFor("every target scraped", async () => {
         const res = (await (await fetch(`${PROM}/api/v1/targets`)).json()) as { data: { activeTargets: { health: string }[] } };
-        return res.data.activeTargets.length === 5 && res.data.activeTargets.every((t) => t.health !== "unknown");
+        return res.data.activeTargets.length === 6 && res.data.activeTargets.every((t) => t.health !== "unknown");
     }, 60);
     await new Promise((r) => setTimeout(r, 5000));
 });
@@ -97,7 +106,7 @@ describe("Prometheus with the rendered config", () => {
     it("has every target that can run here up", async () => {
         const res = (await (await fetch(`${PROM}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { job: string }; health: string; lastError: string }[] } };
         const health = Object.fromEntries(res.data.activeTargets.map((t) => [t.labels.job, t.health]));
-        expect(health).toEqual({ postgres: "up", node: "up", prometheus: "up", alertmanager: "up", pgbouncer: "up" });
+        expect(health).toEqual({ postgres: "up", node: "up", prometheus: "up", alertmanager: "up", pgbouncer: "up", pgbackrest: "up" });
     });
 
     // CloudNativePG's exporter is its operator's instance manager, which does not run here (docs/CLOUDNATIVE-PG.md)

@@ -15,6 +15,7 @@ const FOLDERS: [string, string][] = [
     ["postgres", "/etc/postgresql"],
     ["postgres-backup-server", "/etc/pgbackrest"],
     ["postgres-backup", "/etc/pgbackrest"],
+    ["pgbackrest-exporter", "/etc/pgbackrest"],
 ];
 
 /** Every container path of a render moved onto folders of the test: the data volume, the repository, each container's config folder. */
@@ -53,8 +54,40 @@ export function localArgs(r: Rendered): string[] {
 }
 
 /** One of the backup runs (`first`, `full`, `diff`, `verify`, `wal-check`) as its CronJob runs it. */
-export function backupRun(r: Rendered, run: string, timeout = 600_000): string {
-    return runServerBinary("sh", [join(r.files, "postgres-backup", "backup.sh"), run], { asServerUser: true, timeout });
+export function backupRun(r: Rendered, run: string, env: Record<string, string> = {}, timeout = 600_000): string {
+    return runServerBinary("sh", [join(r.files, "postgres-backup", "backup.sh"), run], { asServerUser: true, timeout, env });
+}
+
+/**
+ * The repository's exporter as its container runs it (the rendered command, its folder where the
+ * render put it), collecting every `interval` seconds instead of the rendered minute; returns its
+ * metrics as `name{labels}` -> value and a stop.
+ */
+export async function startRepositoryExporter(r: Rendered, repo: string, interval = 2): Promise<{ metrics: () => Promise<Map<string, number>>; stop: () => void }> {
+    const dir = join(r.files, "pgbackrest-exporter");
+    moveContainerPaths(r, "/nonexistent-data-volume", repo);
+    const command = (r.container("pgbackrest-exporter").entrypoints as string[]).map((a) => a.split("/etc/pgbackrest").join(dir).replace(/^--collect\.interval=\d+$/, `--collect.interval=${interval}`));
+    const listen = command.find((a) => a.startsWith("--web.listen-address="))!.split("=")[1]!;
+    const p = spawn(...serverCommand("pgbackrest-exporter", command.slice(1), { asServerUser: true }), { stdio: "ignore", detached: true });
+    const url = `http://${listen.startsWith(":") ? `127.0.0.1${listen}` : listen}/metrics`;
+    const metrics = async () => {
+        const text = await (await fetch(url)).text();
+        return new Map(text.split("\n").filter((l) => l.startsWith("pgbackrest_")).map((l) => [l.slice(0, l.lastIndexOf(" ")), Number(l.slice(l.lastIndexOf(" ") + 1))] as [string, number]));
+    };
+    await waitFor("the repository's exporter", async () => {
+        try {
+            return (await metrics()).size > 0;
+        } catch {
+            return false;
+        }
+    }, 60);
+    return { metrics, stop: () => p.pid && process.kill(-p.pid, "SIGKILL") };
+}
+
+/** The value of the one series of a metric whose labels include all of `labels`. */
+export function metricValue(all: Map<string, number>, name: string, labels: Record<string, string> = {}): number | undefined {
+    const hit = [...all].find(([k]) => k.startsWith(`${name}{`) && Object.entries(labels).every(([l, v]) => k.includes(`${l}="${v}"`)));
+    return hit?.[1];
 }
 
 let tlsServer: ChildProcess | undefined;

@@ -45,8 +45,8 @@ describe("runbook steps", () => {
         expect(first[0]).toMatch(/get events --field-selector involvedObject.name=postgres-0/);
         expect(first[0]).not.toMatch(/kubectl -n \S+ exec/);
         expect(firstExec).toBeGreaterThan(0);
-        // the pod holds PostgreSQL and its backup sidecar: every command into it names the container
-        for (const [alert, step] of steps) for (const m of step.matchAll(/kubectl -n \S+ (?:exec|logs) postgres-0 (\S+ \S+)/g)) expect(m[1], alert).toMatch(/^-c (postgres|postgres-backup)$/);
+        // the pod holds PostgreSQL and pgBackRest's TLS server beside it: every command into it names the container
+        for (const [alert, step] of steps) for (const m of step.matchAll(/kubectl -n \S+ (?:exec|logs) postgres-0 (\S+ \S+)/g)) expect(m[1], alert).toMatch(/^-c (postgres|postgres-backup-server)$/);
     });
 
     it("PgBouncerPoolExhausted raises the key that moves the pool (postgres.resources.cpu), which check accepts", () => {

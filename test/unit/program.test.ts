@@ -26,7 +26,7 @@ describe("dev stack on Docker", () => {
     it("declares the data path: PostgreSQL, PgBouncer, roles job, API, worker, Valkey", () => {
         const names = ofType(run, "docker:index/container:Container").map((c) => c.name).sort();
         expect(names).toEqual(
-            ["alertmanager", "api", "grafana", "node-exporter", "pgbouncer", "pgbouncer-exporter", "postgres-backup", "postgres-backup-server", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "valkey", "worker"].map((n) => `${n}-container`),
+            ["alertmanager", "api", "grafana", "node-exporter", "pgbackrest-exporter", "pgbouncer", "pgbouncer-exporter", "postgres-backup", "postgres-backup-server", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "valkey", "worker"].map((n) => `${n}-container`),
         );
         // sidecars share their service's network namespace
         const sidecars = ["pgbouncer-exporter-container", "postgres-backup-server-container"];
@@ -180,6 +180,8 @@ describe("dev stack on Docker", () => {
             "grafana/datasources/prometheus.yaml",
             "grafana/secrets/password (secret)",
             "grafana/secrets/secret_key (secret)",
+            "pgbackrest-exporter/pgbackrest/conf.d/credentials.conf (secret)",
+            "pgbackrest-exporter/pgbackrest/pgbackrest.conf",
             "pgbouncer-exporter/tls/ca.crt",
             "pgbouncer/pgbouncer_hba.conf",
             "pgbouncer/pgbouncer.ini",
