@@ -27,7 +27,7 @@ export interface AppArgs {
     readonly valkeyPassword: pulumi.Input<string>;
     /** services allowed to reach the API port (besides nothing: scrapers add themselves) */
     readonly apiClients: string[];
-    /** services that read Valkey's certificate (a TLS handshake, no login): the backup sidecar in PostgreSQL's pod */
+    /** services that read Valkey's certificate (a TLS handshake, no login): the certificate watch in PostgreSQL's pod */
     readonly certificateReaders: string[];
     readonly apiHostPort?: number;
     /** how often Prometheus scrapes the API (the seeds: 10s) */

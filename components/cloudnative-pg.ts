@@ -44,7 +44,7 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
     /** the read-write Service: always the primary */
     readonly host: string;
     readonly port = POSTGRES_PORT;
-    /** no backup sidecar of ours reads other servers' certificates */
+    /** no certificate watch of ours reads other servers' certificates */
     readonly certificateReaders: string[] = [];
     /** the Cluster that serves (a restore's new one, or `postgres`) */
     readonly clusterName: string;

@@ -23,7 +23,7 @@ export function receiverEgress(r: StackConfig["monitoring"]["receivers"]): Exter
     ];
 }
 
-/** The backup object store, from archive_command in PostgreSQL's pod and the backup sidecar beside it. */
+/** The backup object store, from archive_command in PostgreSQL's pod and the backup runs. */
 export function objectStorageEgress(endpoint: string, cidrs: string[] | undefined): ExternalEgress {
     const [host, port = "443"] = endpoint.split(":");
     const reason = "backup repository (S3 over TLS)";

@@ -48,7 +48,7 @@ export class Exporters extends pulumi.ComponentResource {
                 name: "postgres-exporter",
                 component: "exporter",
                 image: args.images.postgres,
-                // the archiver's progress and the backup sidecar's results (configs/pgbackrest.ts)
+                // the archiver's progress, data checksums and the certificates read beside PostgreSQL (configs/exporter-queries.ts)
                 args: [listen(FIXED_PORTS["postgres-exporter"]), `--extend.query-path=${POSTGRES_EXPORTER_DIR}/queries.yaml`],
                 env: {
                     DATA_SOURCE_URI: `${pg.host}:${pg.port}/${pg.database}?sslmode=verify-full&sslrootcert=${POSTGRES_EXPORTER_DIR}/${TLS_FILES.ca}`,

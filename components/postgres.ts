@@ -20,7 +20,7 @@ export interface PostgresArgs {
     /** the stack's `postgres` section */
     readonly settings: StackConfig["postgres"];
     readonly platform: Platform;
-    /** the TLS servers besides PostgreSQL whose certificates the backup sidecar reads (PgBouncer, Valkey) */
+    /** the TLS servers besides PostgreSQL whose certificates the certificate watch beside PostgreSQL reads (PgBouncer, Valkey) */
     readonly certificateEndpoints: CertificateEndpoint[];
     /** Kubernetes: the object store's addresses (kubernetes.egress.objectStorageCidrs) */
     readonly objectStorageCidrs?: string[];
@@ -48,7 +48,7 @@ export class Postgres extends pulumi.ComponentResource {
     /** host:port other services use */
     readonly host: string;
     readonly port = POSTGRES_PORT;
-    /** services of this database that read other servers' certificates (a TLS handshake, no login): the backup sidecar's pod, when there is one */
+    /** services of this database that read other servers' certificates (a TLS handshake, no login): PostgreSQL's pod (the watch beside pgBackRest's TLS server), when it backs up */
     readonly certificateReaders: string[];
 
     constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {

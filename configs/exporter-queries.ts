@@ -39,7 +39,7 @@ export function exporterQueries(): string {
             metrics: [
                 { name: { usage: "LABEL", description: "the server whose certificate it is" } },
                 { not_after_seconds: { usage: "GAUGE", description: "when the certificate the server presents expires (0: never read)" } },
-                { checked_timestamp_seconds: { usage: "GAUGE", description: "when the backup sidecar last read it (0: never)" } },
+                { checked_timestamp_seconds: { usage: "GAUGE", description: "when the certificate watch beside PostgreSQL last read it (0: never)" } },
             ],
         },
     };

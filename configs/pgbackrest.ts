@@ -1,7 +1,7 @@
 /**
  * pgBackRest from typed input: its configuration (plain) and its credentials (a file of
  * their own, included), PostgreSQL's archive settings, the start script that restores a
- * data directory before PostgreSQL starts, and the scheduler the backup sidecar runs.
+ * data directory before PostgreSQL starts.
  */
 import { GENERATED, quoteLiteral, quantityValue } from "./format";
 
