@@ -109,6 +109,8 @@ describe("the Cluster", () => {
         expect(store.retentionPolicy).toBe("7d");
         expect(store.configuration).toMatchObject({ destinationPath: "s3://flowviz-prod-backups/flowviz", endpointURL: "https://s3.eu-central-1.amazonaws.com", s3Credentials: { inheritFromIAMRole: true } });
         expect(store.configuration.wal).toMatchObject({ compression: "gzip", encryption: "AES256" });
+        // keyType web-id: the instances' ServiceAccount carries the role the plugin's IAM credentials come from
+        expect(spec.serviceAccountTemplate).toEqual({ metadata: { annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/flowviz-prod-backups" } } });
         const scheduled = sent(only(run, "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup", "postgres-full")).spec;
         expect(scheduled).toMatchObject({ schedule: "0 0 1 * * 0", method: "plugin", pluginConfiguration: { name: "barman-cloud.cloudnative-pg.io" }, cluster: { name: "postgres" } });
     });
