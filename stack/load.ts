@@ -30,7 +30,7 @@ const FORMAT_HELP: Record<string, string> = {
     ipv4: "an IPv4 address",
     uri: "an http(s) URL",
     "positive-duration": "a duration above zero, like 15s, 2m, 1h30m, 30d",
-    cron: "a cron schedule of five fields (minute hour day-of-month month day-of-week, UTC), like `0 1 * * 0`",
+    cron: "a cron schedule of five fields (minute hour day-of-month month day-of-week, UTC) as Kubernetes' CronJobs read it (day of week 0-6, no L, W, # or ?), like `0 1 * * 0`",
 };
 
 const TYPE_NAMES: Record<string, string> = {

@@ -3,9 +3,20 @@ import { CronExpressionParser } from "cron-parser";
 
 const parse = (expr: string) => CronExpressionParser.parse(expr, { tz: "UTC" });
 
-/** Five fields (minute hour day-of-month month day-of-week) cron-parser accepts. */
+/**
+ * What Kubernetes' CronJob parser (robfig/cron's standard one) refuses and cron-parser accepts:
+ * `L`, `W`, `#` and `?`, and 7 for Sunday. A schedule must run on both platforms.
+ */
+function kubernetesRefuses(fields: string[]): boolean {
+    if (fields.some((f) => /[?#]/.test(f))) return true;
+    if (/L|W/.test(fields[2]!) || /(^|[^A-Z])L/i.test(fields[4]!.replace(/[A-Z]{3}/gi, ""))) return true;
+    return fields[4]!.split(/[,/-]/).some((v) => /^\d+$/.test(v) && Number(v) > 6);
+}
+
+/** Five fields (minute hour day-of-month month day-of-week) that cron-parser and Kubernetes' CronJobs both accept. */
 export function isCron(expr: string): boolean {
-    if (expr.trim().split(/\s+/).length !== 5) return false;
+    const fields = expr.trim().split(/\s+/);
+    if (fields.length !== 5 || kubernetesRefuses(fields)) return false;
     try {
         parse(expr);
         return true;
