@@ -165,7 +165,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         command: ["/bin/sh", `${RUNS_DIR}/backup.sh`],
         configDir: RUNS_DIR,
         files: [
-            ...files(RUNS_DIR, { kind: "repository", host: a.postgresHost, port: PGBACKREST_TLS_PORT, tls: tlsIn(RUNS_DIR, "client"), retention: s.backups.retention }, RUNS_LOCKS),
+            ...files(RUNS_DIR, { kind: "repository", retention: s.backups.retention, postgres: { host: a.postgresHost, port: PGBACKREST_TLS_PORT, tls: tlsIn(RUNS_DIR, "client") } }, RUNS_LOCKS),
             ...certificateFiles(a.runsCertificate, "client"),
             caFile(a.serverCaPem),
             { path: "backup.sh", content: backupRunScript({ command: command(RUNS_DIR), awkFile: `${RUNS_DIR}/wal-gaps.awk` }) },
@@ -204,7 +204,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
             "--collect.interval=60",
         ],
         configDir: EXPORTER_DIR,
-        files: files(EXPORTER_DIR, { kind: "repository", host: a.postgresHost, port: PGBACKREST_TLS_PORT, tls: tlsIn(EXPORTER_DIR, "client"), retention: s.backups.retention }, RUNS_LOCKS),
+        files: files(EXPORTER_DIR, { kind: "repository", retention: s.backups.retention }, RUNS_LOCKS),
         ...metricsEndpoint(PGBACKREST_EXPORTER.job, FIXED_PORTS["pgbackrest-exporter"]),
         // PostgreSQL's image has bash, not wget or nc: the port answers
         health: { exec: ["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${FIXED_PORTS["pgbackrest-exporter"]}`] },

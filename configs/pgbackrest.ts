@@ -66,14 +66,15 @@ function repositoryOptions(r: RepositoryInput): Record<string, Value> {
  *   repository, the asynchronous archive's spool on the data volume, nothing about backups;
  * - `server`: pgBackRest's TLS server beside PostgreSQL, which the backup runs reach: the data
  *   directory and the one client certificate it accepts, no repository;
- * - `repository`: the backup runs (and the exporter): the repository, retention, and PostgreSQL as
- *   a TLS host verified against the stack CA with a client certificate.
+ * - `repository`: the backup runs: the repository, retention, and PostgreSQL as a TLS host
+ *   verified against the stack CA with a client certificate; without `postgres`, what only reads
+ *   the repository (the exporter's `pgbackrest info`).
  * A change to backups (retention, the runs) touches only the last, never PostgreSQL's pod.
  */
 export type PgBackRestRole =
     | { kind: "archive"; spoolPath: string; archivePushQueueMax: string }
     | { kind: "server"; port: number; tls: TlsFiles; client: string }
-    | { kind: "repository"; host: string; port: number; tls: TlsFiles; retention: { full: number; diff: number } };
+    | { kind: "repository"; retention: { full: number; diff: number }; postgres?: { host: string; port: number; tls: TlsFiles } };
 
 /** A certificate, its key and the CA its peer must chain to (paths). */
 export interface TlsFiles {
@@ -127,15 +128,17 @@ function roleOptions(i: PgBackRestInput, role: PgBackRestRole): { global: Record
             "repo1-bundle": true,
             "start-fast": true,
         },
-        stanza: {
-            ...pg,
-            "pg1-host": role.host,
-            "pg1-host-type": "tls",
-            "pg1-host-port": role.port,
-            "pg1-host-cert-file": role.tls.cert,
-            "pg1-host-key-file": role.tls.key,
-            "pg1-host-ca-file": role.tls.ca,
-        },
+        stanza: role.postgres
+            ? {
+                  ...pg,
+                  "pg1-host": role.postgres.host,
+                  "pg1-host-type": "tls",
+                  "pg1-host-port": role.postgres.port,
+                  "pg1-host-cert-file": role.postgres.tls.cert,
+                  "pg1-host-key-file": role.postgres.tls.key,
+                  "pg1-host-ca-file": role.postgres.tls.ca,
+              }
+            : {},
     };
 }
 

@@ -105,7 +105,15 @@ function destination(host: string, namespace: string, namespaces: Set<string>): 
 function pgbackrestNeeds(w: Workload): Need[] {
     const out: Need[] = [];
     for (const [path, text] of fileNamed(w.files, "pgbackrest.conf")) {
-        const g = iniSections(text).global ?? {};
+        const sections = iniSections(text);
+        // a repository host reaches PostgreSQL's pgBackRest server for every stanza it backs up
+        for (const [stanza, options] of Object.entries(sections).filter(([name]) => name !== "" && name !== "global")) {
+            const host = options["pg1-host"];
+            if (!host) continue;
+            const port = Number(options["pg1-host-port"] ?? (options["pg1-host-type"] === "tls" ? 8432 : 22));
+            out.push({ from: w.pod, to: destination(host, w.pod.namespace, w.namespaces), ports: [port], protocol: "TCP", because: `${path}: [${stanza}] pg1-host=${host}` });
+        }
+        const g = sections.global ?? {};
         if (g["repo1-type"] !== "s3") continue;
         const endpoint = g["repo1-s3-endpoint"] ?? "";
         out.push({ from: w.pod, to: destination(endpoint, w.pod.namespace, w.namespaces), ports: [Number(g["repo1-storage-port"] ?? 443)], protocol: "TCP", because: `${path}: repo1-s3-endpoint=${endpoint}` });

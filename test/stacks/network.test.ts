@@ -193,6 +193,11 @@ describe("connections read from the rendered files, judged against the rendered 
             "prometheus -> alertmanager:9093",
             "prometheus -> pgbouncer:9127",
             "grafana -> prometheus:9090",
+            // the backup runs (CronJobs) and the repository's exporter read the repository; the runs reach pgBackRest's TLS server
+            "postgres-backup-full -> postgres:8432",
+            "postgres-backup-full -> s3.eu-central-1.amazonaws.com:443",
+            "postgres-backup-full -> sts.amazonaws.com:443",
+            "pgbackrest-exporter -> s3.eu-central-1.amazonaws.com:443",
             "valkey -> kube-dns:53",
         ])
             expect(needs).toContain(n);
@@ -233,6 +238,7 @@ describe("connections read from the rendered files, judged against the rendered 
         ["Alertmanager's receivers cut", "alertmanager-egress", (p: any) => (p.spec.egress = p.spec.egress.filter((r: any) => !r.to?.some((t: any) => t.ipBlock))), "alertmanager -> incidents.example.com:443"],
         ["the scrape of PgBouncer's exporter dropped", "pgbouncer-ingress", (p: any) => (p.spec.ingress = p.spec.ingress.filter((r: any) => !r.ports?.some((x: any) => x.port === 9127))), "prometheus -> pod pgbouncer:9127"],
         ["PgBouncer's way to PostgreSQL", "pgbouncer-egress", (p: any) => (p.spec.egress = p.spec.egress.filter((r: any) => !r.ports?.some((x: any) => x.port === 5432))), "pgbouncer -> pod postgres:5432"],
+        ["the TLS server's port closed to the backup runs", "postgres-ingress", (p: any) => (p.spec.ingress = p.spec.ingress.filter((r: any) => !r.ports?.some((x: any) => x.port === 8432))), "postgres-backup-full -> pod postgres:8432"],
         ["DNS", "api-egress", (p: any) => (p.spec.egress = p.spec.egress.filter((r: any) => !r.ports?.some((x: any) => x.port === 53))), "api -> pod kube-dns:53"],
     ])("refuses a render with %s", (_, policy, change, expected) => {
         const refused = refusedConnections(edited(prod, policy, NP, change));
