@@ -5,14 +5,14 @@
  * schedule loop (schedule-loop.ts) in a container of its own.
  */
 import { GENERATED } from "./format";
-import { STANZA } from "./pgbackrest";
+import { STANZA, WAL_GAP_ANNOTATION } from "./pgbackrest";
+
+export { WAL_GAP_ANNOTATION };
 
 /** The runs and what each does. */
 export const BACKUP_RUN_KINDS = ["first", "full", "diff", "verify", "wal-check"] as const;
 export type BackupRunKind = (typeof BACKUP_RUN_KINDS)[number];
 
-/** The annotation a WAL gap leaves on the newest full backup before it; the next full backup carries none. */
-export const WAL_GAP_ANNOTATION = "flowviz-wal-gap";
 
 /**
  * wal-gaps.awk: reads WAL segment names (24 hex digits, sorted, one per line) and prints every

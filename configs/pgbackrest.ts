@@ -5,6 +5,9 @@
  */
 import { GENERATED, quoteLiteral, quantityValue } from "./format";
 
+/** The annotation a WAL gap leaves on the newest full backup before it (configs/backup-runs.ts); the next full backup carries none. */
+export const WAL_GAP_ANNOTATION = "flowviz-wal-gap";
+
 /** The one stanza: the cluster's name in the repository. */
 export const STANZA = "flowviz";
 
@@ -181,6 +184,9 @@ export function pgbackrestTime(iso: string): string {
     return iso.replace("T", " ").replace(/Z$/, "+00").replace(/([+-]\d{2}):?(\d{2})$/, (_, h: string, m: string) => (m === "00" ? h : `${h}${m}`));
 }
 
+/** A restore target's time as epoch seconds; undefined for `latest` and an LSN. */
+const timeTarget = (target: string): number | undefined => (target === "latest" || target.startsWith("lsn:") ? undefined : Date.parse(target.replace(" ", "T")) / 1000);
+
 /** What a restore brings back: `latest`, a time, or an LSN (`lsn:0/3000060`). */
 export function restoreOptions(target: string): string[] {
     if (target === "latest") return ["--type=default"];
@@ -195,6 +201,25 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * volume; when a restore is asked for and this volume has not had it, restores into the empty
  * data directory (a volume that already has data is never overwritten); then the image's entrypoint.
  */
+/**
+ * Perl over `pgbackrest info --output=json` (the image's perl and its JSON::PP): fails, saying
+ * why, when a time target (epoch, argument 1) falls after a full backup marked with a WAL gap and
+ * before the next full backup ended, where recovery may meet the gap and stop short of the target.
+ */
+const GAP_GUARD = [
+    "use JSON::PP; my ($t, $key, $id) = @ARGV; local $/; my $j = decode_json(<STDIN>);",
+    'my $at = sub { my @g = gmtime shift; sprintf "%04d-%02d-%02d %02d:%02d:%02d UTC", $g[5] + 1900, $g[4] + 1, @g[3, 2, 1, 0] };',
+    "my @b = sort { $a->{timestamp}{stop} <=> $b->{timestamp}{stop} } @{ $j->[0]{backup} // [] };",
+    "for my $i (0 .. $#b) {",
+    '    my $m = $b[$i]; my $gap = ($m->{annotation} // {})->{$key}; next unless $m->{type} eq "full" && defined $gap;',
+    '    my ($n) = grep { $_->{type} eq "full" && $_->{timestamp}{start} > $m->{timestamp}{stop} } @b[$i + 1 .. $#b];',
+    "    next unless $t > $m->{timestamp}{stop} && (!$n || $t < $n->{timestamp}{stop});",
+    '    printf STDERR "restore %s: refused: the archive has a WAL gap (segments %s, dropped while the repository was unreachable) after full backup %s, which ended %s; ", $id, $gap, $m->{label}, $at->($m->{timestamp}{stop});',
+    '    printf STDERR "%s; a target between them may lie in the gap, where recovery stops short of it. Choose a target before %s%s (runbook WalArchiveGap)\\n", $n ? "the next full backup, " . $n->{label} . ", ended " . $at->($n->{timestamp}{stop}) : "no full backup has completed since", $at->($m->{timestamp}{stop}), $n ? " or after " . $at->($n->{timestamp}{stop}) : "";',
+    "    exit 1;",
+    "}",
+].join("\n");
+
 export function postgresStartScript(i: { command: string; dataDir: string; dirs: string[]; restore?: { id: string; target: string }; entrypoint: string[] }): string {
     const marker = `${i.dataDir}/../restored-${i.restore?.id ?? ""}`;
     return [
@@ -206,6 +231,13 @@ export function postgresStartScript(i: { command: string; dataDir: string; dirs:
             ? [
                   `if [ ! -e ${marker} ]; then`,
                   `    if [ -s ${i.dataDir}/PG_VERSION ]; then echo "restore ${i.restore.id}: ${i.dataDir} already holds a cluster; refusing to restore over it" >&2; exit 1; fi`,
+                  ...(timeTarget(i.restore.target) !== undefined
+                      ? [
+                            "    # a time inside a marked WAL gap cannot be reached: say so before anything is restored",
+                            `    info=$(${i.command} info --output=json)`,
+                            `    printf '%s' "$info" | perl -e ${shellQuote(GAP_GUARD)} ${timeTarget(i.restore.target)} ${WAL_GAP_ANNOTATION} ${i.restore.id}`,
+                        ]
+                      : []),
                   `    echo "restore ${i.restore.id}: restoring to ${i.restore.target}" >&2`,
                   `    ${i.command} restore ${restoreOptions(i.restore.target).map(shellQuote).join(" ")}`,
                   `    touch ${marker}`,

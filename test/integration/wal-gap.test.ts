@@ -4,15 +4,17 @@
  * (PostgreSQL's archiver moves on, `pgbackrest verify` stays clean); once the repository is back,
  * the rendered wal-check run finds the gap, marks the newest full backup (the WalArchiveGap
  * alert's metric, through the rendered pgbackrest_exporter) and takes a full backup; the mark
- * stays while that backup cannot run, and is gone once it completes.
+ * stays while that backup cannot run, and is gone once it completes; a point-in-time restore to a
+ * time the gap may hold is refused before anything is restored.
  */
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runServerBinary } from "../binaries";
+import { chownToServer, runServerBinary, serverCommand } from "../binaries";
 import { ROOT } from "../root";
-import { backupRun, metricValue, pgbackrestArgs, startArchivingServer, startBackupServer, startRepositoryExporter, stopBackupServer } from "./pgbackrest";
+import { backupRun, metricValue, moveContainerPaths, pgbackrestArgs, startArchivingServer, startBackupServer, startRepositoryExporter, stopBackupServer } from "./pgbackrest";
 import { psql, render, waitFor, type PostgresServer, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-wal-gap";
@@ -86,9 +88,25 @@ describe("a WAL gap", () => {
         await waitFor("the exporter reading the new full backup", async () => (await marks()) === 0, 30);
         const seconds = (Date.now() - back) / 1000;
         console.log(`repository back -> a good full backup after the gap: ${seconds.toFixed(1)} s (with both wal-check runs at once; deployed, the next */10 run and a 60 s confirmation come first)`);
-        const info = JSON.parse(pgbackrest(["info", "--output=json"]))[0].backup as { type: string; annotation?: Record<string, string> }[];
+        const info = JSON.parse(pgbackrest(["info", "--output=json"]))[0].backup as { type: string; label: string; annotation?: Record<string, string> }[];
         expect(info.filter((b) => b.type === "full").map((b) => Object.keys(b.annotation ?? {}))).toEqual([["flowviz-wal-gap"], []]);
         // found again with the new full backup in place: the gap lies before it, nothing to do
         expect(backupRun(rendered, "wal-check", CONFIRM)).not.toMatch(/backup command/);
+
+        // a point-in-time restore to a time after the marked backup and before the next full one is refused before anything is restored
+        const target = new Date(back).toISOString();
+        const stack = parse(readFileSync(`${BASE}/Pulumi.gap.yaml`, "utf8"));
+        stack.config["flowviz:postgres"].restore = { id: "into-gap", target, replaceData: true };
+        writeFileSync(`${BASE}/Pulumi.into-gap.yaml`, stringify(stack));
+        const restore = render(`${BASE}/Pulumi.into-gap.yaml`, `${BASE}/render-into-gap`);
+        const volume = `${BASE}/volumes/into-gap`;
+        moveContainerPaths(restore, volume, REPO);
+        mkdirSync(volume, { recursive: true });
+        chownToServer(BASE);
+        const start = spawnSync(...serverCommand("sh", [join(restore.files, "postgres", "start.sh")], { asServerUser: true }), { encoding: "utf8", env: { ...process.env, PGDATA: `${volume}/pgdata` } });
+        expect(start.status).toBe(1);
+        expect(start.stderr).toContain(`restore into-gap: refused: the archive has a WAL gap (segments ${info.find((b) => b.annotation)!.annotation!["flowviz-wal-gap"]}, dropped while the repository was unreachable)`);
+        expect(start.stderr).toMatch(/Choose a target before .* UTC or after .* UTC/);
+        expect(existsSync(`${volume}/pgdata/PG_VERSION`)).toBe(false);
     });
 });

@@ -179,6 +179,32 @@ describe("PostgreSQL's start script", () => {
         expect(run({ restore: true, marker: true }).calls).toEqual(["entrypoint postgres"]);
         expect(run({}).calls).toEqual(["entrypoint postgres"]);
     });
+    it("refuses a time target that may lie in a marked WAL gap, naming the gap, both backups and the times to choose from", () => {
+        const t = (iso: string) => Date.parse(iso) / 1000;
+        const info = JSON.stringify([
+            {
+                backup: [
+                    { label: "20261201-010000F", type: "full", timestamp: { start: t("2026-12-01T01:00:00Z"), stop: t("2026-12-01T01:10:00Z") }, annotation: { "flowviz-wal-gap": "000000010000000000000009-00000001000000000000000C" } },
+                    { label: "20261201-010000F_20261202-010000D", type: "diff", timestamp: { start: t("2026-12-02T01:00:00Z"), stop: t("2026-12-02T01:05:00Z") } },
+                    { label: "20261203-120000F", type: "full", timestamp: { start: t("2026-12-03T12:00:00Z"), stop: t("2026-12-03T12:20:00Z") } },
+                ],
+            },
+        ]);
+        const run = (target: string) => {
+            const dir = standIns({ pgbackrest: `case "$*" in *info*) echo '${info}' ;; esac`, entrypoint: "exit 0" });
+            mkdirSync(join(dir, "data", "pgdata"), { recursive: true });
+            const script = postgresStartScript({ command: "pgbackrest --stanza=flowviz", dataDir: `${dir}/data/pgdata`, dirs: [`${dir}/data/run`], restore: { id: "r1", target }, entrypoint: ["entrypoint", "postgres"] });
+            const r = spawnSync("/bin/sh", ["-c", script], { env: { PATH: `${dir}/bin:/usr/bin:/bin` }, encoding: "utf8" });
+            return { status: r.status, stderr: r.stderr, restored: calls(dir).some((c) => c.includes(" restore ")) };
+        };
+        const inGap = run("2026-12-02T08:00:00Z");
+        expect(inGap.status).toBe(1);
+        expect(inGap.restored).toBe(false);
+        expect(inGap.stderr).toContain("restore r1: refused: the archive has a WAL gap (segments 000000010000000000000009-00000001000000000000000C, dropped while the repository was unreachable) after full backup 20261201-010000F, which ended 2026-12-01 01:10:00 UTC");
+        expect(inGap.stderr).toContain("Choose a target before 2026-12-01 01:10:00 UTC or after 2026-12-03 12:20:00 UTC");
+        for (const fine of ["2026-12-01T00:30:00Z", "2026-12-04T00:00:00Z", "latest", "lsn:0/3000060"]) expect(run(fine), fine).toMatchObject({ status: 0, restored: true });
+    });
+
     it("never restores over a volume that holds a cluster", () => {
         const r = run({ restore: true, pgVersion: true });
         expect(r.status).toBe(1);
