@@ -66,6 +66,12 @@ function clusterFigures(c: StackConfig): string[] {
     ];
 }
 
+function credentialsOf(s3: NonNullable<StackConfig["postgres"]["backups"]["s3"]>): string {
+    if (s3.keyType === "web-id") return `web identity (the backup pods' ServiceAccount: ${Object.entries(s3.serviceAccountAnnotations ?? {}).map(([k, v]) => `${k}=${v}`).join(", ")}; STS on 443)`;
+    if (s3.keyType === "auto") return `the node's role from the instance metadata address${s3.metadataEndpoint ? ` (${s3.metadataEndpoint}, the backup pods alone)` : ""}`;
+    return "the secrets backupS3AccessKey and backupS3SecretKey";
+}
+
 function backupFigures(c: StackConfig): string[] {
     const b = c.postgres.backups;
     const repository = backupRepository(c);
@@ -74,7 +80,8 @@ function backupFigures(c: StackConfig): string[] {
     const gap = longestGapSeconds([b.schedule.full]) / 86400;
     const where = repository === "posix" ? `posix volume ${b.repositorySize}` : `s3 ${b.s3?.bucket} at ${b.s3?.endpoint}`;
     return [
-        `backups: ${where}, encrypted; WAL archived at least every ${b.archiveTimeout} (RPO), full "${b.schedule.full}", differential "${b.schedule.diff}" (UTC)`,
+        `backups: ${where}, encrypted; WAL archived at least every ${b.archiveTimeout} (RPO), full "${b.schedule.full}", differential "${b.schedule.diff}", verify "${b.schedule.verify}", WAL gap check "${b.schedule.walCheck}" (UTC), each run outside PostgreSQL's pod`,
+        ...(repository === "s3" ? [`backup credentials: ${credentialsOf(b.s3!)}`] : []),
         `recovery window: (retention.full ${b.retention.full} - 1) x ${+gap.toFixed(2)} days between full backups = ${+((guaranteedWindowSeconds(c)) / 86400).toFixed(2)} days of ${b.retention.recoveryWindowDays} required`,
         ...(repository === "posix" ? [`backup repository: ${repositoryNeed(c).arithmetic} = ${Math.ceil(repositoryNeed(c).bytes / 1024 ** 3)}Gi of ${b.repositorySize}`] : []),
     ];

@@ -59,6 +59,7 @@ describe("npm run check", () => {
         expect(r.out).toMatch(/server connections: .* = 60 of max_connections 200 - 3 reserved - 5 admin = 192/);
         expect(r.out).toMatch(/PostgreSQL memory: .* = 4160Mi of 8Gi/);
         expect(r.out).toMatch(/connections: \d+ read from the rendered files .*, each allowed by its NetworkPolicies/);
+        expect(r.out).toContain("backup credentials: web identity (the backup pods' ServiceAccount: eks.amazonaws.com/role-arn=arn:aws:iam::123456789012:role/flowviz-prod-backups; STS on 443)");
     });
 
     it("prints a CloudNativePG stack's Cluster, the operator's connections and its Barman Cloud backups", () => {
