@@ -14,6 +14,7 @@ import { grafanaAccess, noAdminApis, valkeyAcl } from "./services";
 import { databaseRoles } from "./roles";
 import { cloudnativePgPolicy } from "./cloudnative-pg";
 import { renderedConnections } from "./connections";
+import { backupPath } from "./backups";
 
 export type Policy = ResourceValidationPolicy | StackValidationPolicy;
 
@@ -232,6 +233,7 @@ export const POLICIES: Policy[] = [
     podSecurity,
     networkPolicies,
     renderedConnections,
+    backupPath,
     connectionCapacity,
     dataPathPolicy,
     namespaceLevels,

@@ -1,0 +1,64 @@
+/**
+ * The way backups reach PostgreSQL, as rendered: pgBackRest's TLS server beside it lets in one
+ * client certificate's name for the one stanza, against a CA of the stack's; the backup runs
+ * reach it over TLS only, verifying it against a CA of the stack's. Read from every rendered
+ * pgbackrest.conf, whichever ConfigMap, Secret or upload holds it.
+ */
+import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+import { deploysComponent, DOCKER, iniSections, K8S, unwrap } from "./resources";
+
+/** A CA file that trusts the public web: any public CA could vouch for a client or for PostgreSQL. */
+const SYSTEM_BUNDLE = /^\/etc\/(ssl|pki)\/|ca-certificates|ca-bundle/;
+
+/** Every rendered pgbackrest.conf, by where it was found. */
+function pgbackrestConfs(resources: PolicyResource[]): [string, string][] {
+    const out: [string, string][] = [];
+    for (const r of resources) {
+        if (r.type === K8S.configMap || r.type === K8S.secret) {
+            const data = { ...((unwrap(r.props.data) ?? {}) as Record<string, unknown>), ...((unwrap(r.props.stringData) ?? {}) as Record<string, unknown>) };
+            for (const [k, v] of Object.entries(data)) if (k === "pgbackrest.conf" || k.endsWith("__pgbackrest.conf")) out.push([`${r.name}: ${k}`, String(unwrap(v))]);
+        }
+        if (r.type === DOCKER.container) {
+            for (const u of (unwrap(r.props.uploads) ?? []) as { file: string; content: unknown }[]) if (u.file.endsWith("/pgbackrest.conf")) out.push([`${r.name}: ${u.file}`, String(unwrap(u.content))]);
+        }
+    }
+    return out;
+}
+
+/** What a rendered pgbackrest.conf lets through on the way between the backup runs and PostgreSQL. */
+export function backupPathViolations(where: string, text: string): string[] {
+    const out: string[] = [];
+    const sections = iniSections(text);
+    const g = sections.global ?? {};
+    if (g["tls-server-address"] !== undefined || g["tls-server-auth"] !== undefined) {
+        const auth = (g["tls-server-auth"] ?? "").split(/\s+/).filter(Boolean);
+        if (auth.length === 0) out.push(`${where}: pgBackRest's TLS server names no client (tls-server-auth)`);
+        for (const a of auth) {
+            const [names, stanzas] = a.split("=");
+            if (!names || !stanzas || names.split(",").some((n) => n === "*") || stanzas.split(",").some((s) => s === "*")) out.push(`${where}: tls-server-auth=${a} lets in any client or any stanza; one client certificate's name for the one stanza`);
+        }
+        const ca = g["tls-server-ca-file"];
+        if (!ca || SYSTEM_BUNDLE.test(ca)) out.push(`${where}: tls-server-ca-file is ${ca ?? "unset"}; the TLS server must trust only the stack's client CA`);
+    }
+    for (const [stanza, o] of Object.entries(sections).filter(([name]) => name !== "" && name !== "global")) {
+        if (!o["pg1-host"]) continue;
+        if (o["pg1-host-type"] !== "tls") out.push(`${where}: [${stanza}] reaches PostgreSQL as pg1-host-type ${o["pg1-host-type"] ?? "ssh (the default)"}; only TLS with a client certificate`);
+        const ca = o["pg1-host-ca-file"];
+        if (!ca || SYSTEM_BUNDLE.test(ca)) out.push(`${where}: [${stanza}] pg1-host-ca-file is ${ca ?? "unset"}; the backup runs must verify PostgreSQL's server against the stack CA`);
+        if (!o["pg1-host-cert-file"] || !o["pg1-host-key-file"]) out.push(`${where}: [${stanza}] presents no client certificate (pg1-host-cert-file, pg1-host-key-file)`);
+    }
+    return out;
+}
+
+export const backupPath: StackValidationPolicy = {
+    name: "backup-path",
+    description:
+        "pgBackRest's TLS server beside PostgreSQL lets in one client certificate's name for the one stanza against the stack's client CA, and the backup runs reach it over TLS with a client certificate, verifying it against the stack CA; as rendered, in every pgbackrest.conf. Fails closed: backup runs without a TLS server to reach are refused.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+        const confs = pgbackrestConfs(args.resources);
+        for (const [where, text] of confs) for (const v of backupPathViolations(where, text)) report(v);
+        const server = confs.some(([, t]) => iniSections(t).global?.["tls-server-auth"] !== undefined);
+        if (deploysComponent(args.resources, "backup") && !server) report("backup runs are deployed but no rendered pgbackrest.conf configures pgBackRest's TLS server beside PostgreSQL: the way they reach it cannot be checked");
+    },
+};
