@@ -18,10 +18,10 @@ const FOLDERS: [string, string][] = [
     ["pgbackrest-exporter", "/etc/pgbackrest"],
 ];
 
-/** Every container path of a render moved onto folders of the test: the data volume, the repository, each container's config folder. */
-export function moveContainerPaths(r: Rendered, volume: string, repo: string): void {
+/** Every container path of a render (or of some of its services) moved onto folders of the test: the data volume, the repository, each container's config folder. */
+export function moveContainerPaths(r: Rendered, volume: string, repo: string, services = FOLDERS.map(([s]) => s)): void {
     const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
-    for (const [service, mountPath] of FOLDERS) {
+    for (const [service, mountPath] of FOLDERS.filter(([s]) => services.includes(s))) {
         const folder = join(r.files, service);
         if (!existsSync(folder)) continue;
         const map: [string, string][] = [
@@ -65,7 +65,8 @@ export function backupRun(r: Rendered, run: string, env: Record<string, string> 
  */
 export async function startRepositoryExporter(r: Rendered, repo: string, interval = 2): Promise<{ metrics: () => Promise<Map<string, number>>; stop: () => void }> {
     const dir = join(r.files, "pgbackrest-exporter");
-    moveContainerPaths(r, "/nonexistent-data-volume", repo);
+    // the exporter mounts no data volume
+    moveContainerPaths(r, "", repo, ["pgbackrest-exporter"]);
     const command = (r.container("pgbackrest-exporter").entrypoints as string[]).map((a) => a.split("/etc/pgbackrest").join(dir).replace(/^--collect\.interval=\d+$/, `--collect.interval=${interval}`));
     const listen = command.find((a) => a.startsWith("--web.listen-address="))!.split("=")[1]!;
     const p = spawn(...serverCommand("pgbackrest-exporter", command.slice(1), { asServerUser: true }), { stdio: "ignore", detached: true });
