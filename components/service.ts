@@ -75,7 +75,7 @@ export interface ScheduledRun {
  * loop down) still starts within the deadline, a failed one is retried with a growing pause,
  * and a few finished ones are kept to read.
  */
-export const SCHEDULED_RUNS = { retries: 3, startingDeadlineSeconds: 3600, keptRuns: 3 } as const;
+export const SCHEDULED_RUNS = { retries: 3, retriesAtDeploy: 6, startingDeadlineSeconds: 3600, keptRuns: 3 } as const;
 
 /** How a service shuts down cleanly: the signal that starts its graceful shutdown, and how long that may take. */
 export interface GracefulStop {

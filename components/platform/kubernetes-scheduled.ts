@@ -42,7 +42,9 @@ export function scheduledRuns(
             ),
         );
         if (run.atDeploy) {
-            out.push(new k8s.batch.v1.Job(`${name}-deploy`, { metadata: meta, spec: { ...job, ttlSecondsAfterFinished: 86400 } }, { ...opts, deleteBeforeReplace: true }));
+            // created with the service it serves, which may take minutes to become ready: retried for about ten
+            const deploy = { ...job, backoffLimit: SCHEDULED_RUNS.retriesAtDeploy, ttlSecondsAfterFinished: 86400 };
+            out.push(new k8s.batch.v1.Job(`${name}-deploy`, { metadata: meta, spec: deploy }, { ...opts, deleteBeforeReplace: true }));
         }
     }
     return out;
