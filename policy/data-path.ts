@@ -29,7 +29,8 @@ export function hbaRules(text: string): HbaRule[] {
 }
 
 const SCRAM_OR_CERT = ["scram-sha-256", "cert", "reject"];
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+\/(3[2])|::1\/128)$/;
+/** PgBouncer's own loopback addresses, exactly: behind a service-mesh sidecar every inbound connection comes from 127.0.0.6. */
+const LOOPBACK = /^(127\.0\.0\.1\/32|::1\/128)$/;
 const TLS_CLIENT_MODES = ["require", "verify-ca", "verify-full"];
 /** A CA file that trusts the public web: any public CA could vouch for "PostgreSQL". */
 const SYSTEM_BUNDLE = /^\/etc\/(ssl|pki)\/|ca-certificates|ca-bundle/;
