@@ -8,10 +8,10 @@ import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { isIP } from "node:net";
 import { parse } from "yaml";
 import { activeClusters, iniSections, K8S, podTemplate, unwrap } from "./resources";
-import { NetworkModel, type Destination, type Pod } from "./network";
+import { INSTANCE_METADATA, NetworkModel, type Destination, type Pod } from "./network";
 
-/** Where pgBackRest's `repo1-s3-key-type=auto` and Barman Cloud's IAM role without web identity get credentials: the instance metadata service. */
-export const INSTANCE_METADATA = { ip: "169.254.169.254", port: 80 };
+export { INSTANCE_METADATA };
+
 /** Where a web identity token is traded for credentials (pgBackRest's web-id, the AWS SDKs' default). */
 export const STS = { host: "sts.amazonaws.com", port: 443 };
 /** The cluster's DNS, which a render does not hold. */

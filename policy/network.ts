@@ -37,6 +37,9 @@ interface Policy {
     spec: { podSelector?: Selector; policyTypes?: string[]; ingress?: Rule[]; egress?: Rule[] };
 }
 
+/** Where pgBackRest's `repo1-s3-key-type=auto` and Barman Cloud's IAM role without web identity get credentials: the instance metadata service. */
+export const INSTANCE_METADATA = { ip: "169.254.169.254", port: 80 };
+
 /** The address a host-network pod has as a peer: some node's. */
 export const NODE_ADDRESS = "10.0.0.5";
 /** Ranges a name outside the cluster never resolves to: where the node's own credentials and services live. */

@@ -13,6 +13,7 @@ import { BACKUP_INVARIANTS } from "./backups";
 import { CNPG_INVARIANTS } from "./cloudnative-pg";
 import { imageTag } from "./images";
 import { isPrivateOrLoopback } from "../policy/platform";
+import { inCidr, INSTANCE_METADATA } from "../policy/network";
 
 export type { CheckContext, Invariant, Violation } from "./invariant";
 import type { CheckContext, Invariant, Violation } from "./invariant";
@@ -204,6 +205,17 @@ const ports: Invariant[] = [
         check(c, ctx) {
             if (c.platform !== "docker" || isPrivateOrLoopback(c.docker.bindAddress)) return [];
             return [{ key: "docker.bindAddress", message: `is ${c.docker.bindAddress}, which would publish PostgreSQL, PgBouncer and the rest ${c.docker.bindAddress === "0.0.0.0" ? "on every interface" : "on a public address"}; use 127.0.0.1 (the default) or a private address: ${setCommand(ctx, "docker.bindAddress", "127.0.0.1")}` }];
+        },
+    },
+    {
+        title: "the API's outside calls leave the metadata address out",
+        rule: "no app.egress cidr covers the cloud instance metadata address (169.254.169.254): a pod that reaches it holds the node's cloud role",
+        check(c, ctx) {
+            return c.app.egress.flatMap((e, i) =>
+                inCidr(INSTANCE_METADATA.ip, e.cidr)
+                    ? [{ key: `app.egress[${i}].cidr`, message: `is ${e.cidr} (${e.reason}), which covers the cloud metadata address ${INSTANCE_METADATA.ip}: the API could take the node's cloud role. Name the service's own addresses (${setCommand(ctx, `app.egress[${i}].cidr`, "198.51.100.0/24")}); the internet without private and link-local ranges is several cidrs, never 0.0.0.0/0` }]
+                    : [],
+            );
         },
     },
     {
