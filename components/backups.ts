@@ -38,10 +38,10 @@ export const IMAGE_CONTEXT = "images/postgres-pgbackrest";
 const CERTIFICATES_EVERY_MINUTES = 5;
 /** the backup runs' service; the TLS server lets in its certificate's common name alone */
 export const BACKUP_RUNS = "postgres-backup";
-const SERVER_DIR = "/etc/pgbackrest";
-const RUNS_DIR = "/etc/pgbackrest";
-const RUNS_LOCKS = "/tmp/pgbackrest";
-const EXPORTER_DIR = "/etc/pgbackrest";
+/** where the TLS server, the runs and the exporter mount their files (each its own container) */
+const DIR = "/etc/pgbackrest";
+/** the runs' and the exporter's locks, on their scratch folder */
+const SCRATCH_LOCKS = "/tmp/pgbackrest";
 
 export interface BackupArgs {
     cipherPass: pulumi.Input<string>;
@@ -64,7 +64,7 @@ export interface BackupArgs {
     postgresHost: string;
     /** the address the exporter listens on */
     listenAddress: string;
-    /** Kubernetes: the outside addresses the runs need (the object store, its credentials' source) and their workload identity */
+    /** Kubernetes: the outside addresses the repository's readers need (the object store, its credentials' source) and their workload identity */
     egress?: ExternalEgress[];
     workloadIdentity?: ServiceSpec["workloadIdentity"];
 }
@@ -131,10 +131,10 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         name: "postgres-backup-server",
         component: "backup",
         image,
-        command: ["/bin/sh", `${SERVER_DIR}/server.sh`],
-        configDir: SERVER_DIR,
+        command: ["/bin/sh", `${DIR}/server.sh`],
+        configDir: DIR,
         files: [
-            ...files(SERVER_DIR, { kind: "server", port: PGBACKREST_TLS_PORT, tls: tlsIn(SERVER_DIR, "server"), client: BACKUP_RUNS }, LOCKS),
+            ...files(DIR, { kind: "server", port: PGBACKREST_TLS_PORT, tls: tlsIn(DIR, "server"), client: BACKUP_RUNS }, LOCKS),
             ...certificateFiles(a.serverCertificate, "server"),
             // the client CAs: only a certificate they signed, with the runs' name, gets in
             caFile(a.clientCaPem),
@@ -144,7 +144,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
                     psql: `psql -X -q -v ON_ERROR_STOP=1 -h ${SOCKET_DIR} -p ${POSTGRES_PORT} -U ${SUPERUSER} -d ${s.database}`,
                     endpoints: a.certificates,
                     everyMinutes: CERTIFICATES_EVERY_MINUTES,
-                    exec: `pgbackrest --config=${SERVER_DIR}/${CONF} server`,
+                    exec: `pgbackrest --config=${DIR}/${CONF} server`,
                 }),
             },
         ],
@@ -157,18 +157,30 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         runAs: a.runAs,
     };
 
-    const runs: ServiceSpec = {
-        name: BACKUP_RUNS,
-        component: "backup",
+    // what every reader of the repository has: the image, its own scratch folder for locks, the repository (a
+    // borrowed posix volume, or the store and its credentials' source) and its identity there
+    const readsRepository = {
         image,
         build,
-        command: ["/bin/sh", `${RUNS_DIR}/backup.sh`],
-        configDir: RUNS_DIR,
+        runAs: a.runAs,
+        scratch: ["/tmp"],
+        replicas: 1,
+        borrowedVolumes: repository === "posix" ? [{ service: "postgres", name: "repo", mountPath: REPO_MOUNT }] : undefined,
+        egress: a.egress,
+        workloadIdentity: a.workloadIdentity,
+    } satisfies Partial<ServiceSpec>;
+
+    const runs: ServiceSpec = {
+        ...readsRepository,
+        name: BACKUP_RUNS,
+        component: "backup",
+        command: ["/bin/sh", `${DIR}/backup.sh`],
+        configDir: DIR,
         files: [
-            ...files(RUNS_DIR, { kind: "repository", retention: s.backups.retention, postgres: { host: a.postgresHost, port: PGBACKREST_TLS_PORT, tls: tlsIn(RUNS_DIR, "client") } }, RUNS_LOCKS),
+            ...files(DIR, { kind: "repository", retention: s.backups.retention, postgres: { host: a.postgresHost, port: PGBACKREST_TLS_PORT, tls: tlsIn(DIR, "client") } }, SCRATCH_LOCKS),
             ...certificateFiles(a.runsCertificate, "client"),
             caFile(a.serverCaPem),
-            { path: "backup.sh", content: backupRunScript({ command: command(RUNS_DIR), awkFile: `${RUNS_DIR}/wal-gaps.awk` }) },
+            { path: "backup.sh", content: backupRunScript({ command: command(DIR), awkFile: `${DIR}/wal-gaps.awk` }) },
             { path: "wal-gaps.awk", content: WAL_GAPS_AWK },
         ],
         workload: "scheduled",
@@ -179,43 +191,30 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
             { name: "verify", cron: s.backups.schedule.verify, args: ["verify"] },
             { name: "wal-check", cron: s.backups.schedule.walCheck, args: ["wal-check"] },
         ],
-        borrowedVolumes: repository === "posix" ? [{ service: "postgres", name: "repo", mountPath: REPO_MOUNT }] : undefined,
-        scratch: ["/tmp"],
         resources: { cpu: "1", memory: "512Mi" },
-        replicas: 1,
-        runAs: a.runAs,
-        egress: a.egress,
-        workloadIdentity: a.workloadIdentity,
         dependsOn: ["postgres"],
     };
 
     // what the repository holds, read by pgBackRest itself (the image carries Debian's prometheus-pgbackrest-exporter)
     const exporter: ServiceSpec = {
+        ...readsRepository,
         name: "pgbackrest-exporter",
         component: "exporter",
-        image,
-        build,
         command: [
             "prometheus-pgbackrest-exporter",
-            `--backrest.config=${EXPORTER_DIR}/${CONF}`,
-            `--backrest.config-include-path=${EXPORTER_DIR}/pgbackrest/conf.d`,
+            `--backrest.config=${DIR}/${CONF}`,
+            `--backrest.config-include-path=${DIR}/pgbackrest/conf.d`,
             listenFlag(a.listenAddress, FIXED_PORTS["pgbackrest-exporter"]),
             // a repository changes when a run ends; a minute is plenty, and each collection lists it
             "--collect.interval=60",
         ],
-        configDir: EXPORTER_DIR,
-        files: files(EXPORTER_DIR, { kind: "repository", retention: s.backups.retention }, RUNS_LOCKS),
+        configDir: DIR,
+        files: files(DIR, { kind: "repository", retention: s.backups.retention }, SCRATCH_LOCKS),
         ...metricsEndpoint(PGBACKREST_EXPORTER.job, FIXED_PORTS["pgbackrest-exporter"]),
         // PostgreSQL's image has bash, not wget or nc: the port answers
         health: { exec: ["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${FIXED_PORTS["pgbackrest-exporter"]}`] },
-        borrowedVolumes: runs.borrowedVolumes,
-        scratch: ["/tmp"],
         resources: EXPORTER_RESOURCES,
-        replicas: 1,
         workload: "deployment",
-        runAs: a.runAs,
-        egress: a.egress,
-        workloadIdentity: a.workloadIdentity,
     };
 
     return {

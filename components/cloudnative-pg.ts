@@ -148,7 +148,7 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
                             labels,
                             archive: s3 ? { objectStore, serverName: clusterName } : undefined,
                             recovery: recovery && { objectStore, ...recovery },
-                            serviceAccountAnnotations: backupWorkloadIdentity(s3)?.annotations,
+                            serviceAccountAnnotations: backupWorkloadIdentity(s3),
                         }),
                     ),
                 },

@@ -2,6 +2,7 @@
 import { isIP } from "node:net";
 import type { StackConfig } from "../stack/schema";
 import { PUBLIC_INTERNET, type ExternalEgress } from "./service";
+import { STS } from "../policy/network";
 
 /** Where a host:port goes: an address is itself (/32); a name resolves somewhere on the public internet. */
 function toward(host: string, port: number, reason: string): ExternalEgress {
@@ -30,15 +31,12 @@ export function objectStorageEgress(endpoint: string, cidrs: string[] | undefine
     return cidrs ? { cidrs, ports: [Number(port)], reason } : toward(host!, Number(port), reason);
 }
 
-/** pgBackRest's STS endpoint for web identity credentials (its S3 storage driver calls the global endpoint over HTTPS). */
-export const STS_ENDPOINT = "sts.amazonaws.com:443";
-
 /**
  * Where the backup pods get the store's credentials: STS over HTTPS (web-id), the instance
  * metadata address on its port and nothing else of the link-local range (auto); nowhere with shared keys.
  */
 export function backupCredentialEgress(s3: NonNullable<StackConfig["postgres"]["backups"]["s3"]>): ExternalEgress[] {
-    if (s3.keyType === "web-id") return [toward(STS_ENDPOINT.split(":")[0]!, Number(STS_ENDPOINT.split(":")[1]), "STS: the backup role's credentials for the projected token (keyType web-id)")];
+    if (s3.keyType === "web-id") return [toward(STS.host, STS.port, "STS: the backup role's credentials for the projected token (keyType web-id)")];
     if (s3.keyType === "auto" && s3.metadataEndpoint) {
         const [ip, port] = s3.metadataEndpoint.split(":");
         return [{ cidrs: [`${ip}/32`], ports: [Number(port)], reason: "instance metadata: the node's IAM role for the backup repository (keyType auto)" }];
@@ -47,10 +45,7 @@ export function backupCredentialEgress(s3: NonNullable<StackConfig["postgres"]["
 }
 
 /** The backup pods' workload identity (keyType web-id): their ServiceAccount's annotations. */
-export function backupWorkloadIdentity(s3: StackConfig["postgres"]["backups"]["s3"]): { annotations: Record<string, string>; reason: string } | undefined {
-    if (s3?.keyType !== "web-id" || !s3.serviceAccountAnnotations) return undefined;
-    return { annotations: s3.serviceAccountAnnotations, reason: "pgBackRest's credentials for the backup repository (keyType web-id)" };
-}
+export const backupWorkloadIdentity = (s3: StackConfig["postgres"]["backups"]["s3"]): Record<string, string> | undefined => (s3?.keyType === "web-id" ? s3.serviceAccountAnnotations : undefined);
 
 /** The API's declared outside calls (app.egress). */
 export const appEgress = (list: StackConfig["app"]["egress"]): ExternalEgress[] => list.map((e) => ({ cidrs: [e.cidr], ports: e.ports, reason: e.reason }));

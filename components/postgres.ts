@@ -59,6 +59,7 @@ export class Postgres extends pulumi.ComponentResource {
         const s3 = backupRepository({ platform: args.platform.kind, postgres: s }) === "s3" ? s.backups.s3 : undefined;
         // PostgreSQL's pod archives, the backup runs back up: both reach the store and its credentials' source
         const storeEgress = s3 ? [objectStorageEgress(s3.endpoint, args.objectStorageCidrs), ...backupCredentialEgress(s3)] : undefined;
+        const workloadIdentity = backupWorkloadIdentity(s3);
         const serverArgs = ["postgres", "-c", `config_file=${CONFIG_DIR}/postgresql.conf`, "-c", `hba_file=${CONFIG_DIR}/pg_hba.conf`];
         const backups = backupParts(
             {
@@ -75,7 +76,7 @@ export class Postgres extends pulumi.ComponentResource {
                 postgresHost: args.platform.namesOf(name).dnsNames[0]!,
                 listenAddress: args.platform.listenAddress,
                 egress: storeEgress,
-                workloadIdentity: backupWorkloadIdentity(s3),
+                workloadIdentity,
             },
             { platform: args.platform.kind, postgres: s },
         );
@@ -119,7 +120,7 @@ export class Postgres extends pulumi.ComponentResource {
             runAs,
             reachableFrom: [...args.clients, `${name}-roles`],
             egress: storeEgress,
-            workloadIdentity: backupWorkloadIdentity(s3),
+            workloadIdentity,
         };
         args.platform.deploy(server, this);
         if (backups) {

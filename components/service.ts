@@ -140,8 +140,8 @@ export interface ServiceSpec {
     metrics?: ScrapeTarget;
     /** reads the Kubernetes API to discover pods (ServiceAccount + Role on Kubernetes; nothing on Docker) */
     discoversPods?: boolean;
-    /** Kubernetes: the pods run as a ServiceAccount of their own carrying these annotations, which bind it to a cloud role (workload identity); no Kubernetes permission comes with it */
-    workloadIdentity?: { annotations: Record<string, string>; reason: string };
+    /** Kubernetes: annotations of the pods' own ServiceAccount that bind it to a cloud role (workload identity); no Kubernetes permission comes with them */
+    workloadIdentity?: Record<string, string>;
     /** Kubernetes: the pod checks callers' tokens (TokenReview) and permissions (SubjectAccessReview): it gets a service account allowed exactly that */
     reviewsTokens?: boolean;
     /** containers that run beside every replica and reach it on loopback */

@@ -4,7 +4,7 @@
  * TLS server and the repository directly. Kubernetes runs each as a CronJob; Docker runs the
  * schedule loop (schedule-loop.ts) in a container of its own.
  */
-import { GENERATED } from "./format";
+import { GENERATED, shellScript } from "./format";
 import { STANZA, WAL_GAP_ANNOTATION } from "./pgbackrest";
 
 export { WAL_GAP_ANNOTATION };
@@ -38,10 +38,7 @@ export const WAL_GAPS_AWK = [
  * with the gap (the alert reads the mark) and takes a new full backup, which carries none.
  */
 export function backupRunScript(i: { command: string; awkFile: string }): string {
-    return [
-        "#!/bin/sh",
-        `# ${GENERATED}`,
-        "set -eu",
+    return shellScript([
         `pgbr() { ${i.command} "$@"; }`,
         "# the newest full backup: its label and its first WAL segment",
         "newest_full() { pgbr info --output=text | awk '/^ *full backup:/ { label = $3; f = 1; next } / backup:/ { f = 0 } f && /wal start\\/stop:/ { start = $3; newest = label } END { if (newest != \"\") print newest, start }'; }",
@@ -79,6 +76,5 @@ export function backupRunScript(i: { command: string; awkFile: string }): string
         "    exit 2",
         "    ;;",
         "esac",
-        "",
-    ].join("\n");
+    ]);
 }

@@ -4,7 +4,7 @@
  * flowviz_ops.certificates, which postgres_exporter reads: the expiry alerts watch what runs,
  * not what was issued.
  */
-import { GENERATED } from "./format";
+import { shellScript } from "./format";
 
 /** A TLS server whose certificate is read: PostgreSQL's protocol negotiates TLS first (STARTTLS), Valkey speaks it directly. */
 export interface CertificateEndpoint {
@@ -16,24 +16,23 @@ export interface CertificateEndpoint {
 
 /** A loop that records each server's certificate expiry every `everyMinutes`, then (when given) `exec`s the container's own process alongside it. */
 export function certificateWatchScript(i: { psql: string; endpoints: CertificateEndpoint[]; everyMinutes: number; exec?: string }): string {
-    return [
-        "#!/bin/sh",
-        `# ${GENERATED}`,
-        "set -u",
-        `sql() { ${i.psql} "$@"; }`,
-        "# the expiry of each server's certificate as it presents it (a failed read leaves checked_at behind)",
-        "certificates() {",
-        ...i.endpoints.map(
-            (c) =>
-                `    end=$(openssl s_client -connect ${c.host}:${c.port} -servername ${c.host}${c.protocol === "postgres" ? " -starttls postgres" : ""} </dev/null 2>/dev/null | openssl x509 -noout -enddate) && ` +
-                `sql -c "INSERT INTO flowviz_ops.certificates (name, not_after) VALUES ('${c.name}', to_timestamp($(date -u -d "\${end#notAfter=}" +%s))) ON CONFLICT (name) DO UPDATE SET not_after = excluded.not_after, checked_at = now()" >/dev/null || echo "could not read the certificate of ${c.name}" >&2`,
-        ),
-        "}",
-        "watch() {",
-        "    until sql -At -c 'SELECT 1' >/dev/null 2>&1; do sleep 5; done",
-        `    while :; do certificates; sleep ${i.everyMinutes * 60}; done`,
-        "}",
-        ...(i.exec ? ["watch &", `exec ${i.exec}`] : ["watch"]),
-        "",
-    ].join("\n");
+    return shellScript(
+        [
+            `sql() { ${i.psql} "$@"; }`,
+            "# the expiry of each server's certificate as it presents it (a failed read leaves checked_at behind)",
+            "certificates() {",
+            ...i.endpoints.map(
+                (c) =>
+                    `    end=$(openssl s_client -connect ${c.host}:${c.port} -servername ${c.host}${c.protocol === "postgres" ? " -starttls postgres" : ""} </dev/null 2>/dev/null | openssl x509 -noout -enddate) && ` +
+                    `sql -c "INSERT INTO flowviz_ops.certificates (name, not_after) VALUES ('${c.name}', to_timestamp($(date -u -d "\${end#notAfter=}" +%s))) ON CONFLICT (name) DO UPDATE SET not_after = excluded.not_after, checked_at = now()" >/dev/null || echo "could not read the certificate of ${c.name}" >&2`,
+            ),
+            "}",
+            "watch() {",
+            "    until sql -At -c 'SELECT 1' >/dev/null 2>&1; do sleep 5; done",
+            `    while :; do certificates; sleep ${i.everyMinutes * 60}; done`,
+            "}",
+            ...(i.exec ? ["watch &", `exec ${i.exec}`] : ["watch"]),
+        ],
+        { keepGoing: true },
+    );
 }

@@ -37,6 +37,14 @@ export function iniLines(settings: Record<string, IniValue | undefined>): string
         .map(([k, v]) => `${k} = ${typeof v === "boolean" ? (v ? 1 : 0) : v}`);
 }
 
+/** A word for POSIX sh, single-quoted. */
+export const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** A generated POSIX sh script: the header every one carries, then its lines; `keepGoing` leaves out `-e` (a loop that outlives a failed step). */
+export function shellScript(lines: string[], opts: { keepGoing?: boolean } = {}): string {
+    return ["#!/bin/sh", `# ${GENERATED}`, opts.keepGoing ? "set -u" : "set -eu", ...lines, ""].join("\n");
+}
+
 /** A single-quoted SQL literal or postgresql.conf string. */
 export function quoteLiteral(value: string): string {
     return `'${value.replace(/'/g, "''")}'`;

@@ -3,7 +3,7 @@
  * their own, included), PostgreSQL's archive settings, the start script that restores a
  * data directory before PostgreSQL starts.
  */
-import { GENERATED, quoteLiteral, quantityValue } from "./format";
+import { GENERATED, quoteLiteral, quantityValue, shellQuote, shellScript } from "./format";
 
 /** The annotation a WAL gap leaves on the newest full backup before it (configs/backup-runs.ts); the next full backup carries none. */
 export const WAL_GAP_ANNOTATION = "flowviz-wal-gap";
@@ -194,7 +194,6 @@ export function restoreOptions(target: string): string[] {
     return ["--type=time", `--target=${pgbackrestTime(target)}`, "--target-action=promote"];
 }
 
-const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * PostgreSQL's start: makes the directories pgBackRest and the second socket need on the data
@@ -222,10 +221,7 @@ const GAP_GUARD = [
 
 export function postgresStartScript(i: { command: string; dataDir: string; dirs: string[]; restore?: { id: string; target: string }; entrypoint: string[] }): string {
     const marker = `${i.dataDir}/../restored-${i.restore?.id ?? ""}`;
-    return [
-        "#!/bin/sh",
-        `# ${GENERATED}`,
-        "set -eu",
+    return shellScript([
         `mkdir -p ${i.dirs.join(" ")}`,
         ...(i.restore
             ? [
@@ -245,7 +241,6 @@ export function postgresStartScript(i: { command: string; dataDir: string; dirs:
               ]
             : []),
         `exec ${i.entrypoint.map(shellQuote).join(" ")}`,
-        "",
-    ].join("\n");
+    ]);
 }
 

@@ -4,7 +4,7 @@
  * runs the `atStart` ones once when it starts. A run missed while the loop was down is not made
  * up (Kubernetes' CronJobs do that, within their deadline).
  */
-import { GENERATED } from "./format";
+import { shellQuote, shellScript } from "./format";
 
 /** One cron schedule as the sets of values its fields allow (stack/schedule.ts reads them). */
 export interface CronSets {
@@ -21,8 +21,8 @@ export interface LoopRun {
     name: string;
     /** unset: only at start */
     cron?: CronSets;
-    /** the shell command line of the run */
-    command: string;
+    /** the run's command and arguments */
+    command: string[];
     atStart?: boolean;
 }
 
@@ -33,33 +33,34 @@ function matches(c: CronSets): string {
     return `{ ${inSet("m", c.minute)}; } && { ${inSet("h", c.hour)}; } && { ${inSet("mon", c.month)}; } && ${day}`;
 }
 
+const line = (r: LoopRun) => r.command.map(shellQuote).join(" ");
+
 export function scheduleLoopScript(runs: LoopRun[], retries: number): string {
-    return [
-        "#!/bin/sh",
-        `# ${GENERATED}`,
-        "set -u",
-        `# run NAME COMMAND...: up to ${retries + 1} attempts, 1, 2, 4... minutes apart; a failure never stops the loop`,
-        "run() {",
-        '    name=$1; shift; pause=60; attempt=0',
-        '    until "$@"; do',
-        "        attempt=$((attempt + 1))",
-        `        if [ $attempt -gt ${retries} ]; then echo "$name: failed $attempt times; next at its schedule" >&2; return 0; fi`,
-        '        echo "$name: failed; again in $pause s" >&2; sleep $pause; pause=$((pause * 2))',
-        "    done",
-        "}",
-        ...runs.filter((r) => r.atStart).map((r) => `run ${r.name} ${r.command}`),
-        "last=''",
-        "while :; do",
-        "    now=$(date -u '+%M %H %d %m %w')",
-        '    if [ "$now" != "$last" ]; then',
-        "        last=$now",
-        "        set -- $now",
-        // leading zeros off: cron values are plain numbers
-        "        m=${1#0} h=${2#0} dom=${3#0} mon=${4#0} dow=$5",
-        ...runs.flatMap((r) => (r.cron ? [`        if ${matches(r.cron)}; then run ${r.name} ${r.command}; fi`] : [])),
-        "    fi",
-        "    sleep 10",
-        "done",
-        "",
-    ].join("\n");
+    return shellScript(
+        [
+            `# run NAME COMMAND...: up to ${retries + 1} attempts, 1, 2, 4... minutes apart; a failure never stops the loop`,
+            "run() {",
+            '    name=$1; shift; pause=60; attempt=0',
+            '    until "$@"; do',
+            "        attempt=$((attempt + 1))",
+            `        if [ $attempt -gt ${retries} ]; then echo "$name: failed $attempt times; next at its schedule" >&2; return 0; fi`,
+            '        echo "$name: failed; again in $pause s" >&2; sleep $pause; pause=$((pause * 2))',
+            "    done",
+            "}",
+            ...runs.filter((r) => r.atStart).map((r) => `run ${r.name} ${line(r)}`),
+            "last=''",
+            "while :; do",
+            "    now=$(date -u '+%M %H %d %m %w')",
+            '    if [ "$now" != "$last" ]; then',
+            "        last=$now",
+            "        set -- $now",
+            // leading zeros off: cron values are plain numbers
+            "        m=${1#0} h=${2#0} dom=${3#0} mon=${4#0} dow=$5",
+            ...runs.flatMap((r) => (r.cron ? [`        if ${matches(r.cron)}; then run ${r.name} ${line(r)}; fi`] : [])),
+            "    fi",
+            "    sleep 10",
+            "done",
+        ],
+        { keepGoing: true },
+    );
 }

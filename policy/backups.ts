@@ -4,26 +4,11 @@
  * reach it over TLS only, verifying it against a CA of the stack's. Read from every rendered
  * pgbackrest.conf, whichever ConfigMap, Secret or upload holds it.
  */
-import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { deploysComponent, DOCKER, iniSections, K8S, unwrap } from "./resources";
+import type { StackValidationPolicy } from "@pulumi/policy";
+import { deploysComponent, findFiles, iniSections } from "./resources";
 
 /** A CA file that trusts the public web: any public CA could vouch for a client or for PostgreSQL. */
 const SYSTEM_BUNDLE = /^\/etc\/(ssl|pki)\/|ca-certificates|ca-bundle/;
-
-/** Every rendered pgbackrest.conf, by where it was found. */
-function pgbackrestConfs(resources: PolicyResource[]): [string, string][] {
-    const out: [string, string][] = [];
-    for (const r of resources) {
-        if (r.type === K8S.configMap || r.type === K8S.secret) {
-            const data = { ...((unwrap(r.props.data) ?? {}) as Record<string, unknown>), ...((unwrap(r.props.stringData) ?? {}) as Record<string, unknown>) };
-            for (const [k, v] of Object.entries(data)) if (k === "pgbackrest.conf" || k.endsWith("__pgbackrest.conf")) out.push([`${r.name}: ${k}`, String(unwrap(v))]);
-        }
-        if (r.type === DOCKER.container) {
-            for (const u of (unwrap(r.props.uploads) ?? []) as { file: string; content: unknown }[]) if (u.file.endsWith("/pgbackrest.conf")) out.push([`${r.name}: ${u.file}`, String(unwrap(u.content))]);
-        }
-    }
-    return out;
-}
 
 /** What a rendered pgbackrest.conf lets through on the way between the backup runs and PostgreSQL. */
 export function backupPathViolations(where: string, text: string): string[] {
@@ -56,9 +41,9 @@ export const backupPath: StackValidationPolicy = {
         "pgBackRest's TLS server beside PostgreSQL lets in one client certificate's name for the one stanza against the stack's client CA, and the backup runs reach it over TLS with a client certificate, verifying it against the stack CA; as rendered, in every pgbackrest.conf. Fails closed: backup runs without a TLS server to reach are refused.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
-        const confs = pgbackrestConfs(args.resources);
-        for (const [where, text] of confs) for (const v of backupPathViolations(where, text)) report(v);
-        const server = confs.some(([, t]) => iniSections(t).global?.["tls-server-auth"] !== undefined);
+        const confs = findFiles(args.resources, "pgbackrest.conf");
+        for (const { where, text } of confs) for (const v of backupPathViolations(where, text)) report(v);
+        const server = confs.some(({ text }) => iniSections(text).global?.["tls-server-auth"] !== undefined);
         if (deploysComponent(args.resources, "backup") && !server) report("backup runs are deployed but no rendered pgbackrest.conf configures pgBackRest's TLS server beside PostgreSQL: the way they reach it cannot be checked");
     },
 };

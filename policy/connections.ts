@@ -8,12 +8,8 @@ import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { isIP } from "node:net";
 import { parse } from "yaml";
 import { activeClusters, iniSections, K8S, podTemplate, unwrap } from "./resources";
-import { INSTANCE_METADATA, NetworkModel, type Destination, type Pod } from "./network";
+import { INSTANCE_METADATA, NetworkModel, STS, type Destination, type Pod } from "./network";
 
-export { INSTANCE_METADATA };
-
-/** Where a web identity token is traded for credentials (pgBackRest's web-id, the AWS SDKs' default). */
-export const STS = { host: "sts.amazonaws.com", port: 443 };
 /** The cluster's DNS, which a render does not hold. */
 const KUBE_DNS: Pod = { name: "kube-dns", namespace: "kube-system", labels: { "k8s-app": "kube-dns" }, hostNetwork: false };
 /** The Kubernetes API, as pods reach it: the `kubernetes` Service's 443, which the node forwards to the servers' 6443. */
@@ -235,7 +231,7 @@ export function renderedWorkloads(resources: PolicyResource[]): { workloads: Wor
 }
 
 /** Every connection the render's configuration implies. */
-export function neededConnections(resources: PolicyResource[]): { needs: Need[]; problems: string[] } {
+export function neededConnections(resources: PolicyResource[]): { needs: Need[]; problems: string[]; pods: Pod[] } {
     const { workloads, clusterPods, missing } = renderedWorkloads(resources);
     const problems = missing.map((m) => `${m} is mounted but not in the render: the connections its files imply cannot be judged`);
     const needs: Need[] = [];
@@ -250,17 +246,17 @@ export function neededConnections(resources: PolicyResource[]): { needs: Need[];
             problems.push(`${w.pod.name}: pgbackrest.conf says repo1-s3-key-type=web-id, but the pods run as ${w.serviceAccount ? `ServiceAccount ${w.serviceAccount}, which carries no annotation binding it to a role` : "no ServiceAccount of their own"}: no web identity token would be projected`);
     }
     needs.push(...clusterNeeds(resources, clusterPods));
-    return { needs, problems };
+    return { needs, problems, pods: [...workloads.map((w) => w.pod), ...clusterPods.values()] };
 }
 
 /** The pods a destination stands for: a Service's selected pods (a CloudNativePG `-rw`/`-ro`/`-r` Service: its instances). */
-function podsBehind(to: { service: string; namespace: string }, resources: PolicyResource[], pods: Pod[], clusterPods: Map<string, Pod>): Pod[] | undefined {
+function podsBehind(to: { service: string; namespace: string }, resources: PolicyResource[], pods: Pod[]): Pod[] | undefined {
     const svc = resources.find((r) => r.type === K8S.service && (r.props.metadata?.name ?? r.name) === to.service && (r.props.metadata?.namespace ?? "default") === to.namespace);
     if (svc) {
         const selector: Record<string, string> = svc.props.spec?.selector ?? {};
         return pods.filter((p) => p.namespace === to.namespace && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => p.labels[k] === v));
     }
-    const operated = [...clusterPods.values()].find((p) => p.namespace === to.namespace && new RegExp(`^${p.labels["cnpg.io/cluster"]}-(rw|ro|r)$`).test(to.service));
+    const operated = pods.find((p) => p.namespace === to.namespace && p.labels["cnpg.io/cluster"] !== undefined && new RegExp(`^${p.labels["cnpg.io/cluster"]}-(rw|ro|r)$`).test(to.service));
     return operated ? [operated] : undefined;
 }
 
@@ -269,14 +265,13 @@ const describe = (to: Need["to"]) => ("loopback" in to ? "loopback" : "pod" in t
 /** Each needed connection the NetworkPolicies refuse, naming what needs it and what refuses it. */
 export function refusedConnections(resources: PolicyResource[]): string[] {
     if (!resources.some((r) => r.type === K8S.networkPolicy)) return [];
-    const { needs, problems } = neededConnections(resources);
-    const { workloads, clusterPods } = renderedWorkloads(resources);
-    const pods = [KUBE_DNS, ...workloads.map((w) => w.pod), ...clusterPods.values()];
+    const { needs, problems, pods: rendered } = neededConnections(resources);
+    const pods = [KUBE_DNS, ...rendered];
     const model = new NetworkModel(pods, resources);
     const out = [...problems];
     for (const n of needs) {
         if ("loopback" in n.to) continue;
-        const targets: Destination[] | undefined = "service" in n.to ? podsBehind(n.to, resources, pods, clusterPods)?.map((pod) => ({ pod })) : [n.to];
+        const targets: Destination[] | undefined = "service" in n.to ? podsBehind(n.to, resources, pods)?.map((pod) => ({ pod })) : [n.to];
         if (!targets || targets.length === 0) {
             out.push(`${n.from.name} -> ${describe(n.to)}:${n.ports.join("|")}, needed by ${n.because}: no pod of the render stands behind that name`);
             continue;

@@ -39,6 +39,8 @@ interface Policy {
 
 /** Where pgBackRest's `repo1-s3-key-type=auto` and Barman Cloud's IAM role without web identity get credentials: the instance metadata service. */
 export const INSTANCE_METADATA = { ip: "169.254.169.254", port: 80 };
+/** Where a web identity token is traded for credentials (pgBackRest's web-id calls the global endpoint, as the AWS SDKs do by default). */
+export const STS = { host: "sts.amazonaws.com", port: 443 };
 
 /** The address a host-network pod has as a peer: some node's. */
 export const NODE_ADDRESS = "10.0.0.5";

@@ -78,27 +78,26 @@ export function iniSections(text: string): Record<string, Record<string, string>
 /** A value as the engine hands it over: a secret arrives wrapped ({<signature>, value}). */
 export const unwrap = (v: unknown): unknown => (v !== null && typeof v === "object" && "value" in v ? (v as { value: unknown }).value : v);
 
-/** A generated file of the stack, wherever the platform put it: a ConfigMap or Secret key, or a Docker upload. */
-export function findFile(resources: { type: string; props: any }[], fileName: string): string | undefined {
+/** Every copy of a generated file of the stack, wherever the platform put it (a ConfigMap or Secret key, a Docker upload), with where it was found. */
+export function findFiles(resources: { type: string; name?: string; props: any }[], fileName: string): { where: string; text: string }[] {
     const named = ([k]: [string, unknown]) => k === fileName || k.endsWith(`__${fileName}`);
+    const out: { where: string; text: string }[] = [];
     for (const r of resources) {
-        if (r.type === K8S.configMap) {
-            const hit = Object.entries(r.props.data ?? {}).find(named);
-            if (hit) return String(hit[1]);
-        }
+        const where = (key: string) => `${r.name ?? r.type}: ${key}`;
+        if (r.type === K8S.configMap) for (const [k, v] of Object.entries(r.props.data ?? {}).filter(named)) out.push({ where: where(k), text: String(v) });
         if (r.type === K8S.secret) {
-            const plain = Object.entries((unwrap(r.props.stringData) ?? {}) as Record<string, unknown>).find(named);
-            if (plain) return String(unwrap(plain[1]));
-            const encoded = Object.entries((unwrap(r.props.data) ?? {}) as Record<string, unknown>).find(named);
-            if (encoded) return Buffer.from(String(unwrap(encoded[1])), "base64").toString("utf8");
+            for (const [k, v] of Object.entries((unwrap(r.props.stringData) ?? {}) as Record<string, unknown>).filter(named)) out.push({ where: where(k), text: String(unwrap(v)) });
+            for (const [k, v] of Object.entries((unwrap(r.props.data) ?? {}) as Record<string, unknown>).filter(named)) out.push({ where: where(k), text: Buffer.from(String(unwrap(v)), "base64").toString("utf8") });
         }
         if (r.type === DOCKER.container) {
-            const hit = (r.props.uploads ?? []).find((u: { file: string }) => u.file.endsWith(`/${fileName}`));
-            if (hit) return String(hit.content);
+            for (const u of ((unwrap(r.props.uploads) ?? []) as { file: string; content: unknown }[]).filter((x) => x.file.endsWith(`/${fileName}`))) out.push({ where: where(u.file), text: String(unwrap(u.content)) });
         }
     }
-    return undefined;
+    return out;
 }
+
+/** A generated file of the stack, wherever the platform put it (the first copy found). */
+export const findFile = (resources: { type: string; props: any }[], fileName: string): string | undefined => findFiles(resources, fileName)[0]?.text;
 
 /** One container as the policies read it on either platform: its image, command line and plain environment. */
 export interface ContainerView {

@@ -68,7 +68,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     }
 
     deploy(declared: ServiceSpec, parent: pulumi.Resource): Deployed {
-        let spec = declared;
+        const spec = declared.workload === "scheduled" ? withScheduleLoop(declared) : declared;
         if (spec.workload === "operated") throw new Error(`${spec.name}: an operator's pods run on Kubernetes only`);
         const p = this.args.prefix;
         const volume = (name: string) => new docker.Volume(`${spec.name}-${name}`, { name: `${p}-${spec.name}-${name}` }, { parent, protect: true, retainOnDelete: true });
@@ -81,7 +81,6 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             if (!v) throw new Error(`${spec.name} mounts volume ${b.name} of ${b.service}, which is not deployed yet`);
             return { volumeName: v.name, containerPath: b.mountPath };
         });
-        if (spec.workload === "scheduled") spec = withScheduleLoop(spec);
         const dependsOn = (spec.dependsOn ?? []).map((d) => {
             const c = this.containers.get(d);
             if (!c) throw new Error(`${spec.name} depends on ${d}, which is not deployed yet`);
@@ -209,8 +208,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
 /** A `scheduled` service on Docker: one container running the cron loop over its runs (configs/schedule-loop.ts). */
 function withScheduleLoop(spec: ServiceSpec): ServiceSpec {
     const dir = spec.configDir ?? "/etc/flowviz";
-    const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    const runs = (spec.schedules ?? []).map((r) => ({ name: r.name, cron: r.cron ? cronFields(r.cron) : undefined, atStart: r.atDeploy, command: [...(spec.command ?? []), ...r.args].map(quote).join(" ") }));
+    const runs = (spec.schedules ?? []).map((r) => ({ name: r.name, cron: r.cron ? cronFields(r.cron) : undefined, atStart: r.atDeploy, command: [...(spec.command ?? []), ...r.args] }));
     return {
         ...spec,
         configDir: dir,

@@ -289,9 +289,12 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             mounts.push({ name: "host-root", mountPath: spec.hostRootfs, readOnly: true, mountPropagation: "HostToContainer" });
         }
 
-        let serviceAccountName: pulumi.Output<string> | undefined;
-        if (spec.discoversPods) {
-            const sa = new k8s.core.v1.ServiceAccount(`${spec.name}-sa`, { metadata: { name: spec.name, namespace: ns, labels: stable } }, opts);
+        // one ServiceAccount per service that needs one: for the API permissions below, or for the cloud role its annotations bind
+        const sa =
+            spec.discoversPods || spec.reviewsTokens || spec.workloadIdentity
+                ? new k8s.core.v1.ServiceAccount(`${spec.name}-sa`, { metadata: { name: spec.name, namespace: ns, labels: stable, annotations: spec.workloadIdentity } }, opts)
+                : undefined;
+        if (sa && spec.discoversPods) {
             // read pods wherever scraped services run: our namespace and, when there is one, the host daemons'
             const watched: [string, pulumi.Output<string>][] = [["", ns], ...(this.hostNamespace ? [["-host", this.hostNamespace.metadata.name] as [string, pulumi.Output<string>]] : [])];
             for (const [suffix, where] of watched) {
@@ -312,10 +315,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             }
             // GET /metrics behind an authenticating proxy (node-exporter's): a cluster-wide permission, on that URL only
             if (this.scraped.some((t) => t.target.authenticated)) this.clusterRole(`${spec.name}-metrics`, namespace.name, sa, [{ nonResourceURLs: ["/metrics"], verbs: ["get"] }], opts);
-            serviceAccountName = sa.metadata.name;
         }
-        if (spec.reviewsTokens) {
-            const sa = new k8s.core.v1.ServiceAccount(`${spec.name}-sa`, { metadata: { name: spec.name, namespace: ns, labels: stable } }, opts);
+        if (sa && spec.reviewsTokens) {
             this.clusterRole(
                 `${spec.name}-auth`,
                 namespace.name,
@@ -326,12 +327,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 ],
                 opts,
             );
-            serviceAccountName = sa.metadata.name;
         }
-        if (spec.workloadIdentity) {
-            const sa = new k8s.core.v1.ServiceAccount(`${spec.name}-sa`, { metadata: { name: spec.name, namespace: ns, labels: stable, annotations: spec.workloadIdentity.annotations } }, opts);
-            serviceAccountName = sa.metadata.name;
-        }
+        const serviceAccountName = sa?.metadata.name;
         const container: k8sIn.core.v1.Container = {
             ...podContainer(spec, main.env, mounts, { hasData: (spec.volumes ?? []).length > 0 }),
             lifecycle: spec.stop ? { preStop: { exec: { command: ["/bin/sh", "-c", preStopScript(spec.stop, spec.replicas)] } } } : undefined,

@@ -1,7 +1,7 @@
 /** Prometheus, Alertmanager and the exporters running the rendered configs, and one alert end to end. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CATALOG, CLOUDNATIVE_PG } from "../../configs/metrics";
@@ -9,6 +9,7 @@ import { dashboardFiles } from "../../dashboards";
 import { ROOT } from "../helpers";
 import { grafanaVariables } from "../promql";
 import { chownToServer, serverCommand, type Binary } from "../binaries";
+import { startRepositoryExporter } from "./pgbackrest";
 import { LOCAL_FILE_LIMIT, PgBouncerServer, PostgresServer, psql, render, waitFor, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-monitoring";
@@ -19,6 +20,7 @@ let rendered: Rendered;
 let pg: PostgresServer;
 let pgb: PgBouncerServer;
 let webhook: Server;
+let repositoryExporter: Awaited<ReturnType<typeof startRepositoryExporter>> | undefined;
 
 function start(bin: Binary, args: string[], env: Record<string, string> = {}): void {
     procs.set(bin, spawn(...serverCommand(bin, args), { env: { ...process.env, ...env }, stdio: "ignore" }));
@@ -70,13 +72,9 @@ beforeAll(async () => {
     start("node-exporter", argsOf("node-exporter", { "/host": "/" }));
     // the repository's exporter, as its container runs it, on an empty repository: up as a target; the repository's
     // metrics are read on real repositories in backups.test.ts
-    const exporterDir = join(rendered.files, "pgbackrest-exporter");
-    const conf = join(exporterDir, "pgbackrest", "pgbackrest.conf");
     mkdirSync(`${BASE}/repo`, { recursive: true });
-    writeFileSync(conf, readFileSync(conf, "utf8").replace("/var/lib/pgbackrest", `${BASE}/repo`));
     chownToServer(`${BASE}/repo`);
-    const [, ...exporterArgs] = (rendered.container("pgbackrest-exporter").entrypoints as string[]).map((a) => mapPath(a, { "/etc/pgbackrest": exporterDir }));
-    procs.set("pgbackrest-exporter", spawn(...serverCommand("pgbackrest-exporter", exporterArgs, { asServerUser: true }), { stdio: "ignore" }));
+    repositoryExporter = await startRepositoryExporter(rendered, `${BASE}/repo`);
     const files = rendered.files;
     start("alertmanager", argsOf("alertmanager", { "/etc/alertmanager": join(files, "alertmanager"), "/alertmanager": `${BASE}/data/am` }));
     start("prometheus", argsOf("prometheus", { "/etc/prometheus": join(files, "prometheus"), "/prometheus": `${BASE}/data/prom` }));
@@ -90,6 +88,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
     for (const p of procs.values()) p.kill("SIGTERM");
+    repositoryExporter?.stop();
     webhook?.close();
     await pgb?.stop();
     pg?.stop("immediate");

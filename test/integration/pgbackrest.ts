@@ -10,24 +10,19 @@ import { join } from "node:path";
 import { chownToServer, runServerBinary, serverCommand } from "../binaries";
 import { PostgresServer, waitFor, type Rendered } from "./servers";
 
-/** The folders of the render's files each container mounts, by their path in the container. */
-const FOLDERS: [string, string][] = [
-    ["postgres", "/etc/postgresql"],
-    ["postgres-backup-server", "/etc/pgbackrest"],
-    ["postgres-backup", "/etc/pgbackrest"],
-    ["pgbackrest-exporter", "/etc/pgbackrest"],
-];
+/** The services whose rendered files name the data volume, the repository or their own folder. */
+const PGBACKREST_SERVICES = ["postgres", "postgres-backup-server", "postgres-backup", "pgbackrest-exporter"];
 
 /** Every container path of a render (or of some of its services) moved onto folders of the test: the data volume, the repository, each container's config folder. */
-export function moveContainerPaths(r: Rendered, volume: string, repo: string, services = FOLDERS.map(([s]) => s)): void {
+export function moveContainerPaths(r: Rendered, volume: string, repo: string, services = PGBACKREST_SERVICES): void {
     const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
-    for (const [service, mountPath] of FOLDERS.filter(([s]) => services.includes(s))) {
+    for (const service of services) {
         const folder = join(r.files, service);
         if (!existsSync(folder)) continue;
         const map: [string, string][] = [
             ["/var/lib/postgresql/data", volume],
             ["/var/lib/pgbackrest", repo],
-            [mountPath, folder],
+            [r.configDir(service), folder],
         ];
         for (const file of walk(folder)) {
             const text = readFileSync(file, "utf8");
@@ -67,7 +62,7 @@ export async function startRepositoryExporter(r: Rendered, repo: string, interva
     const dir = join(r.files, "pgbackrest-exporter");
     // the exporter mounts no data volume
     moveContainerPaths(r, "", repo, ["pgbackrest-exporter"]);
-    const command = (r.container("pgbackrest-exporter").entrypoints as string[]).map((a) => a.split("/etc/pgbackrest").join(dir).replace(/^--collect\.interval=\d+$/, `--collect.interval=${interval}`));
+    const command = (r.container("pgbackrest-exporter").entrypoints as string[]).map((a) => a.split(r.configDir("pgbackrest-exporter")).join(dir).replace(/^--collect\.interval=\d+$/, `--collect.interval=${interval}`));
     const listen = command.find((a) => a.startsWith("--web.listen-address="))!.split("=")[1]!;
     const p = spawn(...serverCommand("pgbackrest-exporter", command.slice(1), { asServerUser: true }), { stdio: "ignore", detached: true });
     const url = `http://${listen.startsWith(":") ? `127.0.0.1${listen}` : listen}/metrics`;

@@ -24,6 +24,8 @@ export interface Rendered {
     container(service: string): Record<string, any>;
     /** an env value of a container, by service */
     env(service: string, key: string): string;
+    /** where a service's container mounts its rendered files (its config-dir label) */
+    configDir(service: string): string;
 }
 
 export function render(stackFile: string, out: string, stack = "local"): Rendered {
@@ -44,6 +46,11 @@ export function render(stackFile: string, out: string, stack = "local"): Rendere
             const c = plan.resources.find((r: any) => r.name === `${service}-container`);
             if (!c) throw new Error(`the plan has no container for ${service}`);
             return c.inputs;
+        },
+        configDir(service) {
+            const label = (this.container(service).labels as { label: string; value: string }[]).find((l) => l.label === CONFIG_DIR_LABEL);
+            if (!label) throw new Error(`${service} mounts no rendered files`);
+            return label.value;
         },
         env(service, key) {
             const e = (this.container(service).envs as string[] | undefined)?.find((x) => x.startsWith(`${key}=`));
@@ -173,7 +180,7 @@ export class PostgresServer {
         const job = rendered.container("postgres-roles");
         const dir = join(rendered.files, "postgres-roles");
         // the container's paths, moved to where the render is
-        const local = (value: string) => value.replace(job.labels.find((l: { label: string }) => l.label === CONFIG_DIR_LABEL).value, dir);
+        const local = (value: string) => value.replace(rendered.configDir("postgres-roles"), dir);
         const env = Object.fromEntries((job.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), local(e.slice(e.indexOf("=") + 1))]));
         runServerBinary(job.entrypoints[0] as Binary, (job.command as string[]).map(local), { env });
     }

@@ -43,10 +43,10 @@ describe("the schedule loop (Docker's backup container)", () => {
         writeFileSync(join(dir, "i"), "1\n");
         const script = scheduleLoopScript(
             [
-                { name: "first", command: "runner first", atStart: true },
-                { name: "full", cron: cronFields(opts.full ?? "0 1 * * 0"), command: "runner full" },
-                { name: "diff", cron: cronFields(opts.diff ?? "0 1 * * 1-6"), command: "runner diff" },
-                { name: "wal-check", cron: cronFields("*/10 * * * *"), command: "runner wal-check" },
+                { name: "first", command: ["runner", "first"], atStart: true },
+                { name: "full", cron: cronFields(opts.full ?? "0 1 * * 0"), command: ["runner", "full"] },
+                { name: "diff", cron: cronFields(opts.diff ?? "0 1 * * 1-6"), command: ["runner", "diff"] },
+                { name: "wal-check", cron: cronFields("*/10 * * * *"), command: ["runner", "wal-check"] },
             ],
             3,
         );
