@@ -8,8 +8,9 @@ export default defineConfig({
         projects: [
             // what a developer runs on every save: in-process, no servers, no CLI processes
             { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 60_000 } },
-            // whole stacks rendered under mocks and judged as a cluster or a reviewer would: the policy
-            // pack against weakened renders, the NetworkPolicies connection by connection
+            // whole stacks rendered under mocks and judged as a cluster, the API server or a reviewer would: every
+            // good stack file, the Kubernetes schema, the policy pack against our renders and weakened ones, the
+            // NetworkPolicies connection by connection, what the diff says of a change
             { test: { name: "stacks", include: ["test/stacks/**/*.test.ts"], testTimeout: 60_000 } },
             // the commands as users run them (npm run render / check / diff), each a process
             { test: { name: "cli", include: ["test/cli/**/*.test.ts"], testTimeout: 120_000 } },

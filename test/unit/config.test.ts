@@ -3,7 +3,6 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, isPinnedImage, loadStackConfig } from "../../stack/load";
 import { readStackFile } from "../../render/stackfile";
-import { renderedFiles } from "../../render/files";
 import { ROOT, runStack } from "../helpers";
 
 const BAD = join(ROOT, "test/fixtures/bad");
@@ -112,25 +111,8 @@ describe("good stack files", () => {
     });
 });
 
+// each good stack file rendered: test/stacks/good-stacks.test.ts
 describe("good stack files: values as the Pulumi CLI writes them", () => {
-    for (const name of readdirSync(GOOD).filter((f) => f.endsWith(".yaml"))) {
-        it(`${name} renders, and its files say what the stack asked for`, async () => {
-            const file = join(GOOD, name);
-            const expectations = readFileSync(file, "utf8")
-                .split("\n")
-                .filter((l) => l.startsWith("# expect-rendered: "))
-                .map((l) => /^# expect-rendered: (\S+) (contains|is) (.+)$/.exec(l)!);
-            expect(expectations.length).toBeGreaterThan(0);
-            const files = renderedFiles((await runStack(`test/fixtures/good/${name}`)).resources);
-            for (const [line, path, verb, what] of expectations) {
-                const found = files.find((f) => `${f.service}/${f.path}` === path);
-                expect(found, line).toBeDefined();
-                if (verb === "contains") expect(found!.content, line).toContain(what);
-                else expect(found!.secret, line).toBe(what === "secret");
-            }
-        });
-    }
-
     it("reads decimals written as text as numbers and a CPU written as a number as a quantity", () => {
         const { config } = load(join(GOOD, "cli-written-values.yaml"));
         expect(config.monitoring.alerts.latencyP99Seconds).toBe(0.3);
