@@ -8,6 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { archiveSettings, pgbackrestCommand, pgbackrestConf, pgbackrestSecrets, postgresStartScript, PGBACKREST_TLS_PORT, type PgBackRestRole, type RepositoryInput } from "../configs/pgbackrest";
+import { restoreScript } from "../configs/restore";
 import { backupRunScript, WAL_GAPS_AWK } from "../configs/backup-runs";
 import { certificateWatchScript, type CertificateEndpoint } from "../configs/certificates";
 import { durationSeconds } from "../configs/format";
@@ -79,6 +80,8 @@ export interface BackupParts {
     archive: Record<string, string | number>;
     volumes: NonNullable<ServiceSpec["volumes"]>;
     retainedVolumes: NonNullable<ServiceSpec["retainedVolumes"]>;
+    /** the restore before PostgreSQL starts, when one is asked for */
+    prepare?: ServiceSpec["prepare"];
     /** pgBackRest's TLS server port on PostgreSQL's pod, open to the runs alone */
     port: ServicePort;
     sidecar: Sidecar;
@@ -89,6 +92,9 @@ export interface BackupParts {
 
 /** The data volume's name: a restore gets a new one, the old one is kept. */
 export const dataVolumeName = (s: StackConfig["postgres"]) => (s.restore ? `data-${s.restore.id}` : "data");
+
+/** The volumes a restore leaves behind, kept and protected: the first one, then each earlier restore's. */
+const keptVolumes = (s: StackConfig["postgres"]) => (s.restore ? ["data", ...s.restore.previous.map((id) => `data-${id}`)].map((name) => ({ name, size: s.storageSize })) : []);
 
 /** The image with pgBackRest and pgAudit PostgreSQL runs: the one the stack names, else (Docker) one built from the Dockerfile on postgres.image. */
 export function backupImage(s: StackConfig["postgres"]): { image: string; build?: ServiceSpec["build"] } {
@@ -177,7 +183,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         command: ["/bin/sh", `${DIR}/backup.sh`],
         configDir: DIR,
         files: [
-            ...files(DIR, { kind: "repository", retention: s.backups.retention, postgres: { host: a.postgresHost, port: PGBACKREST_TLS_PORT, tls: tlsIn(DIR, "client") } }, SCRATCH_LOCKS),
+            ...files(DIR, { kind: "repository", retention: s.backups.retention, holdExpiry: s.restore?.holdExpiry, postgres: { host: a.postgresHost, port: PGBACKREST_TLS_PORT, tls: tlsIn(DIR, "client") } }, SCRATCH_LOCKS),
             ...certificateFiles(a.runsCertificate, "client"),
             caFile(a.serverCaPem),
             { path: "backup.sh", content: backupRunScript({ command: command(DIR), awkFile: `${DIR}/wal-gaps.awk` }) },
@@ -185,7 +191,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         ],
         workload: "scheduled",
         schedules: [
-            { name: "first", args: ["first"], atDeploy: true },
+            { name: "first", args: ["first", ...(s.restore ? [s.restore.id] : [])], atDeploy: true },
             { name: "full", cron: s.backups.schedule.full, args: ["full"] },
             { name: "diff", cron: s.backups.schedule.diff, args: ["diff"] },
             { name: "verify", cron: s.backups.schedule.verify, args: ["verify"] },
@@ -225,10 +231,12 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         archive: archiveSettings({ command: command(a.configDir), archiveTimeoutSeconds: durationSeconds(s.backups.archiveTimeout)!, socketDirs: ["/var/run/postgresql", SOCKET_DIR] }),
         files: [
             ...files(a.configDir, { kind: "archive", spoolPath: SPOOL, archivePushQueueMax: s.backups.archivePushQueueMax }, LOCKS),
-            { path: "start.sh", content: postgresStartScript({ command: command(a.configDir), dataDir: PGDATA, dirs: [SOCKET_DIR, SPOOL, LOCKS], restore: s.restore, entrypoint: a.entrypoint }) },
+            { path: "start.sh", content: postgresStartScript({ dirs: [SOCKET_DIR, SPOOL, LOCKS], entrypoint: a.entrypoint }) },
+            ...(s.restore ? [{ path: "restore.sh", content: restoreScript({ command: command(a.configDir), dataDir: PGDATA, dataMount: DATA_MOUNT, restore: s.restore }) }] : []),
         ],
+        prepare: s.restore ? { name: "postgres-restore", command: ["/bin/sh", `${a.configDir}/restore.sh`] } : undefined,
         volumes,
-        retainedVolumes: s.restore ? [{ name: "data", size: s.storageSize }] : [],
+        retainedVolumes: keptVolumes(s),
         port: { name: "pgbackrest", port: PGBACKREST_TLS_PORT, from: { services: [BACKUP_RUNS] } },
         sidecar: server,
         runs,

@@ -108,6 +108,7 @@ export class Postgres extends pulumi.ComponentResource {
             ],
             volumes: backups?.volumes ?? [{ name: "data", mountPath: DATA_MOUNT, size: s.storageSize }],
             retainedVolumes: backups?.retainedVolumes,
+            prepare: backups?.prepare,
             sidecars: backups ? [backups.sidecar] : undefined,
             scratch: ["/var/run/postgresql", "/tmp"],
             // crash recovery replays the WAL since the last checkpoint; it must not be cut short

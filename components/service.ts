@@ -108,6 +108,12 @@ export interface ServiceSpec {
     files?: ServiceFile[];
     /** persistent data; protected against deletion on both platforms (replicas must be 1) */
     volumes?: { name: string; mountPath: string; size: string }[];
+    /**
+     * runs to completion before the service's container starts, with its image, files, volumes,
+     * user and environment, and no probe to limit it (Kubernetes: an init container, at every
+     * pod start; Docker: a one-shot container the service waits for)
+     */
+    prepare?: { name: string; command: string[] };
     /** a `scheduled` service's runs */
     schedules?: ScheduledRun[];
     /** Docker: volumes of another service this one mounts too (the backup runs and the posix repository); Kubernetes refuses them */

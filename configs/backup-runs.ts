@@ -9,6 +9,12 @@ import { STANZA, WAL_GAP_ANNOTATION } from "./pgbackrest";
 
 export { WAL_GAP_ANNOTATION };
 
+/** The annotation of the full backup taken right after a restore: the restore's id. */
+export const RESTORE_ANNOTATION = "flowviz-restore";
+
+/** How long the first run waits for PostgreSQL to become writable: a day covers a restore of a large database. */
+const FIRST_WAIT_SECONDS = 86400;
+
 /** The runs and what each does. */
 export const BACKUP_RUN_KINDS = ["first", "full", "diff", "verify", "wal-check"] as const;
 export type BackupRunKind = (typeof BACKUP_RUN_KINDS)[number];
@@ -30,8 +36,8 @@ export const WAL_GAPS_AWK = [
 ].join("\n");
 
 /**
- * backup.sh: `first` creates the stanza, checks the archive and takes a full backup if the
- * repository has none; `full` and `diff` take that backup; `verify` reads every file of the
+ * backup.sh: `first` waits until PostgreSQL is writable, creates the stanza, checks the archive
+ * and takes a full backup if the repository has none (after a restore, `first <id>`: one at once); `full` and `diff` take that backup; `verify` reads every file of the
  * repository back; `wal-check` looks for WAL missing from the archive after the newest full
  * backup began (pgBackRest drops queued WAL past archive-push-queue-max and still reports it
  * archived; `verify` does not see a gap): seen twice a minute apart, it marks that full backup
@@ -46,9 +52,15 @@ export function backupRunScript(i: { command: string; awkFile: string }): string
         `wal_gaps() { pgbr repo-ls --recurse archive/${STANZA} | grep -o '[0-9A-F]\\{24\\}-[0-9a-f]\\{40\\}' | cut -c1-24 | sort -u | awk -v start="$1" -f ${i.awkFile}; }`,
         'case "${1:-}" in',
         "first)",
-        "    pgbr stanza-create",
-        "    pgbr check",
-        "    newest_full | grep -q . || pgbr backup --type=full",
+        "    # PostgreSQL may be starting, or recovering a restore with no client let in: wait until it is writable",
+        "    waited=0",
+        "    until pgbr stanza-create && pgbr check; do",
+        `        [ "$waited" -lt "\${FIRST_WAIT_SECONDS:-${FIRST_WAIT_SECONDS}}" ] || { echo "first: PostgreSQL is still not writable after \${waited}s" >&2; exit 1; }`,
+        '        echo "first: PostgreSQL is not writable yet (starting, or recovering a restore); again in 30 s" >&2',
+        '        sleep 30; waited=$((waited + 30))',
+        "    done",
+        "    # after a restore (its id): a full backup of the new timeline at once; else one only if the repository has none",
+        `    if [ -n "\${2:-}" ]; then pgbr backup --type=full --annotation=${RESTORE_ANNOTATION}="$2"; else newest_full | grep -q . || pgbr backup --type=full; fi`,
         "    ;;",
         "full | diff)",
         "    pgbr stanza-create",

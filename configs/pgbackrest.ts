@@ -1,7 +1,7 @@
 /**
  * pgBackRest from typed input: its configuration (plain) and its credentials (a file of
- * their own, included), PostgreSQL's archive settings, the start script that restores a
- * data directory before PostgreSQL starts.
+ * their own, included), PostgreSQL's archive settings (the restore before PostgreSQL starts is
+ * configs/restore.ts).
  */
 import { GENERATED, quoteLiteral, quantityValue, shellQuote, shellScript } from "./format";
 
@@ -77,7 +77,7 @@ function repositoryOptions(r: RepositoryInput): Record<string, Value> {
 export type PgBackRestRole =
     | { kind: "archive"; spoolPath: string; archivePushQueueMax: string }
     | { kind: "server"; port: number; tls: TlsFiles; client: string }
-    | { kind: "repository"; retention: { full: number; diff: number }; postgres?: { host: string; port: number; tls: TlsFiles } };
+    | { kind: "repository"; retention: { full: number; diff: number }; holdExpiry?: boolean; postgres?: { host: string; port: number; tls: TlsFiles } };
 
 /** A certificate, its key and the CA its peer must chain to (paths). */
 export interface TlsFiles {
@@ -130,6 +130,8 @@ function roleOptions(i: PgBackRestInput, role: PgBackRestRole): { global: Record
             // failed with "block map version must be zero" (pgbackrest#2182) in the integration suite
             "repo1-bundle": true,
             "start-fast": true,
+            // after a restore, until a person releases them: nothing from before the incident expires
+            "expire-auto": role.holdExpiry ? false : undefined,
         },
         stanza: role.postgres
             ? {
@@ -179,68 +181,9 @@ export function archiveSettings(i: { command: string; archiveTimeoutSeconds: num
     };
 }
 
-/** A time as pgBackRest reads it to choose the backup (`2026-12-04 10:15:00+00`), from ISO 8601 with a zone. */
-export function pgbackrestTime(iso: string): string {
-    return iso.replace("T", " ").replace(/Z$/, "+00").replace(/([+-]\d{2}):?(\d{2})$/, (_, h: string, m: string) => (m === "00" ? h : `${h}${m}`));
+
+
+/** PostgreSQL's start: makes the folders pgBackRest and the second socket need on the data volume, then the image's entrypoint. */
+export function postgresStartScript(i: { dirs: string[]; entrypoint: string[] }): string {
+    return shellScript([`mkdir -p ${i.dirs.join(" ")}`, `exec ${i.entrypoint.map(shellQuote).join(" ")}`]);
 }
-
-/** A restore target's time as epoch seconds; undefined for `latest` and an LSN. */
-const timeTarget = (target: string): number | undefined => (target === "latest" || target.startsWith("lsn:") ? undefined : Date.parse(target.replace(" ", "T")) / 1000);
-
-/** What a restore brings back: `latest`, a time, or an LSN (`lsn:0/3000060`). */
-export function restoreOptions(target: string): string[] {
-    if (target === "latest") return ["--type=default"];
-    if (target.startsWith("lsn:")) return ["--type=lsn", `--target=${target.slice(4)}`, "--target-action=promote"];
-    return ["--type=time", `--target=${pgbackrestTime(target)}`, "--target-action=promote"];
-}
-
-
-/**
- * PostgreSQL's start: makes the directories pgBackRest and the second socket need on the data
- * volume; when a restore is asked for and this volume has not had it, restores into the empty
- * data directory (a volume that already has data is never overwritten); then the image's entrypoint.
- */
-/**
- * Perl over `pgbackrest info --output=json` (the image's perl and its JSON::PP): fails, saying
- * why, when a time target (epoch, argument 1) falls after a full backup marked with a WAL gap and
- * before the next full backup ended, where recovery may meet the gap and stop short of the target.
- */
-const GAP_GUARD = [
-    "use JSON::PP; my ($t, $key, $id) = @ARGV; local $/; my $j = decode_json(<STDIN>);",
-    'my $at = sub { my @g = gmtime shift; sprintf "%04d-%02d-%02d %02d:%02d:%02d UTC", $g[5] + 1900, $g[4] + 1, @g[3, 2, 1, 0] };',
-    "my @b = sort { $a->{timestamp}{stop} <=> $b->{timestamp}{stop} } @{ $j->[0]{backup} // [] };",
-    "for my $i (0 .. $#b) {",
-    '    my $m = $b[$i]; my $gap = ($m->{annotation} // {})->{$key}; next unless $m->{type} eq "full" && defined $gap;',
-    '    my ($n) = grep { $_->{type} eq "full" && $_->{timestamp}{start} > $m->{timestamp}{stop} } @b[$i + 1 .. $#b];',
-    "    next unless $t > $m->{timestamp}{stop} && (!$n || $t < $n->{timestamp}{stop});",
-    '    printf STDERR "restore %s: refused: the archive has a WAL gap (segments %s, dropped while the repository was unreachable) after full backup %s, which ended %s; ", $id, $gap, $m->{label}, $at->($m->{timestamp}{stop});',
-    '    printf STDERR "%s; a target between them may lie in the gap, where recovery stops short of it. Choose a target before %s%s (runbook WalArchiveGap)\\n", $n ? "the next full backup, " . $n->{label} . ", ended " . $at->($n->{timestamp}{stop}) : "no full backup has completed since", $at->($m->{timestamp}{stop}), $n ? " or after " . $at->($n->{timestamp}{stop}) : "";',
-    "    exit 1;",
-    "}",
-].join("\n");
-
-export function postgresStartScript(i: { command: string; dataDir: string; dirs: string[]; restore?: { id: string; target: string }; entrypoint: string[] }): string {
-    const marker = `${i.dataDir}/../restored-${i.restore?.id ?? ""}`;
-    return shellScript([
-        `mkdir -p ${i.dirs.join(" ")}`,
-        ...(i.restore
-            ? [
-                  `if [ ! -e ${marker} ]; then`,
-                  `    if [ -s ${i.dataDir}/PG_VERSION ]; then echo "restore ${i.restore.id}: ${i.dataDir} already holds a cluster; refusing to restore over it" >&2; exit 1; fi`,
-                  ...(timeTarget(i.restore.target) !== undefined
-                      ? [
-                            "    # a time inside a marked WAL gap cannot be reached: say so before anything is restored",
-                            `    info=$(${i.command} info --output=json)`,
-                            `    printf '%s' "$info" | perl -e ${shellQuote(GAP_GUARD)} ${timeTarget(i.restore.target)} ${WAL_GAP_ANNOTATION} ${i.restore.id}`,
-                        ]
-                      : []),
-                  `    echo "restore ${i.restore.id}: restoring to ${i.restore.target}" >&2`,
-                  `    ${i.command} restore ${restoreOptions(i.restore.target).map(shellQuote).join(" ")}`,
-                  `    touch ${marker}`,
-                  "fi",
-              ]
-            : []),
-        `exec ${i.entrypoint.map(shellQuote).join(" ")}`,
-    ]);
-}
-

@@ -36,6 +36,8 @@ function blocked(c: ResourceChange): Finding[] {
         let message = `${kindOf(c.type)} ${c.name}${what} is protected: it holds data and would be ${how}${why ? ` because ${why}` : ""}; Pulumi refuses, and forcing it loses the data.`;
         if (c.type === K8S.namespace) message += " Renaming the namespace moves every claim into a new, empty namespace: migrate the data (backup and restore) instead.";
         else if (c.changes.some((p) => p.path === "metadata.namespace")) message += " Moving a claim to another namespace gives an empty claim there: back up and restore instead.";
+        const restored = c.action === "delete" ? /-data-([a-z0-9-]+)$/.exec(c.name) : null;
+        if (restored) message += ` It is restore ${restored[1]}'s volume, with that restore's database and its writes until the next: keep it by listing ${restored[1]} in postgres.restore.previous (runbook RestoreToPointInTime).`;
         out.push({ kind: "blocked", resource, message });
     }
     if (c.type === K8S.pvc && c.action !== "create" && c.action !== "delete") {
@@ -135,7 +137,7 @@ function restore(c: ResourceChange): Finding[] {
         {
             kind: "note",
             resource: `${c.type}::${c.name}`,
-            message: `RESTORE ${m[1]} starts on a new volume ${c.name}, restored from the backup repository (postgres.restore ${m[2]}); writes after the restore target are not in it. The previous volume ${m[1]}-data is kept, unmounted (runbook RestoreToPointInTime)`,
+            message: `RESTORE ${m[1]} starts on a new volume ${c.name}, restored from the backup repository (postgres.restore ${m[2]}) before PostgreSQL starts; writes after the restore target are not in it. Kept, unmounted and protected: ${m[1]}-data (the database before the first restore) and the volume of each restore in postgres.restore.previous (that restore's database with its writes until the next) (runbook RestoreToPointInTime)`,
         },
     ];
 }

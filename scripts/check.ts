@@ -37,6 +37,7 @@ function figures(c: StackConfig): string[] {
             : `PgBouncer file descriptors: ${b.fileDescriptors.arithmetic} = ${b.fileDescriptors.value}, under the container runtime's limit (pgbouncer.fileDescriptorLimit applies to Docker only)`,
         `PostgreSQL memory: ${memory.need.arithmetic} of ${c.postgres.resources.memory} (${mib(memory.limit)})`,
         `Prometheus disk: ${disk.need.arithmetic} of ${c.monitoring.prometheusStorageSize}`,
+        ...restoreFigures(c),
         ...backupFigures(c),
         ...(c.platform === "kubernetes" && c.monitoring.mode === "bundled"
             ? [
@@ -70,6 +71,20 @@ function credentialsOf(s3: NonNullable<StackConfig["postgres"]["backups"]["s3"]>
     if (s3.keyType === "web-id") return `web identity (the backup pods' ServiceAccount: ${Object.entries(s3.serviceAccountAnnotations ?? {}).map(([k, v]) => `${k}=${v}`).join(", ")}; STS on 443)`;
     if (s3.keyType === "auto") return `the node's role from the instance metadata address${s3.metadataEndpoint ? ` (${s3.metadataEndpoint}, the backup pods alone)` : ""}`;
     return "the secrets backupS3AccessKey and backupS3SecretKey";
+}
+
+/** A pending restore, said first: what the next `pulumi up` does to PostgreSQL's data. */
+function restoreFigures(c: StackConfig): string[] {
+    const r = c.postgres.restore;
+    if (!r) return [];
+    const kept = ["postgres-data", ...r.previous.map((id) => `postgres-data-${id}`)].join(", ");
+    const into = usesCloudNativePg(c) ? `a new Cluster postgres-${r.id}` : `a new volume postgres-data-${r.id}`;
+    return [
+        `RESTORE ${r.id}: PostgreSQL starts on ${into}, restored to ${r.target}; kept and protected: ${usesCloudNativePg(c) ? "the Cluster postgres (hibernated)" : kept}`,
+        r.holdExpiry
+            ? `  expiry held (postgres.restore.holdExpiry): no backup or WAL from before the incident expires until you set it false`
+            : "  expiry resumed: backups and WAL from before the restore expire by retention",
+    ];
 }
 
 function backupFigures(c: StackConfig): string[] {

@@ -1,5 +1,6 @@
 /** The backup settings a stack resolves to, and the invariants that keep them restorable. */
 import { durationSeconds, quantityValue } from "../configs/format";
+import { timeTarget } from "../configs/restore";
 import { longestGapSeconds } from "./schedule";
 import { imageTag } from "./images";
 import { imageVersion } from "./versions";
@@ -155,6 +156,21 @@ export const BACKUP_INVARIANTS: Invariant[] = [
             const out: Violation[] = [];
             if (!r.replaceData) out.push({ key: "postgres.restore.replaceData", message: `is false: restoring to ${r.target} starts PostgreSQL on a new volume without the writes after the target; confirm with ${set(ctx, "postgres.restore.replaceData", "true")} (runbook RestoreToPointInTime)` });
             if (backupRepository(c) === "none") out.push({ key: "postgres.restore", message: "has no repository to restore from (postgres.backups.repository is none)" });
+            return out;
+        },
+    },
+    {
+        title: "a restore reaches back, never forward",
+        rule: "postgres.restore.target is `latest`, an LSN, or a time before now (recovery cannot replay WAL that does not exist yet: PostgreSQL would stop short of it and never start); its id is not one of postgres.restore.previous",
+        check(c) {
+            const r = c.postgres.restore;
+            if (!r) return [];
+            const out: Violation[] = [];
+            const t = timeTarget(r.target);
+            if (t !== undefined && t * 1000 > Date.now())
+                out.push({ key: "postgres.restore.target", message: `is ${r.target}, in the future (now is ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}): a restore reaches only what was archived; choose the last good moment before the incident, or \`latest\`` });
+            if (r.previous.includes(r.id))
+                out.push({ key: "postgres.restore.id", message: `is ${r.id}, which postgres.restore.previous lists as an earlier restore: each restore needs a new id (its volume is postgres-data-<id>); keep ${r.id} in previous and name this one anew` });
             return out;
         },
     },

@@ -107,6 +107,16 @@ export const RestoreSchema = Type.Object(
             description: "`latest` (every archived write), a time with its zone (the last commit before it), or `lsn:<lsn>`",
         }),
         replaceData: Type.Boolean({ default: false, description: "must be `true`: PostgreSQL starts on the restored volume, writes after the target are not in it (they stay on the kept old volume)" }),
+        previous: Type.Array(Type.String({ pattern: "^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$" }), {
+            default: [],
+            uniqueItems: true,
+            examples: [["recall-2026-12-04"]],
+            description: "the ids of earlier restores of this stack, oldest first: their volumes (`postgres-data-<id>`, each holding that restore's database with its writes until the next) stay kept and protected",
+        }),
+        holdExpiry: Type.Boolean({
+            default: true,
+            description: "while `true`, no backup or archived WAL expires (the runs' automatic expire is off): every point before the incident stays restorable. Set `false` once the incident is closed; the repository grows meanwhile",
+        }),
     },
     { additionalProperties: false, description: "restore PostgreSQL from the backup repository to a point in time" },
 );

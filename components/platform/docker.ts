@@ -86,12 +86,26 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             if (!c) throw new Error(`${spec.name} depends on ${d}, which is not deployed yet`);
             return c;
         });
+        const networksAdvanced = this.network ? [{ name: this.network.name, aliases: [spec.name] }] : undefined;
+        const prepared = spec.prepare
+            ? new docker.Container(
+                  `${spec.prepare.name}-container`,
+                  {
+                      ...this.containerArgs({ ...spec, ...spec.prepare, args: undefined, health: undefined }),
+                      networkMode: this.args.hostNetwork ? "host" : undefined,
+                      networksAdvanced: this.network ? [{ name: this.network.name }] : undefined,
+                      volumes: [...mountsOf(spec.volumes ?? []), ...borrowed],
+                      ...this.lifecycle(true, undefined),
+                  },
+                  { parent, dependsOn, deleteBeforeReplace: true },
+              )
+            : undefined;
         const container = new docker.Container(
             `${spec.name}-container`,
             {
                 ...this.containerArgs(spec),
                 networkMode: this.args.hostNetwork ? "host" : undefined,
-                networksAdvanced: this.network ? [{ name: this.network.name, aliases: [spec.name] }] : undefined,
+                networksAdvanced,
                 ports: this.args.hostNetwork
                     ? undefined
                     : (spec.ports ?? [])
@@ -111,7 +125,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                 ...this.lifecycle(spec.workload === "job", spec.health),
             },
             // The replacement takes the same name, host ports and volumes: the old one must go first.
-            { parent, dependsOn, deleteBeforeReplace: true },
+            { parent, dependsOn: prepared ? [...dependsOn, prepared] : dependsOn, deleteBeforeReplace: true },
         );
         for (const sidecar of spec.sidecars ?? []) {
             const c = new docker.Container(

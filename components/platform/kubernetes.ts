@@ -333,12 +333,14 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             ...podContainer(spec, main.env, mounts, { hasData: (spec.volumes ?? []).length > 0 }),
             lifecycle: spec.stop ? { preStop: { exec: { command: ["/bin/sh", "-c", preStopScript(spec.stop, spec.replicas)] } } } : undefined,
         };
+        const prepare = spec.prepare ? [podContainer({ ...spec, ...spec.prepare, args: undefined, health: undefined, ports: undefined }, main.env, mounts, { hasData: false })] : undefined;
         const sidecars = (spec.sidecars ?? []).map((sidecar) => {
             const config = containerFiles(sidecar, `config-${sidecar.name}`, ns, stable, opts);
             volumes.push(...config.volumes);
             return podContainer(sidecar, config.env, [...config.mounts, ...sidecarMounts(spec, sidecar)], { sidecarOf: spec });
         });
         const podSpec: k8sIn.core.v1.PodSpec = {
+            initContainers: prepare,
             containers: [container, ...sidecars],
             volumes,
             serviceAccountName,

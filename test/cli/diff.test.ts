@@ -142,6 +142,24 @@ describe("npm run diff on scratch branches", () => {
         expect(r.out).toContain("RESTART");
     });
 
+    it("a second restore keeps the first one's volume when the stack lists it in previous, and is blocked, saying so, when it does not", () => {
+        const restoreAs = (id: string, previous: string[]) => (t: string) =>
+            t.replace("config:\n", `config:\n  flowviz:postgres:\n    restore:\n      id: ${id}\n      target: "2026-12-04T10:15:00Z"\n      replaceData: true\n      previous: [${previous.join(", ")}]\n`);
+        git("checkout", "-q", "-B", "restored-base", "main");
+        writeFileSync(join(repo, "Pulumi.dev.yaml"), restoreAs("recall-1", [])(readFileSync(join(repo, "Pulumi.dev.yaml"), "utf8")));
+        commitAll("first restore");
+        const forgot = onBranch("restore-forgot", "Pulumi.dev.yaml", (t) => t.replace("id: recall-1", "id: recall-2"), ["--stack", "dev"], "restored-base");
+        expect(forgot.code, forgot.err).toBe(3);
+        expect(forgot.out).toMatch(/Volume postgres-data-recall-1 is protected: it holds data and would be deleted/);
+        expect(forgot.out).toContain("keep it by listing recall-1 in postgres.restore.previous");
+        const kept = onBranch("restore-again", "Pulumi.dev.yaml", (t) => t.replace("id: recall-1", "id: recall-2").replace("previous: []", "previous: [recall-1]"), ["--stack", "dev"], "restored-base");
+        expect(kept.code, kept.err).toBe(2);
+        expect(kept.out).toMatch(/create\s+docker:index\/volume:Volume postgres-data-recall-2 \(protected\)/);
+        expect(kept.out).not.toMatch(/delete\s+docker:index\/volume:Volume postgres-data/);
+        expect(kept.out).toContain("RESTORE postgres starts on a new volume postgres-data-recall-2");
+        git("checkout", "-q", "main");
+    });
+
     it("a dev host port: the container is replaced (Docker cannot change ports in place) and restarts", () => {
         const r = onBranch("port", "Pulumi.dev.yaml", (t) => t.replace("grafana: 3001", "grafana: 3002"), ["--stack", "dev"]);
         expect(r.code, r.err).toBe(2);

@@ -7,8 +7,8 @@
  * that asks for the restore; the rows counted are exactly those written before the target. The
  * repository is encrypted, and a dead repository loses nothing.
  */
-import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -52,11 +52,27 @@ function renderRestore(id: string, target: string): Rendered {
     return render(`${BASE}/stacks/Pulumi.${id}.yaml`, `${BASE}/renders/${id}`, "local");
 }
 
+/** A render's restore step (its own container, before PostgreSQL's) as the container runs it: its status and what it said. */
+function runRestore(r: Rendered, volume: string): { status: number | null; stderr: string } {
+    // the data volume, mounted (and empty) before the restore container starts
+    mkdirSync(volume, { recursive: true });
+    moveContainerPaths(r, volume, REPO);
+    chownToServer(BASE);
+    const step = spawnSync(...serverCommand("sh", [join(r.files, "postgres-restore", "restore.sh")], { asServerUser: true }), { encoding: "utf8", timeout: 600_000 });
+    return { status: step.status, stderr: `${step.stderr}${step.stdout}` };
+}
+
 /**
- * Runs a render's start script as the container would: the image's entrypoint is a stand-in
- * that starts PostgreSQL on the data directory (PGDATA) with the same arguments.
+ * Starts PostgreSQL from a render as its pod does: the restore step first (when the stack asks
+ * for one), then the start script, whose entrypoint is a stand-in that starts PostgreSQL on the
+ * data directory with the same arguments. Until PostgreSQL promotes, no client may read: every
+ * connection that gets in before is recorded, and must be none.
  */
 async function startWithScript(r: Rendered, volume: string): Promise<PostgresServer> {
+    if (existsSync(join(r.files, "postgres-restore"))) {
+        const step = runRestore(r, volume);
+        if (step.status !== 0) throw new Error(`restore.sh exited with ${step.status}: ${step.stderr}`);
+    }
     moveContainerPaths(r, volume, REPO);
     const bin = `${BASE}/bin`;
     mkdirSync(bin, { recursive: true });
@@ -71,13 +87,20 @@ async function startWithScript(r: Rendered, volume: string): Promise<PostgresSer
     });
     let exited: number | null = null;
     start.on("exit", (code) => (exited = code));
-    // answering is not enough: recovery must have reached the target and promoted
-    await waitFor("PostgreSQL recovered and promoted", () => exited !== null || psql({ ...migrator(), sql: "select not pg_is_in_recovery()" }) === "t", 240);
+    // answering is not enough: recovery must have reached the target and promoted, and nobody read before
+    await waitFor("PostgreSQL recovered and promoted", () => {
+        if (exited !== null) return true;
+        const inRecovery = psql({ ...migrator(), sql: "select pg_is_in_recovery()" });
+        if (inRecovery === "t") readDuringRecovery++;
+        return inRecovery === "f";
+    }, 240);
     if (exited !== null) throw new Error(`start.sh exited with ${exited}`);
     current = r;
     await startBackupServer(r, server.superuserPassword);
     return server;
 }
+/** connections that read while a restored PostgreSQL was still recovering (hot standby must be off) */
+let readDuringRecovery = 0;
 
 let first = "";
 beforeAll(async () => {
@@ -155,7 +178,56 @@ describe("point-in-time recovery from the posix repository", () => {
         expect(count()).toBe(150);
         expect(sql("select count(*) from lots where batch = 'after-target'")).toBe("0");
         expect(psql({ ...restored.superuser(), sql: "select timeline_id from pg_control_checkpoint()" })).toBe("2");
+        // recovery was closed to clients: no hot standby until promotion
+        expect(readFileSync(`${BASE}/volumes/restored-1/pgdata/postgresql.auto.conf`, "utf8")).toMatch(/^hot_standby = 'off'$/m);
+        expect(readDuringRecovery).toBe(0);
         pg = restored;
+    });
+
+    it("backs the new timeline up at once (the first run, given the restore), and expires nothing from before the incident while held", () => {
+        const before = JSON.parse(pgbackrest(["info", "--output=json"]))[0].backup.map((b: { label: string }) => b.label);
+        backupRun(current, ["first", "restored-1"], { FIRST_WAIT_SECONDS: "60" });
+        const after = JSON.parse(pgbackrest(["info", "--output=json"]))[0].backup as { label: string; type: string; annotation?: Record<string, string> }[];
+        expect(after.at(-1)).toMatchObject({ type: "full", annotation: { "flowviz-restore": "restored-1" } });
+        // retention keeps two full backups; with expiry held, two more leave every earlier one in place
+        pgbackrest(["backup", "--type=full"]);
+        const held = JSON.parse(pgbackrest(["info", "--output=json"]))[0].backup.map((b: { label: string }) => b.label);
+        for (const label of before) expect(held).toContain(label);
+        expect(held.length).toBe(before.length + 2);
+    });
+
+    it("refuses, changing nothing, a target older than the oldest backup, naming what the repository reaches", () => {
+        const volume = `${BASE}/volumes/too-early`;
+        mkdirSync(`${volume}/pgdata`, { recursive: true });
+        const step = runRestore(renderRestore("too-early", "2020-01-01T00:00:00Z"), volume);
+        expect(step.status).toBe(1);
+        expect(step.stderr).toMatch(/restore too-early: refused, nothing changed: the target 2020-01-01 00:00:00 UTC is outside what the repository can reach: from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(the end of its oldest backup, \d{8}-\d{6}F\) to now/);
+        expect(readdirSync(volume)).toEqual(["pgdata"]);
+        expect(readdirSync(`${volume}/pgdata`)).toEqual([]);
+    });
+
+    it("resumes a restore stopped midway: with files missing and no mark of completion, --delta makes the volume whole", async () => {
+        pg.stop("fast");
+        const volume = `${BASE}/volumes/resumed`;
+        const r = renderRestore("resumed", target);
+        expect(runRestore(r, volume).status).toBe(0);
+        // as a restore killed midway leaves it: begun, not done, part of the files never written
+        rmSync(`${volume}/restored-resumed`);
+        rmSync(`${volume}/pgdata/global/pg_control`);
+        for (const db of readdirSync(`${volume}/pgdata/base`)) rmSync(`${volume}/pgdata/base/${db}`, { recursive: true });
+        const resumed = runRestore(r, volume);
+        expect(resumed.status, resumed.stderr).toBe(0);
+        expect(resumed.stderr).toContain("restore resumed: an earlier attempt stopped midway; resuming it");
+        // checked on the side, never archiving: a second primary promoted into the same repository would fork its timelines
+        const socket = `${volume}/run`;
+        mkdirSync(socket, { recursive: true });
+        chownToServer(volume);
+        runServerBinary("pg_ctl", ["-D", `${volume}/pgdata`, "-w", "-t", "120", "-l", `${volume}/check.log`, "-o", `-p 5439 -c archive_mode=off -c unix_socket_directories=${socket} -c listen_addresses=''`, "start"], { asServerUser: true });
+        const side = { host: socket, port: 5439, user: "postgres", password: pg.superuserPassword, db: "flowviz" };
+        await waitFor("the resumed restore promoted", () => psql({ ...side, sql: "select pg_is_in_recovery()" }) === "f", 120);
+        expect(psql({ ...side, sql: "select count(*) from lots" })).toBe("150");
+        runServerBinary("pg_ctl", ["-D", `${volume}/pgdata`, "-m", "fast", "stop"], { asServerUser: true });
+        pg = await startWithScript(renderRestore("restored-1", target), `${BASE}/volumes/restored-1`);
     });
 
     it("restores a volume once: started again by the same script, it restores nothing and the rows are as they were", async () => {
@@ -175,7 +247,7 @@ describe("point-in-time recovery from the posix repository", () => {
         psql({ ...pg.superuser(), sql: "select pg_switch_wal()" });
         pgbackrest(["check"]);
         const info = JSON.parse(pgbackrest(["info", "--output=json"]));
-        expect(info[0].backup.map((b: { type: string }) => b.type)).toEqual(["full", "full", "diff"]);
+        expect(info[0].backup.map((b: { type: string }) => b.type)).toEqual(["full", "full", "full", "full", "diff"]);
         pg.stop("fast");
         const restored = await startWithScript(renderRestore("restored-2", second), `${BASE}/volumes/restored-2`);
         expect(count()).toBe(151 + 40 + 20);

@@ -11,7 +11,7 @@ import { chownToServer, runServerBinary, serverCommand } from "../binaries";
 import { PostgresServer, waitFor, type Rendered } from "./servers";
 
 /** The services whose rendered files name the data volume, the repository or their own folder. */
-const PGBACKREST_SERVICES = ["postgres", "postgres-backup-server", "postgres-backup", "pgbackrest-exporter"];
+const PGBACKREST_SERVICES = ["postgres", "postgres-restore", "postgres-backup-server", "postgres-backup", "pgbackrest-exporter"];
 
 /** Every container path of a render (or of some of its services) moved onto folders of the test: the data volume, the repository, each container's config folder. */
 export function moveContainerPaths(r: Rendered, volume: string, repo: string, services = PGBACKREST_SERVICES): void {
@@ -48,9 +48,9 @@ export function localArgs(r: Rendered): string[] {
     return line[1]!.split(" ").slice(1);
 }
 
-/** One of the backup runs (`first`, `full`, `diff`, `verify`, `wal-check`) as its CronJob runs it. */
-export function backupRun(r: Rendered, run: string, env: Record<string, string> = {}, timeout = 600_000): string {
-    return runServerBinary("sh", [join(r.files, "postgres-backup", "backup.sh"), run], { asServerUser: true, timeout, env });
+/** One of the backup runs (`first`, `full`, `diff`, `verify`, `wal-check`; `first <restore id>`) as its CronJob runs it. */
+export function backupRun(r: Rendered, run: string | string[], env: Record<string, string> = {}, timeout = 600_000): string {
+    return runServerBinary("sh", [join(r.files, "postgres-backup", "backup.sh"), ...[run].flat()], { asServerUser: true, timeout, env });
 }
 
 /**

@@ -4,7 +4,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { pgbackrestSize, pgbackrestTime, postgresStartScript, restoreOptions } from "../../configs/pgbackrest";
+import { pgbackrestSize, postgresStartScript } from "../../configs/pgbackrest";
+import { pgbackrestTime, restoreOptions, restoreScript } from "../../configs/restore";
 import { backupRunScript, WAL_GAPS_AWK } from "../../configs/backup-runs";
 import { scheduleLoopScript } from "../../configs/schedule-loop";
 import { certificateWatchScript } from "../../configs/certificates";
@@ -159,55 +160,81 @@ describe("pgBackRest's words for the stack's values", () => {
         expect(pgbackrestSize("1536Mi")).toBe("1536MB");
         expect(pgbackrestTime("2026-12-04T10:15:00.5Z")).toBe("2026-12-04 10:15:00.5+00");
         expect(pgbackrestTime("2026-12-04T10:15:00+05:30")).toBe("2026-12-04 10:15:00+0530");
-        expect(restoreOptions("latest")).toEqual(["--type=default"]);
-        expect(restoreOptions("lsn:0/3000060")).toEqual(["--type=lsn", "--target=0/3000060", "--target-action=promote"]);
+        // recovery is closed to clients (no hot standby) until it promotes at the target
+        expect(restoreOptions("latest")).toEqual(["--type=default", "--recovery-option=hot_standby=off"]);
+        expect(restoreOptions("lsn:0/3000060")).toEqual(["--type=lsn", "--target=0/3000060", "--target-action=promote", "--recovery-option=hot_standby=off"]);
     });
 });
 
 describe("PostgreSQL's start script", () => {
-    const run = (opts: { restore?: boolean; pgVersion?: boolean; marker?: boolean }) => {
-        const dir = standIns({ pgbackrest: "exit 0", entrypoint: "exit 0" });
-        mkdirSync(join(dir, "data", "pgdata"), { recursive: true });
-        if (opts.pgVersion) writeFileSync(join(dir, "data", "pgdata", "PG_VERSION"), "17\n");
-        if (opts.marker) writeFileSync(join(dir, "data", "restored-r1"), "");
-        const script = postgresStartScript({ command: "pgbackrest --stanza=flowviz", dataDir: `${dir}/data/pgdata`, dirs: [`${dir}/data/run`], restore: opts.restore ? { id: "r1", target: "latest" } : undefined, entrypoint: ["entrypoint", "postgres"] });
-        const r = spawnSync("/bin/sh", ["-c", script], { env: { PATH: `${dir}/bin:/usr/bin:/bin` }, encoding: "utf8" });
-        return { status: r.status, stderr: r.stderr, calls: calls(dir) };
-    };
-    it("restores an empty volume once, then starts PostgreSQL", () => {
-        expect(run({ restore: true }).calls).toEqual(["pgbackrest --stanza=flowviz restore --type=default", "entrypoint postgres"]);
-        expect(run({ restore: true, marker: true }).calls).toEqual(["entrypoint postgres"]);
-        expect(run({}).calls).toEqual(["entrypoint postgres"]);
+    it("makes the folders on the data volume, then starts the image's entrypoint", () => {
+        const dir = standIns({ entrypoint: "exit 0" });
+        const script = postgresStartScript({ dirs: [`${dir}/data/run`, `${dir}/data/spool`], entrypoint: ["entrypoint", "postgres"] });
+        expect(spawnSync("/bin/sh", ["-c", script], { env: { PATH: `${dir}/bin:/usr/bin:/bin` } }).status).toBe(0);
+        expect(existsSync(`${dir}/data/spool`)).toBe(true);
+        expect(calls(dir)).toEqual(["entrypoint postgres"]);
     });
-    it("refuses a time target that may lie in a marked WAL gap, naming the gap, both backups and the times to choose from", () => {
-        const t = (iso: string) => Date.parse(iso) / 1000;
-        const info = JSON.stringify([
-            {
-                backup: [
-                    { label: "20261201-010000F", type: "full", timestamp: { start: t("2026-12-01T01:00:00Z"), stop: t("2026-12-01T01:10:00Z") }, annotation: { "flowviz-wal-gap": "000000010000000000000009-00000001000000000000000C" } },
-                    { label: "20261201-010000F_20261202-010000D", type: "diff", timestamp: { start: t("2026-12-02T01:00:00Z"), stop: t("2026-12-02T01:05:00Z") } },
-                    { label: "20261203-120000F", type: "full", timestamp: { start: t("2026-12-03T12:00:00Z"), stop: t("2026-12-03T12:20:00Z") } },
-                ],
-            },
-        ]);
-        const run = (target: string) => {
-            const dir = standIns({ pgbackrest: `case "$*" in *info*) echo '${info}' ;; esac`, entrypoint: "exit 0" });
-            mkdirSync(join(dir, "data", "pgdata"), { recursive: true });
-            const script = postgresStartScript({ command: "pgbackrest --stanza=flowviz", dataDir: `${dir}/data/pgdata`, dirs: [`${dir}/data/run`], restore: { id: "r1", target }, entrypoint: ["entrypoint", "postgres"] });
-            const r = spawnSync("/bin/sh", ["-c", script], { env: { PATH: `${dir}/bin:/usr/bin:/bin` }, encoding: "utf8" });
-            return { status: r.status, stderr: r.stderr, restored: calls(dir).some((c) => c.includes(" restore ")) };
-        };
-        const inGap = run("2026-12-02T08:00:00Z");
-        expect(inGap.status).toBe(1);
-        expect(inGap.restored).toBe(false);
-        expect(inGap.stderr).toContain("restore r1: refused: the archive has a WAL gap (segments 000000010000000000000009-00000001000000000000000C, dropped while the repository was unreachable) after full backup 20261201-010000F, which ended 2026-12-01 01:10:00 UTC");
-        expect(inGap.stderr).toContain("Choose a target before 2026-12-01 01:10:00 UTC or after 2026-12-03 12:20:00 UTC");
-        for (const fine of ["2026-12-01T00:30:00Z", "2026-12-04T00:00:00Z", "latest", "lsn:0/3000060"]) expect(run(fine), fine).toMatchObject({ status: 0, restored: true });
+});
+
+describe("the restore before PostgreSQL starts", () => {
+    const t = (iso: string) => Date.parse(iso) / 1000;
+    const backups = [
+        { label: "20261201-010000F", type: "full", timestamp: { start: t("2026-12-01T01:00:00Z"), stop: t("2026-12-01T01:10:00Z") }, annotation: { "flowviz-wal-gap": "000000010000000000000009-00000001000000000000000C" } },
+        { label: "20261201-010000F_20261202-010000D", type: "diff", timestamp: { start: t("2026-12-02T01:00:00Z"), stop: t("2026-12-02T01:05:00Z") } },
+        { label: "20261203-120000F", type: "full", timestamp: { start: t("2026-12-03T12:00:00Z"), stop: t("2026-12-03T12:20:00Z") } },
+    ];
+    const info = (b: unknown[]) => JSON.stringify([{ backup: b, archive: [{ max: "000000010000000000000042" }] }]);
+    /** restore.sh against a stand-in pgbackrest; `restore` is killed midway when `dies` */
+    const run = (target: string, o: { backups?: unknown[]; volume?: "empty" | "cluster" | "begun" | "done"; dies?: boolean } = {}) => {
+        const restoreBody = o.dies ? "kill -9 $$" : "exit 0";
+        const dir = standIns({ pgbackrest: `case "$*" in *info*) echo '${info(o.backups ?? backups)}' ;; *restore*) ${restoreBody} ;; esac` });
+        mkdirSync(join(dir, "data", "pgdata"), { recursive: true });
+        if (o.volume === "cluster" || o.volume === "begun") writeFileSync(join(dir, "data", "pgdata", "PG_VERSION"), "17\n");
+        if (o.volume === "begun") writeFileSync(join(dir, "data", "restoring-r1"), "");
+        if (o.volume === "done") writeFileSync(join(dir, "data", "restored-r1"), "");
+        const script = restoreScript({ command: "pgbackrest --stanza=flowviz", dataDir: `${dir}/data/pgdata`, dataMount: `${dir}/data`, restore: { id: "r1", target } });
+        const r = spawnSync("/bin/sh", ["-c", script], { env: { PATH: `${dir}/bin:/usr/bin:/bin` }, encoding: "utf8" });
+        const restores = calls(dir).filter((c) => c.includes(" restore"));
+        return { status: r.status, stderr: r.stderr, restores, done: existsSync(join(dir, "data", "restored-r1")), begun: existsSync(join(dir, "data", "restoring-r1")) };
+    };
+
+    it("restores an empty volume once, closed to clients until it promotes, and marks it done", () => {
+        const first = run("latest");
+        expect(first).toMatchObject({ status: 0, done: true });
+        expect(first.restores).toEqual(["pgbackrest --stanza=flowviz restore --type=default --recovery-option=hot_standby=off"]);
+        expect(run("latest", { volume: "done" })).toMatchObject({ status: 0, restores: [] });
     });
 
-    it("never restores over a volume that holds a cluster", () => {
-        const r = run({ restore: true, pgVersion: true });
-        expect(r.status).toBe(1);
+    it("resumes a restore stopped midway with --delta, and a killed one is left begun, not done", () => {
+        expect(run("latest", { dies: true })).toMatchObject({ done: false, begun: true });
+        const resumed = run("latest", { volume: "begun" });
+        expect(resumed.status).toBe(0);
+        expect(resumed.stderr).toContain("resuming it");
+        expect(resumed.restores).toEqual(["pgbackrest --stanza=flowviz restore --delta --type=default --recovery-option=hot_standby=off"]);
+    });
+
+    it("never restores over a volume that holds a cluster it did not begin", () => {
+        const r = run("latest", { volume: "cluster" });
+        expect(r).toMatchObject({ status: 1, restores: [], begun: false });
         expect(r.stderr).toContain("already holds a cluster; refusing to restore over it");
+    });
+
+    it("refuses, changing nothing, a target the repository cannot reach, naming the oldest and newest points", () => {
+        const early = run("2026-11-30T23:00:00Z");
+        expect(early).toMatchObject({ status: 1, restores: [], begun: false });
+        expect(early.stderr).toContain("restore r1: refused, nothing changed: the target 2026-11-30 23:00:00 UTC is outside what the repository can reach: from 2026-12-01 01:10:00 UTC (the end of its oldest backup, 20261201-010000F) to now");
+        expect(early.stderr).toContain("its newest backup 20261203-120000F ended 2026-12-03 12:20:00 UTC, WAL archived up to segment 000000010000000000000042");
+        expect(run("2099-01-01T00:00:00Z")).toMatchObject({ status: 1, restores: [] });
+        const empty = run("latest", { backups: [] });
+        expect(empty).toMatchObject({ status: 1, restores: [] });
+        expect(empty.stderr).toContain("the repository holds no backup to restore from");
+    });
+
+    it("refuses a time target that may lie in a marked WAL gap, naming the gap, both backups and the times to choose from", () => {
+        const inGap = run("2026-12-02T08:00:00Z");
+        expect(inGap).toMatchObject({ status: 1, restores: [] });
+        expect(inGap.stderr).toContain("restore r1: refused, nothing changed: the archive has a WAL gap (segments 000000010000000000000009-00000001000000000000000C, dropped while the repository was unreachable) after full backup 20261201-010000F, which ended 2026-12-01 01:10:00 UTC");
+        expect(inGap.stderr).toContain("Choose a target before 2026-12-01 01:10:00 UTC or after 2026-12-03 12:20:00 UTC");
+        for (const fine of ["2026-12-03T13:00:00Z", "2026-12-04T00:00:00Z", "latest", "lsn:0/3000060"]) expect(run(fine), fine).toMatchObject({ status: 0, done: true });
     });
 });
