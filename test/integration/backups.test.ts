@@ -7,7 +7,8 @@
  * that asks for the restore; the rows counted are exactly those written before the target. The
  * repository is encrypted, and a dead repository loses nothing.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
@@ -16,7 +17,7 @@ import { exporterQueries } from "../../configs/exporter-queries";
 import { chownToServer, runServerBinary, serverCommand } from "../binaries";
 import { backupRun, metricValue, moveContainerPaths, pgbackrestArgs, startArchivingServer, startBackupServer, startRepositoryExporter, stopBackupServer } from "./pgbackrest";
 import { PGBACKREST_EXPORTER } from "../../configs/metrics";
-import { PostgresServer, psql, render, renderWithSecrets, secretOf, waitFor, type Rendered } from "./servers";
+import { LOCAL_FILE_LIMIT, PgBouncerServer, PostgresServer, psql, render, renderWithSecrets, secretOf, waitFor, type Rendered } from "./servers";
 import { S3_ENDPOINT, startS3, type S3Server } from "./s3";
 import { ROOT } from "../root";
 import { parse, stringify } from "yaml";
@@ -44,13 +45,14 @@ async function noteTime(): Promise<string> {
 }
 
 /** A stack asking for a restore: the local stack with postgres.restore set, rendered with the same secrets. */
-function renderRestore(id: string, target: string): Rendered {
+function renderRestore(id: string, target: string, restore: Record<string, unknown> = { replaceData: true }): Rendered {
     const stack = parse(readFileSync(join(ROOT, "test/integration/Pulumi.local.yaml"), "utf8"));
-    stack.config["flowviz:postgres"] = { ...stack.config["flowviz:postgres"], restore: { id, target, replaceData: true } };
+    stack.config["flowviz:postgres"] = { ...stack.config["flowviz:postgres"], restore: { ...restore, id, target } };
     mkdirSync(`${BASE}/stacks`, { recursive: true });
-    writeFileSync(`${BASE}/stacks/Pulumi.${id}.yaml`, stringify(stack));
-    return render(`${BASE}/stacks/Pulumi.${id}.yaml`, `${BASE}/renders/${id}`, "local");
+    writeFileSync(stackFileOf(id), stringify(stack));
+    return render(stackFileOf(id), `${BASE}/renders/${id}`, "local");
 }
+const stackFileOf = (id: string) => `${BASE}/stacks/Pulumi.${id}.yaml`;
 
 /** A render's restore step (its own container, before PostgreSQL's) as the container runs it: its status and what it said. */
 function runRestore(r: Rendered, volume: string): { status: number | null; stderr: string } {
@@ -353,6 +355,75 @@ describe("a dead repository under load", () => {
         expect(acked.filter((id) => !ids.has(id))).toEqual([]);
         expect(count()).toBe(stored);
         expect(sql("select batch from lots where id = 9999999")).toBe("last write");
+    });
+});
+
+describe("the restore runbook, as written: its Docker commands on the real servers", () => {
+    const runbook = readFileSync(join(ROOT, "docs/runbooks/RestoreToPointInTime.md"), "utf8");
+    /** the SQL of the runbook's one `psql ... -c "<sql>"` that matches */
+    const sqlOf = (pattern: RegExp) => {
+        const found = [...new Set([...runbook.matchAll(/-c "([^"]+)"/g)].map((m) => m[1]!))].filter((q) => pattern.test(q));
+        expect(found, `the runbook's psql -c "${pattern.source}"`).toHaveLength(1);
+        return found[0]!;
+    };
+    /** the keys step 3 sets, with the runbook's values */
+    const keysSet = () => Object.fromEntries([...runbook.matchAll(/^pulumi config set --path flowviz:postgres\.restore\.(\w+) (\S+) -s prod$/gm)].map((m) => [m[1]!, m[2] === "true" ? true : m[2]!]));
+
+    it("holds the app on PgBouncer, restores, verifies, lets the held query run on the restored rows, and backs the new timeline up", async () => {
+        const pgb = new PgBouncerServer(current, LOCAL_FILE_LIMIT);
+        pgb.start();
+        const app = { port: 6432, user: "flowviz", password: rendered.plan.outputs.appDbPassword as string, db: "flowviz" };
+        const admin = (q: string) => psql({ port: 6432, user: "pgbouncer_admin", password: rendered.plan.outputs.pgbouncerAdminPassword as string, db: "pgbouncer", sql: q });
+        try {
+            await waitFor("PgBouncer", () => psql({ ...app, sql: "select 1" }) === "1");
+            sql("create table recall (id int primary key, lot text not null)");
+            psql({ ...app, sql: "insert into recall select g, 'released' from generate_series(1, 20) g" });
+            const target = await noteTime();
+            psql({ ...app, sql: "update recall set lot = 'destroyed'" });
+            psql({ ...pg.superuser(), sql: "select pg_switch_wal()" });
+            pgbackrest(["check"]);
+            const timeline = Number(psql({ ...pg.superuser(), sql: "select timeline_id from pg_control_checkpoint()" }));
+
+            // 1: the range, with the runbook's command (the exporter's configuration)
+            const info = /docker exec flowviz-dev-pgbackrest-exporter pgbackrest (.* info)$/m.exec(runbook)![1]!.split(" ");
+            const repositoryInfo = (...extra: string[]) => {
+                moveContainerPaths(current, "", REPO, ["pgbackrest-exporter"]);
+                return runServerBinary("pgbackrest", [...info.map((a) => a.replace(current.configDir("pgbackrest-exporter"), join(current.files, "pgbackrest-exporter"))), ...extra], { asServerUser: true });
+            };
+            const range = repositoryInfo();
+            expect(range).toMatch(/full backup: \d{8}-\d{6}F/);
+
+            // 2: hold; a query the app sends now waits, and is not lost
+            admin(sqlOf(/^PAUSE /));
+            const held = promisify(execFile)(...serverCommand("psql", ["-X", "-At", "-h", "127.0.0.1", "-p", "6432", "-U", app.user, "-d", app.db, "-c", "select count(*) from recall where lot = 'released'"]), { env: { ...process.env, PGPASSWORD: app.password } });
+            let answered = false;
+            void held.then(() => (answered = true), () => (answered = true));
+
+            // 3: the keys the runbook sets (its id, our target), then check accepts the stack and names the restore
+            const keys = keysSet();
+            expect(Object.keys(keys).sort()).toEqual(["id", "replaceData", "target"]);
+            const id = keys.id as string;
+            const r = renderRestore(id, target, { replaceData: keys.replaceData });
+            const check = spawnSync("npx", ["tsx", "scripts/check.ts", "--stack", "walk", "--config-file", stackFileOf(id)], { cwd: ROOT, encoding: "utf8" });
+            expect(check.status, check.stderr).toBe(0);
+            expect(check.stdout).toContain(`RESTORE ${id}: PostgreSQL starts on a new volume postgres-data-${id}, restored to ${target}`);
+
+            // 4: apply: PostgreSQL's pod restarts, the restore step first
+            pg.stop("fast");
+            pg = await startWithScript(r, `${BASE}/volumes/${id}`);
+            expect(answered, "the held query ran before the restore").toBe(false);
+
+            // 5: verify with the runbook's query, then resume: the held query runs on the restored rows
+            const [inRecovery, newTimeline] = psql({ ...pg.superuser(), db: "flowviz", sql: sqlOf(/pg_is_in_recovery/) }).split("|");
+            expect(inRecovery).toBe("f");
+            expect(Number(newTimeline)).toBe(timeline + 1);
+            admin(sqlOf(/^RESUME /));
+            expect((await held).stdout.trim()).toBe("20");
+            backupRun(current, ["first", id], { FIRST_WAIT_SECONDS: "60" });
+            expect(repositoryInfo("--output=json")).toContain(`"flowviz-restore":"${id}"`);
+        } finally {
+            await pgb.stop();
+        }
     });
 });
 
