@@ -78,6 +78,12 @@ const postgres: { host: string; certificateReaders: string[] } = cloudnativePg
     backupCredentials: {
         cipherPass: credentials.get("backupCipherPassphrase"),
         s3Keys,
+        offsite: config.postgres.backups.offsite
+            ? {
+                  cipherPass: credentials.get("backupOffsiteCipherPassphrase"),
+                  s3Keys: secrets.backupOffsiteS3AccessKey !== undefined && secrets.backupOffsiteS3SecretKey !== undefined ? { key: pulumi.secret(secrets.backupOffsiteS3AccessKey), secret: pulumi.secret(secrets.backupOffsiteS3SecretKey) } : undefined,
+              }
+            : undefined,
     },
 });
 

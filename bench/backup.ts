@@ -3,11 +3,12 @@
  * (PostgreSQL 17, pgBackRest 2.55, the local stack's rendered files, a posix repository):
  * a full backup of a pgbench database of stated size (throughput), a restore of it and the
  * recovery until PostgreSQL is promoted (the restore part of the RTO), TPC-B with archiving
- * against TPC-B without it, and the WAL not yet archived during the load (the archive's lag).
+ * against TPC-B without it, the WAL not yet archived during the load (the archive's lag), and
+ * what a volume lost under load loses (acknowledged rows missing after a restore to `latest`).
  * Writes bench/results/backup.json (docs/BACKUPS.md quotes it).
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { chownToServer, runServerBinary, serverCommand, versionLine } from "../test/binaries";
@@ -21,6 +22,37 @@ const { values } = parseArgs({ options: { scale: { type: "string", default: "50"
 const SCALE = Number(values.scale);
 const SECONDS = Number(values.seconds);
 const BASE = "/tmp/flowviz-backup-bench";
+
+/**
+ * The RPO of a lost volume: 12 writers insert one row per transaction through PostgreSQL for the
+ * run's seconds (pgbench counts what was acknowledged); the instant they finish, the server dies
+ * (SIGQUIT: no checkpoint, no last archiving) and its volume is never used again; a restore to
+ * `latest` from the repository shows how many acknowledged rows, and how many seconds of writes,
+ * the archive lacks. What it lacks is the WAL that had not reached the repository: the segment
+ * still filling, and any waiting for the archiver.
+ */
+async function lostVolume(pg: PostgresServer, local: (args: string[]) => string, into: string): Promise<{ writers: number; acknowledged: number; lost: number; lostSeconds: number; rowsPerSecond: number; archiveTimeout: string }> {
+    const su = pg.superuser();
+    const env = { PGPASSWORD: pg.superuserPassword };
+    psql({ ...su, db: "flowviz", sql: "create table acks (id bigserial primary key, at timestamptz not null default clock_timestamp())" });
+    writeFileSync(`${BASE}/insert.sql`, "insert into acks default values;\n");
+    chownToServer(BASE);
+    const out = runServerBinary("pgbench", ["-n", "-c", "12", "-j", "2", "-T", String(SECONDS), "-f", `${BASE}/insert.sql`, "-h", su.host, "-p", "5432", "-U", "postgres", "flowviz"], { env, timeout: 3_600_000 });
+    pg.stop("immediate");
+    const acknowledged = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1]);
+    mkdirSync(`${into}/run`, { recursive: true });
+    chownToServer(BASE);
+    local(["restore", `--pg1-path=${into}/pgdata`, "--type=default"]);
+    const r = new PostgresServer(into, pg.rendered, 5432, { socketDir: `${into}/run`, archive: false });
+    r.start();
+    await waitFor("the restore after the loss promoted", () => psql({ ...r.superuser(), sql: "select not pg_is_in_recovery()" }) === "t", 600);
+    const [restored, first, last] = psql({ ...r.superuser(), db: "flowviz", sql: "select count(*), extract(epoch from min(at)), extract(epoch from max(at)) from acks" }).split("|").map(Number);
+    r.stop("fast");
+    const rowsPerSecond = acknowledged / SECONDS;
+    // the writes ran from the first row to SECONDS later; the restore ends at its newest row
+    const lostSeconds = +(first! + SECONDS - last!).toFixed(1);
+    return { writers: 12, acknowledged, lost: acknowledged - restored!, lostSeconds, rowsPerSecond: Math.round(rowsPerSecond), archiveTimeout: String(parse(readFileSync(join(ROOT, LOCAL_STACK), "utf8")).config["flowviz:postgres"]?.backups?.archiveTimeout ?? "60s (default)") };
+}
 
 const time = async <T>(f: () => T | Promise<T>): Promise<[T, number]> => {
     const t = Date.now();
@@ -69,6 +101,9 @@ async function main(): Promise<void> {
         return { tps: Number(/tps = ([\d.]+)/.exec(out)?.[1]), maxPendingBytes: maxPending };
     };
     const archived = await pgbench();
+    const lost = await lostVolume(pg, local, `${BASE}/after-loss`);
+    pg = start(volume, true);
+    pg.start();
     pg.stop("fast");
     pg = start(volume, false);
     pg.start();
@@ -100,6 +135,7 @@ async function main(): Promise<void> {
             tlsToLocal: +(backupSeconds / localSeconds).toFixed(2),
         },
         restore: { restoreSeconds, recoveryToPromotedSeconds: +recoverySeconds.toFixed(1) },
+        lostVolume: lost,
         tpcb: { clients: 16, seconds: SECONDS, archivingOn: archived.tps, archivingOff: plain.tps, costPercent: +((1 - archived.tps / plain.tps) * 100).toFixed(1), maxPendingWalMib: mb(archived.maxPendingBytes) },
     };
     console.log(JSON.stringify(result, null, 2));

@@ -7,7 +7,7 @@
  * schedule or retention never restarts PostgreSQL.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { archiveSettings, pgbackrestCommand, pgbackrestConf, pgbackrestSecrets, postgresStartScript, PGBACKREST_TLS_PORT, type PgBackRestRole, type RepositoryInput } from "../configs/pgbackrest";
+import { archiveSettings, pgbackrestCommand, pgbackrestConf, pgbackrestSecrets, postgresStartScript, PGBACKREST_TLS_PORT, type OffsiteInput, type PgBackRestRole, type RepositoryInput } from "../configs/pgbackrest";
 import { restoreScript } from "../configs/restore";
 import { backupRunScript, WAL_GAPS_AWK } from "../configs/backup-runs";
 import { certificateWatchScript, type CertificateEndpoint } from "../configs/certificates";
@@ -31,6 +31,7 @@ const LOCKS = `${DATA_MOUNT}/pgbackrest/lock`;
 const REPO_MOUNT = "/var/lib/pgbackrest";
 /** the S3 endpoint's CA, when the stack gives one */
 const S3_CA = "pgbackrest/s3-ca.crt";
+const OFFSITE_CA = "pgbackrest/offsite-ca.crt";
 const CONF = "pgbackrest/pgbackrest.conf";
 const CREDENTIALS = "pgbackrest/conf.d/credentials.conf";
 /** the Dockerfile Docker builds the image from (Kubernetes pulls postgres.backups.image) */
@@ -44,9 +45,15 @@ const DIR = "/etc/pgbackrest";
 /** the runs' and the exporter's locks, on their scratch folder */
 const SCRATCH_LOCKS = "/tmp/pgbackrest";
 
-export interface BackupArgs {
+/** A repository's passphrase and, for S3 with shared keys, the keys. */
+export interface RepositoryCredentials {
     cipherPass: pulumi.Input<string>;
     s3Keys?: { key: pulumi.Input<string>; secret: pulumi.Input<string> };
+}
+
+export interface BackupArgs extends RepositoryCredentials {
+    /** the off-site repository's own credentials (postgres.backups.offsite) */
+    offsite?: RepositoryCredentials;
     superuserPassword: pulumi.Input<string>;
     /** where PostgreSQL mounts its generated files */
     configDir: string;
@@ -102,6 +109,11 @@ export function backupImage(s: StackConfig["postgres"]): { image: string; build?
     return { image: `flowviz/postgres-pgbackrest:${imageTag(s.image)}`, build: { context: IMAGE_CONTEXT, args: { POSTGRES_IMAGE: s.image } } };
 }
 
+function offsiteOf(s: StackConfig["postgres"], configDir: string): OffsiteInput | undefined {
+    const o = s.backups.offsite;
+    return o ? { type: "s3", ...o.s3, caFile: o.s3.caCert ? `${configDir}/${OFFSITE_CA}` : undefined, retentionDays: o.retentionDays } : undefined;
+}
+
 function repositoryOf(s: StackConfig["postgres"], repository: "posix" | "s3", configDir: string): RepositoryInput {
     if (repository === "posix") return { type: "posix", path: REPO_MOUNT };
     const s3 = s.backups.s3!;
@@ -116,16 +128,26 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
     const pg = { dataDir: PGDATA, port: POSTGRES_PORT, socketDir: SOCKET_DIR };
     const credentials: ServiceFile = {
         path: CREDENTIALS,
-        content: pulumi.all([a.cipherPass, a.s3Keys?.key, a.s3Keys?.secret]).apply(([cipherPass, key, secret]) => pgbackrestSecrets({ cipherPass, s3: key && secret ? { key, secret } : undefined })),
+        content: pulumi
+            .all([a.cipherPass, a.s3Keys?.key, a.s3Keys?.secret, a.offsite?.cipherPass, a.offsite?.s3Keys?.key, a.offsite?.s3Keys?.secret])
+            .apply(([cipherPass, key, secret, offsitePass, offsiteKey, offsiteSecret]) =>
+                pgbackrestSecrets({
+                    cipherPass,
+                    s3: key && secret ? { key, secret } : undefined,
+                    offsite: offsitePass ? { cipherPass: offsitePass, s3: offsiteKey && offsiteSecret ? { key: offsiteKey, secret: offsiteSecret } : undefined } : undefined,
+                }),
+            ),
         secret: true,
     };
     /** pgbackrest.conf of a role in a config folder, with the credentials and the store's CA where it reaches the repository */
     const files = (dir: string, role: PgBackRestRole, lockPath: string): ServiceFile[] => {
         const repo = role.kind === "server" ? ({ type: "none" } as const) : repositoryOf(s, repository, dir);
+        const offsite = role.kind === "server" ? undefined : offsiteOf(s, dir);
         return [
-            { path: CONF, content: pgbackrestConf({ ...pg, lockPath, repository: repo }, role) },
+            { path: CONF, content: pgbackrestConf({ ...pg, lockPath, repository: repo, offsite }, role) },
             ...(repo.type === "none" ? [] : [credentials]),
             ...(repo.type === "s3" && s.backups.s3?.caCert ? [{ path: S3_CA, content: s.backups.s3.caCert }] : []),
+            ...(offsite && s.backups.offsite?.s3.caCert ? [{ path: OFFSITE_CA, content: s.backups.offsite.s3.caCert }] : []),
         ];
     };
     const command = (dir: string) => pgbackrestCommand(`${dir}/${CONF}`, `${dir}/pgbackrest/conf.d`);
@@ -186,7 +208,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
             ...files(DIR, { kind: "repository", retention: s.backups.retention, holdExpiry: s.restore?.holdExpiry, postgres: { host: a.postgresHost, port: PGBACKREST_TLS_PORT, tls: tlsIn(DIR, "client") } }, SCRATCH_LOCKS),
             ...certificateFiles(a.runsCertificate, "client"),
             caFile(a.serverCaPem),
-            { path: "backup.sh", content: backupRunScript({ command: command(DIR), awkFile: `${DIR}/wal-gaps.awk` }) },
+            { path: "backup.sh", content: backupRunScript({ command: command(DIR), awkFile: `${DIR}/wal-gaps.awk`, offsite: s.backups.offsite !== undefined }) },
             { path: "wal-gaps.awk", content: WAL_GAPS_AWK },
         ],
         workload: "scheduled",
@@ -196,6 +218,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
             { name: "diff", cron: s.backups.schedule.diff, args: ["diff"] },
             { name: "verify", cron: s.backups.schedule.verify, args: ["verify"] },
             { name: "wal-check", cron: s.backups.schedule.walCheck, args: ["wal-check"] },
+            ...(s.backups.offsite ? [{ name: "offsite", cron: s.backups.offsite.schedule, args: ["offsite"] }] : []),
         ],
         resources: { cpu: "1", memory: "512Mi" },
         dependsOn: ["postgres"],
@@ -232,7 +255,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         files: [
             ...files(a.configDir, { kind: "archive", spoolPath: SPOOL, archivePushQueueMax: s.backups.archivePushQueueMax }, LOCKS),
             { path: "start.sh", content: postgresStartScript({ dirs: [SOCKET_DIR, SPOOL, LOCKS], entrypoint: a.entrypoint }) },
-            ...(s.restore ? [{ path: "restore.sh", content: restoreScript({ command: command(a.configDir), dataDir: PGDATA, dataMount: DATA_MOUNT, restore: s.restore }) }] : []),
+            ...(s.restore ? [{ path: "restore.sh", content: restoreScript({ command: command(a.configDir), dataDir: PGDATA, dataMount: DATA_MOUNT, restore: { ...s.restore, repository: { number: s.restore.from === "offsite" ? 2 : 1, asOf: s.restore.repositoryAsOf } } }) }] : []),
         ],
         prepare: s.restore ? { name: "postgres-restore", command: ["/bin/sh", `${a.configDir}/restore.sh`] } : undefined,
         volumes,

@@ -4,7 +4,7 @@ import type { StackConfig } from "../stack/schema";
 import { CERTIFICATE_LIFETIME, POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed";
 import { caFile, certificateFiles, type Authorities } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
-import { BACKUP_RUNS, backupImage, backupParts, DATA_MOUNT, PGDATA } from "./backups";
+import { BACKUP_RUNS, backupImage, backupParts, DATA_MOUNT, PGDATA, type RepositoryCredentials } from "./backups";
 import { backupCredentialEgress, backupWorkloadIdentity, objectStorageEgress } from "./egress";
 import type { CertificateEndpoint } from "../configs/certificates";
 import { backupRepository } from "../stack/engine";
@@ -35,7 +35,7 @@ export interface PostgresArgs {
     /** Docker host port; none publishes nothing */
     readonly hostPort?: number;
     /** the backup repository's passphrase and, for S3 with shared keys, the keys */
-    readonly backupCredentials: { cipherPass: pulumi.Input<string>; s3Keys?: { key: pulumi.Input<string>; secret: pulumi.Input<string> } };
+    readonly backupCredentials: RepositoryCredentials & { offsite?: RepositoryCredentials };
 }
 
 /**
@@ -57,9 +57,10 @@ export class Postgres extends pulumi.ComponentResource {
         const runAs = { user: POSTGRES_UID, group: POSTGRES_UID, readOnlyRootFilesystem: true };
         const cert = args.ca.issue(name, args.platform.namesOf(name), this);
         const s3 = backupRepository({ platform: args.platform.kind, postgres: s }) === "s3" ? s.backups.s3 : undefined;
-        // PostgreSQL's pod archives, the backup runs back up: both reach the store and its credentials' source
-        const storeEgress = s3 ? [objectStorageEgress(s3.endpoint, args.objectStorageCidrs), ...backupCredentialEgress(s3)] : undefined;
-        const workloadIdentity = backupWorkloadIdentity(s3);
+        const stores = [s3, s.backups.offsite?.s3].filter((x) => x !== undefined);
+        // PostgreSQL's pod archives, the backup runs back up: both reach the stores and their credentials' source
+        const storeEgress = stores.length > 0 ? stores.flatMap((store) => [objectStorageEgress(store.endpoint, args.objectStorageCidrs), ...backupCredentialEgress(store)]) : undefined;
+        const workloadIdentity = stores.map(backupWorkloadIdentity).find((w) => w !== undefined);
         const serverArgs = ["postgres", "-c", `config_file=${CONFIG_DIR}/postgresql.conf`, "-c", `hba_file=${CONFIG_DIR}/pg_hba.conf`];
         const backups = backupParts(
             {

@@ -16,7 +16,7 @@ export const RESTORE_ANNOTATION = "flowviz-restore";
 const FIRST_WAIT_SECONDS = 86400;
 
 /** The runs and what each does. */
-export const BACKUP_RUN_KINDS = ["first", "full", "diff", "verify", "wal-check"] as const;
+export const BACKUP_RUN_KINDS = ["first", "full", "diff", "verify", "wal-check", "offsite"] as const;
 export type BackupRunKind = (typeof BACKUP_RUN_KINDS)[number];
 
 
@@ -43,13 +43,13 @@ export const WAL_GAPS_AWK = [
  * archived; `verify` does not see a gap): seen twice a minute apart, it marks that full backup
  * with the gap (the alert reads the mark) and takes a new full backup, which carries none.
  */
-export function backupRunScript(i: { command: string; awkFile: string }): string {
+export function backupRunScript(i: { command: string; awkFile: string; offsite: boolean }): string {
     return shellScript([
         `pgbr() { ${i.command} "$@"; }`,
         "# the newest full backup: its label and its first WAL segment",
-        "newest_full() { pgbr info --output=text | awk '/^ *full backup:/ { label = $3; f = 1; next } / backup:/ { f = 0 } f && /wal start\\/stop:/ { start = $3; newest = label } END { if (newest != \"\") print newest, start }'; }",
+        "newest_full() { pgbr info --repo=1 --output=text | awk '/^ *full backup:/ { label = $3; f = 1; next } / backup:/ { f = 0 } f && /wal start\\/stop:/ { start = $3; newest = label } END { if (newest != \"\") print newest, start }'; }",
         "# WAL segments missing from the archive at or after segment $1 (the segment names in the listing, each once, in order)",
-        `wal_gaps() { pgbr repo-ls --recurse archive/${STANZA} | grep -o '[0-9A-F]\\{24\\}-[0-9a-f]\\{40\\}' | cut -c1-24 | sort -u | awk -v start="$1" -f ${i.awkFile}; }`,
+        `wal_gaps() { pgbr repo-ls --repo=1 --recurse archive/${STANZA} | grep -o '[0-9A-F]\\{24\\}-[0-9a-f]\\{40\\}' | cut -c1-24 | sort -u | awk -v start="$1" -f ${i.awkFile}; }`,
         'case "${1:-}" in',
         "first)",
         "    # PostgreSQL may be starting, or recovering a restore with no client let in: wait until it is writable",
@@ -60,14 +60,17 @@ export function backupRunScript(i: { command: string; awkFile: string }): string
         '        sleep 30; waited=$((waited + 30))',
         "    done",
         "    # after a restore (its id): a full backup of the new timeline at once; else one only if the repository has none",
-        `    if [ -n "\${2:-}" ]; then pgbr backup --type=full --annotation=${RESTORE_ANNOTATION}="$2"; else newest_full | grep -q . || pgbr backup --type=full; fi`,
+        `    if [ -n "\${2:-}" ]; then pgbr backup --repo=1 --type=full --annotation=${RESTORE_ANNOTATION}="$2"; else newest_full | grep -q . || pgbr backup --repo=1 --type=full; fi`,
         "    ;;",
         "full | diff)",
         "    pgbr stanza-create",
-        '    pgbr backup --type="$1"',
+        '    pgbr backup --repo=1 --type="$1"',
         "    ;;",
+        ...(i.offsite
+            ? ["offsite)", "    # a full backup of its own into the off-site repository (its retention is by time)", "    pgbr stanza-create", "    pgbr backup --repo=2 --type=full", "    ;;"]
+            : []),
         "verify)",
-        "    pgbr verify",
+        ...(i.offsite ? ["    pgbr verify --repo=1", "    pgbr verify --repo=2"] : ["    pgbr verify"]),
         "    ;;",
         "wal-check)",
         '    set -- $(newest_full)',
@@ -81,10 +84,10 @@ export function backupRunScript(i: { command: string; awkFile: string }): string
         `    first=$(echo "$gaps" | head -n 1)`,
         `    echo "wal-check: WAL missing from the archive after full backup $label: $(echo $gaps); marking it and taking a full backup" >&2`,
         `    pgbr annotate --set="$label" --annotation=${WAL_GAP_ANNOTATION}="$first"`,
-        "    pgbr backup --type=full",
+        "    pgbr backup --repo=1 --type=full",
         "    ;;",
         "*)",
-        `    echo "usage: $0 ${BACKUP_RUN_KINDS.join("|")}" >&2`,
+        `    echo "usage: $0 ${BACKUP_RUN_KINDS.filter((k) => i.offsite || k !== "offsite").join("|")}" >&2`,
         "    exit 2",
         "    ;;",
         "esac",

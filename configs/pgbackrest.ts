@@ -28,7 +28,12 @@ export interface PgBackRestInput {
     /** where this role keeps its locks (and, archiving, its spool) */
     lockPath: string;
     repository: RepositoryInput;
+    /** the off-site repository (repo2), kept by time */
+    offsite?: OffsiteInput;
 }
+
+/** The off-site repository: an S3 store of its own, its full backups kept this many days. */
+export type OffsiteInput = Extract<RepositoryInput, { type: "s3" }> & { retentionDays: number };
 
 /** pgBackRest's sizes: powers of 1024 written KB, MB, GB, TB. */
 export function pgbackrestSize(quantity: string): string {
@@ -46,20 +51,25 @@ const section = (name: string, options: Record<string, Value>) => [
         .map(([k, v]) => `${k}=${typeof v === "boolean" ? (v ? "y" : "n") : v}`),
 ];
 
-function repositoryOptions(r: RepositoryInput): Record<string, Value> {
+/** A repository's options, numbered: repo1 the stack's repository, repo2 the off-site one. */
+function repositoryOptions(r: RepositoryInput, n: 1 | 2): Record<string, Value> {
+    const repo = (k: string) => `repo${n}-${k}`;
     if (r.type === "none") return {};
-    if (r.type === "posix") return { "repo1-type": "posix", "repo1-path": r.path };
+    // encrypted at rest; the passphrase is in the included credentials file
+    const cipher = { [repo("cipher-type")]: "aes-256-cbc" };
+    if (r.type === "posix") return { [repo("type")]: "posix", [repo("path")]: r.path, ...cipher };
     return {
-        "repo1-type": "s3",
-        "repo1-path": r.path,
-        "repo1-s3-endpoint": r.endpoint.split(":")[0],
-        "repo1-storage-port": r.endpoint.includes(":") ? Number(r.endpoint.split(":")[1]) : undefined,
-        "repo1-s3-bucket": r.bucket,
-        "repo1-s3-region": r.region,
-        "repo1-s3-uri-style": r.uriStyle,
-        "repo1-s3-key-type": r.keyType,
-        "repo1-storage-ca-file": r.caFile,
-        "repo1-storage-verify-tls": true,
+        [repo("type")]: "s3",
+        [repo("path")]: r.path,
+        [repo("s3-endpoint")]: r.endpoint.split(":")[0],
+        [repo("storage-port")]: r.endpoint.includes(":") ? Number(r.endpoint.split(":")[1]) : undefined,
+        [repo("s3-bucket")]: r.bucket,
+        [repo("s3-region")]: r.region,
+        [repo("s3-uri-style")]: r.uriStyle,
+        [repo("s3-key-type")]: r.keyType,
+        [repo("storage-ca-file")]: r.caFile,
+        [repo("storage-verify-tls")]: true,
+        ...cipher,
     };
 }
 
@@ -92,9 +102,8 @@ export const PGBACKREST_TLS_PORT = 8432;
 function roleOptions(i: PgBackRestInput, role: PgBackRestRole): { global: Record<string, Value>; stanza: Record<string, Value> } {
     const pg = { "pg1-path": i.dataDir, "pg1-port": i.port, "pg1-socket-path": i.socketDir, "pg1-user": "postgres" };
     const repository = {
-        ...repositoryOptions(i.repository),
-        // encrypted at rest; the passphrase is in the included credentials file
-        "repo1-cipher-type": "aes-256-cbc",
+        ...repositoryOptions(i.repository, 1),
+        ...(i.offsite && i.repository.type !== "none" ? repositoryOptions(i.offsite, 2) : {}),
         "compress-type": "zst",
         "process-max": 2,
         // a WAL segment waits at most this long for the repository (archive_command fails and PostgreSQL retries; a backup fails)
@@ -126,6 +135,7 @@ function roleOptions(i: PgBackRestInput, role: PgBackRestRole): { global: Record
             "repo1-retention-full": role.retention.full,
             "repo1-retention-full-type": "count",
             "repo1-retention-diff": role.retention.diff,
+            ...(i.offsite ? { "repo2-retention-full": i.offsite.retentionDays, "repo2-retention-full-type": "time", "repo2-bundle": true } : {}),
             // small files bundled; block incremental (repo1-block) left off: restores from an S3 store
             // failed with "block map version must be zero" (pgbackrest#2182) in the integration suite
             "repo1-bundle": true,
@@ -160,9 +170,16 @@ export function pgbackrestConf(i: PgBackRestInput, role: PgBackRestRole): string
     ].join("\n");
 }
 
-/** The included credentials file: the repository's passphrase and, with shared S3 keys, the keys. */
-export function pgbackrestSecrets(s: { cipherPass: string; s3?: { key: string; secret: string } }): string {
-    return [`# ${GENERATED}`, ...section("global", { "repo1-cipher-pass": s.cipherPass, "repo1-s3-key": s.s3?.key, "repo1-s3-key-secret": s.s3?.secret }), ""].join("\n");
+/** A repository's credentials: its passphrase and, with shared S3 keys, the keys. */
+export interface RepositorySecrets {
+    cipherPass: string;
+    s3?: { key: string; secret: string };
+}
+
+/** The included credentials file: each repository's passphrase and keys. */
+export function pgbackrestSecrets(s: RepositorySecrets & { offsite?: RepositorySecrets }): string {
+    const of = (n: 1 | 2, r: RepositorySecrets | undefined) => ({ [`repo${n}-cipher-pass`]: r?.cipherPass, [`repo${n}-s3-key`]: r?.s3?.key, [`repo${n}-s3-key-secret`]: r?.s3?.secret });
+    return [`# ${GENERATED}`, ...section("global", { ...of(1, s), ...of(2, s.offsite) }), ""].join("\n");
 }
 
 /** The pgBackRest command line both containers use: the generated file and the credentials beside it. */

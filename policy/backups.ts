@@ -25,6 +25,11 @@ export function backupPathViolations(where: string, text: string): string[] {
         const ca = g["tls-server-ca-file"];
         if (!ca || SYSTEM_BUNDLE.test(ca)) out.push(`${where}: tls-server-ca-file is ${ca ?? "unset"}; the TLS server must trust only the stack's client CA`);
     }
+    // every repository the file names is encrypted, and an object store's certificate is verified
+    for (const repo of Object.keys(g).flatMap((k) => (/^repo\d+-type$/.test(k) ? [k.slice(0, -"-type".length)] : []))) {
+        if (g[`${repo}-cipher-type`] !== "aes-256-cbc") out.push(`${where}: ${repo}-cipher-type is ${g[`${repo}-cipher-type`] ?? "unset (none)"}: the repository would hold the data in plaintext; aes-256-cbc`);
+        if (g[`${repo}-type`] === "s3" && /^(n|no|false|0)$/i.test(g[`${repo}-storage-verify-tls`] ?? "")) out.push(`${where}: ${repo}-storage-verify-tls is off: anyone on the path can pose as the object store`);
+    }
     for (const [stanza, o] of Object.entries(sections).filter(([name]) => name !== "" && name !== "global")) {
         if (!o["pg1-host"]) continue;
         if (o["pg1-host-type"] !== "tls") out.push(`${where}: [${stanza}] reaches PostgreSQL as pg1-host-type ${o["pg1-host-type"] ?? "ssh (the default)"}; only TLS with a client certificate`);
@@ -38,7 +43,7 @@ export function backupPathViolations(where: string, text: string): string[] {
 export const backupPath: StackValidationPolicy = {
     name: "backup-path",
     description:
-        "pgBackRest's TLS server beside PostgreSQL lets in one client certificate's name for the one stanza against the stack's client CA, and the backup runs reach it over TLS with a client certificate, verifying it against the stack CA; as rendered, in every pgbackrest.conf. Fails closed: backup runs without a TLS server to reach are refused.",
+        "pgBackRest's TLS server beside PostgreSQL lets in one client certificate's name for the one stanza against the stack's client CA, and the backup runs reach it over TLS with a client certificate, verifying it against the stack CA; every repository is encrypted (aes-256-cbc) and an object store's certificate verified; as rendered, in every pgbackrest.conf. Fails closed: backup runs without a TLS server to reach are refused.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
         const confs = findFiles(args.resources, "pgbackrest.conf");

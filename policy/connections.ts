@@ -97,7 +97,10 @@ function destination(host: string, namespace: string, namespaces: Set<string>): 
     return { externalName: host };
 }
 
-/** pgbackrest.conf: the repository's endpoint and where its credentials come from. */
+/** The S3 repositories of a pgbackrest.conf's global section: `repo1`, `repo2`, ... */
+const s3Repositories = (g: Record<string, string>) => Object.keys(g).flatMap((k) => (/^repo\d+-type$/.test(k) && g[k] === "s3" ? [k.slice(0, -"-type".length)] : []));
+
+/** pgbackrest.conf: each repository's endpoint and where its credentials come from. */
 function pgbackrestNeeds(w: Workload): Need[] {
     const out: Need[] = [];
     for (const [path, text] of fileNamed(w.files, "pgbackrest.conf")) {
@@ -110,12 +113,14 @@ function pgbackrestNeeds(w: Workload): Need[] {
             out.push({ from: w.pod, to: destination(host, w.pod.namespace, w.namespaces), ports: [port], protocol: "TCP", because: `${path}: [${stanza}] pg1-host=${host}` });
         }
         const g = sections.global ?? {};
-        if (g["repo1-type"] !== "s3") continue;
-        const endpoint = g["repo1-s3-endpoint"] ?? "";
-        out.push({ from: w.pod, to: destination(endpoint, w.pod.namespace, w.namespaces), ports: [Number(g["repo1-storage-port"] ?? 443)], protocol: "TCP", because: `${path}: repo1-s3-endpoint=${endpoint}` });
-        const keyType = g["repo1-s3-key-type"] ?? "shared";
-        if (keyType === "auto") out.push({ from: w.pod, to: { ip: INSTANCE_METADATA.ip }, ports: [INSTANCE_METADATA.port], protocol: "TCP", because: `${path}: repo1-s3-key-type=auto (credentials from the instance metadata address)` });
-        if (keyType === "web-id") out.push({ from: w.pod, to: { externalName: STS.host }, ports: [STS.port], protocol: "TCP", because: `${path}: repo1-s3-key-type=web-id (credentials from STS)` });
+        // every repository the file names (repo1, an off-site repo2, ...), as pgBackRest reads them
+        for (const repo of s3Repositories(g)) {
+            const endpoint = g[`${repo}-s3-endpoint`] ?? "";
+            out.push({ from: w.pod, to: destination(endpoint, w.pod.namespace, w.namespaces), ports: [Number(g[`${repo}-storage-port`] ?? 443)], protocol: "TCP", because: `${path}: ${repo}-s3-endpoint=${endpoint}` });
+            const keyType = g[`${repo}-s3-key-type`] ?? "shared";
+            if (keyType === "auto") out.push({ from: w.pod, to: { ip: INSTANCE_METADATA.ip }, ports: [INSTANCE_METADATA.port], protocol: "TCP", because: `${path}: ${repo}-s3-key-type=auto (credentials from the instance metadata address)` });
+            if (keyType === "web-id") out.push({ from: w.pod, to: { externalName: STS.host }, ports: [STS.port], protocol: "TCP", because: `${path}: ${repo}-s3-key-type=web-id (credentials from STS)` });
+        }
     }
     return out;
 }
@@ -240,10 +245,13 @@ export function neededConnections(resources: PolicyResource[]): { needs: Need[];
     }
     for (const w of workloads) {
         needs.push(...pgbackrestNeeds(w), ...pgbouncerNeeds(w), ...alertmanagerNeeds(w), ...prometheusNeeds(w, workloads), ...grafanaNeeds(w));
-        const webId = fileNamed(w.files, "pgbackrest.conf").some(([, t]) => iniSections(t).global?.["repo1-s3-key-type"] === "web-id");
+        const webId = fileNamed(w.files, "pgbackrest.conf").flatMap(([, t]) => {
+            const g = iniSections(t).global ?? {};
+            return s3Repositories(g).filter((repo) => g[`${repo}-s3-key-type`] === "web-id");
+        })[0];
         const account = resources.find((r) => r.type === "kubernetes:core/v1:ServiceAccount" && (r.props.metadata?.name ?? r.name) === w.serviceAccount && (r.props.metadata?.namespace ?? "default") === w.pod.namespace);
         if (webId && Object.keys(account?.props.metadata?.annotations ?? {}).length === 0)
-            problems.push(`${w.pod.name}: pgbackrest.conf says repo1-s3-key-type=web-id, but the pods run as ${w.serviceAccount ? `ServiceAccount ${w.serviceAccount}, which carries no annotation binding it to a role` : "no ServiceAccount of their own"}: no web identity token would be projected`);
+            problems.push(`${w.pod.name}: pgbackrest.conf says ${webId}-s3-key-type=web-id, but the pods run as ${w.serviceAccount ? `ServiceAccount ${w.serviceAccount}, which carries no annotation binding it to a role` : "no ServiceAccount of their own"}: no web identity token would be projected`);
     }
     needs.push(...clusterNeeds(resources, clusterPods));
     return { needs, problems, pods: [...workloads.map((w) => w.pod), ...clusterPods.values()] };

@@ -5,10 +5,31 @@ import { longestGapSeconds } from "./schedule";
 import { imageTag } from "./images";
 import { imageVersion } from "./versions";
 import { setCommand as set } from "./commands";
-import type { Invariant, Violation } from "./invariant";
+import type { CheckContext, Invariant, Violation } from "./invariant";
 import type { StackConfig } from "./schema";
 import type { Thresholds } from "../configs/rules/model";
 import { backupRepository, usesCloudNativePg } from "./engine";
+
+
+/** Whether the backup pods can get a store's credentials: the key type fits the platform and has what it reads. */
+function credentialProblems(s3: S3Store, base: string, secrets: [string, string], c: StackConfig, ctx: CheckContext): Violation[] {
+    const out: Violation[] = [];
+    const key = (k: string) => `${base}.${k}`;
+    const roleArn = `'${ctx.project}:${key("serviceAccountAnnotations")}["eks.amazonaws.com/role-arn"]'`;
+    if (s3.keyType === "web-id" && c.platform !== "kubernetes")
+        out.push({ key: key("keyType"), message: `is web-id, which needs Kubernetes' projected ServiceAccount tokens; on ${c.platform} use shared (${set(ctx, key("keyType"), "shared")} and the secrets ${secrets.join(", ")}) or auto` });
+    if (s3.keyType === "web-id" && c.platform === "kubernetes" && Object.keys(s3.serviceAccountAnnotations ?? {}).length === 0)
+        out.push({ key: key("serviceAccountAnnotations"), message: `is unset, but keyType web-id takes the store's credentials from the role bound to the backup pods' ServiceAccount; name it: pulumi config set --path ${roleArn} arn:aws:iam::<account>:role/<role> -s ${ctx.stack}` });
+    if (s3.keyType === "auto" && c.platform === "kubernetes" && !s3.metadataEndpoint)
+        out.push({
+            key: key("metadataEndpoint"),
+            message: `is unset, but keyType auto asks the instance metadata address for the node's role, and the backup pods' egress allows only the object store: every archive-push would fail. Prefer workload identity (${set(ctx, key("keyType"), "web-id")} with ${key("serviceAccountAnnotations")}), or let the backup pods alone reach the metadata address: ${set(ctx, key("metadataEndpoint"), "169.254.169.254:80")} (on EKS the node's IMDSv2 hop limit must be 2 or more)`,
+        });
+    if (s3.serviceAccountAnnotations && s3.keyType !== "web-id") out.push({ key: key("serviceAccountAnnotations"), message: `is set, but keyType is ${s3.keyType}: only web-id reads it; set ${set(ctx, key("keyType"), "web-id")} or remove it` });
+    if (s3.metadataEndpoint && s3.keyType !== "auto") out.push({ key: key("metadataEndpoint"), message: `is set, but keyType is ${s3.keyType}: only auto reads it (and it opens the metadata address to the backup pods); remove it or set ${set(ctx, key("keyType"), "auto")}` });
+    return out;
+}
+type S3Store = NonNullable<StackConfig["postgres"]["backups"]["s3"]>;
 
 const DAY = 86400;
 const days = (s: number) => `${+(s / DAY).toFixed(2)} days`;
@@ -76,21 +97,31 @@ export const BACKUP_INVARIANTS: Invariant[] = [
         rule: "keyType web-id: Kubernetes only, with s3.serviceAccountAnnotations (the cloud role); keyType auto on Kubernetes: with s3.metadataEndpoint (the one address the backup pods may reach beyond the store); each of those keys only with its key type",
         check(c, ctx) {
             const s3 = c.postgres.backups.s3;
-            if (backupRepository(c) !== "s3" || !s3) return [];
+            const offsite = c.postgres.backups.offsite?.s3;
+            return [
+                ...(backupRepository(c) === "s3" && s3 ? credentialProblems(s3, "postgres.backups.s3", ["backupS3AccessKey", "backupS3SecretKey"], c, ctx) : []),
+                ...(offsite ? credentialProblems(offsite, "postgres.backups.offsite.s3", ["backupOffsiteS3AccessKey", "backupOffsiteS3SecretKey"], c, ctx) : []),
+            ];
+        },
+    },
+    {
+        title: "the off-site repository is another place, with an identity and a passphrase of its own, kept long enough",
+        rule: "postgres.backups.offsite: with a first repository and the statefulset engine; another endpoint or bucket than postgres.backups.s3; keyType shared or web-id, and web-id only when the first repository does not use it (one ServiceAccount binds one role); auto never (the node's role is every pod's); retentionDays >= retention.recoveryWindowDays",
+        check(c, ctx) {
+            const o = c.postgres.backups.offsite;
+            if (!o) return [];
             const out: Violation[] = [];
-            const key = (k: string) => `postgres.backups.s3.${k}`;
-            const roleArn = `'${ctx.project}:${key("serviceAccountAnnotations")}["eks.amazonaws.com/role-arn"]'`;
-            if (s3.keyType === "web-id" && c.platform !== "kubernetes")
-                out.push({ key: key("keyType"), message: `is web-id, which needs Kubernetes' projected ServiceAccount tokens; on ${c.platform} use shared (${set(ctx, key("keyType"), "shared")} and the secrets backupS3AccessKey, backupS3SecretKey) or auto` });
-            if (s3.keyType === "web-id" && c.platform === "kubernetes" && Object.keys(s3.serviceAccountAnnotations ?? {}).length === 0)
-                out.push({ key: key("serviceAccountAnnotations"), message: `is unset, but keyType web-id takes the store's credentials from the role bound to the backup pods' ServiceAccount; name it: pulumi config set --path ${roleArn} arn:aws:iam::<account>:role/<role> -s ${ctx.stack}` });
-            if (s3.keyType === "auto" && c.platform === "kubernetes" && !s3.metadataEndpoint)
-                out.push({
-                    key: key("metadataEndpoint"),
-                    message: `is unset, but keyType auto asks the instance metadata address for the node's role, and the backup pods' egress allows only the object store: every archive-push would fail. Prefer workload identity (${set(ctx, key("keyType"), "web-id")} with ${key("serviceAccountAnnotations")}), or let the backup pods alone reach the metadata address: ${set(ctx, key("metadataEndpoint"), "169.254.169.254:80")} (on EKS the node's IMDSv2 hop limit must be 2 or more)`,
-                });
-            if (s3.serviceAccountAnnotations && s3.keyType !== "web-id") out.push({ key: key("serviceAccountAnnotations"), message: `is set, but keyType is ${s3.keyType}: only web-id reads it; set ${set(ctx, key("keyType"), "web-id")} or remove it` });
-            if (s3.metadataEndpoint && s3.keyType !== "auto") out.push({ key: key("metadataEndpoint"), message: `is set, but keyType is ${s3.keyType}: only auto reads it (and it opens the metadata address to the backup pods); remove it or set ${set(ctx, key("keyType"), "auto")}` });
+            const key = (k: string) => `postgres.backups.offsite.${k}`;
+            if (usesCloudNativePg(c)) out.push({ key: "postgres.backups.offsite", message: "is set, but the cloudnative-pg engine backs up through Barman Cloud, which this stack gives one ObjectStore: a second one and a replica cluster in another region are planned (docs/CLOUDNATIVE-PG.md, \"Off-site\"); remove it" });
+            else if (backupRepository(c) === "none") out.push({ key: "postgres.backups.offsite", message: "is set, but postgres.backups.repository is none: WAL reaches the off-site repository only through archiving; choose a first repository" });
+            const first = c.postgres.backups.s3;
+            if (backupRepository(c) === "s3" && first && first.endpoint === o.s3.endpoint && first.bucket === o.s3.bucket)
+                out.push({ key: key("s3.bucket"), message: `is ${o.s3.bucket} at ${o.s3.endpoint}, the first repository's own bucket: a copy in the same bucket goes with it; name a bucket in another region or account` });
+            if (o.s3.keyType === "auto") out.push({ key: key("s3.keyType"), message: `is auto: the node's role is every pod's, not an identity of the off-site repository's own; use ${set(ctx, key("s3.keyType"), "shared")} with the secrets backupOffsiteS3AccessKey, backupOffsiteS3SecretKey` });
+            if (o.s3.keyType === "web-id" && first?.keyType === "web-id" && backupRepository(c) === "s3")
+                out.push({ key: key("s3.keyType"), message: `is web-id, as is postgres.backups.s3.keyType: the backup pods' one ServiceAccount binds one role, so both repositories would share it; give the off-site one its own keys: ${set(ctx, key("s3.keyType"), "shared")} and the secrets backupOffsiteS3AccessKey, backupOffsiteS3SecretKey` });
+            if (o.retentionDays < c.postgres.backups.retention.recoveryWindowDays)
+                out.push({ key: key("retentionDays"), message: `is ${o.retentionDays}, less than retention.recoveryWindowDays ${c.postgres.backups.retention.recoveryWindowDays}: the off-site copy must reach back as far as a restore must; ${set(ctx, key("retentionDays"), String(c.postgres.backups.retention.recoveryWindowDays))} or more` });
             return out;
         },
     },
@@ -169,6 +200,13 @@ export const BACKUP_INVARIANTS: Invariant[] = [
             const t = timeTarget(r.target);
             if (t !== undefined && t * 1000 > Date.now())
                 out.push({ key: "postgres.restore.target", message: `is ${r.target}, in the future (now is ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}): a restore reaches only what was archived; choose the last good moment before the incident, or \`latest\`` });
+            if (r.from === "offsite" && !c.postgres.backups.offsite)
+                out.push({ key: "postgres.restore.from", message: "is offsite, but postgres.backups.offsite is unset: there is no off-site repository to restore from" });
+            const readFrom = r.from === "offsite" ? "s3" : backupRepository(c);
+            if (r.repositoryAsOf && readFrom !== "s3")
+                out.push({ key: "postgres.restore.repositoryAsOf", message: `is set, but the repository restored from is ${readFrom}: reading a repository as it was needs an object store with versioning; remove it` });
+            const asOf = r.repositoryAsOf ? timeTarget(r.repositoryAsOf) : undefined;
+            if (asOf !== undefined && asOf * 1000 > Date.now()) out.push({ key: "postgres.restore.repositoryAsOf", message: `is ${r.repositoryAsOf}, in the future: name the moment before the repository was damaged` });
             if (r.previous.includes(r.id))
                 out.push({ key: "postgres.restore.id", message: `is ${r.id}, which postgres.restore.previous lists as an earlier restore: each restore needs a new id (its volume is postgres-data-<id>); keep ${r.id} in previous and name this one anew` });
             return out;

@@ -209,6 +209,7 @@ export function loadStackConfig(project: string, stack: string, raw: Record<stri
         [receivers.email, "alertmanagerSmtpPassword", "monitoring.receivers.email"],
         [receivers.slack, "alertmanagerSlackWebhookUrl", "monitoring.receivers.slack"],
         ...(["backupS3AccessKey", "backupS3SecretKey"] as const).map((k): [unknown, ExternalSecretKey, string] => [backupRepository(coerced) === "s3" && coerced.postgres.backups.s3?.keyType === "shared", k, "postgres.backups.s3"]),
+        ...(["backupOffsiteS3AccessKey", "backupOffsiteS3SecretKey"] as const).map((k): [unknown, ExternalSecretKey, string] => [coerced.postgres.backups.offsite?.s3.keyType === "shared", k, "postgres.backups.offsite.s3"]),
     ];
     for (const [used, key, path] of needs) {
         if (used && secrets[key] === undefined) problems.push(`${prefix}${path}: needs the secret ${prefix}${key} (pulumi config set --secret ${prefix}${key} <value> -s ${stack})`);

@@ -42,6 +42,38 @@ const HostPort = (description: string) =>
 const Cron = (def: string, description: string) =>
     Type.String({ format: "cron", examples: ["0 1 * * 0", "30 2 * * 1-6"], default: def, description });
 
+/** An S3-compatible object store over TLS and where its credentials come from; `keys` names the secrets that hold static keys. */
+const S3Store = (keys: [string, string], description: string) =>
+    Type.Object(
+            {
+                endpoint: Type.String({ pattern: "^[A-Za-z0-9.-]+(:[0-9]{1,5})?$", examples: ["s3.eu-central-1.amazonaws.com", "minio.storage:9000"], description: "S3 endpoint host[:port] (TLS always)" }),
+                bucket: Type.String({ pattern: "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description: "bucket (created beforehand)" }),
+                region: Type.String({ minLength: 1, examples: ["eu-central-1", "us-east-1"], description: "region" }),
+                uriStyle: Type.Union([Type.Literal("host"), Type.Literal("path")], { default: "host", description: "`host` (bucket.endpoint) or `path` (endpoint/bucket, most self-hosted stores)" }),
+                path: Type.String({ pattern: "^/[A-Za-z0-9._/-]*$", default: "/flowviz", description: "prefix inside the bucket" }),
+                keyType: Type.Union([Type.Literal("shared"), Type.Literal("web-id"), Type.Literal("auto")], {
+                    default: "shared",
+                    description:
+                        `\`shared\`: the secrets \`${keys[0]}\` and \`${keys[1]}\`; \`web-id\`: workload identity (Kubernetes): the backup pods' ServiceAccount carries \`serviceAccountAnnotations\` (an IAM role), pgBackRest reads the projected token and asks STS over 443 (\`s3-key-type=web-id\`); \`auto\`: the node's IAM role from the instance metadata address, only with \`metadataEndpoint\` (the backup pods alone may reach it)`,
+                }),
+                serviceAccountAnnotations: Type.Optional(
+                    Type.Record(Type.String({ pattern: "^([a-z0-9.-]+/)?[A-Za-z0-9._-]{1,63}$" }), Type.String({ minLength: 1 }), {
+                        examples: [{ "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/flowviz-prod-backups" }],
+                        description: "keyType web-id: annotations of the backup pods' ServiceAccount that bind it to a cloud role (EKS: `eks.amazonaws.com/role-arn`)",
+                    }),
+                ),
+                metadataEndpoint: Type.Optional(
+                    Type.String({
+                        pattern: "^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}:[0-9]{1,5}$",
+                        examples: ["169.254.169.254:80"],
+                        description: "keyType auto: the instance metadata address and port the backup pods alone may reach (an egress rule of its own; on EKS the node's IMDSv2 hop limit must be 2 or more for pods)",
+                    }),
+                ),
+                caCert: Type.Optional(Type.String({ pattern: "-----BEGIN CERTIFICATE-----", description: "PEM of the CA that signed the endpoint's certificate, when not a public one" })),
+            },
+            { additionalProperties: false, description },
+        );
+
 export const BackupsSchema = Section("continuous WAL archiving and scheduled backups with pgBackRest (docs/BACKUPS.md)", {
     repository: Type.Optional(
         Type.Union([Type.Literal("posix"), Type.Literal("s3"), Type.Literal("none")], {
@@ -64,35 +96,22 @@ export const BackupsSchema = Section("continuous WAL archiving and scheduled bac
         recoveryWindowDays: Type.Integer({ minimum: 1, maximum: 3650, default: 7, description: "how far back a point-in-time restore must reach; the full backups kept must cover it" }),
     }),
     repositorySize: Bytes("80Gi", "size of the posix repository's volume"),
-    s3: Type.Optional(
+    s3: Type.Optional(S3Store(["backupS3AccessKey", "backupS3SecretKey"], "the object store (always TLS); with keyType shared its keys are the secrets `backupS3AccessKey` and `backupS3SecretKey`")),
+    offsite: Type.Optional(
         Type.Object(
             {
-                endpoint: Type.String({ pattern: "^[A-Za-z0-9.-]+(:[0-9]{1,5})?$", examples: ["s3.eu-central-1.amazonaws.com", "minio.storage:9000"], description: "S3 endpoint host[:port] (TLS always)" }),
-                bucket: Type.String({ pattern: "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description: "bucket (created beforehand)" }),
-                region: Type.String({ minLength: 1, examples: ["eu-central-1", "us-east-1"], description: "region" }),
-                uriStyle: Type.Union([Type.Literal("host"), Type.Literal("path")], { default: "host", description: "`host` (bucket.endpoint) or `path` (endpoint/bucket, most self-hosted stores)" }),
-                path: Type.String({ pattern: "^/[A-Za-z0-9._/-]*$", default: "/flowviz", description: "prefix inside the bucket" }),
-                keyType: Type.Union([Type.Literal("shared"), Type.Literal("web-id"), Type.Literal("auto")], {
-                    default: "shared",
-                    description:
-                        "`shared`: the secrets `backupS3AccessKey` and `backupS3SecretKey`; `web-id`: workload identity (Kubernetes): the backup pods' ServiceAccount carries `serviceAccountAnnotations` (an IAM role), pgBackRest reads the projected token and asks STS over 443 (`repo1-s3-key-type=web-id`); `auto`: the node's IAM role from the instance metadata address, only with `metadataEndpoint` (the backup pods alone may reach it)",
-                }),
-                serviceAccountAnnotations: Type.Optional(
-                    Type.Record(Type.String({ pattern: "^([a-z0-9.-]+/)?[A-Za-z0-9._-]{1,63}$" }), Type.String({ minLength: 1 }), {
-                        examples: [{ "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/flowviz-prod-backups" }],
-                        description: "keyType web-id: annotations of the backup pods' ServiceAccount that bind it to a cloud role (EKS: `eks.amazonaws.com/role-arn`)",
-                    }),
+                s3: S3Store(
+                    ["backupOffsiteS3AccessKey", "backupOffsiteS3SecretKey"],
+                    "the off-site store: another bucket, in another region or account, with an identity of its own (keyType shared: the secrets `backupOffsiteS3AccessKey` and `backupOffsiteS3SecretKey`; web-id only when the first repository does not use it)",
                 ),
-                metadataEndpoint: Type.Optional(
-                    Type.String({
-                        pattern: "^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}:[0-9]{1,5}$",
-                        examples: ["169.254.169.254:80"],
-                        description: "keyType auto: the instance metadata address and port the backup pods alone may reach (an egress rule of its own; on EKS the node's IMDSv2 hop limit must be 2 or more for pods)",
-                    }),
-                ),
-                caCert: Type.Optional(Type.String({ pattern: "-----BEGIN CERTIFICATE-----", description: "PEM of the CA that signed the endpoint's certificate, when not a public one" })),
+                retentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 35, description: "`repo2-retention-full` by time: full backups kept this many days (at least retention.recoveryWindowDays)" }),
+                schedule: Cron("0 3 * * 0", "full backup into the off-site repository (WAL goes to both repositories continuously)"),
             },
-            { additionalProperties: false, description: "the object store (always TLS); with keyType shared its keys are the secrets `backupS3AccessKey` and `backupS3SecretKey`" },
+            {
+                additionalProperties: false,
+                description:
+                    "a second pgBackRest repository (repo2), off-site, that its writer cannot erase: WAL archived to both, full backups on their own schedule, retention by time, encrypted with a passphrase of its own (`backupOffsiteCipherPassphrase`). Give its bucket versioning and object lock in compliance mode (docs/BACKUPS.md)",
+            },
         ),
     ),
 });
@@ -113,6 +132,14 @@ export const RestoreSchema = Type.Object(
             examples: [["recall-2026-12-04"]],
             description: "the ids of earlier restores of this stack, oldest first: their volumes (`postgres-data-<id>`, each holding that restore's database with its writes until the next) stay kept and protected",
         }),
+        from: Type.Union([Type.Literal("primary"), Type.Literal("offsite")], { default: "primary", description: "the repository restored from: the stack's own, or the off-site one (postgres.backups.offsite) when the first is lost or cannot be trusted" }),
+        repositoryAsOf: Type.Optional(
+            Type.String({
+                pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}(:?[0-9]{2})?)$",
+                examples: ["2026-12-04T09:00:00Z"],
+                description: "read the repository as it was at this time (pgBackRest `repo-target-time`; S3 with versioning): backups deleted or overwritten since are read back",
+            }),
+        ),
         holdExpiry: Type.Boolean({
             default: true,
             description: "while `true`, no backup or archived WAL expires (the runs' automatic expire is off): every point before the incident stays restorable. Set `false` once the incident is closed; the repository grows meanwhile",
@@ -341,6 +368,7 @@ export const SecretKeys = {
     grafanaAdminPassword: "Grafana `admin` password",
     grafanaSecretKey: "key Grafana encrypts its stored secrets (datasource passwords, tokens) with; without one it uses the key published in its source",
     backupCipherPassphrase: "passphrase the backup repository is encrypted with (`repo1-cipher-pass`); losing it loses every backup",
+    backupOffsiteCipherPassphrase: "passphrase the off-site repository is encrypted with (`repo2-cipher-pass`, postgres.backups.offsite)",
 } as const;
 export type SecretKey = keyof typeof SecretKeys;
 
@@ -350,5 +378,7 @@ export const ExternalSecretKeys = {
     alertmanagerSlackWebhookUrl: "Slack incoming-webhook URL of monitoring.receivers.slack",
     backupS3AccessKey: "access key of postgres.backups.s3",
     backupS3SecretKey: "secret key of postgres.backups.s3",
+    backupOffsiteS3AccessKey: "access key of postgres.backups.offsite.s3",
+    backupOffsiteS3SecretKey: "secret key of postgres.backups.offsite.s3",
 } as const;
 export type ExternalSecretKey = keyof typeof ExternalSecretKeys;

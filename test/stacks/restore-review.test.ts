@@ -13,7 +13,7 @@ const STACK = "test/fixtures/good/prod-restored.yaml";
 describe("a restore on Kubernetes, read from the render", async () => {
     const run = await runStack(STACK, { stack: "prod" });
     const statefulSet = run.resources.find((r) => r.type === "kubernetes:apps/v1:StatefulSet" && r.name === "postgres")!;
-    const pod = statefulSet.inputs.spec.template.spec;
+    const pod = (statefulSet.inputs as any).spec.template.spec;
     const files = renderedFiles(run.resources);
     const file = (service: string, path: string) => files.find((f) => f.service === service && f.path === path)?.content ?? "";
 
@@ -44,7 +44,7 @@ describe("a restore on Kubernetes, read from the render", async () => {
 
     it("backs the new timeline up at once after it, and expires nothing meanwhile", () => {
         const job = run.resources.find((r) => r.type === "kubernetes:batch/v1:Job" && r.name === "postgres-backup-first-deploy")!;
-        expect(job.inputs.spec.template.spec.containers[0].args).toEqual(["first", "recall-1206"]);
+        expect((job.inputs as any).spec.template.spec.containers[0].args).toEqual(["first", "recall-1206"]);
         expect(file("postgres-backup", "pgbackrest/pgbackrest.conf")).toMatch(/^expire-auto=n$/m);
         expect(file("pgbackrest-exporter", "pgbackrest/pgbackrest.conf")).not.toMatch(/expire-auto/);
     });

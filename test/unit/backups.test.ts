@@ -81,35 +81,53 @@ describe("the schedule loop (Docker's backup container)", () => {
 
 describe("the backup runs' script", () => {
     /** Runs backup.sh with a stand-in pgBackRest: `info` lists the given full backups, `repo-ls` the given WAL segments. */
-    function backup(mode: string, opts: { fulls?: [string, string][]; wal?: string[] } = {}): { status: number | null; calls: string[]; stderr: string } {
+    function backup(mode: string | string[], opts: { fulls?: [string, string][]; wal?: string[]; offsite?: boolean; checkFails?: boolean } = {}): { status: number | null; calls: string[]; stderr: string } {
         const info = (opts.fulls ?? []).map(([label, start]) => `        full backup: ${label}\n            wal start/stop: ${start} / ${start}`).join("\n");
         const dir = standIns({
-            pgbackrest: `case "$*" in *" info "*) printf 'stanza: flowviz\\n${info.replace(/\n/g, "\\n")}\\n' ;; *repo-ls*) for s in ${(opts.wal ?? []).join(" ")}; do echo "17-1/0000000100000000/$s-0123456789abcdef0123456789abcdef01234567.zst"; done ;; esac`,
+            pgbackrest: `case "$*" in ${opts.checkFails ? '*" check"*) exit 1 ;; ' : ""}*" info "*) printf 'stanza: flowviz\\n${info.replace(/\n/g, "\\n")}\\n' ;; *repo-ls*) for s in ${(opts.wal ?? []).join(" ")}; do echo "17-1/0000000100000000/$s-0123456789abcdef0123456789abcdef01234567.zst"; done ;; esac`,
             sleep: "exit 0",
         });
         mkdirSync(RUNS_DIR(dir));
         writeFileSync(join(RUNS_DIR(dir), "wal-gaps.awk"), WAL_GAPS_AWK);
-        const script = backupRunScript({ command: "pgbackrest --stanza=flowviz", awkFile: join(RUNS_DIR(dir), "wal-gaps.awk") });
-        const r = spawnSync("/bin/sh", ["-c", script, "backup.sh", mode], { env: { PATH: `${dir}/bin:/usr/bin:/bin` }, encoding: "utf8" });
+        const script = backupRunScript({ command: "pgbackrest --stanza=flowviz", awkFile: join(RUNS_DIR(dir), "wal-gaps.awk"), offsite: opts.offsite ?? false });
+        const r = spawnSync("/bin/sh", ["-c", script, "backup.sh", ...[mode].flat()], { env: { PATH: `${dir}/bin:/usr/bin:/bin`, FIRST_WAIT_SECONDS: "60" }, encoding: "utf8" });
         return { status: r.status, stderr: r.stderr, calls: calls(dir).filter((c) => c.startsWith("pgbackrest") && !c.includes(" info") && !c.includes("repo-ls")) };
     }
     const seg = (n: number) => `0000000100000000000000${n.toString(16).toUpperCase().padStart(2, "0")}`;
 
     it("first: the stanza, the archive check, and a full backup only when the repository has none", () => {
-        expect(backup("first").calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz check", "pgbackrest --stanza=flowviz backup --type=full"]);
+        expect(backup("first").calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz check", "pgbackrest --stanza=flowviz backup --repo=1 --type=full"]);
         expect(backup("first", { fulls: [["20261201-010000F", seg(2)]] }).calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz check"]);
     });
 
-    it("full and diff take that backup; verify reads the repository back", () => {
-        expect(backup("diff").calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz backup --type=diff"]);
+    it("first after a restore: waits while PostgreSQL is not writable, then backs the new timeline up at once, marked with the restore", () => {
+        const restored = backup(["first", "recall-1"], { fulls: [["20261201-010000F", seg(2)]] });
+        expect(restored.calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz check", "pgbackrest --stanza=flowviz backup --repo=1 --type=full --annotation=flowviz-restore=recall-1"]);
+        // never writable: it tries every 30 s for FIRST_WAIT_SECONDS (60 here), then fails, having backed nothing up
+        const never = backup(["first", "recall-1"], { checkFails: true });
+        expect(never.status).toBe(1);
+        expect(never.stderr).toContain("PostgreSQL is still not writable after 60s");
+        expect(never.calls.filter((c) => c.includes(" check")).length).toBe(3);
+        expect(never.calls.some((c) => c.includes(" backup"))).toBe(false);
+    });
+
+    it("full and diff take that backup in the first repository; verify reads the repository back", () => {
+        expect(backup("diff").calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz backup --repo=1 --type=diff"]);
         expect(backup("verify").calls).toEqual(["pgbackrest --stanza=flowviz verify"]);
         expect(backup("hourly").status).toBe(2);
+        expect(backup("offsite").status).toBe(2);
+    });
+
+    it("with an off-site repository: its own full backup, and verify reads both", () => {
+        expect(backup("offsite", { offsite: true }).calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz backup --repo=2 --type=full"]);
+        expect(backup("verify", { offsite: true }).calls).toEqual(["pgbackrest --stanza=flowviz verify --repo=1", "pgbackrest --stanza=flowviz verify --repo=2"]);
+        expect(backup("full", { offsite: true }).calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz backup --repo=1 --type=full"]);
     });
 
     it("wal-check: a gap after the newest full backup marks it and takes a new full backup; gaps before it and a clean archive do nothing", () => {
         const fulls: [string, string][] = [["20261201-010000F", seg(1)], ["20261206-010000F", seg(4)]];
         const gap = backup("wal-check", { fulls, wal: [1, 2, 3, 4, 5, 9, 10].map(seg) });
-        expect(gap.calls).toEqual([`pgbackrest --stanza=flowviz annotate --set=20261206-010000F --annotation=flowviz-wal-gap=${seg(6)}-${seg(8)}`, "pgbackrest --stanza=flowviz backup --type=full"]);
+        expect(gap.calls).toEqual([`pgbackrest --stanza=flowviz annotate --set=20261206-010000F --annotation=flowviz-wal-gap=${seg(6)}-${seg(8)}`, "pgbackrest --stanza=flowviz backup --repo=1 --type=full"]);
         expect(gap.stderr).toContain("WAL missing from the archive after full backup 20261206-010000F");
         // segments 2-3 are missing, but before the newest full backup: it restores without them
         expect(backup("wal-check", { fulls, wal: [1, 4, 5, 6].map(seg) }).calls).toEqual([]);
