@@ -161,3 +161,6 @@ export { prometheusUrl };
 export const grafanaAdminPassword = credentials.get("grafanaAdminPassword");
 /** for the admin console: `pulumi stack output --show-secrets pgbouncerAdminPassword` */
 export const pgbouncerAdminPassword = credentials.get("pgbouncerAdminPassword");
+/** the repositories' passphrases, for escrow outside the state (docs/BACKUPS.md, "Escrow"): `pulumi stack output --show-secrets backupCipherPassphrase` */
+export const backupCipherPassphrase = cloudnativePg ? undefined : credentials.get("backupCipherPassphrase");
+export const backupOffsiteCipherPassphrase = config.postgres.backups.offsite ? credentials.get("backupOffsiteCipherPassphrase") : undefined;

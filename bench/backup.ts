@@ -144,5 +144,7 @@ async function main(): Promise<void> {
 
 main().catch((e) => {
     console.error(e instanceof Error ? e.message : e);
+    // the TLS server beside PostgreSQL would keep the process alive
+    stopBackupServer();
     process.exitCode = 1;
 });

@@ -61,6 +61,7 @@ export function backupRunScript(i: { command: string; awkFile: string; offsite: 
         "    done",
         "    # after a restore (its id): a full backup of the new timeline at once; else one only if the repository has none",
         `    if [ -n "\${2:-}" ]; then pgbr backup --repo=1 --type=full --annotation=${RESTORE_ANNOTATION}="$2"; else newest_full | grep -q . || pgbr backup --repo=1 --type=full; fi`,
+        ...(i.offsite ? ["    # the off-site repository's first full backup, when it has none", '    pgbr info --repo=2 --output=text | grep -q "full backup:" || pgbr backup --repo=2 --type=full'] : []),
         "    ;;",
         "full | diff)",
         "    pgbr stanza-create",

@@ -94,8 +94,15 @@ function backupFigures(c: StackConfig): string[] {
     if (repository === "none") return ["backups: none (postgres.backups.allowNone): the data is lost with its volume"];
     const gap = longestGapSeconds([b.schedule.full]) / 86400;
     const where = repository === "posix" ? `posix volume ${b.repositorySize}` : `s3 ${b.s3?.bucket} at ${b.s3?.endpoint}`;
+    const o = b.offsite;
     return [
-        `backups: ${where}, encrypted; WAL archived at least every ${b.archiveTimeout} (RPO), full "${b.schedule.full}", differential "${b.schedule.diff}", verify "${b.schedule.verify}", WAL gap check "${b.schedule.walCheck}" (UTC), each run outside PostgreSQL's pod`,
+        `backups: ${where}, encrypted; a lost volume loses the WAL segment still filling: up to ${b.archiveTimeout} or 16 MiB of writes (RPO, docs/BACKUPS.md), full "${b.schedule.full}", differential "${b.schedule.diff}", verify "${b.schedule.verify}", WAL gap check "${b.schedule.walCheck}" (UTC), each run outside PostgreSQL's pod`,
+        o
+            ? `off-site: s3 ${o.s3.bucket} at ${o.s3.endpoint} (${o.s3.region}), its own credentials (${o.s3.keyType}) and passphrase; WAL to both, full "${o.schedule}" (UTC), kept ${o.retentionDays} days; give the bucket versioning and object lock (docs/BACKUPS.md, "Off-site")`
+            : "note: one repository only: a compromised backup pod, a leaked key or a lifecycle rule can end every copy; add postgres.backups.offsite (docs/BACKUPS.md, \"Off-site\")",
+        b.passphraseEscrow
+            ? `passphrases escrowed in: ${b.passphraseEscrow}`
+            : `warning: the repositories' passphrases live only in this stack's state: lose the state and every backup is unreadable; export them (pulumi stack output --show-secrets backupCipherPassphrase${o ? ", backupOffsiteCipherPassphrase" : ""}) to your vault, then set postgres.backups.passphraseEscrow (docs/BACKUPS.md, "Escrow")`,
         ...(repository === "s3" ? [`backup credentials: ${credentialsOf(b.s3!)}`] : []),
         `recovery window: (retention.full ${b.retention.full} - 1) x ${+gap.toFixed(2)} days between full backups = ${+((guaranteedWindowSeconds(c)) / 86400).toFixed(2)} days of ${b.retention.recoveryWindowDays} required`,
         ...(repository === "posix" ? [`backup repository: ${repositoryNeed(c).arithmetic} = ${Math.ceil(repositoryNeed(c).bytes / 1024 ** 3)}Gi of ${b.repositorySize}`] : []),

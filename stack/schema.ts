@@ -82,7 +82,7 @@ export const BackupsSchema = Section("continuous WAL archiving and scheduled bac
     ),
     allowNone: Type.Boolean({ default: false, description: "allow `repository: none`: no archive and no backup, the data is lost with its volume" }),
     image: Type.Optional(Type.String({ format: "pinned-image", description: "PostgreSQL image with pgBackRest (postgres.image plus images/postgres-pgbackrest/Dockerfile, pushed to your registry); required on Kubernetes, built from the Dockerfile on Docker when unset" })),
-    archiveTimeout: Duration("60s", "`archive_timeout`: a WAL segment with any write in it is archived at least this often (the archive's RPO)"),
+    archiveTimeout: Duration("60s", "`archive_timeout`: a WAL segment with any write in it is archived at least this often; a lost volume loses the segment still filling, up to this long or 16 MiB of writes, whichever comes first (docs/BACKUPS.md, RPO)"),
     archivePushQueueMax: Bytes("4Gi", "pgBackRest `archive-push-queue-max`: WAL kept for an unreachable repository; beyond it WAL is dropped from the queue (the archive gets a gap, PostgreSQL's disk never fills)"),
     schedule: Section("when backups run (cron, UTC), each outside PostgreSQL's pod (Kubernetes: a CronJob; Docker: the backup container's loop); changing one never restarts PostgreSQL", {
         full: Cron("0 1 * * 0", "full backup"),
@@ -96,6 +96,13 @@ export const BackupsSchema = Section("continuous WAL archiving and scheduled bac
         recoveryWindowDays: Type.Integer({ minimum: 1, maximum: 3650, default: 7, description: "how far back a point-in-time restore must reach; the full backups kept must cover it" }),
     }),
     repositorySize: Bytes("80Gi", "size of the posix repository's volume"),
+    passphraseEscrow: Type.Optional(
+        Type.String({
+            minLength: 3,
+            examples: ["vault:secret/flowviz/prod/pgbackrest", "aws-kms:alias/flowviz-escrow (s3://flowviz-escrow/prod.enc)"],
+            description: "where a copy of the repositories' passphrases is kept outside this stack's state (docs/BACKUPS.md, \"Escrow\"); until it is set, `npm run check` says the state is their only copy",
+        }),
+    ),
     s3: Type.Optional(S3Store(["backupS3AccessKey", "backupS3SecretKey"], "the object store (always TLS); with keyType shared its keys are the secrets `backupS3AccessKey` and `backupS3SecretKey`")),
     offsite: Type.Optional(
         Type.Object(

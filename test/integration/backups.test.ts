@@ -429,26 +429,31 @@ describe("the restore runbook, as written: its Docker commands on the real serve
 
 describe("point-in-time recovery from a real S3 server (Ceph's radosgw on its standalone dbstore backend, TLS)", () => {
     const S3 = `${BASE}/rgw`;
-    const KEYS = ["backupS3AccessKey", "backupS3SecretKey"];
+    const KEYS = ["backupS3AccessKey", "backupS3SecretKey", "backupOffsiteS3AccessKey", "backupOffsiteS3SecretKey"];
     let rgw: S3Server | undefined;
     let ca: { cert: string; key: string };
-    const s3Stack = (restore?: { id: string; target: string }) => ({
-        postgres: {
-            backups: { repository: "s3", s3: { endpoint: S3_ENDPOINT, bucket: "flowviz-backups", region: "us-east-1", uriStyle: "path", caCert: readFileSync(ca.cert, "utf8") } },
-            ...(restore ? { restore: { ...restore, replaceData: true } } : {}),
-        },
-    });
+    /** the stack: its repository in one bucket, an off-site one in another bucket (versioned) of another user */
+    const s3Stack = (restore?: Record<string, unknown>) => {
+        const store = { endpoint: S3_ENDPOINT, region: "us-east-1", uriStyle: "path", caCert: readFileSync(ca.cert, "utf8") };
+        return {
+            postgres: {
+                backups: { repository: "s3", s3: { ...store, bucket: "flowviz-backups" }, offsite: { s3: { ...store, bucket: "flowviz-offsite" } } },
+                ...(restore ? { restore: { ...restore, replaceData: true } } : {}),
+            },
+        };
+    };
+    const offsiteKeys = () => ({ access: secretOf("s3", "backupOffsiteS3AccessKey"), secret: secretOf("s3", "backupOffsiteS3SecretKey") });
 
     beforeAll(async () => {
         pg.stop("fast");
         // the keys the render will hold; the CA is the server's, so the render comes after it
-        rgw = await startS3(S3, { access: secretOf("s3", "backupS3AccessKey"), secret: secretOf("s3", "backupS3SecretKey") }, "flowviz-backups");
+        rgw = await startS3(S3, { access: secretOf("s3", "backupS3AccessKey"), secret: secretOf("s3", "backupS3SecretKey") }, "flowviz-backups", [{ uid: "offsite", keys: offsiteKeys(), bucket: "flowviz-offsite", versioned: true }]);
         ca = rgw.ca;
         rendered = renderWithSecrets(BASE, "s3", KEYS, { config: s3Stack() }).rendered;
         current = rendered;
         pg = await startArchivingServer(rendered, `${BASE}/volumes/s3`, REPO, BASE);
-        pgbackrest(["stanza-create"]);
-        pgbackrest(["check"]);
+        // as the runs' Job does at deploy: the stanza in both repositories, and a first full backup in each
+        backupRun(rendered, "first");
     }, 300_000);
     afterAll(() => rgw?.stop());
 
@@ -475,6 +480,34 @@ describe("point-in-time recovery from a real S3 server (Ceph's radosgw on its st
 
     it("is what the repository's exporter reports from the bucket, through the same configuration", async () => {
         await expectCatalogue(REPO);
+    });
+
+    it("keeps an off-site copy: WAL and a full backup in a bucket of its own, restorable from it alone, and a versioned bucket keeps what its writer deletes", async () => {
+        backupRun(current, "offsite");
+        sql("create table offsite_lots (id int primary key)");
+        sql("insert into offsite_lots select generate_series(1, 25)");
+        const target = await noteTime();
+        sql("insert into offsite_lots select generate_series(26, 40)");
+        psql({ ...pg.superuser(), sql: "select pg_switch_wal()" });
+        pgbackrest(["check"]);
+        const offsite = JSON.parse(pgbackrest(["info", "--repo=2", "--output=json"]))[0];
+        // the first run's, and the offsite run's
+        expect(offsite.backup.map((b: { type: string }) => b.type)).toEqual(["full", "full"]);
+        pg.stop("fast");
+        // the first repository lost: the restore reads the off-site one (its backup, its WAL)
+        const restore = renderWithSecrets(BASE, "s3-offsite-restore", KEYS, { config: s3Stack({ id: "from-offsite", target, from: "offsite" }), secretsOf: "s3" }).rendered;
+        expect(readFileSync(join(restore.files, "postgres-restore", "restore.sh"), "utf8")).toContain("'--repo=2' '--type=time'");
+        pg = await startWithScript(restore, `${BASE}/volumes/from-offsite`);
+        expect(count("offsite_lots")).toBe(25);
+
+        // its writer deletes every object it wrote (a leaked key, a mistaken lifecycle rule): pgBackRest sees nothing, the bucket keeps every version
+        const s3 = (body: string) =>
+            runServerBinary("python3", ["-c", ["import boto3, sys", `c = boto3.client("s3", endpoint_url="https://${S3_ENDPOINT}", aws_access_key_id=sys.argv[1], aws_secret_access_key=sys.argv[2], region_name="us-east-1", verify=sys.argv[3])`, body].join("\n"), offsiteKeys().access, offsiteKeys().secret, ca.cert]);
+        const deleted = Number(s3("keys = [o['Key'] for p in c.get_paginator('list_objects_v2').paginate(Bucket='flowviz-offsite') for o in p.get('Contents', [])]\n[c.delete_object(Bucket='flowviz-offsite', Key=k) for k in keys]\nprint(len(keys))"));
+        expect(deleted).toBeGreaterThan(5);
+        expect(pgbackrest(["info", "--repo=2"])).toMatch(/missing stanza (path|data)/);
+        const kept = Number(s3("print(sum(len(p.get('Versions', [])) for p in c.get_paginator('list_object_versions').paginate(Bucket='flowviz-offsite')))"));
+        expect(kept).toBeGreaterThanOrEqual(deleted);
     });
 });
 

@@ -15,8 +15,16 @@ export interface S3Server {
     stop(): void;
 }
 
-/** radosgw in `dir` with a user holding these keys and the bucket created. */
-export async function startS3(dir: string, keys: { access: string; secret: string }, bucket: string): Promise<S3Server> {
+/** Another user of the server with a bucket of its own, versioned when asked (objects deleted or overwritten stay readable by version). */
+export interface S3Tenant {
+    uid: string;
+    keys: { access: string; secret: string };
+    bucket: string;
+    versioned?: boolean;
+}
+
+/** radosgw in `dir` with a user holding these keys and the bucket created, and any further users with their own buckets. */
+export async function startS3(dir: string, keys: { access: string; secret: string }, bucket: string, others: S3Tenant[] = []): Promise<S3Server> {
     // every store of its own under `dir` (the config store's default is one file in the root, shared by every run)
     const flags = ["--no-mon-config", "-c", "/dev/null", "--rgw-backend-store", "dbstore", "--rgw-config-store", "dbstore", "--dbstore-db-dir", `${dir}/data`, "--dbstore-config-uri", `file:${dir}/data/config.db`];
     rmSync(dir, { recursive: true, force: true });
@@ -25,9 +33,15 @@ export async function startS3(dir: string, keys: { access: string; secret: strin
     writeFileSync(`${dir}/ext.cnf`, "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n");
     runServerBinary("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "rgw.key", "-out", "rgw.csr", "-subj", "/CN=localhost"], { cwd: dir });
     runServerBinary("openssl", ["x509", "-req", "-in", "rgw.csr", "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-out", "rgw.crt", "-days", "7", "-extfile", "ext.cnf"], { cwd: dir });
-    runServerBinary("radosgw-admin", [...flags, "user", "create", "--uid=flowviz", "--display-name=flowviz", `--access-key=${keys.access}`, `--secret=${keys.secret}`], { timeout: 60_000 });
+    const tenants: S3Tenant[] = [{ uid: "flowviz", keys, bucket }, ...others];
+    for (const t of tenants) runServerBinary("radosgw-admin", [...flags, "user", "create", `--uid=${t.uid}`, `--display-name=${t.uid}`, `--access-key=${t.keys.access}`, `--secret=${t.keys.secret}`], { timeout: 60_000 });
     const rgw: ChildProcess = spawn(...serverCommand("radosgw", ["-f", ...flags, "--rgw-data", `${dir}/data`, "--run-dir", `${dir}/data`, "--rgw-frontends", `beast ssl_port=${S3_PORT} ssl_certificate=${dir}/rgw.crt ssl_private_key=${dir}/rgw.key`]), { stdio: "ignore" });
-    const create = `import boto3, sys\nboto3.client("s3", endpoint_url="https://${S3_ENDPOINT}", aws_access_key_id=sys.argv[1], aws_secret_access_key=sys.argv[2], region_name="us-east-1", verify=sys.argv[3]).create_bucket(Bucket=sys.argv[4])`;
-    await waitFor("radosgw and its bucket", () => (runServerBinary("python3", ["-c", create, keys.access, keys.secret, ca.cert, bucket]), true), 60);
+    const create = [
+        "import boto3, sys",
+        `c = boto3.client("s3", endpoint_url="https://${S3_ENDPOINT}", aws_access_key_id=sys.argv[1], aws_secret_access_key=sys.argv[2], region_name="us-east-1", verify=sys.argv[3])`,
+        "c.create_bucket(Bucket=sys.argv[4])",
+        'if sys.argv[5] == "versioned": c.put_bucket_versioning(Bucket=sys.argv[4], VersioningConfiguration={"Status": "Enabled"})',
+    ].join("\n");
+    for (const t of tenants) await waitFor(`radosgw and the bucket ${t.bucket}`, () => (runServerBinary("python3", ["-c", create, t.keys.access, t.keys.secret, ca.cert, t.bucket, t.versioned ? "versioned" : "plain"]), true), 60);
     return { ca, stop: () => rgw.kill("SIGTERM") };
 }

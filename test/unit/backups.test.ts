@@ -119,6 +119,7 @@ describe("the backup runs' script", () => {
     });
 
     it("with an off-site repository: its own full backup, and verify reads both", () => {
+        expect(backup("first", { offsite: true }).calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz check", "pgbackrest --stanza=flowviz backup --repo=1 --type=full", "pgbackrest --stanza=flowviz backup --repo=2 --type=full"]);
         expect(backup("offsite", { offsite: true }).calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz backup --repo=2 --type=full"]);
         expect(backup("verify", { offsite: true }).calls).toEqual(["pgbackrest --stanza=flowviz verify --repo=1", "pgbackrest --stanza=flowviz verify --repo=2"]);
         expect(backup("full", { offsite: true }).calls).toEqual(["pgbackrest --stanza=flowviz stanza-create", "pgbackrest --stanza=flowviz backup --repo=1 --type=full"]);

@@ -134,7 +134,7 @@ describe("dev stack on Docker", () => {
         }
         expect(isSecretInput(container("pgbouncer").uploads)).toBe(true);
         expect(isSecretInput(container("valkey").uploads)).toBe(true);
-        expect(run.secretOutputs.sort()).toEqual(["appDbPassword", "databaseUrl", "grafanaAdminPassword", "migrationDbPassword", "pgbouncerAdminPassword"]);
+        expect(run.secretOutputs.sort()).toEqual(["appDbPassword", "backupCipherPassphrase", "databaseUrl", "grafanaAdminPassword", "migrationDbPassword", "pgbouncerAdminPassword"]);
         const plan = JSON.stringify(run.resources.map((r) => maskSecrets(r.inputs, false)));
         for (const v of credentialValues(run)) expect(plan).not.toContain(v);
         expect(plan).not.toContain("SCRAM-SHA-256$");
