@@ -75,6 +75,7 @@ const postgres: { host: string; certificateReaders: string[] } = cloudnativePg
     ],
     clients: ["pgbouncer", "postgres-exporter"],
     hostPort: hostPorts.postgres,
+    pushgatewayImage: config.monitoring.pushgatewayImage,
     backupCredentials: {
         cipherPass: credentials.get("backupCipherPassphrase"),
         s3Keys,

@@ -14,12 +14,13 @@ import { certificateWatchScript, type CertificateEndpoint } from "../configs/cer
 import { durationSeconds } from "../configs/format";
 import { backupRepository } from "../stack/engine";
 import { FIXED_PORTS, POSTGRES_PORT, SUPERUSER, TLS_FILES } from "../stack/fixed";
-import { PGBACKREST_EXPORTER } from "../configs/metrics";
-import { EXPORTER_RESOURCES, listenFlag, metricsEndpoint } from "./exporters";
+import { PGBACKREST_EXPORTER, RESTORE_DRILL } from "../configs/metrics";
+import { EXPORTER_RESOURCES, EXPORTER_RUN_AS, listenFlag, metricsEndpoint } from "./exporters";
+import { drillScript } from "../configs/drill";
 import type { StackConfig } from "../stack/schema";
 import { imageTag } from "../stack/images";
 import { caFile, certificateFiles, type Certificate } from "./tls";
-import type { ExternalEgress, ServiceFile, ServicePort, ServiceSpec, Sidecar } from "./service";
+import { SCRAPER, type ExternalEgress, type ServiceFile, type ServicePort, type ServiceSpec, type Sidecar } from "./service";
 
 /** The data volume's mount; PGDATA is a folder in it, so pgBackRest's spool, locks and a socket can sit beside it. */
 export const DATA_MOUNT = "/var/lib/postgresql/data";
@@ -42,6 +43,11 @@ const CERTIFICATES_EVERY_MINUTES = 5;
 export const BACKUP_RUNS = "postgres-backup";
 /** where the TLS server, the runs and the exporter mount their files (each its own container) */
 const DIR = "/etc/pgbackrest";
+/** the restore drills' service, and the scratch folder they restore into */
+export const DRILL = "postgres-drill";
+const DRILL_SCRATCH = "/drill";
+/** where drills push what they measured */
+export const PUSHGATEWAY = "pushgateway";
 /** the runs' and the exporter's locks, on their scratch folder */
 const SCRATCH_LOCKS = "/tmp/pgbackrest";
 
@@ -72,6 +78,9 @@ export interface BackupArgs extends RepositoryCredentials {
     postgresHost: string;
     /** the address the exporter listens on */
     listenAddress: string;
+    /** the Pushgateway's image and the address the drills reach it at */
+    pushgatewayImage: string;
+    pushgatewayUrl: string;
     /** Kubernetes: the outside addresses the repository's readers need (the object store, its credentials' source) and their workload identity */
     egress?: ExternalEgress[];
     workloadIdentity?: ServiceSpec["workloadIdentity"];
@@ -95,6 +104,9 @@ export interface BackupParts {
     runs: ServiceSpec;
     /** pgbackrest_exporter: the repository as `pgbackrest info` reads it */
     exporter: ServiceSpec;
+    /** the restore drills, and the Pushgateway they push what they measured to */
+    drill: ServiceSpec;
+    pushgateway: ServiceSpec;
 }
 
 /** The data volume's name: a restore gets a new one, the old one is kept. */
@@ -140,11 +152,11 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         secret: true,
     };
     /** pgbackrest.conf of a role in a config folder, with the credentials and the store's CA where it reaches the repository */
-    const files = (dir: string, role: PgBackRestRole, lockPath: string): ServiceFile[] => {
+    const files = (dir: string, role: PgBackRestRole, lockPath: string, dataDir = PGDATA): ServiceFile[] => {
         const repo = role.kind === "server" ? ({ type: "none" } as const) : repositoryOf(s, repository, dir);
         const offsite = role.kind === "server" ? undefined : offsiteOf(s, dir);
         return [
-            { path: CONF, content: pgbackrestConf({ ...pg, lockPath, repository: repo, offsite }, role) },
+            { path: CONF, content: pgbackrestConf({ ...pg, dataDir, lockPath, repository: repo, offsite }, role) },
             ...(repo.type === "none" ? [] : [credentials]),
             ...(repo.type === "s3" && s.backups.s3?.caCert ? [{ path: S3_CA, content: s.backups.s3.caCert }] : []),
             ...(offsite && s.backups.offsite?.s3.caCert ? [{ path: OFFSITE_CA, content: s.backups.offsite.s3.caCert }] : []),
@@ -246,6 +258,51 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         workload: "deployment",
     };
 
+    // the restore drills: the newest backup of each repository, restored into scratch storage as large as the data volume
+    const drill: ServiceSpec = {
+        ...readsRepository,
+        name: DRILL,
+        component: "backup",
+        command: ["/bin/sh", `${DIR}/drill.sh`],
+        configDir: DIR,
+        files: [
+            ...files(DIR, { kind: "drill" }, SCRATCH_LOCKS, `${DRILL_SCRATCH}/pgdata`),
+            { path: "drill_hba.conf", content: "# only the drill itself, on its own socket in its own scratch folder\nlocal all all trust\n" },
+            {
+                path: "drill.sh",
+                content: drillScript({
+                    command: command(DIR),
+                    scratch: DRILL_SCRATCH,
+                    repositories: s.backups.offsite ? [1, 2] : [1],
+                    database: s.database,
+                    tables: s.backups.drillTables,
+                    pushgateway: a.pushgatewayUrl,
+                    hbaFile: `${DIR}/drill_hba.conf`,
+                }),
+            },
+        ],
+        ephemeralVolumes: [{ name: "drill-scratch", mountPath: DRILL_SCRATCH, size: s.storageSize }],
+        workload: "scheduled",
+        schedules: [{ name: "drill", cron: s.backups.schedule.drill, args: [] }],
+        resources: { cpu: "1", memory: "1Gi" },
+        dependsOn: [PUSHGATEWAY],
+    };
+    const pushgateway: ServiceSpec = {
+        name: PUSHGATEWAY,
+        component: "monitoring",
+        image: a.pushgatewayImage,
+        args: [listenFlag(a.listenAddress, FIXED_PORTS.pushgateway), "--persistence.file=/data/pushgateway.data", "--persistence.interval=1m"],
+        ...metricsEndpoint(RESTORE_DRILL.job, FIXED_PORTS.pushgateway),
+        metrics: { job: RESTORE_DRILL.job, port: FIXED_PORTS.pushgateway, path: "/metrics", honorLabels: true },
+        health: { http: { path: "/-/ready", port: FIXED_PORTS.pushgateway }, liveHttpPath: "/-/healthy" },
+        scratch: ["/data"],
+        resources: EXPORTER_RESOURCES,
+        runAs: EXPORTER_RUN_AS,
+        replicas: 1,
+        workload: "deployment",
+        reachableFrom: [SCRAPER, DRILL],
+    };
+
     return {
         image,
         build,
@@ -264,5 +321,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         sidecar: server,
         runs,
         exporter,
+        drill,
+        pushgateway,
     };
 }

@@ -55,6 +55,7 @@ export class OperatorMonitoring extends pulumi.ComponentResource {
                                 port: portName,
                                 path: target.path,
                                 ...(target.interval ? { interval: target.interval } : {}),
+                                ...(target.honorLabels ? { honorLabels: true } : {}),
                                 // the job name the rules and dashboards select on
                                 relabelings: [{ action: "replace", targetLabel: "job", replacement: target.job }],
                             },

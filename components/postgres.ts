@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { pgHbaConf, postgresqlConf, rolesSql, type LoginRole, type RolesInput } from "../configs/postgres";
 import type { StackConfig } from "../stack/schema";
-import { CERTIFICATE_LIFETIME, POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed";
+import { CERTIFICATE_LIFETIME, FIXED_PORTS, POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed";
 import { caFile, certificateFiles, type Authorities } from "./tls";
 import type { Platform, ServiceSpec } from "./service";
-import { BACKUP_RUNS, backupImage, backupParts, DATA_MOUNT, PGDATA, type RepositoryCredentials } from "./backups";
+import { BACKUP_RUNS, backupImage, backupParts, DATA_MOUNT, PGDATA, PUSHGATEWAY, type RepositoryCredentials } from "./backups";
 import { backupCredentialEgress, backupWorkloadIdentity, objectStorageEgress } from "./egress";
 import type { CertificateEndpoint } from "../configs/certificates";
 import { backupRepository } from "../stack/engine";
@@ -32,6 +32,8 @@ export interface PostgresArgs {
     readonly ca: Authorities;
     /** services allowed to connect (besides the roles job) */
     readonly clients: string[];
+    /** the Pushgateway the restore drills push to (monitoring.pushgatewayImage) */
+    readonly pushgatewayImage: string;
     /** Docker host port; none publishes nothing */
     readonly hostPort?: number;
     /** the backup repository's passphrase and, for S3 with shared keys, the keys */
@@ -78,6 +80,8 @@ export class Postgres extends pulumi.ComponentResource {
                 listenAddress: args.platform.listenAddress,
                 egress: storeEgress,
                 workloadIdentity,
+                pushgatewayImage: args.pushgatewayImage,
+                pushgatewayUrl: `http://${args.platform.hostOf(PUSHGATEWAY)}:${FIXED_PORTS.pushgateway}`,
             },
             { platform: args.platform.kind, postgres: s },
         );
@@ -128,6 +132,8 @@ export class Postgres extends pulumi.ComponentResource {
         if (backups) {
             args.platform.deploy(backups.runs, this);
             args.platform.deploy(backups.exporter, this);
+            args.platform.deploy(backups.pushgateway, this);
+            args.platform.deploy(backups.drill, this);
         }
         this.host = args.platform.hostOf(name);
         this.certificateReaders = backups ? [name] : [];

@@ -49,6 +49,7 @@ export class Prometheus extends pulumi.ComponentResource {
                 job_name: target.job,
                 metrics_path: target.path,
                 scrape_interval: target.interval,
+                honor_labels: target.honorLabels,
                 discovery: p.discovery(service, target.port),
                 auth: target.authenticated ? { caFile: `${CONFIG_DIR}/${TLS_FILES.ca}`, serverName: target.authenticated.serverName, tokenFile: SERVICE_ACCOUNT_TOKEN } : undefined,
             })),

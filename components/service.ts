@@ -122,6 +122,8 @@ export interface ServiceSpec {
     retainedVolumes?: { name: string; size: string }[];
     /** writable scratch directories (tmpfs / emptyDir) for images run with a read-only root */
     scratch?: string[];
+    /** scratch storage of a stated size, emptied with the pod (Kubernetes: a generic ephemeral volume of the stack's storage class; Docker: a tmpfs capped at the size) */
+    ephemeralVolumes?: { name: string; mountPath: string; size: string }[];
     health?: HealthCheck;
     resources?: { cpu: string; memory: string };
     replicas: number;
@@ -187,6 +189,8 @@ export interface ScrapeTarget {
     path: string;
     /** overrides the global scrape interval */
     interval?: string;
+    /** keep the labels the scraped metrics carry (a Pushgateway's: the pushing job's), as Prometheus' docs advise for it */
+    honorLabels?: boolean;
     /**
      * Kubernetes: the target sits behind an authenticating proxy (kube-rbac-proxy): Prometheus
      * scrapes it over TLS, verifying this name against the stack CA, with its service account token

@@ -4,6 +4,7 @@
  * fails when a rule or a panel names a metric that is not here; the integration test
  * checks that the real servers expose the entries marked for it.
  */
+import { DRILL_METRICS } from "./drill";
 
 export interface MetricSource {
     /** Prometheus job name */
@@ -177,7 +178,23 @@ export const PGBACKREST_EXPORTER: MetricSource = {
     },
 };
 
-export const CATALOG: MetricSource[] = [APP, POSTGRES_EXPORTER, CLOUDNATIVE_PG, PGBOUNCER_EXPORTER, NODE_EXPORTER, PROMETHEUS, ALERTMANAGER, PGBACKREST_EXPORTER];
+/** What the restore drills measured (configs/drill.ts), pushed to the Pushgateway and scraped from it with their own labels. */
+export const RESTORE_DRILL: MetricSource = {
+    job: "pushgateway",
+    component: "backup",
+    origin: "the restore drill (postgres-drill), pushed to Prometheus' Pushgateway 1.11 (Debian 13's prometheus-pushgateway)",
+    metrics: {
+        [DRILL_METRICS.success]: { help: "1 when the last drill of a repository restored, recovered and passed its checks", labels: ["repo"] },
+        [DRILL_METRICS.lastRun]: { help: "when the last drill of a repository ended (epoch)", labels: ["repo"] },
+        [DRILL_METRICS.lastSuccess]: { help: "when a drill of a repository last succeeded (epoch)", labels: ["repo"] },
+        [DRILL_METRICS.restoreSeconds]: { help: "how long the last good drill's restore took", labels: ["repo"] },
+        [DRILL_METRICS.recoverySeconds]: { help: "how long the last good drill took from restored files to a promoted, consistent database", labels: ["repo"] },
+        [DRILL_METRICS.backupAge]: { help: "how old the backup the last good drill restored was when it began", labels: ["repo"] },
+        process_start_time_seconds: { help: "when the Pushgateway started (epoch): it forgets what was pushed when its pod is replaced" },
+    },
+};
+
+export const CATALOG: MetricSource[] = [APP, POSTGRES_EXPORTER, CLOUDNATIVE_PG, PGBOUNCER_EXPORTER, NODE_EXPORTER, PROMETHEUS, ALERTMANAGER, PGBACKREST_EXPORTER, RESTORE_DRILL];
 
 /** Every catalogued metric name. */
 export const KNOWN_METRICS: ReadonlySet<string> = new Set(CATALOG.flatMap((s) => Object.keys(s.metrics)));

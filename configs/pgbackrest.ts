@@ -82,10 +82,13 @@ function repositoryOptions(r: RepositoryInput, n: 1 | 2): Record<string, Value> 
  * - `repository`: the backup runs: the repository, retention, and PostgreSQL as a TLS host
  *   verified against the stack CA with a client certificate; without `postgres`, what only reads
  *   the repository (the exporter's `pgbackrest info`).
+ * - `drill`: the restore drill: the repositories, and a scratch data directory to restore into.
  * A change to backups (retention, the runs) touches only the last, never PostgreSQL's pod.
  */
 export type PgBackRestRole =
     | { kind: "archive"; spoolPath: string; archivePushQueueMax: string }
+    /** the restore drill: the repositories read into a scratch data directory (pg1-path), nothing written back */
+    | { kind: "drill" }
     | { kind: "server"; port: number; tls: TlsFiles; client: string }
     | { kind: "repository"; retention: { full: number; diff: number }; holdExpiry?: boolean; postgres?: { host: string; port: number; tls: TlsFiles } };
 
@@ -109,6 +112,7 @@ function roleOptions(i: PgBackRestInput, role: PgBackRestRole): { global: Record
         // a WAL segment waits at most this long for the repository (archive_command fails and PostgreSQL retries; a backup fails)
         "archive-timeout": 60,
     };
+    if (role.kind === "drill") return { global: repository, stanza: { "pg1-path": i.dataDir } };
     if (role.kind === "archive") {
         return {
             global: { ...repository, "archive-async": true, "spool-path": role.spoolPath, "archive-push-queue-max": pgbackrestSize(role.archivePushQueueMax), delta: true },

@@ -6,6 +6,7 @@ export interface ScrapeJob {
     job_name: string;
     metrics_path: string;
     scrape_interval?: string;
+    honor_labels?: boolean;
     /** TLS and a bearer token from a file (an authenticating proxy in front of the target) */
     auth?: { caFile: string; serverName: string; tokenFile: string };
     /** static_configs or kubernetes_sd_configs + relabel_configs, from the platform */
@@ -33,6 +34,7 @@ export function prometheusYml(i: PrometheusConfigInput): string {
             .map((j) => ({
                 job_name: j.job_name,
                 ...(j.scrape_interval ? { scrape_interval: j.scrape_interval } : {}),
+                ...(j.honor_labels ? { honor_labels: true } : {}),
                 metrics_path: j.metrics_path,
                 ...(j.auth ? { scheme: "https", authorization: { credentials_file: j.auth.tokenFile }, tls_config: { ca_file: j.auth.caFile, server_name: j.auth.serverName } } : {}),
                 ...j.discovery,

@@ -76,9 +76,15 @@ function kubernetesFiles(resources: RecordedResource[]): RenderedFile[] {
         byName.set(`${r.type}::${autoName(r.name)}`, r);
     }
     const out: RenderedFile[] = [];
-    for (const w of resources.filter((x) => x.type.startsWith("kubernetes:") && WORKLOADS.some((k) => x.type.endsWith(k)))) {
-        const template = (w.inputs.spec as { template: any }).template;
+    // a scheduled service's CronJobs share one pod template (and its deploy Job, when it has one): its files once
+    const templates = resources
+        .filter((x) => x.type.startsWith("kubernetes:") && (WORKLOADS.some((k) => x.type.endsWith(k)) || x.type.endsWith(":CronJob")))
+        .map((w) => (x => (w.type.endsWith(":CronJob") ? x.jobTemplate.spec.template : x.template))(w.inputs.spec as any));
+    const seen = new Set<string>();
+    for (const template of templates) {
         const service: string = template.metadata.labels["app.kubernetes.io/name"];
+        if (seen.has(service)) continue;
+        seen.add(service);
         for (const vol of template.spec.volumes ?? []) {
             // a sidecar's files are in a volume named after it (components/platform/kubernetes.ts)
             const owner: string = vol.name.startsWith("config-") ? vol.name.slice("config-".length) : service;

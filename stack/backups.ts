@@ -61,7 +61,13 @@ export function alertThresholds(c: StackConfig): Thresholds {
     const any = longestGapSeconds(cloudnativePg ? [b.schedule.full] : [b.schedule.full, b.schedule.diff]);
     return {
         ...base,
-        backups: { archiveTimeoutSeconds: durationSeconds(b.archiveTimeout)!, fullMaxAgeSeconds: full + slack(full), anyMaxAgeSeconds: any + slack(any), walQueueBytes: quantityValue(b.archivePushQueueMax) },
+        backups: {
+            archiveTimeoutSeconds: durationSeconds(b.archiveTimeout)!,
+            fullMaxAgeSeconds: full + slack(full),
+            anyMaxAgeSeconds: any + slack(any),
+            walQueueBytes: quantityValue(b.archivePushQueueMax),
+            ...(cloudnativePg ? {} : { drillMaxAgeSeconds: 2 * longestGapSeconds([b.schedule.drill]) }),
+        },
     };
 }
 

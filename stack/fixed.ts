@@ -14,6 +14,7 @@ export const FIXED_PORTS = {
     "pgbouncer-exporter": 9127,
     "node-exporter": 9100,
     "pgbackrest-exporter": 9854,
+    pushgateway: 9091,
 } as const;
 
 export const POSTGRES_PORT = FIXED_PORTS.postgres;

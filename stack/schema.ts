@@ -89,6 +89,7 @@ export const BackupsSchema = Section("continuous WAL archiving and scheduled bac
         diff: Cron("0 1 * * 1-6", "differential backup (changes since the last full); a minute due for both runs the full one first"),
         verify: Cron("30 3 * * *", "`pgbackrest verify`: every file of the repository read back and checked"),
         walCheck: Cron("*/10 * * * *", "the archive's WAL checked for gaps after the newest full backup (WAL dropped past archivePushQueueMax); a gap marks that backup and takes a new full one"),
+        drill: Cron("0 5 * * 6", "restore drill: the newest backup of each repository restored into scratch storage, brought to consistency, checked with pg_amcheck and drillTables, its restore time and age pushed to the Pushgateway; an alert fires when one fails or none succeeded within twice this interval"),
     }),
     retention: Section("what the repository keeps", {
         full: Type.Integer({ minimum: 1, maximum: 100, default: 2, description: "`repo1-retention-full`: full backups kept (with their WAL)" }),
@@ -96,6 +97,12 @@ export const BackupsSchema = Section("continuous WAL archiving and scheduled bac
         recoveryWindowDays: Type.Integer({ minimum: 1, maximum: 3650, default: 7, description: "how far back a point-in-time restore must reach; the full backups kept must cover it" }),
     }),
     repositorySize: Bytes("80Gi", "size of the posix repository's volume"),
+    drillTables: Type.Array(Type.String({ pattern: "^[a-z_][a-z0-9_]*\\.[a-z_][a-z0-9_]*$", examples: ["public.haccp_checks"] }), {
+        default: [],
+        uniqueItems: true,
+        examples: [["public.haccp_checks", "public.lots"]],
+        description: "tables (schema.table) of postgres.database each restore drill must read back besides pg_amcheck's checks: the HACCP record",
+    }),
     passphraseEscrow: Type.Optional(
         Type.String({
             minLength: 3,
@@ -318,6 +325,7 @@ export const MonitoringSchema = Section("Prometheus, Alertmanager, Grafana and t
     alertmanagerImage: Image("prom/alertmanager:v0.28.1", "Alertmanager image"),
     grafanaImage: Image("grafana/grafana:11.6.0", "Grafana image"),
     nodeExporterImage: Image("prom/node-exporter:v1.9.1", "node-exporter image"),
+    pushgatewayImage: Image("prom/pushgateway:v1.11.0", "Pushgateway image: the restore drills push what they measured to it (statefulset engine with backups)"),
     kubeRbacProxyImage: Image("quay.io/brancz/kube-rbac-proxy:v0.19.1", "Kubernetes: the authenticating proxy in front of node-exporter (TLS, service account tokens)"),
     postgresExporterImage: Image("prometheuscommunity/postgres-exporter:v0.17.1", "postgres-exporter image"),
     pgbouncerExporterImage: Image("quay.io/prometheuscommunity/pgbouncer-exporter:v0.12.1", "PgBouncer exporter image (prometheus-community)"),

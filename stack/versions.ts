@@ -37,6 +37,7 @@ export const TESTED_VERSIONS: readonly TestedVersion[] = [
     { component: "Valkey", key: "app.valkeyImage", image: (c) => c.app.valkeyImage, tested: { package: "valkey-server", binary: "valkey-server", line: "8.1" } },
     { component: "Prometheus", key: "monitoring.prometheusImage", image: (c) => c.monitoring.prometheusImage, tested: { package: "prometheus", binary: "prometheus", line: "2.53" } },
     { component: "Alertmanager", key: "monitoring.alertmanagerImage", image: (c) => c.monitoring.alertmanagerImage, tested: { package: "prometheus-alertmanager", binary: "alertmanager", line: "0.28" } },
+    { component: "Pushgateway", key: "monitoring.pushgatewayImage", image: (c) => c.monitoring.pushgatewayImage, tested: { package: "prometheus-pushgateway", binary: "pushgateway", line: "1.11" } },
     { component: "node-exporter", key: "monitoring.nodeExporterImage", image: (c) => c.monitoring.nodeExporterImage, tested: { package: "prometheus-node-exporter", binary: "node-exporter", line: "1.9" } },
     {
         component: "kube-rbac-proxy",

@@ -29,6 +29,7 @@ export const BINARIES = {
     "postgres-exporter": "/usr/bin/prometheus-postgres-exporter",
     "pgbouncer-exporter": "/usr/bin/prometheus-pgbouncer-exporter",
     "pgbackrest-exporter": "/usr/bin/prometheus-pgbackrest-exporter",
+    pushgateway: "/usr/bin/prometheus-pushgateway",
     python3: "/usr/bin/python3",
     openssl: "/usr/bin/openssl",
     sh: "/bin/sh",

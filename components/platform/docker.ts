@@ -116,7 +116,8 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                     ? [{ type: "bind", source: "/", target: spec.hostRootfs, readOnly: true, bindOptions: { propagation: "rslave" } }]
                     : undefined,
                 pidMode: spec.hostRootfs ? "host" : undefined,
-                tmpfs: spec.scratch ? Object.fromEntries(spec.scratch.map((d) => [d, "rw,mode=1777"])) : undefined,
+                // scratch in memory; an ephemeral volume too (a size-capped tmpfs: a single host's stack restores small databases)
+                tmpfs: spec.scratch || spec.ephemeralVolumes ? Object.fromEntries([...(spec.scratch ?? []).map((d) => [d, "rw,mode=1777"]), ...(spec.ephemeralVolumes ?? []).map((e) => [e.mountPath, `rw,mode=1777,size=${quantityValue(e.size)}`])]) : undefined,
                 ulimits: spec.fileLimit ? [{ name: "nofile", soft: spec.fileLimit, hard: spec.fileLimit }] : undefined,
                 // Pulumi removes a replaced container by force unless given a grace period.
                 stopSignal: spec.stop?.signal,

@@ -265,6 +265,11 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             volumes.push({ name: `scratch-${i}`, emptyDir: {} });
             mounts.push({ name: `scratch-${i}`, mountPath: dir });
         });
+        for (const e of spec.ephemeralVolumes ?? []) {
+            const claim = { accessModes: ["ReadWriteOnce"], storageClassName: this.args.storageClassName, resources: { requests: { storage: e.size } } };
+            volumes.push({ name: e.name, ephemeral: { volumeClaimTemplate: { metadata: { labels: stable }, spec: claim } } });
+            mounts.push({ name: e.name, mountPath: e.mountPath });
+        }
         const claim = (v: { name: string; size: string }) =>
             new k8s.core.v1.PersistentVolumeClaim(
                 `${spec.name}-${v.name}`,

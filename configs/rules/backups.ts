@@ -96,6 +96,7 @@ export function backupRules(b: BackupThresholds): AlertRule[] {
             description: `The last full backup in the repository of {{ $labels.instance }} completed {{ $value | humanizeDuration }} ago; postgres.backups.schedule.full allows ${hours(b.fullMaxAgeSeconds)}.`,
             runbook: [RUN_LOGS, PGBR, `Without a recent full backup, the recovery window shrinks as older ones expire: ${RUN_NOW("full")}`],
         },
+        ...(b.drillMaxAgeSeconds ? drillRules(b.drillMaxAgeSeconds) : []),
         {
             alert: "CertificateExpiresSoon",
             expr: `flowviz_certificate_not_after_seconds - time() < ${CERTIFICATE_WARN_DAYS} * 86400 and flowviz_certificate_not_after_seconds > 0`,
@@ -131,6 +132,44 @@ export function backupRules(b: BackupThresholds): AlertRule[] {
             summary: "No backup within its schedule",
             description: `The last backup in the repository of {{ $labels.instance }} completed {{ $value | humanizeDuration }} ago; the schedules allow ${hours(b.anyMaxAgeSeconds)}.`,
             runbook: [RUN_LOGS, PGBR, `A failed run is retried three times with a growing pause, then waits for its schedule: ${RUN_NOW("diff")}`],
+        },
+    ];
+}
+
+const DRILL_LOGS = `The drill's log: \`kubectl -n ${NS} get jobs -l app.kubernetes.io/name=postgres-drill\`, then \`kubectl -n ${NS} logs job/<job>\` (Docker: \`docker logs flowviz-<stack>-postgres-drill\`); it names the repository, the backup and the step that failed (restore, recovery, pg_amcheck, a table).`;
+const DRILL_NOW = `Run one now: \`kubectl -n ${NS} create job --from=cronjob/postgres-drill-drill postgres-drill-now\` (Docker: \`docker exec flowviz-<stack>-postgres-drill sh /etc/pgbackrest/drill.sh\`).`;
+
+/** The restore drills (configs/drill.ts): one that failed, and none that succeeded for too long. */
+function drillRules(maxAgeSeconds: number): AlertRule[] {
+    return [
+        {
+            alert: "RestoreDrillFailed",
+            expr: "max by (repo) (flowviz_restore_drill_success) == 0",
+            for: "0m",
+            severity: "critical",
+            component: "backup",
+            summary: "The last restore drill failed",
+            description: "The newest backup of repository {{ $labels.repo }} did not restore, recover or pass its checks in the last drill (success {{ $value }}): a restore now may fail the same way.",
+            runbook: [
+                DRILL_LOGS,
+                "A restore that failed: the repository is unreachable or a file is damaged (`pgbackrest verify` names it); recovery that failed: WAL missing (see WalArchiveGap); pg_amcheck: a corrupt page in the backup (see BackupHasErrors).",
+                "Until a drill succeeds, treat that repository's newest backup as unusable: take a full backup now and drill it. " + DRILL_NOW,
+            ],
+        },
+        {
+            alert: "RestoreDrillMissing",
+            // none ever: counted from the Pushgateway's start (it forgets what was pushed when its pod is replaced)
+            expr: `(time() - max by (repo) (flowviz_restore_drill_last_success_timestamp_seconds) > ${maxAgeSeconds}) or on() ((time() - max(process_start_time_seconds{job="pushgateway"}) > ${maxAgeSeconds}) unless on() count(flowviz_restore_drill_last_success_timestamp_seconds) > 0)`,
+            for: "1h",
+            severity: "warning",
+            component: "backup",
+            summary: "No restore drill has succeeded lately",
+            description: `No drill has succeeded for {{ $value | humanizeDuration }} (twice postgres.backups.schedule.drill allows ${Math.round(maxAgeSeconds / 86400)} days): whether the backups restore is not known.`,
+            runbook: [
+                DRILL_LOGS,
+                "No drill ran: the CronJob (`kubectl -n " + NS + " get cronjob postgres-drill-drill`) or its scratch volume (a storage class that cannot provision it) is the cause. The Pushgateway keeps results in memory and a file on its scratch: a restarted Pushgateway pod forgets them until the next drill.",
+                DRILL_NOW,
+            ],
         },
     ];
 }

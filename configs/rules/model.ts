@@ -60,4 +60,6 @@ export interface BackupThresholds {
     anyMaxAgeSeconds: number;
     /** pgBackRest's archive-push-queue-max */
     walQueueBytes: number;
+    /** twice the longest gap between restore drills (statefulset engine) */
+    drillMaxAgeSeconds?: number;
 }

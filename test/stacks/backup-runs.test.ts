@@ -13,7 +13,7 @@ describe("the backup runs on Kubernetes (prod)", () => {
     });
 
     it("are a CronJob per run on the stack's schedules, never two at once, made up within an hour, retried three times, three of each kept", () => {
-        const cronJobs = ofType(run, "kubernetes:batch/v1:CronJob").map((r) => sent(r.inputs));
+        const cronJobs = ofType(run, "kubernetes:batch/v1:CronJob").map((r) => sent(r.inputs)).filter((c) => c.metadata.name.startsWith("postgres-backup-"));
         expect(cronJobs.map((c) => [c.metadata.name, c.spec.schedule]).sort()).toEqual([
             ["postgres-backup-diff", "0 1 * * 1-6"],
             ["postgres-backup-full", "0 1 * * 0"],
@@ -43,6 +43,28 @@ describe("the backup runs on Kubernetes (prod)", () => {
     it("never mount PostgreSQL's data: the runs' pods hold their configuration and a scratch folder only", () => {
         const pod = sent(only(run, "kubernetes:batch/v1:CronJob", "postgres-backup-full").inputs).spec.jobTemplate.spec.template.spec;
         expect(pod.volumes.filter((v: { persistentVolumeClaim?: unknown }) => v.persistentVolumeClaim)).toEqual([]);
+    });
+});
+
+describe("the restore drill on Kubernetes (prod)", () => {
+    it("is a CronJob of its own on schedule.drill, restoring into an ephemeral volume as large as the data volume, pushing to the Pushgateway it may reach", async () => {
+        const run = await runStack("Pulumi.prod.yaml", { stack: "prod" });
+        const drill = sent(only(run, "kubernetes:batch/v1:CronJob", "postgres-drill-drill").inputs);
+        expect(drill.spec.schedule).toBe("0 5 * * 6");
+        const pod = drill.spec.jobTemplate.spec.template.spec;
+        const scratch = pod.volumes.find((v: { ephemeral?: unknown }) => v.ephemeral);
+        expect(scratch.ephemeral.volumeClaimTemplate.spec.resources.requests.storage).toBe("100Gi");
+        expect(pod.containers[0].volumeMounts).toContainEqual({ name: scratch.name, mountPath: "/drill" });
+        // no claim of PostgreSQL's: it reads the repository only
+        expect(pod.volumes.filter((v: { persistentVolumeClaim?: unknown }) => v.persistentVolumeClaim)).toEqual([]);
+        const script = sent(only(run, "kubernetes:core/v1:ConfigMap", "postgres-drill-config").inputs).data["drill.sh"] as string;
+        const url = /push\(\) \{ perl -e [\s\S]*? "(http:\/\/[^/]+)\/metrics\/job\/restore-drill\/repo\/\$1"; \}/.exec(script)?.[1];
+        expect(url).toBe("http://pushgateway.flowviz.svc.cluster.local:9091");
+        // the Pushgateway lets the drill in, and Prometheus
+        const ingress = sent(only(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "pushgateway-ingress").inputs);
+        const from = JSON.stringify(ingress.spec.ingress);
+        expect(from).toContain("postgres-drill");
+        expect(from).toContain("prometheus");
     });
 });
 

@@ -133,7 +133,9 @@ describe("monitoring services as deployed", () => {
         const prom = parse(file(dev, "prometheus", "prometheus.yml"));
         expect(prom.global.scrape_interval).toBe("15s");
         const jobs = Object.fromEntries(prom.scrape_configs.map((j: any) => [j.job_name, j]));
-        expect(Object.keys(jobs).sort()).toEqual(["alertmanager", "api", "node", "pgbackrest", "pgbouncer", "postgres", "prometheus"]);
+        expect(Object.keys(jobs).sort()).toEqual(["alertmanager", "api", "node", "pgbackrest", "pgbouncer", "postgres", "prometheus", "pushgateway"]);
+        // the drills' results keep the labels they were pushed with
+        expect(jobs.pushgateway.honor_labels).toBe(true);
         expect(jobs.api.scrape_interval).toBe("10s");
         // the exporter lives in PgBouncer's network namespace, so it is scraped at PgBouncer's address
         expect(jobs.pgbouncer.static_configs[0].targets).toEqual(["pgbouncer:9127"]);

@@ -21,12 +21,12 @@ const plain = (v: unknown) => JSON.parse(JSON.stringify(maskSecrets(v, true)));
 describe("operator mode", () => {
     it("runs no Prometheus, Alertmanager, Grafana or node-exporter of its own", () => {
         const workloads = run.resources.filter((r) => /apps\/v1:(Deployment|StatefulSet|DaemonSet)$/.test(r.type)).map((r) => r.name).sort();
-        expect(workloads).toEqual(["api", "pgbackrest-exporter", "pgbouncer", "postgres", "postgres-exporter", "valkey", "worker"]);
+        expect(workloads).toEqual(["api", "pgbackrest-exporter", "pgbouncer", "postgres", "postgres-exporter", "pushgateway", "valkey", "worker"]);
     });
 
     it("declares a PodMonitor per scraped service, valid against the CRD schema, keeping our job names", () => {
         const monitors = crs("PodMonitor");
-        expect(monitors.map((m) => (m.inputs.metadata as { name: string }).name).sort()).toEqual(["api", "pgbackrest-exporter", "pgbouncer", "postgres-exporter"]);
+        expect(monitors.map((m) => (m.inputs.metadata as { name: string }).name).sort()).toEqual(["api", "pgbackrest-exporter", "pgbouncer", "postgres-exporter", "pushgateway"]);
         for (const m of monitors) {
             const body = plain(m.inputs);
             expect(() => new PodMonitor(body).validate()).not.toThrow();

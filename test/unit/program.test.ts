@@ -26,7 +26,7 @@ describe("dev stack on Docker", () => {
     it("declares the data path: PostgreSQL, PgBouncer, roles job, API, worker, Valkey", () => {
         const names = ofType(run, "docker:index/container:Container").map((c) => c.name).sort();
         expect(names).toEqual(
-            ["alertmanager", "api", "grafana", "node-exporter", "pgbackrest-exporter", "pgbouncer", "pgbouncer-exporter", "postgres-backup", "postgres-backup-server", "postgres", "postgres-exporter", "postgres-roles", "prometheus", "valkey", "worker"].map((n) => `${n}-container`),
+            ["alertmanager", "api", "grafana", "node-exporter", "pgbackrest-exporter", "pgbouncer", "pgbouncer-exporter", "postgres-backup", "postgres-backup-server", "postgres", "postgres-drill", "postgres-exporter", "postgres-roles", "prometheus", "pushgateway", "valkey", "worker"].map((n) => `${n}-container`),
         );
         // sidecars share their service's network namespace
         const sidecars = ["pgbouncer-exporter-container", "postgres-backup-server-container"];
@@ -37,7 +37,7 @@ describe("dev stack on Docker", () => {
 
     it("pulls only pinned images", () => {
         const images = ofType(run, "docker:index/remoteImage:RemoteImage").map((i) => i.inputs.name as string);
-        expect(images.length).toBe(10);
+        expect(images.length).toBe(11);
         for (const i of images) expect(isPinnedImage(i), i).toBe(true);
     });
 
@@ -202,6 +202,11 @@ describe("dev stack on Docker", () => {
             "postgres-backup/tls/client.crt",
             "postgres-backup/tls/client.key (secret)",
             "postgres-backup/wal-gaps.awk",
+            "postgres-drill/drill_hba.conf",
+            "postgres-drill/drill.sh",
+            "postgres-drill/pgbackrest/conf.d/credentials.conf (secret)",
+            "postgres-drill/pgbackrest/pgbackrest.conf",
+            "postgres-drill/schedule.sh",
             "postgres-exporter/queries.yaml",
             "postgres-exporter/secrets/password (secret)",
             "postgres-exporter/tls/ca.crt",
