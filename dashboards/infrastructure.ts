@@ -82,6 +82,13 @@ function pgbackrestPanels(): Panel[] {
             { expr: "max by (instance) (pg_wal_size_bytes)", legend: "pg_wal {{instance}}" },
             ], 6),
         graph("Archive failures", "none", [{ expr: "sum by (instance) (increase(pg_archiver_failed_count[$__rate_interval]))", legend: "{{instance}}" }], 6),
+        // what the restore drills measured (the Pushgateway keeps the last one of each repository)
+        graph("Restore drill: restore and recovery time", "s", [
+            { expr: "max by (repo) (flowviz_restore_drill_restore_seconds)", legend: "restore repo{{repo}}" },
+            { expr: "max by (repo) (flowviz_restore_drill_recovery_seconds)", legend: "recovery repo{{repo}}" },
+        ], 8),
+        single("Last good restore drill", "s", { expr: "time() - max(flowviz_restore_drill_last_success_timestamp_seconds)" }, 4),
+        single("Drilled backup's age", "s", { expr: "max(flowviz_restore_drill_backup_age_seconds)" }, 4),
     ];
 }
 

@@ -103,6 +103,37 @@ const BACKUP_CASES: AlertCase[] = [
         quiet: { [brx("pgbackrest_backup_last_error_status", ',backup_type="diff"')]: "0x5", [brx("pgbackrest_backup_last_error_status", ',backup_type="incr"')]: "1x5" },
     },
     {
+        alert: "RestoreDrillFailed",
+        // pushed by the drill, kept as pushed (honor_labels): the job is the drill's
+        firing: { 'flowviz_restore_drill_success{job="restore-drill",repo="2"}': "1 1 0 0 0", 'flowviz_restore_drill_success{job="restore-drill",repo="1"}': "1x5" },
+        firingAt: "3m",
+        labels: { repo: "2" },
+        description: "The newest backup of repository 2 did not restore, recover or pass its checks in the last drill (success 0): a restore now may fail the same way.",
+        quiet: { 'flowviz_restore_drill_success{job="restore-drill",repo="1"}': "1x5", 'flowviz_restore_drill_success{job="restore-drill",repo="2"}': "1x5" },
+    },
+    {
+        alert: "RestoreDrillMissing",
+        // the last success long before promtool's clock starts: more than twice the weekly drill ago
+        firing: { 'flowviz_restore_drill_last_success_timestamp_seconds{job="restore-drill",repo="1"}': "-1300000x100" },
+        firingAt: "70m",
+        silentAt: "30m",
+        labels: { repo: "1" },
+        description: "No drill has succeeded for 15d 2h 16m 40s (twice postgres.backups.schedule.drill allows 14 days): whether the backups restore is not known.",
+        quiet: { 'flowviz_restore_drill_last_success_timestamp_seconds{job="restore-drill",repo="1"}': "0x100", 'process_start_time_seconds{job="pushgateway"}': "-2000000x100" },
+        quietAt: "70m",
+    },
+    {
+        alert: "RestoreDrillMissing",
+        // no drill ever succeeded, and the Pushgateway has been up longer than twice the interval
+        firing: { 'process_start_time_seconds{job="pushgateway",instance="pushgateway:9091"}': "-1300000x100" },
+        firingAt: "70m",
+        silentAt: "30m",
+        labels: {},
+        description: "No drill has succeeded for 15d 2h 16m 40s (twice postgres.backups.schedule.drill allows 14 days): whether the backups restore is not known.",
+        quiet: { 'process_start_time_seconds{job="pushgateway",instance="pushgateway:9091"}': "-100000x100" },
+        quietAt: "70m",
+    },
+    {
         alert: "FullBackupTooOld",
         firing: { [brx("pgbackrest_backup_since_last_completion_seconds", ',backup_type="full"')]: "700000x5" },
         firingAt: "1m",
