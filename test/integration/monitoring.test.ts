@@ -4,12 +4,14 @@ import { createServer, type Server } from "node:http";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CATALOG, CLOUDNATIVE_PG } from "../../configs/metrics";
+import { CATALOG, CLOUDNATIVE_PG, RESTORE_DRILL } from "../../configs/metrics";
 import { dashboardFiles } from "../../dashboards";
 import { ROOT } from "../helpers";
 import { grafanaVariables } from "../promql";
 import { chownToServer, serverCommand, type Binary } from "../binaries";
 import { startRepositoryExporter } from "./pgbackrest";
+import { DRILL_JOB, DRILL_METRICS } from "../../configs/drill";
+import { FIXED_PORTS } from "../../stack/fixed";
 import { LOCAL_FILE_LIMIT, PgBouncerServer, PostgresServer, psql, render, waitFor, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-monitoring";
@@ -76,12 +78,16 @@ beforeAll(async () => {
     chownToServer(`${BASE}/repo`);
     repositoryExporter = await startRepositoryExporter(rendered, `${BASE}/repo`);
     const files = rendered.files;
+    // the Pushgateway the restore drills push to, its persistence file in the test's data
+    mkdirSync(`${BASE}/data/pushgateway`, { recursive: true });
+    chownToServer(`${BASE}/data/pushgateway`);
+    start("pushgateway", argsOf("pushgateway", { "/data": `${BASE}/data/pushgateway` }));
     start("alertmanager", argsOf("alertmanager", { "/etc/alertmanager": join(files, "alertmanager"), "/alertmanager": `${BASE}/data/am` }));
     start("prometheus", argsOf("prometheus", { "/etc/prometheus": join(files, "prometheus"), "/prometheus": `${BASE}/data/prom` }));
     await waitFor("Prometheus ready", async () => (await fetch(`${PROM}/-/ready`)).ok, 60);
     await waitFor("every target scraped", async () => {
         const res = (await (await fetch(`${PROM}/api/v1/targets`)).json()) as { data: { activeTargets: { health: string }[] } };
-        return res.data.activeTargets.length === 6 && res.data.activeTargets.every((t) => t.health !== "unknown");
+        return res.data.activeTargets.length === 7 && res.data.activeTargets.every((t) => t.health !== "unknown");
     }, 60);
     await new Promise((r) => setTimeout(r, 5000));
 });
@@ -105,7 +111,21 @@ describe("Prometheus with the rendered config", () => {
     it("has every target that can run here up", async () => {
         const res = (await (await fetch(`${PROM}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { job: string }; health: string; lastError: string }[] } };
         const health = Object.fromEntries(res.data.activeTargets.map((t) => [t.labels.job, t.health]));
-        expect(health).toEqual({ postgres: "up", node: "up", prometheus: "up", alertmanager: "up", pgbouncer: "up", pgbackrest: "up" });
+        expect(health).toEqual({ postgres: "up", node: "up", prometheus: "up", alertmanager: "up", pgbouncer: "up", pgbackrest: "up", pushgateway: "up" });
+    });
+
+    it("keeps a drill's pushed metrics as pushed (honor_labels): every catalogued drill metric, under the drill's job and repository", async () => {
+        // what drill.sh pushes after a good drill of repository 1 (its metric lines, POSTed to the group)
+        const lines = Object.keys(RESTORE_DRILL.metrics).filter((m) => m.startsWith("flowviz_")).map((m) => `${m} ${m.endsWith("timestamp_seconds") ? Math.floor(Date.now() / 1000) : 1}`);
+        const push = await fetch(`http://127.0.0.1:${FIXED_PORTS.pushgateway}/metrics/job/${DRILL_JOB}/repo/1`, { method: "POST", body: lines.join("\n") + "\n" });
+        expect(push.ok).toBe(true);
+        await waitFor("the drill's metrics scraped", async () => (await query(`count(${DRILL_METRICS.success}{job="${DRILL_JOB}",repo="1"})`)).data.result.length > 0, 30);
+        const missing: string[] = [];
+        for (const metric of Object.keys(RESTORE_DRILL.metrics)) {
+            const selector = metric.startsWith("flowviz_") ? `${metric}{job="${DRILL_JOB}",repo="1"}` : `${metric}{job="${RESTORE_DRILL.job}"}`;
+            if ((await query(`count(${selector})`)).data.result.length === 0) missing.push(metric);
+        }
+        expect(missing).toEqual([]);
     });
 
     // CloudNativePG's exporter is its operator's instance manager, which does not run here (docs/CLOUDNATIVE-PG.md)
