@@ -67,8 +67,25 @@ describe("a WAL gap", () => {
             chmodSync(REPO, 0o750);
         }
         const back = Date.now();
-        for (let i = 0; i < 3; i++) sql("insert into readings (payload) values ('after'); select pg_switch_wal()");
-        await waitFor("the archive caught up", () => psql({ ...pg.superuser(), sql: "select last_archived_wal = pg_walfile_name(pg_current_wal_lsn() - 1) or last_archived_wal > pg_walfile_name(pg_current_wal_lsn() - 1) from pg_stat_archiver" }) === "t", 120);
+        // a write, committed, then its segment closed (two statements: one psql -c is one transaction, whose commit
+        // would land in the next segment and wait out archive_timeout); a segment made ready also wakes the archiver,
+        // which sleeps up to a minute after failures
+        const closeSegment = () => {
+            sql("insert into readings (payload) values ('after')");
+            sql("select pg_switch_wal()");
+        };
+        for (let i = 0; i < 3; i++) closeSegment();
+        let nudged = Date.now();
+        // caught up: the repository itself holds the newest closed segment (PostgreSQL's own view counts a dropped one as archived)
+        await waitFor("the archive caught up", () => {
+            if (Date.now() - nudged > 10_000) {
+                closeSegment();
+                nudged = Date.now();
+            }
+            const newest = psql({ ...pg.superuser(), sql: "select pg_walfile_name(pg_current_wal_lsn() - 1)" });
+            const held = JSON.parse(pgbackrest(["info", "--output=json"]))[0].archive[0]?.max ?? "";
+            return held >= newest;
+        }, 120);
         // PostgreSQL's archiver is up to date and pgBackRest's verify finds nothing wrong: only a continuity check sees the gap
         expect(pgbackrest(["verify", "--output=text", "--verbose"])).toMatch(/status: ok/);
 
@@ -103,9 +120,9 @@ describe("a WAL gap", () => {
         moveContainerPaths(restore, volume, REPO);
         mkdirSync(volume, { recursive: true });
         chownToServer(BASE);
-        const start = spawnSync(...serverCommand("sh", [join(restore.files, "postgres", "start.sh")], { asServerUser: true }), { encoding: "utf8", env: { ...process.env, PGDATA: `${volume}/pgdata` } });
+        const start = spawnSync(...serverCommand("sh", [join(restore.files, "postgres-restore", "restore.sh")], { asServerUser: true }), { encoding: "utf8" });
         expect(start.status).toBe(1);
-        expect(start.stderr).toContain(`restore into-gap: refused: the archive has a WAL gap (segments ${info.find((b) => b.annotation)!.annotation!["flowviz-wal-gap"]}, dropped while the repository was unreachable)`);
+        expect(start.stderr).toContain(`restore into-gap: refused, nothing changed: the archive has a WAL gap (segments ${info.find((b) => b.annotation)!.annotation!["flowviz-wal-gap"]}, dropped while the repository was unreachable)`);
         expect(start.stderr).toMatch(/Choose a target before .* UTC or after .* UTC/);
         expect(existsSync(`${volume}/pgdata/PG_VERSION`)).toBe(false);
     });
