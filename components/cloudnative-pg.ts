@@ -137,7 +137,7 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
                             instances: n.instances,
                             synchronous: n.synchronous,
                             zoneSpread: n.zoneSpread,
-                            storage: { size: s.storageSize, storageClass: args.storageClassName },
+                            storage: { size: s.storageSize, walSize: s.cloudnativePg.walStorageSize, storageClass: args.storageClassName },
                             resources: s.resources,
                             // how often a WAL segment with any write in it is archived (the archive's RPO)
                             conf: { port: POSTGRES_PORT, ...s, archive: s3 ? { archive_timeout: quoteLiteral(s.backups.archiveTimeout) } : undefined },

@@ -6,13 +6,13 @@
  */
 import { BARMAN_CLOUD_PLUGIN, CNPG_FIXED_PARAMETERS } from "../stack/cloudnative-pg";
 import { databaseGrantsSql, hbaRules, postgresSettings, roleSettingsSql, schemaGrantsSql, type PostgresConfInput, type RoleNames } from "./postgres";
-import { GENERATED, quoteIdent } from "./format";
+import { GENERATED, quantityValue, quoteIdent } from "./format";
 
 /** Settings the operator's default is stricter on: its TLS floor is TLSv1.3, the StatefulSet's TLSv1.2. */
 const OPERATOR_STRICTER = ["ssl_min_protocol_version"];
 
 /** postgresql.conf's settings as a Cluster's `postgresql.parameters`: strings unquoted, CloudNativePG's own (and its stricter defaults) left to it. */
-export function clusterParameters(conf: PostgresConfInput): { parameters: Record<string, string>; sharedPreloadLibraries: string[] } {
+export function clusterParameters(conf: PostgresConfInput, walVolumeBytes?: number): { parameters: Record<string, string>; sharedPreloadLibraries: string[] } {
     const unquote = (v: string | number) => (typeof v === "string" && /^'.*'$/s.test(v) ? v.slice(1, -1).replace(/''/g, "'") : String(v));
     const settings = postgresSettings(conf);
     const parameters = Object.fromEntries(
@@ -20,6 +20,8 @@ export function clusterParameters(conf: PostgresConfInput): { parameters: Record
             .filter(([k]) => !CNPG_FIXED_PARAMETERS.includes(k) && !OPERATOR_STRICTER.includes(k))
             .map(([k, v]) => [k, unquote(v)]),
     );
+    // a replication slot left behind (a standby gone for good) keeps at most half the WAL volume
+    if (walVolumeBytes) parameters.max_slot_wal_keep_size = `${Math.floor(walVolumeBytes / 2 / 1024 ** 2)}MB`;
     const preload = unquote(settings.shared_preload_libraries ?? "");
     return { parameters, sharedPreloadLibraries: preload ? preload.split(",") : [] };
 }
@@ -56,7 +58,7 @@ export interface ClusterInput {
     instances: number;
     synchronous: { number: number; dataDurability: "required" | "preferred" };
     zoneSpread: boolean;
-    storage: { size: string; storageClass?: string };
+    storage: { size: string; walSize: string; storageClass?: string };
     resources: { cpu: string; memory: string };
     conf: PostgresConfInput;
     roles: RoleNames;
@@ -88,7 +90,7 @@ export const BOOTSTRAP_KEYS = { postInit: "post-init.sql", postInitApplication: 
 
 /** The Cluster's spec (postgresql.cnpg.io/v1). */
 export function clusterSpec(i: ClusterInput): Record<string, unknown> {
-    const { parameters, sharedPreloadLibraries } = clusterParameters(i.conf);
+    const { parameters, sharedPreloadLibraries } = clusterParameters(i.conf, quantityValue(i.storage.walSize));
     const source = "origin";
     const selector = { matchLabels: { "cnpg.io/cluster": i.name } };
     return {
@@ -101,7 +103,8 @@ export function clusterSpec(i: ClusterInput): Record<string, unknown> {
             parameters,
             shared_preload_libraries: sharedPreloadLibraries,
             pg_hba: hbaRules({ database: i.roles.database, databaseLogins: [i.roles.app, i.roles.migrator] }).map((l) => l.replace(/\s+/g, " ")),
-            synchronous: { method: "any", number: i.synchronous.number, dataDurability: i.synchronous.dataDurability },
+            // failoverQuorum: a standby is promoted only when enough instances agree it holds every acknowledged commit
+            synchronous: { method: "any", number: i.synchronous.number, dataDurability: i.synchronous.dataDurability, failoverQuorum: true },
         },
         // no superuser login at all: the operator does the roles work
         enableSuperuserAccess: false,
@@ -136,6 +139,10 @@ export function clusterSpec(i: ClusterInput): Record<string, unknown> {
             replicationTLSSecret: i.tls.replicationSecret,
         },
         storage: { size: i.storage.size, ...(i.storage.storageClass ? { storageClass: i.storage.storageClass } : {}), resizeInUseVolumes: true },
+        // WAL on its own volume: a burst or an archive outage fills it, never the data
+        walStorage: { size: i.storage.walSize, ...(i.storage.storageClass ? { storageClass: i.storage.storageClass } : {}), resizeInUseVolumes: true },
+        // the operator's PodDisruptionBudgets (the primary's and the standbys'): a drain never takes the primary without a switchover
+        enablePDB: true,
         resources: { requests: i.resources, limits: i.resources },
         affinity: { enablePodAntiAffinity: true, podAntiAffinityType: "required", topologyKey: "kubernetes.io/hostname" },
         ...(i.zoneSpread ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "DoNotSchedule", labelSelector: selector }] } : {}),

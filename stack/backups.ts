@@ -150,6 +150,20 @@ export const BACKUP_INVARIANTS: Invariant[] = [
         },
     },
     {
+        title: "a restore replays at most retention.maxReplayHours of WAL",
+        rule: "the longest gap between the backups a restore starts from (full or differential with pgBackRest; base backups with CloudNativePG) <= retention.maxReplayHours (default 24): replay is the slow part of a restore, WAL applied one record after another",
+        check(c, ctx) {
+            const b = c.postgres.backups;
+            if (backupRepository(c) === "none") return [];
+            const cnpg = usesCloudNativePg(c);
+            const gap = longestGapSeconds(cnpg ? [b.schedule.full] : [b.schedule.full, b.schedule.diff]);
+            const limit = b.retention.maxReplayHours * 3600;
+            if (gap <= limit) return [];
+            const which = cnpg ? `schedule.full "${b.schedule.full}" (base backups)` : `schedule.full "${b.schedule.full}" with schedule.diff "${b.schedule.diff}"`;
+            return [{ key: "postgres.backups.schedule.full", message: `leaves up to ${+(gap / 3600).toFixed(1)} hours between backups (${which}): a restore could replay that much WAL, over retention.maxReplayHours ${b.retention.maxReplayHours}; back up at least daily (${set(ctx, "postgres.backups.schedule.full", "'0 1 * * *'")}) or raise retention.maxReplayHours` }];
+        },
+    },
+    {
         title: "retention covers the recovery window",
         rule: "statefulset engine: (retention.full - 1) x the longest gap between full backups (schedule.full) >= retention.recoveryWindowDays: right after a new full backup, the oldest kept one must still reach back that far",
         override: "postgres.backups.retention.recoveryWindowDays",

@@ -5,7 +5,7 @@
  * not thrown one by one, so a user sees all of them at once.
  */
 import Ajv, { type ErrorObject } from "ajv";
-import { ExternalSecretKeys, StackConfigSchema, SecretKeys, type ExternalSecretKey, type StackConfig, type SecretKey } from "./schema";
+import { CNPG_FULL_SCHEDULE, ExternalSecretKeys, StackConfigSchema, SecretKeys, type ExternalSecretKey, type StackConfig, type SecretKey } from "./schema";
 import { checkInvariants } from "./invariants";
 import { isPinnedImage } from "./images";
 export { isPinnedImage } from "./images";
@@ -160,6 +160,18 @@ function invariantsDespite(coerced: Record<string, unknown>, errors: ErrorObject
         .map((p) => `${p} (checked with defaults standing in for the invalid values above)`);
 }
 
+/**
+ * Defaults that depend on the engine, set where the stack left the key out: CloudNativePG takes
+ * base backups only (Barman Cloud), so daily by default, which keeps a restore's replay within
+ * retention.maxReplayHours; pgBackRest's weekly full has daily differentials beside it.
+ */
+function withEngineDefaults(v: Record<string, unknown>): Record<string, unknown> {
+    const postgres = v.postgres as { engine?: unknown; backups?: { schedule?: { full?: unknown } } } | undefined;
+    if (postgres?.engine !== "cloudnative-pg" || postgres.backups?.schedule?.full !== undefined) return v;
+    const backups = { ...(postgres.backups ?? {}), schedule: { ...(postgres.backups?.schedule ?? {}), full: CNPG_FULL_SCHEDULE } };
+    return { ...v, postgres: { ...postgres, backups } };
+}
+
 export interface LoadedConfig {
     config: StackConfig;
     /** Secret keys the stack set (as `secure:` values); the rest are generated. */
@@ -195,7 +207,7 @@ export function loadStackConfig(project: string, stack: string, raw: Record<stri
         values[key] = parseValue(text);
     }
     const coercions: Coercion[] = [];
-    const coerced = coerceToSchema(StackConfigSchema as SchemaNode, values, coercions) as Record<string, unknown>;
+    const coerced = withEngineDefaults(coerceToSchema(StackConfigSchema as SchemaNode, values, coercions) as Record<string, unknown>);
     if (!validate(coerced)) {
         const originals = new Map(coercions.map((c) => [c.path, c.original]));
         const errors = relevant(validate.errors ?? []);

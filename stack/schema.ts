@@ -38,6 +38,9 @@ const Resources = (cpu: string, memory: string) =>
 const HostPort = (description: string) =>
     Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description }));
 
+/** CloudNativePG's default base-backup schedule: daily (stack/load.ts sets it where the stack does not). */
+export const CNPG_FULL_SCHEDULE = "0 1 * * *";
+
 /** A cron schedule (minute hour day-of-month month day-of-week, UTC). */
 const Cron = (def: string, description: string) =>
     Type.String({ format: "cron", examples: ["0 1 * * 0", "30 2 * * 1-6"], default: def, description });
@@ -85,7 +88,7 @@ export const BackupsSchema = Section("continuous WAL archiving and scheduled bac
     archiveTimeout: Duration("60s", "`archive_timeout`: a WAL segment with any write in it is archived at least this often; a lost volume loses the segment still filling, up to this long or 16 MiB of writes, whichever comes first (docs/BACKUPS.md, RPO)"),
     archivePushQueueMax: Bytes("4Gi", "pgBackRest `archive-push-queue-max`: WAL kept for an unreachable repository; beyond it WAL is dropped from the queue (the archive gets a gap, PostgreSQL's disk never fills)"),
     schedule: Section("when backups run (cron, UTC), each outside PostgreSQL's pod (Kubernetes: a CronJob; Docker: the backup container's loop); changing one never restarts PostgreSQL", {
-        full: Cron("0 1 * * 0", "full backup"),
+        full: Cron("0 1 * * 0", `full backup (with postgres.engine cloudnative-pg the default is daily, "${CNPG_FULL_SCHEDULE}": base backups are its only ones)`),
         diff: Cron("0 1 * * 1-6", "differential backup (changes since the last full); a minute due for both runs the full one first"),
         verify: Cron("30 3 * * *", "`pgbackrest verify`: every file of the repository read back and checked"),
         walCheck: Cron("*/10 * * * *", "the archive's WAL checked for gaps after the newest full backup (WAL dropped past archivePushQueueMax); a gap marks that backup and takes a new full one"),
@@ -95,6 +98,7 @@ export const BackupsSchema = Section("continuous WAL archiving and scheduled bac
         full: Type.Integer({ minimum: 1, maximum: 100, default: 2, description: "`repo1-retention-full`: full backups kept (with their WAL)" }),
         diff: Type.Integer({ minimum: 1, maximum: 100, default: 6, description: "`repo1-retention-diff`: differential backups kept" }),
         recoveryWindowDays: Type.Integer({ minimum: 1, maximum: 3650, default: 7, description: "how far back a point-in-time restore must reach; the full backups kept must cover it" }),
+        maxReplayHours: Type.Integer({ minimum: 1, maximum: 720, default: 24, description: "a restore replays at most this many hours of WAL: the longest gap between backups it can start from (full or differential; CloudNativePG: base backups) must not exceed it" }),
     }),
     repositorySize: Bytes("80Gi", "size of the posix repository's volume"),
     drillTables: Type.Array(Type.String({ pattern: "^[a-z_][a-z0-9_]*\\.[a-z_][a-z0-9_]*$", examples: ["public.haccp_checks"] }), {
@@ -174,6 +178,7 @@ export const CloudNativePgSchema = Section("CloudNativePG (postgres.engine `clou
         }),
     }),
     zoneSpread: Type.Boolean({ default: false, description: "also spread the instances across zones (`topology.kubernetes.io/zone`), never two in one zone while another has none" }),
+    walStorageSize: Bytes("20Gi", "each instance's WAL volume (`walStorage`), apart from its data: a WAL burst or an archive outage fills it, never the data volume; `max_slot_wal_keep_size` is half of it"),
     operatorNamespace: Type.String({ pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", default: "cnpg-system", description: "namespace of the CloudNativePG operator and its Barman Cloud plugin (our NetworkPolicies let them reach the instances)" }),
 });
 

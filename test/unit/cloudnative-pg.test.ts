@@ -56,7 +56,8 @@ describe("the Cluster", () => {
     it("runs three instances on different nodes and zones, one synchronous standby required for every commit", () => {
         const spec = clusterNamed(run, "postgres").spec;
         expect(spec.instances).toBe(3);
-        expect(spec.postgresql.synchronous).toEqual({ method: "any", number: 1, dataDurability: "required" });
+        // a standby is promoted only when a quorum agrees it holds every acknowledged commit
+        expect(spec.postgresql.synchronous).toEqual({ method: "any", number: 1, dataDurability: "required", failoverQuorum: true });
         expect(spec.affinity).toMatchObject({ enablePodAntiAffinity: true, podAntiAffinityType: "required", topologyKey: "kubernetes.io/hostname" });
         expect(spec.topologySpreadConstraints[0]).toMatchObject({ topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "DoNotSchedule" });
         expect(spec.enableSuperuserAccess).toBe(false);
@@ -65,6 +66,17 @@ describe("the Cluster", () => {
         expect(podSecurityViolations(pod, "restricted")).toEqual([]);
         expect(spec.resources).toEqual({ requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "4", memory: "8Gi" } });
         expect(spec.storage.size).toBe("100Gi");
+    });
+
+    it("keeps WAL on a volume of its own, bounds what an abandoned slot keeps, lets the operator's budgets guard the primary, and updates it by switchover", () => {
+        const spec = clusterNamed(run, "postgres").spec;
+        expect(spec.walStorage).toMatchObject({ size: "20Gi", resizeInUseVolumes: true });
+        // half of the WAL volume, in the unit PostgreSQL reads
+        expect(spec.postgresql.parameters.max_slot_wal_keep_size).toBe(`${(20 * 1024) / 2}MB`);
+        expect(spec.enablePDB).toBe(true);
+        expect(spec).toMatchObject({ primaryUpdateMethod: "switchover", primaryUpdateStrategy: "unsupervised" });
+        // the stack declares no budget of its own over the instances: two would block every drain
+        expect(run.resources.filter((r) => r.type.endsWith(":PodDisruptionBudget") && JSON.stringify(r.inputs).includes('"cnpg.io/cluster"'))).toEqual([]);
     });
 
     it("gets the generator's parameters without any the operator fixes, and the data path's pg_hba", () => {
@@ -112,7 +124,8 @@ describe("the Cluster", () => {
         // keyType web-id: the instances' ServiceAccount carries the role the plugin's IAM credentials come from
         expect(spec.serviceAccountTemplate).toEqual({ metadata: { annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/flowviz-prod-backups" } } });
         const scheduled = sent(only(run, "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup", "postgres-full")).spec;
-        expect(scheduled).toMatchObject({ schedule: "0 0 1 * * 0", method: "plugin", pluginConfiguration: { name: "barman-cloud.cloudnative-pg.io" }, cluster: { name: "postgres" } });
+        // daily by default with this engine: base backups are its only ones (a restore replays at most a day of WAL)
+        expect(scheduled).toMatchObject({ schedule: "0 0 1 * * *", method: "plugin", pluginConfiguration: { name: "barman-cloud.cloudnative-pg.io" }, cluster: { name: "postgres" } });
     });
 
     it("protects the Cluster and the ObjectStore: deleting either is blocked", () => {
