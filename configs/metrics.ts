@@ -82,6 +82,7 @@ export const CLOUDNATIVE_PG: MetricSource = {
         cnpg_backends_total: { help: "backends by database, user, application and state", labels: ["datname", "usename", "application_name", "state"] },
         cnpg_backends_max_tx_duration_seconds: { help: "oldest transaction by database, user, application and state", labels: ["datname", "usename", "application_name", "state"] },
         cnpg_pg_database_size_bytes: { help: "database size", labels: ["datname"] },
+        cnpg_pg_database_xid_age: { help: "transactions since the database's oldest unfrozen row, age(datfrozenxid) (default query pg_database)", labels: ["datname"] },
         cnpg_pg_postmaster_start_time: { help: "when PostgreSQL started (epoch)" },
         cnpg_pg_replication_lag: { help: "replay lag behind the primary, seconds" },
         cnpg_pg_replication_in_recovery: { help: "1 on a standby" },

@@ -53,7 +53,7 @@ const slack = (gap: number) => Math.min(6 * 3600, Math.max(3600, gap / 2));
 /** The alert thresholds of a stack: its alerts section, and what its backup settings imply. */
 export function alertThresholds(c: StackConfig): Thresholds {
     const b = c.postgres.backups;
-    const cloudnativePg = usesCloudNativePg(c) ? { maxConnections: c.postgres.maxConnections, instances: c.postgres.cloudnativePg.instances } : undefined;
+    const cloudnativePg = usesCloudNativePg(c) ? { maxConnections: c.postgres.maxConnections, instances: c.postgres.cloudnativePg.instances, synchronous: c.postgres.cloudnativePg.synchronous.number } : undefined;
     const base = { ...c.monitoring.alerts, ...(cloudnativePg ? { cloudnativePg } : {}) };
     if (backupRepository(c) === "none") return base;
     const full = longestGapSeconds([b.schedule.full]);

@@ -17,8 +17,10 @@ const PLUGIN_LOG = `The Barman Cloud sidecar of the primary: \`kubectl -n ${NS} 
 /** The Barman Cloud plugin's metrics, named after the plugin (barman-cloud.cloudnative-pg.io). */
 const PLUGIN = "barman_cloud_cloudnative_pg_io";
 const hours = (s: number) => `${Math.round(s / 3600)}h`;
+/** Half the way to wraparound (2^31): time enough to find and end what holds the horizon. */
+const XID_AGE_WARNING = 2 ** 30;
 
-export function cnpgPostgresRules(t: Thresholds, cluster: { maxConnections: number; instances: number }): AlertRule[] {
+export function cnpgPostgresRules(t: Thresholds, cluster: { maxConnections: number; instances: number; synchronous: number }): AlertRule[] {
     return [
         {
             alert: "DatabaseDown",
@@ -88,12 +90,14 @@ export function cnpgPostgresRules(t: Thresholds, cluster: { maxConnections: numb
         },
         {
             alert: "PostgresSynchronousStandbyMissing",
-            expr: 'cnpg_collector_sync_replicas{value="observed"} < ignoring(value) cnpg_collector_sync_replicas{value="expected"}',
+            // what streams to the primary (default query pg_replication, column streaming_replicas), not the collector's
+            // sync_replicas: with dataDurability required, synchronous_standby_names lists every instance whether or not it streams
+            expr: `(cnpg_pg_replication_streaming_replicas and on(pod) (cnpg_pg_replication_in_recovery == 0)) < ${cluster.synchronous}`,
             for: "1m",
             severity: "critical",
             component: "postgres",
             summary: "Fewer synchronous standbys than required",
-            description: "The primary {{ $labels.pod }} has {{ $value }} synchronous standbys confirming commits; with dataDurability required, writes wait until one is back.",
+            description: `The primary {{ $labels.pod }} has {{ $value }} standbys streaming; every commit needs ${cluster.synchronous} to confirm it (ANY ${cluster.synchronous}): with dataDurability required, writes wait until one is back.`,
             runbook: [
                 STATUS,
                 PODS,
@@ -155,6 +159,20 @@ export function cnpgPostgresRules(t: Thresholds, cluster: { maxConnections: numb
             description: "An update needs the primary restarted and waits for a person to switch over (manual_switchover_required = {{ $value }}).",
             runbook: [STATUS, `Switch over to a synchronous standby: \`kubectl cnpg promote ${CLUSTER} <standby-pod> -n ${NS}\`.`],
         },
+        {
+            alert: "PostgresTransactionIdAge",
+            // default query pg_database, column xid_age: age(datfrozenxid); wraparound stops writes at 2^31
+            expr: `max by (pod, datname) (cnpg_pg_database_xid_age) > ${XID_AGE_WARNING}`,
+            for: "15m",
+            severity: "warning",
+            component: "postgres",
+            summary: "Transaction IDs are nearing wraparound",
+            description: "{{ $labels.datname }} on {{ $labels.pod }} has {{ $value }} transactions since its oldest unfrozen row: at 2^31 PostgreSQL stops taking writes until it is vacuumed.",
+            runbook: [
+                "Autovacuum is not freezing fast enough, or something holds the horizon back: a long transaction (PostgresLongTransaction), an abandoned replication slot or prepared transaction. " + PSQL + " then `SELECT datname, age(datfrozenxid) FROM pg_database ORDER BY 2 DESC;` and `SELECT relname, age(relfrozenxid) FROM pg_class WHERE relkind = 'r' ORDER BY 2 DESC LIMIT 10;`.",
+                "End what holds the horizon, then `VACUUM (FREEZE, VERBOSE)` the oldest tables in a quiet hour.",
+            ],
+        },
     ];
 }
 
@@ -213,6 +231,18 @@ export function cnpgBackupRules(b: BackupThresholds): AlertRule[] {
             summary: "No base backup within its schedule",
             description: `The last base backup ended {{ $value | humanizeDuration }} ago; postgres.backups.schedule.full allows ${hours(b.fullMaxAgeSeconds)}.`,
             runbook: [`\`kubectl -n ${NS} get scheduledbackups,backups\`: is the ScheduledBackup there and creating Backups?`, PLUGIN_LOG, "Without a recent base backup a restore replays more WAL, and the recovery window shrinks as older backups expire: take one now (BackupFailed's last step)."],
+        },
+        {
+            alert: "BackupMetricsMissing",
+            // without them BackupFailed and FullBackupTooOld cannot fire: their silence would look like health
+            expr: `absent(${PLUGIN}_last_available_backup_timestamp)`,
+            for: "1h",
+            severity: "warning",
+            component: "backup",
+            summary: "The Barman Cloud plugin reports no backups",
+            labels: { job: "postgres" },
+            description: "No instance (job postgres) exports the plugin's backup metrics: BackupFailed and FullBackupTooOld cannot fire until one does.",
+            runbook: [PLUGIN_LOG, "The plugin's sidecar runs in every instance once the Cluster names the plugin (`spec.plugins`): is the plugin installed, its version the one the stack expects (`npm run check`), and did the first base backup complete (`kubectl -n " + NS + " get backups.postgresql.cnpg.io`)?"],
         },
     ];
 }

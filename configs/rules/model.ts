@@ -49,7 +49,7 @@ export interface Thresholds {
     /** derived from postgres.backups (stack/backups.ts); no backup alerts without a repository */
     backups?: BackupThresholds;
     /** postgres.engine cloudnative-pg: the Cluster's size and max_connections (its exporter does not export settings); unset for the StatefulSet */
-    cloudnativePg?: { maxConnections: number; instances: number };
+    cloudnativePg?: { maxConnections: number; instances: number; synchronous: number };
 }
 
 export interface BackupThresholds {

@@ -1,7 +1,7 @@
 /**
  * `promtool test rules` scenarios for the CloudNativePG engine (configs/rules/cloudnative-pg.ts),
  * at the thresholds of test/fixtures/good/prod-cloudnative-pg.yaml: max_connections 200, three
- * instances, archive_timeout 60 s, a weekly base backup. Alerts both engines share by name
+ * instances, archive_timeout 60 s, a daily base backup (the engine's default). Alerts both engines share by name
  * and meaning but read other metrics are here; the rest are alert-cases.ts'.
  */
 import type { AlertCase } from "./alert-cases";
@@ -10,6 +10,8 @@ export const CNPG_STACK = "test/fixtures/good/prod-cloudnative-pg.yaml";
 const at = { job: "postgres", instance: "10.0.0.1:9187", pod: "postgres-1" };
 /** A series of the first instance's exporter. */
 const cn = (metric: string, labels = "") => `${metric}{job="postgres",instance="10.0.0.1:9187",pod="postgres-1"${labels}}`;
+/** A series of the second instance's exporter (a standby). */
+const cn2 = (metric: string, labels = "") => `${metric}{job="postgres",instance="10.0.0.2:9187",pod="postgres-2"${labels}}`;
 const backends = (state: string) => `,datname="flowviz",usename="flowviz",application_name="",state="${state}"`;
 const PLUGIN = "barman_cloud_cloudnative_pg_io";
 
@@ -71,12 +73,35 @@ export const CNPG_CASES: AlertCase[] = [
     },
     {
         alert: "PostgresSynchronousStandbyMissing",
-        firing: { [cn("cnpg_collector_sync_replicas", ',value="expected"')]: "1x10", [cn("cnpg_collector_sync_replicas", ',value="observed"')]: "1 1 0 0 0 0 0" },
+        // default query pg_replication: streaming_replicas (count of pg_stat_replication) and in_recovery, on every instance
+        firing: { [cn("cnpg_pg_replication_streaming_replicas")]: "2 2 0 0 0 0 0", [cn("cnpg_pg_replication_in_recovery")]: "0x10", [cn2("cnpg_pg_replication_streaming_replicas")]: "0x10", [cn2("cnpg_pg_replication_in_recovery")]: "1x10" },
         firingAt: "4m",
         silentAt: "2m",
         labels: at,
-        description: "The primary postgres-1 has 0 synchronous standbys confirming commits; with dataDurability required, writes wait until one is back.",
-        quiet: { [cn("cnpg_collector_sync_replicas", ',value="expected"')]: "1x10", [cn("cnpg_collector_sync_replicas", ',value="observed"')]: "1x10" },
+        description: "The primary postgres-1 has 0 standbys streaming; every commit needs 1 to confirm it (ANY 1): with dataDurability required, writes wait until one is back.",
+        // one standby streaming is enough for ANY 1; a standby's own count (0) is never the primary's
+        quiet: { [cn("cnpg_pg_replication_streaming_replicas")]: "2 2 1 1 1 1 1", [cn("cnpg_pg_replication_in_recovery")]: "0x10", [cn2("cnpg_pg_replication_streaming_replicas")]: "0x10", [cn2("cnpg_pg_replication_in_recovery")]: "1x10" },
+    },
+    {
+        alert: "PostgresTransactionIdAge",
+        // default query pg_database: xid_age per database
+        firing: { [cn("cnpg_pg_database_xid_age", ',datname="flowviz"')]: "1200000000x30" },
+        firingAt: "20m",
+        silentAt: "10m",
+        labels: { pod: "postgres-1", datname: "flowviz" },
+        description: "flowviz on postgres-1 has 1.2e+09 transactions since its oldest unfrozen row: at 2^31 PostgreSQL stops taking writes until it is vacuumed.",
+        quiet: { [cn("cnpg_pg_database_xid_age", ',datname="flowviz"')]: "200000000x30" },
+    },
+    {
+        alert: "BackupMetricsMissing",
+        // the plugin's sidecar metric gone (no series at all); quiet while one instance still exports it
+        firing: { [cn("cnpg_collector_up")]: "1x100" },
+        firingAt: "70m",
+        silentAt: "30m",
+        labels: { job: "postgres" },
+        description: "No instance (job postgres) exports the plugin's backup metrics: BackupFailed and FullBackupTooOld cannot fire until one does.",
+        quiet: { [cn(`${PLUGIN}_last_available_backup_timestamp`)]: "0x100" },
+        quietAt: "70m",
     },
     {
         alert: "PostgresReplicationLag",
@@ -162,10 +187,11 @@ export const CNPG_CASES: AlertCase[] = [
     {
         // promtool's clock starts at 0: a timestamp 700000 s before it is a backup 8 days old
         alert: "FullBackupTooOld",
-        firing: { [cn(`${PLUGIN}_last_available_backup_timestamp`)]: "-700000x5" },
+        // the engine's daily base backup: 24 h and a quarter's slack
+        firing: { [cn(`${PLUGIN}_last_available_backup_timestamp`)]: "-120000x5" },
         firingAt: "1m",
         labels: {},
-        description: "The last base backup ended 8d 2h 27m 40s ago; postgres.backups.schedule.full allows 174h.",
-        quiet: { [cn(`${PLUGIN}_last_available_backup_timestamp`)]: "-600000x5" },
+        description: "The last base backup ended 1d 9h 21m 0s ago; postgres.backups.schedule.full allows 30h.",
+        quiet: { [cn(`${PLUGIN}_last_available_backup_timestamp`)]: "-100000x5" },
     },
 ];
