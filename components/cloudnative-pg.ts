@@ -75,18 +75,21 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
             ).metadata.name;
         const passwordSecrets = { migrator: roleSecret("migrator"), app: roleSecret("app") };
 
-        // TLS from the stack CA: every client keeps verify-full against it (the -rw Service's names in the certificate).
-        const names = [...["rw", "ro", "r"].map((kind) => `${cluster}-${kind}`), cluster];
-        const server = args.ca.issue(cluster, { dnsNames: names.flatMap((h) => platform.namesOf(h).dnsNames), ipAddresses: [] }, this);
-        const replication = args.ca.issueClient(`${cluster}-replication`, "streaming_replica", CERTIFICATE_LIFETIME.replicationClient, this);
-        const tlsSecret = (suffix: string, cert: { certPem: pulumi.Output<string>; keyPem: pulumi.Output<string> }) =>
-            new k8s.core.v1.Secret(`${cluster}-${suffix}`, { metadata: objectMeta, type: "kubernetes.io/tls", stringData: { "tls.crt": cert.certPem, "tls.key": cert.keyPem } }, parent).metadata.name;
-        const caSecret = (suffix: string, pem: pulumi.Input<string>) => new k8s.core.v1.Secret(`${cluster}-${suffix}`, { metadata: objectMeta, stringData: { "ca.crt": pem } }, parent).metadata.name;
-        const tls = {
-            serverSecret: tlsSecret("server-tls", server),
-            replicationSecret: tlsSecret("replication-tls", replication),
-            serverCaSecret: caSecret("server-ca", args.ca.certPem),
-            clientCaSecret: caSecret("client-ca", args.ca.clientCertPem),
+        // TLS from the stack CA, each Cluster its own (a restore's new Cluster never takes the old one's): every
+        // client keeps verify-full against it (the -rw Service's names in the certificate).
+        const caSecret = (name: string, pem: pulumi.Input<string>) => new k8s.core.v1.Secret(name, { metadata: objectMeta, stringData: { "ca.crt": pem } }, parent).metadata.name;
+        const tlsOf = (clusterName: string) => {
+            const names = [...["rw", "ro", "r"].map((kind) => `${clusterName}-${kind}`), clusterName];
+            const server = args.ca.issue(clusterName, { dnsNames: names.flatMap((h) => platform.namesOf(h).dnsNames), ipAddresses: [] }, this);
+            const replication = args.ca.issueClient(`${clusterName}-replication`, "streaming_replica", CERTIFICATE_LIFETIME.replicationClient, this);
+            const tlsSecret = (suffix: string, cert: { certPem: pulumi.Output<string>; keyPem: pulumi.Output<string> }) =>
+                new k8s.core.v1.Secret(`${clusterName}-${suffix}`, { metadata: objectMeta, type: "kubernetes.io/tls", stringData: { "tls.crt": cert.certPem, "tls.key": cert.keyPem } }, parent).metadata.name;
+            return {
+                serverSecret: tlsSecret("server-tls", server),
+                replicationSecret: tlsSecret("replication-tls", replication),
+                serverCaSecret: caSecret(`${clusterName}-server-ca`, args.ca.certPem),
+                clientCaSecret: caSecret(`${clusterName}-client-ca`, args.ca.clientCertPem),
+            };
         };
 
         const sql = bootstrapSql(args.roles);
@@ -109,7 +112,8 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
                           parent,
                       ).metadata.name
                     : undefined;
-            const ca = s3.caCert ? caSecret("backup-endpoint-ca", s3.caCert) : undefined;
+            // the store's CA is the ObjectStore's, which every Cluster shares: named after the service, never after a restore
+            const ca = s3.caCert ? caSecret(`${SERVICE}-backup-endpoint-ca`, s3.caCert) : undefined;
             new k8s.apiextensions.CustomResource(
                 objectStore,
                 {
@@ -123,8 +127,9 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
             );
         }
 
-        const clusterOf = (clusterName: string, recovery?: { serverName: string; target: string }, hibernated = false) =>
-            new k8s.apiextensions.CustomResource(
+        const clusterOf = (clusterName: string, recovery?: { serverName: string; target: string }, hibernated = false) => {
+            const tls = tlsOf(clusterName);
+            return new k8s.apiextensions.CustomResource(
                 clusterName,
                 {
                     apiVersion: "postgresql.cnpg.io/v1",
@@ -155,6 +160,7 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
                 // A Cluster is its data: deleting one deletes its volumes. A restore makes a new one beside it.
                 { parent: this, protect: true },
             );
+        };
         if (restore) {
             // the Cluster restored from keeps its volumes, without pods (hibernated), until the restore is verified
             clusterOf(SERVICE, undefined, true);

@@ -11,7 +11,8 @@ import type { AlertRule, BackupThresholds, Thresholds } from "./model";
 const CLUSTER = "postgres";
 const STATUS = `The cluster as the operator sees it: \`kubectl cnpg status ${CLUSTER} -n ${NS}\` (the kubectl-cnpg plugin of the operator's version): primary, standbys, replication, archive, last backup.`;
 const PODS = `The instances: \`kubectl -n ${NS} get pods -l cnpg.io/cluster=${CLUSTER} -L cnpg.io/instanceRole\`; why one stopped: \`kubectl -n ${NS} logs <pod> -c postgres --previous\` and \`kubectl -n ${NS} describe pod <pod>\`.`;
-const OPERATOR = "The operator's own log: `kubectl -n cnpg-system logs deploy/cnpg-controller-manager --since=30m` (failover and switchover decisions are logged there).";
+// by the label both documented installs give the operator's pods (the Helm chart names its Deployment after the release, the plain manifest `cnpg-controller-manager`)
+const OPERATOR = "The operator's own log: `kubectl -n cnpg-system logs -l app.kubernetes.io/name=cloudnative-pg --since=30m` (failover and switchover decisions are logged there).";
 const PSQL = `SQL on the primary without a superuser password: \`kubectl cnpg psql ${CLUSTER} -n ${NS} -- -d flowviz\` (peer authentication inside the pod).`;
 const PLUGIN_LOG = `The Barman Cloud sidecar of the primary: \`kubectl -n ${NS} logs <primary-pod> -c plugin-barman-cloud --tail=200\`; the ObjectStore: \`kubectl -n ${NS} describe objectstore ${CLUSTER}-backups\`.`;
 /** The Barman Cloud plugin's metrics, named after the plugin (barman-cloud.cloudnative-pg.io). */

@@ -65,6 +65,18 @@ describe("npm run diff on a Cluster", () => {
         );
         expect(about(fs, "blocked")).toEqual([]);
     });
+
+    it("never rewires or deletes the old Cluster's Secrets in a restore: its TLS and role Secrets and its certificates are as they were", async () => {
+        const head = await runStack(STACK, { stack: "prod", override: { postgres: { ...postgres(), restore: { id: "recall-1204", target: "2026-12-04T10:15:00Z", replaceData: true } } } });
+        const changes = compareResources(run.resources, head.resources).changes;
+        const secrets = changes.filter((c) => c.type === "kubernetes:core/v1:Secret");
+        // nothing of the old Cluster's goes; the new Cluster's own TLS comes beside it
+        expect(secrets.filter((c) => c.action !== "create").map((c) => `${c.action} ${c.name}`)).toEqual([]);
+        expect(secrets.map((c) => c.name).sort()).toEqual(["postgres-recall-1204-client-ca", "postgres-recall-1204-replication-tls", "postgres-recall-1204-server-ca", "postgres-recall-1204-server-tls"]);
+        const certificatesOf = (r: ProgramRun, name: string) => sent(only(r, "kubernetes:postgresql.cnpg.io/v1:Cluster", name)).spec.certificates;
+        expect(certificatesOf(head, "postgres")).toEqual(certificatesOf(run, "postgres"));
+        expect(certificatesOf(head, "postgres-recall-1204")).not.toEqual(certificatesOf(run, "postgres"));
+    });
 });
 
 describe("PgBouncer in front of the Cluster", () => {
