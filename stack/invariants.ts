@@ -10,6 +10,8 @@ import { mib, postgresMemory, prometheusDisk, PROMETHEUS_WAL_BYTES, seconds } fr
 import { FIXED_PORTS, INTERNAL_ROLES, SYSTEM_DATABASES } from "./fixed";
 import type { StackConfig } from "./schema";
 import { BACKUP_INVARIANTS } from "./backups";
+import { backupRepository } from "./engine";
+import { PGBACKREST_TLS_PORT } from "../configs/pgbackrest";
 import { CNPG_INVARIANTS } from "./cloudnative-pg";
 import { imageTag } from "./images";
 import { isPrivateOrLoopback } from "../policy/platform";
@@ -171,6 +173,8 @@ function listeningPorts(c: StackConfig): [string, number][] {
         ["node-exporter", FIXED_PORTS["node-exporter"]],
     ];
     if (replicasOn(c.platform, c.app.api.replicas) > 0) ports.push(["api (app.apiPort)", c.app.apiPort]);
+    // with backups: pgBackRest's TLS server beside PostgreSQL, the repository's exporter, the drills' Pushgateway
+    if (backupRepository(c) !== "none") ports.push(["pgBackRest's TLS server", PGBACKREST_TLS_PORT], ["pgbackrest-exporter", FIXED_PORTS["pgbackrest-exporter"]], ["pushgateway", FIXED_PORTS.pushgateway]);
     return ports;
 }
 
