@@ -38,7 +38,9 @@ const appUser = config.postgres.appUser;
 const database = config.postgres.database;
 const migrator = migratorRoleOf(database);
 
-const s3Keys = secrets.backupS3AccessKey !== undefined && secrets.backupS3SecretKey !== undefined ? { key: pulumi.secret(secrets.backupS3AccessKey), secret: pulumi.secret(secrets.backupS3SecretKey) } : undefined;
+/** An object store's static keys, when the stack set both secrets. */
+const keysOf = (key: string | undefined, secret: string | undefined) => (key !== undefined && secret !== undefined ? { key: pulumi.secret(key), secret: pulumi.secret(secret) } : undefined);
+const s3Keys = keysOf(secrets.backupS3AccessKey, secrets.backupS3SecretKey);
 /** CloudNativePG's Cluster, or PostgreSQL as one pod of our own */
 const cloudnativePg = config.postgres.engine === "cloudnative-pg" && platform instanceof KubernetesPlatform && config.platform === "kubernetes";
 const postgres: { host: string; certificateReaders: string[] } = cloudnativePg
@@ -82,7 +84,7 @@ const postgres: { host: string; certificateReaders: string[] } = cloudnativePg
         offsite: config.postgres.backups.offsite
             ? {
                   cipherPass: credentials.get("backupOffsiteCipherPassphrase"),
-                  s3Keys: secrets.backupOffsiteS3AccessKey !== undefined && secrets.backupOffsiteS3SecretKey !== undefined ? { key: pulumi.secret(secrets.backupOffsiteS3AccessKey), secret: pulumi.secret(secrets.backupOffsiteS3SecretKey) } : undefined,
+                  s3Keys: keysOf(secrets.backupOffsiteS3AccessKey, secrets.backupOffsiteS3SecretKey),
               }
             : undefined,
     },

@@ -7,12 +7,13 @@
  * schedule or retention never restarts PostgreSQL.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { archiveSettings, pgbackrestCommand, pgbackrestConf, pgbackrestSecrets, postgresStartScript, PGBACKREST_TLS_PORT, type OffsiteInput, type PgBackRestRole, type RepositoryInput } from "../configs/pgbackrest";
+import { archiveSettings, pgbackrestCommand, pgbackrestConf, pgbackrestSecrets, postgresStartScript, PGBACKREST_TLS_PORT, type OffsiteInput, type PgBackRestRole, type RepositoryInput, type RepositorySecrets } from "../configs/pgbackrest";
 import { restoreScript } from "../configs/restore";
 import { backupRunScript, WAL_GAPS_AWK } from "../configs/backup-runs";
 import { certificateWatchScript, type CertificateEndpoint } from "../configs/certificates";
 import { durationSeconds } from "../configs/format";
 import { backupRepository } from "../stack/engine";
+import { dataVolumes } from "../stack/backups";
 import { FIXED_PORTS, POSTGRES_PORT, SUPERUSER, TLS_FILES } from "../stack/fixed";
 import { PGBACKREST_EXPORTER, RESTORE_DRILL } from "../configs/metrics";
 import { EXPORTER_RESOURCES, EXPORTER_RUN_AS, listenFlag, metricsEndpoint } from "./exporters";
@@ -109,17 +110,16 @@ export interface BackupParts {
     pushgateway: ServiceSpec;
 }
 
-/** The data volume's name: a restore gets a new one, the old one is kept. */
-export const dataVolumeName = (s: StackConfig["postgres"]) => (s.restore ? `data-${s.restore.id}` : "data");
-
-/** The volumes a restore leaves behind, kept and protected: the first one, then each earlier restore's. */
-const keptVolumes = (s: StackConfig["postgres"]) => (s.restore ? ["data", ...s.restore.previous.map((id) => `data-${id}`)].map((name) => ({ name, size: s.storageSize })) : []);
 
 /** The image with pgBackRest and pgAudit PostgreSQL runs: the one the stack names, else (Docker) one built from the Dockerfile on postgres.image. */
 export function backupImage(s: StackConfig["postgres"]): { image: string; build?: ServiceSpec["build"] } {
     if (s.backups.image) return { image: s.backups.image };
     return { image: `flowviz/postgres-pgbackrest:${imageTag(s.image)}`, build: { context: IMAGE_CONTEXT, args: { POSTGRES_IMAGE: s.image } } };
 }
+
+/** A repository's credentials as plain values, for its pgBackRest credentials file. */
+const secretsOf = (c: RepositoryCredentials): pulumi.Output<RepositorySecrets> =>
+    pulumi.all([c.cipherPass, c.s3Keys?.key, c.s3Keys?.secret]).apply(([cipherPass, key, secret]) => ({ cipherPass, s3: key && secret ? { key, secret } : undefined }));
 
 function offsiteOf(s: StackConfig["postgres"], configDir: string): OffsiteInput | undefined {
     const o = s.backups.offsite;
@@ -140,15 +140,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
     const pg = { dataDir: PGDATA, port: POSTGRES_PORT, socketDir: SOCKET_DIR };
     const credentials: ServiceFile = {
         path: CREDENTIALS,
-        content: pulumi
-            .all([a.cipherPass, a.s3Keys?.key, a.s3Keys?.secret, a.offsite?.cipherPass, a.offsite?.s3Keys?.key, a.offsite?.s3Keys?.secret])
-            .apply(([cipherPass, key, secret, offsitePass, offsiteKey, offsiteSecret]) =>
-                pgbackrestSecrets({
-                    cipherPass,
-                    s3: key && secret ? { key, secret } : undefined,
-                    offsite: offsitePass ? { cipherPass: offsitePass, s3: offsiteKey && offsiteSecret ? { key: offsiteKey, secret: offsiteSecret } : undefined } : undefined,
-                }),
-            ),
+        content: pulumi.all([secretsOf(a), a.offsite && secretsOf(a.offsite)]).apply(([first, offsite]) => pgbackrestSecrets({ ...first, offsite })),
         secret: true,
     };
     /** pgbackrest.conf of a role in a config folder, with the credentials and the store's CA where it reaches the repository */
@@ -163,7 +155,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         ];
     };
     const command = (dir: string) => pgbackrestCommand(`${dir}/${CONF}`, `${dir}/pgbackrest/conf.d`);
-    const data = dataVolumeName(s);
+    const { current: data, kept } = dataVolumes(s);
     const volumes = [{ name: data, mountPath: DATA_MOUNT, size: s.storageSize }, ...(repository === "posix" ? [{ name: "repo", mountPath: REPO_MOUNT, size: s.backups.repositorySize }] : [])];
     const tlsIn = (dir: string, as: "server" | "client") => ({ cert: `${dir}/${as === "server" ? TLS_FILES.cert : TLS_FILES.clientCert}`, key: `${dir}/${as === "server" ? TLS_FILES.key : TLS_FILES.clientKey}`, ca: `${dir}/${TLS_FILES.ca}` });
 
@@ -287,13 +279,15 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         resources: { cpu: "1", memory: "1Gi" },
         dependsOn: [PUSHGATEWAY],
     };
+    const pushgatewayEndpoint = metricsEndpoint(RESTORE_DRILL.job, FIXED_PORTS.pushgateway);
     const pushgateway: ServiceSpec = {
         name: PUSHGATEWAY,
         component: "monitoring",
         image: a.pushgatewayImage,
         args: [listenFlag(a.listenAddress, FIXED_PORTS.pushgateway), "--persistence.file=/data/pushgateway.data", "--persistence.interval=1m"],
-        ...metricsEndpoint(RESTORE_DRILL.job, FIXED_PORTS.pushgateway),
-        metrics: { job: RESTORE_DRILL.job, port: FIXED_PORTS.pushgateway, path: "/metrics", honorLabels: true },
+        ports: pushgatewayEndpoint.ports,
+        // the drills' results keep the labels they were pushed with
+        metrics: { ...pushgatewayEndpoint.metrics, honorLabels: true },
         health: { http: { path: "/-/ready", port: FIXED_PORTS.pushgateway }, liveHttpPath: "/-/healthy" },
         scratch: ["/data"],
         resources: EXPORTER_RESOURCES,
@@ -316,7 +310,7 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
         ],
         prepare: s.restore ? { name: "postgres-restore", command: ["/bin/sh", `${a.configDir}/restore.sh`] } : undefined,
         volumes,
-        retainedVolumes: keptVolumes(s),
+        retainedVolumes: kept.map((name) => ({ name, size: s.storageSize })),
         port: { name: "pgbackrest", port: PGBACKREST_TLS_PORT, from: { services: [BACKUP_RUNS] } },
         sidecar: server,
         runs,

@@ -170,6 +170,13 @@ export type Sidecar = Pick<ServiceSpec, "name" | "component" | "image" | "comman
     mounts?: string[];
 };
 
+/**
+ * The container a `prepare` step runs in, on either platform: the service's own (image, files,
+ * volumes, user, environment) under the step's name and command, with nothing of a running
+ * server (arguments, ports, probes).
+ */
+export const prepareContainer = (spec: ServiceSpec): ServiceSpec | undefined => spec.prepare && { ...spec, ...spec.prepare, args: undefined, ports: undefined, health: undefined };
+
 /** The service's volumes a sidecar mounts, at the service's mount paths. */
 export function sidecarMounts(spec: ServiceSpec, sidecar: Sidecar): { name: string; mountPath: string }[] {
     return (sidecar.mounts ?? []).map((n) => {

@@ -7,8 +7,6 @@
 import { GENERATED, shellScript } from "./format";
 import { STANZA, WAL_GAP_ANNOTATION } from "./pgbackrest";
 
-export { WAL_GAP_ANNOTATION };
-
 /** The annotation of the full backup taken right after a restore: the restore's id. */
 export const RESTORE_ANNOTATION = "flowviz-restore";
 
@@ -37,7 +35,8 @@ export const WAL_GAPS_AWK = [
 
 /**
  * backup.sh: `first` waits until PostgreSQL is writable, creates the stanza, checks the archive
- * and takes a full backup if the repository has none (after a restore, `first <id>`: one at once); `full` and `diff` take that backup; `verify` reads every file of the
+ * and takes a full backup if the repository has none (after a restore, `first <id>`: one at
+ * once); `full` and `diff` take that backup; `verify` reads every file of the
  * repository back; `wal-check` looks for WAL missing from the archive after the newest full
  * backup began (pgBackRest drops queued WAL past archive-push-queue-max and still reports it
  * archived; `verify` does not see a gap): seen twice a minute apart, it marks that full backup

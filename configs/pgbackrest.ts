@@ -202,8 +202,6 @@ export function archiveSettings(i: { command: string; archiveTimeoutSeconds: num
     };
 }
 
-
-
 /** PostgreSQL's start: makes the folders pgBackRest and the second socket need on the data volume, then the image's entrypoint. */
 export function postgresStartScript(i: { dirs: string[]; entrypoint: string[] }): string {
     return shellScript([`mkdir -p ${i.dirs.join(" ")}`, `exec ${i.entrypoint.map(shellQuote).join(" ")}`]);

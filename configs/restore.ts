@@ -16,7 +16,7 @@ export interface RestoreRequest {
 }
 
 /** Which repository pgBackRest reads, and as of when. */
-const repositoryOptions = (r: RestoreRequest["repository"]): string[] => (r ? [`--repo=${r.number}`, ...(r.asOf ? [`--repo-target-time=${pgbackrestTime(r.asOf)}`] : [])] : []);
+const repositoryChoice = (r: RestoreRequest["repository"]): string[] => (r ? [`--repo=${r.number}`, ...(r.asOf ? [`--repo-target-time=${pgbackrestTime(r.asOf)}`] : [])] : []);
 
 /** A time as pgBackRest reads it to choose the backup (`2026-12-04 10:15:00+00`), from ISO 8601 with a zone. */
 export function pgbackrestTime(iso: string): string {
@@ -87,11 +87,11 @@ export function restoreScript(i: { command: string; dataDir: string; dataMount: 
         "    exit 1",
         "fi",
         "# the target is checked against what the repository holds before anything is written",
-        `info=$(${i.command} info ${repositoryOptions(i.restore.repository).map((o) => `${shellQuote(o)} `).join("")}--output=json)`,
+        `info=$(${i.command} info ${repositoryChoice(i.restore.repository).map((o) => `${shellQuote(o)} `).join("")}--output=json)`,
         `printf '%s' "$info" | perl -e ${shellQuote(TARGET_GUARD)} ${shellQuote(String(timeTarget(i.restore.target) ?? ""))} ${WAL_GAP_ANNOTATION} ${id}`,
         `touch ${begun}`,
         `echo "restore ${id}: restoring to ${i.restore.target}" >&2`,
-        `${i.command} restore $delta ${[...repositoryOptions(i.restore.repository), ...restoreOptions(i.restore.target)].map(shellQuote).join(" ")}`,
+        `${i.command} restore $delta ${[...repositoryChoice(i.restore.repository), ...restoreOptions(i.restore.target)].map(shellQuote).join(" ")}`,
         `touch ${done}`,
         `echo "restore ${id}: restored; PostgreSQL recovers to the target with no client let in, then promotes" >&2`,
     ]);

@@ -5,7 +5,7 @@
  * pgbackrest.conf, whichever ConfigMap, Secret or upload holds it.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { deploysComponent, findFiles, iniSections } from "./resources";
+import { deploysComponent, findFiles, iniSections, pgbackrestRepositories } from "./resources";
 
 /** A CA file that trusts the public web: any public CA could vouch for a client or for PostgreSQL. */
 const SYSTEM_BUNDLE = /^\/etc\/(ssl|pki)\/|ca-certificates|ca-bundle/;
@@ -26,7 +26,7 @@ export function backupPathViolations(where: string, text: string): string[] {
         if (!ca || SYSTEM_BUNDLE.test(ca)) out.push(`${where}: tls-server-ca-file is ${ca ?? "unset"}; the TLS server must trust only the stack's client CA`);
     }
     // every repository the file names is encrypted, and an object store's certificate is verified
-    for (const repo of Object.keys(g).flatMap((k) => (/^repo\d+-type$/.test(k) ? [k.slice(0, -"-type".length)] : []))) {
+    for (const { repo } of pgbackrestRepositories(g)) {
         if (g[`${repo}-cipher-type`] !== "aes-256-cbc") out.push(`${where}: ${repo}-cipher-type is ${g[`${repo}-cipher-type`] ?? "unset (none)"}: the repository would hold the data in plaintext; aes-256-cbc`);
         if (g[`${repo}-type`] === "s3" && /^(n|no|false|0)$/i.test(g[`${repo}-storage-verify-tls`] ?? "")) out.push(`${where}: ${repo}-storage-verify-tls is off: anyone on the path can pose as the object store`);
     }

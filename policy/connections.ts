@@ -7,7 +7,7 @@
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { isIP } from "node:net";
 import { parse } from "yaml";
-import { activeClusters, iniSections, K8S, podTemplate, unwrap } from "./resources";
+import { activeClusters, iniSections, K8S, pgbackrestRepositories, podTemplate, unwrap } from "./resources";
 import { INSTANCE_METADATA, NetworkModel, STS, type Destination, type Pod } from "./network";
 
 /** The cluster's DNS, which a render does not hold. */
@@ -98,7 +98,7 @@ function destination(host: string, namespace: string, namespaces: Set<string>): 
 }
 
 /** The S3 repositories of a pgbackrest.conf's global section: `repo1`, `repo2`, ... */
-const s3Repositories = (g: Record<string, string>) => Object.keys(g).flatMap((k) => (/^repo\d+-type$/.test(k) && g[k] === "s3" ? [k.slice(0, -"-type".length)] : []));
+const s3Repositories = (g: Record<string, string>) => pgbackrestRepositories(g).flatMap((r) => (r.type === "s3" ? [r.repo] : []));
 
 /** pgbackrest.conf: each repository's endpoint and where its credentials come from. */
 function pgbackrestNeeds(w: Workload): Need[] {

@@ -75,6 +75,10 @@ export function iniSections(text: string): Record<string, Record<string, string>
     return out;
 }
 
+/** The repositories a pgbackrest.conf's global section names, as pgBackRest numbers them (`repo1`, `repo2`, ...), with their type. */
+export const pgbackrestRepositories = (global: Record<string, string>): { repo: string; type: string }[] =>
+    Object.keys(global).flatMap((k) => (/^repo\d+-type$/.test(k) ? [{ repo: k.slice(0, -"-type".length), type: global[k]! }] : []));
+
 /** A value as the engine hands it over: a secret arrives wrapped ({<signature>, value}). */
 export const unwrap = (v: unknown): unknown => (v !== null && typeof v === "object" && "value" in v ? (v as { value: unknown }).value : v);
 

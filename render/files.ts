@@ -68,7 +68,13 @@ function dockerFiles(resources: RecordedResource[]): RenderedFile[] {
     return out;
 }
 
-const WORKLOADS = ["Deployment", "StatefulSet", "DaemonSet", "Job"].map((k) => `:${k}`);
+/** The pod template of a workload the platform declares (a CronJob's inside its job template); none for other objects. */
+function podTemplateOf(r: RecordedResource): any {
+    if (!r.type.startsWith("kubernetes:")) return undefined;
+    const spec = r.inputs.spec as any;
+    if (r.type.endsWith(":CronJob")) return spec.jobTemplate.spec.template;
+    return ["Deployment", "StatefulSet", "DaemonSet", "Job"].some((k) => r.type.endsWith(`:${k}`)) ? spec.template : undefined;
+}
 
 function kubernetesFiles(resources: RecordedResource[]): RenderedFile[] {
     const byName = new Map<string, RecordedResource>();
@@ -77,9 +83,7 @@ function kubernetesFiles(resources: RecordedResource[]): RenderedFile[] {
     }
     const out: RenderedFile[] = [];
     // a scheduled service's CronJobs share one pod template (and its deploy Job, when it has one): its files once
-    const templates = resources
-        .filter((x) => x.type.startsWith("kubernetes:") && (WORKLOADS.some((k) => x.type.endsWith(k)) || x.type.endsWith(":CronJob")))
-        .map((w) => (x => (w.type.endsWith(":CronJob") ? x.jobTemplate.spec.template : x.template))(w.inputs.spec as any));
+    const templates = resources.map(podTemplateOf).filter((t) => t !== undefined);
     const seen = new Set<string>();
     for (const template of templates) {
         const service: string = template.metadata.labels["app.kubernetes.io/name"];

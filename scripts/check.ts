@@ -15,7 +15,7 @@ import { ConfigError, loadStackConfig } from "../stack/load";
 import { connectionBudget, databaseCores } from "../stack/capacity";
 import { mib, postgresMemory, prometheusDisk } from "../stack/budgets";
 import type { StackConfig } from "../stack/schema";
-import { guaranteedWindowSeconds, repositoryNeed } from "../stack/backups";
+import { dataVolumes, guaranteedWindowSeconds, repositoryNeed } from "../stack/backups";
 import { backupRepository, usesCloudNativePg } from "../stack/engine";
 import { CNPG_OWN_CONNECTIONS, OPERATOR_CONNECTIONS } from "../stack/cloudnative-pg";
 import { longestGapSeconds } from "../stack/schedule";
@@ -77,8 +77,9 @@ function credentialsOf(s3: NonNullable<StackConfig["postgres"]["backups"]["s3"]>
 function restoreFigures(c: StackConfig): string[] {
     const r = c.postgres.restore;
     if (!r) return [];
-    const kept = ["postgres-data", ...r.previous.map((id) => `postgres-data-${id}`)].join(", ");
-    const into = usesCloudNativePg(c) ? `a new Cluster postgres-${r.id}` : `a new volume postgres-data-${r.id}`;
+    const volumes = dataVolumes(c.postgres);
+    const kept = volumes.kept.map((v) => `postgres-${v}`).join(", ");
+    const into = usesCloudNativePg(c) ? `a new Cluster postgres-${r.id}` : `a new volume postgres-${volumes.current}`;
     return [
         `RESTORE ${r.id}: PostgreSQL starts on ${into}, restored to ${r.target}; kept and protected: ${usesCloudNativePg(c) ? "the Cluster postgres (hibernated)" : kept}`,
         r.holdExpiry

@@ -31,6 +31,15 @@ function credentialProblems(s3: S3Store, base: string, secrets: [string, string]
 }
 type S3Store = NonNullable<StackConfig["postgres"]["backups"]["s3"]>;
 
+/**
+ * PostgreSQL's data volumes under postgres.restore: the one it starts on (a restore's own), and
+ * the earlier ones kept, protected and unmounted (the first, then each earlier restore's).
+ */
+export function dataVolumes(p: StackConfig["postgres"]): { current: string; kept: string[] } {
+    if (!p.restore) return { current: "data", kept: [] };
+    return { current: `data-${p.restore.id}`, kept: ["data", ...p.restore.previous.map((id) => `data-${id}`)] };
+}
+
 const DAY = 86400;
 const days = (s: number) => `${+(s / DAY).toFixed(2)} days`;
 

@@ -6,7 +6,7 @@ import { quantityValue } from "../../configs/format";
 import { ENV_CREDENTIALS_LABEL, HOST_ACCESS_ANNOTATION } from "../../policy/resources";
 import { scheduleLoopScript } from "../../configs/schedule-loop";
 import { cronFields } from "../../stack/schedule";
-import { CONFIG_DIR_LABEL, FILE_MODE, SCHEDULED_RUNS, scrapeTargetsOf, serviceLabels, sidecarMounts, type Deployed, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
+import { CONFIG_DIR_LABEL, FILE_MODE, prepareContainer, SCHEDULED_RUNS, scrapeTargetsOf, serviceLabels, sidecarMounts, type Deployed, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";
 
 /** The cron loop's file in a scheduled service's config folder. */
 const SCHEDULE_LOOP = "schedule.sh";
@@ -86,12 +86,12 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             if (!c) throw new Error(`${spec.name} depends on ${d}, which is not deployed yet`);
             return c;
         });
-        const networksAdvanced = this.network ? [{ name: this.network.name, aliases: [spec.name] }] : undefined;
-        const prepared = spec.prepare
+        const prepare = prepareContainer(spec);
+        const prepared = prepare
             ? new docker.Container(
-                  `${spec.prepare.name}-container`,
+                  `${prepare.name}-container`,
                   {
-                      ...this.containerArgs({ ...spec, ...spec.prepare, args: undefined, health: undefined }),
+                      ...this.containerArgs(prepare),
                       networkMode: this.args.hostNetwork ? "host" : undefined,
                       networksAdvanced: this.network ? [{ name: this.network.name }] : undefined,
                       volumes: [...mountsOf(spec.volumes ?? []), ...borrowed],
@@ -105,7 +105,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             {
                 ...this.containerArgs(spec),
                 networkMode: this.args.hostNetwork ? "host" : undefined,
-                networksAdvanced,
+                networksAdvanced: this.network ? [{ name: this.network.name, aliases: [spec.name] }] : undefined,
                 ports: this.args.hostNetwork
                     ? undefined
                     : (spec.ports ?? [])

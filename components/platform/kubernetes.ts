@@ -11,7 +11,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type { input as k8sIn } from "@pulumi/kubernetes/types";
 import { ROLLING_UPDATE_SURGE } from "../../stack/capacity";
 import { HOST_ACCESS_ANNOTATION } from "../../policy/resources";
-import { opensPort, SCRAPER, scrapeTargetsOf, serviceLabels, sidecarMounts, VERSION_LABEL, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
+import { opensPort, prepareContainer, SCRAPER, scrapeTargetsOf, serviceLabels, sidecarMounts, VERSION_LABEL, type Deployed, type GracefulStop, type Platform, type ServiceSpec } from "../service";
 import { containerFiles, podContainer } from "./kubernetes-container";
 
 /** Name resolution: the cluster DNS in kube-system, on port 53. */
@@ -338,14 +338,14 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             ...podContainer(spec, main.env, mounts, { hasData: (spec.volumes ?? []).length > 0 }),
             lifecycle: spec.stop ? { preStop: { exec: { command: ["/bin/sh", "-c", preStopScript(spec.stop, spec.replicas)] } } } : undefined,
         };
-        const prepare = spec.prepare ? [podContainer({ ...spec, ...spec.prepare, args: undefined, health: undefined, ports: undefined }, main.env, mounts, { hasData: false })] : undefined;
+        const prepare = prepareContainer(spec);
         const sidecars = (spec.sidecars ?? []).map((sidecar) => {
             const config = containerFiles(sidecar, `config-${sidecar.name}`, ns, stable, opts);
             volumes.push(...config.volumes);
             return podContainer(sidecar, config.env, [...config.mounts, ...sidecarMounts(spec, sidecar)], { sidecarOf: spec });
         });
         const podSpec: k8sIn.core.v1.PodSpec = {
-            initContainers: prepare,
+            initContainers: prepare ? [podContainer(prepare, main.env, mounts, { hasData: false })] : undefined,
             containers: [container, ...sidecars],
             volumes,
             serviceAccountName,

@@ -3,9 +3,14 @@ import { NS } from "./steps";
 import type { AlertRule, BackupThresholds } from "./model";
 import { CERTIFICATE_LIFETIME, CERTIFICATE_WARN_DAYS } from "../../stack/fixed";
 
-const RUN_LOGS = `The backup runs' logs: \`kubectl -n ${NS} get jobs -l app.kubernetes.io/name=postgres-backup\`, then \`kubectl -n ${NS} logs job/<job>\` (Docker: \`docker logs flowviz-<stack>-postgres-backup\`).`;
+/** Where a scheduled service's runs left their logs (its Jobs; Docker: its loop container). */
+const logsOf = (service: string) => `\`kubectl -n ${NS} get jobs -l app.kubernetes.io/name=${service}\`, then \`kubectl -n ${NS} logs job/<job>\` (Docker: \`docker logs flowviz-<stack>-${service}\`)`;
+/** A scheduled run started by hand: a Job from its CronJob (Docker: the script in its loop container). */
+const runNowOf = (service: string, run: string, script: string) =>
+    `\`kubectl -n ${NS} create job --from=cronjob/${service}-${run} ${service}-${run}-now\` (Docker: \`docker exec flowviz-<stack>-${service} sh /etc/pgbackrest/${script}\`).`;
+const RUN_LOGS = `The backup runs' logs: ${logsOf("postgres-backup")}.`;
 const PGBR = `The repository as pgBackRest sees it: \`kubectl -n ${NS} exec deploy/pgbackrest-exporter -- pgbackrest --config=/etc/pgbackrest/pgbackrest/pgbackrest.conf --config-include-path=/etc/pgbackrest/pgbackrest/conf.d --stanza=flowviz info\` (Docker: \`docker exec flowviz-<stack>-pgbackrest-exporter pgbackrest ... info\`, same options).`;
-const RUN_NOW = (run: string) => `Run it now: \`kubectl -n ${NS} create job --from=cronjob/postgres-backup-${run} postgres-backup-${run}-now\` (Docker: \`docker exec flowviz-<stack>-postgres-backup sh /etc/pgbackrest/backup.sh ${run}\`).`;
+const RUN_NOW = (run: string) => `Run it now: ${runNowOf("postgres-backup", run, `backup.sh ${run}`)}`;
 const hours = (s: number) => `${Math.round(s / 3600)}h`;
 
 export function backupRules(b: BackupThresholds): AlertRule[] {
@@ -136,8 +141,8 @@ export function backupRules(b: BackupThresholds): AlertRule[] {
     ];
 }
 
-const DRILL_LOGS = `The drill's log: \`kubectl -n ${NS} get jobs -l app.kubernetes.io/name=postgres-drill\`, then \`kubectl -n ${NS} logs job/<job>\` (Docker: \`docker logs flowviz-<stack>-postgres-drill\`); it names the repository, the backup and the step that failed (restore, recovery, pg_amcheck, a table).`;
-const DRILL_NOW = `Run one now: \`kubectl -n ${NS} create job --from=cronjob/postgres-drill-drill postgres-drill-now\` (Docker: \`docker exec flowviz-<stack>-postgres-drill sh /etc/pgbackrest/drill.sh\`).`;
+const DRILL_LOGS = `The drill's log: ${logsOf("postgres-drill")}; it names the repository, the backup and the step that failed (restore, recovery, pg_amcheck, a table).`;
+const DRILL_NOW = `Run one now: ${runNowOf("postgres-drill", "drill", "drill.sh")}`;
 
 /** The restore drills (configs/drill.ts): one that failed, and none that succeeded for too long. */
 function drillRules(maxAgeSeconds: number): AlertRule[] {
