@@ -21,7 +21,7 @@ export function standbyCostSection(): string[] {
         "## What a synchronous standby costs (CloudNativePG engine)",
         "",
         `Command: \`${r.command}\` (results: \`bench/results/cloudnative-pg.json\`, ${r.when.slice(0, 10)}). The prod-like CloudNativePG stack`,
-        `(\`test/fixtures/good/prod-cloudnative-pg.yaml\`) rendered; its primary and one standby run as the operator configures them (${r.servers.postgres});`,
+        `(\`Pulumi.prod.yaml\`) rendered; its primary and one standby run as the operator configures them (${r.servers.postgres});`,
         `this stack's PgBouncer (${r.servers.pgbouncer}) from the engine's pgbouncer.ini in front; pgbench TPC-B with ${r.clients} clients over TLS, ${r.synchronous.runs.length} pairs of ${r.seconds} s runs`,
         "alternating the Cluster's synchronous settings (`ANY 1 (...)`: every commit waits for the standby) and none (the primary alone).",
         "",

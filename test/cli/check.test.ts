@@ -52,7 +52,7 @@ const check = (args: string[]) => {
 
 describe("npm run check", () => {
     it("prints the derived budgets of a valid stack and exits 0", () => {
-        const r = check(["--stack", "prod"]);
+        const r = check(["--stack", "prod", "--config-file", "test/fixtures/good/prod-statefulset.yaml"]);
         expect(r.code).toBe(0);
         expect(r.out).toContain("prod (kubernetes): configuration valid");
         expect(r.out).toContain("PgBouncer pool per replica: 16 + reserve 4, 2 replica(s) (4 cores x 8 round trips / 2)");
@@ -63,7 +63,7 @@ describe("npm run check", () => {
     });
 
     it("prints a CloudNativePG stack's Cluster, the operator's connections and its Barman Cloud backups", () => {
-        const r = check(["--stack", "prod", "--config-file", "test/fixtures/good/prod-cloudnative-pg.yaml"]);
+        const r = check(["--stack", "prod"]);
         expect(r.code).toBe(0);
         expect(r.out).toContain("PostgreSQL: CloudNativePG Cluster, 3 instances on different nodes and zones; every commit waits for 1 standby (ANY 1, dataDurability required)");
         expect(r.out).toContain("operator's own connections: instance manager 3 + metrics exporter 6 = 9 of postgres.adminConnections 11");

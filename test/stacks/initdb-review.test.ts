@@ -12,7 +12,7 @@ function withoutChecksums(resources: RecordedResource[]): RecordedResource[] {
 
 describe("npm run diff on initdb's arguments", () => {
     it.each([
-        ["Pulumi.prod.yaml", "StatefulSet"],
+        ["test/fixtures/good/prod-statefulset.yaml", "StatefulSet"],
         ["Pulumi.dev.yaml", "Container"],
     ])("%s: a cluster that predates --data-checksums keeps running without them, and the note names the alert and the runbook", async (stack, kind) => {
         const head = await runStack(stack, { stack: "review" });

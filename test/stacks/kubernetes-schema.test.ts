@@ -31,7 +31,7 @@ const MODELS = modelClasses();
 const asSent = (inputs: unknown) => JSON.parse(JSON.stringify(maskSecrets(inputs, true)));
 const asPlanned = (inputs: unknown) => JSON.parse(JSON.stringify(maskSecrets(inputs, false)));
 
-const STACKS = ["Pulumi.prod.yaml", "test/fixtures/good/prod-with-receivers.yaml", "test/fixtures/good/prod-alerts-nowhere.yaml", "test/fixtures/good/prod-operator.yaml", "test/fixtures/good/prod-cloudnative-pg.yaml", "test/fixtures/good/prod-restored.yaml", "test/fixtures/good/prod-offsite.yaml"];
+const STACKS = ["test/fixtures/good/prod-statefulset.yaml", "test/fixtures/good/prod-with-receivers.yaml", "test/fixtures/good/prod-alerts-nowhere.yaml", "test/fixtures/good/prod-operator.yaml", "Pulumi.prod.yaml", "test/fixtures/good/prod-restored.yaml", "test/fixtures/good/prod-offsite.yaml"];
 
 describe("Kubernetes objects against the OpenAPI schema", () => {
     it("finds the models it needs", () => {

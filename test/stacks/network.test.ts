@@ -56,7 +56,7 @@ describe("NetworkPolicies of the prod render, judged connection by connection", 
     let cluster: Cluster;
     let scraped: [string, number][];
     beforeAll(async () => {
-        const run = await runStack("Pulumi.prod.yaml", { stack: "network" });
+        const run = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "network" });
         cluster = new Cluster(run.resources.map(policyResource));
         scraped = scrapeTargets(run.resources);
     });
@@ -107,7 +107,7 @@ describe("NetworkPolicies of the prod render, judged connection by connection", 
     });
 
     it("lets the API reach what app.egress declares, and only that", async () => {
-        const run = await runStack("Pulumi.prod.yaml", { stack: "network", override: { app: { egress: [{ cidr: "198.51.100.0/24", ports: [443], reason: "carrier tracking API" }] } } });
+        const run = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "network", override: { app: { egress: [{ cidr: "198.51.100.0/24", ports: [443], reason: "carrier tracking API" }] } } });
         const c = new Cluster(run.resources.map(policyResource));
         expect(c.allows("api", { ip: "198.51.100.7" }, 443)).toBe(true);
         expect(c.allows("api", { ip: "198.51.100.7" }, 80)).toBe(false);
@@ -118,7 +118,7 @@ describe("NetworkPolicies of the prod render, judged connection by connection", 
 describe("NetworkPolicies around CloudNativePG's instances (postgres.engine cloudnative-pg)", () => {
     let cluster: Cluster;
     beforeAll(async () => {
-        const run = await runStack("test/fixtures/good/prod-cloudnative-pg.yaml", { stack: "network" });
+        const run = await runStack("Pulumi.prod.yaml", { stack: "network" });
         // the pods the operator makes: the instances (labelled by the Cluster's inheritedMetadata) and the operator itself
         const spec = run.resources.find((r) => r.type === "kubernetes:postgresql.cnpg.io/v1:Cluster")!.inputs.spec as { inheritedMetadata: { labels: Record<string, string> } };
         cluster = new Cluster(run.resources.map(policyResource), [
@@ -155,7 +155,7 @@ describe("NetworkPolicies around CloudNativePG's instances (postgres.engine clou
 
 /** The prod stack file's postgres section with the object store's credentials changed. */
 function prodPostgres(s3: Record<string, unknown>): Record<string, unknown> {
-    const pg = parse(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8")).config["flowviz:postgres"];
+    const pg = parse(readFileSync(join(ROOT, "test/fixtures/good/prod-statefulset.yaml"), "utf8")).config["flowviz:postgres"];
     const where = { ...pg.backups.s3 };
     delete where.serviceAccountAnnotations;
     return { ...pg, backups: { ...pg.backups, s3: { ...where, ...s3 } } };
@@ -177,7 +177,7 @@ const CM = "kubernetes:core/v1:ConfigMap";
 describe("connections read from the rendered files, judged against the rendered NetworkPolicies", () => {
     let prod: PolicyResource[];
     beforeAll(async () => {
-        prod = (await runStack("Pulumi.prod.yaml", { stack: "network" })).resources.map(policyResource);
+        prod = (await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "network" })).resources.map(policyResource);
     });
     const needsOf = (resources: PolicyResource[]) => neededConnections(resources).needs.map((n) => `${n.from.name} -> ${"pod" in n.to ? n.to.pod.name : "ip" in n.to ? n.to.ip : "externalName" in n.to ? n.to.externalName : "service" in n.to ? n.to.service : "loopback"}:${n.ports.join("|")}`);
 
@@ -214,7 +214,7 @@ describe("connections read from the rendered files, judged against the rendered 
     });
 
     it("lets the backup pods alone reach the metadata address with keyType auto and metadataEndpoint", async () => {
-        const run = await runStack("Pulumi.prod.yaml", { stack: "network", override: { postgres: prodPostgres({ keyType: "auto", metadataEndpoint: "169.254.169.254:80" }) } });
+        const run = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "network", override: { postgres: prodPostgres({ keyType: "auto", metadataEndpoint: "169.254.169.254:80" }) } });
         const resources = run.resources.map(policyResource);
         expect(needsOf(resources)).toContain("postgres -> 169.254.169.254:80");
         expect(refusedConnections(resources)).toEqual([]);
@@ -246,9 +246,9 @@ describe("connections read from the rendered files, judged against the rendered 
     });
 
     it("reads the Cluster's object store and credentials (CloudNativePG, keyType auto with and without its egress)", async () => {
-        const fixture = parse(readFileSync(join(ROOT, "test/fixtures/good/prod-cloudnative-pg.yaml"), "utf8")).config;
+        const fixture = parse(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8")).config;
         const pg = fixture["flowviz:postgres"];
-        const run = await runStack("test/fixtures/good/prod-cloudnative-pg.yaml", { stack: "network", override: { postgres: { ...pg, backups: { ...pg.backups, s3: { ...pg.backups.s3, keyType: "auto", serviceAccountAnnotations: undefined, metadataEndpoint: "169.254.169.254:80" } } } } });
+        const run = await runStack("Pulumi.prod.yaml", { stack: "network", override: { postgres: { ...pg, backups: { ...pg.backups, s3: { ...pg.backups.s3, keyType: "auto", serviceAccountAnnotations: undefined, metadataEndpoint: "169.254.169.254:80" } } } } });
         const resources = run.resources.map(policyResource);
         expect(needsOf(resources)).toEqual(expect.arrayContaining(["postgres -> s3.eu-central-1.amazonaws.com:443", "postgres -> 169.254.169.254:80", "postgres -> kubernetes.default.svc:443|6443"]));
         expect(refusedConnections(resources)).toEqual([]);

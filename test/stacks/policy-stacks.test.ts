@@ -18,7 +18,7 @@ describe("Docker stacks", () => {
 });
 
 describe("our stacks", () => {
-    const stacks = ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "test/integration/Pulumi.local.yaml", "test/fixtures/good/prod-with-receivers.yaml", "test/fixtures/good/host-network-custom-ports.yaml", "test/fixtures/good/prod-operator.yaml", "test/fixtures/good/prod-restored.yaml", "test/fixtures/good/prod-offsite.yaml"];
+    const stacks = ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "test/fixtures/good/prod-statefulset.yaml", "test/integration/Pulumi.local.yaml", "test/fixtures/good/prod-with-receivers.yaml", "test/fixtures/good/host-network-custom-ports.yaml", "test/fixtures/good/prod-operator.yaml", "test/fixtures/good/prod-restored.yaml", "test/fixtures/good/prod-offsite.yaml"];
     it.each(stacks)("%s passes every mandatory policy", async (file) => {
         const run = await runStack(file, { stack: "policy" });
         const mandatory = (await checkPolicies(run.resources)).filter((v) => v.enforcement === "mandatory");
@@ -26,7 +26,7 @@ describe("our stacks", () => {
     });
 
     it("fails the render of a stack that breaks one (the connection check reads the rendered files)", async () => {
-        const run = await runStack("Pulumi.prod.yaml", { stack: "policy" });
+        const run = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "policy" });
         const ini = run.resources.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.name === "pgbouncer-config")!;
         (ini.inputs.data as Record<string, string>)["pgbouncer.ini"] += "default_pool_size = 90\n";
         const found = (await checkPolicies(run.resources)).filter((v) => v.policy === "connection-capacity");
@@ -35,7 +35,7 @@ describe("our stacks", () => {
 
     it("reads the data path's generated files on both platforms", async () => {
         for (const [file, type, name] of [
-            ["Pulumi.prod.yaml", "kubernetes:core/v1:ConfigMap", "pgbouncer-config"],
+            ["test/fixtures/good/prod-statefulset.yaml", "kubernetes:core/v1:ConfigMap", "pgbouncer-config"],
             ["Pulumi.dev.yaml", "docker:index/container:Container", "pgbouncer-container"],
         ] as const) {
             const run = await runStack(file, { stack: "policy" });

@@ -169,9 +169,9 @@ variants.push(...cnpgVariants);
 
 const renders: Partial<Record<Variant["stack"], Resources>> = {};
 beforeAll(async () => {
-    renders.prod = (await runStack("Pulumi.prod.yaml", { stack: "policy" })).resources;
+    renders.prod = (await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "policy" })).resources;
     renders.dev = (await runStack("Pulumi.dev.yaml", { stack: "policy" })).resources;
-    renders.cnpg = (await runStack("test/fixtures/good/prod-cloudnative-pg.yaml", { stack: "policy" })).resources;
+    renders.cnpg = (await runStack("Pulumi.prod.yaml", { stack: "policy" })).resources;
 });
 
 describe("weakened variants of our stacks", () => {

@@ -238,7 +238,7 @@ describe("dev stack on Docker", () => {
 describe("prod stack on Kubernetes", () => {
     let run: ProgramRun;
     beforeAll(async () => {
-        run = await runStack("Pulumi.prod.yaml", { stack: "prod" });
+        run = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "prod" });
     });
     const k = (kind: string) => `kubernetes:${kind}`;
     const spec = (type: string, name: string) => only(run, k(type), name).inputs.spec as Record<string, any>;
@@ -410,7 +410,7 @@ describe("prod stack on Kubernetes", () => {
 
     it("uses the stack's secure: values instead of generating", async () => {
         const given = "given-password-for-the-app-0123";
-        const withSecret = await runStack("Pulumi.prod.yaml", { stack: "prod", secrets: { appDbPassword: given } });
+        const withSecret = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "prod", secrets: { appDbPassword: given } });
         expect(withSecret.outputs.appDbPassword).toBe(given);
         expect(withSecret.secretOutputs).toContain("appDbPassword");
         const generated = ofType(withSecret, "random:index/randomPassword:RandomPassword").map((r) => r.name);
@@ -422,7 +422,7 @@ describe("prod stack on Kubernetes", () => {
 describe("the data path as prod deploys it", () => {
     let run: ProgramRun;
     beforeAll(async () => {
-        run = await runStack("Pulumi.prod.yaml", { stack: "prod" });
+        run = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "prod" });
     });
     const files = () => renderedFiles(run.resources);
     const file = (service: string, path: string) => files().find((f) => f.service === service && f.path === path)!;
@@ -476,7 +476,7 @@ describe("the data path as prod deploys it", () => {
 describe("one image for the API and the worker", () => {
     it("moves the worker with app.api.image unless the worker names its own", async () => {
         const images = async (app: object) => {
-            const run = await runStack("Pulumi.prod.yaml", { stack: "images", override: { app } });
+            const run = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "images", override: { app } });
             const image = (name: string) => (only(run, "kubernetes:apps/v1:Deployment", name).inputs as any).spec.template.spec.containers[0].image as string;
             return [image("api"), image("worker")];
         };
@@ -487,7 +487,7 @@ describe("one image for the API and the worker", () => {
 
 describe("the version label", () => {
     it("is on workloads and their pods only, so an image bump updates nothing else", async () => {
-        const run = await runStack("Pulumi.prod.yaml", { stack: "labels" });
+        const run = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "labels" });
         const version = "app.kubernetes.io/version";
         const workloads = ["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"].map((k) => `:${k}`);
         const k8s = run.resources.filter((r) => r.type.startsWith("kubernetes:") && (r.inputs as any).metadata?.labels?.["app.kubernetes.io/name"]);

@@ -60,7 +60,7 @@ describe("bad stack files", () => {
 });
 
 describe("good stack files", () => {
-    it.each(["Pulumi.dev.yaml", "Pulumi.prod.yaml", "test/integration/Pulumi.local.yaml"])("%s is valid", (name) => {
+    it.each(["Pulumi.dev.yaml", "Pulumi.prod.yaml", "test/fixtures/good/prod-statefulset.yaml", "test/integration/Pulumi.local.yaml"])("%s is valid", (name) => {
         expect(() => load(join(ROOT, name))).not.toThrow();
     });
 

@@ -125,7 +125,7 @@ describe("monitoring services as deployed", () => {
     let prod: ProgramRun;
     beforeAll(async () => {
         dev = await runStack("Pulumi.dev.yaml", { stack: "dev" });
-        prod = await runStack("Pulumi.prod.yaml", { stack: "prod" });
+        prod = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "prod" });
     });
     const file = (run: ProgramRun, service: string, path: string) => renderedFiles(run.resources).find((f) => f.service === service && f.path === path)!.content;
 

@@ -86,7 +86,7 @@ describe("the PgBouncer console command the runbooks and the diff print", () => 
 });
 
 describe("check and diff count the same connection budget", () => {
-    it.each(["Pulumi.dev.yaml", "Pulumi.prod.yaml"])("%s: the server connections PostgreSQL leaves PgBouncer", async (file) => {
+    it.each(["Pulumi.dev.yaml", "Pulumi.prod.yaml", "test/fixtures/good/prod-statefulset.yaml"])("%s: the server connections PostgreSQL leaves PgBouncer", async (file) => {
         const run = await runStack(file, { stack: "budget" });
         const deployed = deployedCapacity(run.resources.map((r) => ({ type: r.type, props: maskSecrets(r.inputs, true) as any })));
         const stack = readStackFile(join(ROOT, file));
