@@ -10,6 +10,7 @@ import { DockerPlatform } from "./components/platform/docker";
 import { KubernetesPlatform } from "./components/platform/kubernetes";
 import { Postgres } from "./components/postgres";
 import { CloudNativePostgres } from "./components/cloudnative-pg";
+import { Operators } from "./components/operators";
 import { PgBouncer } from "./components/pgbouncer";
 import { App } from "./components/app";
 import { Exporters } from "./components/exporters";
@@ -43,6 +44,7 @@ const keysOf = (key: string | undefined, secret: string | undefined) => (key !==
 const s3Keys = keysOf(secrets.backupS3AccessKey, secrets.backupS3SecretKey);
 /** CloudNativePG's Cluster, or PostgreSQL as one pod of our own */
 const cloudnativePg = config.postgres.engine === "cloudnative-pg" && platform instanceof KubernetesPlatform && config.platform === "kubernetes";
+const operators = cloudnativePg && config.kubernetes.operators.install ? new Operators("operators", { namespace: config.postgres.cloudnativePg.operatorNamespace, apiServerCidrs: config.kubernetes.egress.apiServerCidrs }) : undefined;
 const postgres: { host: string; certificateReaders: string[] } = cloudnativePg
     ? new CloudNativePostgres("postgres", {
           settings: config.postgres,
@@ -55,6 +57,7 @@ const postgres: { host: string; certificateReaders: string[] } = cloudnativePg
           apiServerCidrs: config.kubernetes.egress.apiServerCidrs,
           objectStorageCidrs: config.kubernetes.egress.objectStorageCidrs,
           s3Keys,
+          operators: operators?.ready,
       })
     : new Postgres("postgres", {
     settings: config.postgres,

@@ -38,6 +38,8 @@ export interface CloudNativePostgresArgs {
     readonly apiServerCidrs: string[];
     readonly objectStorageCidrs?: string[];
     readonly s3Keys?: { key: pulumi.Input<string>; secret: pulumi.Input<string> };
+    /** the operator and plugin this stack installs, which its custom resources wait for */
+    readonly operators?: pulumi.Resource[];
 }
 
 export class CloudNativePostgres extends pulumi.ComponentResource {
@@ -56,6 +58,8 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
         const platform = args.platform;
         const namespace = platform.namespace.metadata.name;
         const parent = { parent: this };
+        /** a custom resource of the operator's: created after it, when this stack installs it */
+        const afterOperators = { parent: this, dependsOn: args.operators };
         const labels = platform.selector(SERVICE);
         const restore = s.restore;
         this.clusterName = restore ? `${SERVICE}-${restore.id}` : SERVICE;
@@ -123,7 +127,7 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
                     spec: pulumi.all([credentials, ca]).apply(([credentialsSecret, caName]) => objectStoreSpec({ s3, recoveryWindowDays: s.backups.retention.recoveryWindowDays, credentialsSecret, caSecret: caName })),
                 },
                 // deleting it would not delete the bucket, but every Cluster that archives through it stops
-                { parent: this, protect: true },
+                { ...afterOperators, protect: true },
             );
         }
 
@@ -158,7 +162,7 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
                     ),
                 },
                 // A Cluster is its data: deleting one deletes its volumes. A restore makes a new one beside it.
-                { parent: this, protect: true },
+                { ...afterOperators, protect: true },
             );
         };
         if (restore) {
@@ -172,7 +176,7 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
             new k8s.apiextensions.CustomResource(
                 `${cluster}-full`,
                 { apiVersion: "postgresql.cnpg.io/v1", kind: "ScheduledBackup", metadata: meta(`${cluster}-full`), spec: scheduledBackupSpec(cluster, s.backups.schedule.full) },
-                parent,
+                afterOperators,
             );
         }
 

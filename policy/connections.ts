@@ -68,7 +68,8 @@ function mountedFiles(resources: PolicyResource[], spec: any, missing: string[])
             if (s.secret) read(K8S.secret, s.secret);
         }
         if (v.configMap) read(K8S.configMap, v.configMap);
-        if (v.secret) read(K8S.secret, { name: v.secret.secretName, items: v.secret.items });
+        // an optional Secret the pod starts without is its controller's to make (an operator's webhook certificate)
+        if (v.secret && !v.secret.optional) read(K8S.secret, { name: v.secret.secretName, items: v.secret.items });
     }
     return out;
 }

@@ -36,10 +36,10 @@ const isCredentialEnv = (name: string, value: string) =>
 
 const protectData: ResourceValidationPolicy = {
     name: "protect-data",
-    description: "Objects that hold data (volume claims, Docker volumes, CloudNativePG Clusters and their ObjectStore) and the namespace that owns the claims are protected from deletion.",
+    description: "Objects that hold data (volume claims, Docker volumes, CloudNativePG Clusters and their ObjectStore), the namespace that owns the claims, and CustomResourceDefinitions (deleting one deletes every object of its kind) are protected from deletion.",
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
-        if (![K8S.pvc, K8S.namespace, DOCKER.volume, K8S.cnpgCluster, K8S.objectStore].includes(args.type as never)) return;
+        if (![K8S.pvc, K8S.namespace, DOCKER.volume, K8S.cnpgCluster, K8S.objectStore, K8S.crd].includes(args.type as never)) return;
         if (!args.opts.protect) report(`${args.name} holds data but is not protected: set protect (and retainOnDelete) on it`);
     },
 };

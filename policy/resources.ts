@@ -3,6 +3,7 @@ import type { StackValidationPolicy } from "@pulumi/policy";
 
 export const K8S = {
     namespace: "kubernetes:core/v1:Namespace",
+    crd: "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
     configMap: "kubernetes:core/v1:ConfigMap",
     secret: "kubernetes:core/v1:Secret",
     service: "kubernetes:core/v1:Service",

@@ -17,6 +17,8 @@ export interface RecordedResource {
     retainOnDelete: boolean;
     /** replaced by deleting first (a fixed name, host port or volume the replacement would collide with) */
     deleteBeforeReplace: boolean;
+    /** `type::name` of each resource it waits for (dependsOn, components expanded to their resources) */
+    dependsOn: string[];
 }
 
 export interface ProgramRun {
@@ -45,6 +47,7 @@ interface RegisterRequest {
     getProtect(): boolean | undefined;
     getRetainondelete(): boolean | undefined;
     getDeletebeforereplace(): boolean;
+    getDependenciesList(): string[];
 }
 interface MockMonitor {
     registerResource(req: RegisterRequest, callback: (err: unknown, res: unknown) => void): unknown;
@@ -120,6 +123,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
             protect: req.getProtect() === true,
             retainOnDelete: req.getRetainondelete() === true,
             deleteBeforeReplace: req.getDeletebeforereplace() === true,
+            dependsOn: req.getDependenciesList().map(urnKey),
         });
         return register(req, callback);
     };

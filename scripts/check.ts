@@ -17,7 +17,7 @@ import { mib, postgresMemory, prometheusDisk } from "../stack/budgets";
 import type { StackConfig } from "../stack/schema";
 import { dataVolumes, guaranteedWindowSeconds, repositoryNeed } from "../stack/backups";
 import { backupRepository, usesCloudNativePg } from "../stack/engine";
-import { CNPG_OWN_CONNECTIONS, OPERATOR_CONNECTIONS } from "../stack/cloudnative-pg";
+import { CNPG_OWN_CONNECTIONS, CNPG_RELEASES, OPERATOR_CONNECTIONS } from "../stack/cloudnative-pg";
 import { longestGapSeconds } from "../stack/schedule";
 
 const PROJECT = "flowviz";
@@ -60,11 +60,21 @@ function clusterFigures(c: StackConfig): string[] {
     const b = c.postgres.backups;
     return [
         `PostgreSQL: CloudNativePG Cluster, ${n.instances} instances on different nodes${n.zoneSpread ? " and zones" : ""}; every commit waits for ${n.synchronous.number} standby (ANY ${n.synchronous.number}, dataDurability ${n.synchronous.dataDurability})`,
+        operatorsLine(c),
         `operator's own connections: instance manager ${CNPG_OWN_CONNECTIONS.manager} + metrics exporter ${CNPG_OWN_CONNECTIONS.exporter} = ${OPERATOR_CONNECTIONS} of postgres.adminConnections ${c.postgres.adminConnections}`,
         backupRepository(c) === "none"
             ? "backups: none (postgres.backups.allowNone): the data is lost with its volumes"
             : `backups: Barman Cloud to s3 ${b.s3?.bucket} at ${b.s3?.endpoint}, server-side encrypted (AES256); WAL archived at least every ${b.archiveTimeout} (RPO), base backup "${b.schedule.full}" (UTC); recovery window ${b.retention.recoveryWindowDays} days`,
     ];
+}
+
+/** Which operator releases the stack declares, or expects on the cluster. */
+function operatorsLine(c: StackConfig): string {
+    const { operator, plugin } = CNPG_RELEASES;
+    const releases = `${operator.name} ${operator.tag} and its ${plugin.name} ${plugin.tag} in namespace ${c.postgres.cloudnativePg.operatorNamespace}`;
+    return c.kubernetes.operators.install
+        ? `operators: installed by this stack: ${releases} (operators/; their CRDs stay when a stack stops installing them)`
+        : `operators: expected on the cluster (kubernetes.operators.install false): ${releases}; the plugin's manifest needs cert-manager unless its two certificates come from elsewhere (docs/CLOUDNATIVE-PG.md, "Operators")`;
 }
 
 function credentialsOf(s3: NonNullable<StackConfig["postgres"]["backups"]["s3"]>): string {

@@ -8,10 +8,32 @@ import { imageVersion } from "./versions";
 import { backupRepository, usesCloudNativePg } from "./engine";
 import type { Invariant } from "./invariant";
 
-/** The releases whose CRDs the objects are validated against (schema/cloudnative-pg/). */
+/**
+ * The releases the stack is written for: their manifests are stored unchanged in operators/ (source
+ * and checksum in operators/README.md), their CRDs validate the objects, and
+ * kubernetes.operators.install declares them.
+ */
 export const CNPG_RELEASES = {
-    operator: { repository: "cloudnative-pg/cloudnative-pg", tag: "v1.30.0", commit: "4b5e244" },
-    plugin: { repository: "cloudnative-pg/plugin-barman-cloud", tag: "v0.14.0", commit: "1e13020" },
+    operator: {
+        name: "CloudNativePG",
+        repository: "cloudnative-pg/cloudnative-pg",
+        tag: "v1.30.0",
+        commit: "4b5e244a7d031f67e025c83c1555e7726ecbbfa1",
+        source: "releases/cnpg-1.30.0.yaml",
+        manifest: "operators/cloudnative-pg-v1.30.0.yaml",
+        sha256: "f8bede43fe4ee0d478c2355b204a36876b2ae4faac60f2a9452280b293da3b88",
+    },
+    plugin: {
+        name: "Barman Cloud plugin",
+        repository: "cloudnative-pg/plugin-barman-cloud",
+        tag: "v0.14.0",
+        commit: "1e13020fe5f09fd8fc29ea03828f7b61375b3721",
+        source: "manifest.yaml",
+        manifest: "operators/plugin-barman-cloud-v0.14.0.yaml",
+        sha256: "691e598b4591e83e23586d3394a8fedef429586a01d1a1b56ab8b80e9fa6ccb0",
+        // what the release build (Taskfile.yml, manifest-internal) sets in the tag's manifest with kustomize
+        images: { plugin: "ghcr.io/cloudnative-pg/plugin-barman-cloud:v0.14.0", sidecar: "ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar:v0.14.0" },
+    },
 } as const;
 
 /** The Barman Cloud plugin's name, as a Cluster and a Backup refer to it. */
@@ -92,6 +114,14 @@ export const CNPG_INVARIANTS: Invariant[] = [
         check(c, ctx) {
             if (!usesCloudNativePg(c) || c.platform !== "kubernetes" || backupRepository(c) !== "posix") return [];
             return [{ key: "postgres.backups.repository", message: `is posix, a volume of one pod; CloudNativePG's Barman Cloud plugin archives to an object store: set postgres.backups.s3 (endpoint, bucket, region) and ${set(ctx, "postgres.backups.repository", "s3")}` }];
+        },
+    },
+    {
+        title: "operators installed only where something runs on them",
+        rule: "kubernetes.operators.install (cluster-wide CRDs, webhooks and RBAC) only with postgres.engine cloudnative-pg",
+        check(c, ctx) {
+            if (c.platform !== "kubernetes" || !c.kubernetes.operators.install || usesCloudNativePg(c)) return [];
+            return [{ key: "kubernetes.operators.install", message: `is true, but postgres.engine is ${c.postgres.engine}: nothing in this stack runs on CloudNativePG, and its operator brings cluster-wide webhooks and RBAC; ${set(ctx, "kubernetes.operators.install", false)} or ${set(ctx, "postgres.engine", "cloudnative-pg")}` }];
         },
     },
 ];

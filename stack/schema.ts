@@ -273,6 +273,9 @@ export const DockerSchema = Section("Docker target (dev)", {
 export const KubernetesSchema = Section("Kubernetes target (prod)", {
     namespace: Type.String({ pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", examples: ["flowviz", "flowviz-prod"], default: "flowviz", description: "namespace every object goes into" }),
     storageClassName: Type.Optional(Type.String({ minLength: 1, description: "StorageClass of the PersistentVolumeClaims (cluster default when unset); use one with `reclaimPolicy: Retain` (README)" })),
+    operators: Section("cluster-wide operators the stack runs on (postgres.engine cloudnative-pg; docs/CLOUDNATIVE-PG.md, \"Operators\")", {
+        install: Type.Boolean({ default: false, description: "declare CloudNativePG's operator and its Barman Cloud plugin, at the pinned releases stored in operators/, in postgres.cloudnativePg.operatorNamespace before the Cluster; false: they are installed already (one stack per cluster installs them; `npm run check` names the versions expected)" }),
+    }),
     egress: Section("where pods may connect beyond the namespace (default deny; docs/SECURITY.md, \"Egress\")", {
         apiServerCidrs: Type.Array(Cidr, { default: PRIVATE_NETWORKS, minItems: 1, description: "the API server's addresses (Prometheus' pod discovery, on ports 443 and 6443); narrow to the control plane's" }),
         nodeCidrs: Type.Array(Cidr, { default: PRIVATE_NETWORKS, minItems: 1, description: "the nodes' addresses (node-exporter on the host network)" }),

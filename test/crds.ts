@@ -1,5 +1,5 @@
 /**
- * Validation of custom resources against the CRDs stored in schema/crds/ (the pinned releases'
+ * Validation of custom resources against the CRDs of the operator releases stored in operators/ (their
  * own schemas), as the API server's admission would: the structural schema (an unknown field is
  * an error here rather than silently pruned) and the CRD's CEL rules (x-kubernetes-validations;
  * the transition rules, which compare with `oldSelf`, apply to updates only and are left out).
@@ -59,21 +59,19 @@ interface Validator {
     schema: Schema;
 }
 
-/** Every served version of every stored CRD, by `group/version/Kind`. */
+/** Every served version of every CRD in the stored operator manifests (operators/), by `group/version/Kind`. */
 function load(): Map<string, Validator> {
     const found = new Map<string, Validator>();
-    const dir = join(ROOT, "schema/crds");
-    for (const release of readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
-        for (const file of readdirSync(join(dir, release.name)).filter((f) => f.endsWith(".yaml"))) {
-            for (const doc of parseAllDocuments(readFileSync(join(dir, release.name, file), "utf8"))) {
-                const crd = doc.toJS();
-                if (crd?.kind !== "CustomResourceDefinition") continue;
-                for (const v of crd.spec.versions.filter((x: { served: boolean }) => x.served)) {
-                    const schema = closed(v.schema.openAPIV3Schema);
-                    // metadata is the API server's own (ObjectMeta); the CRD leaves it open
-                    const structural = ajv.compile({ ...schema, properties: { ...(schema.properties as Schema), metadata: { type: "object" } } });
-                    found.set(`${crd.spec.group}/${v.name}/${crd.spec.names.kind}`, { structural, schema: v.schema.openAPIV3Schema });
-                }
+    const dir = join(ROOT, "operators");
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".yaml"))) {
+        for (const doc of parseAllDocuments(readFileSync(join(dir, file), "utf8"))) {
+            const crd = doc.toJS();
+            if (crd?.kind !== "CustomResourceDefinition") continue;
+            for (const v of crd.spec.versions.filter((x: { served: boolean }) => x.served)) {
+                const schema = closed(v.schema.openAPIV3Schema);
+                // metadata is the API server's own (ObjectMeta); the CRD leaves it open
+                const structural = ajv.compile({ ...schema, properties: { ...(schema.properties as Schema), metadata: { type: "object" } } });
+                found.set(`${crd.spec.group}/${v.name}/${crd.spec.names.kind}`, { structural, schema: v.schema.openAPIV3Schema });
             }
         }
     }

@@ -15,7 +15,7 @@ import { opensPort, prepareContainer, SCRAPER, scrapeTargetsOf, serviceLabels, s
 import { containerFiles, podContainer } from "./kubernetes-container";
 
 /** Name resolution: the cluster DNS in kube-system, on port 53. */
-const DNS_EGRESS: k8sIn.networking.v1.NetworkPolicyEgressRule = {
+export const DNS_EGRESS: k8sIn.networking.v1.NetworkPolicyEgressRule = {
     to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
     ports: [
         { port: 53, protocol: "UDP" },

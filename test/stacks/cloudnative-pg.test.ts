@@ -1,6 +1,6 @@
 /**
  * The CloudNativePG engine as rendered: every operator object valid against the pinned CRDs
- * (schema/crds) and @kubernetes-models/cloudnative-pg, the Cluster's shape, the roles' verifiers
+ * (operators/) and @kubernetes-models/cloudnative-pg, the Cluster's shape, the roles' verifiers
  * shared with PgBouncer's userlist, the restore into a new Cluster, and what surrounds the pods.
  */
 import { beforeAll, describe, expect, it } from "vitest";

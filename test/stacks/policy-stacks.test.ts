@@ -18,7 +18,7 @@ describe("Docker stacks", () => {
 });
 
 describe("our stacks", () => {
-    const stacks = ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "test/fixtures/good/prod-statefulset.yaml", "test/integration/Pulumi.local.yaml", "test/fixtures/good/prod-with-receivers.yaml", "test/fixtures/good/host-network-custom-ports.yaml", "test/fixtures/good/prod-operator.yaml", "test/fixtures/good/prod-restored.yaml", "test/fixtures/good/prod-offsite.yaml"];
+    const stacks = ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "test/fixtures/good/prod-statefulset.yaml", "test/integration/Pulumi.local.yaml", "test/fixtures/good/prod-with-receivers.yaml", "test/fixtures/good/host-network-custom-ports.yaml", "test/fixtures/good/prod-operator.yaml", "test/fixtures/good/prod-restored.yaml", "test/fixtures/good/prod-offsite.yaml", "test/fixtures/good/prod-operators-installed.yaml"];
     it.each(stacks)("%s passes every mandatory policy", async (file) => {
         const run = await runStack(file, { stack: "policy" });
         const mandatory = (await checkPolicies(run.resources)).filter((v) => v.enforcement === "mandatory");

@@ -136,7 +136,7 @@ const variants: Variant[] = [
 ];
 
 function resource(type: string, name: string, inputs: Record<string, unknown>): RecordedResource {
-    return { type: `kubernetes:${type}`, name, inputs, protect: false, retainOnDelete: false, deleteBeforeReplace: false };
+    return { type: `kubernetes:${type}`, name, inputs, protect: false, retainOnDelete: false, deleteBeforeReplace: false, dependsOn: [] };
 }
 function pod(name: string, namespace: string): RecordedResource {
     const c = { name, image: "busybox:1.37.0", resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi" } } };

@@ -29,6 +29,7 @@ const resource = (type: string, name: string, inputs: Record<string, unknown>, p
     protect,
     retainOnDelete: protect,
     deleteBeforeReplace: false,
+    dependsOn: [],
 });
 
 const goodContainer = (name = "app") => ({
@@ -74,6 +75,12 @@ const cases: Case[] = [
         compliant: [resource("kubernetes:core/v1:PersistentVolumeClaim", "postgres-data", {}, true)],
         violating: [resource("docker:index/volume:Volume", "postgres-data", {})],
         message: "postgres-data holds data but is not protected",
+    },
+    {
+        policy: "protect-data",
+        compliant: [resource("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", "clusters.postgresql.cnpg.io", {}, true)],
+        violating: [resource("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", "clusters.postgresql.cnpg.io", {})],
+        message: "clusters.postgresql.cnpg.io holds data but is not protected",
     },
     {
         policy: "pinned-images",
