@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { alertThresholds } from "./stack/backups";
-import { currentStackConfig, poolSizing } from "./stack";
+import { currentStackConfig, pgbouncerPeered, poolSizing } from "./stack";
 import { Credentials } from "./components/credentials";
 import { DockerPlatform } from "./components/platform/docker";
 import { KubernetesPlatform } from "./components/platform/kubernetes";
@@ -97,6 +97,7 @@ const sizing = poolSizing(config);
 const pgbouncer = new PgBouncer("pgbouncer", {
     settings: config.pgbouncer,
     sizing,
+    peered: pgbouncerPeered(config),
     platform,
     database: { name: config.postgres.database, host: postgres.host, port: POSTGRES_PORT },
     ca,

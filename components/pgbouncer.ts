@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { HBA_FILE, pgbouncerHba, pgbouncerIni, userlist, USERLIST_FILE } from "../configs/pgbouncer";
+import { HBA_FILE, pgbouncerHba, pgbouncerIni, pgbouncerStartScript, userlist, USERLIST_FILE } from "../configs/pgbouncer";
 import { connectionUrl } from "../configs/format";
 import { PGBOUNCER_EXPORTER } from "../configs/metrics";
 import { EXPORTER_RESOURCES, EXPORTER_RUN_AS, listenFlag, metricsEndpoint } from "./exporters";
@@ -11,6 +11,8 @@ import { caFile, certificateFiles, type Authorities } from "./tls";
 import type { Platform } from "./service";
 
 const CONFIG_DIR = "/etc/pgbouncer";
+/** a peered replica writes its pgbouncer.ini (with its peer_id) here */
+const SCRATCH = "/tmp";
 const EXPORTER = "pgbouncer-exporter";
 const EXPORTER_DIR = `/etc/${EXPORTER}`;
 const EXPORTER_PORT = FIXED_PORTS[EXPORTER];
@@ -22,6 +24,8 @@ export interface PgBouncerArgs {
     readonly settings: StackConfig["pgbouncer"];
     /** pool sizes per replica (stack/capacity.ts) */
     readonly sizing: PoolSizing;
+    /** the replicas forward cancel requests to one another (stack/capacity.ts, pgbouncerPeered) */
+    readonly peered: boolean;
     readonly platform: Platform;
     /** the database PgBouncer pools */
     readonly database: { name: string; host: string; port: number };
@@ -51,6 +55,9 @@ export class PgBouncer extends pulumi.ComponentResource {
     constructor(name: string, args: PgBouncerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flowviz:pooler:PgBouncer", name, {}, opts);
         const s = args.settings;
+        // peered: each replica at its own address, so that a cancel reaches the replica holding the query
+        const peered = args.peered;
+        const peers = peered ? args.platform.peerHostsOf(name, args.sizing.replicas) : [];
         const ini = pgbouncerIni({
             ...s,
             listenAddress: args.platform.listenAddress,
@@ -60,10 +67,11 @@ export class PgBouncer extends pulumi.ComponentResource {
             adminUser: PGBOUNCER_ADMIN_USER,
             statsUser: PGBOUNCER_STATS_USER,
             tls: { certFile: TLS_FILES.cert, keyFile: TLS_FILES.key, caFile: TLS_FILES.ca },
+            peers: peered ? peers.map((host) => ({ host, port: s.port })) : undefined,
         });
-        // the console answers on PgBouncer's loopback, over TLS: its certificate names that too
+        // the console answers on PgBouncer's loopback, and a peer forwards cancels to each replica's own name, over TLS: its certificate names those too
         const names = args.platform.namesOf(name);
-        const cert = args.ca.issue(name, { dnsNames: [...new Set([...names.dnsNames, ...LOOPBACK.dnsNames])], ipAddresses: [...new Set([...names.ipAddresses, ...LOOPBACK.ipAddresses])] }, this);
+        const cert = args.ca.issue(name, { dnsNames: [...new Set([...names.dnsNames, ...(peered ? peers : []), ...LOOPBACK.dnsNames])], ipAddresses: [...new Set([...names.ipAddresses, ...LOOPBACK.ipAddresses])] }, this);
         const verifiers = pulumi.output({ ...args.databaseLogins, [PGBOUNCER_ADMIN_USER]: args.console.admin.verifier, [PGBOUNCER_STATS_USER]: args.console.stats.verifier });
         const hba = pgbouncerHba({ database: args.database.name, databaseLogins: Object.keys(args.databaseLogins), consoleUsers: [PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER] });
         args.platform.deploy(
@@ -71,14 +79,16 @@ export class PgBouncer extends pulumi.ComponentResource {
                 name,
                 component: "pooler",
                 image: s.image,
-                command: ["/usr/bin/pgbouncer"],
-                args: [`${CONFIG_DIR}/pgbouncer.ini`],
+                ...(peered
+                    ? { command: ["/bin/sh", `${CONFIG_DIR}/start.sh`], scratch: [SCRATCH] }
+                    : { command: ["/usr/bin/pgbouncer"], args: [`${CONFIG_DIR}/pgbouncer.ini`] }),
                 // auth_file is relative: PgBouncer resolves it against its working directory.
                 workingDir: CONFIG_DIR,
                 ports: [{ name: "pgbouncer", port: s.port, hostPort: args.hostPort }],
                 configDir: CONFIG_DIR,
                 files: [
                     { path: "pgbouncer.ini", content: ini },
+                    ...(peered ? [{ path: "start.sh", content: pgbouncerStartScript({ configDir: CONFIG_DIR, scratch: SCRATCH, binary: "/usr/bin/pgbouncer" }) }] : []),
                     { path: HBA_FILE, content: hba },
                     { path: USERLIST_FILE, content: verifiers.apply(userlist), secret: true },
                     ...certificateFiles(cert, "server"),
@@ -87,13 +97,15 @@ export class PgBouncer extends pulumi.ComponentResource {
                 health: { tcpPort: s.port, startSeconds: 5 },
                 resources: s.resources,
                 replicas: args.sizing.replicas,
-                workload: "deployment",
+                workload: peered ? "statefulset" : "deployment",
+                peers: peered || undefined,
                 // Safe shutdown: stop accepting, let running transactions finish, then exit.
                 // PostgreSQL ends a transaction left idle after that timeout, which bounds the wait.
                 stop: { signal: "SIGINT", graceSeconds: IDLE_IN_TRANSACTION_TIMEOUT_SECONDS + 10 },
                 runAs: { user: PGBOUNCER_UID, group: PGBOUNCER_UID, readOnlyRootFilesystem: true },
                 fileLimit: s.fileDescriptorLimit,
-                reachableFrom: args.clients,
+                // peers forward cancel requests to one another
+                reachableFrom: peered ? [...args.clients, name] : args.clients,
                 sidecars: [
                     {
                         name: EXPORTER,

@@ -152,6 +152,11 @@ export interface ServiceSpec {
     workloadIdentity?: Record<string, string>;
     /** Kubernetes: the pod checks callers' tokens (TokenReview) and permissions (SubjectAccessReview): it gets a service account allowed exactly that */
     reviewsTokens?: boolean;
+    /**
+     * the replicas reach one another, each at a stable address of its own (Kubernetes: a StatefulSet
+     * whose headless Service `<name>-peers` lists every pod, ready or not); on the service's own ports
+     */
+    peers?: boolean;
     /** containers that run beside every replica and reach it on loopback */
     sidecars?: Sidecar[];
 }
@@ -230,6 +235,8 @@ export interface Platform {
     hostOf(service: string): string;
     /** every name and address clients may use for a service (its certificate carries them all) */
     namesOf(service: string): { dnsNames: string[]; ipAddresses: string[] };
+    /** Kubernetes: each replica's own stable address, for a service whose spec says `peers` (ordinal 0 first); none on Docker (one replica) */
+    peerHostsOf(service: string, replicas: number): string[];
     /** address a service listens on */
     readonly listenAddress: string;
     deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed;

@@ -1,5 +1,5 @@
 /** pgbouncer.ini and userlist.txt from typed input. */
-import { compareVersions, GENERATED, hbaNames, iniLines, quoteHba } from "./format";
+import { compareVersions, GENERATED, hbaNames, iniLines, quoteHba, shellScript } from "./format";
 import { LOOPBACK } from "../stack/fixed";
 
 export interface PgBouncerIniInput {
@@ -21,6 +21,8 @@ export interface PgBouncerIniInput {
     statsUser: string;
     /** TLS files, relative to the working directory: PgBouncer's own certificate and key, and the CA that signed PostgreSQL's */
     tls: { certFile: string; keyFile: string; caFile: string };
+    /** every replica's own address, ordinal 0 first: peer `i + 1` (each replica's peer_id is set at its start, pgbouncerStartScript) */
+    peers?: { host: string; port: number }[];
 }
 
 /** The auth_file and auth_hba_file, next to pgbouncer.ini; PgBouncer runs with the config folder as its working directory. */
@@ -76,12 +78,15 @@ export function pgbouncerIni(i: PgBouncerIniInput): string {
         server_tls_protocols: "secure",
     };
     const db = i.database;
+    const peers = i.peers ?? [];
     return [
         `; ${GENERATED}`,
         `; PgBouncer ${i.version}${preparedStatements ? "" : " (max_prepared_statements unavailable before 1.21)"}`,
         "[databases]",
         `${db.name} = host=${db.host} port=${db.port} dbname=${db.name}`,
         "",
+        // a cancel request that lands on another replica is forwarded to the one holding the query
+        ...(peers.length > 0 ? ["[peers]", ...peers.map((peer, n) => `${n + 1} = host=${peer.host} port=${peer.port}`), ""] : []),
         "[pgbouncer]",
         ...iniLines(settings),
         "",
@@ -126,4 +131,19 @@ export function userlist(verifiers: Record<string, string>): string {
             return `"${user.replace(/"/g, '""')}" "${verifier}"`;
         })
         .join("\n") + "\n";
+}
+
+/**
+ * A peered replica's start: pgbouncer.ini with this replica's `peer_id` (its pod's ordinal + 1, the
+ * [peers] key naming its own address) appended to the [pgbouncer] section it ends with, written to
+ * a scratch folder; PgBouncer then runs in the config folder, where the file's relative paths point.
+ */
+export function pgbouncerStartScript(i: { configDir: string; scratch: string; binary: string }): string {
+    return shellScript([
+        "ordinal=${HOSTNAME##*-}",
+        'case "$ordinal" in *[!0-9]* | "") echo "pgbouncer: no ordinal in the pod name $HOSTNAME" >&2; exit 1 ;; esac',
+        `{ cat ${i.configDir}/pgbouncer.ini; echo "peer_id = $((ordinal + 1))"; } > ${i.scratch}/pgbouncer.ini`,
+        `cd ${i.configDir}`,
+        `exec ${i.binary} ${i.scratch}/pgbouncer.ini`,
+    ]);
 }

@@ -92,6 +92,9 @@ function addressOf(hostPort: string, defaultPort: number): { host: string; port:
 function destination(host: string, namespace: string, namespaces: Set<string>): Need["to"] {
     if (isLoopback(host)) return { loopback: true };
     if (isIP(host)) return { ip: host };
+    // a pod of a StatefulSet by its own name: `<pod>.<governing Service>.<ns>.svc[.cluster.local]`, reached as that Service's pods
+    const pod = /^[a-z0-9-]+\.([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?$/.exec(host);
+    if (pod && namespaces.has(pod[2]!)) return { service: pod[1]!, namespace: pod[2]! };
     const m = /^([a-z0-9-]+)(?:\.([a-z0-9-]+)(\.svc(?:\.cluster\.local)?)?)?$/.exec(host);
     // `svc.ns` is a Service only where `ns` is one of the render's namespaces; `example.com` is a name outside
     if (m && (m[2] === undefined || m[3] !== undefined || namespaces.has(m[2]))) return { service: m[1]!, namespace: m[2] ?? namespace };
@@ -128,13 +131,17 @@ function pgbackrestNeeds(w: Workload): Need[] {
 
 /** pgbouncer.ini: the servers behind each database. */
 function pgbouncerNeeds(w: Workload): Need[] {
+    // the pooled databases, and the peers a cancel request is forwarded to
     return fileNamed(w.files, "pgbouncer.ini").flatMap(([path, text]) =>
-        Object.entries(iniSections(text).databases ?? {}).flatMap(([db, conn]) => {
-            const host = /(?:^|\s)host=(\S+)/.exec(conn)?.[1];
-            if (!host || host.startsWith("/")) return [];
-            const port = Number(/(?:^|\s)port=(\d+)/.exec(conn)?.[1] ?? 5432);
-            return [{ from: w.pod, to: destination(host, w.pod.namespace, w.namespaces), ports: [port], protocol: "TCP" as const, because: `${path}: database ${db} host=${host}` }];
-        }),
+        (["databases", "peers"] as const).flatMap((section) =>
+            Object.entries(iniSections(text)[section] ?? {}).flatMap(([name, conn]) => {
+                const host = /(?:^|\s)host=(\S+)/.exec(conn)?.[1];
+                if (!host || host.startsWith("/")) return [];
+                const port = Number(/(?:^|\s)port=(\d+)/.exec(conn)?.[1] ?? 5432);
+                const what = section === "databases" ? `database ${name}` : `peer ${name}`;
+                return [{ from: w.pod, to: destination(host, w.pod.namespace, w.namespaces), ports: [port], protocol: "TCP" as const, because: `${path}: ${what} host=${host}` }];
+            }),
+        ),
     );
 }
 

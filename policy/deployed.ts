@@ -29,6 +29,8 @@ export interface DeployedCapacity {
 
 /** `intOrString` surge of a Deployment's rolling update (a percentage counts as one pod, the least it rounds up to). */
 function surgeOf(deployment: ResourceLike): number {
+    // a StatefulSet replaces one pod at a time, never more than its replicas
+    if (deployment.type === K8S.statefulSet) return 0;
     const strategy = deployment.props.spec?.strategy;
     if (strategy?.type === "Recreate") return 0;
     const s = strategy?.rollingUpdate?.maxSurge ?? "25%";
@@ -52,7 +54,7 @@ export function deployedCapacity(resources: ResourceLike[]): DeployedCapacity | 
     const pool = Number(pgb.default_pool_size ?? 20);
     const reserve = Number(pgb.reserve_pool_size ?? 0);
     const isPgbouncer = (r: ResourceLike) =>
-        (r.type === K8S.deployment && r.props.metadata?.name === "pgbouncer") ||
+        ((r.type === K8S.deployment || r.type === K8S.statefulSet) && r.props.metadata?.name === "pgbouncer") ||
         (r.type === DOCKER.container && (r.props.uploads ?? []).some((u: { file: string }) => u.file.endsWith("/pgbouncer.ini")));
     const pgbouncer = resources.find(isPgbouncer);
     const pgbouncerPods = pgbouncer ? podsOf(pgbouncer) : 1;

@@ -137,12 +137,12 @@ const noEnvCredentialsOnDocker: ResourceValidationPolicy = {
 
 const startupProbe: ResourceValidationPolicy = {
     name: "startup-probe",
-    description: "In stateful pods (StatefulSets, pods with volume claims) every container with a liveness probe has a startup probe, so crash recovery or WAL replay is not killed by the liveness probe.",
+    description: "In pods with data (volume claims: their own volumes or a StatefulSet's claim templates) every container with a liveness probe has a startup probe, so crash recovery or WAL replay is not killed by the liveness probe.",
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
         const template = podTemplate(args.type, args.props);
         if (!template || args.type === K8S.job || args.type === K8S.cronJob) return;
-        const stateful = args.type === K8S.statefulSet || (template.spec.volumes ?? []).some((v: any) => v.persistentVolumeClaim);
+        const stateful = (args.props.spec?.volumeClaimTemplates ?? []).length > 0 || (template.spec.volumes ?? []).some((v: any) => v.persistentVolumeClaim);
         if (!stateful) return;
         for (const c of template.spec.containers ?? []) if (c.livenessProbe && !c.startupProbe) report(`container ${c.name} of stateful ${args.name} has a livenessProbe but no startupProbe`);
     },

@@ -70,7 +70,7 @@ export function iniSections(text: string): Record<string, Record<string, string>
     for (const line of text.split("\n")) {
         const header = /^\s*\[([^\]]+)\]\s*$/.exec(line);
         if (header) section = out[header[1]!] ??= {};
-        const m = /^\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$/.exec(line);
+        const m = /^\s*([A-Za-z0-9_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$/.exec(line);
         if (m && !line.trimStart().startsWith("#") && !line.trimStart().startsWith(";")) section[m[1]!] = m[2]!.replace(/^'(.*)'$/, "$1");
     }
     return out;

@@ -2,7 +2,7 @@
  * Connection capacity: the pool sizes PgBouncer gets when the stack leaves them
  * unset, and the budgets that keep every layer inside the one below it.
  */
-import { quantityValue } from "../configs/format";
+import { compareVersions, quantityValue } from "../configs/format";
 import type { StackConfig } from "./schema";
 
 /** Docker runs one container per service; Kubernetes runs the configured replicas. */
@@ -52,9 +52,19 @@ export const ROLLING_UPDATE_SURGE = 1;
 /** Descriptors PgBouncer needs besides one per client and one per server connection. */
 export const PGBOUNCER_FD_OVERHEAD = 64;
 
-/** Pods of a Deployment while it rolls: Docker replaces by deleting first, Kubernetes surges. */
-function rollingPods(config: StackConfig, replicas: number): { pods: number; text: string } {
-    const surge = config.platform === "kubernetes" && replicas > 0 ? ROLLING_UPDATE_SURGE : 0;
+/** Peering (a cancel request forwarded to the replica that holds the query) arrived in PgBouncer 1.19. */
+export const PEERING_SINCE = "1.19.0";
+
+/**
+ * PgBouncer's replicas are peered: more than one on Kubernetes, each at an address of its own (a
+ * StatefulSet), so that a cancel request reaching any replica stops the query on the one holding it.
+ */
+export const pgbouncerPeered = (config: StackConfig) =>
+    config.platform === "kubernetes" && poolSizing(config).replicas > 1 && compareVersions(config.pgbouncer.version, PEERING_SINCE) >= 0;
+
+/** Pods of a workload while it rolls: Docker replaces by deleting first, a Deployment surges, a StatefulSet replaces one pod at a time. */
+function rollingPods(config: StackConfig, replicas: number, statefulSet = false): { pods: number; text: string } {
+    const surge = config.platform === "kubernetes" && replicas > 0 && !statefulSet ? ROLLING_UPDATE_SURGE : 0;
     return { pods: replicas + surge, text: surge > 0 ? `(${replicas} + ${surge} during a rolling update)` : `${replicas}` };
 }
 
@@ -74,7 +84,7 @@ export function connectionBudget(config: StackConfig): ConnectionBudget {
     const sizing = poolSizing(config);
     const { poolSize, reserveSize, replicas } = sizing;
     const pg = config.postgres;
-    const pgb = rollingPods(config, replicas);
+    const pgb = rollingPods(config, replicas, pgbouncerPeered(config));
     const { api, worker } = config.app;
     const apiPods = rollingPods(config, replicasOn(config.platform, api.replicas));
     const workerPods = rollingPods(config, replicasOn(config.platform, worker.replicas));

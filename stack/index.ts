@@ -19,4 +19,4 @@ export function currentStackConfig(): LoadedConfig {
 }
 
 export { type StackConfig } from "./schema";
-export { poolSizing, replicasOn } from "./capacity";
+export { pgbouncerPeered, poolSizing, replicasOn } from "./capacity";

@@ -26,7 +26,7 @@ import { setCommand } from "./commands";
 const connections: Invariant[] = [
     {
         title: "PgBouncer's server connections fit PostgreSQL",
-        rule: "(PgBouncer replicas + 1 surge pod on Kubernetes) x (pool + reserve) <= max_connections - superuser_reserved_connections - adminConnections",
+        rule: "(PgBouncer pods: its replicas, peered ones replaced one at a time; + 1 surge pod for a single replica on Kubernetes) x (pool + reserve) <= max_connections - superuser_reserved_connections - adminConnections",
         check(c, ctx) {
             const b = connectionBudget(c);
             if (b.serverConnections.value <= b.serverAvailable.value) return [];

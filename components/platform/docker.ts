@@ -46,6 +46,10 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
         return this.args.hostNetwork ? "127.0.0.1" : service;
     }
 
+    peerHostsOf(): string[] {
+        return [];
+    }
+
     namesOf(service: string): { dnsNames: string[]; ipAddresses: string[] } {
         return this.args.hostNetwork ? { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] } : { dnsNames: [service, `${this.args.prefix}-${service}`], ipAddresses: [] };
     }

@@ -120,6 +120,10 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         return `${service}.${this.serviceNamespace(service)}.svc.cluster.local`;
     }
 
+    peerHostsOf(service: string, replicas: number): string[] {
+        return Array.from({ length: replicas }, (_, i) => `${service}-${i}.${service}-peers.${this.serviceNamespace(service)}.svc.cluster.local`);
+    }
+
     namesOf(service: string): { dnsNames: string[]; ipAddresses: string[] } {
         const ns = this.serviceNamespace(service);
         return { dnsNames: [`${service}.${ns}.svc.cluster.local`, `${service}.${ns}.svc`, `${service}.${ns}`, service], ipAddresses: [] };
@@ -389,7 +393,19 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 workload = new k8s.apps.v1.Deployment(spec.name, { metadata, spec: { replicas: spec.replicas, selector, template, strategy: rollout(spec) } }, opts);
                 break;
             case "statefulset":
-                workload = new k8s.apps.v1.StatefulSet(spec.name, { metadata, spec: { replicas: spec.replicas, serviceName: spec.name, selector, template } }, opts);
+                if (spec.peers) {
+                    // the governing Service: headless, every pod listed ready or not, so each has its own name from the start
+                    new k8s.core.v1.Service(
+                        `${spec.name}-peers`,
+                        { metadata: { name: `${spec.name}-peers`, namespace: ns, labels: stable }, spec: { clusterIP: "None", publishNotReadyAddresses: true, selector: this.selector(spec.name), ports: (spec.ports ?? []).map((p) => ({ name: p.name, port: p.port, targetPort: p.name })) } },
+                        opts,
+                    );
+                }
+                workload = new k8s.apps.v1.StatefulSet(
+                    spec.name,
+                    { metadata, spec: { replicas: spec.replicas, serviceName: spec.peers ? `${spec.name}-peers` : spec.name, selector, template, ...(spec.peers ? { podManagementPolicy: "Parallel" } : {}) } },
+                    opts,
+                );
                 break;
             case "daemonset":
                 workload = new k8s.apps.v1.DaemonSet(spec.name, { metadata, spec: { selector, template } }, opts);

@@ -56,7 +56,7 @@ describe("npm run check", () => {
         expect(r.code).toBe(0);
         expect(r.out).toContain("prod (kubernetes): configuration valid");
         expect(r.out).toContain("PgBouncer pool per replica: 16 + reserve 4, 2 replica(s) (4 cores x 8 round trips / 2)");
-        expect(r.out).toMatch(/server connections: .* = 60 of max_connections 200 - 3 reserved - 5 admin = 192/);
+        expect(r.out).toMatch(/server connections: 2 PgBouncer x \(pool 16 \+ reserve 4\) = 40 of max_connections 200 - 3 reserved - 5 admin = 192/);
         expect(r.out).toMatch(/PostgreSQL memory: .* = 4160Mi of 8Gi/);
         expect(r.out).toMatch(/connections: \d+ read from the rendered files .*, each allowed by its NetworkPolicies/);
         expect(r.out).toContain("backup credentials: web identity (the backup pods' ServiceAccount: eks.amazonaws.com/role-arn=arn:aws:iam::123456789012:role/flowviz-prod-backups; STS on 443)");

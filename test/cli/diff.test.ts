@@ -86,7 +86,7 @@ describe("npm run diff on scratch branches", () => {
         expect(r.out).toContain("replace kubernetes:core/v1:ConfigMap pgbouncer-config");
         expect(r.out).toContain("RESTART PgBouncer restarts");
         expect(r.out).toContain("PgBouncer pool per replica: 16 + reserve 4 -> 20 + reserve 5  (changed)");
-        expect(r.out).toContain("server connections / available: 60 / 186 (max_connections 200) -> 75 / 186 (max_connections 200)  (changed)");
+        expect(r.out).toContain("server connections / available: 40 / 186 (max_connections 200) -> 50 / 186 (max_connections 200)  (changed)");
         expect(r.out).toMatch(/-default_pool_size = 16\n\s+\+default_pool_size = 20/);
         poolReport = r.out;
     });

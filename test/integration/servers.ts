@@ -205,7 +205,7 @@ export class PgBouncerServer {
     }
     /** The signal the generated container stops with (its graceful shutdown): Docker's stop signal, or the signal a Kubernetes preStop hook sends. */
     get stopSignal(): string {
-        const deployment = this.rendered.plan.resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && r.name === "pgbouncer");
+        const deployment = this.rendered.plan.resources.find((r) => /^kubernetes:apps\/v1:(Deployment|StatefulSet)$/.test(r.type) && r.name === "pgbouncer");
         if (!deployment) return String(this.rendered.container("pgbouncer").stopSignal ?? "SIGTERM");
         const hook: string[] = deployment.inputs.spec.template.spec.containers[0].lifecycle?.preStop?.exec?.command ?? [];
         const signal = /kill -([A-Z]+) 1/.exec(hook.join(" "))?.[1];

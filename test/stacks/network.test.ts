@@ -199,9 +199,21 @@ describe("connections read from the rendered files, judged against the rendered 
             "postgres-backup-full -> sts.amazonaws.com:443",
             "pgbackrest-exporter -> s3.eu-central-1.amazonaws.com:443",
             "valkey -> kube-dns:53",
+            // the peered PgBouncer replicas forward cancel requests to one another (each pod by its own name)
+            "pgbouncer -> pgbouncer-peers:6432",
+            // the drills read the repository and push to the Pushgateway
+            "postgres-drill-drill -> s3.eu-central-1.amazonaws.com:443",
         ])
             expect(needs).toContain(n);
         expect(refusedConnections(prod)).toEqual([]);
+    });
+
+    it("refuses peered PgBouncers whose ingress no longer lets a peer in", () => {
+        const weakened = edited(prod, "pgbouncer-ingress", "kubernetes:networking.k8s.io/v1:NetworkPolicy", (p) => {
+            p.spec.ingress = p.spec.ingress.map((rule: { from?: { podSelector?: { matchLabels?: Record<string, string> } }[] }) => ({ ...rule, from: (rule.from ?? []).filter((f) => f.podSelector?.matchLabels?.["app.kubernetes.io/name"] !== "pgbouncer") }));
+        });
+        const refused = refusedConnections(weakened);
+        expect(refused.some((r) => r.startsWith("pgbouncer -> pod pgbouncer:6432/TCP") && r.includes("peer 2 host=pgbouncer-1.pgbouncer-peers")), refused.join("\n")).toBe(true);
     });
 
     it("refuses the render whose pgBackRest asks the metadata address its egress refuses (prod as it was), naming the file and the policy", () => {

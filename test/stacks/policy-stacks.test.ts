@@ -28,9 +28,9 @@ describe("our stacks", () => {
     it("fails the render of a stack that breaks one (the connection check reads the rendered files)", async () => {
         const run = await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "policy" });
         const ini = run.resources.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.name === "pgbouncer-config")!;
-        (ini.inputs.data as Record<string, string>)["pgbouncer.ini"] += "default_pool_size = 90\n";
+        (ini.inputs.data as Record<string, string>)["pgbouncer.ini"] += "default_pool_size = 150\n";
         const found = (await checkPolicies(run.resources)).filter((v) => v.policy === "connection-capacity");
-        expect(found.map((v) => v.message).join("\n")).toContain("PgBouncer may open 3 pod(s) x (pool 90 + reserve 4)");
+        expect(found.map((v) => v.message).join("\n")).toContain("PgBouncer may open 2 pod(s) x (pool 150 + reserve 4)");
     });
 
     it("reads the data path's generated files on both platforms", async () => {

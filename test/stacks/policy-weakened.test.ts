@@ -128,11 +128,11 @@ const variants: Variant[] = [
     { name: "ALTER SYSTEM in roles.sql", stack: "prod", policy: "database-roles", message: "changes the server's settings", weaken: (rs) => appendRoles(rs, "ALTER SYSTEM SET log_connections = off;") },
     // what the pack already held, weakened once more
     { name: "the data volume unprotected", stack: "prod", policy: "protect-data", message: "postgres-data holds data but is not protected", weaken: (rs) => void (get(rs, "PersistentVolumeClaim", "postgres-data").protect = false) },
-    { name: "PgBouncer without limits", stack: "prod", policy: "container-resources", message: "container pgbouncer has no memory limits", weaken: (rs) => void delete container(rs, "apps/v1:Deployment", "pgbouncer").resources.limits.memory },
+    { name: "PgBouncer without limits", stack: "prod", policy: "container-resources", message: "container pgbouncer has no memory limits", weaken: (rs) => void delete container(rs, "apps/v1:StatefulSet", "pgbouncer").resources.limits.memory },
     { name: "the API with a writable root", stack: "prod", policy: "non-root", message: "writable root filesystem", weaken: (rs) => void (container(rs, "apps/v1:Deployment", "api").securityContext.readOnlyRootFilesystem = false) },
     { name: "PostgreSQL's password in the Docker environment", stack: "dev", policy: "no-credentials-in-docker-env", message: "gets POSTGRES_PASSWORD", weaken: (rs) => (docker(rs, "postgres").envs as string[]).push("POSTGRES_PASSWORD=hunter2") },
     { name: "PostgreSQL without a startup probe", stack: "prod", policy: "startup-probe", message: "has a livenessProbe but no startupProbe", weaken: (rs) => void delete container(rs, "apps/v1:StatefulSet", "postgres").startupProbe },
-    { name: "a PgBouncer pool PostgreSQL cannot hold", stack: "prod", policy: "connection-capacity", message: "server connections", weaken: (rs) => void (configData(rs, "pgbouncer-config")["pgbouncer.ini"] += "default_pool_size = 90\n") },
+    { name: "a PgBouncer pool PostgreSQL cannot hold", stack: "prod", policy: "connection-capacity", message: "server connections", weaken: (rs) => void (configData(rs, "pgbouncer-config")["pgbouncer.ini"] += "default_pool_size = 150\n") },
 ];
 
 function resource(type: string, name: string, inputs: Record<string, unknown>): RecordedResource {

@@ -301,7 +301,8 @@ describe("prod stack on Kubernetes", () => {
         expect(from("postgres")).toEqual(["pgbouncer", "postgres-exporter", "postgres-roles"]);
         // the exporter is beside each PgBouncer, on its loopback: it needs no way in; the backup sidecar
         // in PostgreSQL's pod reads PgBouncer's and Valkey's certificates (a TLS handshake, no login)
-        expect(from("pgbouncer")).toEqual(["api", "worker", "postgres"]);
+        // the peered replicas forward cancel requests to one another
+        expect(from("pgbouncer")).toEqual(["api", "worker", "postgres", "pgbouncer"]);
         expect(from("valkey")).toEqual(["api", "worker", "postgres"]);
     });
 
@@ -317,15 +318,19 @@ describe("prod stack on Kubernetes", () => {
     });
 
     it("replicates PgBouncer and the API with disruption budgets", () => {
-        expect(spec("apps/v1:Deployment", "pgbouncer").replicas).toBe(2);
+        // two replicas: peered, each with a name of its own (a StatefulSet)
+        expect(spec("apps/v1:StatefulSet", "pgbouncer").replicas).toBe(2);
         expect(spec("apps/v1:Deployment", "api").replicas).toBe(4);
         const pdbs = ofType(run, k("policy/v1:PodDisruptionBudget")).map((p) => p.name).sort();
         expect(pdbs).toEqual(["api-pdb", "pgbouncer-pdb", "worker-pdb"]);
         expect(run.outputs.pgbouncerPool).toEqual({ poolSize: 16, reserveSize: 4, replicas: 2 });
     });
 
-    it("rolls replicated Deployments without losing capacity, spread over nodes", () => {
-        for (const name of ["pgbouncer", "api", "worker"]) {
+    it("rolls replicated Deployments without losing capacity, spread over nodes; peered PgBouncers one at a time", () => {
+        const pgbouncer = spec("apps/v1:StatefulSet", "pgbouncer");
+        expect(pgbouncer.updateStrategy ?? { type: "RollingUpdate" }).toEqual({ type: "RollingUpdate" });
+        expect(pgbouncer.template.spec.topologySpreadConstraints.map((c: any) => c.topologyKey)).toEqual(["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+        for (const name of ["api", "worker"]) {
             const d = spec("apps/v1:Deployment", name);
             // one surge pod (which the server-connection invariant counts), never one fewer
             expect(d.strategy.rollingUpdate, name).toEqual({ maxSurge: 1, maxUnavailable: 0 });
@@ -336,7 +341,7 @@ describe("prod stack on Kubernetes", () => {
     });
 
     it("drains a PgBouncer pod before its safe shutdown, and gives PostgreSQL time for its checkpoint", () => {
-        const pgb = spec("apps/v1:Deployment", "pgbouncer").template.spec;
+        const pgb = spec("apps/v1:StatefulSet", "pgbouncer").template.spec;
         // Kubernetes sends only SIGTERM (an immediate or client-waiting shutdown in PgBouncer); the hook sends SIGINT
         // after the endpoint is gone, and waits.
         expect(pgb.containers[0].lifecycle.preStop.exec.command).toEqual(["/bin/sh", "-c", "sleep 10; kill -INT 1; while kill -0 1 2>/dev/null; do sleep 1; done"]);
@@ -373,9 +378,10 @@ describe("prod stack on Kubernetes", () => {
     it("mounts generated files from an auto-named ConfigMap and Secret, so a change rolls the pods", () => {
         const cm = only(run, k("core/v1:ConfigMap"), "pgbouncer-config");
         expect((cm.inputs.metadata as any).name).toBeUndefined();
-        const sources = spec("apps/v1:Deployment", "pgbouncer").template.spec.volumes[0].projected.sources;
+        const sources = spec("apps/v1:StatefulSet", "pgbouncer").template.spec.volumes[0].projected.sources;
         expect(sources[0].configMap.items).toEqual([
             { key: "pgbouncer.ini", path: "pgbouncer.ini" },
+            { key: "start.sh", path: "start.sh" },
             { key: "pgbouncer_hba.conf", path: "pgbouncer_hba.conf" },
             { key: "tls__server.crt", path: "tls/server.crt" },
             { key: "tls__ca.crt", path: "tls/ca.crt" },
@@ -389,7 +395,7 @@ describe("prod stack on Kubernetes", () => {
     });
 
     it("labels every workload the app.kubernetes.io way", () => {
-        const labels = (only(run, k("apps/v1:Deployment"), "pgbouncer").inputs.metadata as any).labels;
+        const labels = (only(run, k("apps/v1:StatefulSet"), "pgbouncer").inputs.metadata as any).labels;
         expect(labels).toMatchObject({
             "app.kubernetes.io/name": "pgbouncer",
             "app.kubernetes.io/component": "pooler",
@@ -431,8 +437,9 @@ describe("the data path as prod deploys it", () => {
         for (const service of ["postgres", "pgbouncer"]) {
             const request = only(run, "tls:index/certRequest:CertRequest", `${service}-tls-request`).inputs as { dnsNames: string[] };
             const names = [`${service}.flowviz.svc.cluster.local`, `${service}.flowviz.svc`, `${service}.flowviz`, service];
-            // PgBouncer's console is reached on its loopback (the exporter beside it, port-forwards)
-            expect(request.dnsNames).toEqual(service === "pgbouncer" ? [...names, "localhost"] : names);
+            // PgBouncer's console is reached on its loopback (the exporter beside it, port-forwards), and each peered replica at its own name
+            const peers = [0, 1].map((i) => `pgbouncer-${i}.pgbouncer-peers.flowviz.svc.cluster.local`);
+            expect(request.dnsNames).toEqual(service === "pgbouncer" ? [...names, ...peers, "localhost"] : names);
             expect(file(service, "tls/server.key").secret).toBe(true);
             expect(file(service, "tls/server.crt").secret).toBe(false);
         }

@@ -169,7 +169,7 @@ describe("monitoring services as deployed", () => {
         expect(np.ingress.at(-1)).toEqual({ from: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/part-of": "flowviz" } } }], ports: [{ port: 9127 }] });
         expect(np.ingress[0].ports).toEqual([{ port: 6432 }]);
         // the exporter cannot make PgBouncer's pods unready (a pod is ready only when all its containers are)
-        const [pgbouncer, exporter] = (only(prod, "kubernetes:apps/v1:Deployment", "pgbouncer").inputs.spec as any).template.spec.containers;
+        const [pgbouncer, exporter] = (only(prod, "kubernetes:apps/v1:StatefulSet", "pgbouncer").inputs.spec as any).template.spec.containers;
         expect(pgbouncer.readinessProbe).toBeDefined();
         expect(exporter.name).toBe("pgbouncer-exporter");
         expect(exporter.readinessProbe).toBeUndefined();
@@ -209,7 +209,7 @@ describe("monitoring services as deployed", () => {
             }
         }
         const missing = parse(file(prod, "prometheus", "rules/flowviz.rules.yml")).groups.flatMap((g: { rules: { alert?: string; expr: string }[] }) => g.rules).filter((r: { alert?: string }) => r.alert === "TargetsMissing");
-        const replicas = (name: string) => (only(prod, "kubernetes:apps/v1:Deployment", name).inputs.spec as { replicas: number }).replicas;
+        const replicas = (name: string) => (prod.resources.find((r) => /^kubernetes:apps\/v1:(Deployment|StatefulSet)$/.test(r.type) && r.name === name)!.inputs.spec as { replicas: number }).replicas;
         // one PgBouncer exporter per PgBouncer replica, so each replica's pools are seen
         expect(missing.map((r: { expr: string }) => r.expr)).toEqual([`count(up{job="api"} == 1) < ${replicas("api")}`, `count(up{job="pgbouncer"} == 1) < ${replicas("pgbouncer")}`]);
     });

@@ -137,8 +137,13 @@ const cases: Case[] = [
             resource("kubernetes:apps/v1:StatefulSet", "db", { spec: { template: { spec: goodPod({ ...goodContainer("db"), livenessProbe: { tcpSocket: { port: 5432 } }, startupProbe: { tcpSocket: { port: 5432 } } }) } } }),
             // a container nothing restarts on a probe (the backup sidecar) needs none
             resource("kubernetes:apps/v1:StatefulSet", "db", { spec: { template: { spec: goodPod(goodContainer("backup")) } } }),
+            // a StatefulSet for stable names only (peered PgBouncers): no data to recover
+            resource("kubernetes:apps/v1:StatefulSet", "pgbouncer", { spec: { template: { spec: goodPod({ ...goodContainer("pgbouncer"), livenessProbe: { tcpSocket: { port: 6432 } } }) } } }),
         ],
-        violating: [resource("kubernetes:apps/v1:StatefulSet", "db", { spec: { template: { spec: goodPod({ ...goodContainer("db"), livenessProbe: { tcpSocket: { port: 5432 } } }) } } })],
+        violating: [
+            resource("kubernetes:apps/v1:StatefulSet", "db", { spec: { template: { spec: { ...goodPod({ ...goodContainer("db"), livenessProbe: { tcpSocket: { port: 5432 } } }), volumes: [{ name: "data", persistentVolumeClaim: { claimName: "db-data" } }] } } } }),
+            resource("kubernetes:apps/v1:StatefulSet", "db", { spec: { volumeClaimTemplates: [{ metadata: { name: "data" } }], template: { spec: goodPod({ ...goodContainer("db"), livenessProbe: { tcpSocket: { port: 5432 } } }) } } }),
+        ],
         message: "container db of stateful db has a livenessProbe but no startupProbe",
     },
     {
