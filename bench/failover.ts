@@ -11,10 +11,10 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Client } from "pg";
 import { runServerBinary, versionLine } from "../test/binaries";
 import { Instance, startCluster, startPgBouncer, type RunningCluster } from "../test/integration/cloudnative-pg";
-import { psql, renderWithSecrets, type PgBouncerServer, type Rendered } from "../test/integration/servers";
+import { renderWithSecrets, type PgBouncerServer, type Rendered } from "../test/integration/servers";
+import { longestGap, missing, movePgBouncer, pgbouncerAdmin as admin, sleep, startWriters } from "./writers";
 import { CNPG_STACK } from "../test/integration/alert-cases-cnpg";
 import { ROOT } from "../test/root";
 
@@ -22,83 +22,17 @@ const { values } = parseArgs({ options: { writers: { type: "string", default: "2
 const WRITERS = Number(values.writers);
 const SECONDS = Number(values.seconds);
 const BASE = "/tmp/flowviz-failover-bench";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Writers {
-    stop(): Promise<{ acked: number[]; failed: number; successTimes: number[] }>;
-}
-
-/** Clients through PgBouncer, each inserting its own numbered rows one transaction at a time, never giving up. */
-function startWriters(rendered: Rendered, firstId: number): Writers {
-    let running = true;
-    const acked: number[] = [];
-    const successTimes: number[] = [];
-    let failed = 0;
-    const ca = readFileSync(rendered.caFile, "utf8");
-    const loops = Array.from({ length: WRITERS }, async (_, w) => {
-        let client: Client | undefined;
-        let n = 0;
-        while (running) {
-            try {
-                if (!client) {
-                    client = new Client({ host: "127.0.0.1", port: 6432, user: "flowviz", password: rendered.plan.outputs.appDbPassword as string, database: "flowviz", ssl: { ca, servername: "pgbouncer" }, connectionTimeoutMillis: 5000, query_timeout: 5000 });
-                    client.on("error", () => undefined);
-                    await client.connect();
-                }
-                const id = firstId + w * 10_000_000 + ++n;
-                await client.query("insert into acks (id) values ($1)", [id]);
-                acked.push(id);
-                successTimes.push(Date.now());
-            } catch {
-                failed++;
-                await client?.end().catch(() => undefined);
-                client = undefined;
-                await sleep(100);
-            }
-        }
-        await client?.end().catch(() => undefined);
-    });
-    return {
-        async stop() {
-            running = false;
-            await Promise.all(loops);
-            return { acked, failed, successTimes };
-        },
-    };
-}
-
-/** PgBouncer's server moved to another instance: the new address, then RELOAD on its console. */
-function movePgBouncer(rendered: Rendered, port: number): void {
-    const ini = join(rendered.files, "pgbouncer/pgbouncer.ini");
-    writeFileSync(ini, readFileSync(ini, "utf8").replace(/^(flowviz = host=127\.0\.0\.1 port=)\d+/m, `$1${port}`));
-    admin(rendered, "RELOAD");
-}
-const admin = (rendered: Rendered, command: string) => psql({ port: 6432, user: "pgbouncer_admin", password: rendered.plan.outputs.pgbouncerAdminPassword as string, db: "pgbouncer", sql: command });
-
-/** The longest stretch without a successful write, from `from` on (ms). */
-function longestGap(times: number[], from: number): number {
-    const after = times.filter((t) => t >= from).sort((a, b) => a - b);
-    let gap = (after[0] ?? Date.now()) - from;
-    for (let i = 1; i < after.length; i++) gap = Math.max(gap, after[i]! - after[i - 1]!);
-    return gap;
-}
-
-/** Every acknowledged id, looked up on the instance that now serves. */
-function lost(instance: Instance, acked: number[]): number {
-    const present = new Set(instance.sql("select id from acks", "flowviz").split("\n").filter(Boolean).map(Number));
-    return acked.filter((id) => !present.has(id)).length;
-}
 
 let phases = 0;
 async function phase(rendered: Rendered, instance: () => Instance, act: () => Promise<void>): Promise<{ writers: number; acknowledged: number; lostAcknowledged: number; failedStatements: number; secondsWithoutWrite: number }> {
     // each phase its own ids: rows of an earlier phase are already there
-    const writers = startWriters(rendered, ++phases * 10_000_000_000);
+    const writers = startWriters(rendered, { count: WRITERS, firstId: ++phases * 10_000_000_000, servername: "pgbouncer" });
     await sleep(SECONDS * 1000);
     const at = Date.now();
     await act();
     await sleep(SECONDS * 1000);
     const { acked, failed, successTimes } = await writers.stop();
-    return { writers: WRITERS, acknowledged: acked.length, lostAcknowledged: lost(instance(), acked), failedStatements: failed, secondsWithoutWrite: +(longestGap(successTimes, at) / 1000).toFixed(2) };
+    return { writers: WRITERS, acknowledged: acked.length, lostAcknowledged: missing(acked, instance().sql("select id from acks", "flowviz")), failedStatements: failed, secondsWithoutWrite: +(longestGap(successTimes, at) / 1000).toFixed(2) };
 }
 
 /** A new standby of `primary` in `standby`'s place (pg_basebackup with the replication certificate, as the operator clones one). */
