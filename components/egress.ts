@@ -2,7 +2,7 @@
 import { isIP } from "node:net";
 import type { StackConfig } from "../stack/schema";
 import { PUBLIC_INTERNET, type ExternalEgress } from "./service";
-import { STS } from "../policy/network";
+import { STS } from "../facts/addresses";
 
 /** Where a host:port goes: an address is itself (/32); a name resolves somewhere on the public internet. */
 function toward(host: string, port: number, reason: string): ExternalEgress {

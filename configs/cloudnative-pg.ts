@@ -4,7 +4,8 @@
  * ScheduledBackup. Plain objects: components/cloudnative-pg.ts declares them, the tests
  * validate them against the CRDs of the pinned releases.
  */
-import { BARMAN_CLOUD_PLUGIN, CNPG_FIXED_PARAMETERS } from "../stack/cloudnative-pg";
+import { BARMAN_CLOUD_PLUGIN } from "../stack/cloudnative-pg";
+import { CNPG_FIXED_PARAMETERS } from "../facts/cloudnative-pg";
 import { databaseGrantsSql, hbaRules, postgresSettings, roleSettingsSql, schemaGrantsSql, type PostgresConfInput, type RoleNames } from "./postgres";
 import { GENERATED, quantityValue, quoteIdent } from "./format";
 
@@ -27,7 +28,6 @@ export function clusterParameters(conf: PostgresConfInput, walVolumeBytes?: numb
 }
 
 /** A Cluster's parameters that CloudNativePG would refuse (its fixed ones), by name. */
-export const fixedParametersIn = (parameters: Record<string, unknown>) => Object.keys(parameters).filter((k) => CNPG_FIXED_PARAMETERS.includes(k));
 
 /**
  * Run once, when the Cluster is created (bootstrap.initdb): what managed roles cannot say.

@@ -1,6 +1,6 @@
 /** valkey.conf: the Celery broker, TLS only, durable, with a least-privilege ACL user. */
 import { createHash } from "node:crypto";
-import { VALKEY_APP_CATEGORIES } from "../policy/services";
+import { VALKEY_APP_CATEGORIES } from "../facts/valkey";
 import { GENERATED } from "./format";
 
 export interface ValkeyConfInput {

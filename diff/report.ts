@@ -3,7 +3,7 @@
  * (summary first, blocked items and policy violations on top, one <details> block per
  * changed resource, at most 60,000 characters) or JSON for scripts.
  */
-import type { PolicyViolation } from "../policy/offline";
+import type { PolicyViolation } from "../render/policy-check";
 import type { Action, FileChange, PropertyChange, ResourceChange } from "./compare";
 import type { CapacityRow, Finding } from "./consequences";
 

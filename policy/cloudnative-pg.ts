@@ -5,7 +5,7 @@
  * operator's own CA or the deprecated in-tree archiver), and PgBouncer pointed at the primary.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { fixedParametersIn } from "../configs/cloudnative-pg";
+import { fixedParametersIn } from "../facts/cloudnative-pg";
 import { auditViolations, dataPathViolations, hbaRules } from "./data-path";
 import { activeClusters, findFile, iniSections, K8S, unwrap } from "./resources";
 import { podSecurityViolations } from "./pod-security";

@@ -8,7 +8,8 @@ import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { isIP } from "node:net";
 import { parse } from "yaml";
 import { activeClusters, iniSections, K8S, pgbackrestRepositories, podTemplate, unwrap } from "./resources";
-import { INSTANCE_METADATA, NetworkModel, STS, type Destination, type Pod } from "./network";
+import { NetworkModel, type Destination, type Pod } from "./network";
+import { INSTANCE_METADATA, STS } from "../facts/addresses";
 
 /** The cluster's DNS, which a render does not hold. */
 const KUBE_DNS: Pod = { name: "kube-dns", namespace: "kube-system", labels: { "k8s-app": "kube-dns" }, hostNetwork: false };

@@ -6,6 +6,7 @@
 import { isIP } from "node:net";
 import type { PolicyResource } from "@pulumi/policy";
 import { K8S, podTemplate } from "./resources";
+import { inCidr, INSTANCE_METADATA, STS } from "../facts/addresses";
 
 export interface Pod {
     name: string;
@@ -37,23 +38,11 @@ interface Policy {
     spec: { podSelector?: Selector; policyTypes?: string[]; ingress?: Rule[]; egress?: Rule[] };
 }
 
-/** Where pgBackRest's `repo1-s3-key-type=auto` and Barman Cloud's IAM role without web identity get credentials: the instance metadata service. */
-export const INSTANCE_METADATA = { ip: "169.254.169.254", port: 80 };
-/** Where a web identity token is traded for credentials (pgBackRest's web-id calls the global endpoint, as the AWS SDKs do by default). */
-export const STS = { host: "sts.amazonaws.com", port: 443 };
-
 /** The address a host-network pod has as a peer: some node's. */
 export const NODE_ADDRESS = "10.0.0.5";
 /** Ranges a name outside the cluster never resolves to: where the node's own credentials and services live. */
 const NEVER_RESOLVED = ["169.254.0.0/16", "127.0.0.0/8"];
 
-const ipNumber = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
-export function inCidr(ip: string, cidr: string): boolean {
-    if (isIP(ip) !== 4 || !cidr.includes(".")) return false;
-    const [base, bits] = cidr.split("/");
-    const mask = Number(bits) === 0 ? 0 : 2 ** 32 - 2 ** (32 - Number(bits));
-    return (ipNumber(ip) & mask) >>> 0 === (ipNumber(base!) & mask) >>> 0;
-}
 const cidrInside = (cidr: string, outer: string) => inCidr(cidr.split("/")[0]!, outer) && Number(cidr.split("/")[1]) >= Number(outer.split("/")[1]);
 
 function selects(s: Selector | undefined, labels: Record<string, string>): boolean {

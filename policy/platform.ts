@@ -6,6 +6,7 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { POD_SECURITY_LABEL } from "./pod-security";
 import { containersOf, DOCKER, EXPOSURE_ANNOTATION, HOST_ACCESS_ANNOTATION, K8S, labelOf, podTemplate, unwrap } from "./resources";
+import { isPrivateOrLoopback } from "../facts/addresses";
 
 /**
  * The only images a namespace below `restricted` may run: node-exporter, which reads the
@@ -100,9 +101,6 @@ export const rbac: ResourceValidationPolicy = {
     },
 };
 
-const PRIVATE_OR_LOOPBACK = [/^127\./, /^10\./, /^192\.168\./, /^172\.(1[6-9]|2\d|3[01])\./, /^::1$/, /^f[cd][0-9a-f]{2}:/i];
-/** A loopback or private (RFC 1918, unique local) address: where a Docker port may be published. */
-export const isPrivateOrLoopback = (ip: string) => PRIVATE_OR_LOOPBACK.some((re) => re.test(ip));
 
 export const exposure: ResourceValidationPolicy = {
     name: "no-public-exposure",

@@ -1,10 +1,10 @@
 /**
  * The flowviz policy pack's policies: what a reviewer and the Kubernetes control plane
  * would refuse, checked on every resource before it exists. The same objects run in
- * `pulumi preview --policy-pack policy` (index.ts) and offline over every render (offline.ts).
+ * `pulumi preview --policy-pack policy` (index.ts) and offline over every render (render/policy-check.ts).
  */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { isPinnedImage } from "../stack/images";
+import { isPinnedImage } from "../facts/images";
 import { isPodSecurityLevel, podSecurityViolations, POD_SECURITY_LABEL } from "./pod-security";
 import { containersOf, containerViews, DOCKER, ENV_CREDENTIALS_LABEL, K8S, labelOf, podTemplate } from "./resources";
 import { deployedCapacity } from "./deployed";

@@ -1,5 +1,7 @@
 /** Reading rendered Kubernetes and Docker resources: type tokens, pod templates, files. */
 import type { StackValidationPolicy } from "@pulumi/policy";
+import { ENV_CREDENTIALS_LABEL, EXPOSURE_ANNOTATION, HOST_ACCESS_ANNOTATION } from "../facts/annotations";
+export { ENV_CREDENTIALS_LABEL, EXPOSURE_ANNOTATION, HOST_ACCESS_ANNOTATION };
 
 export const K8S = {
     namespace: "kubernetes:core/v1:Namespace",
@@ -29,13 +31,6 @@ export const DOCKER = {
     volume: "docker:index/volume:Volume",
     image: "docker:index/remoteImage:RemoteImage",
 } as const;
-
-/** Annotation on a workload (label on a Docker container) that declares, with a reason, that its pods need the host (host network/PID/filesystem). */
-export const HOST_ACCESS_ANNOTATION = "flowviz.io/host-access";
-/** Annotation on a Service or Ingress that declares, with a reason, that it is reachable from outside the cluster. */
-export const EXPOSURE_ANNOTATION = "flowviz.io/exposure";
-/** Label on a Docker container that declares why it takes credentials in its environment (its image reads them nowhere else). */
-export const ENV_CREDENTIALS_LABEL = "flowviz.io/env-credentials";
 
 export const WORKLOADS: readonly string[] = [K8S.deployment, K8S.statefulSet, K8S.daemonSet, K8S.job, K8S.cronJob, K8S.pod];
 

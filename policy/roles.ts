@@ -2,7 +2,7 @@
  * roles.sql as PostgreSQL will run it: which login role gains what. A secret file (it
  * carries password verifiers), so a reviewer never sees it; this policy does.
  */
-import { migratorRoleOf, SUPERUSER } from "../stack/fixed";
+import { migratorRoleOf, SUPERUSER } from "../facts/roles";
 import { generatedFilePolicy } from "./resources";
 
 const IDENT = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;

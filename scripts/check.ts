@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { parseCli, USAGE_EXIT } from "./cli";
 import { readStackFile, StackFileError, type StackFile } from "../render/stackfile";
 import { runProgram } from "../render/program";
-import { policyResource } from "../policy/offline";
+import { policyResource } from "../render/policy-check";
 import { neededConnections, refusedConnections } from "../policy/connections";
 import { ConfigError, loadStackConfig } from "../stack/load";
 import { connectionBudget, databaseCores } from "../stack/capacity";

@@ -14,7 +14,7 @@ import { parseCli } from "./cli";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { checkPolicies } from "../policy/offline";
+import { checkPolicies } from "../render/policy-check";
 import { compareFiles, compareOutputs, compareResources, type Snapshot } from "../diff/compare";
 import { capacity, findings } from "../diff/consequences";
 import { COMMENT_MARKER, REPORT_ID, exitCode, jsonReport, markdownReport, textReport, type Review, type StackDiff } from "../diff/report";

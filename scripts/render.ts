@@ -11,7 +11,7 @@ import { runProgram } from "../render/program";
 import { maskSecrets, renderedFiles } from "../render/files";
 import { readStackFile, StackFileError } from "../render/stackfile";
 import { checkOutDir, OutDirError, prepareOutDir } from "../render/outdir";
-import { checkPolicies } from "../policy/offline";
+import { checkPolicies } from "../render/policy-check";
 
 async function main(): Promise<number> {
     const usage = "usage: npm run render -- --stack <name> --out <dir> [--show-secrets] [--config-file Pulumi.<stack>.yaml]";

@@ -32,12 +32,8 @@ export const TLS_FILES = { cert: "tls/server.crt", key: "tls/server.key", ca: "t
 /** A container's own loopback addresses: where PgBouncer's console answers (its exporter beside it, port-forwards). */
 export const LOOPBACK = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] } as const;
 
-/** The NOLOGIN owner and the migration role of the application database. */
-export const ownerRoleOf = (database: string) => `${database}_owner`;
-export const migratorRoleOf = (database: string) => `${database}_migrator`;
-
-/** PostgreSQL's bootstrap superuser, as the official image creates it. */
-export const SUPERUSER = "postgres";
+import { SUPERUSER } from "../facts/roles";
+export { migratorRoleOf, ownerRoleOf, SUPERUSER } from "../facts/roles";
 /** Login role of postgres-exporter (member of pg_monitor). */
 export const POSTGRES_EXPORTER_USER = "postgres_exporter";
 /** PgBouncer's console users: admin (SHUTDOWN, PAUSE, ...) and stats (SHOW only, read by the exporter). */

@@ -14,8 +14,7 @@ import { backupRepository } from "./engine";
 import { PGBACKREST_TLS_PORT } from "../configs/pgbackrest";
 import { CNPG_INVARIANTS } from "./cloudnative-pg";
 import { imageTag } from "./images";
-import { isPrivateOrLoopback } from "../policy/platform";
-import { inCidr, INSTANCE_METADATA } from "../policy/network";
+import { inCidr, INSTANCE_METADATA, isPrivateOrLoopback } from "../facts/addresses";
 
 export type { CheckContext, Invariant, Violation } from "./invariant";
 import type { CheckContext, Invariant, Violation } from "./invariant";

@@ -7,8 +7,8 @@
 import Ajv, { type ErrorObject } from "ajv";
 import { CNPG_FULL_SCHEDULE, ExternalSecretKeys, StackConfigSchema, SecretKeys, type ExternalSecretKey, type StackConfig, type SecretKey } from "./schema";
 import { checkInvariants } from "./invariants";
-import { isPinnedImage } from "./images";
-export { isPinnedImage } from "./images";
+import { isPinnedImage } from "../facts/images";
+export { isPinnedImage } from "../facts/images";
 import { coerceToSchema, type Coercion, type SchemaNode } from "./coerce";
 import { durationSeconds } from "../configs/format";
 import { isCron } from "./schedule";

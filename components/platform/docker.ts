@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { posix } from "node:path";
 import { quantityValue } from "../../configs/format";
-import { ENV_CREDENTIALS_LABEL, HOST_ACCESS_ANNOTATION } from "../../policy/resources";
+import { ENV_CREDENTIALS_LABEL, HOST_ACCESS_ANNOTATION } from "../../facts/annotations";
 import { scheduleLoopScript } from "../../configs/schedule-loop";
 import { cronFields } from "../../stack/schedule";
 import { CONFIG_DIR_LABEL, FILE_MODE, prepareContainer, SCHEDULED_RUNS, scrapeTargetsOf, serviceLabels, sidecarMounts, type Deployed, type HealthCheck, type Platform, type ServiceSpec, type Sidecar } from "../service";

@@ -8,7 +8,7 @@ import { Cluster, ScheduledBackup } from "@kubernetes-models/cloudnative-pg/post
 import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import { maskSecrets } from "../../render/files";
 import type { ProgramRun, RecordedResource } from "../../render/program";
-import { CNPG_FIXED_PARAMETERS } from "../../stack/cloudnative-pg";
+import { CNPG_FIXED_PARAMETERS } from "../../facts/cloudnative-pg";
 import { podSecurityViolations } from "../../policy/pod-security";
 import { crdProblems } from "../crds";
 import { readStackFile } from "../../render/stackfile";

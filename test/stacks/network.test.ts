@@ -9,7 +9,7 @@ import { parse } from "yaml";
 import type { PolicyResource } from "@pulumi/policy";
 import type { RecordedResource } from "../../render/program";
 import { NetworkModel, type Pod } from "../../policy/network";
-import { policyResource } from "../../policy/offline";
+import { policyResource } from "../../render/policy-check";
 import { ROOT, runStack } from "../helpers";
 import { neededConnections, refusedConnections } from "../../policy/connections";
 import { readFileSync } from "node:fs";

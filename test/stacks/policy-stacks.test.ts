@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { checkPolicies } from "../../policy/offline";
+import { checkPolicies } from "../../render/policy-check";
 import { ROOT, runStack } from "../helpers";
 
 describe("Docker stacks", () => {

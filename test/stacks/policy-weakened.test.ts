@@ -4,7 +4,7 @@
  * refused, by the policy that owns the rule, as mandatory.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { checkPolicies } from "../../policy/offline";
+import { checkPolicies } from "../../render/policy-check";
 import { POLICIES } from "../../policy/policies";
 import { isSecretBox } from "../../render/files";
 import type { RecordedResource } from "../../render/program";

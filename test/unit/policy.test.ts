@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { POLICIES } from "../../policy/policies";
-import { checkPolicies } from "../../policy/offline";
+import { checkPolicies } from "../../render/policy-check";
 import { podSecurityViolations } from "../../policy/pod-security";
 import type { RecordedResource } from "../../render/program";
 import { SECRET_SIG } from "../../render/files";

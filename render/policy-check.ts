@@ -4,9 +4,9 @@
  * `pulumi preview --policy-pack policy` would.
  */
 import type { PolicyResource, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
-import type { RecordedResource } from "../render/program";
-import { maskSecrets } from "../render/files";
-import { POLICIES, type Policy } from "./policies";
+import type { RecordedResource } from "./program";
+import { maskSecrets } from "./files";
+import { POLICIES, type Policy } from "../policy/policies";
 
 export interface PolicyViolation {
     policy: string;
