@@ -1,17 +1,20 @@
 /**
  * Review a change before the cluster does: renders the base ref (default: the merge base
- * with main) in a temporary checkout and the working tree, offline, and reports what the
- * change creates, updates, replaces or deletes, what restarts, what it blocks, capacity
- * before and after, and the policy pack's verdict.
+ * with main) in a temporary checkout and the working tree (or another checkout, `--head`),
+ * offline, and reports what the change creates, updates, replaces or deletes, what restarts,
+ * what it blocks, capacity before and after, and the policy pack's verdict. Each render runs in
+ * a process of its own; the comparison, the pack and the verdict are this checkout's code: run
+ * from the base branch with `--head <the pull request's checkout>`, nothing the pull request
+ * edits decides the verdict (its program renders on this checkout's node_modules).
  *
- *   npm run diff -- --stack prod [--stack dev] [--base <git-ref>] [--format text|markdown|json] [--out FILE]
+ *   npm run diff -- --stack prod [--stack dev] [--base <git-ref>] [--head <dir>] [--format text|markdown|json] [--out FILE]
  *
  * Exit status: 0 no changes, 2 changes, 3 blocked (data loss, a server that cannot start,
  * a mandatory policy), 1 error.
  */
 import { execFileSync, fork } from "node:child_process";
 import { parseCli } from "./cli";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { checkPolicies } from "../render/policy-check";
@@ -76,6 +79,18 @@ async function stackDiff(stack: string, base: Snapshot | undefined, head: Snapsh
     };
 }
 
+/**
+ * The checkout `--head` names, its program to run on this checkout's node_modules: one Pulumi
+ * runtime for the mocks and the program, and no dependency of the head's choosing.
+ */
+function headCheckout(root: string, dir: string): string {
+    if (!existsSync(join(dir, "index.ts"))) throw new UsageError(`--head ${dir}: no program (index.ts) there`);
+    const modules = join(dir, "node_modules");
+    if (!existsSync(modules)) symlinkSync(join(root, "node_modules"), modules, "dir");
+    else if (realpathSync(modules) !== realpathSync(join(root, "node_modules"))) throw new UsageError(`--head ${dir}: has node_modules of its own; the review renders its program on this checkout's (remove them)`);
+    return git(dir, "rev-parse", "--show-toplevel");
+}
+
 /** A report file may replace only an earlier report. */
 function checkOutFile(path: string): void {
     if (!existsSync(path)) return;
@@ -87,13 +102,14 @@ function checkOutFile(path: string): void {
 }
 
 async function main(): Promise<number> {
-    const usage = "usage: npm run diff -- --stack <name> [--stack <name>] [--base <git-ref>] [--format text|markdown|json] [--out FILE]";
-    const values = parseCli({ stack: { type: "string", multiple: true }, base: { type: "string" }, format: { type: "string", default: "text" }, out: { type: "string" } }, usage, 1);
+    const usage = "usage: npm run diff -- --stack <name> [--stack <name>] [--base <git-ref>] [--head <dir>] [--format text|markdown|json] [--out FILE]";
+    const values = parseCli({ stack: { type: "string", multiple: true }, base: { type: "string" }, head: { type: "string" }, format: { type: "string", default: "text" }, out: { type: "string" } }, usage, 1);
     const stacks = values.stack ?? [];
     if (stacks.length === 0) throw new UsageError(usage);
     if (!["text", "markdown", "json"].includes(values.format!)) throw new UsageError(`--format ${values.format}: must be text, markdown or json`);
     const root = git(process.cwd(), "rev-parse", "--show-toplevel");
-    for (const s of stacks) if (!existsSync(join(root, `Pulumi.${s}.yaml`))) throw new UsageError(`--stack ${s}: no Pulumi.${s}.yaml in the working tree`);
+    const head = values.head ? headCheckout(root, resolve(values.head)) : root;
+    for (const s of stacks) if (!existsSync(join(head, `Pulumi.${s}.yaml`))) throw new UsageError(`--stack ${s}: no Pulumi.${s}.yaml in ${values.head ? values.head : "the working tree"}`);
     if (values.out) checkOutFile(resolve(values.out));
     const base = resolveBase(root, values.base);
 
@@ -116,12 +132,12 @@ async function main(): Promise<number> {
         const renders = await Promise.all(
             stacks.flatMap((s) => [
                 snapshot(root, checkout, s).catch((e: Error) => Promise.reject(new UsageError(`${s} at ${base.label} (${base.sha.slice(0, 8)}) does not render: ${e.message}`))),
-                snapshot(root, root, s).catch((e: Error) => Promise.reject(new UsageError(`${s} in the working tree does not render: ${e.message}`))),
+                snapshot(root, head, s).catch((e: Error) => Promise.reject(new UsageError(`${s} in ${values.head ?? "the working tree"} does not render: ${e.message}`))),
             ]),
         );
         const review: Review = {
             base: `${base.label} (${base.sha.slice(0, 8)})`,
-            head: `working tree (${git(root, "rev-parse", "--short=8", "HEAD")}${git(root, "status", "--porcelain") ? ", with uncommitted changes" : ""})`,
+            head: `${values.head ? values.head : "working tree"} (${git(head, "rev-parse", "--short=8", "HEAD")}${git(head, "status", "--porcelain") ? ", with uncommitted changes" : ""})`,
             stacks: await Promise.all(stacks.map((s, i) => stackDiff(s, renders[2 * i], renders[2 * i + 1]!))),
         };
         const text = values.format === "markdown" ? markdownReport(review) : values.format === "json" ? jsonReport(review) : textReport(review);

@@ -72,22 +72,23 @@ describe("workflows", () => {
         expect(script).toContain("updateComment");
         const diff = steps("review.yml").find((s) => s.id === "diff")!.run as string;
         // every Pulumi.<stack>.yaml, a new stack included, and not Pulumi.yaml: the loop run by bash in a folder of stack files
-        const loop = diff.split("\n").filter((l) => l.startsWith("stacks=(") || l.startsWith("for f in Pulumi")).join("\n");
+        const loop = diff.split("\n").filter((l) => l.startsWith("stacks=(") || l.startsWith('for f in "$GITHUB_WORKSPACE"/Pulumi')).join("\n");
         const dir = mkdtempSync(join(tmpdir(), "flowviz-stacks-"));
         for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"]) writeFileSync(join(dir, f), "");
-        const found = execFileSync("bash", ["-c", `${loop}\nprintf '%s ' "\${stacks[@]}"`], { cwd: dir, encoding: "utf8" });
+        // run from elsewhere (the review's worktree), reading the pull request's checkout
+        const found = execFileSync("bash", ["-c", `${loop}\nprintf '%s ' "\${stacks[@]}"`], { cwd: tmpdir(), env: { ...process.env, GITHUB_WORKSPACE: dir }, encoding: "utf8" });
         expect(found.trim()).toBe("--stack dev --stack prod --stack staging");
         expect(diff).toContain('npm run -s diff -- "${stacks[@]}"');
         expect(steps("review.yml").find((s) => s.id === "diff")!.shell).toBe("bash");
         expect((workflow("review.yml").jobs.preview as { strategy: { matrix: { stack: string } } }).strategy.matrix.stack).toBe("${{ fromJSON(needs.stacks.outputs.list) }}");
-        expect(diff).toContain('--base "origin/$BASE_REF"');
+        expect(diff).toContain("--base HEAD");
         expect(workflow("review.yml").permissions).toEqual({ contents: "read" });
     });
 
     it("previews each stack with the policy pack only when a Pulumi backend is configured, prod only through the production environment", () => {
         const preview = workflow("review.yml").jobs.preview;
         const step = preview.steps.find((s: any) => s.uses?.startsWith("pulumi/actions"));
-        expect(step.with).toMatchObject({ command: "preview", policyPacks: "policy", diff: true, "comment-on-pr": true });
+        expect(step.with).toMatchObject({ command: "preview", policyPacks: "${{ runner.temp }}/review/policy", diff: true, "comment-on-pr": true });
         expect(preview.if).toBe("vars.PULUMI_BACKEND_URL != '' || vars.PULUMI_ORGANIZATION != ''");
         expect(preview.environment).toBe("${{ matrix.stack == 'prod' && 'production' || matrix.stack }}");
     });
@@ -163,18 +164,32 @@ describe("CI never hands a stack's keys to unreviewed code", () => {
         expect(workflow("review.yml").jobs.comment.steps.some((s: any) => s.uses?.startsWith("actions/checkout"))).toBe(false);
     });
 
-    it("reviews with the base branch's policy pack and diff, not the pull request's", () => {
-        const diff = workflow("review.yml").jobs.diff.steps.map((s: any) => String(s.run ?? ""));
-        const swap = diff.findIndex((r: string) => r.includes('git checkout "origin/$BASE_REF" -- policy diff'));
-        expect(swap).toBeGreaterThanOrEqual(0);
-        expect(swap).toBeLessThan(diff.findIndex((r: string) => r.includes("npm run -s diff")));
-        const preview = workflow("review.yml").jobs.preview.steps.map((s: any) => String(s.run ?? ""));
-        expect(preview.some((r: string) => r.includes('git checkout "origin/$BASE_REF" -- policy'))).toBe(true);
+    it("reviews with the base branch's code alone: a worktree with its own node_modules runs the diff on the pull request's checkout", () => {
+        const jobs = workflow("review.yml").jobs;
+        const diff = jobs.diff.steps as Record<string, any>[];
+        const worktree = diff.findIndex((s) => /git worktree add --detach "\$REVIEW" "origin\/\$BASE_REF"/.test(String(s.run ?? "")) && /npm ci --prefix "\$REVIEW"/.test(String(s.run)));
+        const run = diff.findIndex((s) => String(s.run ?? "").includes("npm run -s diff"));
+        expect(worktree).toBeGreaterThanOrEqual(0);
+        expect(worktree).toBeLessThan(run);
+        expect(diff[worktree]!.env.REVIEW).toBe("${{ runner.temp }}/review");
+        expect(diff[run]!["working-directory"]).toBe("${{ runner.temp }}/review");
+        expect(diff[run]!.run).toContain('--base HEAD --head "$GITHUB_WORKSPACE"');
+        // nothing of the pull request's dependencies is installed: its program renders on the base's
+        expect(diff.filter((s) => /npm ci(?! --prefix)/.test(String(s.run ?? "")))).toEqual([]);
+        expect(diff.some((s) => /git checkout "origin\/\$BASE_REF" --/.test(String(s.run ?? "")))).toBe(false);
+        const preview = jobs.preview.steps as Record<string, any>[];
+        expect(preview.some((s) => /git worktree add --detach "\$REVIEW" "origin\/\$BASE_REF"/.test(String(s.run ?? "")))).toBe(true);
+        expect(preview.find((s) => s.uses?.startsWith("pulumi/actions"))!.with.policyPacks).toBe("${{ runner.temp }}/review/policy");
     });
 
-    it("CODEOWNERS covers what reviews a change: policy/, diff/, .github/, stack/fixed.ts", () => {
+    it("CODEOWNERS covers everything the review runs or reads", () => {
         const rules = readFileSync(join(ROOT, ".github/CODEOWNERS"), "utf8").split("\n").filter((l) => l.trim() && !l.startsWith("#")).map((l) => l.trim().split(/\s+/));
-        const owned = (path: string) => rules.some(([pattern, ...owners]) => owners.length > 0 && (pattern!.endsWith("/") ? `/${path}`.startsWith(pattern!) : `/${path}` === pattern));
-        for (const path of ["policy/policies.ts", "diff/compare.ts", ".github/workflows/review.yml", "stack/fixed.ts"]) expect(owned(path), path).toBe(true);
+        const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")}${pattern.endsWith("/") ? "" : "$"}`);
+        const owned = (path: string) => rules.some(([pattern, ...owners]) => owners.length > 0 && glob(pattern!).test(`/${path}`));
+        for (const path of ["policy/policies.ts", "facts/images.ts", "diff/compare.ts", "render/program.ts", "scripts/diff.ts", "stack/images.ts", "operators/README.md", "images/postgres-pgbackrest/Dockerfile", ".github/workflows/review.yml", "package.json", "package-lock.json", "Pulumi.prod.yaml", "Pulumi.staging.yaml"]) {
+            expect(owned(path), path).toBe(true);
+        }
+        expect(owned("docs/CONFIG.md")).toBe(false);
+        expect(owned("Pulumi.prod.yaml.bak")).toBe(false);
     });
 });
