@@ -3,10 +3,9 @@
  * source's egress and the destination's ingress both allow it (a pod no policy selects is
  * open; a default deny selects every pod; host-network pods are outside NetworkPolicy).
  */
-import { isIP } from "node:net";
 import type { PolicyResource } from "@pulumi/policy";
 import { K8S, podTemplate } from "./resources";
-import { inCidr, INSTANCE_METADATA, STS } from "../facts/addresses";
+import { inCidr } from "../facts/addresses";
 
 export interface Pod {
     name: string;
