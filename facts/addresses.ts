@@ -18,3 +18,15 @@ export function inCidr(ip: string, cidr: string): boolean {
     const mask = Number(bits) === 0 ? 0 : 2 ** 32 - 2 ** (32 - Number(bits));
     return (ipNumber(ip) & mask) >>> 0 === (ipNumber(base!) & mask) >>> 0;
 }
+
+/** Two IPv4 CIDRs share an address. */
+export const cidrsOverlap = (a: string, b: string) => inCidr(a.split("/")[0]!, b) || inCidr(b.split("/")[0]!, a);
+
+/** Ranges no outside service lives in: the node's link-local services, loopback, and the private ranges a cluster's pods, Services and nodes use. */
+export const NOT_OUTSIDE = [
+    { cidr: "169.254.0.0/16", what: "link-local addresses (the node's own services)" },
+    { cidr: "127.0.0.0/8", what: "loopback" },
+    { cidr: "10.0.0.0/8", what: "the private range 10.0.0.0/8 (the cluster's pods, Services and nodes)" },
+    { cidr: "172.16.0.0/12", what: "the private range 172.16.0.0/12 (the cluster's pods, Services and nodes)" },
+    { cidr: "192.168.0.0/16", what: "the private range 192.168.0.0/16 (the cluster's pods, Services and nodes)" },
+] as const;

@@ -7,14 +7,14 @@ import { BURN_RATES, SHORTEST_RATE_WINDOW } from "../configs/rules";
 import { quantityValue } from "../configs/format";
 import { connectionBudget, databaseCores, replicasOn } from "./capacity";
 import { mib, postgresMemory, prometheusDisk, PROMETHEUS_WAL_BYTES, seconds } from "./budgets";
-import { FIXED_PORTS, INTERNAL_ROLES, SYSTEM_DATABASES } from "./fixed";
+import { FIXED_PORTS, INTERNAL_ROLES, migratorRoleOf, ownerRoleOf, SYSTEM_DATABASES } from "./fixed";
 import type { StackConfig } from "./schema";
 import { BACKUP_INVARIANTS } from "./backups";
 import { backupRepository } from "./engine";
 import { PGBACKREST_TLS_PORT } from "../configs/pgbackrest";
 import { CNPG_INVARIANTS } from "./cloudnative-pg";
 import { imageTag } from "./images";
-import { inCidr, INSTANCE_METADATA, isPrivateOrLoopback } from "../facts/addresses";
+import { cidrsOverlap, inCidr, INSTANCE_METADATA, isPrivateOrLoopback, NOT_OUTSIDE } from "../facts/addresses";
 
 export type { CheckContext, Invariant, Violation } from "./invariant";
 import type { CheckContext, Invariant, Violation } from "./invariant";
@@ -141,15 +141,20 @@ const database: Invariant[] = [
     },
     {
         title: "the app's identities are its own",
-        rule: `postgres.appUser is none of ${INTERNAL_ROLES.join(", ")} and does not start with pg_; postgres.database is none of ${SYSTEM_DATABASES.join(", ")}`,
+        rule: `postgres.appUser is none of ${INTERNAL_ROLES.join(", ")}, nor the database's owner or migration role (<database>_owner, <database>_migrator), and does not start with pg_; postgres.database is none of ${SYSTEM_DATABASES.join(", ")}`,
         check(c, ctx) {
             const out: Violation[] = [];
             const user = c.postgres.appUser;
-            if ((INTERNAL_ROLES as readonly string[]).includes(user) || user.startsWith("pg_")) {
-                const why = user.startsWith("pg_") ? "names starting with pg_ are reserved by PostgreSQL" : "the stack uses that role itself, with other rights";
+            const db = c.postgres.database;
+            const schemaRoles = [ownerRoleOf(db), migratorRoleOf(db)];
+            if ((INTERNAL_ROLES as readonly string[]).includes(user) || schemaRoles.includes(user) || user.startsWith("pg_")) {
+                const why = user.startsWith("pg_")
+                    ? "names starting with pg_ are reserved by PostgreSQL"
+                    : schemaRoles.includes(user)
+                      ? `that is the ${user === ownerRoleOf(db) ? "owner" : "migration role"} of ${db}, which may change the schema: the API would run DDL`
+                      : "the stack uses that role itself, with other rights";
                 out.push({ key: "postgres.appUser", message: `is "${user}": ${why}; choose the app's own role: ${setCommand(ctx, "postgres.appUser", "flowviz_app")}` });
             }
-            const db = c.postgres.database;
             if ((SYSTEM_DATABASES as readonly string[]).includes(db)) {
                 out.push({ key: "postgres.database", message: `is "${db}", a database every cluster keeps for itself; choose the app's own: ${setCommand(ctx, "postgres.database", "flowviz")}` });
             }
@@ -211,14 +216,20 @@ const ports: Invariant[] = [
         },
     },
     {
-        title: "the API's outside calls leave the metadata address out",
-        rule: "no app.egress cidr covers the cloud instance metadata address (169.254.169.254): a pod that reaches it holds the node's cloud role",
+        title: "the API's outside calls stay outside",
+        rule: "no app.egress cidr covers the cloud instance metadata address (169.254.169.254), link-local or loopback addresses, the private ranges (the cluster's pods, Services, nodes), the API server (kubernetes.egress.apiServerCidrs), or is wider than a /8 (the internet at large)",
         check(c, ctx) {
-            return c.app.egress.flatMap((e, i) =>
-                inCidr(INSTANCE_METADATA.ip, e.cidr)
-                    ? [{ key: `app.egress[${i}].cidr`, message: `is ${e.cidr} (${e.reason}), which covers the cloud metadata address ${INSTANCE_METADATA.ip}: the API could take the node's cloud role. Name the service's own addresses (${setCommand(ctx, `app.egress[${i}].cidr`, "198.51.100.0/24")}); the internet without private and link-local ranges is several cidrs, never 0.0.0.0/0` }]
-                    : [],
-            );
+            const apiServer = c.platform === "kubernetes" ? c.kubernetes.egress.apiServerCidrs : [];
+            return c.app.egress.flatMap((e, i) => {
+                const covered = [
+                    ...(inCidr(INSTANCE_METADATA.ip, e.cidr) ? [`the cloud metadata address ${INSTANCE_METADATA.ip} (the node's cloud role)`] : []),
+                    ...NOT_OUTSIDE.filter((r) => cidrsOverlap(e.cidr, r.cidr)).map((r) => r.what),
+                    ...apiServer.filter((cidr) => cidrsOverlap(e.cidr, cidr)).map((cidr) => `the API server's ${cidr} (kubernetes.egress.apiServerCidrs)`),
+                    ...(Number(e.cidr.split("/")[1]) < 8 ? [`more than a /8: the internet at large`] : []),
+                ];
+                if (covered.length === 0) return [];
+                return [{ key: `app.egress[${i}].cidr`, message: `is ${e.cidr} (${e.reason}), which covers ${covered.join("; ")}. app.egress opens the API to one outside service: name its own public addresses (${setCommand(ctx, `app.egress[${i}].cidr`, "198.51.100.0/24")}); the cluster's own services are reached by name, never by an egress cidr` }];
+            });
         },
     },
     {
