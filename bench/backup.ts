@@ -37,7 +37,7 @@ async function lostVolume(pg: PostgresServer, local: (args: string[]) => string,
     psql({ ...su, db: "flowviz", sql: "create table acks (id bigserial primary key, at timestamptz not null default clock_timestamp())" });
     writeFileSync(`${BASE}/insert.sql`, "insert into acks default values;\n");
     chownToServer(BASE);
-    const out = runServerBinary("pgbench", ["-n", "-c", "12", "-j", "2", "-T", String(SECONDS), "-f", `${BASE}/insert.sql`, "-h", su.host, "-p", "5432", "-U", "postgres", "flowviz"], { env, timeout: 3_600_000 });
+    const out = runServerBinary("pgbench", ["-n", "-c", "12", "-j", "2", "-T", String(SECONDS), "-f", `${BASE}/insert.sql`, "-h", su.host, "-p", "5432", "-U", "postgres", "flowviz"], { env, asServerUser: true, timeout: 3_600_000 });
     pg.stop("immediate");
     const acknowledged = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1]);
     mkdirSync(`${into}/run`, { recursive: true });
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     const local = (args: string[]) => runServerBinary("pgbackrest", [...localArgs(rendered), ...args], { asServerUser: true, env, timeout: 3_600_000 });
     const su = () => pg.superuser();
     pgbackrest(["stanza-create"]);
-    runServerBinary("pgbench", ["-i", "-q", "-s", String(SCALE), "-h", su().host, "-p", "5432", "-U", "postgres", "flowviz"], { env, timeout: 3_600_000 });
+    runServerBinary("pgbench", ["-i", "-q", "-s", String(SCALE), "-h", su().host, "-p", "5432", "-U", "postgres", "flowviz"], { env, asServerUser: true, timeout: 3_600_000 });
     const bytes = Number(psql({ ...su(), sql: "select pg_database_size('flowviz')" }));
 
     const [, backupSeconds] = await time(() => pgbackrest(["backup", "--type=full"]));
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     const archiver = (parse(exporterQueries()) as Record<string, { query: string }>).pg_archiver!.query;
     const pgbench = async (): Promise<{ tps: number; maxPendingBytes: number }> => {
         let maxPending = 0;
-        const p = spawn(...serverCommand("pgbench", ["-n", "-c", "16", "-j", "2", "-T", String(SECONDS), "-h", su().host, "-p", "5432", "-U", "postgres", "flowviz"]), { env: { ...process.env, ...env } });
+        const p = spawn(...serverCommand("pgbench", ["-n", "-c", "16", "-j", "2", "-T", String(SECONDS), "-h", su().host, "-p", "5432", "-U", "postgres", "flowviz"], { asServerUser: true }), { env: { ...process.env, ...env } });
         let out = "";
         p.stdout.on("data", (d) => (out += d));
         const sampler = setInterval(() => {

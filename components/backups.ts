@@ -61,7 +61,6 @@ export interface RepositoryCredentials {
 export interface BackupArgs extends RepositoryCredentials {
     /** the off-site repository's own credentials (postgres.backups.offsite) */
     offsite?: RepositoryCredentials;
-    superuserPassword: pulumi.Input<string>;
     /** where PostgreSQL mounts its generated files */
     configDir: string;
     /** PostgreSQL's own start: the image's entrypoint and its arguments */
@@ -180,10 +179,6 @@ export function backupParts(a: BackupArgs, config: Pick<StackConfig, "platform" 
                 }),
             },
         ],
-        secretEnv: {
-            reason: `pgBackRest's TLS server starts backups through libpq on the socket as ${SUPERUSER} (pg_backup_start and stop) and records the servers' certificates; libpq takes a password from the environment or a password file it refuses when the group can read it, as Kubernetes mounts Secrets`,
-            values: { PGPASSWORD: a.superuserPassword },
-        },
         mounts: [data],
         resources: { cpu: "1", memory: "512Mi" },
         runAs: a.runAs,

@@ -67,7 +67,6 @@ export class Postgres extends pulumi.ComponentResource {
         const backups = backupParts(
             {
                 ...args.backupCredentials,
-                superuserPassword: args.superuserPassword,
                 configDir: CONFIG_DIR,
                 entrypoint: ["docker-entrypoint.sh", ...serverArgs],
                 runAs,

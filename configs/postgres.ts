@@ -99,11 +99,14 @@ export function hbaRules(i: HbaInput): string[] {
 
 /**
  * pg_hba.conf: the TCP rules above (no password to guess for the superuser, and none that
- * rotating can break); its password serves the local socket (`kubectl exec`). On Kubernetes,
- * NetworkPolicies decide who reaches the port at all.
+ * rotating can break); on the local socket the superuser by peer (only a process of the pod's own
+ * postgres user reaches it), everyone else by password. On Kubernetes, NetworkPolicies decide who
+ * reaches the port at all.
  */
 export function pgHbaConf(i: HbaInput): string {
-    return [`# ${GENERATED}`, "# TYPE     DATABASE  USER  ADDRESS  METHOD", "local      all       all            scram-sha-256", ...hbaRules(i), ""].join("\n");
+    // the superuser on the socket by its process's own user (peer): the pod's pgBackRest TLS server and certificate watch, with no password to hand them
+    const peer = i.superuser ? [`local      all       ${quoteHba(i.superuser)}       peer`] : [];
+    return [`# ${GENERATED}`, "# TYPE     DATABASE  USER  ADDRESS  METHOD", ...peer, "local      all       all            scram-sha-256", ...hbaRules(i), ""].join("\n");
 }
 
 export interface LoginRole {

@@ -40,7 +40,9 @@ export function dataPathViolations(files: { pgHba?: string; pgbouncerIni?: strin
     const out: string[] = [];
     if (files.pgHba !== undefined) {
         for (const r of hbaRules(files.pgHba)) {
-            if (!SCRAM_OR_CERT.includes(r.method)) out.push(`pg_hba.conf: "${r.line}" uses ${r.method}; only scram-sha-256, cert or reject`);
+            // peer: the socket's caller by its own operating-system user, for the superuser only (a pod's own processes)
+            const peerForSuperuser = r.type === "local" && r.method === "peer" && r.users.length === 1 && r.users[0] === superuser;
+            if (!SCRAM_OR_CERT.includes(r.method) && !peerForSuperuser) out.push(`pg_hba.conf: "${r.line}" uses ${r.method}; only scram-sha-256, cert or reject (peer: the superuser on the local socket alone)`);
             // host, hostnossl, hostgssenc, hostnogssenc: anything but hostssl may arrive without TLS
             if (r.type.startsWith("host") && r.type !== "hostssl" && r.method !== "reject") out.push(`pg_hba.conf: "${r.line}" accepts TCP without TLS`);
             const superuserByPassword = r.type.startsWith("host") && r.method !== "reject" && r.method !== "cert" && r.users.some((u) => u === superuser || u === "all");

@@ -98,7 +98,7 @@ async function startWithScript(r: Rendered, volume: string): Promise<PostgresSer
     }, 240);
     if (exited !== null) throw new Error(`start.sh exited with ${exited}`);
     current = r;
-    await startBackupServer(r, server.superuserPassword);
+    await startBackupServer(r);
     return server;
 }
 /** connections that read while a restored PostgreSQL was still recovering (hot standby must be off) */

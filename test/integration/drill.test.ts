@@ -75,7 +75,7 @@ beforeAll(async () => {
     sql("create table lots (id int primary key, batch text not null)");
     sql("insert into lots select g, 'released' from generate_series(1, 500) g");
     // enough data that a restore takes a measurable time (pgbench's tables at scale 5, about 75 MiB)
-    runServerBinary("pgbench", ["-i", "-q", "-s", "5", "-h", pg.superuser().host, "-p", "5432", "-U", "postgres", "flowviz"], { env: { PGPASSWORD: pg.superuserPassword }, timeout: 300_000 });
+    runServerBinary("pgbench", ["-i", "-q", "-s", "5", "-h", pg.superuser().host, "-p", "5432", "-U", "postgres", "flowviz"], { asServerUser: true, timeout: 300_000 });
     pgbackrest(["backup", "--repo=1", "--type=full"]);
     pgbackrest(["backup", "--repo=2", "--type=full"]);
 }, 300_000);

@@ -88,11 +88,11 @@ export function metricValue(all: Map<string, number>, name: string, labels: Reco
 
 let tlsServer: ChildProcess | undefined;
 
-/** pgBackRest's TLS server beside PostgreSQL, as the sidecar starts it (server.sh: the certificate watch, then the server); one at a time, on its port. */
-export async function startBackupServer(r: Rendered, superuserPassword: string): Promise<ChildProcess> {
+/** pgBackRest's TLS server beside PostgreSQL, as the sidecar starts it (server.sh: the certificate watch, then the server), with no password: the superuser by peer on the socket; one at a time, on its port. */
+export async function startBackupServer(r: Rendered): Promise<ChildProcess> {
     stopBackupServer();
     const server = spawn(...serverCommand("sh", [join(r.files, "postgres-backup-server", "server.sh")], { asServerUser: true }), {
-        env: { ...process.env, PGPASSWORD: superuserPassword },
+        env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PG"))),
         stdio: ["ignore", "inherit", "inherit"],
         detached: true,
     });
@@ -133,6 +133,6 @@ export async function startArchivingServer(r: Rendered, volume: string, repo: st
     chownToServer(owner);
     pg.start();
     pg.applyRoles();
-    await startBackupServer(r, pg.superuserPassword);
+    await startBackupServer(r);
     return pg;
 }

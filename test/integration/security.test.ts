@@ -60,6 +60,16 @@ describe("TLS on every database hop", () => {
     });
 });
 
+describe("the superuser on the socket", () => {
+    it("gets in by peer as the server's own user, with no password, and not as another user with its password", () => {
+        const socket = path.pg.socketDir;
+        const asOther = (password: string) => runServerBinary("psql", ["-X", "-At", "-h", socket, "-p", "5432", "-U", "postgres", "-d", "postgres", "-c", "select current_user"], { env: { PGPASSWORD: password } });
+        expect(runServerBinary("psql", ["-X", "-At", "-h", socket, "-p", "5432", "-U", "postgres", "-d", "postgres", "-c", "select current_user"], { asServerUser: true, env: { PGPASSWORD: "" } }).trim()).toBe("postgres");
+        // root is not the pod's postgres user: the superuser's password does not stand in for it
+        expect(() => asOther(path.pg.superuserPassword)).toThrow(/Peer authentication failed for user "postgres"/);
+    });
+});
+
 describe("the superuser over TCP", () => {
     it("logs in with the roles job's client certificate and never with a password", () => {
         const job = path.rendered.files + "/postgres-roles/";
@@ -206,6 +216,7 @@ describe("credential rotation", () => {
         expect(secret("appDbPassword")).not.toBe(old.app);
         expect(secret("postgresPassword")).not.toBe(old.superuser);
 
+        const superuserVerifier = psql({ ...superuser(), sql: "select rolpassword from pg_authid where rolname = 'postgres'" });
         // what the new roles job and the rolled PgBouncer do: the new roles script (the job
         // logs in with its certificate, the old superuser password still in place), the new userlist
         path.pg.applyRoles(next);
@@ -213,8 +224,8 @@ describe("credential rotation", () => {
         psql({ port: 6432, user: "pgbouncer_admin", password: old.admin, db: "pgbouncer", sql: "RELOAD" });
 
         const ca = path.rendered.caFile;
-        expect(psql({ ...path.pg.superuser(secret("postgresPassword")), sql: "select current_user" })).toBe("postgres");
-        expect(() => psql({ ...path.pg.superuser(old.superuser), sql: "select 1" })).toThrow(/authentication failed/);
+        // the superuser's password reached PostgreSQL (its SCRAM verifier changed), though no login takes it: peer on the socket, cert over TCP
+        expect(psql({ ...superuser(), sql: "select rolpassword from pg_authid where rolname = 'postgres'" })).not.toBe(superuserVerifier);
         expect(connect(conninfo(app(), `sslmode=verify-full sslrootcert=${ca}`), secret("appDbPassword"), "select current_user")).toBe("flowviz");
         expect(() => connect(conninfo(app(), `sslmode=verify-full sslrootcert=${ca}`), old.app)).toThrow(/authentication failed/);
         expect(connect(conninfo(path.migrator, "sslmode=require"), secret("migrationDbPassword"))).toBe("1");

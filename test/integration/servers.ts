@@ -96,10 +96,15 @@ export function asPostgres(bin: Binary, args: string[]): string {
     return runServerBinary(bin, args, { asServerUser: true });
 }
 
-/** psql's answer; `env` adds libpq settings (PGSSLMODE, ...). */
+/**
+ * psql's answer; `env` adds libpq settings (PGSSLMODE, ...). On a socket it runs as the server's
+ * user, as a process of PostgreSQL's pod would (the superuser gets in there by peer).
+ */
 export function psql(args: { host?: string; port: number; user: string; password: string; db: string; sql: string; env?: Record<string, string> }): string {
-    return runServerBinary("psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", args.host ?? "127.0.0.1", "-p", String(args.port), "-U", args.user, "-d", args.db, "-c", args.sql], {
+    const host = args.host ?? "127.0.0.1";
+    return runServerBinary("psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", String(args.port), "-U", args.user, "-d", args.db, "-c", args.sql], {
         env: { PGPASSWORD: args.password, PGCONNECT_TIMEOUT: "10", ...args.env },
+        asServerUser: host.startsWith("/"),
     }).trim();
 }
 

@@ -99,7 +99,7 @@ describe("a WAL gap", () => {
         expect(await marks()).toBe(1);
 
         // the server back, the next wal-check takes the full backup; the newest full backup carries no mark
-        await startBackupServer(rendered, pg.superuserPassword);
+        await startBackupServer(rendered);
         const run = backupRun(rendered, "wal-check", CONFIRM);
         expect(run).toMatch(/backup command end: completed successfully/);
         await waitFor("the exporter reading the new full backup", async () => (await marks()) === 0, 30);

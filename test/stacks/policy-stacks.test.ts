@@ -13,7 +13,8 @@ describe("Docker stacks", () => {
             .filter((r) => r.type === "docker:index/container:Container" && (r.inputs.labels as { label: string }[]).some((l) => l.label === "flowviz.io/env-credentials"))
             .map((r) => r.name)
             .sort();
-        expect(declared).toEqual(["api-container", "pgbouncer-exporter-container", "postgres-backup-server-container", "worker-container"]);
+        // pgBackRest's TLS server logs in by peer on the socket: no password anywhere in its environment
+        expect(declared).toEqual(["api-container", "pgbouncer-exporter-container", "worker-container"]);
     });
 });
 

@@ -12,6 +12,7 @@ import { SECRET_SIG } from "../../render/files";
 
 /** What the generators write for a stack (configs/postgres.ts, configs/pgbouncer.ts), abridged to the lines the data-path policy reads. */
 const GOOD_PG_HBA = [
+    "local      all       postgres       peer",
     "local      all       all            scram-sha-256",
     "hostnossl  all       all   all      reject",
     "hostssl    flowviz  flowviz  all  scram-sha-256",
@@ -195,6 +196,9 @@ function dataPathCases(): Case[] {
         ["plain TCP", { "pg_hba.conf": GOOD_PG_HBA.replace("hostnossl  all       all   all      reject", "host all all all scram-sha-256") }, "accepts TCP without TLS"],
         ["superuser by password", { "pg_hba.conf": GOOD_PG_HBA.replace("hostssl    all       postgres  all  cert", "hostssl    all       postgres  all  scram-sha-256") }, "lets postgres in over TCP with a password"],
         ["everyone by password", { "pg_hba.conf": GOOD_PG_HBA + "hostssl all all all scram-sha-256\n" }, "lets postgres in over TCP with a password"],
+        ["every local user by peer", { "pg_hba.conf": GOOD_PG_HBA.replace("local      all       postgres       peer", "local      all       all       peer") }, "uses peer; only scram-sha-256, cert or reject (peer: the superuser on the local socket alone)"],
+        ["the app by peer beside the superuser", { "pg_hba.conf": GOOD_PG_HBA.replace("local      all       postgres       peer", "local      all       postgres,flowviz       peer") }, "uses peer"],
+        ["ident over TCP", { "pg_hba.conf": "hostssl all postgres all ident\n" + GOOD_PG_HBA }, "uses ident"],
         ["clients without TLS", { "pgbouncer.ini": GOOD_INI.replace("client_tls_sslmode = require", "client_tls_sslmode = prefer") }, "client_tls_sslmode is prefer"],
         ["PostgreSQL unverified", { "pgbouncer.ini": GOOD_INI.replace("server_tls_sslmode = verify-full", "server_tls_sslmode = require") }, "server_tls_sslmode is require"],
         ["no hba", { "pgbouncer.ini": GOOD_INI.replace("auth_type = hba", "auth_type = scram-sha-256") }, "auth_type is scram-sha-256"],
