@@ -160,3 +160,15 @@ describe("stacks whose files need connections their own NetworkPolicies refuse (
         }
     });
 });
+
+describe("scripts/backup-image.ts (the deploy's image step)", () => {
+    const image = (config: string) => spawnSync("node", ["--import", "tsx", "scripts/backup-image.ts", "--stack", "prod", "--config-file", config], { cwd: ROOT, encoding: "utf8" });
+    it("names no image for prod on CloudNativePG (the operator's), and the pgBackRest image and its base for the StatefulSet engine", () => {
+        const cnpg = image("Pulumi.prod.yaml");
+        expect(cnpg.status, cnpg.stderr).toBe(0);
+        expect(cnpg.stdout).toBe("");
+        const sts = image("test/fixtures/good/prod-statefulset.yaml");
+        expect(sts.status, sts.stderr).toBe(0);
+        expect(sts.stdout.trim()).toBe("ghcr.io/flowviz/postgres-pgbackrest:17.12-trixie-2.55.1 postgres:17.12-trixie");
+    });
+});

@@ -90,7 +90,7 @@ describe("workflows", () => {
         const step = preview.steps.find((s: any) => s.uses?.startsWith("pulumi/actions"));
         expect(step.with).toMatchObject({ command: "preview", policyPacks: "${{ runner.temp }}/review/policy", diff: true, "comment-on-pr": true });
         expect(preview.if).toBe("vars.PULUMI_BACKEND_URL != '' || vars.PULUMI_ORGANIZATION != ''");
-        expect(preview.environment).toBe("${{ matrix.stack == 'prod' && 'production' || matrix.stack }}");
+        expect(preview.environment).toBe("preview-${{ matrix.stack }}");
     });
 
     it("deploys dev on main, prod only through the production environment after dev", () => {
@@ -107,6 +107,17 @@ describe("workflows", () => {
         expect(jobs.dev.strategy.matrix.stack).toBe("${{ fromJSON(needs.stacks.outputs.list) }}");
         expect(jobs.dev.environment).toBe("${{ matrix.stack }}");
         expect(jobs.stacks.steps.find((s: any) => s.id === "list").run).toContain("grep -vx prod");
+    });
+
+    it("builds prod's image only in the registry the workflow names, and deploys it pinned by digest", () => {
+        const prod = workflow("deploy.yml").jobs.prod;
+        const image = prod.steps.find((s: any) => s.id === "image");
+        expect(image.env.REGISTRY).toBe("ghcr.io");
+        expect(image.env.OWNER).toBe("${{ github.repository_owner }}");
+        expect(image.run).toContain('scripts/publish-image.sh "$REGISTRY" "$OWNER" "$image" "$base"');
+        expect(image.run).not.toMatch(/docker login/);
+        const up = prod.steps.find((s: any) => s.uses?.startsWith("pulumi/actions")).with;
+        expect(up["config-map"]).toBe("${{ steps.image.outputs.config }}");
     });
 });
 
@@ -132,8 +143,9 @@ describe("CI never hands a stack's keys to unreviewed code", () => {
             if (job.environment !== "production") expect(stackName, `${id}: a matrix of stacks, each in its own environment`).toContain("fromJSON");
             if (job.environment !== "production") expect(job.environment, id).toMatch(/matrix\.stack/);
         }
-        // a pull request's preview of prod waits for the production environment's reviewers
-        expect(workflow("review.yml").jobs.preview.environment).toContain("matrix.stack == 'prod' && 'production'");
+        // a pull request's program gets a stack's keys only in that stack's preview environment (its reviewers approve each run), never a deploy environment
+        expect(workflow("review.yml").jobs.preview.environment).toBe("preview-${{ matrix.stack }}");
+        expect(workflow("review.yml").on).toEqual({ pull_request: null });
     });
 
     it("uses no stored Pulumi token: OIDC (id-token: write) where Pulumi Cloud is the backend", () => {
