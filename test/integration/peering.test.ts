@@ -5,7 +5,7 @@
  * same cancel reaches nothing and the query runs on.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, cpSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
@@ -48,6 +48,7 @@ function localPeers(): string {
  */
 async function startReplica(name: string, ordinal: number, peered: boolean): Promise<void> {
     const dir = join(BASE, name, `pgbouncer-${ordinal}`);
+    rmSync(dir, { recursive: true, force: true });
     cpSync(join(path.rendered.files, "pgbouncer"), dir, { recursive: true });
     const local = readFileSync(join(dir, "pgbouncer.ini"), "utf8").replace(/^listen_port = \d+$/m, `listen_port = ${PORTS[ordinal]}`);
     writeFileSync(join(dir, "pgbouncer.ini"), peered ? local.replace("[pgbouncer]\n", `[peers]\n${localPeers()}\n[pgbouncer]\n`) : local);
