@@ -5,7 +5,7 @@
  * compared but never carried out of here: a changed secret is only marked as such.
  */
 import { createTwoFilesPatch } from "diff";
-import type { RecordedResource } from "../render/program";
+import { autoName, type RecordedResource } from "../render/program";
 import { isSecretBox, maskSecrets, SECRET_SIG, type RenderedFile } from "../render/files";
 import { replacementReason } from "./replacement";
 
@@ -130,7 +130,43 @@ export function compareResources(base: RecordedResource[], head: RecordedResourc
         for (const p of props) p.replaces = replacementReason(r.type, p.path);
         changes.push({ ...common, action: props.some((p) => p.replaces) ? "replace" : "update", changes: props });
     }
-    return { changes, unchanged };
+    const rolled = rolledByReplacedFiles(changes, head, before);
+    return { changes: [...changes, ...rolled].sort((a, b) => a.key.localeCompare(b.key)), unchanged: unchanged - rolled.length };
+}
+
+const MOUNTED_FILES = ["kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret"];
+/** The change a workload gets when what it mounts is replaced (it has no field of its own that changed). */
+export const MOUNTED_FILES_PATH = "spec.template (mounted files)";
+const WORKLOADS = ["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"].map((k) => `kubernetes:${k === "Job" || k === "CronJob" ? "batch/v1" : "apps/v1"}:${k}`);
+
+/**
+ * A workload the render shows unchanged though it mounts an auto-named ConfigMap or Secret that is
+ * replaced: deployed, the replacement has a new name, so the pod template changes and the pods roll.
+ */
+function rolledByReplacedFiles(changes: ResourceChange[], head: RecordedResource[], before: Map<string, RecordedResource>): ResourceChange[] {
+    const replaced = changes.filter((c) => c.action === "replace" && MOUNTED_FILES.includes(c.type) && !(c.head!.inputs as { metadata?: { name?: string } }).metadata?.name);
+    if (replaced.length === 0) return [];
+    const changed = new Set(changes.map((c) => c.key));
+    const out: ResourceChange[] = [];
+    for (const w of head.filter((r) => WORKLOADS.includes(r.type) && !changed.has(identity(r)) && before.has(identity(r)))) {
+        const text = JSON.stringify(w.inputs);
+        const mounts = replaced.filter((c) => text.includes(`"${autoName(c.name)}"`));
+        if (mounts.length === 0) continue;
+        const key = identity(w);
+        out.push({
+            key,
+            type: w.type,
+            name: w.name,
+            parent: w.parent,
+            protect: w.protect,
+            deleteBeforeReplace: w.deleteBeforeReplace,
+            base: before.get(key),
+            head: w,
+            action: "update",
+            changes: mounts.map((c) => ({ path: MOUNTED_FILES_PATH, before: `${c.type.split(":").pop()} ${c.name}`, after: `${c.type.split(":").pop()} ${c.name}, replaced under a new name: the pods roll`, secret: false })),
+        });
+    }
+    return out;
 }
 
 const CREDENTIAL_LINES: [RegExp, string][] = [

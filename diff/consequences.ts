@@ -8,7 +8,7 @@ import { quantityValue } from "../configs/format";
 import { deployedCapacity, type DeployedCapacity } from "../policy/deployed";
 import { containerViews, DOCKER, findFile, iniSections, K8S, labelOf, podTemplate } from "../policy/resources";
 import { maskSecrets } from "../render/files";
-import type { ResourceChange, Snapshot } from "./compare";
+import { MOUNTED_FILES_PATH, type ResourceChange, type Snapshot } from "./compare";
 import { ON_EACH_PGBOUNCER } from "../configs/rules/steps";
 
 export interface Finding {
@@ -110,8 +110,8 @@ function restarts(changes: ResourceChange[], head: Snapshot): Finding[] {
             if (c?.action === "replace") how = `its container is replaced: ${c.changes.filter((p) => p.replaces).map((p) => p.path.split(/[.[]/)[0]).filter((x, i, all) => all.indexOf(x) === i).join(", ")} changed`;
         } else if (c?.action === "replace") {
             how = "its workload is replaced";
-        } else if (c?.changes.some((p) => p.path.startsWith("spec.template"))) {
-            how = `its pod template changed (${c.changes.filter((p) => p.path.startsWith("spec.template")).length} field(s))`;
+        } else if (c?.changes.some((p) => p.path.startsWith("spec.template") && p.path !== MOUNTED_FILES_PATH)) {
+            how = `its pod template changed (${c.changes.filter((p) => p.path.startsWith("spec.template") && p.path !== MOUNTED_FILES_PATH).length} field(s))`;
         } else {
             const mounted = referencedObjects(r).filter((n) => replacedObjects.has(n));
             if (mounted.length > 0) how = `it mounts replaced configuration ${mounted.join(", ")}`;

@@ -39,7 +39,10 @@ export function readStackFile(path: string): StackFile {
     try {
         doc = parse(text);
     } catch (e) {
-        throw new StackFileError(`${path}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+        // the parser's message ends in the lines around the mistake, with a caret under it
+        const [first, ...excerpt] = (e as Error).message.trimEnd().split("\n");
+        const shown = excerpt.filter((l, i) => l.trim() !== "" || i > 0).map((l) => `    ${l}`).join("\n");
+        throw new StackFileError(`${path}: not valid YAML: ${first!.replace(/:$/, "")}${shown ? `\n${shown}` : ""}`);
     }
     const root = (doc ?? {}) as { config?: unknown };
     if (typeof root !== "object" || Array.isArray(root) || (root.config !== undefined && (typeof root.config !== "object" || root.config === null || Array.isArray(root.config)))) {

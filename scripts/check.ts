@@ -128,7 +128,9 @@ async function connectionFindings(stack: string, stackFile: StackFile): Promise<
 }
 
 async function main(): Promise<number> {
-    const usage = "usage: npm run check -- --stack <name> [--config-file Pulumi.<stack>.yaml]";
+    const usage = "usage: npm run check -- --stack <name> [--config-file Pulumi.<stack>.yaml]\n" +
+        "  Validates the stack file (schema, invariants, the connections its render implies) without creating anything, and prints\n" +
+        "  what the stack deploys and its budgets. Exit 0: valid; 1: not (every problem named, with the command that fixes it).";
     const values = parseCli({ stack: { type: "string" }, "config-file": { type: "string" } }, usage);
     if (!values.stack) {
         console.error(usage);

@@ -1,5 +1,5 @@
 /**
- * Command-line handling the scripts share: `-s` for `--stack` (Pulumi's own flag), a flag
+ * Command-line handling the scripts share: `--help` (the usage line, exit 0), `-s` for `--stack` (Pulumi's own flag), a flag
  * mistake answered with the usage line instead of a stack trace, npm's swallowed flags
  * (`npm run check --stack prod` without `--`) named, and a closed pipe (`| head`) a quiet end.
  */
@@ -15,6 +15,10 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
 
 export function parseCli<T extends NonNullable<ParseArgsConfig["options"]>>(options: T, usage: string, exitCode = USAGE_EXIT) {
     const withShort = { ...options, ...(options.stack ? { stack: { ...options.stack, short: "s" } } : {}) } as T;
+    if (process.argv.slice(2).some((a) => a === "--help" || a === "-h")) {
+        console.log(usage);
+        process.exit(0);
+    }
     const fail = (message: string): never => {
         console.error(`${message}\n${usage}`);
         process.exit(exitCode);

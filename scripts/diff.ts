@@ -102,7 +102,10 @@ function checkOutFile(path: string): void {
 }
 
 async function main(): Promise<number> {
-    const usage = "usage: npm run diff -- --stack <name> [--stack <name>] [--base <git-ref>] [--head <dir>] [--format text|markdown|json] [--out FILE]";
+    const usage = "usage: npm run diff -- --stack <name> [--stack <name>] [--base <git-ref>] [--head <dir>] [--format text|markdown|json] [--out FILE]\n" +
+        "  Renders --base (default: the merge base with main) and the working tree (or --head) offline and reports what would be\n" +
+        "  created, updated, replaced or deleted, what restarts, what is blocked, and the policy pack's verdict.\n" +
+        "  Exit 0: no changes; 2: changes; 3: blocked; 1: error.";
     const values = parseCli({ stack: { type: "string", multiple: true }, base: { type: "string" }, head: { type: "string" }, format: { type: "string", default: "text" }, out: { type: "string" } }, usage, 1);
     const stacks = values.stack ?? [];
     if (stacks.length === 0) throw new UsageError(usage);

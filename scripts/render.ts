@@ -14,7 +14,9 @@ import { checkOutDir, OutDirError, prepareOutDir } from "../render/outdir";
 import { checkPolicies } from "../render/policy-check";
 
 async function main(): Promise<number> {
-    const usage = "usage: npm run render -- --stack <name> --out <dir> [--show-secrets] [--config-file Pulumi.<stack>.yaml]";
+    const usage = "usage: npm run render -- --stack <name> --out <dir> [--show-secrets] [--config-file Pulumi.<stack>.yaml]\n" +
+        "  Runs the program under Pulumi's mocks, no CLI or cluster needed, and writes every generated file, plan.json and the\n" +
+        "  policy pack's verdict (policy.json) to <dir>; secrets stay masked unless --show-secrets.";
     const values = parseCli(
         {
             stack: { type: "string" },

@@ -11,7 +11,7 @@ import { isPinnedImage } from "../facts/images";
 export { isPinnedImage } from "../facts/images";
 import { coerceToSchema, type Coercion, type SchemaNode } from "./coerce";
 import { durationSeconds } from "../configs/format";
-import { isCron } from "./schedule";
+import { cronProblem, isCron } from "./schedule";
 import { backupRepository } from "./engine";
 
 export class ConfigError extends Error {
@@ -63,14 +63,26 @@ function unitHint(data: unknown, key: string, stack: string, unit: string | unde
     return `; with its unit: pulumi config set --path ${key} ${String(data)}${unit} -s ${stack}`;
 }
 
+/** The number a human wrote with a suffix or separators ("2k" is 2000, "1,000" and "1 000" are 1000), if that is what it is. */
+function numberMeant(text: string): number | undefined {
+    const m = /^\s*([0-9]+(?:[.][0-9]+)?|[0-9]{1,3}(?:[, ][0-9]{3})+)\s*([kKmM])?\s*$/.exec(text);
+    if (!m) return undefined;
+    const value = Number(m[1]!.replace(/[, ]/g, "")) * (m[2] ? (m[2].toLowerCase() === "k" ? 1000 : 1_000_000) : 1);
+    return Number.isFinite(value) ? value : undefined;
+}
+
 /** How to write a value of the wanted type, for a type error. */
-function typeHint(type: string, key: string, stack: string, example: unknown): string {
+function typeHint(type: string, key: string, stack: string, example: unknown, data?: unknown): string {
     const set = (value: unknown, flag: string) => `pulumi config set --path ${key} ${String(value)}${flag} -s ${stack}`;
     switch (type) {
         case "integer":
-            return `; set it with ${set(example ?? 1, "")}`;
-        case "number":
-            return `; set it with ${set(example ?? 0.5, "")} (newer CLIs: --type float), or write it unquoted in YAML`;
+        case "number": {
+            // "2k", "1.5M", "1,000", "1 000": the number it stands for; otherwise only an example (the default)
+            const meant = typeof data === "string" ? numberMeant(data) : undefined;
+            const float = type === "number" ? " (newer CLIs: --type float), or write it unquoted in YAML" : "";
+            if (meant !== undefined && (type === "number" || Number.isInteger(meant))) return `; write the number itself: ${set(meant, "")}${float}`;
+            return `; write a number without units or separators${example === undefined ? "" : ` (the default is ${String(example)})`}: ${set("<number>", "")}${float}`;
+        }
         case "boolean":
             return `; set it with ${set(true, "")}`;
         case "string":
@@ -109,18 +121,22 @@ function describe(err: ErrorObject, ctx: DescribeContext): string {
             return `${err.instancePath ? `${where}.` : `${project}:`}${String(p.missingProperty)}: is required`;
         case "format": {
             const unit = p.format === "positive-duration" ? "s" : undefined;
-            return `${where}${got} must be ${FORMAT_HELP[String(p.format)] ?? String(p.format)}${unitHint(data, where, ctx.stack, unit)}`;
+            const which = p.format === "cron" && typeof data === "string" ? ` ${cronProblem(data)};` : "";
+            return `${where}${got}${which} must be ${FORMAT_HELP[String(p.format)] ?? String(p.format)}${unitHint(data, where, ctx.stack, unit)}`;
         }
         case "pattern": {
             const { description, examples } = err.parentSchema as { description?: string; examples?: string[] };
             const like = examples ? `must look like ${examples.join(", ")} (pattern ${String(p.pattern)})` : `must match ${String(p.pattern)}`;
             const unit = examples?.map((e) => /^[0-9.]+([A-Za-z]+)$/.exec(String(e))?.[1]).find((u) => u !== undefined);
+            // a URL where a host is asked for: the scheme is the mistake
+            const host = typeof data === "string" ? /^[a-z]+:\/\/([^/]+)\/?$/i.exec(data)?.[1] : undefined;
+            if (host && new RegExp(String(p.pattern)).test(host)) return `${where}${got} drop the scheme: a host[:port] is asked for here; pulumi config set --path ${where} ${host} -s ${ctx.stack}`;
             return `${where}${got} ${like}${description ? `: ${description}` : ""}${unitHint(data, where, ctx.stack, unit)}`;
         }
         case "type": {
             const type = String(p.type);
             const example = (err.parentSchema as { default?: unknown; examples?: unknown[] }).default ?? (err.parentSchema as { examples?: unknown[] }).examples?.[0];
-            return `${where}${got} must be ${TYPE_NAMES[type] ?? type}${typeHint(type, where, ctx.stack, example)}`;
+            return `${where}${got} must be ${TYPE_NAMES[type] ?? type}${typeHint(type, where, ctx.stack, example, data)}`;
         }
         case "anyOf": {
             const options = ((err.schema as { const?: unknown }[]) ?? []).map((s) => JSON.stringify(s.const));

@@ -25,6 +25,33 @@ export function isCron(expr: string): boolean {
     }
 }
 
+const FIELDS = [
+    { name: "minute", min: 0, max: 59 },
+    { name: "hour", min: 0, max: 23 },
+    { name: "day-of-month", min: 1, max: 31 },
+    { name: "month", min: 1, max: 12 },
+    { name: "day-of-week", min: 0, max: 6 },
+] as const;
+
+/** What is wrong with a schedule that isCron refuses, naming the field: "day-of-week 8 is outside 0-6". */
+export function cronProblem(expr: string): string {
+    const fields = expr.trim().split(/\s+/);
+    if (fields.length !== 5) return `it has ${fields.length} field${fields.length === 1 ? "" : "s"}; a schedule has five`;
+    for (const [i, f] of FIELDS.entries()) {
+        const value = fields[i]!;
+        const special = /[?#]|L|W/.exec(value.replace(/[A-Z]{3}/gi, ""));
+        if (special) return `${f.name} "${value}" uses ${special[0]}, which Kubernetes' CronJobs do not read`;
+        const outside = value.split(/[,/-]/).find((v) => /^\d+$/.test(v) && (Number(v) < f.min || Number(v) > f.max));
+        if (outside !== undefined) return `${f.name} ${outside} is outside ${f.min}-${f.max}`;
+    }
+    try {
+        parse(expr);
+    } catch (e) {
+        return (e as Error).message;
+    }
+    return "";
+}
+
 /** The values each field allows, in order: minute, hour, day of month, month, day of week (0 = Sunday). */
 export function cronFields(expr: string): { minute: number[]; hour: number[]; dayOfMonth: number[]; month: number[]; dayOfWeek: number[]; dayOfMonthAny: boolean; dayOfWeekAny: boolean } {
     const f = parse(expr).fields;

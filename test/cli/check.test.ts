@@ -120,6 +120,14 @@ describe("flag mistakes, as typed by reflex", () => {
         noTrace(r.err);
     });
 
+    it.each(["check", "render", "diff"])("%s --help: the usage line and what the command does, exit 0", (script) => {
+        const r = run(script, ["--help"]);
+        expect(r.code, r.err).toBe(0);
+        expect(r.out).toMatch(new RegExp(`^usage: npm run ${script} -- --stack <name>`));
+        expect(r.out.split("\n").length).toBeGreaterThan(2);
+        expect(r.out).toMatch(/Exit 0|writes every generated file/);
+    });
+
     it("says npm kept the flags when `--` is missing (npm run check --stack prod)", () => {
         const r = run("check", [], { npm_config_stack: "prod" });
         expect(r.code).toBe(2);

@@ -84,7 +84,10 @@ describe("npm run diff on scratch branches", () => {
         const r = onBranch("pool", "Pulumi.prod.yaml", setUnder("pgbouncer", "defaultPoolSize: 20"), ["--stack", "prod"]);
         expect(r.code, r.err).toBe(2);
         expect(r.out).toContain("replace kubernetes:core/v1:ConfigMap pgbouncer-config");
-        expect(r.out).toContain("RESTART PgBouncer restarts");
+        // the workload that mounts it is counted: deployed, the ConfigMap has a new name and the pods roll
+        expect(r.out).toContain("== prod: 0 to create, 1 to update, 1 to replace, 0 to delete");
+        expect(r.out).toContain("update  kubernetes:apps/v1:StatefulSet pgbouncer");
+        expect(r.out).toContain("RESTART PgBouncer restarts (it mounts replaced configuration");
         expect(r.out).toContain("PgBouncer pool per replica: 16 + reserve 4 -> 20 + reserve 5  (changed)");
         expect(r.out).toContain("server connections / available: 40 / 186 (max_connections 200) -> 50 / 186 (max_connections 200)  (changed)");
         expect(r.out).toMatch(/-default_pool_size = 16\n\s+\+default_pool_size = 20/);

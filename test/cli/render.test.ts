@@ -103,7 +103,10 @@ describe("npm run render", () => {
 
     it("names the file and the line of a stack file that is not YAML, without a stack trace", () => {
         const message = stderrOf("broken", ["--config-file", stackFile("broken.yaml", "config:\n  flowviz:platform: [docker\n")]);
-        expect(message).toMatch(/broken\.yaml: not valid YAML: .* at line 3, column 1/);
+        expect(message).toMatch(/broken\.yaml: not valid YAML: .* at line 3, column 1\n/);
+        // the lines around the mistake, with the parser's caret
+        expect(message).toContain("      flowviz:platform: [docker\n");
+        expect(message).toMatch(/\n\s+\^/);
         expect(message).not.toMatch(/\n\s+at /);
     });
 
