@@ -3,6 +3,7 @@
  * (not from the stack config): what the policy pack checks and what a diff compares.
  */
 import { activeClusters, containerViews, DOCKER, findFile, iniSections, K8S } from "./resources";
+import { PGBOUNCER_FD_OVERHEAD } from "../facts/pgbouncer";
 
 interface ResourceLike {
     type: string;
@@ -73,6 +74,6 @@ export function deployedCapacity(resources: ResourceLike[]): DeployedCapacity | 
         maxClientConn,
         clientConnections,
         fileLimit: nofile === undefined ? undefined : Number(nofile),
-        filesNeeded: maxClientConn + pool + reserve,
+        filesNeeded: maxClientConn + pool + reserve + PGBOUNCER_FD_OVERHEAD,
     };
 }

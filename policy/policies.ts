@@ -15,6 +15,7 @@ import { databaseRoles } from "./roles";
 import { cloudnativePgPolicy } from "./cloudnative-pg";
 import { renderedConnections } from "./connections";
 import { backupPath } from "./backups";
+import { PGBOUNCER_FD_OVERHEAD } from "../facts/pgbouncer";
 
 export type Policy = ResourceValidationPolicy | StackValidationPolicy;
 
@@ -213,7 +214,7 @@ const connectionCapacity: StackValidationPolicy = {
             report(`PgBouncer may open ${c.pgbouncerPods} pod(s) x (pool ${c.pool} + reserve ${c.reserve}) = ${c.serverConnections} server connections; PostgreSQL accepts max_connections ${c.maxConnections} - ${c.maxConnections - c.serverAvailable} reserved = ${c.serverAvailable}`);
         }
         if (c.clientConnections > c.maxClientConn) report(`the app's pools may open ${c.clientConnections} client connections, more than max_client_conn ${c.maxClientConn}`);
-        if (c.fileLimit !== undefined && c.fileLimit < c.filesNeeded) report(`PgBouncer's open-file limit ${c.fileLimit} is below max_client_conn ${c.maxClientConn} + pool ${c.pool + c.reserve} = ${c.filesNeeded}`);
+        if (c.fileLimit !== undefined && c.fileLimit < c.filesNeeded) report(`PgBouncer's open-file limit ${c.fileLimit} is below max_client_conn ${c.maxClientConn} + pool ${c.pool + c.reserve} + ${PGBOUNCER_FD_OVERHEAD} of its own = ${c.filesNeeded}`);
     },
 };
 

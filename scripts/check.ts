@@ -36,7 +36,8 @@ function figures(c: StackConfig): string[] {
             ? `PgBouncer file descriptors: ${b.fileDescriptors.arithmetic} = ${b.fileDescriptors.value} of ${c.pgbouncer.fileDescriptorLimit}`
             : `PgBouncer file descriptors: ${b.fileDescriptors.arithmetic} = ${b.fileDescriptors.value}, under the container runtime's limit (pgbouncer.fileDescriptorLimit applies to Docker only)`,
         `PostgreSQL memory: ${memory.need.arithmetic} of ${c.postgres.resources.memory} (${mib(memory.limit)})`,
-        `Prometheus disk: ${disk.need.arithmetic} of ${c.monitoring.prometheusStorageSize}`,
+        // operator mode deploys no Prometheus of ours: kube-prometheus-stack's holds the data
+        ...(c.platform === "docker" || c.monitoring.mode === "bundled" ? [`Prometheus disk: ${disk.need.arithmetic} of ${c.monitoring.prometheusStorageSize}`] : []),
         ...restoreFigures(c),
         ...backupFigures(c),
         ...(c.platform === "kubernetes" && c.monitoring.mode === "bundled"
@@ -66,6 +67,22 @@ function clusterFigures(c: StackConfig): string[] {
             ? "backups: none (postgres.backups.allowNone): the data is lost with its volumes"
             : `backups: Barman Cloud to s3 ${b.s3?.bucket} at ${b.s3?.endpoint}, server-side encrypted (AES256); WAL archived at least every ${b.archiveTimeout} (RPO), base backup "${b.schedule.full}" (UTC); recovery window ${b.retention.recoveryWindowDays} days`,
     ];
+}
+
+/** postgres settings only the StatefulSet engine reads (pgBackRest's image, its runs, its repository's counts). */
+const STATEFULSET_ONLY = ["backups.image", "backups.schedule.diff", "backups.schedule.verify", "backups.schedule.walCheck", "backups.schedule.drill", "backups.retention.full", "backups.retention.diff", "backups.archivePushQueueMax"];
+
+/** Settings the stack file sets that its engine ignores, each named (CloudNativePG reads none of the pgBackRest ones). */
+function ignoredSettings(c: StackConfig, raw: Record<string, string>): string[] {
+    if (c.postgres.engine !== "cloudnative-pg") return [];
+    let postgres: unknown;
+    try {
+        postgres = JSON.parse(raw[`${PROJECT}:postgres`] ?? "{}");
+    } catch {
+        return [];
+    }
+    const set = STATEFULSET_ONLY.filter((path) => path.split(".").reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined), postgres) !== undefined);
+    return set.length === 0 ? [] : [`note: ${set.map((k) => `postgres.${k}`).join(", ")} ${set.length === 1 ? "is" : "are"} set but ignored: postgres.engine cloudnative-pg backs up with the Barman Cloud plugin, which reads schedule.full and retention.recoveryWindowDays only`];
 }
 
 /** Which operator releases the stack declares, or expects on the cluster. */
@@ -147,7 +164,7 @@ async function main(): Promise<number> {
             return 1;
         }
         console.log(`${values.stack} (${config.platform}): configuration valid`);
-        for (const line of figures(config)) console.log(`  ${line}`);
+        for (const line of [...figures(config), ...ignoredSettings(config, stackFile.config)]) console.log(`  ${line}`);
         if (connections) console.log(`  connections: ${connections.needed} read from the rendered files (repository, credentials, receivers, scrapes, DNS), each allowed by its NetworkPolicies`);
         return 0;
     } catch (e) {

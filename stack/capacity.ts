@@ -3,6 +3,7 @@
  * unset, and the budgets that keep every layer inside the one below it.
  */
 import { compareVersions, quantityValue } from "../configs/format";
+import { PGBOUNCER_FD_OVERHEAD } from "../facts/pgbouncer";
 import type { StackConfig } from "./schema";
 
 /** Docker runs one container per service; Kubernetes runs the configured replicas. */
@@ -49,8 +50,6 @@ export function poolSizing(config: StackConfig): PoolSizing {
  */
 export const ROLLING_UPDATE_SURGE = 1;
 
-/** Descriptors PgBouncer needs besides one per client and one per server connection. */
-export const PGBOUNCER_FD_OVERHEAD = 64;
 
 /** Peering (a cancel request forwarded to the replica that holds the query) arrived in PgBouncer 1.19. */
 export const PEERING_SINCE = "1.19.0";
@@ -107,7 +106,7 @@ export function connectionBudget(config: StackConfig): ConnectionBudget {
         },
         fileDescriptors: {
             value: fds,
-            arithmetic: `max_client_conn ${config.pgbouncer.maxClientConn} + pool ${poolSize} + reserve ${reserveSize} + ${PGBOUNCER_FD_OVERHEAD}`,
+            arithmetic: `max_client_conn ${config.pgbouncer.maxClientConn} + pool ${poolSize} + reserve ${reserveSize} + ${PGBOUNCER_FD_OVERHEAD} of its own`,
         },
     };
 }

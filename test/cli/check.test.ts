@@ -120,6 +120,18 @@ describe("flag mistakes, as typed by reflex", () => {
         noTrace(r.err);
     });
 
+    it("names the settings the engine ignores, and leaves out what the stack does not deploy", () => {
+        const ignored = check(["--stack", "prod", "--config-file", "test/fixtures/good/prod-cloudnative-pg-ignored.yaml"]);
+        expect(ignored.code).toBe(0);
+        expect(ignored.out).toContain("note: postgres.backups.image, postgres.backups.schedule.diff are set but ignored: postgres.engine cloudnative-pg backs up with the Barman Cloud plugin");
+        expect(check(["--stack", "prod"]).out).not.toContain("ignored");
+        // operator mode deploys no Prometheus of ours
+        const operator = check(["--stack", "prod", "--config-file", "test/fixtures/good/prod-operator.yaml"]);
+        expect(operator.code).toBe(0);
+        expect(operator.out).not.toContain("Prometheus disk");
+        expect(check(["--stack", "prod"]).out).toContain("Prometheus disk");
+    });
+
     it.each(["check", "render", "diff"])("%s --help: the usage line and what the command does, exit 0", (script) => {
         const r = run(script, ["--help"]);
         expect(r.code, r.err).toBe(0);
