@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { alertThresholds } from "./stack/backups";
 import { currentStackConfig, pgbouncerPeered, poolSizing } from "./stack";
+import { queryWaitSeconds } from "./stack/guardrails";
 import { Credentials } from "./components/credentials";
 import { DockerPlatform } from "./components/platform/docker";
 import { KubernetesPlatform } from "./components/platform/kubernetes";
@@ -95,7 +96,7 @@ const postgres: { host: string; certificateReaders: string[] } = cloudnativePg
 
 const sizing = poolSizing(config);
 const pgbouncer = new PgBouncer("pgbouncer", {
-    settings: config.pgbouncer,
+    settings: { ...config.pgbouncer, queryWaitTimeoutSeconds: queryWaitSeconds(config) },
     sizing,
     peered: pgbouncerPeered(config),
     platform,

@@ -16,6 +16,7 @@ import { backupCredentialEgress, backupWorkloadIdentity, objectStorageEgress } f
 import type { KubernetesPlatform } from "./platform/kubernetes";
 import type { ExternalEgress, ServiceSpec } from "./service";
 import type { Authorities } from "./tls";
+import { guardrailsOf } from "../stack/versions";
 
 /** The instance manager's status port: the operator reaches each instance there. */
 export const CNPG_STATUS_PORT = 8000;
@@ -96,7 +97,8 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
             };
         };
 
-        const sql = bootstrapSql(args.roles);
+        // the guardrails are in the bootstrap SQL, which runs once: a later change is an ALTER ROLE by hand (docs/CLOUDNATIVE-PG.md)
+        const sql = bootstrapSql(args.roles, guardrailsOf(s));
         // read once, when the Cluster is created; named for good, so that a later change of the SQL never
         // touches the Cluster's bootstrap (which the operator refuses to change): it replaces the ConfigMap only
         const bootstrap = new k8s.core.v1.ConfigMap(

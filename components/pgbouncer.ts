@@ -20,8 +20,8 @@ const EXPORTER_PORT = FIXED_PORTS[EXPORTER];
 const PGBOUNCER_UID = 70;
 
 export interface PgBouncerArgs {
-    /** the stack's `pgbouncer` section */
-    readonly settings: StackConfig["pgbouncer"];
+    /** the stack's `pgbouncer` section, its queue wait resolved (stack/guardrails.ts) */
+    readonly settings: StackConfig["pgbouncer"] & { queryWaitTimeoutSeconds: number };
     /** pool sizes per replica (stack/capacity.ts) */
     readonly sizing: PoolSizing;
     /** the replicas forward cancel requests to one another (stack/capacity.ts, pgbouncerPeered) */

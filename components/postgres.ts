@@ -8,6 +8,7 @@ import { BACKUP_RUNS, backupImage, backupParts, DATA_MOUNT, PGDATA, PUSHGATEWAY,
 import { backupCredentialEgress, backupWorkloadIdentity, objectStorageEgress } from "./egress";
 import type { CertificateEndpoint } from "../configs/certificates";
 import { backupRepository } from "../stack/engine";
+import { guardrailsOf } from "../stack/versions";
 
 const CONFIG_DIR = "/etc/postgresql";
 const ROLES_DIR = "/etc/flowviz";
@@ -150,7 +151,7 @@ export class Postgres extends pulumi.ComponentResource {
             env: { PGSSLMODE: "verify-full", PGSSLROOTCERT: tlsPath(TLS_FILES.ca), PGSSLCERT: tlsPath(TLS_FILES.clientCert), PGSSLKEY: tlsPath(TLS_FILES.clientKey) },
             configDir: ROLES_DIR,
             files: [
-                { path: "roles.sql", content: pulumi.output(args.roles).apply((r) => rolesSql(r as RolesInput)), secret: true },
+                { path: "roles.sql", content: pulumi.output(args.roles).apply((r) => rolesSql(r as RolesInput, guardrailsOf(s))), secret: true },
                 caFile(args.ca.certPem),
                 ...certificateFiles(client, "client"),
             ],

@@ -6,7 +6,7 @@
  */
 import { BARMAN_CLOUD_PLUGIN } from "../stack/cloudnative-pg";
 import { CNPG_FIXED_PARAMETERS } from "../facts/cloudnative-pg";
-import { databaseGrantsSql, hbaRules, postgresSettings, roleSettingsSql, schemaGrantsSql, type PostgresConfInput, type RoleNames } from "./postgres";
+import { databaseGrantsSql, hbaRules, postgresSettings, roleSettingsSql, schemaGrantsSql, type Guardrails, type PostgresConfInput, type RoleNames } from "./postgres";
 import { GENERATED, quantityValue, quoteIdent } from "./format";
 
 /** Settings the operator's default is stricter on: its TLS floor is TLSv1.3, the StatefulSet's TLSv1.2. */
@@ -35,7 +35,7 @@ export function clusterParameters(conf: PostgresConfInput, walVolumeBytes?: numb
  * the login roles are created without a password (the operator's managed roles give them
  * login, membership and the verifier right after).
  */
-export function bootstrapSql(r: RoleNames): { postInit: string; postInitApplication: string } {
+export function bootstrapSql(r: RoleNames, guardrails?: Guardrails): { postInit: string; postInitApplication: string } {
     const create = (name: string) => `CREATE ROLE ${quoteIdent(name)} NOLOGIN;`;
     const header = [`-- ${GENERATED}`, "SET client_min_messages = warning;"];
     return {
@@ -44,7 +44,7 @@ export function bootstrapSql(r: RoleNames): { postInit: string; postInitApplicat
             `ALTER ROLE ${quoteIdent(r.owner)} WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;`,
             create(r.migrator),
             create(r.app),
-            ...roleSettingsSql(r),
+            ...roleSettingsSql(r, guardrails),
             ...databaseGrantsSql(r, [r.app, r.migrator]),
             "",
         ].join("\n"),

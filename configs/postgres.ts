@@ -1,5 +1,5 @@
 /** postgresql.conf, pg_hba.conf and the idempotent roles script from typed input. */
-import { GENERATED, hbaNames, iniLines, pgMemory, quoteHba, quoteIdent, quoteLiteral } from "./format";
+import { durationSeconds, GENERATED, hbaNames, iniLines, pgMemory, quoteHba, quoteIdent, quoteLiteral } from "./format";
 
 export interface PostgresConfInput {
     port: number;
@@ -153,10 +153,44 @@ export interface RoleNames {
     app: string;
 }
 
+/** Time limits of a role's sessions (postgres.guardrails), as durations PostgreSQL reads. */
+export interface RoleLimits {
+    statementTimeout: string;
+    lockTimeout: string;
+    idleInTransactionTimeout: string;
+    transactionTimeout?: string;
+}
+export interface Guardrails {
+    app: RoleLimits;
+    migrator: RoleLimits;
+    /** PostgreSQL's major version: `transaction_timeout` exists from 17 */
+    postgresMajor: number;
+}
+
+/** A duration as PostgreSQL takes it: 30m is 30min, 1h30m is 90min (seconds where not whole minutes). */
+const pgDuration = (d: string) => {
+    const s = durationSeconds(d)!;
+    return s % 60 === 0 ? `${s / 60}min` : `${s}s`;
+};
+
+/** ALTER ROLE ... SET for each limit (transaction_timeout only where PostgreSQL has it). */
+function limitsSql(role: string, l: RoleLimits, postgresMajor: number): string[] {
+    const settings: [string, string | undefined][] = [
+        ["statement_timeout", l.statementTimeout],
+        ["lock_timeout", l.lockTimeout],
+        ["idle_in_transaction_session_timeout", l.idleInTransactionTimeout],
+        ["transaction_timeout", postgresMajor >= 17 ? l.transactionTimeout : undefined],
+    ];
+    return settings.filter(([, v]) => v !== undefined).map(([k, v]) => `ALTER ROLE ${role} SET ${k} = ${quoteLiteral(pgDuration(v!))};`);
+}
+
 /** What the login roles' sessions start with, and the owner's one member: the migrator. */
-export function roleSettingsSql(r: RoleNames): string[] {
+export function roleSettingsSql(r: RoleNames, guardrails?: Guardrails): string[] {
     const [app, migrator] = [quoteIdent(r.app), quoteIdent(r.migrator)];
     return [
+        ...(guardrails
+            ? ["-- time limits (postgres.guardrails): a lock storm ends in errors for what it holds up, not a queue", ...limitsSql(app, guardrails.app, guardrails.postgresMajor), ...limitsSql(migrator, guardrails.migrator, guardrails.postgresMajor)]
+            : []),
         `GRANT ${quoteIdent(r.owner)} TO ${migrator};`,
         "-- the audit trail: every write of the roles that change records (pgAudit, postgresql.conf)",
         `ALTER ROLE ${app} SET pgaudit.log = ${quoteLiteral(AUDIT_CLASSES.writers)};`,
@@ -197,7 +231,7 @@ export function schemaGrantsSql(r: RoleNames, usage: string[]): string[] {
  * revokes CREATE on public from PUBLIC). Idempotent: it runs on every change of a
  * credential, and takes an older database (owned by the app role) over to the owner.
  */
-export function rolesSql(r: RolesInput): string {
+export function rolesSql(r: RolesInput, guardrails?: Guardrails): string {
     const db = quoteIdent(r.database);
     const owner = quoteIdent(r.owner);
     const app = quoteIdent(r.app.name);
@@ -224,7 +258,7 @@ export function rolesSql(r: RolesInput): string {
         ...login(r.migrator),
         ...login(r.app),
         ...login(r.monitor),
-        ...roleSettingsSql(names),
+        ...roleSettingsSql(names, guardrails),
         `GRANT pg_monitor TO ${monitor};`,
         `SELECT format('CREATE DATABASE %I OWNER %I', ${quoteLiteral(r.database)}, ${quoteLiteral(r.owner)}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${quoteLiteral(r.database)})\\gexec`,
         `ALTER DATABASE ${db} OWNER TO ${owner};`,

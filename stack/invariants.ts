@@ -13,6 +13,7 @@ import { BACKUP_INVARIANTS } from "./backups";
 import { backupRepository } from "./engine";
 import { PGBACKREST_TLS_PORT } from "../configs/pgbackrest";
 import { CNPG_INVARIANTS } from "./cloudnative-pg";
+import { GUARDRAIL_INVARIANTS } from "./guardrails";
 import { imageTag } from "./images";
 import { cidrsOverlap, inCidr, INSTANCE_METADATA, isPrivateOrLoopback, NOT_OUTSIDE } from "../facts/addresses";
 
@@ -359,7 +360,7 @@ const certificates: Invariant[] = [
     },
 ];
 
-export const INVARIANTS: Invariant[] = [...connections, ...database, ...BACKUP_INVARIANTS, ...CNPG_INVARIANTS, ...ports, ...monitoring, ...certificates];
+export const INVARIANTS: Invariant[] = [...connections, ...database, ...GUARDRAIL_INVARIANTS, ...BACKUP_INVARIANTS, ...CNPG_INVARIANTS, ...ports, ...monitoring, ...certificates];
 
 /** Every violation of every invariant, as `project:key: message`. */
 export function checkInvariants(config: StackConfig, ctx: CheckContext): string[] {

@@ -394,6 +394,7 @@ describe("the restore runbook, as written: its Docker commands on the real serve
             expect(range).toMatch(/full backup: \d{8}-\d{6}F/);
 
             // 2: hold; a query the app sends now waits, and is not lost
+            admin(sqlOf(/^SET query_wait_timeout/));
             admin(sqlOf(/^PAUSE /));
             const held = promisify(execFile)(...serverCommand("psql", ["-X", "-At", "-h", "127.0.0.1", "-p", "6432", "-U", app.user, "-d", app.db, "-c", "select count(*) from recall where lot = 'released'"]), { env: { ...process.env, PGPASSWORD: app.password } });
             let answered = false;
@@ -419,6 +420,10 @@ describe("the restore runbook, as written: its Docker commands on the real serve
             expect(Number(newTimeline)).toBe(timeline + 1);
             admin(sqlOf(/^RESUME /));
             expect((await held).stdout.trim()).toBe("20");
+            // the file's queue wait is back
+            admin(sqlOf(/^RELOAD/));
+            const fromFile = /^query_wait_timeout = (\d+)$/m.exec(readFileSync(join(rendered.files, "pgbouncer/pgbouncer.ini"), "utf8"))![1];
+            expect(admin("SHOW CONFIG").split("\n").find((l) => l.startsWith("query_wait_timeout|"))!.split("|")[1]).toBe(fromFile);
             backupRun(current, ["first", id], { FIRST_WAIT_SECONDS: "60" });
             expect(repositoryInfo("--output=json")).toContain(`"flowviz-restore":"${id}"`);
         } finally {

@@ -1,0 +1,89 @@
+/**
+ * The rendered time limits (postgres.guardrails) on the real servers: each role's sessions start
+ * with them, and a migration holding an ACCESS EXCLUSIVE lock ends the app's requests on that table
+ * as lock timeouts after app.lockTimeout, releasing PgBouncer's server connections, while requests
+ * on other tables go on. Without the limits (the roles reset) the same request waits out the lock.
+ */
+import { readFileSync } from "node:fs";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { psql, startDataPath, type DataPath } from "./servers";
+import { ROOT } from "../root";
+import { join } from "node:path";
+
+const BASE = "/tmp/flowviz-it-guardrails";
+let path: DataPath;
+const GUARDRAILS = parse(readFileSync(join(ROOT, "schema/stack.schema.json"), "utf8")).properties.config.properties["flowviz:postgres"].properties.guardrails.properties;
+
+beforeAll(async () => {
+    path = await startDataPath(BASE);
+    psql({ ...path.migrator, sql: "create table hot (id int primary key, n int); create table cold (id int primary key, n int); insert into hot values (1, 0); insert into cold values (1, 0); grant select, update on hot, cold to flowviz" });
+}, 120_000);
+afterAll(async () => path?.stop());
+
+const appClient = () => new Client({ host: "127.0.0.1", port: 6432, user: path.app.user, password: path.app.password, database: path.app.db, ssl: { ca: readFileSync(path.rendered.caFile, "utf8"), servername: "localhost" } });
+
+/** A migration's transaction holding ACCESS EXCLUSIVE on `hot` until released. */
+async function holdLock(): Promise<() => Promise<void>> {
+    const m = new Client({ host: "127.0.0.1", port: 5432, user: path.migrator.user, password: path.migrator.password, database: path.migrator.db, ssl: { rejectUnauthorized: false } });
+    await m.connect();
+    await m.query("begin; lock table hot in access exclusive mode");
+    return async () => {
+        await m.query("rollback");
+        await m.end();
+    };
+}
+
+/** How an update of `hot` through PgBouncer ends while the lock is held, and after how many seconds. */
+async function updateHot(): Promise<{ outcome: string; seconds: number }> {
+    const c = appClient();
+    await c.connect();
+    const started = Date.now();
+    const outcome = await c.query("update hot set n = n + 1 where id = 1").then(
+        () => "done",
+        (e: Error) => e.message,
+    );
+    await c.end();
+    return { outcome, seconds: (Date.now() - started) / 1000 };
+}
+
+describe("the guardrails as rendered", () => {
+    it("start the app's and the migrator's sessions with their limits", () => {
+        const show = (login: { port: number; user: string; password: string; db: string }, setting: string) => psql({ ...login, sql: `show ${setting}` });
+        expect(show(path.app, "lock_timeout")).toBe(GUARDRAILS.app.properties.lockTimeout.default);
+        expect(show(path.app, "statement_timeout")).toBe(GUARDRAILS.app.properties.statementTimeout.default);
+        expect(show(path.app, "transaction_timeout")).toBe(GUARDRAILS.app.properties.transactionTimeout.default);
+        expect(show(path.migrator, "lock_timeout")).toBe(GUARDRAILS.migrator.properties.lockTimeout.default);
+        expect(show(path.migrator, "statement_timeout")).toBe("30min");
+    });
+
+    it("end a request on a table a migration holds as a lock timeout after app.lockTimeout, while another table's requests go on", async () => {
+        const release = await holdLock();
+        try {
+            const [hot, cold] = await Promise.all([updateHot(), psql({ ...path.app, sql: "update cold set n = n + 1 where id = 1 returning n" })]);
+            expect(hot.outcome).toMatch(/canceling statement due to lock timeout/);
+            expect(hot.seconds).toBeGreaterThanOrEqual(0.9);
+            expect(hot.seconds).toBeLessThan(3);
+            expect(cold.split("\n")[0]).toBe("1");
+        } finally {
+            await release();
+        }
+    }, 60_000);
+
+    it("without them (the role's limits reset), the same request waits out the lock", async () => {
+        // PgBouncer's server connections keep the settings they started with: new ones after RECONNECT
+        const reconnect = () => psql({ port: 6432, user: "pgbouncer_admin", password: path.rendered.plan.outputs.pgbouncerAdminPassword as string, db: "pgbouncer", sql: "RECONNECT flowviz" });
+        psql({ ...path.pg.superuser(), db: "flowviz", sql: "alter role flowviz reset lock_timeout" });
+        reconnect();
+        const release = await holdLock();
+        const pending = updateHot();
+        await new Promise((r) => setTimeout(r, 3000));
+        await release();
+        const hot = await pending;
+        psql({ ...path.pg.superuser(), db: "flowviz", sql: "alter role flowviz set lock_timeout = '1s'" });
+        reconnect();
+        expect(hot.outcome).toBe("done");
+        expect(hot.seconds).toBeGreaterThanOrEqual(2.9);
+    }, 60_000);
+});
