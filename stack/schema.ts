@@ -197,7 +197,7 @@ export const PostgresSchema = Section("PostgreSQL server", {
     cpuCores: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 256, description: "CPU cores the database gets; derived from `postgres.resources.cpu` (which sizes the PgBouncer server pool) and, when set, must equal it" })),
     sharedBuffers: Bytes("512Mi", "`shared_buffers` (about 25% of memory)"),
     effectiveCacheSize: Bytes("1536Mi", "`effective_cache_size` (about 75% of memory)"),
-    guardrails: Section("time limits each login role's sessions start with (ALTER ROLE ... SET): a lock storm or a runaway query ends as an error for the requests it holds up, instead of holding PgBouncer's server connections; invariants relate them to each other and to the alerts (docs/BENCHMARKS.md, \"Lock storm\")", {
+    guardrails: Section("time limits each login role's sessions start with (ALTER ROLE ... SET): a lock storm or a runaway query ends as an error for the requests it holds up, instead of holding PgBouncer's server connections; invariants relate them to each other and to the alerts (docs/GUARDRAILS.md)", {
         app: Section("the app's role (every request)", {
             statementTimeout: Duration("5s", "`statement_timeout`: a statement running longer is cancelled"),
             lockTimeout: Duration("1s", "`lock_timeout`: a statement waiting longer for a lock fails (a migration's ACCESS EXCLUSIVE lock ends in errors, not a queue)"),
