@@ -167,9 +167,10 @@ export interface Guardrails {
     postgresMajor: number;
 }
 
-/** A duration as PostgreSQL takes it: 30m is 30min, 1h30m is 90min (seconds where not whole minutes). */
+/** A duration as PostgreSQL takes it: 30m is 30min, 1h30m is 90min, 90s is 90s, 100ms is 100ms. */
 const pgDuration = (d: string) => {
     const s = durationSeconds(d)!;
+    if (!Number.isInteger(s)) return `${Math.round(s * 1000)}ms`;
     return s % 60 === 0 ? `${s / 60}min` : `${s}s`;
 };
 

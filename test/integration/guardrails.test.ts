@@ -9,6 +9,7 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { psql, startDataPath, type DataPath } from "./servers";
+import { durationSeconds } from "../../configs/format";
 import { ROOT } from "../root";
 import { join } from "node:path";
 
@@ -63,8 +64,9 @@ describe("the guardrails as rendered", () => {
         try {
             const [hot, cold] = await Promise.all([updateHot(), psql({ ...path.app, sql: "update cold set n = n + 1 where id = 1 returning n" })]);
             expect(hot.outcome).toMatch(/canceling statement due to lock timeout/);
-            expect(hot.seconds).toBeGreaterThanOrEqual(0.9);
-            expect(hot.seconds).toBeLessThan(3);
+            const limit = durationSeconds(GUARDRAILS.app.properties.lockTimeout.default)!;
+            expect(hot.seconds).toBeGreaterThanOrEqual(limit * 0.9);
+            expect(hot.seconds).toBeLessThan(limit + 2);
             expect(cold.split("\n")[0]).toBe("1");
         } finally {
             await release();
@@ -81,7 +83,7 @@ describe("the guardrails as rendered", () => {
         await new Promise((r) => setTimeout(r, 3000));
         await release();
         const hot = await pending;
-        psql({ ...path.pg.superuser(), db: "flowviz", sql: "alter role flowviz set lock_timeout = '1s'" });
+        psql({ ...path.pg.superuser(), db: "flowviz", sql: `alter role flowviz set lock_timeout = '${GUARDRAILS.app.properties.lockTimeout.default}'` });
         reconnect();
         expect(hot.outcome).toBe("done");
         expect(hot.seconds).toBeGreaterThanOrEqual(2.9);

@@ -1,0 +1,147 @@
+/**
+ * `npm run lockstorm-bench`: a migration holds ACCESS EXCLUSIVE on a hot table while many clients
+ * run a mixed workload through this stack's PgBouncer (TLS) on the real servers, the local stack's
+ * rendered files. Each client waits an exponentially distributed think time (mean --think ms), then
+ * updates a row of `hot` (--hot share) or of `cold`. The lock is taken --after seconds in and held
+ * --hold seconds. Reports, for the requests started while the lock is held: p50/p99 and errors of
+ * those on `cold` (they never touch the lock) and the longest wait and errors of those on `hot`;
+ * with the rendered guardrails,  with the app's lock timeout at another value (--other-lock-timeout, the 1s first chosen), and
+ * without them (the app's lock and statement timeouts reset, PgBouncer's queue wait 120 s, the
+ * earlier default). Writes bench/results/lockstorm.json.
+ */
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Client } from "pg";
+import { versionLine } from "../test/binaries";
+import { psql, startDataPath, type DataPath } from "../test/integration/servers";
+import { ROOT } from "../test/root";
+import { pgbouncerAdmin, sleep } from "./writers";
+
+const { values } = parseArgs({
+    options: {
+        clients: { type: "string", default: "1000" },
+        think: { type: "string", default: "1000" },
+        hot: { type: "string", default: "0.1" },
+        after: { type: "string", default: "10" },
+        hold: { type: "string", default: "30" },
+        "other-lock-timeout": { type: "string", default: "1s" },
+    },
+});
+const CLIENTS = Number(values.clients);
+const THINK_MS = Number(values.think);
+const HOT = Number(values.hot);
+const AFTER = Number(values.after);
+const HOLD = Number(values.hold);
+const BASE = "/tmp/flowviz-lockstorm-bench";
+const ROWS = 1000;
+const OTHER = values["other-lock-timeout"]!;
+
+interface Sample {
+    table: "hot" | "cold";
+    start: number;
+    ms: number;
+    error?: string;
+}
+
+const quantile = (xs: number[], q: number) => {
+    if (xs.length === 0) return 0;
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
+};
+
+async function storm(path: DataPath): Promise<Record<string, number | string>> {
+    const ca = readFileSync(path.rendered.caFile, "utf8");
+    const samples: Sample[] = [];
+    let running = true;
+    const t0 = Date.now();
+    const loops = Array.from({ length: CLIENTS }, async () => {
+        const c = new Client({ host: "127.0.0.1", port: 6432, user: path.app.user, password: path.app.password, database: path.app.db, ssl: { ca, servername: "localhost" } });
+        c.on("error", () => undefined);
+        await c.connect();
+        while (running) {
+            await sleep(-Math.log(1 - Math.random()) * THINK_MS);
+            if (!running) break;
+            const table = Math.random() < HOT ? "hot" : "cold";
+            const start = Date.now();
+            try {
+                await c.query(`update ${table} set n = n + 1 where id = $1`, [1 + Math.floor(Math.random() * ROWS)]);
+                samples.push({ table, start, ms: Date.now() - start });
+            } catch (e) {
+                samples.push({ table, start, ms: Date.now() - start, error: (e as Error).message });
+            }
+        }
+        await c.end().catch(() => undefined);
+    });
+    await sleep(AFTER * 1000);
+    const m = new Client({ host: "127.0.0.1", port: 5432, user: path.migrator.user, password: path.migrator.password, database: path.migrator.db, ssl: { rejectUnauthorized: false } });
+    await m.connect();
+    await m.query("begin");
+    await m.query("lock table hot in access exclusive mode");
+    const locked = Date.now();
+    await sleep(HOLD * 1000);
+    await m.query("rollback");
+    const released = Date.now();
+    await m.end();
+    await sleep(5000);
+    running = false;
+    await Promise.all(loops);
+    const during = samples.filter((s) => s.start >= locked && s.start < released);
+    const cold = during.filter((s) => s.table === "cold");
+    const hot = during.filter((s) => s.table === "hot");
+    const ok = (xs: Sample[]) => xs.filter((s) => !s.error).map((s) => s.ms);
+    const before = samples.filter((s) => s.start >= t0 + 3000 && s.start < locked && s.table === "cold" && !s.error).map((s) => s.ms);
+    return {
+        requestsPerSecond: Math.round(samples.filter((s) => s.start >= t0 + 3000 && s.start < locked).length / ((locked - t0 - 3000) / 1000)),
+        coldP50msBefore: quantile(before, 0.5),
+        coldP99msBefore: quantile(before, 0.99),
+        coldRequestsDuringLock: cold.length,
+        coldErrorsDuringLock: cold.filter((s) => s.error).length,
+        coldP50msDuringLock: quantile(ok(cold), 0.5),
+        coldP99msDuringLock: quantile(ok(cold), 0.99),
+        coldP99msDuringLockAllOutcomes: quantile(cold.map((s) => s.ms), 0.99),
+        hotRequestsDuringLock: hot.length,
+        hotErrorsDuringLock: hot.filter((s) => s.error).length,
+        hotLongestWaitMs: Math.max(0, ...hot.map((s) => s.ms)),
+        errors: [...new Set(during.filter((s) => s.error).map((s) => s.error!.replace(/\d+/g, "N")))].join("; "),
+    };
+}
+
+async function main(): Promise<void> {
+    rmSync(BASE, { recursive: true, force: true });
+    const path = await startDataPath(BASE);
+    try {
+        psql({ ...path.migrator, sql: `create table hot (id int primary key, n int); create table cold (id int primary key, n int); insert into hot select g, 0 from generate_series(1, ${ROWS}) g; insert into cold select g, 0 from generate_series(1, ${ROWS}) g; grant select, update on hot, cold to flowviz` });
+        const su = { ...path.pg.superuser(), db: "flowviz" };
+        const reconnect = () => pgbouncerAdmin(path.rendered, "RECONNECT flowviz");
+        const withGuardrails = await storm(path);
+        console.log("with the guardrails", withGuardrails);
+        psql({ ...su, sql: `alter role flowviz set lock_timeout = '${OTHER}'` });
+        reconnect();
+        const otherLockTimeout = await storm(path);
+        console.log(`with lock_timeout ${OTHER}`, otherLockTimeout);
+        psql({ ...su, sql: "alter role flowviz reset lock_timeout; alter role flowviz reset statement_timeout; alter role flowviz reset transaction_timeout" });
+        pgbouncerAdmin(path.rendered, "SET query_wait_timeout = 120");
+        reconnect();
+        const without = await storm(path);
+        console.log("without them", without);
+        const ini = readFileSync(join(path.rendered.files, "pgbouncer/pgbouncer.ini"), "utf8");
+        const result = {
+            when: new Date().toISOString(),
+            command: `npm run lockstorm-bench -- --clients ${CLIENTS} --think ${THINK_MS} --hot ${HOT} --after ${AFTER} --hold ${HOLD} --other-lock-timeout ${OTHER}`,
+            servers: { postgres: versionLine("postgres"), pgbouncer: versionLine("pgbouncer") },
+            pool: { defaultPoolSize: Number(/^default_pool_size = (\d+)$/m.exec(ini)?.[1]), reservePoolSize: Number(/^reserve_pool_size = (\d+)$/m.exec(ini)?.[1]), queryWaitTimeout: Number(/^query_wait_timeout = (\d+)$/m.exec(ini)?.[1]) },
+            withGuardrails,
+            [`withLockTimeout_${OTHER}`]: otherLockTimeout,
+            without,
+        };
+        writeFileSync(join(ROOT, "bench/results/lockstorm.json"), JSON.stringify(result, null, 2) + "\n");
+    } finally {
+        await path.stop();
+    }
+}
+
+main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+});
