@@ -15,7 +15,7 @@ esac
 ref=${image%@*}
 pinned=
 if [ "$ref" != "$image" ]; then pinned=${image#*@}; fi
-printf '%s\n' "$REGISTRY_TOKEN" | docker login "$registry" -u "$GITHUB_ACTOR" --password-stdin > /dev/null
+docker login "$registry" -u "$GITHUB_ACTOR" --password-stdin <<< "$REGISTRY_TOKEN" > /dev/null
 existing=$(docker buildx imagetools inspect "$ref" --format '{{.Manifest.Digest}}' 2> /dev/null || true)
 if [ -n "$existing" ]; then
     [ -n "$pinned" ] || fail "$ref already exists ($existing) and the stack pins no digest: pin it (postgres.backups.image $ref@$existing) so that a moved tag fails the deploy"
