@@ -3,7 +3,8 @@
  * pgbouncer.ini and pgbouncer_hba.conf: what a security reviewer checks before every change.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { deploysComponent, findFile, generatedFilePolicy, iniSections } from "./resources";
+import { commandLineOverrides, execLines, pgbouncerIncludes, postgresConf, valkeyIncludes } from "./conf-files";
+import { containersOf, deploysComponent, DOCKER, findFile, findFiles, generatedFilePolicy, iniSections, labelOf, podTemplate, unwrap } from "./resources";
 
 interface HbaRule {
     type: string;
@@ -50,7 +51,8 @@ export function dataPathViolations(files: { pgHba?: string; pgbouncerIni?: strin
         }
     }
     if (files.pgbouncerIni !== undefined) {
-        const s = iniSections(files.pgbouncerIni).pgbouncer ?? {};
+        // PgBouncer takes its settings' names in any case
+        const s = Object.fromEntries(Object.entries(iniSections(files.pgbouncerIni).pgbouncer ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
         if (!TLS_CLIENT_MODES.includes(s.client_tls_sslmode ?? "disable")) out.push(`pgbouncer.ini: client_tls_sslmode is ${s.client_tls_sslmode ?? "unset"}; clients must use TLS (${TLS_CLIENT_MODES.join(", ")})`);
         if (s.server_tls_sslmode !== "verify-full") out.push(`pgbouncer.ini: server_tls_sslmode is ${s.server_tls_sslmode ?? "unset"}; PgBouncer must verify PostgreSQL's certificate and name (verify-full)`);
         if (!s.server_tls_ca_file || SYSTEM_BUNDLE.test(s.server_tls_ca_file)) out.push(`pgbouncer.ini: server_tls_ca_file is ${s.server_tls_ca_file ?? "unset"}; PgBouncer must trust only the stack CA for PostgreSQL`);
@@ -88,7 +90,7 @@ export const dataPathPolicy: StackValidationPolicy = {
 
 /** What postgresql.conf must keep for the audit trail of HACCP records. */
 export function auditViolations(conf: string): string[] {
-    const s = iniSections(conf)[""] ?? {};
+    const s = postgresConf(conf).settings;
     const out: string[] = [];
     const on = (key: string) => ["on", "true", "1", "yes"].includes((s[key] ?? "off").toLowerCase());
     if (!(s.shared_preload_libraries ?? "").split(",").map((x) => x.trim()).includes("pgaudit")) out.push("postgresql.conf: pgaudit is not in shared_preload_libraries; DDL, role changes and writes would go unrecorded");
@@ -107,3 +109,35 @@ export const auditTrail = generatedFilePolicy({
     checks: "the audit trail",
     violations: auditViolations,
 });
+
+/** Files whose every copy the pack must have read, and what includes another file. */
+const GENERATED_FILES = ["postgresql.conf", "pg_hba.conf", "pgbouncer.ini", "pgbouncer_hba.conf", "valkey.conf", "roles.sql"];
+const INCLUDES: Record<string, (text: string) => string[]> = { "postgresql.conf": (t) => postgresConf(t).includes, "pgbouncer.ini": pgbouncerIncludes, "valkey.conf": valkeyIncludes };
+
+/** PostgreSQL's command lines: its containers' and its start scripts' exec lines (`-c` overrides win over the postgresql.conf the pack reads). */
+function databaseCommandLines(resources: { type: string; name?: string; props: any }[]): { where: string; argv: string[] }[] {
+    const scripts = findFiles(resources, "start.sh").flatMap((f) => execLines(f.text).map((argv) => ({ where: `start.sh (${f.where})`, argv })));
+    return [...scripts, ...resources.flatMap((r) => {
+        if (labelOf(r, "app.kubernetes.io/component") !== "database") return [];
+        if (r.type === DOCKER.container) return [{ where: `container ${r.name}`, argv: [...((unwrap(r.props.entrypoints) as string[]) ?? []), ...((unwrap(r.props.command) as string[]) ?? [])] }];
+        const t = podTemplate(r.type, r.props);
+        return containersOf(t?.spec).map((c) => ({ where: `${r.name} container ${c.name}`, argv: [...(c.command ?? []), ...(c.args ?? [])] }));
+    })];
+}
+
+export const wholeFiles: StackValidationPolicy = {
+    name: "whole-files",
+    description:
+        "What the servers read is what the pack reads: no include directive in postgresql.conf, pgbouncer.ini or valkey.conf, one content for every copy of a generated file, and no setting on PostgreSQL's command line but where its files are (a -c override wins over the file).",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+        for (const name of GENERATED_FILES) {
+            const copies = findFiles(args.resources, name);
+            if (new Set(copies.map((c) => c.text)).size > 1) report(`${name}: ${copies.length} copies with different contents (${copies.map((c) => c.where).join(", ")}); the server may read another than the one judged`);
+            for (const c of copies) for (const inc of INCLUDES[name]?.(c.text) ?? []) report(`${name} (${c.where}): "${inc}" makes the server read a file the pack never sees; generated files include nothing`);
+        }
+        for (const { where, argv } of databaseCommandLines(args.resources)) {
+            for (const o of commandLineOverrides(argv)) report(`${where}: "-c ${o}" on PostgreSQL's command line overrides postgresql.conf; only config_file and hba_file may be set there`);
+        }
+    },
+};

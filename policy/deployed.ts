@@ -4,6 +4,7 @@
  */
 import { activeClusters, containerViews, DOCKER, findFile, iniSections, K8S } from "./resources";
 import { PGBOUNCER_FD_OVERHEAD } from "../facts/pgbouncer";
+import { postgresConf } from "./conf-files";
 
 interface ResourceLike {
     type: string;
@@ -51,7 +52,7 @@ export function deployedCapacity(resources: ResourceLike[]): DeployedCapacity | 
     const cluster = activeClusters(resources)[0]?.props.spec?.postgresql?.parameters as Record<string, string> | undefined;
     if (ini === undefined || (conf === undefined && cluster === undefined)) return undefined;
     const pgb = iniSections(ini).pgbouncer ?? {};
-    const pg = conf === undefined ? cluster! : iniSections(conf)[""]!;
+    const pg = conf === undefined ? cluster! : postgresConf(conf).settings;
     const pool = Number(pgb.default_pool_size ?? 20);
     const reserve = Number(pgb.reserve_pool_size ?? 0);
     const isPgbouncer = (r: ResourceLike) =>

@@ -8,7 +8,7 @@ import { isPinnedImage } from "../facts/images";
 import { isPodSecurityLevel, podSecurityViolations, POD_SECURITY_LABEL } from "./pod-security";
 import { containersOf, containerViews, DOCKER, ENV_CREDENTIALS_LABEL, K8S, labelOf, podTemplate } from "./resources";
 import { deployedCapacity } from "./deployed";
-import { auditTrail, dataPathPolicy } from "./data-path";
+import { auditTrail, dataPathPolicy, wholeFiles } from "./data-path";
 import { dockerIsolation, exposure, namespaceLevels, namespaceOf, networkPolicyRules, rbac } from "./platform";
 import { grafanaAccess, noAdminApis, valkeyAcl } from "./services";
 import { databaseRoles } from "./roles";
@@ -237,6 +237,7 @@ export const POLICIES: Policy[] = [
     backupPath,
     connectionCapacity,
     dataPathPolicy,
+    wholeFiles,
     namespaceLevels,
     valkeyAcl,
     databaseRoles,

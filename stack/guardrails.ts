@@ -20,7 +20,7 @@ export const GUARDRAIL_INVARIANTS: Invariant[] = [
         check(c, ctx) {
             const a = c.postgres.guardrails.app;
             const out = [];
-            if (seconds(a.lockTimeout) >= seconds(a.statementTimeout)) out.push({ key: "postgres.guardrails.app.lockTimeout", message: `is ${a.lockTimeout}, not below app.statementTimeout ${a.statementTimeout}: a request waiting for a lock would end as a statement timeout, indistinguishable from a slow query; ${set(ctx, "postgres.guardrails.app.lockTimeout", "100ms")}` });
+            if (seconds(a.lockTimeout) >= seconds(a.statementTimeout)) out.push({ key: "postgres.guardrails.app.lockTimeout", message: `is ${a.lockTimeout}, not below app.statementTimeout ${a.statementTimeout}: a request waiting for a lock would end as a statement timeout, indistinguishable from a slow query; ${set(ctx, "postgres.guardrails.app.lockTimeout", "1s")}` });
             if (seconds(a.statementTimeout) > seconds(a.transactionTimeout)) out.push({ key: "postgres.guardrails.app.transactionTimeout", message: `is ${a.transactionTimeout}, below app.statementTimeout ${a.statementTimeout}: raise it to at least that (${set(ctx, "postgres.guardrails.app.transactionTimeout", a.statementTimeout)})` });
             return out;
         },
