@@ -8,6 +8,7 @@ import { createTwoFilesPatch } from "diff";
 import { autoName, type RecordedResource } from "../render/program";
 import { isSecretBox, maskSecrets, SECRET_SIG, type RenderedFile } from "../render/files";
 import { replacementReason } from "./replacement";
+import { podTemplate } from "../policy/resources";
 
 export interface Snapshot {
     resources: RecordedResource[];
@@ -137,36 +138,38 @@ export function compareResources(base: RecordedResource[], head: RecordedResourc
 const MOUNTED_FILES = ["kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret"];
 /** The change a workload gets when what it mounts is replaced (it has no field of its own that changed). */
 export const MOUNTED_FILES_PATH = "spec.template (mounted files)";
-const WORKLOADS = ["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"].map((k) => `kubernetes:${k === "Job" || k === "CronJob" ? "batch/v1" : "apps/v1"}:${k}`);
+
+/** Names of the ConfigMaps and Secrets a pod template mounts or reads. */
+function referencedObjects(r: RecordedResource): string[] {
+    const spec = podTemplate(r.type, maskSecrets(r.inputs, true))?.spec;
+    if (!spec) return [];
+    const names: string[] = [];
+    for (const v of spec.volumes ?? []) {
+        for (const s of v.projected?.sources ?? []) names.push(s.configMap?.name ?? s.secret?.name);
+        names.push(v.configMap?.name, v.secret?.secretName);
+    }
+    for (const c of spec.containers ?? []) for (const e of c.env ?? []) names.push(e.valueFrom?.secretKeyRef?.name, e.valueFrom?.configMapKeyRef?.name);
+    return names.filter((n): n is string => typeof n === "string");
+}
 
 /**
- * A workload the render shows unchanged though it mounts an auto-named ConfigMap or Secret that is
- * replaced: deployed, the replacement has a new name, so the pod template changes and the pods roll.
+ * A workload the render shows unchanged though it mounts a ConfigMap or Secret that is replaced:
+ * deployed, an auto-named replacement has a new name, so the pod template changes and the pods roll.
+ * Each such change names the object (`before`), which the restart findings quote: the one place
+ * that reads what a workload mounts.
  */
 function rolledByReplacedFiles(changes: ResourceChange[], head: RecordedResource[], before: Map<string, RecordedResource>): ResourceChange[] {
-    const replaced = changes.filter((c) => c.action === "replace" && MOUNTED_FILES.includes(c.type) && !(c.head!.inputs as { metadata?: { name?: string } }).metadata?.name);
-    if (replaced.length === 0) return [];
+    const replaced = new Set(changes.filter((c) => c.action === "replace" && MOUNTED_FILES.includes(c.type)).map((c) => (c.base!.inputs as { metadata?: { name?: string } }).metadata?.name ?? autoName(c.name)));
+    if (replaced.size === 0) return [];
     const changed = new Set(changes.map((c) => c.key));
-    const out: ResourceChange[] = [];
-    for (const w of head.filter((r) => WORKLOADS.includes(r.type) && !changed.has(identity(r)) && before.has(identity(r)))) {
-        const text = JSON.stringify(w.inputs);
-        const mounts = replaced.filter((c) => text.includes(`"${autoName(c.name)}"`));
-        if (mounts.length === 0) continue;
+    return head.flatMap((w) => {
         const key = identity(w);
-        out.push({
-            key,
-            type: w.type,
-            name: w.name,
-            parent: w.parent,
-            protect: w.protect,
-            deleteBeforeReplace: w.deleteBeforeReplace,
-            base: before.get(key),
-            head: w,
-            action: "update",
-            changes: mounts.map((c) => ({ path: MOUNTED_FILES_PATH, before: `${c.type.split(":").pop()} ${c.name}`, after: `${c.type.split(":").pop()} ${c.name}, replaced under a new name: the pods roll`, secret: false })),
-        });
-    }
-    return out;
+        const mounts = changed.has(key) || !before.has(key) ? [] : referencedObjects(w).filter((n) => replaced.has(n));
+        if (mounts.length === 0) return [];
+        const change: ResourceChange = { key, type: w.type, name: w.name, parent: w.parent, protect: w.protect, deleteBeforeReplace: w.deleteBeforeReplace, base: before.get(key), head: w, action: "update", changes: [] };
+        change.changes = mounts.map((n) => ({ path: MOUNTED_FILES_PATH, before: n, after: `${n}, replaced: the pods roll`, secret: false }));
+        return [change];
+    });
 }
 
 const CREDENTIAL_LINES: [RegExp, string][] = [

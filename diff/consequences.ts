@@ -3,7 +3,7 @@
  * start), which services restart and how to restart the database without failing a
  * transaction, and connection capacity before and after.
  */
-import { autoName, type RecordedResource } from "../render/program";
+import type { RecordedResource } from "../render/program";
 import { quantityValue } from "../configs/format";
 import { deployedCapacity, type DeployedCapacity } from "../policy/deployed";
 import { containerViews, DOCKER, findFile, iniSections, K8S, labelOf, podTemplate } from "../policy/resources";
@@ -66,19 +66,6 @@ function majorUpgrade(c: ResourceChange): Finding[] {
     ];
 }
 
-/** Names of the ConfigMaps and Secrets a pod template mounts or reads. */
-function referencedObjects(r: RecordedResource): string[] {
-    const spec = podTemplate(r.type, plain(r))?.spec;
-    if (!spec) return [];
-    const names: string[] = [];
-    for (const v of spec.volumes ?? []) {
-        for (const s of v.projected?.sources ?? []) names.push(s.configMap?.name ?? s.secret?.name);
-        names.push(v.configMap?.name, v.secret?.secretName);
-    }
-    for (const c of spec.containers ?? []) for (const e of c.env ?? []) names.push(e.valueFrom?.secretKeyRef?.name, e.valueFrom?.configMapKeyRef?.name);
-    return names.filter((n): n is string => typeof n === "string");
-}
-
 export function restartMessage(service: string, component: string | undefined, how: string, database: string): string {
     if (component === "database") {
         return (
@@ -93,9 +80,6 @@ export function restartMessage(service: string, component: string | undefined, h
 }
 
 function restarts(changes: ResourceChange[], head: Snapshot): Finding[] {
-    const replacedObjects = new Set(
-        changes.filter((c) => (c.type === K8S.configMap || c.type === K8S.secret) && c.action === "replace").map((c) => plain(c.base!).metadata?.name ?? autoName(c.name)),
-    );
     const byKey = new Map(changes.map((c) => [`${c.type}::${c.name}`, c]));
     // the database PgBouncer pools, which PAUSE and RESUME name
     const database = Object.keys(iniSections(findFile(asPolicyInput(head), "pgbouncer.ini") ?? "").databases ?? {})[0] ?? "<database>";
@@ -113,7 +97,7 @@ function restarts(changes: ResourceChange[], head: Snapshot): Finding[] {
         } else if (c?.changes.some((p) => p.path.startsWith("spec.template") && p.path !== MOUNTED_FILES_PATH)) {
             how = `its pod template changed (${c.changes.filter((p) => p.path.startsWith("spec.template") && p.path !== MOUNTED_FILES_PATH).length} field(s))`;
         } else {
-            const mounted = referencedObjects(r).filter((n) => replacedObjects.has(n));
+            const mounted = (c?.changes ?? []).filter((p) => p.path === MOUNTED_FILES_PATH).map((p) => String(p.before));
             if (mounted.length > 0) how = `it mounts replaced configuration ${mounted.join(", ")}`;
         }
         if (how && c?.action !== "create") out.push({ kind: "restart", resource: `${r.type}::${r.name}`, message: restartMessage(service, component, how, database) });
