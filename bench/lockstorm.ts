@@ -12,9 +12,8 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Client } from "pg";
 import { versionLine } from "../test/binaries";
-import { psql, startDataPath, type DataPath } from "../test/integration/servers";
+import { appClient, migratorClient, psql, startDataPath, type DataPath } from "../test/integration/servers";
 import { ROOT } from "../test/root";
 import { pgbouncerAdmin, sleep } from "./writers";
 
@@ -51,12 +50,11 @@ const quantile = (xs: number[], q: number) => {
 };
 
 async function storm(path: DataPath): Promise<Record<string, number | string>> {
-    const ca = readFileSync(path.rendered.caFile, "utf8");
     const samples: Sample[] = [];
     let running = true;
     const t0 = Date.now();
     const loops = Array.from({ length: CLIENTS }, async () => {
-        const c = new Client({ host: "127.0.0.1", port: 6432, user: path.app.user, password: path.app.password, database: path.app.db, ssl: { ca, servername: "localhost" } });
+        const c = appClient(path);
         c.on("error", () => undefined);
         await c.connect();
         while (running) {
@@ -74,7 +72,7 @@ async function storm(path: DataPath): Promise<Record<string, number | string>> {
         await c.end().catch(() => undefined);
     });
     await sleep(AFTER * 1000);
-    const m = new Client({ host: "127.0.0.1", port: 5432, user: path.migrator.user, password: path.migrator.password, database: path.migrator.db, ssl: { rejectUnauthorized: false } });
+    const m = migratorClient(path);
     await m.connect();
     await m.query("begin");
     await m.query("lock table hot in access exclusive mode");

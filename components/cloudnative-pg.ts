@@ -16,7 +16,7 @@ import { backupCredentialEgress, backupWorkloadIdentity, objectStorageEgress } f
 import type { KubernetesPlatform } from "./platform/kubernetes";
 import type { ExternalEgress, ServiceSpec } from "./service";
 import type { Authorities } from "./tls";
-import { guardrailsOf } from "../stack/versions";
+import { guardrailsOf } from "../stack/guardrails";
 
 /** The instance manager's status port: the operator reaches each instance there. */
 export const CNPG_STATUS_PORT = 8000;

@@ -8,7 +8,7 @@ import { BACKUP_RUNS, backupImage, backupParts, DATA_MOUNT, PGDATA, PUSHGATEWAY,
 import { backupCredentialEgress, backupWorkloadIdentity, objectStorageEgress } from "./egress";
 import type { CertificateEndpoint } from "../configs/certificates";
 import { backupRepository } from "../stack/engine";
-import { guardrailsOf } from "../stack/versions";
+import { guardrailsOf } from "../stack/guardrails";
 
 const CONFIG_DIR = "/etc/postgresql";
 const ROLES_DIR = "/etc/flowviz";

@@ -3,12 +3,18 @@
  * related to the others, to PgBouncer's drain and to the latency alerts.
  */
 import { durationSeconds } from "../configs/format";
-import { IDLE_IN_TRANSACTION_TIMEOUT_SECONDS } from "../configs/postgres";
+import { IDLE_IN_TRANSACTION_TIMEOUT_SECONDS, type Guardrails } from "../configs/postgres";
+import { imageVersion } from "./versions";
 import { setCommand as set } from "./commands";
 import type { Invariant } from "./invariant";
 import type { StackConfig } from "./schema";
 
 const seconds = (d: string) => durationSeconds(d)!;
+
+/** The stack's time limits per role, with the PostgreSQL major version they are written for (postgres.image's tag). */
+export function guardrailsOf(postgres: StackConfig["postgres"]): Guardrails {
+    return { ...postgres.guardrails, postgresMajor: Number((imageVersion(postgres.image) ?? "0").split(".")[0]) };
+}
 
 /** How long a client may wait in PgBouncer's queue: the key when set, else as long as the app's statements may run (a request queued longer has lost its budget). */
 export const queryWaitSeconds = (c: StackConfig) => c.pgbouncer.queryWaitTimeoutSeconds ?? Math.ceil(seconds(c.postgres.guardrails.app.statementTimeout));

@@ -6,7 +6,6 @@
  */
 import type { StackConfig } from "./schema";
 import { imageTag } from "./images";
-import type { Guardrails } from "../configs/postgres";
 
 export interface TestedVersion {
     component: string;
@@ -60,11 +59,6 @@ export const TESTED_VERSIONS: readonly TestedVersion[] = [
 /** The version an image's tag names (`postgres:17.12-trixie` gives 17.12, `prom/prometheus:v2.53.5` 2.53.5). */
 export function imageVersion(image: string): string | undefined {
     return /^v?(\d+(?:\.\d+)*)/.exec(imageTag(image))?.[1];
-}
-
-/** The stack's time limits per role, with the PostgreSQL major version they are written for (postgres.image's tag). */
-export function guardrailsOf(postgres: StackConfig["postgres"]): Guardrails {
-    return { ...postgres.guardrails, postgresMajor: Number((imageVersion(postgres.image) ?? "0").split(".")[0]) };
 }
 
 /** True when a version is on a release line (`2.53.5` on `2.53`, `17.13` on `17`). */

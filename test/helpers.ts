@@ -1,4 +1,6 @@
-import { resolve } from "node:path";
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { vi } from "vitest";
 import { runProgram, type ProgramRun, type RecordedResource } from "../render/program";
 import { readStackFile } from "../render/stackfile";
@@ -33,3 +35,16 @@ export function only(run: ProgramRun, type: string, name: string): RecordedResou
 }
 
 export const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
+
+/** A copy of the working tree (tracked and new files) in `dir`, as a new repository's files, not yet committed. */
+export function copyWorkingTree(dir: string): void {
+    const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
+    for (const f of files) {
+        mkdirSync(dirname(join(dir, f)), { recursive: true });
+        try {
+            cpSync(join(ROOT, f), join(dir, f));
+        } catch {
+            // a file deleted in the working tree but still tracked
+        }
+    }
+}

@@ -4,12 +4,13 @@
  * consequence a reviewer must see.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { markdownReport, MARKDOWN_LIMIT, type Review } from "../../diff/report";
 import { ROOT } from "../root";
+import { copyWorkingTree } from "../helpers";
 
 let repo: string;
 const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
@@ -21,15 +22,7 @@ const commitAll = (message: string) => {
 beforeAll(() => {
     // A copy of the working tree (tracked and new files) as a fresh repository with one commit on main.
     repo = mkdtempSync(join(tmpdir(), "flowviz-diff-test-"));
-    const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
-    for (const f of files) {
-        mkdirSync(dirname(join(repo, f)), { recursive: true });
-        try {
-            cpSync(join(ROOT, f), join(repo, f));
-        } catch {
-            // a file deleted in the working tree but still tracked
-        }
-    }
+    copyWorkingTree(repo);
     symlinkSync(join(ROOT, "node_modules"), join(repo, "node_modules"), "dir");
     writeFileSync(join(repo, ".gitignore"), "node_modules\n");
     // prod's other engine as a stack of its own: the StatefulSet's changes are what a cluster without operators reviews

@@ -8,11 +8,12 @@
  * would pass: what the base-branch review holds.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../root";
+import { copyWorkingTree } from "../helpers";
 
 let dir: string;
 let repo: string;
@@ -36,15 +37,7 @@ beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "flowviz-review-test-"));
     repo = join(dir, "pull-request");
     review = join(dir, "review");
-    const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
-    for (const f of files) {
-        mkdirSync(dirname(join(repo, f)), { recursive: true });
-        try {
-            cpSync(join(ROOT, f), join(repo, f));
-        } catch {
-            // a file deleted in the working tree but still tracked
-        }
-    }
+    copyWorkingTree(repo);
     git(dir, "init", "-q", "-b", "main", repo);
     commitAll("base");
     // the workflow's review worktree of the base branch; its `npm ci` stands in as the same lockfile's packages

@@ -5,10 +5,9 @@
  * on other tables go on. Without the limits (the roles reset) the same request waits out the lock.
  */
 import { readFileSync } from "node:fs";
-import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { psql, startDataPath, type DataPath } from "./servers";
+import { appClient, migratorClient, psql, startDataPath, type DataPath } from "./servers";
 import { durationSeconds } from "../../configs/format";
 import { ROOT } from "../root";
 import { join } from "node:path";
@@ -23,11 +22,10 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => path?.stop());
 
-const appClient = () => new Client({ host: "127.0.0.1", port: 6432, user: path.app.user, password: path.app.password, database: path.app.db, ssl: { ca: readFileSync(path.rendered.caFile, "utf8"), servername: "localhost" } });
 
 /** A migration's transaction holding ACCESS EXCLUSIVE on `hot` until released. */
 async function holdLock(): Promise<() => Promise<void>> {
-    const m = new Client({ host: "127.0.0.1", port: 5432, user: path.migrator.user, password: path.migrator.password, database: path.migrator.db, ssl: { rejectUnauthorized: false } });
+    const m = migratorClient(path);
     await m.connect();
     await m.query("begin; lock table hot in access exclusive mode");
     return async () => {
@@ -38,7 +36,7 @@ async function holdLock(): Promise<() => Promise<void>> {
 
 /** How an update of `hot` through PgBouncer ends while the lock is held, and after how many seconds. */
 async function updateHot(): Promise<{ outcome: string; seconds: number }> {
-    const c = appClient();
+    const c = appClient(path);
     await c.connect();
     const started = Date.now();
     const outcome = await c.query("update hot set n = n + 1 where id = 1").then(

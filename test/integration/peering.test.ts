@@ -9,12 +9,11 @@ import { closeSync, cpSync, mkdirSync, openSync, readFileSync, rmSync, writeFile
 import { connect as tcpConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
-import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderedFiles } from "../../render/files";
 import { BINARIES, chownToServer, serverRoot, serverUser } from "../binaries";
 import { runStack } from "../helpers";
-import { startDataPath, waitFor, type DataPath } from "./servers";
+import { appClient, startDataPath, waitFor, type DataPath } from "./servers";
 
 const BASE = "/tmp/flowviz-it-peering";
 const PORTS = [6441, 6442];
@@ -63,7 +62,7 @@ async function startReplica(name: string, ordinal: number, peered: boolean): Pro
     closeSync(out);
     running.push(proc);
     await waitFor(`PgBouncer ${name} ${ordinal}`, async () => {
-        const c = appClient(PORTS[ordinal]!);
+        const c = appClient(path, PORTS[ordinal]!);
         try {
             await c.connect();
             return true;
@@ -83,8 +82,6 @@ async function stopReplicas(): Promise<void> {
     await Promise.all(exits);
 }
 
-const appClient = (port: number) =>
-    new Client({ host: "127.0.0.1", port, user: path.app.user, password: path.app.password, database: path.app.db, ssl: { ca: readFileSync(path.rendered.caFile, "utf8"), servername: "localhost" } });
 
 /** A CancelRequest (protocol 3.0) for a backend key, sent over TLS after an SSLRequest, as libpq 17 sends it with sslmode=require. */
 function sendCancel(port: number, pid: number, key: number): Promise<void> {
@@ -114,7 +111,7 @@ function sendCancel(port: number, pid: number, key: number): Promise<void> {
 
 /** A 4 s query (inside the app's 5 s statement timeout) through replica 0, cancelled through replica 1 after a second: how it ended by 3 s, and when. */
 async function cancelThroughTheOtherReplica(): Promise<{ outcome: string; seconds: number }> {
-    const client = appClient(PORTS[0]!);
+    const client = appClient(path, PORTS[0]!);
     await client.connect();
     const started = Date.now();
     const query = client.query("select pg_sleep(4)").then(

@@ -12,6 +12,7 @@ import { realCertificates } from "./certs";
 import { SECRET_FILE, TLS_FILES } from "../../stack/fixed";
 import { CONFIG_DIR_LABEL } from "../../components/service";
 import { chownToServer, runServerBinary, serverCommand, type Binary } from "../binaries";
+import { Client } from "pg";
 
 /** The rendered plan and files of a stack (with secrets: the test needs the credentials). */
 export interface Rendered {
@@ -266,3 +267,12 @@ export async function startDataPath(base: string): Promise<DataPath> {
         },
     };
 }
+
+/** A login of the data path as a pg client over TLS verified against the render's CA (the local stack's servers answer as localhost). */
+function verifiedClient(path: DataPath, login: DataPath["app"], port: number): Client {
+    return new Client({ host: "127.0.0.1", port, user: login.user, password: login.password, database: login.db, ssl: { ca: readFileSync(path.rendered.caFile, "utf8"), servername: "localhost" } });
+}
+/** The app's login through PgBouncer (another port: another PgBouncer of the same files). */
+export const appClient = (path: DataPath, port = path.app.port) => verifiedClient(path, path.app, port);
+/** The migration role's login, straight to PostgreSQL. */
+export const migratorClient = (path: DataPath) => verifiedClient(path, path.migrator, path.migrator.port);
