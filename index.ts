@@ -10,7 +10,8 @@ import { Credentials } from "./components/credentials";
 import { DockerPlatform } from "./components/platform/docker";
 import { KubernetesPlatform } from "./components/platform/kubernetes";
 import { Postgres } from "./components/postgres";
-import { CloudNativePostgres } from "./components/cloudnative-pg";
+import { CloudNativePostgres, CLUSTER_IDENTITY } from "./components/cloudnative-pg";
+import { migrationStage } from "./stack/engine";
 import { Operators } from "./components/operators";
 import { PgBouncer } from "./components/pgbouncer";
 import { App } from "./components/app";
@@ -46,7 +47,46 @@ const s3Keys = keysOf(secrets.backupS3AccessKey, secrets.backupS3SecretKey);
 /** CloudNativePG's Cluster, or PostgreSQL as one pod of our own */
 const cloudnativePg = config.postgres.engine === "cloudnative-pg" && platform instanceof KubernetesPlatform && config.platform === "kubernetes";
 const operators = cloudnativePg && config.kubernetes.operators.install ? new Operators("operators", { namespace: config.postgres.cloudnativePg.operatorNamespace, apiServerCidrs: config.kubernetes.egress.apiServerCidrs }) : undefined;
-const postgres: { host: string; certificateReaders: string[] } = cloudnativePg
+/** postgres.cloudnativePg.fromStatefulSet: the StatefulSet engine's server stays (then stops, then only its volumes) while the Cluster is cloned from it */
+const stage = migrationStage(config);
+const statefulSet =
+    !cloudnativePg || stage
+        ? new Postgres("postgres", {
+              settings: config.postgres,
+              platform,
+              superuserPassword: credentials.get("postgresPassword"),
+              roles: {
+                  superuser: { name: SUPERUSER, verifier: credentials.verifier("postgresPassword") },
+                  database,
+                  owner: ownerRoleOf(database),
+                  migrator: { name: migrator, verifier: credentials.verifier("migrationDbPassword") },
+                  app: { name: appUser, verifier: credentials.verifier("appDbPassword") },
+                  // pg_monitor reads statistics, nothing else; counted in postgres.adminConnections
+                  monitor: { name: POSTGRES_EXPORTER_USER, verifier: credentials.verifier("postgresExporterPassword"), connectionLimit: 3 },
+              },
+              ca,
+              objectStorageCidrs: config.platform === "kubernetes" ? config.kubernetes.egress.objectStorageCidrs : undefined,
+              certificateEndpoints: [
+                  { name: "pgbouncer", host: platform.hostOf("pgbouncer"), port: config.pgbouncer.port, protocol: "postgres" },
+                  { name: "valkey", host: platform.hostOf("valkey"), port: VALKEY_PORT, protocol: "tls" },
+              ],
+              clients: ["pgbouncer", "postgres-exporter"],
+              hostPort: hostPorts.postgres,
+              pushgatewayImage: config.monitoring.pushgatewayImage,
+              backupCredentials: {
+                  cipherPass: credentials.get("backupCipherPassphrase"),
+                  s3Keys,
+                  offsite: config.postgres.backups.offsite
+                      ? {
+                            cipherPass: credentials.get("backupOffsiteCipherPassphrase"),
+                            s3Keys: keysOf(secrets.backupOffsiteS3AccessKey, secrets.backupOffsiteS3SecretKey),
+                        }
+                      : undefined,
+              },
+              migratingTo: stage && { service: CLUSTER_IDENTITY, stage },
+          })
+        : undefined;
+const cluster = cloudnativePg
     ? new CloudNativePostgres("postgres", {
           settings: config.postgres,
           platform: platform as KubernetesPlatform,
@@ -59,40 +99,12 @@ const postgres: { host: string; certificateReaders: string[] } = cloudnativePg
           objectStorageCidrs: config.kubernetes.egress.objectStorageCidrs,
           s3Keys,
           operators: operators?.ready,
+          fromStatefulSet: stage && statefulSet && { stage, host: statefulSet.host, server: statefulSet },
       })
-    : new Postgres("postgres", {
-    settings: config.postgres,
-    platform,
-    superuserPassword: credentials.get("postgresPassword"),
-    roles: {
-        superuser: { name: SUPERUSER, verifier: credentials.verifier("postgresPassword") },
-        database,
-        owner: ownerRoleOf(database),
-        migrator: { name: migrator, verifier: credentials.verifier("migrationDbPassword") },
-        app: { name: appUser, verifier: credentials.verifier("appDbPassword") },
-        // pg_monitor reads statistics, nothing else; counted in postgres.adminConnections
-        monitor: { name: POSTGRES_EXPORTER_USER, verifier: credentials.verifier("postgresExporterPassword"), connectionLimit: 3 },
-    },
-    ca,
-    objectStorageCidrs: config.platform === "kubernetes" ? config.kubernetes.egress.objectStorageCidrs : undefined,
-    certificateEndpoints: [
-        { name: "pgbouncer", host: platform.hostOf("pgbouncer"), port: config.pgbouncer.port, protocol: "postgres" },
-        { name: "valkey", host: platform.hostOf("valkey"), port: VALKEY_PORT, protocol: "tls" },
-    ],
-    clients: ["pgbouncer", "postgres-exporter"],
-    hostPort: hostPorts.postgres,
-    pushgatewayImage: config.monitoring.pushgatewayImage,
-    backupCredentials: {
-        cipherPass: credentials.get("backupCipherPassphrase"),
-        s3Keys,
-        offsite: config.postgres.backups.offsite
-            ? {
-                  cipherPass: credentials.get("backupOffsiteCipherPassphrase"),
-                  s3Keys: keysOf(secrets.backupOffsiteS3AccessKey, secrets.backupOffsiteS3SecretKey),
-              }
-            : undefined,
-    },
-});
+    : undefined;
+/** the server PgBouncer sends queries to: the StatefulSet's until the move's switch, else the engine's */
+const serving = stage === "stream" ? statefulSet! : (cluster ?? statefulSet!);
+const certificateReaders = [...(statefulSet?.certificateReaders ?? []), ...(cluster?.certificateReaders ?? [])];
 
 const sizing = poolSizing(config);
 const pgbouncer = new PgBouncer("pgbouncer", {
@@ -100,7 +112,7 @@ const pgbouncer = new PgBouncer("pgbouncer", {
     sizing,
     peered: pgbouncerPeered(config),
     platform,
-    database: { name: config.postgres.database, host: postgres.host, port: POSTGRES_PORT },
+    database: { name: config.postgres.database, host: serving.host, port: POSTGRES_PORT },
     ca,
     databaseLogins: {
         [appUser]: credentials.verifier("appDbPassword"),
@@ -111,8 +123,10 @@ const pgbouncer = new PgBouncer("pgbouncer", {
         stats: { password: credentials.get("pgbouncerStatsPassword"), verifier: credentials.verifier("pgbouncerStatsPassword") },
     },
     exporterImage: config.monitoring.pgbouncerExporterImage,
-    clients: ["api", "worker", ...postgres.certificateReaders],
+    clients: ["api", "worker", ...certificateReaders],
     hostPort: hostPorts.pgbouncer,
+    // switch: PgBouncer moves once the StatefulSet has stopped and the Cluster's promotion is asked for
+    startsAfter: stage === "switch" ? [cluster!] : undefined,
 });
 
 const app = new App("app", {
@@ -124,7 +138,7 @@ const app = new App("app", {
     dbPassword: credentials.get("appDbPassword"),
     valkeyPassword: credentials.get("valkeyPassword"),
     apiClients: [],
-    certificateReaders: postgres.certificateReaders,
+    certificateReaders,
     apiHostPort: hostPorts.api,
     scrapeInterval: config.monitoring.apiScrapeInterval,
     ca,
@@ -136,7 +150,7 @@ new Exporters("exporters", {
     platform,
     images: { postgres: monitoring.postgresExporterImage, node: monitoring.nodeExporterImage, kubeRbacProxy: monitoring.kubeRbacProxyImage },
     // CloudNativePG's instances export their own metrics
-    postgres: cloudnativePg ? undefined : { host: postgres.host, port: POSTGRES_PORT, database: config.postgres.database },
+    postgres: cloudnativePg ? undefined : { host: serving.host, port: POSTGRES_PORT, database: config.postgres.database },
     postgresPassword: credentials.get("postgresExporterPassword"),
     ca,
     nodeExporter: !operatorMode,

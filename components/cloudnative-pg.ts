@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { BOOTSTRAP_KEYS, bootstrapSql, clusterSpec, objectStoreSpec, S3_SECRET_KEYS, scheduledBackupSpec } from "../configs/cloudnative-pg";
 import type { RoleNames } from "../configs/postgres";
-import { backupRepository } from "../stack/engine";
+import { backupRepository, type MigrationStage } from "../stack/engine";
 import { quoteLiteral } from "../configs/format";
 import { CERTIFICATE_LIFETIME, POSTGRES_PORT } from "../stack/fixed";
 import type { StackConfig } from "../stack/schema";
@@ -22,8 +22,13 @@ import { guardrailsOf } from "../stack/guardrails";
 export const CNPG_STATUS_PORT = 8000;
 /** The instance manager's metrics exporter. */
 export const CNPG_METRICS_PORT = 9187;
-/** The service name other components use; the first Cluster is named after it. */
+/** The first Cluster's name (its Services: postgres-rw, -ro, -r). */
 const SERVICE = "postgres";
+/**
+ * The instances' identity to the platform (their pods' labels, NetworkPolicies): not the
+ * StatefulSet engine's `postgres`, which runs beside the Cluster while a stack moves from it.
+ */
+export const CLUSTER_IDENTITY = "postgres-cluster";
 
 export interface CloudNativePostgresArgs {
     readonly settings: StackConfig["postgres"];
@@ -41,6 +46,8 @@ export interface CloudNativePostgresArgs {
     readonly s3Keys?: { key: pulumi.Input<string>; secret: pulumi.Input<string> };
     /** the operator and plugin this stack installs, which its custom resources wait for */
     readonly operators?: pulumi.Resource[];
+    /** postgres.cloudnativePg.fromStatefulSet: the StatefulSet engine's server the Cluster is cloned from and follows until `switch`, which the Cluster waits for */
+    readonly fromStatefulSet?: { stage: MigrationStage; host: string; server?: pulumi.Resource };
 }
 
 export class CloudNativePostgres extends pulumi.ComponentResource {
@@ -61,8 +68,9 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
         const parent = { parent: this };
         /** a custom resource of the operator's: created after it, when this stack installs it */
         const afterOperators = { parent: this, dependsOn: args.operators };
-        const labels = platform.selector(SERVICE);
+        const labels = platform.selector(CLUSTER_IDENTITY);
         const restore = s.restore;
+        const from = args.fromStatefulSet;
         this.clusterName = restore ? `${SERVICE}-${restore.id}` : SERVICE;
         const cluster = this.clusterName;
         const meta = (objectName: string, extra: Record<string, string> = {}) => ({ name: objectName, namespace, labels: { ...labels, ...extra } });
@@ -160,11 +168,13 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
                             archive: s3 ? { objectStore, serverName: clusterName } : undefined,
                             recovery: recovery && { objectStore, ...recovery },
                             serviceAccountAnnotations: backupWorkloadIdentity(s3),
+                            fromStatefulSet: from && clusterName === SERVICE ? { host: from.host, port: POSTGRES_PORT, streaming: from.stage === "stream" } : undefined,
                         }),
                     ),
                 },
                 // A Cluster is its data: deleting one deletes its volumes. A restore makes a new one beside it.
-                { ...afterOperators, protect: true },
+                // Moving from the StatefulSet: promoted only after that server has stopped (switch).
+                { ...afterOperators, dependsOn: [...(args.operators ?? []), ...(from?.server ? [from.server] : [])], protect: true },
             );
         };
         if (restore) {
@@ -185,7 +195,7 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
         const egress: ExternalEgress[] = [{ cidrs: args.apiServerCidrs, ports: [443, 6443], reason: "the instance manager watches its Cluster (Kubernetes API)" }];
         if (s3) egress.push(objectStorageEgress(s3.endpoint, args.objectStorageCidrs), ...backupCredentialEgress(s3));
         const spec: ServiceSpec = {
-            name: SERVICE,
+            name: CLUSTER_IDENTITY,
             component: "database",
             image: n.image,
             workload: "operated",
@@ -193,10 +203,10 @@ export class CloudNativePostgres extends pulumi.ComponentResource {
             // the instance manager's status port: the operator calls each instance there, instances each other
             ports: [
                 { name: "postgres", port: POSTGRES_PORT },
-                { name: "status", port: CNPG_STATUS_PORT, from: { services: [SERVICE], namespaces: [n.operatorNamespace] } },
+                { name: "status", port: CNPG_STATUS_PORT, from: { services: [CLUSTER_IDENTITY], namespaces: [n.operatorNamespace] } },
             ],
             // standbys stream from the primary; a new one clones it (pg_basebackup)
-            reachableFrom: [...args.clients, SERVICE],
+            reachableFrom: [...args.clients, CLUSTER_IDENTITY],
             sidecars: [
                 {
                     name: `${SERVICE}-metrics`,

@@ -41,6 +41,8 @@ export interface PgBouncerArgs {
     readonly hostPort?: number;
     /** issues PgBouncer's certificate and signed PostgreSQL's */
     readonly ca: Authorities;
+    /** what PgBouncer's pods change only after (a Cluster promoted when a stack moves to CloudNativePG) */
+    readonly startsAfter?: pulumi.Resource[];
 }
 
 /**
@@ -79,6 +81,7 @@ export class PgBouncer extends pulumi.ComponentResource {
                 name,
                 component: "pooler",
                 image: s.image,
+                startsAfter: args.startsAfter,
                 ...(peered
                     ? { command: ["/bin/sh", `${CONFIG_DIR}/start.sh`], scratch: [SCRATCH] }
                     : { command: ["/usr/bin/pgbouncer"], args: [`${CONFIG_DIR}/pgbouncer.ini`] }),

@@ -7,7 +7,8 @@ import type { Platform, ServiceSpec } from "./service";
 import { BACKUP_RUNS, backupImage, backupParts, DATA_MOUNT, PGDATA, PUSHGATEWAY, type RepositoryCredentials } from "./backups";
 import { backupCredentialEgress, backupWorkloadIdentity, objectStorageEgress } from "./egress";
 import type { CertificateEndpoint } from "../configs/certificates";
-import { backupRepository } from "../stack/engine";
+import { backupRepository, type MigrationStage } from "../stack/engine";
+import { REPLICATION_ROLE } from "../facts/roles";
 import { guardrailsOf } from "../stack/guardrails";
 
 const CONFIG_DIR = "/etc/postgresql";
@@ -39,6 +40,8 @@ export interface PostgresArgs {
     readonly hostPort?: number;
     /** the backup repository's passphrase and, for S3 with shared keys, the keys */
     readonly backupCredentials: RepositoryCredentials & { offsite?: RepositoryCredentials };
+    /** a CloudNativePG Cluster moving from this server (postgres.cloudnativePg.fromStatefulSet): the Cluster's pods clone and stream as REPLICATION_ROLE; `switch` stops this server, `retired` keeps its volumes only */
+    readonly migratingTo?: { service: string; stage: MigrationStage };
 }
 
 /**
@@ -57,6 +60,8 @@ export class Postgres extends pulumi.ComponentResource {
     constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super("flowviz:database:Postgres", name, {}, opts);
         const s = args.settings;
+        const moving = args.migratingTo;
+        const replication = moving && moving.stage !== "retired" ? REPLICATION_ROLE : undefined;
         const runAs = { user: POSTGRES_UID, group: POSTGRES_UID, readOnlyRootFilesystem: true };
         const cert = args.ca.issue(name, args.platform.namesOf(name), this);
         const s3 = backupRepository({ platform: args.platform.kind, postgres: s }) === "s3" ? s.backups.s3 : undefined;
@@ -103,7 +108,7 @@ export class Postgres extends pulumi.ComponentResource {
                 },
                 {
                     path: "pg_hba.conf",
-                    content: pgHbaConf({ database: s.database, databaseLogins: [args.roles.app.name, args.roles.migrator.name, args.roles.monitor.name] as string[], superuser: SUPERUSER }),
+                    content: pgHbaConf({ database: s.database, databaseLogins: [args.roles.app.name, args.roles.migrator.name, args.roles.monitor.name] as string[], superuser: SUPERUSER, replication }),
                 },
                 ...certificateFiles(cert, "server"),
                 // the CAs client certificates must chain to (ssl_ca_file)
@@ -119,15 +124,23 @@ export class Postgres extends pulumi.ComponentResource {
             // crash recovery replays the WAL since the last checkpoint; it must not be cut short
             health: { exec: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", SUPERUSER], startSeconds: 30, maxStartSeconds: 1800 },
             resources: s.resources,
-            replicas: 1,
+            // switch: stopped (a fast shutdown sends the last WAL to the streaming Cluster) before the Cluster is promoted
+            replicas: moving?.stage === "switch" ? 0 : 1,
             workload: "statefulset",
             // Fast shutdown (roll back sessions, write a checkpoint); the checkpoint needs time, a kill means crash recovery.
             stop: { signal: "SIGINT", graceSeconds: 120 },
             runAs,
-            reachableFrom: [...args.clients, `${name}-roles`],
+            reachableFrom: [...args.clients, `${name}-roles`, ...(replication ? [moving!.service] : [])],
             egress: storeEgress,
             workloadIdentity,
         };
+        this.host = args.platform.hostOf(name);
+        if (moving?.stage === "retired") {
+            args.platform.retire(server, this);
+            this.certificateReaders = [];
+            this.registerOutputs({ host: this.host });
+            return;
+        }
         args.platform.deploy(server, this);
         if (backups) {
             args.platform.deploy(backups.runs, this);
@@ -135,7 +148,6 @@ export class Postgres extends pulumi.ComponentResource {
             args.platform.deploy(backups.pushgateway, this);
             args.platform.deploy(backups.drill, this);
         }
-        this.host = args.platform.hostOf(name);
         this.certificateReaders = backups ? [name] : [];
 
         const rolesJob = `${name}-roles`;
@@ -151,7 +163,7 @@ export class Postgres extends pulumi.ComponentResource {
             env: { PGSSLMODE: "verify-full", PGSSLROOTCERT: tlsPath(TLS_FILES.ca), PGSSLCERT: tlsPath(TLS_FILES.clientCert), PGSSLKEY: tlsPath(TLS_FILES.clientKey) },
             configDir: ROLES_DIR,
             files: [
-                { path: "roles.sql", content: pulumi.output(args.roles).apply((r) => rolesSql(r as RolesInput, guardrailsOf(s))), secret: true },
+                { path: "roles.sql", content: pulumi.output(args.roles).apply((r) => rolesSql({ ...(r as RolesInput), replication }, guardrailsOf(s))), secret: true },
                 caFile(args.ca.certPem),
                 ...certificateFiles(client, "client"),
             ],

@@ -144,6 +144,8 @@ export interface ServiceSpec {
     egress?: ExternalEgress[];
     /** services that must be up (and healthy) before this one starts */
     dependsOn?: string[];
+    /** resources of other components the workload is updated only after (Pulumi dependsOn): PgBouncer moving to a Cluster once its promotion is asked for */
+    startsAfter?: pulumi.Resource[];
     /** Prometheus scrapes this service; the platform discovers it and lets the scraper in */
     metrics?: ScrapeTarget;
     /** reads the Kubernetes API to discover pods (ServiceAccount + Role on Kubernetes; nothing on Docker) */
@@ -251,6 +253,8 @@ export interface Platform {
     }[];
     /** how Prometheus finds a service's pods or containers (static_configs or kubernetes_sd_configs) */
     discovery(service: string, port: number): Record<string, unknown>;
+    /** a service that no longer runs (the StatefulSet engine after a move to CloudNativePG): its volumes stay declared, nothing else */
+    retire(spec: ServiceSpec, parent: pulumi.Resource): void;
     /** after every service is deployed: what needs all of them (Kubernetes: the egress NetworkPolicies) */
     finish(): void;
 }

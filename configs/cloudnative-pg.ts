@@ -6,6 +6,7 @@
  */
 import { BARMAN_CLOUD_PLUGIN } from "../stack/cloudnative-pg";
 import { CNPG_FIXED_PARAMETERS } from "../facts/cloudnative-pg";
+import { REPLICATION_ROLE } from "../facts/roles";
 import { databaseGrantsSql, hbaRules, postgresSettings, roleSettingsSql, schemaGrantsSql, type Guardrails, type PostgresConfInput, type RoleNames } from "./postgres";
 import { GENERATED, quantityValue, quoteIdent } from "./format";
 
@@ -74,6 +75,8 @@ export interface ClusterInput {
     archive?: { objectStore: string; serverName: string };
     /** recovery from another cluster's archive instead of initdb (postgres.restore) */
     recovery?: { objectStore: string; serverName: string; target: string };
+    /** a Cluster cloned from the StatefulSet engine's server (postgres.cloudnativePg.fromStatefulSet): its address, and whether the Cluster still follows it */
+    fromStatefulSet?: { host: string; port: number; streaming: boolean };
     /** annotations of the instances' ServiceAccount: the workload identity the Barman Cloud plugin's credentials come from (keyType web-id) */
     serviceAccountAnnotations?: Record<string, string>;
 }
@@ -87,6 +90,30 @@ function recoveryTarget(target: string): Record<string, string> | undefined {
 
 const ROLE_FLAGS = { superuser: false, createdb: false, createrole: false, replication: false, bypassrls: false };
 export const BOOTSTRAP_KEYS = { postInit: "post-init.sql", postInitApplication: "post-init-application.sql" } as const;
+
+/** The StatefulSet engine's server, as a migrating Cluster names it. */
+export const STATEFULSET_SOURCE = "statefulset";
+
+/**
+ * The StatefulSet engine's server as the Cluster's origin: cloned with pg_basebackup and followed
+ * as a replica cluster until `streaming` ends (the operator then promotes it), logging in as
+ * streaming_replica with the Cluster's own replication certificate and verifying the server's
+ * certificate and name against the stack CA.
+ */
+function statefulSetSource(i: ClusterInput, from: NonNullable<ClusterInput["fromStatefulSet"]>): Record<string, unknown> {
+    return {
+        externalClusters: [
+            {
+                name: STATEFULSET_SOURCE,
+                connectionParameters: { host: from.host, port: String(from.port), user: REPLICATION_ROLE, dbname: "postgres", sslmode: "verify-full" },
+                sslCert: { name: i.tls.replicationSecret, key: "tls.crt" },
+                sslKey: { name: i.tls.replicationSecret, key: "tls.key" },
+                sslRootCert: { name: i.tls.serverCaSecret, key: "ca.crt" },
+            },
+        ],
+        replica: { enabled: from.streaming, source: STATEFULSET_SOURCE },
+    };
+}
 
 /** The Cluster's spec (postgresql.cnpg.io/v1). */
 export function clusterSpec(i: ClusterInput): Record<string, unknown> {
@@ -110,7 +137,9 @@ export function clusterSpec(i: ClusterInput): Record<string, unknown> {
         enableSuperuserAccess: false,
         bootstrap: i.recovery
             ? { recovery: { source, recoveryTarget: recoveryTarget(i.recovery.target) } }
-            : {
+            : i.fromStatefulSet
+              ? { pg_basebackup: { source: STATEFULSET_SOURCE, database: i.roles.database, owner: i.roles.owner } }
+              : {
                   initdb: {
                       database: i.roles.database,
                       owner: i.roles.owner,
@@ -125,6 +154,7 @@ export function clusterSpec(i: ClusterInput): Record<string, unknown> {
         ...(i.recovery
             ? { externalClusters: [{ name: source, plugin: { name: BARMAN_CLOUD_PLUGIN, parameters: { barmanObjectName: i.recovery.objectStore, serverName: i.recovery.serverName } } }] }
             : {}),
+        ...(i.fromStatefulSet ? statefulSetSource(i, i.fromStatefulSet) : {}),
         managed: {
             roles: [
                 { name: i.roles.owner, ensure: "present", login: false, inherit: false, ...ROLE_FLAGS, comment: "owns the database and every object in it" },

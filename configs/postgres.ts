@@ -80,6 +80,8 @@ export interface HbaInput {
     databaseLogins: string[];
     /** the superuser: over TCP only the roles job, with its client certificate (any database); none where no one logs in as it */
     superuser?: string;
+    /** a CloudNativePG Cluster migrating from this server: its replication role, with its client certificate only (`replication` pseudo-database) */
+    replication?: string;
 }
 
 /**
@@ -93,6 +95,7 @@ export function hbaRules(i: HbaInput): string[] {
         "hostnossl  all       all   all      reject",
         `hostssl    ${quoteHba(i.database)}  ${hbaNames(i.databaseLogins)}  all  scram-sha-256`,
         ...(i.superuser ? [`hostssl    all       ${quoteHba(i.superuser)}  all  cert`] : []),
+        ...(i.replication ? [`hostssl    replication  ${quoteHba(i.replication)}  all  cert`] : []),
         "host       all       all   all      reject",
     ];
 }
@@ -130,6 +133,8 @@ export interface RolesInput {
     app: LoginRole;
     /** reads statistics only (pg_monitor) */
     monitor: LoginRole;
+    /** a CloudNativePG Cluster migrating from this server clones and streams as this role: REPLICATION, no password (its certificate, pg_hba's `replication` line) */
+    replication?: string;
 }
 
 const DML = "SELECT, INSERT, UPDATE, DELETE";
@@ -261,6 +266,9 @@ export function rolesSql(r: RolesInput, guardrails?: Guardrails): string {
         ...login(r.monitor),
         ...roleSettingsSql(names, guardrails),
         `GRANT pg_monitor TO ${monitor};`,
+        ...(r.replication
+            ? ["-- the migrating Cluster's replication role: no password (its client certificate), no database", ensureRole(r.replication, true), `ALTER ROLE ${quoteIdent(r.replication)} WITH LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD NULL;`]
+            : []),
         `SELECT format('CREATE DATABASE %I OWNER %I', ${quoteLiteral(r.database)}, ${quoteLiteral(r.owner)}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${quoteLiteral(r.database)})\\gexec`,
         `ALTER DATABASE ${db} OWNER TO ${owner};`,
         ...databaseGrantsSql(names, [r.app.name, r.migrator.name, r.monitor.name]),

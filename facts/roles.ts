@@ -6,3 +6,6 @@ export const migratorRoleOf = (database: string) => `${database}_migrator`;
 
 /** PostgreSQL's bootstrap superuser, as the official image creates it. */
 export const SUPERUSER = "postgres";
+
+/** The role a CloudNativePG Cluster streams and clones as (its replication certificate's name): on the StatefulSet engine only while a Cluster migrates from it. */
+export const REPLICATION_ROLE = "streaming_replica";

@@ -7,7 +7,7 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { fixedParametersIn } from "../facts/cloudnative-pg";
 import { auditViolations, dataPathViolations, hbaRules } from "./data-path";
-import { activeClusters, findFile, iniSections, K8S, unwrap } from "./resources";
+import { findFile, servingClusters, iniSections, K8S, unwrap } from "./resources";
 import { podSecurityViolations } from "./pod-security";
 
 type Resource = { type: string; name: string; props: any };
@@ -44,6 +44,12 @@ export function clusterViolations(cluster: Resource): string[] {
     // the operator's pods as the Cluster's security contexts make them, at the namespace's level
     const pod = { securityContext: spec.podSecurityContext ?? {}, containers: [{ name: "postgres", securityContext: spec.securityContext ?? {} }] };
     out.push(...podSecurityViolations(pod, "restricted").map((v) => `${at}: its pods would break Pod Security restricted: ${v}`));
+    // a server the Cluster clones and streams from: its certificate checked, no password
+    for (const e of spec.externalClusters ?? []) {
+        if (!e.connectionParameters) continue;
+        if (e.connectionParameters.sslmode !== "verify-full" || !e.sslRootCert) out.push(`${at}: externalClusters ${e.name} connects with sslmode ${e.connectionParameters.sslmode ?? "unset"}${e.sslRootCert ? "" : " and no sslRootCert"}; verify-full against the stack CA, or a copy of the database could be taken by whoever answers at ${e.connectionParameters.host}`);
+        if (e.password) out.push(`${at}: externalClusters ${e.name} logs in with a password; the Cluster's replication certificate (sslCert, sslKey) only`);
+    }
     if (spec.backup?.barmanObjectStore) out.push(`${at}: backup.barmanObjectStore is the in-tree archiver (deprecated since 1.26, removed in 1.31); archive through the Barman Cloud plugin (spec.plugins)`);
     return out;
 }
@@ -56,7 +62,7 @@ export const cloudnativePgPolicy: StackValidationPolicy = {
     validateStack: (args, report) => {
         const clusters = args.resources.filter((r) => r.type === K8S.cnpgCluster) as Resource[];
         for (const c of clusters) for (const v of clusterViolations(c)) report(v);
-        const serving = activeClusters(clusters).map((c) => c.props.metadata?.name as string);
+        const serving = servingClusters(clusters).map((c) => c.props.metadata?.name as string);
         const ini = findFile(args.resources, "pgbouncer.ini");
         if (serving.length === 0 || ini === undefined) return;
         for (const [db, line] of Object.entries(iniSections(ini).databases ?? {})) {

@@ -205,6 +205,11 @@ function clusterNeeds(resources: PolicyResource[], clusterPods: Map<string, Pod>
         const pod = clusterPods.get(c.name)!;
         const name = `Cluster ${c.name}`;
         out.push({ from: pod, to: API_SERVER, ports: [443, 6443], protocol: "TCP", because: `${name}: the instance manager watches its Cluster` });
+        // a server it streams from (a move from the StatefulSet engine); once promoted, it reads from it no more
+        for (const e of c.props.spec?.replica?.enabled === true ? (c.props.spec?.externalClusters ?? []) : []) {
+            const host = e.connectionParameters?.host;
+            if (host) out.push({ from: pod, to: destination(String(host), pod.namespace, namespacesOf(resources)), ports: [Number(e.connectionParameters.port ?? 5432)], protocol: "TCP", because: `${name}: externalClusters ${e.name} (${host})` });
+        }
         for (const plugin of c.props.spec?.plugins ?? []) {
             const storeName = plugin.parameters?.barmanObjectName;
             const store = resources.find((r) => r.type === K8S.objectStore && (r.props.metadata?.name ?? r.name) === storeName);

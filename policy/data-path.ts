@@ -3,6 +3,7 @@
  * pgbouncer.ini and pgbouncer_hba.conf: what a security reviewer checks before every change.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";
+import { REPLICATION_ROLE } from "../facts/roles";
 import { commandLineOverrides, execLines, pgbouncerIncludes, postgresConf, valkeyIncludes } from "./conf-files";
 import { containersOf, deploysComponent, DOCKER, findFile, findFiles, generatedFilePolicy, iniSections, labelOf, podTemplate, unwrap } from "./resources";
 
@@ -47,6 +48,9 @@ export function dataPathViolations(files: { pgHba?: string; pgbouncerIni?: strin
             // host, hostnossl, hostgssenc, hostnogssenc: anything but hostssl may arrive without TLS
             if (r.type.startsWith("host") && r.type !== "hostssl" && r.method !== "reject") out.push(`pg_hba.conf: "${r.line}" accepts TCP without TLS`);
             const superuserByPassword = r.type.startsWith("host") && r.method !== "reject" && r.method !== "cert" && r.users.some((u) => u === superuser || u === "all");
+            // the replication pseudo-database: a migrating Cluster's role alone, by its certificate
+            const replication = r.databases.includes("replication") && r.method !== "reject";
+            if (replication && (r.method !== "cert" || r.type !== "hostssl" || r.users.some((u) => u !== REPLICATION_ROLE))) out.push(`pg_hba.conf: "${r.line}" lets a replication connection in; only ${REPLICATION_ROLE}, over TLS with its client certificate (hostssl ... cert)`);
             if (superuserByPassword) out.push(`pg_hba.conf: "${r.line}" lets ${superuser} in over TCP with a password; only with its client certificate (cert)`);
         }
     }

@@ -145,3 +145,5 @@ export function generatedFilePolicy(p: { name: string; description: string; file
 /** The CloudNativePG Clusters that run (a hibernated one, kept after a restore, has no pods). */
 export const activeClusters = <R extends { type: string; props: any }>(resources: R[]): R[] =>
     resources.filter((r) => r.type === K8S.cnpgCluster && r.props.metadata?.annotations?.["cnpg.io/hibernation"] !== "on");
+/** Clusters that take writes: running, and not a replica of another server (a Cluster still streaming from the StatefulSet it moves from). */
+export const servingClusters = <R extends { type: string; props: any }>(resources: R[]): R[] => activeClusters(resources).filter((r) => r.props.spec?.replica?.enabled !== true);

@@ -2,7 +2,7 @@
  * roles.sql as PostgreSQL will run it: which login role gains what. A secret file (it
  * carries password verifiers), so a reviewer never sees it; this policy does.
  */
-import { migratorRoleOf, SUPERUSER } from "../facts/roles";
+import { migratorRoleOf, REPLICATION_ROLE, SUPERUSER } from "../facts/roles";
 import { generatedFilePolicy } from "./resources";
 
 const IDENT = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
@@ -45,7 +45,11 @@ export function rolesViolations(sql: string): string[] {
         const role = new RegExp(String.raw`^(?:CREATE|ALTER) (?:ROLE|USER) (${IDENT})(.*)$`, "i").exec(s);
         if (role && ident(role[1]!) !== SUPERUSER) {
             const attributes = role[2]!.replace(/'(?:[^']|'')*'/g, "''");
-            for (const power of POWERS) if (new RegExp(String.raw`\b${power}\b`, "i").test(attributes.replace(new RegExp(String.raw`\bNO${power}\b`, "gi"), ""))) out.push(`roles.sql: role ${ident(role[1]!)} is given ${power}`);
+            const name = ident(role[1]!);
+            // a migrating Cluster's replication role streams with its certificate: REPLICATION, never a password
+            const allowed = name === REPLICATION_ROLE ? ["REPLICATION"] : [];
+            for (const power of POWERS.filter((p) => !allowed.includes(p))) if (new RegExp(String.raw`\b${power}\b`, "i").test(attributes.replace(new RegExp(String.raw`\bNO${power}\b`, "gi"), ""))) out.push(`roles.sql: role ${name} is given ${power}`);
+            if (name === REPLICATION_ROLE && /\bPASSWORD\b/i.test(role[2]!) && !/\bPASSWORD\s+NULL\b/i.test(role[2]!)) out.push(`roles.sql: ${REPLICATION_ROLE} is given a password; it logs in with its client certificate only (PASSWORD NULL)`);
         }
         const owned = new RegExp(String.raw`^ALTER (?:DATABASE|SCHEMA|TABLE|SEQUENCE|FUNCTION|VIEW) .* OWNER TO (${IDENT})$`, "i").exec(s);
         if (owned && logins.has(ident(owned[1]!))) out.push(`roles.sql: login role ${ident(owned[1]!)} is made an owner ("${s}")`);
@@ -73,7 +77,7 @@ export function rolesViolations(sql: string): string[] {
 export const databaseRoles = generatedFilePolicy({
     name: "database-roles",
     description:
-        "roles.sql gives no login role but the superuser SUPERUSER, BYPASSRLS, CREATEROLE or REPLICATION, makes no login role an owner, makes only the migrator a member of the database's owner, grants no predefined role that reaches the server's files, programs or every table, audits no role below write, ddl and role, and runs no ALTER SYSTEM.",
+        "roles.sql gives no login role but the superuser SUPERUSER, BYPASSRLS, CREATEROLE or REPLICATION (a migrating Cluster's `" + REPLICATION_ROLE + "` REPLICATION alone, with no password), makes no login role an owner, makes only the migrator a member of the database's owner, grants no predefined role that reaches the server's files, programs or every table, audits no role below write, ddl and role, and runs no ALTER SYSTEM.",
     file: "roles.sql",
     component: "database",
     checks: "the roles",

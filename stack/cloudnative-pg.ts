@@ -100,6 +100,21 @@ export const CNPG_INVARIANTS: Invariant[] = [
         },
     },
     {
+        title: "a move from the StatefulSet engine is a move to a Cluster",
+        rule: "postgres.cloudnativePg.fromStatefulSet only with postgres.engine cloudnative-pg on Kubernetes, and not with postgres.restore before `retired` (a Cluster is either cloned from the StatefulSet or recovered from an archive)",
+        check(c, ctx) {
+            const stage = c.postgres.cloudnativePg.fromStatefulSet;
+            if (stage === undefined) return [];
+            if (!usesCloudNativePg(c) || c.platform !== "kubernetes") {
+                return [{ key: "postgres.cloudnativePg.fromStatefulSet", message: `is ${stage}, but postgres.engine is ${c.postgres.engine} on ${c.platform}: the move ends in a CloudNativePG Cluster on Kubernetes; ${set(ctx, "postgres.engine", "cloudnative-pg")} or remove the key` }];
+            }
+            if (c.postgres.restore && stage !== "retired") {
+                return [{ key: "postgres.cloudnativePg.fromStatefulSet", message: `is ${stage} while postgres.restore (${c.postgres.restore.id}) recovers a new Cluster from the archive: finish the move first, then restore` }];
+            }
+            return [];
+        },
+    },
+    {
         title: "operators installed only where something runs on them",
         rule: "kubernetes.operators.install (cluster-wide CRDs, webhooks and RBAC) only with postgres.engine cloudnative-pg",
         check(c, ctx) {

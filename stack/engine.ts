@@ -10,3 +10,10 @@ export const usesCloudNativePg = (c: Pick<StackConfig, "postgres">) => c.postgre
 export function backupRepository(c: Pick<StackConfig, "platform" | "postgres">): Repository {
     return c.postgres.backups.repository ?? (c.platform === "docker" ? "posix" : "s3");
 }
+
+export type MigrationStage = "stream" | "switch" | "retired";
+
+/** The stage of a move from the StatefulSet engine to CloudNativePG (postgres.cloudnativePg.fromStatefulSet), none when the stack is not moving. */
+export function migrationStage(c: Pick<StackConfig, "platform" | "postgres">): MigrationStage | undefined {
+    return c.platform === "kubernetes" && usesCloudNativePg(c) ? c.postgres.cloudnativePg.fromStatefulSet : undefined;
+}

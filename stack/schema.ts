@@ -179,6 +179,12 @@ export const CloudNativePgSchema = Section("CloudNativePG (postgres.engine `clou
     }),
     zoneSpread: Type.Boolean({ default: false, description: "also spread the instances across zones (`topology.kubernetes.io/zone`), never two in one zone while another has none" }),
     walStorageSize: Bytes("20Gi", "each instance's WAL volume (`walStorage`), apart from its data: a WAL burst or an archive outage fills it, never the data volume; `max_slot_wal_keep_size` is half of it"),
+    fromStatefulSet: Type.Optional(
+        Type.Union([Type.Literal("stream"), Type.Literal("switch"), Type.Literal("retired")], {
+            description:
+                "a stack that ran the StatefulSet engine moves to the Cluster without losing a row, one `pulumi up` per stage: `stream` keeps the StatefulSet serving while the Cluster is cloned from it (bootstrap.pg_basebackup) and streams from it (a replica cluster); `switch` stops the StatefulSet (its fast shutdown sends its last WAL to the Cluster), then promotes the Cluster and moves PgBouncer to it; `retired` removes the StatefulSet's objects but its volumes. Keep `retired` set: the Cluster's bootstrap cannot change (docs/CLOUDNATIVE-PG.md)",
+        }),
+    ),
     operatorNamespace: Type.String({ pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", default: "cnpg-system", description: "namespace of the CloudNativePG operator and its Barman Cloud plugin (our NetworkPolicies let them reach the instances)" }),
 });
 

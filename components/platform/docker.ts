@@ -42,6 +42,10 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     /** Docker has no egress policy: a bridge network's containers reach what the host reaches (dev only). */
     finish(): void {}
 
+    retire(spec: ServiceSpec): void {
+        throw new Error(`${spec.name}: retiring a service (a move to CloudNativePG) is for Kubernetes only`);
+    }
+
     hostOf(service: string): string {
         return this.args.hostNetwork ? "127.0.0.1" : service;
     }

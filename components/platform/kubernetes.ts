@@ -250,6 +250,29 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         return { readyWhen: [] };
     }
 
+    /** A service's persistent volume: protected, and kept in the cluster when it leaves the stack. */
+    private claim(service: string, v: { name: string; size: string }, ns: pulumi.Input<string>, labels: Record<string, string>, parent: pulumi.Resource): k8s.core.v1.PersistentVolumeClaim {
+        return new k8s.core.v1.PersistentVolumeClaim(
+            `${service}-${v.name}`,
+            {
+                metadata: { name: `${service}-${v.name}`, namespace: ns, labels },
+                spec: {
+                    accessModes: ["ReadWriteOnce"],
+                    storageClassName: this.args.storageClassName,
+                    resources: { requests: { storage: v.size } },
+                },
+            },
+            { parent, protect: true, retainOnDelete: true },
+        );
+    }
+
+    /** A service that no longer runs: its volumes stay declared (protected, as they were), nothing else of it. */
+    retire(spec: ServiceSpec, parent: pulumi.Resource): void {
+        const stable = Object.fromEntries(Object.entries(serviceLabels(spec)).filter(([k]) => k !== VERSION_LABEL));
+        const ns = this.namespaceFor(spec).output;
+        for (const v of [...(spec.volumes ?? []), ...(spec.retainedVolumes ?? [])]) this.claim(spec.name, v, ns, stable, parent);
+    }
+
     deploy(spec: ServiceSpec, parent: pulumi.Resource): Deployed {
         const opts = { parent };
         this.deployed.set(spec.name, { spec, parent });
@@ -274,19 +297,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             volumes.push({ name: e.name, ephemeral: { volumeClaimTemplate: { metadata: { labels: stable }, spec: claim } } });
             mounts.push({ name: e.name, mountPath: e.mountPath });
         }
-        const claim = (v: { name: string; size: string }) =>
-            new k8s.core.v1.PersistentVolumeClaim(
-                `${spec.name}-${v.name}`,
-                {
-                    metadata: { name: `${spec.name}-${v.name}`, namespace: ns, labels: stable },
-                    spec: {
-                        accessModes: ["ReadWriteOnce"],
-                        storageClassName: this.args.storageClassName,
-                        resources: { requests: { storage: v.size } },
-                    },
-                },
-                { parent, protect: true, retainOnDelete: true },
-            );
+        const claim = (v: { name: string; size: string }) => this.claim(spec.name, v, ns, stable, parent);
         for (const v of spec.volumes ?? []) {
             if (spec.replicas > 1) throw new Error(`${spec.name}: a service with a persistent volume runs one replica`);
             volumes.push({ name: v.name, persistentVolumeClaim: { claimName: claim(v).metadata.name } });
@@ -390,7 +401,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         let workload: pulumi.CustomResource;
         switch (spec.workload) {
             case "deployment":
-                workload = new k8s.apps.v1.Deployment(spec.name, { metadata, spec: { replicas: spec.replicas, selector, template, strategy: rollout(spec) } }, opts);
+                workload = new k8s.apps.v1.Deployment(spec.name, { metadata, spec: { replicas: spec.replicas, selector, template, strategy: rollout(spec) } }, { ...opts, dependsOn: spec.startsAfter });
                 break;
             case "statefulset":
                 if (spec.peers) {
@@ -404,7 +415,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 workload = new k8s.apps.v1.StatefulSet(
                     spec.name,
                     { metadata, spec: { replicas: spec.replicas, serviceName: spec.peers ? `${spec.name}-peers` : spec.name, selector, template, ...(spec.peers ? { podManagementPolicy: "Parallel" } : {}) } },
-                    opts,
+                    { ...opts, dependsOn: spec.startsAfter },
                 );
                 break;
             case "daemonset":
