@@ -201,8 +201,52 @@ function engineSwitch(changes: ResourceChange[]): Finding[] {
     ];
 }
 
+/**
+ * postgres.cloudnativePg.fromStatefulSet, read from the render: a Cluster cloned from the StatefulSet
+ * engine's server (bootstrap.pg_basebackup) streams (replica), is promoted once that server has
+ * stopped, and the server's objects go last. Each step is shown; a step skipped is blocked, since
+ * it would leave writes on a server the Cluster no longer follows.
+ */
+function engineMove(changes: ResourceChange[], head: Snapshot): Finding[] {
+    const clonedIn = (r: RecordedResource) => r.type === K8S.cnpgCluster && plain(r).spec?.bootstrap?.pg_basebackup !== undefined;
+    const unchanged = head.resources.find((r) => clonedIn(r) && !changes.some((c) => c.type === r.type && c.name === r.name));
+    const cloned: Pick<ResourceChange, "type" | "name" | "action" | "base" | "head"> | undefined =
+        changes.find((c) => clonedIn((c.head ?? c.base)!)) ?? (unchanged && { type: unchanged.type, name: unchanged.name, action: "update", base: unchanged, head: unchanged });
+    if (!cloned) return [];
+    const resource = `${cloned.type}::${cloned.name}`;
+    const streaming = (r?: RecordedResource) => r !== undefined && plain(r).spec?.replica?.enabled === true;
+    const database = (r: RecordedResource) => r.type === K8S.statefulSet && label(r, COMPONENT) === "database";
+    const server = changes.find((c) => database((c.head ?? c.base)!));
+    const serverName = server?.name ?? "postgres";
+    const serverNow = server ? server.head : head.resources.find(database);
+    const runningPods = serverNow ? Number(plain(serverNow).spec?.replicas ?? 1) : 0;
+    const step = (n: number, message: string): Finding => ({ kind: "note", resource, message: `MOVE step ${n} of 3 (postgres.cloudnativePg.fromStatefulSet): ${message}` });
+    const out: Finding[] = [];
+    if (cloned.action === "create") {
+        out.push(
+            streaming(cloned.head)
+                ? step(1, `Cluster ${cloned.name} is cloned from StatefulSet ${serverName} (pg_basebackup as streaming_replica, by its certificate) and follows it as a replica cluster; PgBouncer still sends every query to ${serverName}. Next, once \`kubectl cnpg status ${cloned.name}\` shows it streaming: fromStatefulSet switch`)
+                : { kind: "blocked", resource, message: `Cluster ${cloned.name} would be cloned from StatefulSet ${serverName} and take writes at once: whatever ${serverName} acknowledges after the copy would never reach it. Set postgres.cloudnativePg.fromStatefulSet to stream first, switch once it streams` },
+        );
+    }
+    const promoted = cloned.action === "update" && streaming(cloned.base) && !streaming(cloned.head);
+    if (promoted && runningPods > 0) {
+        out.push({ kind: "blocked", resource, message: `Cluster ${cloned.name} would be promoted while StatefulSet ${serverName} still runs (${runningPods} pod): two primaries, and writes to the old one lost. fromStatefulSet switch stops it first` });
+    } else if (promoted && server?.action === "delete") {
+        out.push({ kind: "blocked", resource, message: `Cluster ${cloned.name} would be promoted and StatefulSet ${serverName} deleted in one step: Pulumi deletes last, so ${serverName} would take writes after the promotion. Set fromStatefulSet switch first, retired after` });
+    } else if (promoted) {
+        out.push(step(2, `StatefulSet ${serverName} stops first (its fast shutdown sends its last WAL to the Cluster), then Cluster ${cloned.name} is promoted, then PgBouncer moves to ${cloned.name}-rw: writes fail from the stop until the promotion (docs/CLOUDNATIVE-PG.md has the measured seconds). Next, once the Cluster serves: fromStatefulSet retired`));
+    }
+    if (server?.action === "delete" && streaming(cloned.head)) {
+        out.push({ kind: "blocked", resource: `${server.type}::${server.name}`, message: `StatefulSet ${serverName} would be deleted while Cluster ${cloned.name} still streams from it: nothing would take writes. Set fromStatefulSet switch first` });
+    } else if (server?.action === "delete" && !promoted) {
+        out.push(step(3, `StatefulSet ${serverName} and its objects go; its volumes stay (protected, kept on delete) until you delete them yourself`));
+    }
+    return out;
+}
+
 export function findings(changes: ResourceChange[], head: Snapshot): Finding[] {
-    return [...changes.flatMap(blocked), ...changes.flatMap(majorUpgrade), ...changes.flatMap(initdbArgs), ...changes.flatMap(restore), ...changes.flatMap(cloudnativePg), ...engineSwitch(changes), ...restarts(changes, head)];
+    return [...changes.flatMap(blocked), ...changes.flatMap(majorUpgrade), ...changes.flatMap(initdbArgs), ...changes.flatMap(restore), ...changes.flatMap(cloudnativePg), ...engineSwitch(changes), ...engineMove(changes, head), ...restarts(changes, head)];
 }
 
 export interface CapacityRow {

@@ -7,7 +7,7 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { fixedParametersIn } from "../facts/cloudnative-pg";
 import { auditViolations, dataPathViolations, hbaRules } from "./data-path";
-import { findFile, servingClusters, iniSections, K8S, unwrap } from "./resources";
+import { activeClusters, findFile, servingClusters, iniSections, K8S, unwrap } from "./resources";
 import { podSecurityViolations } from "./pod-security";
 
 type Resource = { type: string; name: string; props: any };
@@ -64,7 +64,15 @@ export const cloudnativePgPolicy: StackValidationPolicy = {
         for (const c of clusters) for (const v of clusterViolations(c)) report(v);
         const serving = servingClusters(clusters).map((c) => c.props.metadata?.name as string);
         const ini = findFile(args.resources, "pgbouncer.ini");
-        if (serving.length === 0 || ini === undefined) return;
+        if (ini === undefined) return;
+        // a Cluster that still streams from another server is read-only: its -rw Service is no place for writes yet
+        const replicas = activeClusters(clusters).filter((c) => !serving.includes(c.props.metadata?.name)).map((c) => c.props.metadata?.name as string);
+        for (const [db, line] of Object.entries(iniSections(ini).databases ?? {})) {
+            const host = /host=(\S+)/.exec(line)?.[1] ?? "";
+            const replica = replicas.find((name) => host.startsWith(`${name}-rw.`) || host.startsWith(`${name}-r`));
+            if (replica) report(`pgbouncer.ini: database ${db} goes to ${host}, but Cluster ${replica} is a replica still following another server (spec.replica.enabled): every write would fail until it is promoted`);
+        }
+        if (serving.length === 0) return;
         for (const [db, line] of Object.entries(iniSections(ini).databases ?? {})) {
             const host = /host=(\S+)/.exec(line)?.[1] ?? "";
             if (!serving.some((name) => host.startsWith(`${name}-rw.`))) report(`pgbouncer.ini: database ${db} goes to ${host || "no host"}, not a serving Cluster's read-write Service (${serving.map((n) => `${n}-rw`).join(", ")}); writes would reach a standby or nothing`);

@@ -13,7 +13,7 @@ import { runStack } from "../helpers";
 type Resources = RecordedResource[];
 interface Variant {
     name: string;
-    stack: "prod" | "dev" | "cnpg";
+    stack: "prod" | "dev" | "cnpg" | "moving";
     policy: string;
     message: string | RegExp;
     weaken(rs: Resources): void;
@@ -114,6 +114,13 @@ const variants: Variant[] = [
     { name: "a Docker container adding SYS_ADMIN", stack: "dev", policy: "docker-isolation", message: "adds capability SYS_ADMIN", weaken: (rs) => void (docker(rs, "worker").capabilities = { drops: ["ALL"], adds: ["SYS_ADMIN"] }) },
     { name: "a Docker container that may gain privileges", stack: "dev", policy: "docker-isolation", message: "may gain privileges", weaken: (rs) => void (docker(rs, "valkey").securityOpts = []) },
     { name: "the Docker socket mounted", stack: "dev", policy: "docker-isolation", message: "mounts the container runtime's socket", weaken: (rs) => void (docker(rs, "prometheus").mounts = [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }]) },
+    // a move from the StatefulSet engine (fromStatefulSet stream)
+    { name: "the replication role given a password", stack: "moving", policy: "database-roles", message: "streaming_replica is given a password", weaken: (rs) => editRoles(rs, (t) => t.replace("REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD NULL", "REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD 'SCRAM-SHA-256$4096:x'")) },
+    { name: "REPLICATION for the app role beside the migration's", stack: "moving", policy: "database-roles", message: "role flowviz is given REPLICATION", weaken: (rs) => appendRoles(rs, "ALTER ROLE flowviz REPLICATION;") },
+    { name: "replication by password for every role", stack: "moving", policy: "data-path", message: "lets a replication connection in", weaken: (rs) => void (configData(rs, "postgres-config")["pg_hba.conf"] = configData(rs, "postgres-config")["pg_hba.conf"]!.replace("hostssl    replication  streaming_replica  all  cert", "hostssl    replication  all  all  scram-sha-256")) },
+    { name: "the Cluster cloning without checking the server's certificate", stack: "moving", policy: "cloudnative-pg", message: "externalClusters statefulset connects with sslmode require", weaken: (rs) => void (get(rs, "Cluster", "postgres").inputs.spec.externalClusters[0].connectionParameters.sslmode = "require") },
+    { name: "PgBouncer sent to the Cluster while it still streams", stack: "moving", policy: "cloudnative-pg", message: "is a replica still following another server", weaken: (rs) => void (configData(rs, "pgbouncer-config")["pgbouncer.ini"] = configData(rs, "pgbouncer-config")["pgbouncer.ini"]!.replace("host=postgres.flowviz.svc.cluster.local", "host=postgres-rw.flowviz.svc.cluster.local")) },
+    { name: "the StatefulSet no longer letting the Cluster's pods in", stack: "moving", policy: "rendered-connections", message: /needed by Cluster postgres: externalClusters statefulset .*refused by the ingress of NetworkPolicy default-deny, postgres\b/, weaken: (rs) => { const rule = get(rs, "NetworkPolicy", "postgres-ingress").inputs.spec.ingress[0]; rule.from = rule.from.filter((f: any) => f.podSelector?.matchLabels?.["app.kubernetes.io/name"] !== "postgres-cluster"); } },
     // roles.sql
     { name: "ALTER ROLE <app> SUPERUSER in roles.sql", stack: "prod", policy: "database-roles", message: "role flowviz is given SUPERUSER", weaken: (rs) => appendRoles(rs, "ALTER ROLE flowviz SUPERUSER;") },
     { name: "BYPASSRLS and CREATEROLE in the app's own ALTER ROLE", stack: "prod", policy: "database-roles", message: /role flowviz is given (BYPASSRLS|CREATEROLE)/, weaken: (rs) => editRoles(rs, (t) => t.replace(/(ALTER ROLE "flowviz" WITH LOGIN NOSUPERUSER NOCREATEDB) NOCREATEROLE NOREPLICATION NOBYPASSRLS/, "$1 CREATEROLE NOREPLICATION BYPASSRLS")) },
@@ -183,6 +190,7 @@ beforeAll(async () => {
     renders.prod = (await runStack("test/fixtures/good/prod-statefulset.yaml", { stack: "policy" })).resources;
     renders.dev = (await runStack("Pulumi.dev.yaml", { stack: "policy" })).resources;
     renders.cnpg = (await runStack("Pulumi.prod.yaml", { stack: "policy" })).resources;
+    renders.moving = (await runStack("test/fixtures/good/prod-migrating.yaml", { stack: "policy" })).resources;
 });
 
 describe("weakened variants of our stacks", () => {
