@@ -141,9 +141,10 @@ describe("around the operator's pods", () => {
     });
 
     it("lets PgBouncer, the other instances and the scraper in, and the operator to the status port only", () => {
-        const ingress = sent(only(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "postgres-ingress")).spec;
-        expect(ingress.podSelector.matchLabels).toEqual({ "app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "flowviz" });
-        expect(ingress.ingress[0].from.map((f: { podSelector: { matchLabels: Record<string, string> } }) => f.podSelector.matchLabels["app.kubernetes.io/name"])).toEqual(["pgbouncer", "postgres"]);
+        // the instances' own identity, never the StatefulSet engine's `postgres` (both run during a move)
+        const ingress = sent(only(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "postgres-cluster-ingress")).spec;
+        expect(ingress.podSelector.matchLabels).toEqual({ "app.kubernetes.io/name": "postgres-cluster", "app.kubernetes.io/part-of": "flowviz" });
+        expect(ingress.ingress[0].from.map((f: { podSelector: { matchLabels: Record<string, string> } }) => f.podSelector.matchLabels["app.kubernetes.io/name"])).toEqual(["pgbouncer", "postgres-cluster"]);
         expect(ingress.ingress[0].ports).toEqual([{ port: 5432 }]);
         // the status port has callers of its own: the operator's namespace and the other instances
         expect(ingress.ingress[1]).toEqual({ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "cnpg-system" } } }, { podSelector: { matchLabels: ingress.podSelector.matchLabels } }], ports: [{ port: 8000 }] });
@@ -153,7 +154,7 @@ describe("around the operator's pods", () => {
     });
 
     it("lets the instances reach the API server and the object store, nothing else outside", () => {
-        const egress = sent(only(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "postgres-egress")).spec.egress;
+        const egress = sent(only(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "postgres-cluster-egress")).spec.egress;
         const outside = egress.filter((e: { to: { ipBlock?: unknown }[] }) => e.to.some((t) => t.ipBlock));
         expect(outside.map((e: { ports: { port: number }[] }) => e.ports.map((p) => p.port))).toEqual([[443, 6443], [443]]);
     });
@@ -179,7 +180,7 @@ describe("with monitoring.mode operator", () => {
     it("declares a PodMonitor for the instances' exporters (not the operator's deprecated one), valid against its CRD", async () => {
         const monitoring = JSON.parse(readStackFile(join(ROOT, STACK)).config["flowviz:monitoring"]!);
         const op = await runStack(STACK, { stack: "prod", override: { monitoring: { ...monitoring, mode: "operator" } } });
-        const monitor = sent(only(op, "kubernetes:monitoring.coreos.com/v1:PodMonitor", "postgres-podmonitor"));
+        const monitor = sent(only(op, "kubernetes:monitoring.coreos.com/v1:PodMonitor", "postgres-cluster-podmonitor"));
         expect(() => new PodMonitor(monitor).validate()).not.toThrow();
         expect(monitor.spec.selector.matchLabels).toEqual(clusterNamed(op, "postgres").spec.inheritedMetadata.labels);
         expect(monitor.spec.podMetricsEndpoints[0]).toMatchObject({ port: "metrics", path: "/metrics" });

@@ -264,7 +264,7 @@ describe("connections read from the rendered files, judged against the rendered 
         const resources = run.resources.map(policyResource);
         expect(needsOf(resources)).toEqual(expect.arrayContaining(["postgres -> s3.eu-central-1.amazonaws.com:443", "postgres -> 169.254.169.254:80", "postgres -> kubernetes.default.svc:443|6443"]));
         expect(refusedConnections(resources)).toEqual([]);
-        const closed = edited(resources, "postgres-egress", NP, (p) => (p.spec.egress = p.spec.egress.filter((r: any) => !r.to?.some((t: any) => t.ipBlock?.cidr === "169.254.169.254/32"))));
+        const closed = edited(resources, "postgres-cluster-egress", NP, (p) => (p.spec.egress = p.spec.egress.filter((r: any) => !r.to?.some((t: any) => t.ipBlock?.cidr === "169.254.169.254/32"))));
         expect(refusedConnections(closed).some((r) => r.startsWith("postgres -> 169.254.169.254:80/TCP, needed by ObjectStore") && r.includes("inheritFromIAMRole"))).toBe(true);
     });
 });
