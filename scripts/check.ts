@@ -16,7 +16,7 @@ import { connectionBudget, databaseCores } from "../stack/capacity";
 import { mib, postgresMemory, prometheusDisk } from "../stack/budgets";
 import type { StackConfig } from "../stack/schema";
 import { dataVolumes, guaranteedWindowSeconds, repositoryNeed } from "../stack/backups";
-import { backupRepository, usesCloudNativePg } from "../stack/engine";
+import { backupRepository, migrationStage, usesCloudNativePg } from "../stack/engine";
 import { CNPG_OWN_CONNECTIONS, CNPG_RELEASES, OPERATOR_CONNECTIONS } from "../stack/cloudnative-pg";
 import { longestGapSeconds } from "../stack/schedule";
 
@@ -61,6 +61,7 @@ function clusterFigures(c: StackConfig): string[] {
     const b = c.postgres.backups;
     return [
         `PostgreSQL: CloudNativePG Cluster, ${n.instances} instances on different nodes${n.zoneSpread ? " and zones" : ""}; every commit waits for ${n.synchronous.number} standby (ANY ${n.synchronous.number}, dataDurability ${n.synchronous.dataDurability})`,
+        ...moveFigures(c),
         operatorsLine(c),
         `operator's own connections: instance manager ${CNPG_OWN_CONNECTIONS.manager} + metrics exporter ${CNPG_OWN_CONNECTIONS.exporter} = ${OPERATOR_CONNECTIONS} of postgres.adminConnections ${c.postgres.adminConnections}`,
         backupRepository(c) === "none"
@@ -69,12 +70,26 @@ function clusterFigures(c: StackConfig): string[] {
     ];
 }
 
+/** A move from the StatefulSet engine (postgres.cloudnativePg.fromStatefulSet): where this stage stands and what comes next. */
+function moveFigures(c: StackConfig): string[] {
+    const stage = migrationStage(c);
+    if (!stage) return [];
+    const now = {
+        stream: "the StatefulSet serves (PgBouncer -> postgres); the Cluster is cloned from it and streams. Next, once `kubectl cnpg status postgres` shows it streaming: fromStatefulSet switch",
+        switch: "the StatefulSet stops (0 replicas), then the Cluster is promoted and PgBouncer moves to postgres-rw; writes fail for those seconds. Next, once the Cluster serves: fromStatefulSet retired",
+        retired: "the Cluster serves; of the StatefulSet only its claims are left (protected, kept on delete): delete them yourself once the Cluster's backups cover what you need. Keep the key set (the Cluster's bootstrap cannot change)",
+    }[stage];
+    return [`MOVE from the StatefulSet engine, stage ${stage}: ${now} (docs/CLOUDNATIVE-PG.md)`];
+}
+
 /** postgres settings only the StatefulSet engine reads (pgBackRest's image, its runs, its repository's counts). */
 const STATEFULSET_ONLY = ["backups.image", "backups.schedule.diff", "backups.schedule.verify", "backups.schedule.walCheck", "backups.schedule.drill", "backups.retention.full", "backups.retention.diff", "backups.archivePushQueueMax"];
 
 /** Settings the stack file sets that its engine ignores, each named (CloudNativePG reads none of the pgBackRest ones). */
 function ignoredSettings(c: StackConfig, raw: Record<string, string>): string[] {
-    if (c.postgres.engine !== "cloudnative-pg") return [];
+    // while the StatefulSet runs beside the Cluster (a move's stream and switch), its pgBackRest reads them
+    const stage = migrationStage(c);
+    if (c.postgres.engine !== "cloudnative-pg" || stage === "stream" || stage === "switch") return [];
     let postgres: unknown;
     try {
         postgres = JSON.parse(raw[`${PROJECT}:postgres`] ?? "{}");

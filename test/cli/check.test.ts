@@ -62,6 +62,13 @@ describe("npm run check", () => {
         expect(r.out).toContain("backup credentials: web identity (the backup pods' ServiceAccount: eks.amazonaws.com/role-arn=arn:aws:iam::123456789012:role/flowviz-prod-backups; STS on 443)");
     });
 
+    it("says where a move from the StatefulSet engine stands, and keeps quiet about the pgBackRest settings its StatefulSet still reads", () => {
+        const r = check(["--stack", "prod", "--config-file", "test/fixtures/good/prod-migrating.yaml"]);
+        expect(r.code, r.out).toBe(0);
+        expect(r.out).toContain("MOVE from the StatefulSet engine, stage stream: the StatefulSet serves (PgBouncer -> postgres); the Cluster is cloned from it and streams.");
+        expect(r.out).not.toContain("postgres.backups.image is set but ignored");
+    });
+
     it("prints a CloudNativePG stack's Cluster, the operator's connections and its Barman Cloud backups", () => {
         const r = check(["--stack", "prod"]);
         expect(r.code).toBe(0);
