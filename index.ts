@@ -11,7 +11,7 @@ import { DockerPlatform } from "./components/platform/docker";
 import { KubernetesPlatform } from "./components/platform/kubernetes";
 import { Postgres } from "./components/postgres";
 import { CloudNativePostgres, CLUSTER_IDENTITY } from "./components/cloudnative-pg";
-import { migrationStage } from "./stack/engine";
+import { migrationStage, servingEngine } from "./stack/engine";
 import { Operators } from "./components/operators";
 import { PgBouncer } from "./components/pgbouncer";
 import { App } from "./components/app";
@@ -149,8 +149,8 @@ const thresholds = alertThresholds(config);
 new Exporters("exporters", {
     platform,
     images: { postgres: monitoring.postgresExporterImage, node: monitoring.nodeExporterImage, kubeRbacProxy: monitoring.kubeRbacProxyImage },
-    // CloudNativePG's instances export their own metrics
-    postgres: cloudnativePg ? undefined : { host: serving.host, port: POSTGRES_PORT, database: config.postgres.database },
+    // CloudNativePG's instances export their own metrics; the StatefulSet's server needs ours while it serves (a move's stream)
+    postgres: servingEngine(config) === "statefulset" ? { host: serving.host, port: POSTGRES_PORT, database: config.postgres.database } : undefined,
     postgresPassword: credentials.get("postgresExporterPassword"),
     ca,
     nodeExporter: !operatorMode,
@@ -159,13 +159,13 @@ const smtpPassword = secrets.alertmanagerSmtpPassword === undefined ? undefined 
 const slackWebhookUrl = secrets.alertmanagerSlackWebhookUrl === undefined ? undefined : pulumi.secret(secrets.alertmanagerSlackWebhookUrl);
 let prometheusUrl: string | undefined;
 if (operatorMode && platform instanceof KubernetesPlatform) {
-    new OperatorMonitoring("operator", { settings: monitoring, engine: config.postgres.engine, thresholds, platform, namespace: platform.namespace.metadata.name, namespaceName: config.kubernetes.namespace, smtpPassword, slackWebhookUrl });
+    new OperatorMonitoring("operator", { settings: monitoring, engine: servingEngine(config), thresholds, platform, namespace: platform.namespace.metadata.name, namespaceName: config.kubernetes.namespace, smtpPassword, slackWebhookUrl });
 } else {
     // After every scraped service: Prometheus' scrape config is built from what the platform deployed.
     const prometheus = new Prometheus("prometheus", { settings: monitoring, thresholds, platform, stack, hostPort: hostPorts.prometheus, caCertPem: ca.certPem });
     prometheusUrl = prometheus.url;
     new Alertmanager("alertmanager", { settings: monitoring, platform, smtpPassword, slackWebhookUrl, hostPort: hostPorts.alertmanager });
-    new Grafana("grafana", { settings: monitoring, engine: config.postgres.engine, platform, prometheusUrl: prometheus.url, adminPassword: credentials.get("grafanaAdminPassword"), secretKey: credentials.get("grafanaSecretKey"), hostPort: hostPorts.grafana });
+    new Grafana("grafana", { settings: monitoring, engine: servingEngine(config), platform, prometheusUrl: prometheus.url, adminPassword: credentials.get("grafanaAdminPassword"), secretKey: credentials.get("grafanaSecretKey"), hostPort: hostPorts.grafana });
 }
 platform.finish();
 

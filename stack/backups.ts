@@ -8,7 +8,7 @@ import { setCommand as set } from "./commands";
 import type { CheckContext, Invariant, Violation } from "./invariant";
 import type { StackConfig } from "./schema";
 import type { Thresholds } from "../configs/rules/model";
-import { backupRepository, usesCloudNativePg } from "./engine";
+import { backupRepository, runsStatefulSet, servingEngine, usesCloudNativePg } from "./engine";
 
 
 /** Whether the backup pods can get a store's credentials: the key type fits the platform and has what it reads. */
@@ -62,7 +62,7 @@ const slack = (gap: number) => Math.min(6 * 3600, Math.max(3600, gap / 2));
 /** The alert thresholds of a stack: its alerts section, and what its backup settings imply. */
 export function alertThresholds(c: StackConfig): Thresholds {
     const b = c.postgres.backups;
-    const cloudnativePg = usesCloudNativePg(c) ? { maxConnections: c.postgres.maxConnections, instances: c.postgres.cloudnativePg.instances, synchronous: c.postgres.cloudnativePg.synchronous.number } : undefined;
+    const cloudnativePg = servingEngine(c) === "cloudnative-pg" ? { maxConnections: c.postgres.maxConnections, instances: c.postgres.cloudnativePg.instances, synchronous: c.postgres.cloudnativePg.synchronous.number } : undefined;
     const base = { ...c.monitoring.alerts, ...(cloudnativePg ? { cloudnativePg } : {}) };
     if (backupRepository(c) === "none") return base;
     const full = longestGapSeconds([b.schedule.full]);
@@ -144,7 +144,7 @@ export const BACKUP_INVARIANTS: Invariant[] = [
         title: "Kubernetes names the PostgreSQL image with pgBackRest and pgAudit",
         rule: "on Kubernetes with postgres.engine statefulset, postgres.backups.image is set: the image built from images/postgres-pgbackrest/Dockerfile and pushed to a registry the cluster pulls from (Docker builds it itself); PostgreSQL runs it whether or not it backs up, since postgresql.conf preloads pgAudit",
         check(c, ctx) {
-            if (c.platform !== "kubernetes" || usesCloudNativePg(c) || c.postgres.backups.image) return [];
+            if (c.platform !== "kubernetes" || !runsStatefulSet(c) || c.postgres.backups.image) return [];
             return [{ key: "postgres.backups.image", message: `is unset: PostgreSQL's container runs pgBackRest (archive_command) and preloads pgAudit, and ${c.postgres.image} has neither; build and push images/postgres-pgbackrest (README, "Backups"), then ${set(ctx, "postgres.backups.image", "registry.example.com/flowviz/postgres-pgbackrest:17.12-1")}` }];
         },
     },
@@ -179,7 +179,7 @@ export const BACKUP_INVARIANTS: Invariant[] = [
         check(c, ctx) {
             const b = c.postgres.backups;
             // Barman Cloud keeps a recovery window (retentionPolicy), not a count of full backups
-            if (backupRepository(c) === "none" || usesCloudNativePg(c)) return [];
+            if (backupRepository(c) === "none" || !runsStatefulSet(c)) return [];
             const gap = longestGapSeconds([b.schedule.full]);
             const window = guaranteedWindowSeconds(c);
             if (window >= b.retention.recoveryWindowDays * DAY) return [];
@@ -203,7 +203,7 @@ export const BACKUP_INVARIANTS: Invariant[] = [
         check(c, ctx) {
             const b = c.postgres.backups;
             const limit = quantityValue(c.postgres.storageSize) / 4;
-            if (backupRepository(c) === "none" || usesCloudNativePg(c) || quantityValue(b.archivePushQueueMax) <= limit) return [];
+            if (backupRepository(c) === "none" || !runsStatefulSet(c) || quantityValue(b.archivePushQueueMax) <= limit) return [];
             return [{ key: "postgres.backups.archivePushQueueMax", message: `is ${b.archivePushQueueMax}, more than a quarter of postgres.storageSize ${c.postgres.storageSize}: a long repository outage would fill the data volume and stop PostgreSQL; lower it (${set(ctx, "postgres.backups.archivePushQueueMax", `${Math.floor(limit / 1024 ** 2)}Mi`)})` }];
         },
     },

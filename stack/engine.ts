@@ -17,3 +17,14 @@ export type MigrationStage = "stream" | "switch" | "retired";
 export function migrationStage(c: Pick<StackConfig, "platform" | "postgres">): MigrationStage | undefined {
     return c.platform === "kubernetes" && usesCloudNativePg(c) ? c.postgres.cloudnativePg.fromStatefulSet : undefined;
 }
+
+/** The StatefulSet engine's server runs in this stack: its own engine, or beside a Cluster that is moving from it (stream, switch). */
+export function runsStatefulSet(c: Pick<StackConfig, "platform" | "postgres">): boolean {
+    const stage = migrationStage(c);
+    return !usesCloudNativePg(c) || stage === "stream" || stage === "switch";
+}
+
+/** The engine of the server PgBouncer sends to (the StatefulSet's until a move's switch): the alerts, the exporter and the dashboards follow it. */
+export function servingEngine(c: Pick<StackConfig, "platform" | "postgres">): StackConfig["postgres"]["engine"] {
+    return migrationStage(c) === "stream" ? "statefulset" : c.postgres.engine;
+}

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { isSecretBox, maskSecrets } from "../../render/files";
+import { isSecretBox, maskSecrets, renderedFiles } from "../../render/files";
 import type { ProgramRun, RecordedResource } from "../../render/program";
 import { readStackFile } from "../../render/stackfile";
 import { compareResources, type Snapshot } from "../../diff/compare";
@@ -98,6 +98,20 @@ describe("each stage as rendered", () => {
         expect(c.dependsOn).toContain(`${STATEFULSET}::postgres`);
         expect(only(run, STATEFULSET, "pgbouncer").dependsOn).toContain(`${CLUSTER}::postgres`);
         expect(pgbouncerHost(run)).toBe("postgres-rw.flowviz.svc.cluster.local");
+    });
+
+    it("the database alerts, their exporter and the dashboards follow the server PgBouncer sends to: the StatefulSet's while streaming, the Cluster's from the switch", () => {
+        const rules = (run: ProgramRun) => renderedFiles(run.resources).find((f) => f.service === "prometheus" && f.path.endsWith("flowviz.rules.yml"))!.content;
+        const exporter = (run: ProgramRun) => ofType(run, "kubernetes:apps/v1:Deployment").some((r) => r.name === "postgres-exporter");
+        expect(pgbouncerHost(at("stream"))).toBe("postgres.flowviz.svc.cluster.local");
+        expect(rules(at("stream"))).toMatch(/expr: .*\bpg_up\b/);
+        expect(rules(at("stream"))).not.toContain("cnpg_");
+        expect(exporter(at("stream"))).toBe(true);
+        for (const stage of ["switch", "retired"] as const) {
+            expect(rules(at(stage)), stage).toContain("cnpg_collector_up");
+            expect(rules(at(stage)), stage).not.toMatch(/\bpg_up\b/);
+            expect(exporter(at(stage)), stage).toBe(false);
+        }
     });
 
     it("retired: nothing of the StatefulSet runs, its volume stays protected, and the Cluster's bootstrap is the one it was created with", () => {
