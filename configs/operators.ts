@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { CNPG_RELEASES } from "../stack/cloudnative-pg";
+import { RBAC_REASON_ANNOTATION } from "../facts/annotations";
 
 /** A Kubernetes object as a manifest holds it. */
 export type ManifestObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: any };
@@ -53,8 +54,15 @@ const CERT_MANAGER_GROUP = "cert-manager.io/";
  * The operator's and the plugin's objects for `namespace`: the plugin's cert-manager Issuer and
  * Certificates left out, its images the release's, as the release build sets them in the tag's manifest.
  */
+/** An operator's Roles and ClusterRoles grant what the operator does (Secrets, pods, RBAC, webhooks): declared as its release's, for the pack and a reviewer. */
+function declaredRbac(o: ManifestObject, release: { name: string; tag: string; manifest: string; sha256: string }): ManifestObject {
+    if (o.kind !== "Role" && o.kind !== "ClusterRole") return o;
+    const reason = `${release.name} ${release.tag}'s own, unchanged from ${release.manifest} (sha256 ${release.sha256.slice(0, 12)})`;
+    return { ...o, metadata: { ...o.metadata, annotations: { ...(o.metadata.annotations as object), [RBAC_REASON_ANNOTATION]: reason } } };
+}
+
 export function operatorObjects(namespace: string): { operator: ManifestObject[]; plugin: ManifestObject[] } {
-    const operator = releaseObjects(CNPG_RELEASES.operator).map((o) => moved(o, namespace));
+    const operator = releaseObjects(CNPG_RELEASES.operator).map((o) => declaredRbac(moved(o, namespace), CNPG_RELEASES.operator));
     if (operator[0]?.kind === "Namespace") {
         // the operator and its plugin run as the restricted Pod Security level allows; the namespace enforces it
         const level = "restricted";
@@ -63,7 +71,7 @@ export function operatorObjects(namespace: string): { operator: ManifestObject[]
     const images = CNPG_RELEASES.plugin.images;
     const plugin = releaseObjects(CNPG_RELEASES.plugin)
         .filter((o) => !o.apiVersion.startsWith(CERT_MANAGER_GROUP))
-        .map((o) => moved(o, namespace))
+        .map((o) => declaredRbac(moved(o, namespace), CNPG_RELEASES.plugin))
         .map((o) => {
             if (o.kind === "Deployment") o.spec.template.spec.containers[0].image = images.plugin;
             if (o.kind === "Secret" && o.data?.SIDECAR_IMAGE !== undefined) {

@@ -7,3 +7,5 @@ export const EXPOSURE_ANNOTATION = "flowviz.io/exposure";
 /** Label on a Docker container that declares why it takes credentials in its environment (its image reads them nowhere else). */
 export const ENV_CREDENTIALS_LABEL = "flowviz.io/env-credentials";
 
+/** Annotation on a Role or ClusterRole that declares, with a reason, that it grants more than reading its own pods (Secrets, exec, workloads, RBAC, webhooks): an operator's, from its release. */
+export const RBAC_REASON_ANNOTATION = "flowviz.io/rbac-reason";

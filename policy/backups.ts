@@ -5,7 +5,8 @@
  * pgbackrest.conf, whichever ConfigMap, Secret or upload holds it.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { deploysComponent, findFiles, iniSections, pgbackrestRepositories } from "./resources";
+import { postgresConf } from "./conf-files";
+import { deploysComponent, findFiles, iniSections, K8S, labelOf, pgbackrestRepositories } from "./resources";
 
 /** A CA file that trusts the public web: any public CA could vouch for a client or for PostgreSQL. */
 const SYSTEM_BUNDLE = /^\/etc\/(ssl|pki)\/|ca-certificates|ca-bundle/;
@@ -40,15 +41,35 @@ export function backupPathViolations(where: string, text: string): string[] {
     return out;
 }
 
+const COMPONENT = "app.kubernetes.io/component";
+
+/** postgresql.conf's archiving as PostgreSQL reads it: on, and through pgBackRest's archive-push (a `true` or `exit 0` would acknowledge WAL that reaches no repository). */
+export function archiveViolations(where: string, settings: Record<string, string>): string[] {
+    const out: string[] = [];
+    const mode = (settings.archive_mode ?? "off").toLowerCase();
+    if (mode !== "on" && mode !== "always") out.push(`${where}: archive_mode is ${mode}: no WAL reaches the repository, so nothing after the last base backup can be restored`);
+    const command = settings.archive_command ?? "";
+    if (!/^\S*pgbackrest\s.*\barchive-push\s+%p\s*$/.test(command)) out.push(`${where}: archive_command is "${command}", not pgBackRest's archive-push of %p: PostgreSQL would recycle WAL the repository never got`);
+    if (settings.archive_library) out.push(`${where}: archive_library ${settings.archive_library} replaces archive_command`);
+    return out;
+}
+
 export const backupPath: StackValidationPolicy = {
     name: "backup-path",
     description:
-        "pgBackRest's TLS server beside PostgreSQL lets in one client certificate's name for the one stanza against the stack's client CA, and the backup runs reach it over TLS with a client certificate, verifying it against the stack CA; every repository is encrypted (aes-256-cbc) and an object store's certificate verified; as rendered, in every pgbackrest.conf. Fails closed: backup runs without a TLS server to reach are refused.",
+        "pgBackRest's TLS server beside PostgreSQL lets in one client certificate's name for the one stanza against the stack's client CA, and the backup runs reach it over TLS with a client certificate, verifying it against the stack CA; every repository is encrypted (aes-256-cbc) and an object store's certificate verified; as rendered, in every pgbackrest.conf. Where a repository is configured, postgresql.conf archives every WAL segment through pgBackRest's archive-push (archive_mode on) and no backup CronJob is suspended. Fails closed: backup runs without a TLS server to reach are refused.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
         const confs = findFiles(args.resources, "pgbackrest.conf");
         for (const { where, text } of confs) for (const v of backupPathViolations(where, text)) report(v);
         const server = confs.some(({ text }) => iniSections(text).global?.["tls-server-auth"] !== undefined);
         if (deploysComponent(args.resources, "backup") && !server) report("backup runs are deployed but no rendered pgbackrest.conf configures pgBackRest's TLS server beside PostgreSQL: the way they reach it cannot be checked");
+        // a repository is only as good as what reaches it: every WAL segment archived, every scheduled run left on
+        if (confs.some(({ text }) => pgbackrestRepositories(iniSections(text).global ?? {}).length > 0)) {
+            for (const { where, text } of findFiles(args.resources, "postgresql.conf")) for (const v of archiveViolations(where, postgresConf(text).settings)) report(v);
+        }
+        for (const r of args.resources.filter((x) => x.type === K8S.cronJob && labelOf(x, COMPONENT) === "backup")) {
+            if (r.props.spec?.suspend === true) report(`CronJob ${r.name} is suspended: its backups stop while the alerts on their age are the only sign`, r.urn);
+        }
     },
 };

@@ -15,6 +15,7 @@ import { databaseRoles } from "./roles";
 import { cloudnativePgPolicy } from "./cloudnative-pg";
 import { renderedConnections } from "./connections";
 import { backupPath } from "./backups";
+import { dataVolumes, workloadSecrets } from "./workloads";
 import { PGBOUNCER_FD_OVERHEAD } from "../facts/pgbouncer";
 
 export type Policy = ResourceValidationPolicy | StackValidationPolicy;
@@ -220,6 +221,8 @@ const connectionCapacity: StackValidationPolicy = {
 
 export const POLICIES: Policy[] = [
     protectData,
+    dataVolumes,
+    workloadSecrets,
     pinnedImages,
     containerResources,
     nonRoot,
