@@ -9,6 +9,10 @@ import { fixedParametersIn } from "../facts/cloudnative-pg";
 import { auditViolations, dataPathViolations, hbaRules } from "./data-path";
 import { activeClusters, findFile, servingClusters, iniSections, K8S, unwrap } from "./resources";
 import { podSecurityViolations } from "./pod-security";
+import { rolesViolations } from "./roles";
+import { migratorRoleOf, SUPERUSER } from "../facts/roles";
+
+const SCHEDULED_BACKUP = "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup";
 
 type Resource = { type: string; name: string; props: any };
 
@@ -54,14 +58,76 @@ export function clusterViolations(cluster: Resource): string[] {
     return out;
 }
 
+const POWER_FLAGS = ["superuser", "createrole", "replication", "bypassrls"] as const;
+
+/** The operator's managed roles: no power but what a role of the application needs, and the database's owner joined by its migrator alone. */
+export function managedRoleViolations(at: string, spec: any): string[] {
+    const out: string[] = [];
+    const owner = spec.bootstrap?.initdb?.owner ?? spec.bootstrap?.pg_basebackup?.owner;
+    const database = spec.bootstrap?.initdb?.database ?? spec.bootstrap?.pg_basebackup?.database;
+    for (const r of (spec.managed?.roles ?? []) as Record<string, any>[]) {
+        for (const flag of POWER_FLAGS) if (r[flag] === true) out.push(`${at}: managed role ${r.name} is given ${flag.toUpperCase()}`);
+        for (const parent of (r.inRoles ?? []) as string[]) {
+            if (parent === SUPERUSER || parent.startsWith("pg_") && parent !== "pg_monitor") out.push(`${at}: managed role ${r.name} is made a member of ${parent}`);
+            if (parent === owner && r.name !== migratorRoleOf(database ?? "")) out.push(`${at}: managed role ${r.name} is made a member of ${owner}, the owner of ${database}; only ${migratorRoleOf(database ?? "")} may be`);
+        }
+        if (r.login === true && r.ensure !== "absent" && !r.passwordSecret && r.disablePassword !== true) out.push(`${at}: managed role ${r.name} logs in with no password Secret: the operator would leave its password as it finds it`);
+    }
+    return out;
+}
+
+/** The bootstrap SQL a Cluster runs once, inline or from its ConfigMaps, judged as roles.sql is. */
+export function bootstrapSqlViolations(at: string, spec: any, resources: { type: string; name: string; props: any }[]): string[] {
+    const initdb = spec.bootstrap?.initdb;
+    if (!initdb) return [];
+    const texts: string[] = [...(initdb.postInitSQL ?? []), ...(initdb.postInitApplicationSQL ?? []), ...(initdb.postInitTemplateSQL ?? [])];
+    // fail closed: SQL the pack cannot read is SQL it cannot pass
+    const unread: string[] = [];
+    for (const refs of [initdb.postInitSQLRefs, initdb.postInitApplicationSQLRefs, initdb.postInitTemplateSQLRefs]) {
+        for (const ref of refs?.configMapRefs ?? []) {
+            const map = resources.find((r) => r.type === K8S.configMap && (r.props.metadata?.name ?? r.name) === ref.name);
+            const text = map?.props.data?.[ref.key];
+            if (text === undefined) unread.push(`${at}: bootstrap SQL ConfigMap ${ref.name} key ${ref.key} is not in the render: it cannot be judged`);
+            else texts.push(text);
+        }
+        for (const ref of refs?.secretRefs ?? []) unread.push(`${at}: bootstrap SQL in Secret ${ref.name}: the pack reads the stack's bootstrap SQL from ConfigMaps only (it holds no password)`);
+    }
+    return [...unread, ...rolesViolations(texts.join(";\n")).map((v) => `${at}: bootstrap ${v}`)];
+}
+
+/** The Barman Cloud objects: encrypted, over verified TLS, kept for a window; no scheduled backup suspended. */
+export function backupObjectViolations(resources: { type: string; name: string; props: any }[]): string[] {
+    const out: string[] = [];
+    for (const store of resources.filter((r) => r.type === K8S.objectStore)) {
+        const conf = store.props.spec?.configuration ?? {};
+        const at = `ObjectStore ${store.props.metadata?.name ?? store.name}`;
+        for (const part of ["wal", "data"]) if (!["AES256", "aws:kms"].includes(conf[part]?.encryption)) out.push(`${at}: ${part}.encryption is ${conf[part]?.encryption ?? "unset"}: the bucket would hold the database in plaintext; AES256 or aws:kms`);
+        if (conf.endpointURL && !String(conf.endpointURL).startsWith("https://")) out.push(`${at}: endpointURL ${conf.endpointURL} is not HTTPS`);
+        if (!store.props.spec?.retentionPolicy) out.push(`${at}: no retentionPolicy: nothing bounds what it keeps or says how far back it reaches`);
+    }
+    for (const b of resources.filter((r) => r.type === SCHEDULED_BACKUP)) {
+        if (b.props.spec?.suspend === true) out.push(`ScheduledBackup ${b.name} is suspended: base backups stop while the alerts on their age are the only sign`);
+    }
+    for (const c of activeClusters(resources)) {
+        const archives = (c.props.spec?.plugins ?? []).some((p: any) => p.isWALArchiver === true && p.enabled !== false);
+        if (resources.some((r) => r.type === K8S.objectStore) && !archives) out.push(`Cluster ${c.props.metadata?.name ?? c.name}: no plugin archives its WAL (spec.plugins isWALArchiver): nothing after the last base backup can be restored`);
+    }
+    return out;
+}
+
 export const cloudnativePgPolicy: StackValidationPolicy = {
     name: "cloudnative-pg",
     description:
-        "A CloudNativePG Cluster keeps the data path and audit rules (TLS-only pg_hba ending in reject, SCRAM, pgAudit, no values in the log), has no superuser login, sets no parameter the operator fixes, runs its pods at Pod Security restricted, commits synchronously to a standby, uses the stack CA's certificates and the Barman Cloud plugin, and PgBouncer reaches its primary (-rw).",
+        "A CloudNativePG Cluster keeps the data path and audit rules (TLS-only pg_hba ending in reject, SCRAM, pgAudit, no values in the log), has no superuser login, sets no parameter the operator fixes, runs its pods at Pod Security restricted, commits synchronously to a standby, uses the stack CA's certificates and the Barman Cloud plugin, and PgBouncer reaches its primary (-rw); its managed roles hold no power (superuser, createrole, replication, bypassrls, pg_* memberships) and only the migrator joins the owner; its bootstrap SQL passes roles.sql's rules; its ObjectStore encrypts WAL and base backups over HTTPS with a retention policy, its WAL is archived and no ScheduledBackup is suspended.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
         const clusters = args.resources.filter((r) => r.type === K8S.cnpgCluster) as Resource[];
-        for (const c of clusters) for (const v of clusterViolations(c)) report(v);
+        for (const c of clusters) {
+            const at = `Cluster ${c.props.metadata?.name ?? c.name}`;
+            const spec = unwrap(c.props.spec) as any;
+            for (const v of [...clusterViolations(c), ...managedRoleViolations(at, spec ?? {}), ...bootstrapSqlViolations(at, spec ?? {}, args.resources)]) report(v);
+        }
+        for (const v of backupObjectViolations(args.resources)) report(v);
         const serving = servingClusters(clusters).map((c) => c.props.metadata?.name as string);
         const ini = findFile(args.resources, "pgbouncer.ini");
         if (ini === undefined) return;
