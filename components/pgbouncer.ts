@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HBA_FILE, pgbouncerHba, pgbouncerIni, pgbouncerStartScript, userlist, USERLIST_FILE } from "../configs/pgbouncer";
-import { connectionUrl } from "../configs/format";
+import { pgpassLine } from "../configs/format";
 import { PGBOUNCER_EXPORTER } from "../configs/metrics";
 import { EXPORTER_RESOURCES, EXPORTER_RUN_AS, listenFlag, metricsEndpoint } from "./exporters";
 import { IDLE_IN_TRANSACTION_TIMEOUT_SECONDS } from "../configs/postgres";
@@ -16,6 +16,8 @@ const SCRATCH = "/tmp";
 const EXPORTER = "pgbouncer-exporter";
 const EXPORTER_DIR = `/etc/${EXPORTER}`;
 const EXPORTER_PORT = FIXED_PORTS[EXPORTER];
+/** the exporter's libpq password file */
+const PASSWORD_FILE = "secrets/pgpass";
 /** uid/gid of `postgres` in the Alpine-based PgBouncer image */
 const PGBOUNCER_UID = 70;
 
@@ -115,16 +117,16 @@ export class PgBouncer extends pulumi.ComponentResource {
                         component: "exporter",
                         image: args.exporterImage,
                         args: [listenFlag(args.platform.listenAddress, EXPORTER_PORT)],
-                        secretEnv: {
-                            reason: "pgbouncer_exporter reads its connection string from its environment or a flag only",
-                            values: {
-                                PGBOUNCER_EXPORTER_CONNECTION_STRING: pulumi.output(args.console.stats.password).apply((password) =>
-                                    connectionUrl({ scheme: "postgres", user: PGBOUNCER_STATS_USER, password, host: "127.0.0.1", port: s.port, path: `pgbouncer?sslmode=verify-full&sslrootcert=${EXPORTER_DIR}/${TLS_FILES.ca}` }),
-                                ),
-                            },
+                        // no password in its environment: its driver (lib/pq) reads the password file PGPASSFILE names
+                        env: {
+                            PGBOUNCER_EXPORTER_CONNECTION_STRING: `postgres://${PGBOUNCER_STATS_USER}@127.0.0.1:${s.port}/pgbouncer?sslmode=verify-full&sslrootcert=${EXPORTER_DIR}/${TLS_FILES.ca}`,
+                            PGPASSFILE: `${EXPORTER_DIR}/${PASSWORD_FILE}`,
                         },
                         configDir: EXPORTER_DIR,
-                        files: [caFile(args.ca.certPem)],
+                        files: [
+                            caFile(args.ca.certPem),
+                            { path: PASSWORD_FILE, content: pulumi.output(args.console.stats.password).apply((password) => pgpassLine({ host: "127.0.0.1", port: s.port, database: "pgbouncer", user: PGBOUNCER_STATS_USER, password })), secret: true },
+                        ],
                         ...metricsEndpoint(PGBOUNCER_EXPORTER.job, EXPORTER_PORT),
                         resources: EXPORTER_RESOURCES,
                         runAs: EXPORTER_RUN_AS,

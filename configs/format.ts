@@ -87,3 +87,9 @@ export function prometheusBytes(size: string): number {
     if (!m) throw new Error(`not a Prometheus size: ${size}`);
     return Number(m[1]) * 1024 ** ["B", "KB", "MB", "GB", "TB"].indexOf(m[2]!);
 }
+
+/** One line of a libpq password file (.pgpass): host:port:database:user:password, `:` and `\` escaped. */
+export function pgpassLine(e: { host: string; port: number; database: string; user: string; password: string }): string {
+    const field = (v: string) => v.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
+    return [e.host, String(e.port), e.database, e.user, e.password].map(field).join(":") + "\n";
+}

@@ -1,7 +1,7 @@
 /** Prometheus, Alertmanager and the exporters running the rendered configs, and one alert end to end. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
-import { mkdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CATALOG, CLOUDNATIVE_PG, RESTORE_DRILL } from "../../configs/metrics";
@@ -69,8 +69,10 @@ beforeAll(async () => {
     );
     start("postgres-exporter", argsOf("postgres-exporter", { "/etc/postgres-exporter": join(rendered.files, "postgres-exporter") }), env);
     // PgBouncer's sidecar, its CA where the render put it
-    const pgbouncerDsn = mapPath(rendered.env("pgbouncer-exporter", "PGBOUNCER_EXPORTER_CONNECTION_STRING"), { "/etc/pgbouncer-exporter": join(rendered.files, "pgbouncer-exporter") });
-    start("pgbouncer-exporter", argsOf("pgbouncer-exporter", {}), { PGBOUNCER_EXPORTER_CONNECTION_STRING: pgbouncerDsn });
+    // and its password in the file PGPASSFILE names (its driver ignores one others may read: the container's is 0400)
+    const exporterEnv = Object.fromEntries(["PGBOUNCER_EXPORTER_CONNECTION_STRING", "PGPASSFILE"].map((k) => [k, mapPath(rendered.env("pgbouncer-exporter", k), { "/etc/pgbouncer-exporter": join(rendered.files, "pgbouncer-exporter") })]));
+    chmodSync(exporterEnv.PGPASSFILE!, 0o600);
+    start("pgbouncer-exporter", argsOf("pgbouncer-exporter", {}), exporterEnv);
     start("node-exporter", argsOf("node-exporter", { "/host": "/" }));
     // the repository's exporter, as its container runs it, on an empty repository: up as a target; the repository's
     // metrics are read on real repositories in backups.test.ts

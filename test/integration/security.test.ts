@@ -115,8 +115,8 @@ const NO_HBA_LINE = /no authentication method is found|login rejected/;
 
 describe("PgBouncer's console", () => {
     const admin = () => ({ user: "pgbouncer_admin", password: path.rendered.plan.outputs.pgbouncerAdminPassword as string, db: "pgbouncer" });
-    // the stats password, from the exporter's connection string in the plan
-    const stats = () => ({ user: "pgbouncer_stats", password: new URL(path.rendered.env("pgbouncer-exporter", "PGBOUNCER_EXPORTER_CONNECTION_STRING")).password, db: "pgbouncer" });
+    // the stats password, from the exporter's password file in the render
+    const stats = () => ({ user: "pgbouncer_stats", password: readFileSync(join(path.rendered.files, "pgbouncer-exporter/secrets/pgpass"), "utf8").trim().split(":").at(-1)!, db: "pgbouncer" });
 
     it("answers on its loopback: the exporter beside it (stats) and an operator's port-forward (admin)", async () => {
         expect(await loginFrom("127.0.0.1", stats(), "SHOW VERSION")).toMatch(/PgBouncer/);

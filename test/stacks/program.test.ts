@@ -182,6 +182,7 @@ describe("dev stack on Docker", () => {
             "grafana/secrets/secret_key (secret)",
             "pgbackrest-exporter/pgbackrest/conf.d/credentials.conf (secret)",
             "pgbackrest-exporter/pgbackrest/pgbackrest.conf",
+            "pgbouncer-exporter/secrets/pgpass (secret)",
             "pgbouncer-exporter/tls/ca.crt",
             "pgbouncer/pgbouncer_hba.conf",
             "pgbouncer/pgbouncer.ini",
