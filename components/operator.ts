@@ -69,7 +69,9 @@ export class OperatorMonitoring extends pulumi.ComponentResource {
         // Node alerts stay with the cluster's own node-exporter rules; AlertmanagerConfig routes only
         // alerts labelled with its namespace, so every rule carries ours.
         const jobs = args.platform.scraped.map(({ target, replicas }) => ({ job: target.job, replicas }));
-        const groups = ruleGroups(args.thresholds, s.runbookBaseUrl, s.evaluationInterval, jobs, { without: ["node"], labels: { namespace: args.namespaceName } });
+        // the cluster's Prometheus holds every stack's series: each selector names ours
+        const scope = { name: "namespace", value: args.namespaceName };
+        const groups = ruleGroups(args.thresholds, s.runbookBaseUrl, s.evaluationInterval, jobs, { without: ["node"], labels: { namespace: args.namespaceName }, scope });
         new k8s.apiextensions.CustomResource("flowviz-rules", { apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: meta("flowviz"), spec: { groups } }, parent);
 
         const r = s.receivers;
@@ -98,7 +100,7 @@ export class OperatorMonitoring extends pulumi.ComponentResource {
         );
 
         const [labelKey, labelValue] = op.dashboardLabel.split("=") as [string, string];
-        for (const [file, json] of Object.entries(dashboardFiles(args.engine))) {
+        for (const [file, json] of Object.entries(dashboardFiles(args.engine, scope))) {
             new k8s.core.v1.ConfigMap(
                 `dashboard-${file.replace(/\.json$/, "")}`,
                 { metadata: { namespace: op.namespace, labels: { [labelKey]: labelValue, "app.kubernetes.io/part-of": "flowviz" } }, data: { [file]: json } },

@@ -42,8 +42,8 @@ function figures(c: StackConfig): string[] {
         ...backupFigures(c),
         ...(c.platform === "kubernetes" && c.monitoring.mode === "bundled"
             ? [
-                  "note: node-exporter takes host port 9100 on every node: a second bundled stack or a kube-prometheus-stack on this cluster collides; " +
-                      "give the others monitoring.mode: operator (docs/STACKS.md)",
+                  "note: bundled monitoring brings its own node-exporter on host port 9100 of every node: it is for a cluster with this one stack and no kube-prometheus-stack; " +
+                      "with more than one stack, install kube-prometheus-stack and give every stack monitoring.mode: operator (docs/STACKS.md)",
               ]
             : []),
         ...(c.platform === "kubernetes" && !c.kubernetes.storageClassName

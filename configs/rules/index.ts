@@ -13,6 +13,7 @@ import { pgbouncerRules } from "./pgbouncer";
 import { nodeRules } from "./node";
 import { backupRules } from "./backups";
 import { cnpgBackupRules, cnpgPostgresRules } from "./cloudnative-pg";
+import { scopeSelectors } from "../promql";
 import { EXAMPLE_JOBS, monitoringRules, targetRules } from "./monitoring";
 import { NS } from "./steps";
 
@@ -48,6 +49,8 @@ export interface RuleGroupOptions {
     without?: string[];
     /** labels every alert carries (operator mode: the namespace AlertmanagerConfig routes are scoped to) */
     labels?: Record<string, string>;
+    /** a label every series selector matches, and every recorded series carries (operator mode: the stack's namespace, in a Prometheus other stacks share) */
+    scope?: { name: string; value: string };
 }
 
 /**
@@ -57,8 +60,11 @@ export interface RuleGroupOptions {
 export function ruleGroups(t: Thresholds, runbookBaseUrl: string, evaluationInterval: string, jobs: ScrapedJob[], options: RuleGroupOptions = {}): RuleGroup[] {
     const alerts = alertRules(t, jobs);
     const without = options.without ?? [];
+    const scope = options.scope;
+    const scoped = (expr: string) => (scope ? scopeSelectors(expr, scope) : expr);
+    const recording = recordingRules().map((r) => (scope ? { ...r, expr: scoped(r.expr), labels: { [scope.name]: scope.value } } : r));
     return [
-        { name: "flowviz-recording", interval: evaluationInterval, rules: recordingRules() },
+        { name: "flowviz-recording", interval: evaluationInterval, rules: recording },
         ...GROUPS.map(([name, of]) => [name, of.filter((c) => !without.includes(c))] as const).filter(([, of]) => of.length > 0).map(([name, of]) => ({
             name,
             interval: evaluationInterval,
@@ -66,7 +72,7 @@ export function ruleGroups(t: Thresholds, runbookBaseUrl: string, evaluationInte
                 .filter((a) => of.includes(a.component))
                 .map((a) => ({
                     alert: a.alert,
-                    expr: a.expr,
+                    expr: scoped(a.expr),
                     for: a.for,
                     labels: { severity: a.severity, component: a.component, ...a.labels, ...options.labels },
                     annotations: { summary: a.summary, description: a.description, runbook_url: `${runbookBaseUrl}/${a.alert}.md` },

@@ -105,7 +105,7 @@ describe("flag mistakes, as typed by reflex", () => {
         expect(run("check", ["-s", "prod"]).out).toContain("note: kubernetes.storageClassName is unset");
         expect(run("check", ["-s", "dev"]).out).not.toContain("storageClassName");
         // node-exporter's host port: one bundled stack per cluster
-        expect(run("check", ["-s", "prod"]).out).toContain("note: node-exporter takes host port 9100 on every node");
+        expect(run("check", ["-s", "prod"]).out).toContain("note: bundled monitoring brings its own node-exporter on host port 9100 of every node");
         expect(run("check", ["-s", "x", "--config-file", "test/fixtures/good/prod-operator.yaml"]).out).not.toContain("node-exporter");
     });
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { alertRules, EXAMPLE_JOBS } from "../../configs/rules";
+import { scopeSelectors } from "../../configs/promql";
 import { loadStackConfig } from "../../stack/load";
 import { alertThresholds } from "../../stack/backups";
 import { renderedFiles } from "../../render/files";
@@ -91,7 +92,7 @@ describe("promtool on the rendered files", () => {
         expect(r.ok, r.out).toBe(true);
     });
 
-    it("operator mode: the PrometheusRule's groups pass promtool check rules and the same alert tests", () => {
+    it("operator mode: the PrometheusRule's groups pass promtool check rules and the same alert tests, on their own namespace's series and not another stack's", () => {
         const operator = render(join(ROOT, "test/fixtures/good/prod-operator.yaml"), `${BASE}/operator`, "prod");
         const rule = operator.plan.resources.find((x) => x.type === "kubernetes:monitoring.coreos.com/v1:PrometheusRule")!;
         const dir = join(operator.files, "prometheus-operator");
@@ -100,7 +101,8 @@ describe("promtool on the rendered files", () => {
         const check = run("promtool", ["check", "rules", join(dir, "flowviz.rules.yml")]);
         expect(check.ok, check.out).toBe(true);
         const present = new Set<string>(rule.inputs.spec.groups.flatMap((g: { rules: { alert?: string }[] }) => g.rules.map((x) => x.alert)));
-        const r = alertCaseTest(dir, "flowviz.rules.yml", { namespace: "flowviz" }, present);
+        // the series as the cluster's Prometheus scrapes them (with their namespace), beside another stack's
+        const r = alertCaseTest(dir, "flowviz.rules.yml", { namespace: "flowviz" }, present, undefined, { name: "namespace", value: "flowviz" });
         expect(r.out, r.out).toContain("SUCCESS");
         expect(r.ok, r.out).toBe(true);
     });
@@ -125,7 +127,11 @@ describe("promtool on the rendered files", () => {
  * `promtool test rules` with every case of alert-cases.ts (those whose alert the file has),
  * against a rules file; `extraLabels` are what every alert of the file carries besides its own.
  */
-function alertCaseTest(dir: string, rulesFile: string, extraLabels: Record<string, string>, present?: Set<string>, stackFile?: string) {
+/**
+ * `scope`: the rules select one stack's series (operator mode): every input series carries its
+ * label, and each quiet case also holds the firing series of another stack, which must not fire ours.
+ */
+function alertCaseTest(dir: string, rulesFile: string, extraLabels: Record<string, string>, present?: Set<string>, stackFile?: string, scope?: { name: string; value: string }) {
     const file = stackFile ? readStackFile(join(ROOT, stackFile)) : undefined;
     const { config } = loadStackConfig("flowviz", "t", file?.config ?? { "flowviz:platform": "docker" }, () => false);
     const rules = Object.fromEntries(alertRules(alertThresholds(config), EXAMPLE_JOBS.map((j) => ({ ...j, replicas: 1 }))).map((a) => [a.alert, a]));
@@ -134,7 +140,7 @@ function alertCaseTest(dir: string, rulesFile: string, extraLabels: Record<strin
     const cases = engineCases.filter((c) => (!present || present.has(c.alert)) && c.alert in rules);
     const covered = new Set(cases.map((c) => c.alert));
     expect([...Object.keys(rules)].filter((a) => (!present || present.has(a)) && !covered.has(a) && a !== "Watchdog")).toEqual([]);
-    const series = (s: Record<string, string>) => Object.entries(s).map(([k, v]) => ({ series: k, values: v }));
+    const series = (s: Record<string, string>, value = scope?.value) => Object.entries(s).map(([k, v]) => ({ series: scope ? scopeSelectors(k, { name: scope.name, value: value! }) : k, values: v }));
     const expected = (name: string, labels: Record<string, string>, description: string) => {
         const r = rules[name]!;
         return {
@@ -151,7 +157,7 @@ function alertCaseTest(dir: string, rulesFile: string, extraLabels: Record<strin
                 { eval_time: c.firingAt, alertname: c.alert, exp_alerts: [expected(c.alert, c.labels ?? {}, c.description)] },
             ],
         },
-        { interval: "1m", input_series: series(c.quiet), alert_rule_test: [{ eval_time: c.quietAt ?? c.firingAt, alertname: c.alert, exp_alerts: [] }] },
+        { interval: "1m", input_series: [...series(c.quiet), ...(scope ? series(c.firing, `${scope.value}-other`) : [])], alert_rule_test: [{ eval_time: c.quietAt ?? c.firingAt, alertname: c.alert, exp_alerts: [] }] },
     ]);
     tests.push({
         interval: "1m",

@@ -29,8 +29,9 @@ const cluster = (run: ProgramRun) => sent(only(run, CLUSTER, "postgres"));
 /** A generated file as the render holds it (a ConfigMap's data, or a Secret's stringData unmasked). */
 function file(run: ProgramRun, object: string, key: string): string {
     const r = run.resources.find((x) => x.name === object)!;
-    const data = r.inputs.data ?? r.inputs.stringData;
-    return isSecretBox(data) ? data.value[key] : isSecretBox(data[key]) ? data[key].value : data[key];
+    const data: any = r.inputs.data ?? r.inputs.stringData;
+    const unboxed: any = isSecretBox(data) ? data.value : data;
+    return String(isSecretBox(unboxed[key]) ? unboxed[key].value : unboxed[key]);
 }
 const pgbouncerHost = (run: ProgramRun) => /host=(\S+)/.exec(iniSections(file(run, "pgbouncer-config", "pgbouncer.ini")).databases!.flowviz!)![1];
 
@@ -59,7 +60,7 @@ describe("each stage as rendered", () => {
         expect(spec.replica.enabled).toBe(true);
         const source = spec.externalClusters.find((e: any) => e.name === spec.replica.source);
         // the host is the StatefulSet engine's Service, verified against the CA that signed its certificate
-        const service = only(run, "kubernetes:core/v1:Service", "postgres-service").inputs;
+        const service = only(run, "kubernetes:core/v1:Service", "postgres-service").inputs as any;
         expect(source.connectionParameters.host).toBe(`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`);
         expect(source.connectionParameters.sslmode).toBe("verify-full");
         expect(source.sslRootCert.name).toBe(spec.certificates.serverCASecret);
@@ -67,7 +68,7 @@ describe("each stage as rendered", () => {
         expect(source.sslCert.name).toBe(spec.certificates.replicationTLSSecret);
         const role = source.connectionParameters.user;
         const certificate = run.resources.find((r) => r.type === "tls:index/certRequest:CertRequest" && r.name === "postgres-replication-tls-request")!;
-        expect(certificate.inputs.subject.commonName).toBe(role);
+        expect((certificate.inputs as any).subject.commonName).toBe(role);
         const roles = file(run, "postgres-roles-secret", "roles.sql");
         expect(roles).toMatch(new RegExp(`ALTER ROLE "?${role}"? WITH LOGIN REPLICATION .*PASSWORD NULL;`));
         const replication = hbaRules(file(run, "postgres-config", "pg_hba.conf")).filter((r) => r.databases.includes("replication"));
@@ -148,7 +149,7 @@ describe("npm run diff along the move", () => {
 
     it("blocks a promotion while the StatefulSet still runs", () => {
         const head = structuredClone(at("switch").resources);
-        head.find((r) => r.type === STATEFULSET && r.name === "postgres")!.inputs.spec.replicas = 1;
+        (head.find((r) => r.type === STATEFULSET && r.name === "postgres")!.inputs as any).spec.replicas = 1;
         const blocked = findings(compareResources(at("stream").resources, head).changes, { resources: head } as Snapshot).filter((f) => f.kind === "blocked");
         expect(blocked.map((f) => f.message)).toEqual([expect.stringContaining("would be promoted while StatefulSet postgres still runs (1 pod)")]);
     });

@@ -157,10 +157,13 @@ describe("dev stack on Docker", () => {
         const urls = [
             String(other.outputs.databaseUrl),
             ...JSON.stringify(maskSecrets(other.resources.map((r) => r.inputs.envs), true))
-                .match(/(CELERY_BROKER_URL|PGBOUNCER_EXPORTER_CONNECTION_STRING)=[^"]+/g)!
+                .match(/CELERY_BROKER_URL=[^"]+/g)!
                 .map((e) => e.slice(e.indexOf("=") + 1)),
         ];
         expect(urls.length).toBeGreaterThanOrEqual(3);
+        // the PgBouncer exporter's password is in its libpq password file, `:` and `\` escaped as libpq reads them
+        const pgpass = renderedFiles(other.resources).find((f) => f.service === "pgbouncer-exporter" && f.path.endsWith("pgpass"))!.content;
+        expect(pgpass).toBe(`127.0.0.1:6432:pgbouncer:pgbouncer_stats:${password.replace(/:/g, "\\:")}\n`);
         for (const url of urls) {
             const parsed = new URL(url.replace(/^[a-z+]+:/, "http:"));
             expect(decodeURIComponent(parsed.password), url).toBe(password);
