@@ -137,6 +137,8 @@ const app = new App("app", {
     user: appUser,
     dbPassword: credentials.get("appDbPassword"),
     valkeyPassword: credentials.get("valkeyPassword"),
+    valkeyExporterPassword: credentials.get("valkeyExporterPassword"),
+    exporterImage: config.monitoring.valkeyExporterImage,
     apiClients: [],
     certificateReaders,
     apiHostPort: hostPorts.api,

@@ -51,6 +51,9 @@ export interface HealthCheck {
      * failed; a service with persistent data gets a startup probe this long (default 300)
      */
     maxStartSeconds?: number;
+    /** a check that costs more than a connect (a Python CLI's start): how often and how long it may take (defaults 10 and 5 seconds) */
+    periodSeconds?: number;
+    timeoutSeconds?: number;
 }
 
 /**

@@ -119,6 +119,24 @@ export const PGBOUNCER_EXPORTER: MetricSource = {
     },
 };
 
+/** The Celery broker, read by redis_exporter beside Valkey (INFO, CONFIG GET maxmemory, and each queue's LLEN). */
+export const VALKEY_METRICS: MetricSource = {
+    job: "valkey",
+    component: "broker",
+    origin: "redis_exporter 1.69 against Valkey 8.1",
+    metrics: {
+        redis_up: { help: "1 when the exporter reached Valkey and logged in" },
+        redis_memory_used_bytes: { help: "memory Valkey holds (INFO used_memory)" },
+        redis_memory_max_bytes: { help: "maxmemory: past it a noeviction broker refuses writes" },
+        redis_aof_enabled: { help: "1 while the append-only file is on" },
+        redis_aof_last_write_status: { help: "1 when the last write to the append-only file succeeded" },
+        redis_aof_last_bgrewrite_status: { help: "1 when the last rewrite of the append-only file succeeded" },
+        redis_connected_clients: { help: "client connections (the app's pools, Celery's workers)" },
+        redis_commands_processed_total: { help: "commands processed (counter)" },
+        redis_key_size: { help: "a watched key's length: a Celery queue's waiting tasks", labels: ["db", "key"] },
+    },
+};
+
 export const NODE_EXPORTER: MetricSource = {
     job: "node",
     component: "node",
@@ -195,7 +213,7 @@ export const RESTORE_DRILL: MetricSource = {
     },
 };
 
-export const CATALOG: MetricSource[] = [APP, POSTGRES_EXPORTER, CLOUDNATIVE_PG, PGBOUNCER_EXPORTER, NODE_EXPORTER, PROMETHEUS, ALERTMANAGER, PGBACKREST_EXPORTER, RESTORE_DRILL];
+export const CATALOG: MetricSource[] = [APP, POSTGRES_EXPORTER, CLOUDNATIVE_PG, PGBOUNCER_EXPORTER, VALKEY_METRICS, NODE_EXPORTER, PROMETHEUS, ALERTMANAGER, PGBACKREST_EXPORTER, RESTORE_DRILL];
 
 /** Every catalogued metric name. */
 export const KNOWN_METRICS: ReadonlySet<string> = new Set(CATALOG.flatMap((s) => Object.keys(s.metrics)));

@@ -1,14 +1,17 @@
 /** valkey.conf: the Celery broker, TLS only, durable, with a least-privilege ACL user. */
 import { createHash } from "node:crypto";
-import { VALKEY_APP_CATEGORIES } from "../facts/valkey";
+import { VALKEY_USERS } from "../facts/valkey";
 import { GENERATED } from "./format";
 
 export interface ValkeyConfInput {
     listenAddress: string;
     port: number;
-    /** the ACL user the app logs in as */
-    user: string;
-    password: string;
+    /** the passwords of the app's ACL user and the metrics exporter's (facts/valkey.ts VALKEY_USERS) */
+    passwords: { app: string; exporter: string };
+    /** the queues the exporter reads the length of (Celery's lists) */
+    queues: string[];
+    /** `maxmemory`: the broker refuses writes past it (noeviction) instead of dropping tasks or being killed */
+    maxmemoryBytes: number;
     /** absolute paths of the server certificate, its key, and the CA it chains to */
     tls: { certFile: string; keyFile: string; caFile: string };
 }
@@ -17,12 +20,15 @@ export interface ValkeyConfInput {
  * TLS only: the plaintext port is off (`port 0`) and the broker answers on `tls-port`;
  * clients verify the server against the stack CA and log in with a password (no client
  * certificate). The default user is off, so every client logs in as the app's ACL user,
- * which may run only the categories Celery and the rate limiter need (policy/services.ts
- * says why each); its password is stored as a SHA-256 hash. Queued tasks survive a
+ * which may run only the categories Celery and the rate limiter need, or as the metrics
+ * exporter's, which may read the queues' lengths and the server's statistics (facts/valkey.ts
+ * says why each); passwords are stored as SHA-256 hashes. Memory is capped below the
+ * container's limit, and a full broker refuses writes rather than evicting tasks. Queued tasks survive a
  * restart: append-only file, fsync every second (at most one second of writes lost in a crash).
  */
 export function valkeyConf(i: ValkeyConfInput): string {
-    const hash = createHash("sha256").update(i.password).digest("hex");
+    const hash = (password: string) => createHash("sha256").update(password).digest("hex");
+    const { app, exporter } = VALKEY_USERS;
     return [
         `# ${GENERATED}`,
         `bind ${i.listenAddress}`,
@@ -35,7 +41,12 @@ export function valkeyConf(i: ValkeyConfInput): string {
         'tls-protocols "TLSv1.2 TLSv1.3"',
         "protected-mode yes",
         "user default off",
-        `user ${i.user} on #${hash} ~* &* ${VALKEY_APP_CATEGORIES.join(" ")}`,
+        `user ${app.name} on #${hash(i.passwords.app)} ~* &* ${app.grants.join(" ")}`,
+        // reads the queues' lengths, no other key, no channel
+        `user ${exporter.name} on #${hash(i.passwords.exporter)} ${i.queues.map((q) => `%R~${q}`).join(" ")} resetchannels ${exporter.grants.join(" ")}`,
+        // a broker full of tasks refuses new ones (the app sees an error) rather than evicting queued ones or growing until killed
+        `maxmemory ${i.maxmemoryBytes}`,
+        "maxmemory-policy noeviction",
         "appendonly yes",
         "appendfsync everysec",
         'save ""',

@@ -1,4 +1,4 @@
-/** Infrastructure: node, PostgreSQL and PgBouncer pools. */
+/** Infrastructure: node, PostgreSQL, PgBouncer pools, the broker and its queues. */
 import type * as cog from "@grafana/grafana-foundation-sdk/cog";
 import type * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import { graph, newDashboard, row, single } from "./panels";
@@ -11,7 +11,7 @@ const withPanels = (d: dashboard.DashboardBuilder, panels: Panel[]) => panels.re
 
 /** postgres.engine decides where PostgreSQL's and the backups' panels read from. */
 export function infrastructureDashboard(engine: DatabaseEngine = "statefulset") {
-    const node = newDashboard("flowviz-infrastructure", "flowviz / Infrastructure", ["infrastructure", "postgres", "pgbouncer"])
+    const node = newDashboard("flowviz-infrastructure", "flowviz / Infrastructure", ["infrastructure", "postgres", "pgbouncer", "broker"])
         .withRow(row("Node"))
         .withPanel(graph("CPU busy", "percentunit", [{ expr: '1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[$__rate_interval]))', legend: "{{instance}}" }], 8))
         .withPanel(graph("Memory available", "percentunit", [{ expr: "node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes", legend: "{{instance}}" }], 8))
@@ -47,7 +47,18 @@ export function infrastructureDashboard(engine: DatabaseEngine = "statefulset") 
         )
         .withPanel(
             graph("Client wait time per second", "s", [{ expr: "sum by (database) (rate(pgbouncer_stats_client_wait_seconds_total[$__rate_interval]))", legend: "{{database}}" }]),
-        );
+        )
+        .withRow(row("Broker (Valkey) and Celery queues"))
+        .withPanel(single("Broker up", "none", { expr: "min(redis_up)" }, 4))
+        .withPanel(graph("Tasks waiting per queue", "none", [{ expr: "max by (key) (redis_key_size)", legend: "{{key}}" }], 10))
+        .withPanel(
+            graph("Memory against maxmemory", "bytes", [
+                { expr: "max(redis_memory_used_bytes)", legend: "used" },
+                { expr: "max(redis_memory_max_bytes)", legend: "maxmemory (new tasks refused past it)" },
+            ], 10),
+        )
+        .withPanel(graph("Commands per second", "ops", [{ expr: "sum(rate(redis_commands_processed_total[$__rate_interval]))", legend: "commands" }]))
+        .withPanel(graph("Client connections", "none", [{ expr: "max(redis_connected_clients)", legend: "clients" }]));
 }
 
 /** PostgreSQL as postgres_exporter sees the StatefulSet's one instance. */

@@ -27,3 +27,32 @@ export const VALKEY_APP_CATEGORIES = [
     "-function",
     "-@dangerous",
 ] as const;
+
+/**
+ * What the broker's metrics exporter (redis_exporter) may run, command by command, and no more:
+ * its connection (AUTH, HELLO, PING, SELECT, CLIENT SETNAME), INFO and CONFIG GET (memory, AOF,
+ * clients, maxmemory), the slow log and latency summaries, and each watched queue's type and
+ * length and size (TYPE, LLEN, MEMORY USAGE, on read-only key patterns). INFO, CONFIG, SLOWLOG and LATENCY are in
+ * @dangerous, so unlike the app's this list takes nothing back at its end: it grants nothing but
+ * what it names. Measured with the real exporter against the real server
+ * (test/integration/broker.test.ts): the ACL log holds no denial.
+ */
+export const VALKEY_EXPORTER_COMMANDS = [
+    "-@all",
+    "+@connection",
+    "+info",
+    "+config|get",
+    "+slowlog|get",
+    "+slowlog|len",
+    "+latency|latest",
+    "+latency|histogram",
+    "+type",
+    "+llen",
+    "+memory|usage",
+] as const;
+
+/** The broker's ACL users and what each may run: the app's (Celery and the rate limiter) and the exporter's. */
+export const VALKEY_USERS = {
+    app: { name: "flowviz", grants: VALKEY_APP_CATEGORIES },
+    exporter: { name: "redis_exporter", grants: VALKEY_EXPORTER_COMMANDS },
+} as const;

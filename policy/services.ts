@@ -4,7 +4,7 @@
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { containerViews, generatedFilePolicy } from "./resources";
-import { VALKEY_APP_CATEGORIES } from "../facts/valkey";
+import { VALKEY_USERS } from "../facts/valkey";
 
 
 const FORBIDDEN_VALKEY_DIRECTIVES: Record<string, RegExp> = {
@@ -28,9 +28,17 @@ export function valkeyViolations(conf: string): string[] {
         if (rules.includes("nopass")) out.push(`valkey.conf: "${line}" logs in without a password (nopass)`);
         if (rules.some((r) => r.startsWith(">"))) out.push(`valkey.conf: "${line}" stores a plaintext password (>...); store its SHA-256 (#...)`);
         const grants = rules.filter((r) => /^[+-]@|^allcommands$|^nocommands$|^[+-][a-z|]+$/i.test(r));
-        const allowed: readonly string[] = VALKEY_APP_CATEGORIES;
-        for (const g of grants) if (!allowed.includes(g) && !g.startsWith("-")) out.push(`valkey.conf: user ${name} is granted ${g}; the app may have only ${VALKEY_APP_CATEGORIES.join(" ")}`);
-        if (grants.at(-1) !== "-@dangerous") out.push(`valkey.conf: user ${name} does not end its grants with -@dangerous`);
+        const user = Object.values(VALKEY_USERS).find((x) => x.name === name?.toLowerCase());
+        if (!user) {
+            out.push(`valkey.conf: user ${name} is none of the broker's users (${Object.values(VALKEY_USERS).map((x) => x.name).join(", ")})`);
+            continue;
+        }
+        const allowed: readonly string[] = user.grants;
+        for (const g of grants) if (!allowed.includes(g) && !g.startsWith("-")) out.push(`valkey.conf: user ${name} is granted ${g}; it may have only ${allowed.join(" ")}`);
+        // the grants are read in order: the last word on a command wins, so the list must end as ours ends
+        if (grants[0] !== "-@all") out.push(`valkey.conf: user ${name} does not start its grants with -@all`);
+        if (grants.at(-1) !== allowed.at(-1)) out.push(`valkey.conf: user ${name} does not end its grants with ${allowed.at(-1)}`);
+        if (user === VALKEY_USERS.exporter && rules.some((r) => /^(~|%W~|%RW~|&|allkeys$|allchannels$)/i.test(r))) out.push(`valkey.conf: user ${name} may write keys or use channels; it reads queue lengths only (%R~<queue>)`);
     }
     const port = directive("port")[0];
     if (port !== "0") out.push(`valkey.conf: the plaintext port is ${port ?? "6379 (the default)"}; set port 0 and serve tls-port only`);
@@ -42,7 +50,7 @@ export function valkeyViolations(conf: string): string[] {
 
 export const valkeyAcl = generatedFilePolicy({
     name: "valkey-acl",
-    description: `Valkey serves TLS only (port 0), its default user is off, and every user logs in with a hashed password and the app's categories only (${VALKEY_APP_CATEGORIES.join(" ")}); no debug or module command.`,
+    description: `Valkey serves TLS only (port 0), its default user is off, and every user is one of the broker's, logs in with a hashed password and runs only its own list: the app's categories (${VALKEY_USERS.app.grants.join(" ")}), the exporter's commands (${VALKEY_USERS.exporter.grants.join(" ")}) on read-only queue keys; no debug or module command.`,
     file: "valkey.conf",
     component: "cache",
     checks: "Valkey's ACL",

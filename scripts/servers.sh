@@ -14,6 +14,7 @@ PACKAGES=(
     postgresql-17 pgbouncer pgbackrest valkey-server valkey-tools
     prometheus prometheus-alertmanager prometheus-node-exporter
     prometheus-postgres-exporter prometheus-pgbouncer-exporter prometheus-pgbackrest-exporter prometheus-pushgateway
+    prometheus-redis-exporter
     python3-asyncpg python3-sqlalchemy python3-celery python3-redis python3-limits
     postgresql-17-pgaudit
     radosgw python3-boto3 barman-cli-cloud

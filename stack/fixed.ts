@@ -14,6 +14,7 @@ export const FIXED_PORTS = {
     "pgbouncer-exporter": 9127,
     "node-exporter": 9100,
     "pgbackrest-exporter": 9854,
+    "valkey-exporter": 9121,
     pushgateway: 9091,
 } as const;
 

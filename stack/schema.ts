@@ -266,6 +266,14 @@ export const AppSchema = Section("The flowviz application", {
     apiPort: Port(8000, "port the API listens on"),
     valkeyImage: Image("valkey/valkey:8.1.4-alpine", "Valkey image (Celery broker, rate limiting)"),
     valkeyStorageSize: Bytes("2Gi", "Valkey's volume (append-only file of the queued tasks)"),
+    valkeyMemory: Bytes("256Mi", "Valkey's memory request and limit; its `maxmemory` is three quarters of it (the rest: the AOF rewrite's copy-on-write, buffers), past which it refuses new tasks"),
+    queues: Type.Array(Type.String({ pattern: "^[A-Za-z0-9_.:-]{1,100}$" }), {
+        default: ["celery"],
+        minItems: 1,
+        uniqueItems: true,
+        examples: [["celery", "qc"]],
+        description: "the Celery queues (broker lists) the worker consumes: the exporter reports each one's length, CeleryQueueBacklog alerts per queue",
+    }),
     egress: Type.Array(
         Type.Object(
             { cidr: Cidr, ports: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { minItems: 1 }), reason: Type.String({ minLength: 3, description: "what the API calls there" }) },
@@ -317,6 +325,8 @@ export const AlertsSchema = Section("alert thresholds (defaults from the seeds)"
     qcFailureFor: Duration("1h", "HighQCFailureRate: for how long"),
     availabilitySlo: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.995, description: "API availability SLO (share of non-5xx responses) for the burn-rate alerts" }),
     targetDownFor: Duration("5m", "TargetDown: for how long a scrape target is down"),
+    brokerBacklogTasks: Type.Integer({ minimum: 1, default: 500, description: "CeleryQueueBacklog: tasks waiting in one queue" }),
+    brokerBacklogFor: Duration("10m", "CeleryQueueBacklog: for how long"),
 });
 
 export const ReceiversSchema = Section("where Alertmanager sends notifications; none configured = Alertmanager UI only", {
@@ -356,6 +366,7 @@ export const MonitoringSchema = Section("Prometheus, Alertmanager, Grafana and t
     kubeRbacProxyImage: Image("quay.io/brancz/kube-rbac-proxy:v0.19.1", "Kubernetes: the authenticating proxy in front of node-exporter (TLS, service account tokens)"),
     postgresExporterImage: Image("prometheuscommunity/postgres-exporter:v0.17.1", "postgres-exporter image"),
     pgbouncerExporterImage: Image("quay.io/prometheuscommunity/pgbouncer-exporter:v0.12.1", "PgBouncer exporter image (prometheus-community)"),
+    valkeyExporterImage: Image("oliver006/redis_exporter:v1.69.0", "Valkey's metrics exporter (redis_exporter; it speaks to Valkey as to Redis)"),
     scrapeInterval: Duration("15s", "global scrape interval"),
     apiScrapeInterval: Duration("10s", "scrape interval of the API"),
     evaluationInterval: Duration("15s", "rule evaluation interval"),
@@ -405,7 +416,8 @@ export const SecretKeys = {
     migrationDbPassword: "password of `<database>_migrator`, the role migrations run as (DDL, as the database's owner)",
     pgbouncerStatsPassword: "password of PgBouncer's stats user (read by the PgBouncer exporter)",
     pgbouncerAdminPassword: "password of PgBouncer's admin user (admin console)",
-    valkeyPassword: "Valkey password",
+    valkeyPassword: "Valkey password of the app's ACL user (`flowviz`)",
+    valkeyExporterPassword: "Valkey password of the metrics exporter's ACL user (`redis_exporter`: statistics and queue lengths only)",
     postgresExporterPassword: "password of the `postgres_exporter` role (member of pg_monitor)",
     grafanaAdminPassword: "Grafana `admin` password",
     grafanaSecretKey: "key Grafana encrypts its stored secrets (datasource passwords, tokens) with; without one it uses the key published in its source",

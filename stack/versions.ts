@@ -53,6 +53,7 @@ export const TESTED_VERSIONS: readonly TestedVersion[] = [
         tested: { package: "prometheus-pgbouncer-exporter", binary: "pgbouncer-exporter", line: "0.10" },
         exception: "Debian 13 ships 0.10.2; every catalogued metric is checked live on it, and 0.12 exposes the same names (the stats counters since 0.11)",
     },
+    { component: "Valkey exporter", key: "monitoring.valkeyExporterImage", image: (c) => c.monitoring.valkeyExporterImage, tested: { package: "prometheus-redis-exporter", binary: "redis-exporter", line: "1.69" } },
     { component: "Grafana", key: "monitoring.grafanaImage", image: (c) => c.monitoring.grafanaImage, exception: "no Debian package: dashboards are checked by type, every query is parsed and run against the real Prometheus, the start script is run with stand-ins" },
 ];
 

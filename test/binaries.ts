@@ -29,6 +29,7 @@ export const BINARIES = {
     "postgres-exporter": "/usr/bin/prometheus-postgres-exporter",
     "pgbouncer-exporter": "/usr/bin/prometheus-pgbouncer-exporter",
     "pgbackrest-exporter": "/usr/bin/prometheus-pgbackrest-exporter",
+    "redis-exporter": "/usr/bin/prometheus-redis-exporter",
     pushgateway: "/usr/bin/prometheus-pushgateway",
     python3: "/usr/bin/python3",
     openssl: "/usr/bin/openssl",
@@ -108,6 +109,7 @@ const VERSION_ARG: Partial<Record<Binary, string>> = {
     "node-exporter": "--version",
     "postgres-exporter": "--version",
     "pgbouncer-exporter": "--version",
+    "redis-exporter": "--version",
     "barman-cloud-backup": "--version",
 };
 

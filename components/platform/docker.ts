@@ -219,7 +219,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
               : health?.http
                 ? ["CMD-SHELL", `wget -q -O /dev/null http://127.0.0.1:${health.http.port}${health.http.path} || exit 1`]
                 : undefined;
-        return test ? { tests: test, interval: "10s", timeout: "5s", retries: 3, startPeriod: `${health?.startSeconds ?? 10}s` } : undefined;
+        return test ? { tests: test, interval: `${health?.periodSeconds ?? 10}s`, timeout: `${health?.timeoutSeconds ?? 5}s`, retries: 3, startPeriod: `${health?.startSeconds ?? 10}s` } : undefined;
     }
 
     /** A job runs once, attached, and is not restarted; a service restarts unless stopped and is waited for until healthy. */

@@ -86,7 +86,8 @@ export function podContainer(
         resources: c.resources ? { requests: c.resources, limits: c.resources } : undefined,
         readinessProbe: pod ? undefined : probe,
         livenessProbe: probe ? livenessProbe(c.health!, probe) : undefined,
-        startupProbe: "hasData" in role && role.hasData ? startupProbe(c.health, probe) : undefined,
+        // in a pod with data, its sidecars' liveness waits for a startup probe too (the pod's whole start, recovery included)
+        startupProbe: ("hasData" in role && role.hasData) || (pod?.volumes ?? []).length > 0 ? startupProbe(c.health, probe) : undefined,
         securityContext: c.runAs ? { allowPrivilegeEscalation: false, readOnlyRootFilesystem: c.runAs.readOnlyRootFilesystem, capabilities: { drop: ["ALL"] }, ...ownUser } : undefined,
     };
 }
@@ -112,7 +113,7 @@ function startupProbe(h: HealthCheck | undefined, probe: k8sIn.core.v1.Probe | u
 
 function probeFor(h: HealthCheck | undefined): k8sIn.core.v1.Probe | undefined {
     if (!h) return undefined;
-    const timing = { initialDelaySeconds: h.startSeconds ?? 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 };
+    const timing = { initialDelaySeconds: h.startSeconds ?? 10, periodSeconds: h.periodSeconds ?? 10, timeoutSeconds: h.timeoutSeconds ?? 5, failureThreshold: 3 };
     // Native probes first: they need nothing inside the image.
     if (h.http) return { httpGet: { path: h.http.path, port: h.http.port }, ...timing };
     if (h.tcpPort !== undefined) return { tcpSocket: { port: h.tcpPort }, ...timing };

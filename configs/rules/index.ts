@@ -1,6 +1,6 @@
 /**
  * Prometheus recording and alerting rules, from code, split by what they watch (as the
- * monitoring mixins do): api.ts, postgres.ts, pgbouncer.ts, node.ts, monitoring.ts. Both the
+ * monitoring mixins do): api.ts, postgres.ts, pgbouncer.ts, broker.ts, node.ts, monitoring.ts. Both the
  * bundled Prometheus (a rules file) and operator mode (a PrometheusRule) read the groups here,
  * and the docs the runbooks.
  */
@@ -10,6 +10,7 @@ import type { AlertRule, ScrapedJob, Thresholds } from "./model";
 import { apiRules, recordingRules } from "./api";
 import { postgresRules } from "./postgres";
 import { pgbouncerRules } from "./pgbouncer";
+import { brokerRules } from "./broker";
 import { nodeRules } from "./node";
 import { backupRules } from "./backups";
 import { cnpgBackupRules, cnpgPostgresRules } from "./cloudnative-pg";
@@ -24,7 +25,7 @@ export { EXAMPLE_JOBS, targetRules } from "./monitoring";
 export function alertRules(t: Thresholds, jobs: ScrapedJob[] = EXAMPLE_JOBS): AlertRule[] {
     const cnpg = t.cloudnativePg;
     const database = cnpg ? [...cnpgPostgresRules(t, cnpg), ...(t.backups ? cnpgBackupRules(t.backups) : [])] : [...postgresRules(t), ...(t.backups ? backupRules(t.backups) : [])];
-    return [...apiRules(t), ...database, ...pgbouncerRules(t), ...nodeRules(), ...monitoringRules(t), ...targetRules(t, jobs)];
+    return [...apiRules(t), ...database, ...pgbouncerRules(t), ...brokerRules(t), ...nodeRules(), ...monitoringRules(t), ...targetRules(t, jobs)];
 }
 
 /** Jobs whose metrics each rule group reads; groups are split so one failing exporter is easy to see. */
@@ -33,6 +34,7 @@ const GROUPS: [string, string[]][] = [
     ["flowviz-postgres", ["postgres"]],
     ["flowviz-backup", ["backup"]],
     ["flowviz-pgbouncer", ["pgbouncer"]],
+    ["flowviz-broker", ["broker"]],
     ["flowviz-node", ["node"]],
     ["flowviz-monitoring", ["monitoring"]],
 ];

@@ -46,6 +46,8 @@ export interface Thresholds {
     qcFailureFor: string;
     availabilitySlo: number;
     targetDownFor: string;
+    brokerBacklogTasks: number;
+    brokerBacklogFor: string;
     /** derived from postgres.backups (stack/backups.ts); no backup alerts without a repository */
     backups?: BackupThresholds;
     /** postgres.engine cloudnative-pg: the Cluster's size and max_connections (its exporter does not export settings); unset for the StatefulSet */

@@ -39,6 +39,9 @@ const fs = (avail: number) => ({
 const pool = { database: "flowviz", user: "flowviz", instance: "pgbouncer:9127", job: "pgbouncer" };
 const pgb = (metric: string, v: string) => ({ [`${metric}{job="pgbouncer",instance="pgbouncer:9127",database="flowviz",user="flowviz"}`]: v });
 const pgExp = { instance: "postgres-exporter:9187", job: "postgres" };
+/** A series of the exporter beside Valkey. */
+const vk = (metric: string, labels = "") => `${metric}{job="valkey",instance="valkey:9121"${labels}}`;
+const vkExp = { instance: "valkey:9121", job: "valkey" };
 const fsLabels = { device: "/dev/sda1", fstype: "ext4", mountpoint: "/", instance: "node-exporter:9100", job: "node" };
 
 const brExp = { instance: "pgbackrest-exporter:9854" };
@@ -299,6 +302,44 @@ export const ALERT_CASES: AlertCase[] = [
         labels: pgExp,
         description: "pg_up on postgres-exporter:9187 changed 2 times in 10 minutes: PostgreSQL restarted or was unreachable.",
         quiet: { 'pg_up{job="postgres",instance="postgres-exporter:9187"}': "1x20" },
+    },
+    {
+        alert: "BrokerDown",
+        firing: { [vk("redis_up")]: "1 0 0 0 0" },
+        firingAt: "3m",
+        silentAt: "1m",
+        labels: vkExp,
+        description: "The exporter beside Valkey on valkey:9121 cannot reach it or log in (redis_up = 0): no task is queued or delivered.",
+        quiet: { [vk("redis_up")]: "1x10" },
+    },
+    {
+        alert: "BrokerMemoryNearLimit",
+        firing: { [vk("redis_memory_used_bytes")]: "170000000x10", [vk("redis_memory_max_bytes")]: "201326592x10" },
+        firingAt: "6m",
+        silentAt: "4m",
+        labels: vkExp,
+        description: "Valkey on valkey:9121 holds 84.44% of its maxmemory; past it (noeviction) every new task is refused.",
+        // under 80%, and a broker with no maxmemory (0) is not divided by
+        quiet: { [vk("redis_memory_used_bytes")]: "150000000x10", [vk("redis_memory_max_bytes")]: "201326592x10", 'redis_memory_used_bytes{job="valkey",instance="other:9121"}': "5x10", 'redis_memory_max_bytes{job="valkey",instance="other:9121"}': "0x10" },
+    },
+    {
+        alert: "BrokerPersistenceFailing",
+        firing: { [vk("redis_aof_enabled")]: "1x10", [vk("redis_aof_last_write_status")]: "1 1 0 0 0 0", [vk("redis_aof_last_bgrewrite_status")]: "1x10" },
+        firingAt: "4m",
+        silentAt: "2m",
+        labels: vkExp,
+        description: "Valkey on valkey:9121 failed its last append-only-file write or rewrite: queued tasks are no longer durable, and Valkey refuses writes until the file can be written.",
+        quiet: { [vk("redis_aof_enabled")]: "1x10", [vk("redis_aof_last_write_status")]: "1x10", [vk("redis_aof_last_bgrewrite_status")]: "1x10" },
+    },
+    {
+        alert: "CeleryQueueBacklog",
+        firing: { [vk("redis_key_size", ',db="db0",key="celery"')]: "0 100 300 501 600 700 800 900 1000 1100 1200 1300 1400 1500 1600 1700" },
+        firingAt: "14m",
+        silentAt: "12m",
+        labels: { key: "celery" },
+        description: "1600 tasks wait in queue celery (threshold 500): the workers are stopped, stuck or too few.",
+        // a burst drained within the hold time
+        quiet: { [vk("redis_key_size", ',db="db0",key="celery"')]: "0 800 800 800 800 800 0 0 0 0 0 0 0 0 0 0 0" },
     },
     {
         alert: "PgBouncerDown",

@@ -3,15 +3,21 @@
  * valkey-server 8.1): TLS only, verified against the stack CA; only the app's ACL user
  * gets in, with the categories Celery and the rate limiter need and nothing @dangerous;
  * a real Celery worker and the `limits` rate limiter work through it; queued tasks survive a crash.
+ * Watched: the rendered redis_exporter beside it (its own ACL user, no denied command, every
+ * catalogued metric), the worker's probe failing a stuck worker, and the rendered backlog alert
+ * firing in a real Prometheus while tasks wait with no worker.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { runServerBinary, serverCommand } from "../binaries";
+import { parse, stringify } from "yaml";
+import { VALKEY_METRICS } from "../../configs/metrics";
+import { chownToServer, runServerBinary, serverCommand, type Binary } from "../binaries";
+import { ROOT } from "../root";
 import { makeCa } from "./certs";
-import { renderWithSecrets, waitFor, type Rendered } from "./servers";
+import { LOCAL_STACK, renderWithSecrets, waitFor, type Rendered } from "./servers";
 
 const BASE = "/tmp/flowviz-it-broker";
 const PORT = "6379";
@@ -20,6 +26,7 @@ const PROBE = ["probe", "probe-password"] as const;
 let rendered: Rendered;
 let conf: string;
 let password: string;
+let exporterPassword: string;
 let server: ChildProcess | undefined;
 
 /** valkey-cli's answer over TLS (errors are answers too: valkey-cli prints them and exits 0). */
@@ -56,9 +63,13 @@ beforeAll(async () => {
     mkdirSync(join(BASE, "data"), { recursive: true });
     // the broker's password set as a secure: value, so the test knows it
     // with a worker, whose broker URL the Celery and rate-limiter tests use as rendered
-    const r = renderWithSecrets(BASE, "broker", ["valkeyPassword"], { config: { app: { api: { replicas: 0 }, worker: { replicas: 1 } } } });
+    // the backlog alert at 5 tasks held 10 s, evaluated every 2 s: the alert fires within the test
+    const monitoring = { ...parse(readFileSync(join(ROOT, LOCAL_STACK), "utf8")).config["flowviz:monitoring"] };
+    monitoring.alerts = { ...monitoring.alerts, brokerBacklogTasks: 5, brokerBacklogFor: "10s" };
+    const r = renderWithSecrets(BASE, "broker", ["valkeyPassword", "valkeyExporterPassword"], { config: { app: { api: { replicas: 0 }, worker: { replicas: 1 } }, monitoring } });
     rendered = r.rendered;
     password = r.secret("valkeyPassword");
+    exporterPassword = r.secret("valkeyExporterPassword");
     conf = join(rendered.files, "valkey", "valkey.conf");
     serve(rendered);
     start();
@@ -150,6 +161,82 @@ describe("the broker from the rendered valkey.conf", () => {
         start();
         await waitFor("the broker back", () => cli(["ping"]) === "PONG");
         expect(cli(["lrange", "durable", "0", "-1"]).split("\n")).toEqual(["a", "b", "c"]);
+    });
+});
+
+describe("the broker watched: the rendered exporter beside it, the worker's probe, the backlog alert", () => {
+    const EXPORTER = "http://127.0.0.1:9121/metrics";
+    let exporter: ChildProcess | undefined;
+    let prometheus: ChildProcess | undefined;
+    afterAll(() => {
+        exporter?.kill("SIGTERM");
+        prometheus?.kill("SIGTERM");
+    });
+    const metrics = async () => (await fetch(EXPORTER)).text();
+    const sample = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"=.]/g, (c) => `\\${c}`)} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+
+    it("the exporter logs in as its own ACL user, with its password from a file, and reports every catalogued metric with no command denied", async () => {
+        probe(["acl", "log", "reset"]);
+        const dir = join(rendered.files, "valkey-exporter");
+        // the container's command as rendered, its folder moved to where the render put it
+        const args = (rendered.container("valkey-exporter").command as string[]).map((a) => a.split("/etc/valkey-exporter/").join(`${dir}/`).replace(/^--web\.listen-address=.*$/, "--web.listen-address=127.0.0.1:9121"));
+        expect(args.join(" ")).not.toContain(exporterPassword);
+        const log = openSync(join(BASE, "exporter.log"), "w");
+        exporter = spawn(...serverCommand("redis-exporter", args), { stdio: ["ignore", log, log] });
+        await waitFor("the exporter", async () => sample(await metrics(), "redis_up") === 1, 30);
+        const text = await metrics();
+        expect(Object.keys(VALKEY_METRICS.metrics).filter((m) => !new RegExp(`^${m}[{ ]`, "m").test(text))).toEqual([]);
+        expect(sample(text, "redis_memory_max_bytes")).toBeGreaterThan(0);
+        expect(probe(["acl", "log"])).toBe("");
+        // what the exporter's user may not do: write, read a task, touch another key
+        const asExporter = (cmd: string[]) => cli(cmd, { user: "redis_exporter", pass: exporterPassword });
+        expect(asExporter(["llen", "celery"])).toMatch(/^\d+$/);
+        for (const cmd of [["set", "x", "1"], ["lrange", "celery", "0", "-1"], ["llen", "other"], ["config", "set", "maxmemory", "0"], ["flushall"], ["subscribe", "x"]]) expect(asExporter(cmd), cmd.join(" ")).toMatch(/NOPERM/);
+    });
+
+    it("the worker's probe passes while the worker answers and fails while it is stuck", async () => {
+        const dir = join(BASE, "probe");
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, "tasks.py"), ["import os", "from celery import Celery", "app = Celery('tasks', broker=os.environ['CELERY_BROKER_URL'])", "@app.task", "def noop():", "    return 1", ""].join("\n"));
+        const env = { CELERY_BROKER_URL: appUrl(), PYTHONPATH: dir, HOME: dir, HOSTNAME: "worker-probe-test" };
+        const log = openSync(join(dir, "worker.log"), "w");
+        const worker = spawn(...serverCommand("python3", ["-m", "celery", "-A", "tasks", "worker", "--pool=solo", "--without-gossip", "--without-mingle", "-n", "celery@worker-probe-test", "-l", "WARNING"], { cwd: dir }), { env: { ...process.env, ...env }, stdio: ["ignore", log, log] });
+        // the rendered probe, with the app module this test's worker runs (and Debian's celery, a module without the image's script)
+        const health = rendered.container("worker").healthcheck as { tests: string[] };
+        const command = health.tests.slice(1).map((a) => a.replace("-A app.worker", "-A tasks").replace("exec celery ", "exec python3 -m celery "));
+        expect(command.join(" ")).toContain('inspect ping --destination "celery@$HOSTNAME"');
+        const probeOnce = () => spawnSync(...serverCommand(command[0] as Binary, command.slice(1), { cwd: dir }), { env: { ...process.env, ...env }, encoding: "utf8", timeout: 30_000 }).status;
+        try {
+            await waitFor("the worker answering its probe", () => probeOnce() === 0, 60);
+            worker.kill("SIGSTOP");
+            expect(probeOnce()).not.toBe(0);
+            worker.kill("SIGCONT");
+            await waitFor("the worker answering again", () => probeOnce() === 0, 60);
+        } finally {
+            worker.kill("SIGKILL");
+            closeSync(log);
+        }
+    });
+
+    it("tasks queued with no worker to take them: the exporter counts them and the rendered CeleryQueueBacklog fires in Prometheus", async () => {
+        cli(["del", "celery"]);
+        const dir = join(BASE, "celery");
+        runServerBinary("python3", ["-c", "import tasks\nfor i in range(8): tasks.add.delay(i, i)"], { cwd: dir, env: { CELERY_BROKER_URL: appUrl(), PYTHONPATH: dir, HOME: dir }, timeout: 60_000 });
+        await waitFor("the queue's length exported", async () => sample(await metrics(), 'redis_key_size{db="db0",key="celery"}') === 8, 30);
+        // Prometheus with the rendered rules (threshold 5 tasks, 10 s: this render's), scraping the exporter
+        const rules = join(rendered.files, "prometheus", "rules", "flowviz.rules.yml");
+        writeFileSync(join(BASE, "prometheus.yml"), stringify({ global: { scrape_interval: "2s", evaluation_interval: "2s" }, rule_files: [rules], scrape_configs: [{ job_name: "valkey", static_configs: [{ targets: ["127.0.0.1:9121"] }] }] }));
+        mkdirSync(join(BASE, "prom-data"), { recursive: true });
+        chownToServer(BASE);
+        prometheus = spawn(...serverCommand("prometheus", [`--config.file=${join(BASE, "prometheus.yml")}`, `--storage.tsdb.path=${join(BASE, "prom-data")}`, "--web.listen-address=127.0.0.1:9399"]), { stdio: "ignore" });
+        const firing = async () => {
+            const r = (await (await fetch("http://127.0.0.1:9399/api/v1/alerts")).json()) as { data: { alerts: { labels: Record<string, string>; state: string; value: string }[] } };
+            return r.data.alerts.find((a) => a.labels.alertname === "CeleryQueueBacklog" && a.state === "firing");
+        };
+        await waitFor("CeleryQueueBacklog firing", async () => (await firing().catch(() => undefined)) !== undefined, 90);
+        const alert = (await firing())!;
+        expect(alert.labels).toMatchObject({ key: "celery", severity: "warning", component: "broker" });
+        expect(Number(alert.value)).toBe(8);
     });
 });
 
