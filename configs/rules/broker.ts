@@ -30,12 +30,13 @@ export function brokerRules(t: Thresholds): AlertRule[] {
         },
         {
             alert: "BrokerPersistenceFailing",
-            expr: "redis_aof_enabled == 1 and (redis_aof_last_write_status == 0 or redis_aof_last_bgrewrite_status == 0)",
+            // the failed status (0) is the value; only where the append-only file is on
+            expr: "(redis_aof_last_write_status == 0 or redis_aof_last_bgrewrite_status == 0) and on (instance) redis_aof_enabled == 1",
             for: "1m",
             severity: "critical",
             component: "broker",
             summary: "The broker cannot write its append-only file",
-            description: "Valkey on {{ $labels.instance }} failed its last append-only-file write or rewrite: queued tasks are no longer durable, and Valkey refuses writes until the file can be written.",
+            description: "Valkey on {{ $labels.instance }} failed its last append-only-file write or rewrite (status {{ $value }}, 1 is ok): queued tasks are no longer durable, and Valkey refuses writes until the file can be written.",
             runbook: [PODS, "A full volume: grow app.valkeyStorageSize (`npm run diff` shows it as an in-place update) or find what filled it.", CLI.replace("INFO memory", "INFO persistence")],
         },
         {

@@ -328,7 +328,7 @@ export const ALERT_CASES: AlertCase[] = [
         firingAt: "4m",
         silentAt: "2m",
         labels: vkExp,
-        description: "Valkey on valkey:9121 failed its last append-only-file write or rewrite: queued tasks are no longer durable, and Valkey refuses writes until the file can be written.",
+        description: "Valkey on valkey:9121 failed its last append-only-file write or rewrite (status 0, 1 is ok): queued tasks are no longer durable, and Valkey refuses writes until the file can be written.",
         quiet: { [vk("redis_aof_enabled")]: "1x10", [vk("redis_aof_last_write_status")]: "1x10", [vk("redis_aof_last_bgrewrite_status")]: "1x10" },
     },
     {

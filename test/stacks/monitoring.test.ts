@@ -133,7 +133,7 @@ describe("monitoring services as deployed", () => {
         const prom = parse(file(dev, "prometheus", "prometheus.yml"));
         expect(prom.global.scrape_interval).toBe("15s");
         const jobs = Object.fromEntries(prom.scrape_configs.map((j: any) => [j.job_name, j]));
-        expect(Object.keys(jobs).sort()).toEqual(["alertmanager", "api", "node", "pgbackrest", "pgbouncer", "postgres", "prometheus", "pushgateway"]);
+        expect(Object.keys(jobs).sort()).toEqual(["alertmanager", "api", "node", "pgbackrest", "pgbouncer", "postgres", "prometheus", "pushgateway", "valkey"]);
         // the drills' results keep the labels they were pushed with
         expect(jobs.pushgateway.honor_labels).toBe(true);
         expect(jobs.api.scrape_interval).toBe("10s");

@@ -26,7 +26,7 @@ describe("operator mode", () => {
 
     it("declares a PodMonitor per scraped service, valid against the CRD schema, keeping our job names", () => {
         const monitors = crs("PodMonitor");
-        expect(monitors.map((m) => (m.inputs.metadata as { name: string }).name).sort()).toEqual(["api", "pgbackrest-exporter", "pgbouncer", "postgres-exporter", "pushgateway"]);
+        expect(monitors.map((m) => (m.inputs.metadata as { name: string }).name).sort()).toEqual(["api", "pgbackrest-exporter", "pgbouncer", "postgres-exporter", "pushgateway", "valkey"]);
         for (const m of monitors) {
             const body = plain(m.inputs);
             expect(() => new PodMonitor(body).validate()).not.toThrow();

@@ -26,10 +26,10 @@ describe("dev stack on Docker", () => {
     it("declares the data path: PostgreSQL, PgBouncer, roles job, API, worker, Valkey", () => {
         const names = ofType(run, "docker:index/container:Container").map((c) => c.name).sort();
         expect(names).toEqual(
-            ["alertmanager", "api", "grafana", "node-exporter", "pgbackrest-exporter", "pgbouncer", "pgbouncer-exporter", "postgres-backup", "postgres-backup-server", "postgres", "postgres-drill", "postgres-exporter", "postgres-roles", "prometheus", "pushgateway", "valkey", "worker"].map((n) => `${n}-container`),
+            ["alertmanager", "api", "grafana", "node-exporter", "pgbackrest-exporter", "pgbouncer", "pgbouncer-exporter", "postgres-backup", "postgres-backup-server", "postgres", "postgres-drill", "postgres-exporter", "postgres-roles", "prometheus", "pushgateway", "valkey", "valkey-exporter", "worker"].map((n) => `${n}-container`),
         );
         // sidecars share their service's network namespace
-        const sidecars = ["pgbouncer-exporter-container", "postgres-backup-server-container"];
+        const sidecars = ["pgbouncer-exporter-container", "postgres-backup-server-container", "valkey-exporter-container"];
         for (const c of ofType(run, "docker:index/container:Container").filter((x) => !sidecars.includes(x.name))) {
             expect((c.inputs.networksAdvanced as { name: string }[])[0]?.name, c.name).toBe("flowviz-dev");
         }
@@ -37,7 +37,7 @@ describe("dev stack on Docker", () => {
 
     it("pulls only pinned images", () => {
         const images = ofType(run, "docker:index/remoteImage:RemoteImage").map((i) => i.inputs.name as string);
-        expect(images.length).toBe(11);
+        expect(images.length).toBe(12);
         for (const i of images) expect(isPinnedImage(i), i).toBe(true);
     });
 
@@ -230,6 +230,8 @@ describe("dev stack on Docker", () => {
             "prometheus/prometheus.yml",
             "prometheus/rules/flowviz.rules.yml",
             "prometheus/tls/ca.crt",
+            "valkey-exporter/secrets/passwords.json (secret)",
+            "valkey-exporter/tls/ca.crt",
             "valkey/tls/ca.crt",
             "valkey/tls/server.crt",
             "valkey/tls/server.key (secret)",
