@@ -1,7 +1,7 @@
 /** Prometheus, Alertmanager and the exporters running the rendered configs, and one alert end to end. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CATALOG, CLOUDNATIVE_PG, RESTORE_DRILL } from "../../configs/metrics";
@@ -74,6 +74,12 @@ beforeAll(async () => {
     chmodSync(exporterEnv.PGPASSFILE!, 0o600);
     start("pgbouncer-exporter", argsOf("pgbouncer-exporter", {}), exporterEnv);
     start("node-exporter", argsOf("node-exporter", { "/host": "/" }));
+    // the broker from its rendered valkey.conf (its data and files where the render put them), and the exporter beside it
+    mkdirSync(`${BASE}/data/valkey`, { recursive: true });
+    const valkeyConf = readFileSync(join(rendered.files, "valkey", "valkey.conf"), "utf8").replace(/^dir \/data$/m, `dir ${BASE}/data/valkey`).split("/etc/valkey/").join(`${join(rendered.files, "valkey")}/`);
+    writeFileSync(`${BASE}/valkey.conf`, valkeyConf, { mode: 0o600 });
+    start("valkey-server", [`${BASE}/valkey.conf`]);
+    start("redis-exporter", argsOf("valkey-exporter", { "/etc/valkey-exporter": join(rendered.files, "valkey-exporter") }));
     // the repository's exporter, as its container runs it, on an empty repository: up as a target; the repository's
     // metrics are read on real repositories in backups.test.ts
     mkdirSync(`${BASE}/repo`, { recursive: true });
@@ -89,7 +95,7 @@ beforeAll(async () => {
     await waitFor("Prometheus ready", async () => (await fetch(`${PROM}/-/ready`)).ok, 60);
     await waitFor("every target scraped", async () => {
         const res = (await (await fetch(`${PROM}/api/v1/targets`)).json()) as { data: { activeTargets: { health: string }[] } };
-        return res.data.activeTargets.length === 7 && res.data.activeTargets.every((t) => t.health !== "unknown");
+        return res.data.activeTargets.length === 8 && res.data.activeTargets.every((t) => t.health !== "unknown");
     }, 60);
     await new Promise((r) => setTimeout(r, 5000));
 });
@@ -106,14 +112,14 @@ describe("Prometheus with the rendered config", () => {
     it("loads every rule group, all healthy", async () => {
         await waitFor("rules evaluated", async () => {
             const res = (await (await fetch(`${PROM}/api/v1/rules`)).json()) as { data: { groups: { rules: { health: string }[] }[] } };
-            return res.data.groups.length === 7 && res.data.groups.every((g) => g.rules.every((r) => r.health === "ok"));
+            return res.data.groups.length === 8 && res.data.groups.every((g) => g.rules.every((r) => r.health === "ok"));
         }, 30);
     });
 
     it("has every target that can run here up", async () => {
         const res = (await (await fetch(`${PROM}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { job: string }; health: string; lastError: string }[] } };
         const health = Object.fromEntries(res.data.activeTargets.map((t) => [t.labels.job, t.health]));
-        expect(health).toEqual({ postgres: "up", node: "up", prometheus: "up", alertmanager: "up", pgbouncer: "up", pgbackrest: "up", pushgateway: "up" });
+        expect(health).toEqual({ postgres: "up", node: "up", prometheus: "up", alertmanager: "up", pgbouncer: "up", pgbackrest: "up", pushgateway: "up", valkey: "up" });
     });
 
     it("keeps a drill's pushed metrics as pushed (honor_labels): every catalogued drill metric, under the drill's job and repository", async () => {
@@ -131,7 +137,7 @@ describe("Prometheus with the rendered config", () => {
     });
 
     // CloudNativePG's exporter is its operator's instance manager, which does not run here (docs/CLOUDNATIVE-PG.md)
-    for (const source of CATALOG.filter((s) => s !== CLOUDNATIVE_PG && ["postgres", "pgbouncer", "node", "prometheus", "alertmanager"].includes(s.job))) {
+    for (const source of CATALOG.filter((s) => s !== CLOUDNATIVE_PG && ["postgres", "pgbouncer", "valkey", "node", "prometheus", "alertmanager"].includes(s.job))) {
         it(`finds every catalogued ${source.job} metric on the real target`, async () => {
             const missing: string[] = [];
             for (const metric of Object.keys(source.metrics)) {
