@@ -10,7 +10,8 @@ import { BOOTSTRAP_KEYS, bootstrapSql, clusterSpec, objectStoreSpec, S3_SECRET_K
 import type { RoleNames } from "../configs/postgres";
 import { backupRepository, type MigrationStage } from "../stack/engine";
 import { quoteLiteral } from "../configs/format";
-import { CERTIFICATE_LIFETIME, POSTGRES_PORT } from "../stack/fixed";
+import { POSTGRES_PORT } from "../stack/fixed";
+import { CERTIFICATE_LIFETIME } from "../configs/certificates";
 import type { StackConfig } from "../stack/schema";
 import { backupCredentialEgress, backupWorkloadIdentity, objectStorageEgress } from "./egress";
 import type { KubernetesPlatform } from "./platform/kubernetes";

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as tls from "@pulumi/tls";
 import { operatorObjects, PLUGIN_SERVICE, PLUGIN_TLS_SECRETS, type ManifestObject } from "../configs/operators";
-import { CERTIFICATE_LIFETIME } from "../stack/fixed";
+import { CERTIFICATE_LIFETIME } from "../configs/certificates";
 import { CNPG_STATUS_PORT } from "./cloudnative-pg";
 import { DNS_EGRESS } from "./platform/kubernetes";
 

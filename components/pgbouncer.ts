@@ -6,7 +6,8 @@ import { EXPORTER_RESOURCES, EXPORTER_RUN_AS, listenFlag, metricsEndpoint } from
 import { IDLE_IN_TRANSACTION_TIMEOUT_SECONDS } from "../configs/postgres";
 import type { PoolSizing } from "../stack/capacity";
 import type { StackConfig } from "../stack/schema";
-import { FIXED_PORTS, LOOPBACK, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, TLS_FILES } from "../stack/fixed";
+import { FIXED_PORTS, PGBOUNCER_ADMIN_USER, PGBOUNCER_STATS_USER, TLS_FILES } from "../stack/fixed";
+import { LOOPBACK } from "../facts/addresses";
 import { caFile, certificateFiles, type Authorities } from "./tls";
 import type { Platform } from "./service";
 

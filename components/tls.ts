@@ -8,7 +8,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { CERTIFICATE_LIFETIME, TLS_FILES } from "../stack/fixed";
+import { TLS_FILES } from "../stack/fixed";
+import { CERTIFICATE_LIFETIME } from "../configs/certificates";
 import type { ServiceFile } from "./service";
 
 /** Names a server answers to; its certificate must carry all of them for verify-full. */

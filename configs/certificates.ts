@@ -6,6 +6,25 @@
  */
 import { shellScript } from "./format";
 
+/** Certificate lifetimes in hours: a CA, a server certificate, the superuser's client certificate. */
+export const CERTIFICATE_LIFETIME = {
+    // kept at ten years: a CA's lifetime is part of it, and changing it would replace it (rotate instead: tls.caGeneration)
+    ca: 10 * 24 * 365,
+    // renewed by any `pulumi up` in its last 30 days
+    server: { validity: 90 * 24, renewBefore: 30 * 24 },
+    // used by one job run: re-issued on every `pulumi up` an hour or more after the last, useless a day later
+    superuserClient: { validity: 24, renewBefore: 23 },
+    // CloudNativePG's standbys log in to the primary as streaming_replica with it: a server certificate's lifetime
+    replicationClient: { validity: 90 * 24, renewBefore: 30 * 24 },
+    // the backup runs present it to pgBackRest's TLS server beside PostgreSQL on every run
+    backupClient: { validity: 90 * 24, renewBefore: 30 * 24 },
+} as const;
+/** Days a server certificate may have left before an alert: 9 days into its renewal window without a deploy. */
+export const CERTIFICATE_WARN_DAYS = 21;
+
+/** The server certificates read off the servers beside PostgreSQL, by name. */
+export const WATCHED_CERTIFICATES = ["postgres", "pgbouncer", "valkey"] as const;
+
 /** A TLS server whose certificate is read: PostgreSQL's protocol negotiates TLS first (STARTTLS), Valkey speaks it directly. */
 export interface CertificateEndpoint {
     name: string;

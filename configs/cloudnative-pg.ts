@@ -4,8 +4,7 @@
  * ScheduledBackup. Plain objects: components/cloudnative-pg.ts declares them, the tests
  * validate them against the CRDs of the pinned releases.
  */
-import { BARMAN_CLOUD_PLUGIN } from "../stack/cloudnative-pg";
-import { CNPG_FIXED_PARAMETERS } from "../facts/cloudnative-pg";
+import { BARMAN_CLOUD_PLUGIN, CNPG_FIXED_PARAMETERS } from "../facts/cloudnative-pg";
 import { REPLICATION_ROLE } from "../facts/roles";
 import { databaseGrantsSql, hbaRules, postgresSettings, roleSettingsSql, schemaGrantsSql, type Guardrails, type PostgresConfInput, type RoleNames } from "./postgres";
 import { GENERATED, quantityValue, quoteIdent } from "./format";

@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import { WATCHED_CERTIFICATES } from "../stack/fixed";
+import { WATCHED_CERTIFICATES } from "./certificates";
 import { GENERATED } from "./format";
 
 /**

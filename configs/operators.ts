@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { CNPG_RELEASES } from "../stack/cloudnative-pg";
+import { CNPG_RELEASES } from "../facts/cloudnative-pg";
 import { RBAC_REASON_ANNOTATION } from "../facts/annotations";
 
 /** A Kubernetes object as a manifest holds it. */

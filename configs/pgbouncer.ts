@@ -1,6 +1,6 @@
 /** pgbouncer.ini and userlist.txt from typed input. */
 import { compareVersions, GENERATED, hbaNames, iniLines, quoteHba, shellScript } from "./format";
-import { LOOPBACK } from "../stack/fixed";
+import { LOOPBACK } from "../facts/addresses";
 
 export interface PgBouncerIniInput {
     /** PgBouncer version the file is for; gates settings older versions reject. */

@@ -1,6 +1,9 @@
 /** Addresses the generators and the policy pack judge alike. */
 import { isIP } from "node:net";
 
+/** A container's own loopback addresses: where PgBouncer's console answers (its exporter beside it, port-forwards), and Valkey's exporter reaches it. */
+export const LOOPBACK = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] } as const;
+
 /** Where pgBackRest's `repo1-s3-key-type=auto` and Barman Cloud's IAM role without web identity get credentials: the instance metadata service. */
 export const INSTANCE_METADATA = { ip: "169.254.169.254", port: 80 };
 /** Where a web identity token is traded for credentials (pgBackRest's web-id calls the global endpoint, as the AWS SDKs do by default). */

@@ -1,4 +1,7 @@
-/** What CloudNativePG decides itself, which a Cluster may not set: the generators leave it out, the pack refuses it. */
+/**
+ * CloudNativePG as the stack pins it: the operator and plugin releases (their manifests in operators/),
+ * and what the operator decides itself, which a Cluster may not set (the generators leave it out, the pack refuses it).
+ */
 
 /**
  * Parameters CloudNativePG sets itself and refuses in `postgresql.parameters`
@@ -20,3 +23,34 @@ export const CNPG_FIXED_PARAMETERS: readonly string[] = [
 
 /** The parameters of a Cluster that CloudNativePG fixes itself. */
 export const fixedParametersIn = (parameters: Record<string, unknown>) => Object.keys(parameters).filter((k) => CNPG_FIXED_PARAMETERS.includes(k));
+
+/**
+ * The releases the stack is written for: their manifests are stored unchanged in operators/ (source
+ * and checksum in operators/README.md), their CRDs validate the objects, and
+ * kubernetes.operators.install declares them.
+ */
+export const CNPG_RELEASES = {
+    operator: {
+        name: "CloudNativePG",
+        repository: "cloudnative-pg/cloudnative-pg",
+        tag: "v1.30.0",
+        commit: "4b5e244a7d031f67e025c83c1555e7726ecbbfa1",
+        source: "releases/cnpg-1.30.0.yaml",
+        manifest: "operators/cloudnative-pg-v1.30.0.yaml",
+        sha256: "f8bede43fe4ee0d478c2355b204a36876b2ae4faac60f2a9452280b293da3b88",
+    },
+    plugin: {
+        name: "Barman Cloud plugin",
+        repository: "cloudnative-pg/plugin-barman-cloud",
+        tag: "v0.14.0",
+        commit: "1e13020fe5f09fd8fc29ea03828f7b61375b3721",
+        source: "manifest.yaml",
+        manifest: "operators/plugin-barman-cloud-v0.14.0.yaml",
+        sha256: "691e598b4591e83e23586d3394a8fedef429586a01d1a1b56ab8b80e9fa6ccb0",
+        // what the release build (Taskfile.yml, manifest-internal) sets in the tag's manifest with kustomize
+        images: { plugin: "ghcr.io/cloudnative-pg/plugin-barman-cloud:v0.14.0", sidecar: "ghcr.io/cloudnative-pg/plugin-barman-cloud-sidecar:v0.14.0" },
+    },
+} as const;
+
+/** The Barman Cloud plugin's name, as a Cluster and a Backup refer to it. */
+export const BARMAN_CLOUD_PLUGIN = "barman-cloud.cloudnative-pg.io";

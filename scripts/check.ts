@@ -17,7 +17,8 @@ import { mib, postgresMemory, prometheusDisk } from "../stack/budgets";
 import type { StackConfig } from "../stack/schema";
 import { dataVolumes, guaranteedWindowSeconds, repositoryNeed } from "../stack/backups";
 import { backupRepository, migrationStage, usesCloudNativePg } from "../stack/engine";
-import { CNPG_OWN_CONNECTIONS, CNPG_RELEASES, OPERATOR_CONNECTIONS } from "../stack/cloudnative-pg";
+import { CNPG_OWN_CONNECTIONS, OPERATOR_CONNECTIONS } from "../stack/cloudnative-pg";
+import { CNPG_RELEASES } from "../facts/cloudnative-pg";
 import { longestGapSeconds } from "../stack/schedule";
 
 const PROJECT = "flowviz";

@@ -30,8 +30,6 @@ export const SECRET_FILE = "secrets/password";
 /** Where a service keeps its TLS files, relative to its config folder (a client keeps its own certificate in `clientCert`/`clientKey`). */
 export const TLS_FILES = { cert: "tls/server.crt", key: "tls/server.key", ca: "tls/ca.crt", clientCert: "tls/client.crt", clientKey: "tls/client.key" } as const;
 
-/** A container's own loopback addresses: where PgBouncer's console answers (its exporter beside it, port-forwards). */
-export const LOOPBACK = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] } as const;
 
 import { SUPERUSER } from "../facts/roles";
 export { migratorRoleOf, ownerRoleOf, SUPERUSER } from "../facts/roles";
@@ -48,20 +46,3 @@ export const INTERNAL_ROLES = [SUPERUSER, POSTGRES_EXPORTER_USER, PGBOUNCER_ADMI
 /** Databases every cluster has; the app's data must not live in one of them. */
 export const SYSTEM_DATABASES = ["postgres", "template0", "template1"] as const;
 
-/** Certificate lifetimes in hours: a CA, a server certificate, the superuser's client certificate. */
-export const CERTIFICATE_LIFETIME = {
-    // kept at ten years: a CA's lifetime is part of it, and changing it would replace it (rotate instead: tls.caGeneration)
-    ca: 10 * 24 * 365,
-    // renewed by any `pulumi up` in its last 30 days
-    server: { validity: 90 * 24, renewBefore: 30 * 24 },
-    // used by one job run: re-issued on every `pulumi up` an hour or more after the last, useless a day later
-    superuserClient: { validity: 24, renewBefore: 23 },
-    // CloudNativePG's standbys log in to the primary as streaming_replica with it: a server certificate's lifetime
-    replicationClient: { validity: 90 * 24, renewBefore: 30 * 24 },
-    // the backup runs present it to pgBackRest's TLS server beside PostgreSQL on every run
-    backupClient: { validity: 90 * 24, renewBefore: 30 * 24 },
-} as const;
-/** Days a server certificate may have left before an alert: 9 days into its renewal window without a deploy. */
-export const CERTIFICATE_WARN_DAYS = 21;
-/** The server certificates read off the servers beside PostgreSQL (configs/certificates.ts), by name. */
-export const WATCHED_CERTIFICATES = ["postgres", "pgbouncer", "valkey"] as const;

@@ -1,7 +1,7 @@
 /** What the WAL archive (postgres_exporter's extra queries) and the backup repository (pgbackrest_exporter) alert on. */
 import { NS } from "./steps";
 import type { AlertRule, BackupThresholds } from "./model";
-import { CERTIFICATE_LIFETIME, CERTIFICATE_WARN_DAYS } from "../../stack/fixed";
+import { CERTIFICATE_LIFETIME, CERTIFICATE_WARN_DAYS } from "../../configs/certificates";
 
 /** Where a scheduled service's runs left their logs (its Jobs; Docker: its loop container). */
 const logsOf = (service: string) => `\`kubectl -n ${NS} get jobs -l app.kubernetes.io/name=${service}\`, then \`kubectl -n ${NS} logs job/<job>\` (Docker: \`docker logs flowviz-<stack>-${service}\`)`;

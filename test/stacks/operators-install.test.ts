@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { releaseObjects } from "../../configs/operators";
-import { CNPG_RELEASES } from "../../stack/cloudnative-pg";
+import { CNPG_RELEASES } from "../../facts/cloudnative-pg";
 import type { ProgramRun } from "../../render/program";
 import { maskSecrets } from "../../render/files";
 import { ROOT, runStack } from "../helpers";
