@@ -10,12 +10,13 @@
  * Writes bench/results/latest.json and docs/BENCHMARKS.md.
  */
 import { standbyCostSection } from "./standby-cost";
-import { spawn } from "node:child_process";
 import { cpus } from "node:os";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { serverCommand, versionLine } from "../test/binaries";
+import { versionLine } from "../test/binaries";
+import { bench as runPgbench, LOGINS_PER_SECOND, sslEnv as tlsEnv, type Result, type Run } from "./pgbench";
+import { curveSection } from "./curve-section";
 import { initPgbench, psql, startDataPath, waitFor, type DataPath } from "../test/integration/servers";
 import { ROOT } from "../test/root";
 
@@ -26,118 +27,9 @@ const { values } = parseArgs({
 });
 const SECONDS = Number(values.seconds);
 
-interface Run {
-    target: "direct" | "pgbouncer";
-    mode: "tpcb" | "select";
-    clients: number;
-    /** TLS on every hop (the rendered files) or plaintext (the bench's variant) */
-    tls: boolean;
-    /** PgBouncer's default_pool_size for the run (the generated one unless sweeping) */
-    pool: number;
-}
-interface Result extends Run {
-    /** null when no transaction completed within the run */
-    tps: number | null;
-    /** pgbench's average time to open its connections (SCRAM logins), excluded from tps */
-    connect_ms: number;
-    p50_ms: number;
-    p99_ms: number;
-    errors: number;
-    transactions: number;
-    cpu: { pgbouncer: number; postgres: number; pgbench: number };
-}
-
-/**
- * Seconds added to a run for opening its connections: every SCRAM login costs PBKDF2 on
- * both ends, and pgbench's -T includes the time its clients spend connecting (thousands
- * of clients need tens of seconds here), while its tps excludes it. Without this, a 5000
- * client run measured mostly its connection storm.
- */
-const LOGINS_PER_SECOND = 150;
-const connectAllowance = (clients: number) => Math.ceil(clients / LOGINS_PER_SECOND);
-
-const TICKS = 100;
-/** CPU ticks (utime + stime) of every process whose command name matches. */
-function ticks(comm: string): Map<number, number> {
-    const out = new Map<number, number>();
-    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-        try {
-            const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-            const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-            if (name !== comm) continue;
-            const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-            out.set(Number(pid), Number(f[11]) + Number(f[12]));
-        } catch {
-            /* exited */
-        }
-    }
-    return out;
-}
-const used = (before: Map<number, number>, after: Map<number, number>) => [...after].reduce((s, [pid, t]) => s + t - (before.get(pid) ?? 0), 0);
-/** Keeps the highest tick count seen per process, so processes that exit before the end still count. */
-function merge(into: Map<number, number>, sample: Map<number, number>): void {
-    for (const [pid, t] of sample) into.set(pid, Math.max(t, into.get(pid) ?? 0));
-}
-
-function percentile(sorted: number[], p: number): number {
-    return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
-}
-
-async function bench(run: Run, password: string): Promise<Result> {
-    const logDir = join(BASE, "logs", `${run.target}-${run.mode}-${run.clients}-${run.tls ? "tls" : "plain"}-${run.pool}-${Date.now()}`);
-    mkdirSync(logDir, { recursive: true });
-    const port = run.target === "direct" ? 5432 : 6432;
-    // -n: the app role may not vacuum or truncate (it owns nothing); the migration role initialised and vacuumed the tables
-    const args = ["-n", "-h", "127.0.0.1", "-p", String(port), "-U", "flowviz", "-c", String(run.clients), "-j", "2", "-T", String(SECONDS + connectAllowance(run.clients)), "-M", "simple", "-l", `--log-prefix=${logDir}/tx`, ...(run.mode === "select" ? ["-S"] : []), "flowviz"];
-    const names = ["pgbouncer", "postgres", "pgbench"] as const;
-    const before = Object.fromEntries(names.map((n) => [n, ticks(n)]));
-    const seen = Object.fromEntries(names.map((n) => [n, new Map(before[n])]));
-    const started = Date.now();
-    const report = await new Promise<string>((resolve) => {
-        let out = "";
-        const p = spawn(...serverCommand("pgbench", args, { fileLimit: 16384, cwd: logDir }), { env: { ...process.env, PGPASSWORD: password, ...sslEnv(run.tls) } });
-        p.stdout.on("data", (d) => (out += d));
-        p.stderr.on("data", (d) => (out += d));
-        const sampler = setInterval(() => names.forEach((n) => merge(seen[n]!, ticks(n))), 500);
-        p.on("exit", (code) => {
-            clearInterval(sampler);
-            resolve(`${out}\nexit=${code}`);
-        });
-    });
-    const elapsed = (Date.now() - started) / 1000;
-    names.forEach((n) => merge(seen[n]!, ticks(n)));
-    const latencies: number[] = [];
-    for (const f of readdirSync(logDir)) {
-        for (const line of readFileSync(join(logDir, f), "utf8").split("\n")) {
-            const us = Number(line.split(" ")[2]);
-            if (line && Number.isFinite(us)) latencies.push(us / 1000);
-        }
-    }
-    latencies.sort((a, b) => a - b);
-    rmSync(logDir, { recursive: true, force: true });
-    const num = (re: RegExp) => Number(re.exec(report)?.[1] ?? NaN);
-    const failed = num(/number of failed transactions: (\d+)/) || 0;
-    const aborted = /exit=0/.test(report) ? 0 : Math.max(1, run.clients - (num(/number of clients: (\d+)/) || 0));
-    const errors = failed + aborted + (report.match(/error|FATAL/gi)?.length ?? 0);
-    const share = (n: (typeof names)[number]) => +(used(before[n]!, seen[n]!) / TICKS / elapsed).toFixed(2);
-    const transactions = num(/number of transactions actually processed: (\d+)/);
-    if (!(transactions > 0)) console.warn(`${run.target} ${run.mode} ${run.clients}: no transaction completed; raise --seconds`);
-    return {
-        ...run,
-        tps: transactions > 0 ? Math.round(num(/tps = ([\d.]+) \(without initial connection time\)/)) : null,
-        connect_ms: Math.round(num(/initial connection time = ([\d.]+) ms/)),
-        p50_ms: +percentile(latencies, 50).toFixed(1),
-        p99_ms: +percentile(latencies, 99).toFixed(1),
-        errors,
-        transactions,
-        cpu: { pgbouncer: share("pgbouncer"), postgres: share("postgres"), pgbench: share("pgbench") },
-    };
-}
-
-
-/** libpq's TLS settings for a run: verify-full against the stack's CA, or none at all. */
 let caFile = "";
-const sslEnv = (tls: boolean): Record<string, string> => (tls ? { PGSSLMODE: "verify-full", PGSSLROOTCERT: caFile } : { PGSSLMODE: "disable" });
+const sslEnv = (tls: boolean) => tlsEnv(tls, caFile);
+const bench = (run: Run, password: string) => runPgbench(run, { password, seconds: SECONDS, caFile, logs: join(BASE, "logs") });
 
 /** Rewrites `key = value` lines of an ini file. */
 const setIni = (text: string, values: Record<string, string | number>) =>
@@ -300,6 +192,7 @@ function markdown(results: Result[], machine: string, pool: { poolSize: number; 
         "",
         best > 0 ? `The derived size gives ${pct(derivedTps / best)} of the best throughput measured (${bestSize === derived ? "it is the best" : `best: ${bestSize}`}).` : "",
         "",
+        ...curveSection(),
         ...standbyCostSection(),
         "## Every run",
         "",
