@@ -2,7 +2,7 @@
  * `npm run curve-bench`: latency against offered load, on the real servers with the rendered
  * local stack (TLS on both hops). For each target (1000 clients through PgBouncer; as many
  * direct clients as PostgreSQL admits) it measures the saturated throughput (closed loop), then
- * offers 10% .. 100% of it on a schedule (pgbench --rate) and reads p50/p95/p99 from when each
+ * offers 10% .. 150% of it on a schedule (pgbench --rate) and reads p50/p95/p99 from when each
  * transaction was due. Writes bench/results/curve.json, the picture (vega-lite, rendered to SVG by
  * vega) and docs/BENCHMARKS.md.
  */
@@ -18,10 +18,12 @@ import { bench, type Run } from "./pgbench";
 import { capacityAtSlo, CURVE_PICTURE, CURVE_RESULTS, type Curve, type CurveResults } from "./curve-section";
 
 const BASE = "/tmp/flowviz-curve-bench";
-const { values } = parseArgs({ options: { seconds: { type: "string", default: "15" }, slo: { type: "string", default: "50" }, steps: { type: "string", default: "10" } } });
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "15" }, slo: { type: "string", default: "50" }, steps: { type: "string", default: "10" }, max: { type: "string", default: "1.5" } } });
 const SECONDS = Number(values.seconds);
 const SLO_MS = Number(values.slo);
+/** offered rates: `steps` per saturated throughput, up to `max` times it (an open loop can be offered more than a closed loop achieved) */
 const STEPS = Number(values.steps);
+const MAX = Number(values.max);
 /** Direct clients: what PostgreSQL admits the app (max_connections 100 less the reserved and admin slots) with room left. */
 const TARGETS: { target: Run["target"]; clients: number }[] = [
     { target: "direct", clients: 80 },
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
             console.log(JSON.stringify(saturated));
             const tps = saturated.tps ?? 0;
             const points = [];
-            for (let i = 1; i <= STEPS; i++) {
+            for (let i = 1; i <= Math.round(STEPS * MAX); i++) {
                 const offered = Math.max(1, Math.round((tps * i) / STEPS));
                 const r = await bench({ ...run, rate: offered }, opts);
                 console.log(JSON.stringify(r));
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
     }
     const results: CurveResults = {
         when: new Date().toISOString(),
-        command: `npm run curve-bench -- --seconds ${SECONDS} --slo ${SLO_MS} --steps ${STEPS}`,
+        command: `npm run curve-bench -- --seconds ${SECONDS} --slo ${SLO_MS} --steps ${STEPS} --max ${MAX}`,
         machine: `${cpus().length} cores, ${versionLine("pgbouncer")}; ${versionLine("postgres")}`,
         slo_ms: SLO_MS,
         seconds: SECONDS,
