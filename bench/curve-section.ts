@@ -44,6 +44,20 @@ export function capacityAtSlo(points: CurvePoint[], saturated: number, slo: numb
     return best ? { tps: best.offered, share: +(best.offered / saturated).toFixed(2) } : null;
 }
 
+/** What the two curves say together: the rate each keeps within the SLO, and where the pooled one breaks. */
+function comparison(r: CurveResults): string[] {
+    const pooled = r.curves.find((c) => c.target === "pgbouncer");
+    const direct = r.curves.find((c) => c.target === "direct");
+    if (!pooled?.capacity_at_slo || !direct?.capacity_at_slo) return [];
+    const breach = pooled.points.find((p) => p.p99_ms > r.slo_ms);
+    return [
+        `Within the SLO, ${pooled.clients} clients through PgBouncer are served ${pooled.capacity_at_slo.tps} TPS, ${(pooled.capacity_at_slo.tps / direct.capacity_at_slo.tps).toFixed(2)}x what ${direct.clients} direct`,
+        `clients are (${direct.capacity_at_slo.tps} TPS): a pool of a few server connections queues requests in PgBouncer instead of contending in PostgreSQL.` +
+            (breach ? ` Past its capacity the queue grows without bound: at ${breach.offered} TPS offered p99 is ${breach.p99_ms} ms.` : ""),
+        "",
+    ];
+}
+
 export function curveSection(): string[] {
     if (!existsSync(CURVE_RESULTS)) return [];
     const r = JSON.parse(readFileSync(CURVE_RESULTS, "utf8")) as CurveResults;
@@ -64,6 +78,7 @@ export function curveSection(): string[] {
         "|---|---|---|---|",
         ...r.curves.map((c) => `| ${name(c)} | ${c.saturated_tps} | ${c.capacity_at_slo ? `${c.capacity_at_slo.tps} TPS` : "none"} | ${c.capacity_at_slo ? `${Math.round(c.capacity_at_slo.share * 100)}%` : "n/a"} |`),
         "",
+        ...comparison(r),
         "| | offered TPS (share) | achieved TPS | p50 ms | p95 ms | p99 ms | errors |",
         "|---|---|---|---|---|---|---|",
         ...r.curves.flatMap((c) => c.points.map((p) => `| ${name(c)} | ${p.offered} (${Math.round(p.share * 100)}%) | ${p.achieved ?? "none"} | ${p.p50_ms} | ${p.p95_ms} | ${p.p99_ms} | ${p.errors} |`)),

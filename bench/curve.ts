@@ -4,11 +4,11 @@
  * direct clients as PostgreSQL admits) it measures the saturated throughput (closed loop), then
  * offers 10% .. 150% of it on a schedule (pgbench --rate) and reads p50/p95/p99 from when each
  * transaction was due. Writes bench/results/curve.json, the picture (vega-lite, rendered to SVG by
- * vega) and docs/BENCHMARKS.md.
+ * vega) and docs/BENCHMARKS.md (`-- --docs-only`: both again from the last results).
  */
 import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { versionLine } from "../test/binaries";
@@ -18,7 +18,7 @@ import { bench, type Run } from "./pgbench";
 import { capacityAtSlo, CURVE_PICTURE, CURVE_RESULTS, type Curve, type CurveResults } from "./curve-section";
 
 const BASE = "/tmp/flowviz-curve-bench";
-const { values } = parseArgs({ options: { seconds: { type: "string", default: "15" }, slo: { type: "string", default: "50" }, steps: { type: "string", default: "10" }, max: { type: "string", default: "1.5" } } });
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "15" }, slo: { type: "string", default: "50" }, steps: { type: "string", default: "10" }, max: { type: "string", default: "1.5" }, "docs-only": { type: "boolean", default: false } } });
 const SECONDS = Number(values.seconds);
 const SLO_MS = Number(values.slo);
 /** offered rates: `steps` per saturated throughput, up to `max` times it (an open loop can be offered more than a closed loop achieved) */
@@ -31,6 +31,7 @@ const TARGETS: { target: Run["target"]; clients: number }[] = [
 ];
 
 async function main(): Promise<void> {
+    if (values["docs-only"]) return writeDocs(JSON.parse(readFileSync(CURVE_RESULTS, "utf8")) as CurveResults);
     const path = await startDataPath(BASE);
     const caFile = path.rendered.caFile;
     const pool = (path.rendered.plan.outputs.pgbouncerPool as { poolSize: number }).poolSize;
@@ -65,6 +66,11 @@ async function main(): Promise<void> {
         curves,
     };
     writeFileSync(CURVE_RESULTS, JSON.stringify(results, null, 2) + "\n");
+    await writeDocs(results);
+}
+
+/** The picture, and docs/BENCHMARKS.md from every bench's last results. */
+async function writeDocs(results: CurveResults): Promise<void> {
     const picture = join(ROOT, CURVE_PICTURE);
     mkdirSync(dirname(picture), { recursive: true });
     writeFileSync(picture, await draw(results));
@@ -77,7 +83,7 @@ async function draw(r: CurveResults): Promise<string> {
     const vl = await import("vega-lite");
     const vega = await import("vega");
     const rows = r.curves.flatMap((c) =>
-        c.points.flatMap((p) => (["p50", "p95", "p99"] as const).map((q) => ({ target: c.target === "pgbouncer" ? `PgBouncer, ${c.clients} clients` : `direct, ${c.clients} clients`, offered: p.offered, percentile: q, ms: Math.max(0.1, p[`${q}_ms`]) }))),
+        c.points.flatMap((p) => (["p50", "p95", "p99"] as const).map((q) => ({ target: `${c.target === "pgbouncer" ? "PgBouncer" : "direct"} ${c.clients}`, offered: p.offered, percentile: q, ms: Math.max(0.1, p[`${q}_ms`]) }))),
     );
     const spec = vl.compile({
         $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -92,7 +98,7 @@ async function draw(r: CurveResults): Promise<string> {
                     x: { field: "offered", type: "quantitative", title: "offered transactions per second" },
                     y: { field: "ms", type: "quantitative", scale: { type: "log" }, title: "latency from when due, ms (log)" },
                     color: { field: "percentile", type: "nominal" },
-                    strokeDash: { field: "target", type: "nominal" },
+                    strokeDash: { field: "target", type: "nominal", title: "clients" },
                 },
             },
             { data: { values: [{ slo: r.slo_ms }] }, mark: { type: "rule", color: "red" }, encoding: { y: { field: "slo", type: "quantitative" } } },
