@@ -18,7 +18,7 @@ PACKAGES=(
     python3-asyncpg python3-sqlalchemy python3-celery python3-redis python3-limits
     postgresql-17-pgaudit
     radosgw python3-boto3 barman-cli-cloud
-    openssl ca-certificates
+    openssl ca-certificates iproute2
 )
 MIRROR=${FLOWVIZ_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE=${FLOWVIZ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flowviz-infra}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what it needs (npm packages; Debian 13's
-# servers, natively or in a cached root: scripts/servers.sh, in the background while the code is
-# type-checked and linted), then runs the unit, CLI and real-server integration tests.
+# servers, natively or in a cached root: scripts/servers.sh, in the background while the code is checked
+# and the mocks' tests run), then the real-server integration tests in parallel lanes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,13 +17,14 @@ trap 'kill "$servers" 2>/dev/null || true; rm -f "$servers_log"' EXIT
 npx tsc --noEmit
 npx tsc --noEmit -p test
 npx eslint .
+# the mocks' projects use the CPU while the root is still building (network and disk)
+npx vitest run --project unit --project stacks --project cli
 
 if ! wait "$servers"; then
     cat "$servers_log" >&2
     echo "test: the Debian 13 servers could not be installed (scripts/servers.sh install)" >&2
     exit 1
 fi
-# one after the other: run beside the real servers' tests, the mocks' renders and radosgw's setup
-# slowed past their timeouts on two cores (12-07)
-npx vitest run --project unit --project stacks --project cli
-scripts/servers.sh run npx vitest run --project integration
+# the real servers' suites in lanes side by side, each lane a network namespace of its own (scripts/integration.ts);
+# not beside the mocks' projects: on two cores their renders and radosgw's setup slowed past their timeouts (12-07)
+scripts/servers.sh run npx tsx scripts/integration.ts

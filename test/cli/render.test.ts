@@ -7,7 +7,7 @@ import { ROOT } from "../root";
 
 const OUT = "/tmp/flowviz-unit-render";
 const render = (stack: string, extra: string[] = []) =>
-    execFileSync("npx", ["tsx", "scripts/render.ts", "--stack", stack, "--out", join(OUT, stack), ...extra], { cwd: ROOT, encoding: "utf8" });
+    execFileSync("node", ["--import", "tsx", "scripts/render.ts", "--stack", stack, "--out", join(OUT, stack), ...extra], { cwd: ROOT, encoding: "utf8" });
 
 function allFiles(dir: string): string[] {
     return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? allFiles(join(dir, e.name)) : [join(dir, e.name)]));
@@ -79,7 +79,7 @@ describe("npm run render", () => {
         writeFileSync(join(notes, "todo.md"), "keep me\n");
         let message = "";
         try {
-            execFileSync("npx", ["tsx", "scripts/render.ts", "--stack", "dev", "--out", notes], { cwd: ROOT, encoding: "utf8", stdio: "pipe" });
+            execFileSync("node", ["--import", "tsx", "scripts/render.ts", "--stack", "dev", "--out", notes], { cwd: ROOT, encoding: "utf8", stdio: "pipe" });
         } catch (e) {
             message = String((e as { stderr?: string }).stderr);
         }
@@ -87,7 +87,7 @@ describe("npm run render", () => {
         expect(readFileSync(join(notes, "todo.md"), "utf8")).toBe("keep me\n");
         for (const dir of [".", ".."]) {
             try {
-                execFileSync("npx", ["tsx", "scripts/render.ts", "--stack", "dev", "--out", dir], { cwd: ROOT, encoding: "utf8", stdio: "pipe" });
+                execFileSync("node", ["--import", "tsx", "scripts/render.ts", "--stack", "dev", "--out", dir], { cwd: ROOT, encoding: "utf8", stdio: "pipe" });
                 throw new Error(`rendered into ${dir}`);
             } catch (e) {
                 expect(String((e as { stderr?: string }).stderr)).toContain("is the working directory or contains it");

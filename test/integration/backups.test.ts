@@ -405,7 +405,7 @@ describe("the restore runbook, as written: its Docker commands on the real serve
             expect(Object.keys(keys).sort()).toEqual(["id", "replaceData", "target"]);
             const id = keys.id as string;
             const r = renderRestore(id, target, { replaceData: keys.replaceData });
-            const check = spawnSync("npx", ["tsx", "scripts/check.ts", "--stack", "walk", "--config-file", stackFileOf(id)], { cwd: ROOT, encoding: "utf8" });
+            const check = spawnSync("node", ["--import", "tsx", "scripts/check.ts", "--stack", "walk", "--config-file", stackFileOf(id)], { cwd: ROOT, encoding: "utf8" });
             expect(check.status, check.stderr).toBe(0);
             expect(check.stdout).toContain(`RESTORE ${id}: PostgreSQL starts on a new volume postgres-data-${id}, restored to ${target}`);
 

@@ -31,7 +31,7 @@ export interface Rendered {
 
 export function render(stackFile: string, out: string, stack = "local"): Rendered {
     rmSync(out, { recursive: true, force: true });
-    execFileSync("npx", ["tsx", "scripts/render.ts", "--stack", stack, "--config-file", stackFile, "--out", out, "--show-secrets"], {
+    execFileSync("node", ["--import", "tsx", "scripts/render.ts", "--stack", stack, "--config-file", stackFile, "--out", out, "--show-secrets"], {
         cwd: ROOT,
         stdio: ["ignore", "ignore", "inherit"],
     });

@@ -1,0 +1,61 @@
+/**
+ * The real-server suites, several at a time: `scripts/servers.sh run tsx scripts/integration.ts [--lanes N] [files...]`.
+ * Each lane is a vitest run in a network namespace of its own (`unshare --net`, its loopback brought up with the root's
+ * `ip`), so suites that listen on the same fixed ports run side by side; their folders under /tmp are their own already.
+ * Without the right to make a namespace (not root) everything runs in one lane, as before. A lane's output is printed
+ * whole when it ends; the exit status is the first failing lane's.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { secondsOf, spreadOverLanes } from "./lanes";
+
+const USAGE = "usage: scripts/servers.sh run tsx scripts/integration.ts [--lanes N] [test/integration/<file>.test.ts ...]";
+if (process.argv.includes("--help")) {
+    console.log(USAGE);
+    process.exit(0);
+}
+const { values, positionals: files } = parseArgs({ options: { lanes: { type: "string" } }, allowPositionals: true });
+const suites = files.length > 0 ? files : readdirSync("test/integration").filter((f) => f.endsWith(".test.ts")).map((f) => `test/integration/${f}`);
+
+const root = process.env.FLOWVIZ_SERVER_ROOT;
+if (!root) {
+    console.error("integration: the real servers are not set up: run it under scripts/servers.sh run");
+    process.exit(1);
+}
+const namespaces = spawnSync("unshare", ["--net", "true"]).status === 0;
+// three lanes on two cores: the suites mostly wait on their servers (a whole run keeps the machine about a third busy)
+const wanted = Number(values.lanes ?? process.env.FLOWVIZ_LANES ?? 3);
+if (!Number.isInteger(wanted) || wanted < 1) {
+    console.error(`integration: --lanes takes a whole number of at least 1, not "${values.lanes ?? process.env.FLOWVIZ_LANES}"\n${USAGE}`);
+    process.exit(2);
+}
+if (!namespaces) console.log("integration: no network namespaces here (unshare --net needs root): one lane");
+const lanes = spreadOverLanes(suites, namespaces ? wanted : 1);
+
+const vitest = (files: string[]) => ["npx", "vitest", "run", "--project", "integration", ...files];
+const inNamespace = (argv: string[]) => ["unshare", "--net", "--", "sh", "-c", `chroot "$FLOWVIZ_SERVER_ROOT" ip link set lo up && exec "$@"`, "sh", ...argv];
+
+const started = Date.now();
+const runs = lanes.map((laneFiles, i) => {
+    const argv = namespaces ? inNamespace(vitest(laneFiles)) : vitest(laneFiles);
+    const estimate = laneFiles.reduce((s, f) => s + secondsOf(f), 0);
+    console.log(`lane ${i + 1}: ${laneFiles.map((f) => f.replace("test/integration/", "")).join(" ")} (about ${estimate} s alone)`);
+    return new Promise<{ lane: number; code: number }>((done) => {
+        const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? "1" } });
+        const output: Buffer[] = [];
+        child.stdout.on("data", (d: Buffer) => output.push(d));
+        child.stderr.on("data", (d: Buffer) => output.push(d));
+        child.on("close", (code, signal) => {
+            process.stdout.write(`\n===== lane ${i + 1} (${((Date.now() - started) / 1000).toFixed(0)} s) =====\n`);
+            process.stdout.write(Buffer.concat(output));
+            done({ lane: i + 1, code: code ?? (signal ? 1 : 0) });
+        });
+    });
+});
+
+void Promise.all(runs).then((ended) => {
+    const failed = ended.filter((r) => r.code !== 0);
+    console.log(`\nintegration: ${lanes.length} lane(s), ${suites.length} files, ${((Date.now() - started) / 1000).toFixed(0)} s; ${failed.length === 0 ? "all green" : `failed: lane ${failed.map((r) => r.lane).join(", ")}`}`);
+    process.exit(failed[0]?.code ?? 0);
+});
