@@ -72,7 +72,7 @@ export function percentile(sorted: number[], p: number): number {
 /** libpq's TLS settings for a run: verify-full against the stack's CA, or none at all. */
 export const sslEnv = (tls: boolean, caFile: string): Record<string, string> => (tls ? { PGSSLMODE: "verify-full", PGSSLROOTCERT: caFile } : { PGSSLMODE: "disable" });
 
-export async function bench(run: Run, o: { password: string; seconds: number; caFile: string; logs: string }): Promise<Result> {
+export async function bench(run: Run, o: { password: string; seconds: number; caFile: string; logs: string; env?: Record<string, string> }): Promise<Result> {
     const logDir = join(o.logs, `${run.target}-${run.mode}-${run.clients}-${run.tls ? "tls" : "plain"}-${run.pool}-${run.rate ?? "closed"}-${Date.now()}`);
     mkdirSync(logDir, { recursive: true });
     const port = run.target === "direct" ? 5432 : 6432;
@@ -87,7 +87,7 @@ export async function bench(run: Run, o: { password: string; seconds: number; ca
     const started = Date.now();
     const report = await new Promise<string>((resolve) => {
         let out = "";
-        const p = spawn(...serverCommand("pgbench", args, { fileLimit: 16384, cwd: logDir }), { env: { ...process.env, PGPASSWORD: o.password, ...sslEnv(run.tls, o.caFile) } });
+        const p = spawn(...serverCommand("pgbench", args, { fileLimit: 16384, cwd: logDir }), { env: { ...process.env, PGPASSWORD: o.password, ...sslEnv(run.tls, o.caFile), ...o.env } });
         p.stdout.on("data", (d) => (out += d));
         p.stderr.on("data", (d) => (out += d));
         const sampler = setInterval(() => names.forEach((n) => merge(seen[n]!, ticks(n))), 500);

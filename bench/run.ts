@@ -15,9 +15,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { versionLine } from "../test/binaries";
-import { bench as runPgbench, LOGINS_PER_SECOND, sslEnv as tlsEnv, type Result, type Run } from "./pgbench";
+import { bench as runPgbench, LOGINS_PER_SECOND, type Result, type Run } from "./pgbench";
 import { curveSection } from "./curve-section";
-import { initPgbench, psql, startDataPath, waitFor, type DataPath } from "../test/integration/servers";
+import { tlsSuitesSection } from "./tls-section";
+import { initPgbench, startDataPath } from "../test/integration/servers";
+import { configure, originalsOf } from "./served";
 import { ROOT } from "../test/root";
 
 const BASE = "/tmp/flowviz-bench";
@@ -28,38 +30,7 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 
 let caFile = "";
-const sslEnv = (tls: boolean) => tlsEnv(tls, caFile);
 const bench = (run: Run, password: string) => runPgbench(run, { password, seconds: SECONDS, caFile, logs: join(BASE, "logs") });
-
-/** Rewrites `key = value` lines of an ini file. */
-const setIni = (text: string, values: Record<string, string | number>) =>
-    text.split("\n").map((line) => {
-        const key = /^(\w+)\s*=/.exec(line)?.[1];
-        return key !== undefined && key in values ? `${key} = ${values[key]}` : line;
-    }).join("\n");
-
-/**
- * The served configuration for a run: the rendered files, or the bench's departures from them
- * (plaintext on both hops; another pool size). PgBouncer restarts on every change, PostgreSQL reloads.
- */
-async function configure(path: DataPath, original: Record<string, string>, want: { tls: boolean; pool: number; reserve: number }): Promise<void> {
-    const files = path.rendered.files;
-    // `cert` needs TLS (PostgreSQL refuses the whole file otherwise): the superuser's line goes; the bench never uses it
-    const plain = (hba: string) =>
-        hba.split("\n").filter((l) => !/^hostnossl\s/.test(l) && !/\scert\s*$/.test(l)).map((l) => l.replace(/^hostssl(\s)/, "host$1")).join("\n");
-    const ini = setIni(original["pgbouncer/pgbouncer.ini"]!, {
-        default_pool_size: want.pool,
-        max_db_connections: want.pool + want.reserve,
-        ...(want.tls ? {} : { client_tls_sslmode: "disable", server_tls_sslmode: "disable" }),
-    });
-    writeFileSync(join(files, "pgbouncer/pgbouncer.ini"), ini);
-    writeFileSync(join(files, "pgbouncer/pgbouncer_hba.conf"), want.tls ? original["pgbouncer/pgbouncer_hba.conf"]! : plain(original["pgbouncer/pgbouncer_hba.conf"]!));
-    writeFileSync(join(files, "postgres/pg_hba.conf"), want.tls ? original["postgres/pg_hba.conf"]! : plain(original["postgres/pg_hba.conf"]!));
-    path.pg.reload();
-    await path.pgb.stop();
-    path.pgb.start();
-    await waitFor("PgBouncer", () => psql({ ...path.app, sql: "select 1", env: sslEnv(want.tls) }) === "1");
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 /** Mean wait a closed loop of `clients` cannot go below at `tps` (Little's law), in ms. */
@@ -87,7 +58,7 @@ async function main(): Promise<void> {
     const password = path.app.password;
     initPgbench(path.migrator);
     const pool = rendered.plan.outputs.pgbouncerPool as { poolSize: number; reserveSize: number };
-    const original = Object.fromEntries(["pgbouncer/pgbouncer.ini", "pgbouncer/pgbouncer_hba.conf", "postgres/pg_hba.conf"].map((f) => [f, readFileSync(join(rendered.files, f), "utf8")]));
+    const original = originalsOf(path);
     const derived = pool.poolSize;
 
     // Direct runs first: once PgBouncer has opened its server pool, those connections
@@ -193,6 +164,7 @@ function markdown(results: Result[], machine: string, pool: { poolSize: number; 
         best > 0 ? `The derived size gives ${pct(derivedTps / best)} of the best throughput measured (${bestSize === derived ? "it is the best" : `best: ${bestSize}`}).` : "",
         "",
         ...curveSection(),
+        ...tlsSuitesSection(),
         ...standbyCostSection(),
         "## Every run",
         "",

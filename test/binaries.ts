@@ -111,6 +111,7 @@ const VERSION_ARG: Partial<Record<Binary, string>> = {
     "pgbouncer-exporter": "--version",
     "redis-exporter": "--version",
     "barman-cloud-backup": "--version",
+    openssl: "version",
 };
 
 /** The first line a server prints for its version (`postgres (PostgreSQL) 17.12 (Debian 17.12-0+deb13u1)`). */

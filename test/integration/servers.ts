@@ -203,10 +203,11 @@ export class PgBouncerServer {
     get log(): string {
         return existsSync(this.logFile) ? readFileSync(this.logFile, "utf8") : "";
     }
-    start(): void {
+    /** `env`: added to its environment (a bench's OPENSSL_CONF) */
+    start(env: Record<string, string> = {}): void {
         const dir = join(this.rendered.files, "pgbouncer");
         const out = openSync(this.logFile, "a");
-        this.proc = spawn(...serverCommand("pgbouncer", ["pgbouncer.ini"], { asServerUser: true, cwd: dir, fileLimit: this.fileLimit }), { stdio: ["ignore", out, out] });
+        this.proc = spawn(...serverCommand("pgbouncer", ["pgbouncer.ini"], { asServerUser: true, cwd: dir, fileLimit: this.fileLimit }), { stdio: ["ignore", out, out], env: { ...process.env, ...env } });
         closeSync(out);
     }
     /** The signal the generated container stops with (its graceful shutdown): Docker's stop signal, or the signal a Kubernetes preStop hook sends. */
