@@ -18,6 +18,7 @@ import { versionLine } from "../test/binaries";
 import { bench as runPgbench, LOGINS_PER_SECOND, type Result, type Run } from "./pgbench";
 import { curveSection } from "./curve-section";
 import { tlsSuitesSection } from "./tls-section";
+import { reuseportSection } from "./reuseport-section";
 import { initPgbench, startDataPath } from "../test/integration/servers";
 import { configure, originalsOf } from "./served";
 import { ROOT } from "../test/root";
@@ -165,6 +166,7 @@ function markdown(results: Result[], machine: string, pool: { poolSize: number; 
         "",
         ...curveSection(),
         ...tlsSuitesSection(),
+        ...reuseportSection(),
         ...standbyCostSection(),
         "## Every run",
         "",
