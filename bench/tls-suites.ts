@@ -1,21 +1,21 @@
 /**
  * `npm run tls-bench`: what TLS costs PgBouncer per transaction, by TLS 1.3 cipher suite, on the real servers with the
- * rendered local stack. Each suite is forced on both hops at TLS 1.3 by an OpenSSL configuration (configs/openssl.ts) in
+ * rendered local stack. Each suite is forced on both hops at TLS 1.3 by an OpenSSL configuration (bench/openssl-conf.ts) in
  * PgBouncer's environment (its client side and its server side) and pgbench's; PostgreSQL keeps its defaults, so the
  * suite of the second hop is the one PgBouncer offers. Before each variant's runs the suite in use is read back: from
  * PgBouncer's side with `openssl s_client -starttls postgres`, and from PostgreSQL's pg_stat_ssl for PgBouncer's server
  * connections. Plaintext on both hops is the baseline. 1000 clients, TPC-B, closed loop; the variants interleaved over
  * `--rounds` rounds, medians. Writes bench/results/tls-suites.json and docs/BENCHMARKS.md.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { runServerBinary, versionLine } from "../test/binaries";
+import { serverCommand, versionLine } from "../test/binaries";
 import { initPgbench, psql, startDataPath } from "../test/integration/servers";
 import { ROOT } from "../test/root";
-import { opensslConf, TLS13_SUITES, type Tls13Suite } from "../configs/openssl";
+import { opensslConf, TLS13_SUITES, type Tls13Suite } from "./openssl-conf";
 import { bench, type Result } from "./pgbench";
 import { configure, originalsOf } from "./served";
 import { TLS_SUITES_RESULTS, type SuiteResult } from "./tls-section";
@@ -31,12 +31,9 @@ const VARIANTS: Variant[] = [{ name: "plain" }, ...TLS13_SUITES.map((name) => ({
 
 /** The suite each end negotiates, read from both servers: PgBouncer's listener and PgBouncer's connections to PostgreSQL. */
 function suitesInUse(path: Awaited<ReturnType<typeof startDataPath>>, env: Record<string, string>): { client: string; server: string[] } {
-    let handshake = "";
-    try {
-        handshake = runServerBinary("openssl", ["s_client", "-connect", "127.0.0.1:6432", "-starttls", "postgres", "-brief"], { env, timeout: 10_000 });
-    } catch (e) {
-        handshake = `${(e as { stdout?: string }).stdout ?? ""}${(e as { stderr?: string }).stderr ?? ""}`;
-    }
+    // -brief prints the handshake's outcome on stderr
+    const r = spawnSync(...serverCommand("openssl", ["s_client", "-connect", "127.0.0.1:6432", "-starttls", "postgres", "-brief"]), { env: { ...process.env, ...env }, input: "", encoding: "utf8", timeout: 10_000 });
+    const handshake = `${r.stdout}${r.stderr}`;
     const client = /Ciphersuite: (\S+)/.exec(handshake)?.[1] ?? `none (${handshake.split("\n").slice(0, 2).join(" ")})`;
     const server = psql({ ...path.pg.superuser(), sql: "select distinct version || ' ' || cipher from pg_stat_ssl join pg_stat_activity using (pid) where usename = 'flowviz'" }).split("\n").filter(Boolean);
     return { client, server };

@@ -9,7 +9,8 @@ import { Client } from "pg";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueCertificate, makeCa, testCaFor } from "./certs";
-import { runServerBinary } from "../binaries";
+import { runServerBinary, serverCommand } from "../binaries";
+import { spawnSync } from "node:child_process";
 import { psql, renderWithSecrets, startDataPath, type DataPath } from "./servers";
 
 const BASE = "/tmp/flowviz-it-security";
@@ -51,6 +52,15 @@ describe("TLS on every database hop", () => {
     it("is refused by a client that trusts another CA", () => {
         expect(() => connect(conninfo(app(), `sslmode=verify-full sslrootcert=${otherCa}`), app().password)).toThrow(/certificate verify failed/);
         expect(() => connect(conninfo(path.migrator, `sslmode=verify-full sslrootcert=${otherCa}`), path.migrator.password)).toThrow(/certificate verify failed/);
+    });
+
+    // docs/BENCHMARKS.md's TLS 1.3 suites: what runs with no suite configured is OpenSSL's default order's first, measured as cheap as any
+    it("negotiates TLS 1.3 with TLS_AES_256_GCM_SHA384 on both hops, with no suite configured", () => {
+        connect(conninfo(app(), `sslmode=verify-full sslrootcert=${path.rendered.caFile}`), app().password);
+        const hop2 = psql({ ...superuser(), sql: "select distinct s.version || ' ' || s.cipher from pg_stat_ssl s join pg_stat_activity a using (pid) where a.usename = 'flowviz'" });
+        expect(hop2).toBe("TLSv1.3 TLS_AES_256_GCM_SHA384");
+        const hop1 = spawnSync(...serverCommand("openssl", ["s_client", "-connect", `127.0.0.1:${app().port}`, "-starttls", "postgres", "-brief"]), { input: "", encoding: "utf8", timeout: 10_000 });
+        expect(`${hop1.stdout}${hop1.stderr}`).toMatch(/Protocol version: TLSv1\.3\nCiphersuite: TLS_AES_256_GCM_SHA384\n/);
     });
 
     it("refuses TLS older than 1.2 at both", () => {

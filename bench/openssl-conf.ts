@@ -1,9 +1,10 @@
 /**
- * An OpenSSL configuration for a server process (its OPENSSL_CONF): the TLS 1.3 cipher suites in the order the server
- * prefers them. PgBouncer 1.24 has no setting of its own for them (its `*_tls_ciphers` are TLS 1.2's cipher list), and
+ * The OpenSSL configuration the TLS bench forces a suite with (a process's OPENSSL_CONF): the TLS 1.3 cipher suites in
+ * the order the server prefers them. The stack deploys none: OpenSSL's default order is already the cheapest within
+ * the bench's noise (docs/BENCHMARKS.md). PgBouncer 1.24 has no setting of its own for them (its `*_tls_ciphers` are TLS 1.2's cipher list), and
  * PostgreSQL only from 18 (`ssl_tls13_ciphers`); OpenSSL reads this file when the process starts.
  */
-import { GENERATED } from "./format";
+import { GENERATED } from "../configs/format";
 
 /** TLS 1.3's suites as OpenSSL names them; every one is an AEAD with forward secrecy, so an order is a cost choice only. */
 export const TLS13_SUITES = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"] as const;
