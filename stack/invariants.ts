@@ -93,6 +93,26 @@ const connections: Invariant[] = [
     },
 ];
 
+const pooler: Invariant[] = [
+    {
+        title: "PgBouncer is given no more than the one core it can use",
+        rule: "pgbouncer.resources.cpu <= 1: PgBouncer is one process on one thread; more throughput comes from pgbouncer.replicas (peered), not from a larger limit",
+        check(c, ctx) {
+            const cpu = quantityValue(c.pgbouncer.resources.cpu);
+            if (cpu <= 1) return [];
+            return [
+                {
+                    key: "pgbouncer.resources.cpu",
+                    message:
+                        `is ${c.pgbouncer.resources.cpu}: PgBouncer is one process and uses one core at most, so ${+(cpu - 1).toFixed(3)} core(s) would be reserved and never used ` +
+                        `(a second process on the port with so_reuseport cost more CPU per transaction and served fewer: docs/BENCHMARKS.md); ` +
+                        `${setCommand(ctx, "pgbouncer.resources.cpu", "1")} and raise pgbouncer.replicas for more`,
+                },
+            ];
+        },
+    },
+];
+
 const database: Invariant[] = [
     {
         title: "PostgreSQL's memory fits its container",
@@ -360,7 +380,7 @@ const certificates: Invariant[] = [
     },
 ];
 
-export const INVARIANTS: Invariant[] = [...connections, ...database, ...GUARDRAIL_INVARIANTS, ...BACKUP_INVARIANTS, ...CNPG_INVARIANTS, ...ports, ...monitoring, ...certificates];
+export const INVARIANTS: Invariant[] = [...connections, ...pooler, ...database, ...GUARDRAIL_INVARIANTS, ...BACKUP_INVARIANTS, ...CNPG_INVARIANTS, ...ports, ...monitoring, ...certificates];
 
 /** Every violation of every invariant, as `project:key: message`. */
 export function checkInvariants(config: StackConfig, ctx: CheckContext): string[] {

@@ -117,7 +117,7 @@ describe("good stack files: values as the Pulumi CLI writes them", () => {
         const { config } = load(join(GOOD, "cli-written-values.yaml"));
         expect(config.monitoring.alerts.latencyP99Seconds).toBe(0.3);
         expect(config.pgbouncer.reservePoolTimeoutSeconds).toBe(1.5);
-        expect(config.pgbouncer.resources.cpu).toBe("2");
+        expect(config.postgres.resources.cpu).toBe("3");
         expect(config.monitoring.enableLifecycle).toBe(false);
     });
 
