@@ -19,6 +19,7 @@ import { bench as runPgbench, LOGINS_PER_SECOND, type Result, type Run } from ".
 import { curveSection } from "./curve-section";
 import { tlsSuitesSection } from "./tls-section";
 import { reuseportSection } from "./reuseport-section";
+import { postgresConfSection } from "./postgres-conf-section";
 import { initPgbench, startDataPath } from "../test/integration/servers";
 import { configure, originalsOf } from "./served";
 import { ROOT } from "../test/root";
@@ -167,6 +168,7 @@ function markdown(results: Result[], machine: string, pool: { poolSize: number; 
         ...curveSection(),
         ...tlsSuitesSection(),
         ...reuseportSection(),
+        ...postgresConfSection(),
         ...standbyCostSection(),
         "## Every run",
         "",

@@ -61,6 +61,10 @@ export function postgresSettings(i: PostgresConfInput): Record<string, string | 
         "pgaudit.log_catalog": "off",
         "pgaudit.log_relation": "on",
         track_io_timing: "on",
+        // OLTP behind a pooler (docs/BENCHMARKS.md, pgconf-bench): full-page images compressed, a quarter of the WAL to
+        // write and archive for no TPS lost; no JIT compiling of a short query whose plan crosses jit_above_cost
+        wal_compression: "lz4",
+        jit: "off",
         // every TCP connection is TLS (pg_hba.conf refuses the rest); TLS 1.2 at least
         ssl: "on",
         ...(i.tls ? { ssl_cert_file: quoteLiteral(i.tls.certFile), ssl_key_file: quoteLiteral(i.tls.keyFile), ssl_ca_file: quoteLiteral(i.tls.caFile) } : {}),

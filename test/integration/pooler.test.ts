@@ -25,6 +25,14 @@ beforeAll(async () => {
 afterAll(async () => path?.stop());
 
 describe("PgBouncer in front of PostgreSQL, from the rendered files", () => {
+    it("runs the rendered OLTP settings as the file states them: WAL full-page images compressed with lz4, no JIT", () => {
+        const file = readFileSync(join(rendered.files, "postgres/postgresql.conf"), "utf8");
+        const inFile = (name: string) => new RegExp(`^${name} = (\\S+)$`, "m").exec(file)?.[1];
+        const running = psql({ ...pg.superuser(), sql: "select current_setting('wal_compression') || ' ' || current_setting('jit') || ' ' || (select source from pg_settings where name = 'wal_compression')" });
+        expect(running).toBe(`${inFile("wal_compression")} ${inFile("jit")} configuration file`);
+        expect(running).toMatch(/^lz4 off /);
+    });
+
     it("logs the app role in through PgBouncer with SCRAM, end to end", () => {
         expect(psql({ ...app(), sql: "select current_user || ' ' || current_database()" })).toBe("flowviz flowviz");
         // PgBouncer reached PostgreSQL with the client's SCRAM keys: the server session is SCRAM-authenticated.
