@@ -70,7 +70,10 @@ function verdict(results: ConfResult[]): string[] {
         `${lz4.wal_bytes_per_tx} bytes per transaction and the pooled capacity at the SLO (${tps} TPS, above), a 5-minute checkpoint_timeout`,
         `spans ${Math.round(perCheckpoint)} MB of WAL, within the default max_wal_size of 1 GB: checkpoints stay timed (none was forced`,
         "by WAL volume in any run), so both stay at their defaults. `huge_pages` stays `try`: this machine has no huge pages to measure,",
-        "and `try` falls back to normal pages where a node has none.",
+        "and `try` falls back to normal pages where a node has none. PostgreSQL's /dev/shm (parallel queries' shared hash tables,",
+        "parallel index builds) is memory-backed and sized from work_mem and maintenance_work_mem on every engine: Docker's `shm_size`",
+        "(its default 64 MB fails such queries), a `medium: Memory` emptyDir on the StatefulSet, the Cluster's",
+        "`ephemeralVolumesSizeLimit.shm` (`sharedMemorySize` in configs/postgres.ts; not measured on TPC-B, which runs no parallel query).",
         "",
     ];
 }

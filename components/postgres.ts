@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { pgHbaConf, postgresqlConf, rolesSql, type LoginRole, type RolesInput } from "../configs/postgres";
+import { pgHbaConf, postgresqlConf, rolesSql, sharedMemorySize, type LoginRole, type RolesInput } from "../configs/postgres";
 import type { StackConfig } from "../stack/schema";
 import { FIXED_PORTS, POSTGRES_PORT, SECRET_FILE, SUPERUSER, TLS_FILES } from "../stack/fixed";
 import { CERTIFICATE_LIFETIME } from "../configs/certificates";
@@ -122,6 +122,7 @@ export class Postgres extends pulumi.ComponentResource {
             prepare: backups?.prepare,
             sidecars: backups ? [backups.sidecar] : undefined,
             scratch: ["/var/run/postgresql", "/tmp"],
+            sharedMemory: sharedMemorySize(s).quantity,
             // crash recovery replays the WAL since the last checkpoint; it must not be cut short
             health: { exec: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", SUPERUSER], startSeconds: 30, maxStartSeconds: 1800 },
             resources: s.resources,

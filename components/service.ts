@@ -125,6 +125,8 @@ export interface ServiceSpec {
     retainedVolumes?: { name: string; size: string }[];
     /** writable scratch directories (tmpfs / emptyDir) for images run with a read-only root */
     scratch?: string[];
+    /** /dev/shm of this size, memory-backed (Kubernetes: an emptyDir of medium Memory; Docker: the container's shm size) */
+    sharedMemory?: string;
     /** scratch storage of a stated size, emptied with the pod (Kubernetes: a generic ephemeral volume of the stack's storage class; Docker: a tmpfs capped at the size) */
     ephemeralVolumes?: { name: string; mountPath: string; size: string }[];
     health?: HealthCheck;

@@ -6,7 +6,7 @@
  */
 import { BARMAN_CLOUD_PLUGIN, CNPG_FIXED_PARAMETERS } from "../facts/cloudnative-pg";
 import { REPLICATION_ROLE } from "../facts/roles";
-import { databaseGrantsSql, hbaRules, postgresSettings, roleSettingsSql, schemaGrantsSql, type Guardrails, type PostgresConfInput, type RoleNames } from "./postgres";
+import { databaseGrantsSql, hbaRules, postgresSettings, roleSettingsSql, schemaGrantsSql, sharedMemorySize, type Guardrails, type PostgresConfInput, type RoleNames } from "./postgres";
 import { GENERATED, quantityValue, quoteIdent } from "./format";
 
 /** Settings the operator's default is stricter on: its TLS floor is TLSv1.3, the StatefulSet's TLSv1.2. */
@@ -173,6 +173,8 @@ export function clusterSpec(i: ClusterInput): Record<string, unknown> {
         // the operator's PodDisruptionBudgets (the primary's and the standbys'): a drain never takes the primary without a switchover
         enablePDB: true,
         resources: { requests: i.resources, limits: i.resources },
+        // the operator's memory-backed /dev/shm, sized as the StatefulSet engine's
+        ephemeralVolumesSizeLimit: { shm: sharedMemorySize(i.conf).quantity },
         affinity: { enablePodAntiAffinity: true, podAntiAffinityType: "required", topologyKey: "kubernetes.io/hostname" },
         ...(i.zoneSpread ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "DoNotSchedule", labelSelector: selector }] } : {}),
         // Pod Security `restricted` spelled out rather than left to the operator's defaults: the namespace enforces it

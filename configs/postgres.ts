@@ -1,5 +1,5 @@
 /** postgresql.conf, pg_hba.conf and the idempotent roles script from typed input. */
-import { durationSeconds, GENERATED, hbaNames, iniLines, pgMemory, quoteHba, quoteIdent, quoteLiteral } from "./format";
+import { durationSeconds, GENERATED, hbaNames, iniLines, pgMemory, quantityValue, quoteHba, quoteIdent, quoteLiteral } from "./format";
 
 export interface PostgresConfInput {
     port: number;
@@ -70,6 +70,27 @@ export function postgresSettings(i: PostgresConfInput): Record<string, string | 
         ...(i.tls ? { ssl_cert_file: quoteLiteral(i.tls.certFile), ssl_key_file: quoteLiteral(i.tls.keyFile), ssl_ca_file: quoteLiteral(i.tls.caFile) } : {}),
         ssl_min_protocol_version: quoteLiteral("TLSv1.2"),
         ...i.archive,
+    };
+}
+
+/** PostgreSQL's defaults the shared-memory size counts with (the generated postgresql.conf keeps them). */
+export const MAX_PARALLEL_WORKERS = 8;
+export const HASH_MEM_MULTIPLIER = 2;
+/** what a container runtime gives /dev/shm unless told otherwise (Docker, and the 64 MB the size never goes below) */
+const RUNTIME_SHM_BYTES = 64 * 1024 ** 2;
+
+/**
+ * /dev/shm for PostgreSQL's dynamic shared memory (`dynamic_shared_memory_type = posix`): a parallel query's workers and
+ * leader share their hash tables there (each up to work_mem x hash_mem_multiplier), a parallel index build its sort
+ * (maintenance_work_mem). Docker's 64 MB default ends such queries with "could not resize shared memory segment ... No
+ * space left on device". A memory-backed mount of this size: a cap on what it may hold, not a reservation.
+ */
+export function sharedMemorySize(i: Pick<PostgresConfInput, "workMem" | "maintenanceWorkMem">): { quantity: string; arithmetic: string } {
+    const bytes = (MAX_PARALLEL_WORKERS + 1) * quantityValue(i.workMem) * HASH_MEM_MULTIPLIER + quantityValue(i.maintenanceWorkMem);
+    const mib = Math.ceil(Math.max(bytes, RUNTIME_SHM_BYTES) / 1024 ** 2);
+    return {
+        quantity: `${mib}Mi`,
+        arithmetic: `(max_parallel_workers ${MAX_PARALLEL_WORKERS} + leader) x work_mem ${i.workMem} x hash_mem_multiplier ${HASH_MEM_MULTIPLIER} + maintenance_work_mem ${i.maintenanceWorkMem} = ${mib}Mi`,
     };
 }
 

@@ -126,6 +126,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                 pidMode: spec.hostRootfs ? "host" : undefined,
                 // scratch in memory; an ephemeral volume too (a size-capped tmpfs: a single host's stack restores small databases)
                 tmpfs: spec.scratch || spec.ephemeralVolumes ? Object.fromEntries([...(spec.scratch ?? []).map((d) => [d, "rw,mode=1777"]), ...(spec.ephemeralVolumes ?? []).map((e) => [e.mountPath, `rw,mode=1777,size=${quantityValue(e.size)}`])]) : undefined,
+                shmSize: spec.sharedMemory ? Math.ceil(quantityValue(spec.sharedMemory) / 1024 ** 2) : undefined,
                 ulimits: spec.fileLimit ? [{ name: "nofile", soft: spec.fileLimit, hard: spec.fileLimit }] : undefined,
                 // Pulumi removes a replaced container by force unless given a grace period.
                 stopSignal: spec.stop?.signal,

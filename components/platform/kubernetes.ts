@@ -292,6 +292,10 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             volumes.push({ name: `scratch-${i}`, emptyDir: {} });
             mounts.push({ name: `scratch-${i}`, mountPath: dir });
         });
+        if (spec.sharedMemory) {
+            volumes.push({ name: "shm", emptyDir: { medium: "Memory", sizeLimit: spec.sharedMemory } });
+            mounts.push({ name: "shm", mountPath: "/dev/shm" });
+        }
         for (const e of spec.ephemeralVolumes ?? []) {
             const claim = { accessModes: ["ReadWriteOnce"], storageClassName: this.args.storageClassName, resources: { requests: { storage: e.size } } };
             volumes.push({ name: e.name, ephemeral: { volumeClaimTemplate: { metadata: { labels: stable }, spec: claim } } });

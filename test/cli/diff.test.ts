@@ -87,13 +87,21 @@ describe("npm run diff on scratch branches", () => {
         poolReport = r.out;
     });
 
-    it("a workMem change: PostgreSQL's config replaced, so its only pod restarts; says how to fail no transaction", () => {
-        const r = onBranch("workmem", "Pulumi.prod-sts.yaml", setUnder("postgres", "workMem: 16Mi"), ["--stack", "prod-sts"]);
+    it("an effectiveCacheSize change: PostgreSQL's config replaced, so its only pod restarts; says how to fail no transaction", () => {
+        const r = onBranch("cache", "Pulumi.prod-sts.yaml", (t) => t.replace("effectiveCacheSize: 6Gi", "effectiveCacheSize: 5Gi"), ["--stack", "prod-sts"]);
         expect(r.code, r.err).toBe(2);
         expect(r.out).toContain("replace kubernetes:core/v1:ConfigMap postgres-config");
         expect(r.out).toContain("RESTART PostgreSQL restarts (it mounts replaced configuration");
         expect(r.out).toContain("PAUSE flowviz;");
         expect(r.out).toContain("RESUME flowviz;");
+    });
+
+    it("a workMem change also resizes PostgreSQL's /dev/shm: the pod template changes with the config", () => {
+        const r = onBranch("workmem", "Pulumi.prod-sts.yaml", setUnder("postgres", "workMem: 16Mi"), ["--stack", "prod-sts"]);
+        expect(r.code, r.err).toBe(2);
+        expect(r.out).toContain("replace kubernetes:core/v1:ConfigMap postgres-config");
+        expect(r.out).toContain('spec.template.spec.volumes[shm].emptyDir.sizeLimit: "272Mi" -> "416Mi"');
+        expect(r.out).toContain("RESTART PostgreSQL restarts");
     });
 
     it("growing a volume updates the claim in place; shrinking it is blocked (exit 3)", () => {
