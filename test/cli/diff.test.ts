@@ -1,67 +1,25 @@
 /**
  * `npm run diff` as a reviewer uses it: changes made on scratch branches of a copy of
  * this repository, each diffed against main, with the action, exit code and
- * consequence a reviewer must see.
+ * consequence a reviewer must see. (Data-moving and secret changes: diff-data.test.ts.)
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { markdownReport, MARKDOWN_LIMIT, type Review } from "../../diff/report";
-import { ROOT } from "../root";
-import { copyWorkingTree } from "../helpers";
+import { scratchRepo } from "./scratch-repo";
 
-let repo: string;
-const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
-const commitAll = (message: string) => {
-    git("add", "-A");
-    git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "--allow-empty", "-m", message);
-};
-
-beforeAll(() => {
-    // A copy of the working tree (tracked and new files) as a fresh repository with one commit on main.
-    repo = mkdtempSync(join(tmpdir(), "flowviz-diff-test-"));
-    copyWorkingTree(repo);
-    symlinkSync(join(ROOT, "node_modules"), join(repo, "node_modules"), "dir");
-    writeFileSync(join(repo, ".gitignore"), "node_modules\n");
-    // prod's other engine as a stack of its own: the StatefulSet's changes are what a cluster without operators reviews
-    cpSync(join(ROOT, "test/fixtures/good/prod-statefulset.yaml"), join(repo, "Pulumi.prod-sts.yaml"));
-    git("init", "-q", "-b", "main");
-    commitAll("base");
-});
-afterAll(() => rmSync(repo, { recursive: true, force: true }));
-
-const diff = (args: string[]) => {
-    const r = spawnSync("node", ["--import", "tsx", "scripts/diff.ts", ...args], { cwd: repo, encoding: "utf8" });
-    return { code: r.status, out: r.stdout, err: r.stderr };
-};
-
-/** Applies an edit to a stack file on a new branch, commits it, diffs the branch against main. */
-function onBranch(branch: string, file: string, edit: (text: string) => string, args: string[], from = "main") {
-    git("checkout", "-q", "-B", branch, from);
-    const path = join(repo, file);
-    const before = readFileSync(path, "utf8");
-    const after = edit(before);
-    expect(after, "the edit changed nothing").not.toBe(before);
-    writeFileSync(path, after);
-    commitAll(branch);
-    const result = diff([...args, "--base", from]);
-    git("checkout", "-q", "main");
-    return result;
-}
-
-const setUnder = (section: string, line: string) => (text: string) => text.replace(`  flowviz:${section}:\n`, `  flowviz:${section}:\n    ${line}\n`);
+const { repo, git, diff, onBranch, setUnder } = scratchRepo();
 
 describe("npm run diff on scratch branches", () => {
     it("says there is nothing to do and exits 0, twice in a row, replacing its own report and leaving no checkout behind", () => {
-        const notes = join(repo, "notes.md");
+        const notes = join(repo(), "notes.md");
         writeFileSync(notes, "my notes\n");
         const refused = diff(["--stack", "prod", "--out", notes]);
         expect(refused.code).toBe(1);
         expect(refused.err).toContain("exists and is not an earlier diff report");
         expect(readFileSync(notes, "utf8")).toBe("my notes\n");
-        const report = join(repo, "review.txt");
+        const report = join(repo(), "review.txt");
         for (let i = 0; i < 2; i++) {
             const r = diff(["--stack", "prod", "--out", report]);
             expect(r.code, r.err).toBe(0);
@@ -112,85 +70,6 @@ describe("npm run diff on scratch branches", () => {
         const shrink = onBranch("shrink", "Pulumi.prod-sts.yaml", (t) => t.replace("storageSize: 100Gi", "storageSize: 50Gi"), ["--stack", "prod-sts"]);
         expect(shrink.code, shrink.err).toBe(3);
         expect(shrink.out).toContain("BLOCKED kubernetes:core/v1:PersistentVolumeClaim::postgres-data: PersistentVolumeClaim postgres-data would shrink from 100Gi to 50Gi");
-    });
-
-    it("renaming the namespace is blocked: it would replace the protected namespace and move every claim", () => {
-        const r = onBranch("rename", "Pulumi.prod.yaml", (t) => t.replace("namespace: flowviz", "namespace: flowviz-prod"), ["--stack", "prod"]);
-        expect(r.code, r.err).toBe(3);
-        expect(r.out).toContain("Namespace kubernetes-namespace (metadata.name flowviz -> flowviz-prod) is protected");
-        expect(r.out).toContain("BLOCKED kubernetes:postgresql.cnpg.io/v1:Cluster::postgres: Cluster postgres (metadata.namespace flowviz -> flowviz-prod) is protected");
-        expect(r.out).toContain("Moving a claim to another namespace gives an empty claim there");
-    });
-
-    it("a PostgreSQL major upgrade of the image is blocked and names pg_upgrade", () => {
-        // the image that runs is the pgBackRest one built on postgres.image: an upgrade changes both
-        const upgrade = (v: string) => (t: string) => setUnder("postgres", `image: postgres:${v}-trixie`)(t).replace(/postgres-pgbackrest:17\.12-trixie/, `postgres-pgbackrest:${v}-trixie`);
-        const r = onBranch("major", "Pulumi.prod-sts.yaml", upgrade("18.1"), ["--stack", "prod-sts"]);
-        expect(r.code, r.err).toBe(3);
-        const blocked = r.out.split("\n").filter((l) => l.includes("BLOCKED"));
-        expect(blocked).toEqual([expect.stringContaining("PostgreSQL 17 -> 18: a major version cannot start on the data directory of another; upgrade with pg_upgrade")]);
-        const minor = onBranch("minor", "Pulumi.prod-sts.yaml", upgrade("17.13"), ["--stack", "prod-sts"]);
-        expect(minor.code, minor.err).toBe(2);
-        expect(minor.out).toContain("RESTART PostgreSQL restarts (its pod template changed");
-    });
-
-    it("a restore: refused unless the stack says replaceData; then a new volume, the old one kept, PostgreSQL restarting on it", () => {
-        const restore = (confirm: boolean) => (t: string) =>
-            t.replace("config:\n", `config:\n  flowviz:postgres:\n    restore:\n      id: recall-1\n      target: "2026-12-04T10:15:00Z"\n      replaceData: ${confirm}\n`);
-        const refused = onBranch("restore-unconfirmed", "Pulumi.dev.yaml", restore(false), ["--stack", "dev"]);
-        expect(refused.code).toBe(1);
-        expect(refused.err).toContain("flowviz:postgres.restore.replaceData: is false");
-        const r = onBranch("restore", "Pulumi.dev.yaml", restore(true), ["--stack", "dev"]);
-        expect(r.code, r.err).toBe(2);
-        expect(r.out).toMatch(/create\s+docker:index\/volume:Volume postgres-data-recall-1 \(protected\)/);
-        expect(r.out).toContain("RESTORE postgres starts on a new volume postgres-data-recall-1");
-        expect(r.out).not.toMatch(/delete docker:index\/volume:Volume postgres-data\b/);
-        expect(r.out).toContain("RESTART");
-    });
-
-    it("a second restore keeps the first one's volume when the stack lists it in previous, and is blocked, saying so, when it does not", () => {
-        const restoreAs = (id: string, previous: string[]) => (t: string) =>
-            t.replace("config:\n", `config:\n  flowviz:postgres:\n    restore:\n      id: ${id}\n      target: "2026-12-04T10:15:00Z"\n      replaceData: true\n      previous: [${previous.join(", ")}]\n`);
-        git("checkout", "-q", "-B", "restored-base", "main");
-        writeFileSync(join(repo, "Pulumi.dev.yaml"), restoreAs("recall-1", [])(readFileSync(join(repo, "Pulumi.dev.yaml"), "utf8")));
-        commitAll("first restore");
-        const forgot = onBranch("restore-forgot", "Pulumi.dev.yaml", (t) => t.replace("id: recall-1", "id: recall-2"), ["--stack", "dev"], "restored-base");
-        expect(forgot.code, forgot.err).toBe(3);
-        expect(forgot.out).toMatch(/Volume postgres-data-recall-1 is protected: it holds data and would be deleted/);
-        expect(forgot.out).toContain("keep it by listing recall-1 in postgres.restore.previous");
-        const kept = onBranch("restore-again", "Pulumi.dev.yaml", (t) => t.replace("id: recall-1", "id: recall-2").replace("previous: []", "previous: [recall-1]"), ["--stack", "dev"], "restored-base");
-        expect(kept.code, kept.err).toBe(2);
-        expect(kept.out).toMatch(/create\s+docker:index\/volume:Volume postgres-data-recall-2 \(protected\)/);
-        expect(kept.out).not.toMatch(/delete\s+docker:index\/volume:Volume postgres-data/);
-        expect(kept.out).toContain("RESTORE postgres starts on a new volume postgres-data-recall-2");
-        git("checkout", "-q", "main");
-    });
-
-    it("a dev host port: the container is replaced (Docker cannot change ports in place) and restarts", () => {
-        const r = onBranch("port", "Pulumi.dev.yaml", (t) => t.replace("grafana: 3001", "grafana: 3002"), ["--stack", "dev"]);
-        expect(r.code, r.err).toBe(2);
-        expect(r.out).toContain("replace docker:index/container:Container grafana-container");
-        expect(r.out).toContain("ports[0].external: 3001 -> 3002  [replaces: Docker cannot change ports of an existing container]");
-        expect(r.out).toContain("RESTART grafana restarts (its container is replaced: ports changed)");
-    });
-
-    it("a changed secure: value reads 'changed (secret)' and no secret or stand-in appears, in every format", () => {
-        git("checkout", "-q", "-B", "secret-base", "main");
-        writeFileSync(join(repo, "Pulumi.prod.yaml"), readFileSync(join(repo, "Pulumi.prod.yaml"), "utf8") + "  flowviz:appDbPassword:\n    secure: v1:AAAAbaseciphertext\n");
-        commitAll("secret base");
-        const r = onBranch("secret-head", "Pulumi.prod.yaml", (t) => t.replace("v1:AAAAbaseciphertext", "v1:BBBBheadciphertext"), ["--stack", "prod", "--format", "markdown"], "secret-base");
-        git("checkout", "-q", "secret-head");
-        const json = diff(["--stack", "prod", "--format", "json", "--base", "secret-base"]);
-        const text = diff(["--stack", "prod", "--base", "secret-base"]);
-        git("checkout", "-q", "main");
-        for (const out of [r, json, text]) {
-            expect(out.code, out.err).toBe(2);
-            expect(out.out).not.toMatch(/render-stand-in|ciphertext|SCRAM-SHA-256\$/);
-        }
-        expect(text.out).toContain("changed (secret)");
-        expect(r.out).toContain("changed (secret)");
-        expect(r.out.startsWith("<!-- flowviz-infra-diff -->")).toBe(true);
-        expect(JSON.parse(json.out).exitCode).toBe(2);
     });
 
     it("is deterministic: the same inputs give a byte-identical report", () => {
