@@ -20,7 +20,8 @@ npx eslint .
 # the mocks' projects (no server, generous timeouts) niced beside the real servers' suites, which must keep their
 # timing: the servers get the CPU they ask for and the mocks fill what the suites leave idle (they wait on servers)
 mocks_log=$(mktemp)
-nice -n 10 npx vitest run --project unit --project stacks --project cli >"$mocks_log" 2>&1 &
+# (four workers: a CLI test's worker mostly waits on the command it runs, so two would leave CPU idle)
+nice -n 10 npx vitest run --project unit --project stacks --project cli --maxWorkers=4 >"$mocks_log" 2>&1 &
 mocks=$!
 trap 'kill "$servers" "$mocks" 2>/dev/null || true; rm -f "$servers_log" "$mocks_log"' EXIT
 
