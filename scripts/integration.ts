@@ -1,7 +1,8 @@
 /**
  * The real-server suites, several at a time: `scripts/servers.sh run tsx scripts/integration.ts [--lanes N] [files...]`.
  * Each lane is a vitest run in a network namespace of its own (`unshare --net`, its loopback brought up with the root's
- * `ip`), so suites that listen on the same fixed ports run side by side; their folders under /tmp are their own already.
+ * `ip`), so suites that listen on the same fixed ports run side by side; their folders under /tmp are their own already,
+ * and each lane gets a /tmp/pgbackrest of its own (a mount namespace).
  * Without the right to make a namespace (not root) everything runs in one lane, as before. A lane's output is printed
  * whole when it ends; the exit status is the first failing lane's.
  */
@@ -23,7 +24,7 @@ if (!root) {
     console.error("integration: the real servers are not set up: run it under scripts/servers.sh run");
     process.exit(1);
 }
-const namespaces = spawnSync("unshare", ["--net", "true"]).status === 0;
+const namespaces = spawnSync("unshare", ["--net", "--mount", "true"]).status === 0;
 // three lanes on two cores: the suites mostly wait on their servers (a whole run keeps the machine about a third busy)
 const wanted = Number(values.lanes ?? process.env.FLOWVIZ_LANES ?? 3);
 if (!Number.isInteger(wanted) || wanted < 1) {
@@ -34,7 +35,19 @@ if (!namespaces) console.log("integration: no network namespaces here (unshare -
 const lanes = spreadOverLanes(suites, namespaces ? wanted : 1);
 
 const vitest = (files: string[]) => ["npx", "vitest", "run", "--project", "integration", ...files];
-const inNamespace = (argv: string[]) => ["unshare", "--net", "--", "sh", "-c", `chroot "$FLOWVIZ_SERVER_ROOT" ip link set lo up && exec "$@"`, "sh", ...argv];
+/**
+ * A lane's namespaces: its own network (loopback up), and its own /tmp/pgbackrest (pgBackRest's default lock path, which
+ * its TLS server's remotes use whatever the client's configuration says: one pod's /tmp deployed, every lane's here),
+ * mounted where the tests see it and where the root's servers do.
+ */
+const LANE_SETUP = [
+    `chroot "$FLOWVIZ_SERVER_ROOT" ip link set lo up`,
+    `locks=$(mktemp -d /tmp/flowviz-lane-locks-XXXXXX) && chmod 1777 "$locks" && mkdir -p /tmp/pgbackrest`,
+    `mount --bind "$locks" /tmp/pgbackrest`,
+    `{ [ "$FLOWVIZ_SERVER_ROOT" = / ] || mount --bind "$locks" "$FLOWVIZ_SERVER_ROOT/tmp/pgbackrest"; }`,
+    `exec "$@"`,
+].join(" && ");
+const inNamespace = (argv: string[]) => ["unshare", "--net", "--mount", "--propagation", "private", "--", "sh", "-c", LANE_SETUP, "sh", ...argv];
 
 const started = Date.now();
 const runs = lanes.map((laneFiles, i) => {
