@@ -5,7 +5,7 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { REPLICATION_ROLE } from "../facts/roles";
 import { commandLineOverrides, execLines, pgbouncerIncludes, postgresConf, valkeyIncludes } from "./conf-files";
-import { containersOf, deploysComponent, DOCKER, findFile, findFiles, generatedFilePolicy, iniSections, labelOf, podTemplate, unwrap } from "./resources";
+import { containersOf, containerViews, deploysComponent, DOCKER, findFile, findFiles, generatedFilePolicy, iniSections, labelOf, podTemplate, unwrap } from "./resources";
 
 interface HbaRule {
     type: string;
@@ -77,7 +77,7 @@ export function dataPathViolations(files: { pgHba?: string; pgbouncerIni?: strin
 export const dataPathPolicy: StackValidationPolicy = {
     name: "data-path",
     description:
-        "The rendered database hops: PostgreSQL accepts TCP only over TLS with SCRAM, the superuser only with its client certificate; PgBouncer requires TLS from clients, verifies PostgreSQL (verify-full, against the stack CA), and opens its console only on its loopback (auth_type hba).",
+        "The rendered database hops: PostgreSQL accepts TCP only over TLS with SCRAM, the superuser only with its client certificate; PgBouncer requires TLS from clients, verifies PostgreSQL (verify-full, against the stack CA), and opens its console only on its loopback (auth_type hba); no container points OpenSSL at another configuration (OPENSSL_* in its environment).",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
         const files = { pgHba: findFile(args.resources, "pg_hba.conf"), pgbouncerIni: findFile(args.resources, "pgbouncer.ini"), pgbouncerHba: findFile(args.resources, "pgbouncer_hba.conf") };
@@ -89,6 +89,13 @@ export const dataPathPolicy: StackValidationPolicy = {
         ];
         for (const [deployed, text, name] of needed) if (deployed && text === undefined) report(`${name}: not found in any ConfigMap, Secret or upload, so the data path cannot be checked`);
         for (const v of dataPathViolations(files)) report(v);
+        // OpenSSL's own configuration, engines or modules from the environment would change the protocols and suites on
+        // every hop, and no policy reads them (the stack deploys none: docs/BENCHMARKS.md, TLS 1.3 suites)
+        for (const r of args.resources) {
+            for (const c of containerViews(r)) {
+                for (const name of Object.keys(c.env).filter((n) => /^OPENSSL_/i.test(n))) report(`container ${c.name} sets ${name}: OpenSSL would take its TLS settings from somewhere no policy reads`);
+            }
+        }
     },
 };
 
