@@ -6,6 +6,7 @@
  * settings (every commit waits for the standby) with none (the primary alone), so that both see
  * the same machine load. Writes bench/results/cloudnative-pg.json (docs/BENCHMARKS.md quotes it).
  */
+import { median } from "./results";
 import { execFileSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -19,7 +20,6 @@ import { STANDBY_RESULTS } from "./standby-cost";
 const { values } = parseArgs({ options: { pairs: { type: "string", default: "3" }, seconds: { type: "string", default: "20" }, clients: { type: "string", default: "1000" } } });
 const BASE = "/tmp/flowviz-cnpg-bench";
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
     rmSync(BASE, { recursive: true, force: true });

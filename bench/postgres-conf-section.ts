@@ -1,7 +1,8 @@
 /** docs/BENCHMARKS.md's postgresql.conf section, from `npm run pgconf-bench`'s last results (none before its first run). */
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../test/root";
+import { lastResults } from "./results";
+import { CURVE_RESULTS, type CurveResults } from "./curve-section";
 
 export const PG_CONF_RESULTS = join(ROOT, "bench/results/postgres-conf.json");
 
@@ -37,8 +38,8 @@ interface ConfResults {
 }
 
 export function postgresConfSection(): string[] {
-    if (!existsSync(PG_CONF_RESULTS)) return [];
-    const r = JSON.parse(readFileSync(PG_CONF_RESULTS, "utf8")) as ConfResults;
+    const r = lastResults<ConfResults>(PG_CONF_RESULTS);
+    if (!r) return [];
     const base = r.results.find((x) => x.variant === BASELINE);
     const vs = (x: ConfResult, pick: (y: ConfResult) => number) => (base ? `${pick(x) >= pick(base) ? "+" : ""}${Math.round((pick(x) / pick(base) - 1) * 100)}%` : "n/a");
     return [
@@ -59,7 +60,7 @@ export function postgresConfSection(): string[] {
 /** What the stack sets from these numbers, and the checkpoint arithmetic at the pooled capacity at the SLO (curve-bench). */
 function verdict(results: ConfResult[]): string[] {
     const lz4 = results.find((x) => x.settings.wal_compression === "lz4");
-    const curve = existsSync(join(ROOT, "bench/results/curve.json")) ? (JSON.parse(readFileSync(join(ROOT, "bench/results/curve.json"), "utf8")) as { curves: { target: string; capacity_at_slo: { tps: number } | null }[] }) : undefined;
+    const curve = lastResults<CurveResults>(CURVE_RESULTS);
     const tps = curve?.curves.find((c) => c.target === "pgbouncer")?.capacity_at_slo?.tps;
     if (!lz4 || !tps) return [];
     const perCheckpoint = (lz4.wal_bytes_per_tx * tps * 300) / 1024 ** 2;

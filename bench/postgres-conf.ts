@@ -6,15 +6,15 @@
  * (what the archive and max_wal_size must carry), checkpoints requested by WAL volume. Writes
  * bench/results/postgres-conf.json and docs/BENCHMARKS.md.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { spawn } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { runServerBinary, serverCommand, versionLine } from "../test/binaries";
+import { runServerBinary, serverCommand } from "../test/binaries";
 import { pgbackrestArgs, startArchivingServer, stopBackupServer } from "../test/integration/pgbackrest";
 import { LOCAL_STACK, psql, render } from "../test/integration/servers";
 import { ROOT } from "../test/root";
+import { machineOf, median, saveResults } from "./results";
 import { PG_CONF_RESULTS, PG_CONF_VARIANTS, type ConfResult } from "./postgres-conf-section";
 
 const BASE = "/tmp/flowviz-pgconf-bench";
@@ -67,24 +67,18 @@ async function main(): Promise<void> {
         pg.stop("fast");
         stopBackupServer();
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const results: ConfResult[] = PG_CONF_VARIANTS.map((v) => {
         const mine = runs.filter((r) => r.variant === v.name);
         return { variant: v.name, settings: v.settings, runs: mine.length, tps: median(mine.map((r) => r.tps)), wal_bytes_per_tx: median(mine.map((r) => r.walBytesPerTx)), requested_checkpoints: mine.reduce((s, r) => s + r.requestedCheckpoints, 0) };
     });
-    writeFileSync(
-        PG_CONF_RESULTS,
-        JSON.stringify({
-            when: new Date().toISOString(),
-            command: `npm run pgconf-bench -- --seconds ${SECONDS} --rounds ${ROUNDS} --scale ${SCALE} --clients ${CLIENTS}`,
-            machine: `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${versionLine("postgres")}; ${versionLine("pgbackrest")}`,
-            seconds: SECONDS,
-            clients: CLIENTS,
-            scale: SCALE,
-            results,
-        }, null, 2) + "\n",
-    );
-    execFileSync("npx", ["tsx", "bench/run.ts", "--docs-only"], { cwd: ROOT, stdio: "inherit" });
+    saveResults(PG_CONF_RESULTS, {
+        command: `npm run pgconf-bench -- --seconds ${SECONDS} --rounds ${ROUNDS} --scale ${SCALE} --clients ${CLIENTS}`,
+        machine: machineOf("postgres", "pgbackrest"),
+        seconds: SECONDS,
+        clients: CLIENTS,
+        scale: SCALE,
+        results,
+    });
 }
 
 main().catch((e) => {

@@ -1,7 +1,7 @@
 /** docs/BENCHMARKS.md's one-process-or-two section, from `npm run reuseport-bench`'s last results (none before its first run). */
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../test/root";
+import { lastResults } from "./results";
 
 export const REUSEPORT_RESULTS = join(ROOT, "bench/results/reuseport.json");
 
@@ -27,8 +27,8 @@ interface ProcessesResults {
 }
 
 export function reuseportSection(): string[] {
-    if (!existsSync(REUSEPORT_RESULTS)) return [];
-    const r = JSON.parse(readFileSync(REUSEPORT_RESULTS, "utf8")) as ProcessesResults;
+    const r = lastResults<ProcessesResults>(REUSEPORT_RESULTS);
+    if (!r) return [];
     return [
         "## One PgBouncer process or two (`so_reuseport`)",
         "",

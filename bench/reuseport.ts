@@ -5,16 +5,15 @@
  * same number of connections. The variants interleaved over `--rounds` rounds, medians: TPS, p99, PgBouncer's CPU
  * (every process) per transaction. Writes bench/results/reuseport.json and docs/BENCHMARKS.md.
  */
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { serverCommand, versionLine } from "../test/binaries";
+import { serverCommand } from "../test/binaries";
 import { initPgbench, LOCAL_FILE_LIMIT, psql, startDataPath, waitFor } from "../test/integration/servers";
-import { ROOT } from "../test/root";
 import { bench, sslEnv, type Result } from "./pgbench";
 import { originalsOf, setIni } from "./served";
+import { machineOf, median, saveResults } from "./results";
 import { REUSEPORT_RESULTS, type ProcessesResult } from "./reuseport-section";
 
 const BASE = "/tmp/flowviz-reuseport-bench";
@@ -62,7 +61,6 @@ async function main(): Promise<void> {
         await stopProcesses();
         path.pg.stop("immediate");
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const results: ProcessesResult[] = [1, 2].map((processes) => {
         const mine = runs.filter((r) => r.processes === processes && r.result.tps);
         return {
@@ -76,19 +74,14 @@ async function main(): Promise<void> {
             errors: mine.reduce((s, r) => s + r.result.errors, 0),
         };
     });
-    writeFileSync(
-        REUSEPORT_RESULTS,
-        JSON.stringify({
-            when: new Date().toISOString(),
-            command: `npm run reuseport-bench -- --seconds ${SECONDS} --rounds ${ROUNDS} --clients ${CLIENTS}`,
-            machine: `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${versionLine("pgbouncer")}; ${versionLine("postgres")}`,
-            clients: CLIENTS,
-            seconds: SECONDS,
-            pool: pool.poolSize,
-            results,
-        }, null, 2) + "\n",
-    );
-    execFileSync("npx", ["tsx", "bench/run.ts", "--docs-only"], { cwd: ROOT, stdio: "inherit" });
+    saveResults(REUSEPORT_RESULTS, {
+        command: `npm run reuseport-bench -- --seconds ${SECONDS} --rounds ${ROUNDS} --clients ${CLIENTS}`,
+        machine: machineOf("pgbouncer", "postgres"),
+        clients: CLIENTS,
+        seconds: SECONDS,
+        pool: pool.poolSize,
+        results,
+    });
 }
 
 main().catch((e) => {

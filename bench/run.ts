@@ -9,6 +9,7 @@
  * the same stack in plaintext (TLS's cost) and other pool sizes at 1000 clients (the sweep).
  * Writes bench/results/latest.json and docs/BENCHMARKS.md.
  */
+import { median } from "./results";
 import { standbyCostSection } from "./standby-cost";
 import { cpus } from "node:os";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -34,7 +35,6 @@ const SECONDS = Number(values.seconds);
 let caFile = "";
 const bench = (run: Run, password: string) => runPgbench(run, { password, seconds: SECONDS, caFile, logs: join(BASE, "logs") });
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 /** Mean wait a closed loop of `clients` cannot go below at `tps` (Little's law), in ms. */
 const floorMs = (clients: number, tps: number | null) => (tps ? Math.round((clients / tps) * 1000) : NaN);
 

@@ -1,7 +1,7 @@
 /** docs/BENCHMARKS.md's TLS-suite section, from `npm run tls-bench`'s last results (none before its first run). */
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../test/root";
+import { lastResults } from "./results";
 
 export const TLS_SUITES_RESULTS = join(ROOT, "bench/results/tls-suites.json");
 
@@ -29,8 +29,8 @@ interface SuiteResults {
 }
 
 export function tlsSuitesSection(): string[] {
-    if (!existsSync(TLS_SUITES_RESULTS)) return [];
-    const r = JSON.parse(readFileSync(TLS_SUITES_RESULTS, "utf8")) as SuiteResults;
+    const r = lastResults<SuiteResults>(TLS_SUITES_RESULTS);
+    if (!r) return [];
     const plain = r.results.find((x) => x.variant === "plain");
     const tls = r.results.filter((x) => x.variant !== "plain").sort((a, b) => a.pgbouncer_us_per_tx - b.pgbouncer_us_per_tx);
     const ratio = (x: SuiteResult, pick: (y: SuiteResult) => number) => (plain ? (pick(x) / pick(plain)).toFixed(2) : "n/a");

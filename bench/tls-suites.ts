@@ -7,17 +7,16 @@
  * connections. Plaintext on both hops is the baseline. 1000 clients, TPC-B, closed loop; the variants interleaved over
  * `--rounds` rounds, medians. Writes bench/results/tls-suites.json and docs/BENCHMARKS.md.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { cpus } from "node:os";
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { serverCommand, versionLine } from "../test/binaries";
+import { serverCommand } from "../test/binaries";
 import { initPgbench, psql, startDataPath } from "../test/integration/servers";
-import { ROOT } from "../test/root";
 import { opensslConf, TLS13_SUITES, type Tls13Suite } from "./openssl-conf";
 import { bench, type Result } from "./pgbench";
 import { configure, originalsOf } from "./served";
+import { machineOf, median, saveResults } from "./results";
 import { TLS_SUITES_RESULTS, type SuiteResult } from "./tls-section";
 
 const BASE = "/tmp/flowviz-tls-bench";
@@ -66,7 +65,6 @@ async function main(): Promise<void> {
     } finally {
         await path.stop();
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const results: SuiteResult[] = VARIANTS.map((v) => {
         const mine = runs.filter((r) => r.variant === v.name && r.result.tps);
         const usPerTx = mine.map((r) => (r.result.cpu.pgbouncer / r.result.tps!) * 1e6);
@@ -81,18 +79,13 @@ async function main(): Promise<void> {
             in_use: mine[0]?.in_use,
         };
     });
-    writeFileSync(
-        TLS_SUITES_RESULTS,
-        JSON.stringify({
-            when: new Date().toISOString(),
-            command: `npm run tls-bench -- --seconds ${SECONDS} --rounds ${ROUNDS} --clients ${CLIENTS}`,
-            machine: `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${versionLine("pgbouncer")}; ${versionLine("openssl")}`,
-            clients: CLIENTS,
-            seconds: SECONDS,
-            results,
-        }, null, 2) + "\n",
-    );
-    execFileSync("npx", ["tsx", "bench/run.ts", "--docs-only"], { cwd: ROOT, stdio: "inherit" });
+    saveResults(TLS_SUITES_RESULTS, {
+        command: `npm run tls-bench -- --seconds ${SECONDS} --rounds ${ROUNDS} --clients ${CLIENTS}`,
+        machine: machineOf("pgbouncer", "openssl"),
+        clients: CLIENTS,
+        seconds: SECONDS,
+        results,
+    });
 }
 
 main().catch((e) => {

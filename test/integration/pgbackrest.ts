@@ -23,8 +23,6 @@ export function moveContainerPaths(r: Rendered, volume: string, repo: string, se
             ["/var/lib/postgresql/data", volume],
             ["/var/lib/pgbackrest", repo],
             [r.configDir(service), folder],
-            // the containers' own /tmp, one per suite here: suites running side by side never share a stanza's locks
-            ["lock-path=/tmp/pgbackrest\n", `lock-path=/tmp/pgbackrest${repo.replaceAll("/", "-")}\n`],
         ];
         for (const file of walk(folder)) {
             const text = readFileSync(file, "utf8");
