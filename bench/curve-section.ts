@@ -16,6 +16,8 @@ export interface CurvePoint {
     p95_ms: number;
     p99_ms: number;
     errors: number;
+    /** what the failed transactions said (absent in results from before it was recorded) */
+    error_kinds?: string[];
 }
 export interface Curve {
     target: "pgbouncer" | "direct";
@@ -31,6 +33,8 @@ export interface CurveResults {
     machine: string;
     slo_ms: number;
     seconds: number;
+    /** runs per point (absent before rounds were run): each figure their median, errors their most */
+    rounds?: number;
     curves: Curve[];
 }
 
@@ -58,6 +62,15 @@ function comparison(r: CurveResults): string[] {
     ];
 }
 
+/** What each target's failed transactions said, when the results recorded it. */
+function errorKinds(r: CurveResults, name: (c: Curve) => string): string[] {
+    const lines = r.curves.flatMap((c) => {
+        const kinds = [...new Set(c.points.flatMap((p) => p.error_kinds ?? []))];
+        return kinds.length > 0 ? [`- ${name(c)}: ${kinds.map((k) => `"${k}"`).join(", ")}`] : [];
+    });
+    return lines.length > 0 ? ["What the failed transactions said:", "", ...lines, ""] : [];
+}
+
 export function curveSection(): string[] {
     if (!existsSync(CURVE_RESULTS)) return [];
     const r = JSON.parse(readFileSync(CURVE_RESULTS, "utf8")) as CurveResults;
@@ -67,7 +80,7 @@ export function curveSection(): string[] {
         "",
         `Command: \`${r.command}\` (results: \`bench/results/curve.json\`, ${r.when.slice(0, 10)}; ${r.machine}). pgbench TPC-B with \`--rate\`: the`,
         "transactions are offered on a schedule whatever the latency, and each one's latency counts from when it was due (pgbench's schedule",
-        `lag included), so a queue shows as latency instead of as lower throughput. ${r.seconds} s per rate, TLS on both hops as deployed.`,
+        `lag included), so a queue shows as latency instead of as lower throughput. ${r.seconds} s per rate, TLS on both hops as deployed${r.rounds ? `; ${r.rounds} runs per rate and of the saturated loop, each figure their median (errors: the most of any run)` : ""}.`,
         `**Capacity at the SLO**: the highest offered rate whose p99 stays within ${r.slo_ms} ms (the database's share of the 500 ms end-to-end`,
         "budget), with no failed transaction, as a share of the saturated (closed-loop) throughput of the same clients. Rates go past",
         "100%: a closed loop of 1000 clients spends CPU on 1000 busy TLS sessions that an open loop at the same rate does not.",
@@ -83,5 +96,6 @@ export function curveSection(): string[] {
         "|---|---|---|---|---|---|---|",
         ...r.curves.flatMap((c) => c.points.map((p) => `| ${name(c)} | ${p.offered} (${Math.round(p.share * 100)}%) | ${p.achieved ?? "none"} | ${p.p50_ms} | ${p.p95_ms} | ${p.p99_ms} | ${p.errors} |`)),
         "",
+        ...errorKinds(r, name),
     ];
 }

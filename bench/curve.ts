@@ -3,27 +3,27 @@
  * local stack (TLS on both hops). For each target (1000 clients through PgBouncer; as many
  * direct clients as PostgreSQL admits) it measures the saturated throughput (closed loop), then
  * offers 10% .. 150% of it on a schedule (pgbench --rate) and reads p50/p95/p99 from when each
- * transaction was due. Writes bench/results/curve.json, the picture (vega-lite, rendered to SVG by
+ * transaction was due; every point is the median of --rounds runs. Writes bench/results/curve.json, the picture (vega-lite, rendered to SVG by
  * vega) and docs/BENCHMARKS.md (`-- --docs-only`: both again from the last results).
  */
-import { execFileSync } from "node:child_process";
-import { cpus } from "node:os";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { versionLine } from "../test/binaries";
 import { initPgbench, startDataPath } from "../test/integration/servers";
 import { ROOT } from "../test/root";
 import { bench, type Run } from "./pgbench";
+import { machineOf, median, regenerateDocs } from "./results";
 import { capacityAtSlo, CURVE_PICTURE, CURVE_RESULTS, type Curve, type CurveResults } from "./curve-section";
 
 const BASE = "/tmp/flowviz-curve-bench";
-const { values } = parseArgs({ options: { seconds: { type: "string", default: "15" }, slo: { type: "string", default: "50" }, steps: { type: "string", default: "10" }, max: { type: "string", default: "1.5" }, "docs-only": { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "15" }, slo: { type: "string", default: "50" }, steps: { type: "string", default: "10" }, max: { type: "string", default: "1.5" }, rounds: { type: "string", default: "3" }, "docs-only": { type: "boolean", default: false } } });
 const SECONDS = Number(values.seconds);
 const SLO_MS = Number(values.slo);
 /** offered rates: `steps` per saturated throughput, up to `max` times it (an open loop can be offered more than a closed loop achieved) */
 const STEPS = Number(values.steps);
 const MAX = Number(values.max);
+/** runs per point; a point is their median */
+const ROUNDS = Number(values.rounds);
 /** Direct clients: what PostgreSQL admits the app (max_connections 100 less the reserved and admin slots) with room left. */
 const TARGETS: { target: Run["target"]; clients: number }[] = [
     { target: "direct", clients: 80 },
@@ -42,15 +42,18 @@ async function main(): Promise<void> {
         // direct first: once PgBouncer has opened its server pool, too few slots are left for 80 direct clients
         for (const { target, clients } of TARGETS) {
             const run: Run = { target, mode: "tpcb", clients, tls: true, pool };
-            const saturated = await bench(run, opts);
-            console.log(JSON.stringify(saturated));
-            const tps = saturated.tps ?? 0;
+            const saturatedRuns: Awaited<ReturnType<typeof bench>>[] = [];
+            for (let round = 0; round < ROUNDS; round++) saturatedRuns.push(await bench(run, opts));
+            console.log(JSON.stringify(saturatedRuns));
+            const tps = median(saturatedRuns.map((r) => r.tps ?? 0));
             const points = [];
             for (let i = 1; i <= Math.round(STEPS * MAX); i++) {
                 const offered = Math.max(1, Math.round((tps * i) / STEPS));
-                const r = await bench({ ...run, rate: offered }, opts);
-                console.log(JSON.stringify(r));
-                points.push({ share: +(i / STEPS).toFixed(2), offered, achieved: r.tps, p50_ms: r.p50_ms, p95_ms: r.p95_ms, p99_ms: r.p99_ms, errors: r.errors });
+                const runs: Awaited<ReturnType<typeof bench>>[] = [];
+                for (let round = 0; round < ROUNDS; round++) runs.push(await bench({ ...run, rate: offered }, opts));
+                console.log(JSON.stringify(runs));
+                const mid = (f: (r: (typeof runs)[number]) => number | null) => median(runs.map((r) => f(r) ?? 0));
+                points.push({ share: +(i / STEPS).toFixed(2), offered, achieved: mid((r) => r.tps), p50_ms: mid((r) => r.p50_ms), p95_ms: mid((r) => r.p95_ms), p99_ms: mid((r) => r.p99_ms), errors: Math.max(...runs.map((r) => r.errors)), error_kinds: [...new Set(runs.flatMap((r) => r.error_kinds))] });
             }
             curves.push({ target, clients, saturated_tps: tps, points, capacity_at_slo: capacityAtSlo(points, tps, SLO_MS) });
         }
@@ -59,8 +62,9 @@ async function main(): Promise<void> {
     }
     const results: CurveResults = {
         when: new Date().toISOString(),
-        command: `npm run curve-bench -- --seconds ${SECONDS} --slo ${SLO_MS} --steps ${STEPS} --max ${MAX}`,
-        machine: `${cpus().length} cores, ${versionLine("pgbouncer")}; ${versionLine("postgres")}`,
+        command: `npm run curve-bench -- --seconds ${SECONDS} --slo ${SLO_MS} --steps ${STEPS} --max ${MAX} --rounds ${ROUNDS}`,
+        rounds: ROUNDS,
+        machine: machineOf("pgbouncer", "postgres"),
         slo_ms: SLO_MS,
         seconds: SECONDS,
         curves,
@@ -74,8 +78,7 @@ async function writeDocs(results: CurveResults): Promise<void> {
     const picture = join(ROOT, CURVE_PICTURE);
     mkdirSync(dirname(picture), { recursive: true });
     writeFileSync(picture, await draw(results));
-    // docs/BENCHMARKS.md from every bench's last results
-    execFileSync("npx", ["tsx", "bench/run.ts", "--docs-only"], { cwd: ROOT, stdio: "inherit" });
+    regenerateDocs();
 }
 
 /** The curve as Vega-Lite draws it: latency (log scale) against offered TPS, one line per percentile and target, the SLO as a rule. */

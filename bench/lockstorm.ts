@@ -5,16 +5,17 @@
  * updates a row of `hot` (--hot share) or of `cold`. The lock is taken --after seconds in and held
  * --hold seconds. Reports, for the requests started while the lock is held: p50/p99 and errors of
  * those on `cold` (they never touch the lock) and the longest wait and errors of those on `hot`;
- * with the rendered guardrails,  with the app's lock timeout at another value (--other-lock-timeout), and
- * without them (the app's lock and statement timeouts reset, PgBouncer's queue wait 120 s, the
- * earlier default). Writes bench/results/lockstorm.json.
+ * with the rendered guardrails, with the app's lock timeout at another value (--other-lock-timeout,
+ * the earlier default), and without them (the app's lock and statement timeouts reset, PgBouncer's
+ * queue wait 120 s, as before there were any); --rounds rounds of the three in turn, each figure
+ * their median. Writes bench/results/lockstorm.json and docs/BENCHMARKS.md.
  */
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { versionLine } from "../test/binaries";
 import { appClient, migratorClient, psql, startDataPath, type DataPath } from "../test/integration/servers";
-import { ROOT } from "../test/root";
+import { LOCKSTORM_RESULTS, medianFigures, type Figures, type LockStormResults, type StormVariant, type Variant } from "./lockstorm-section";
+import { machineOf, saveResults } from "./results";
 import { pgbouncerAdmin, sleep } from "./writers";
 
 const { values } = parseArgs({
@@ -24,7 +25,8 @@ const { values } = parseArgs({
         hot: { type: "string", default: "0.1" },
         after: { type: "string", default: "10" },
         hold: { type: "string", default: "30" },
-        "other-lock-timeout": { type: "string", default: "100ms" },
+        "other-lock-timeout": { type: "string", default: "1s" },
+        rounds: { type: "string", default: "3" },
     },
 });
 const CLIENTS = Number(values.clients);
@@ -35,6 +37,7 @@ const HOLD = Number(values.hold);
 const BASE = "/tmp/flowviz-lockstorm-bench";
 const ROWS = 1000;
 const OTHER = values["other-lock-timeout"]!;
+const ROUNDS = Number(values.rounds);
 
 interface Sample {
     table: "hot" | "cold";
@@ -49,7 +52,7 @@ const quantile = (xs: number[], q: number) => {
     return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
 };
 
-async function storm(path: DataPath): Promise<Record<string, number | string>> {
+async function storm(path: DataPath): Promise<Figures> {
     const samples: Sample[] = [];
     let running = true;
     const t0 = Date.now();
@@ -105,35 +108,54 @@ async function storm(path: DataPath): Promise<Record<string, number | string>> {
     };
 }
 
+/** The app role's limits as the render wrote them (roles.sql), put back before each round's first storm. */
+function renderedLimits(path: DataPath): string {
+    const roles = readFileSync(join(path.rendered.files, "postgres-roles/roles.sql"), "utf8");
+    return roles.split("\n").filter((l) => /^ALTER ROLE "?flowviz"? SET (statement_timeout|lock_timeout|transaction_timeout|idle_in_transaction_session_timeout) /.test(l)).join("\n");
+}
+
 async function main(): Promise<void> {
     rmSync(BASE, { recursive: true, force: true });
     const path = await startDataPath(BASE);
+    const runs: Record<Variant, Figures[]> = { guardrails: [], other: [], without: [] };
     try {
         psql({ ...path.migrator, sql: `create table hot (id int primary key, n int); create table cold (id int primary key, n int); insert into hot select g, 0 from generate_series(1, ${ROWS}) g; insert into cold select g, 0 from generate_series(1, ${ROWS}) g; grant select, update on hot, cold to flowviz` });
         const su = { ...path.pg.superuser(), db: "flowviz" };
+        const limits = renderedLimits(path);
+        const rendered = /lock_timeout = '([^']+)'/.exec(limits)?.[1];
+        if (!rendered) throw new Error("roles.sql sets no lock_timeout for the app role");
         const reconnect = () => pgbouncerAdmin(path.rendered, "RECONNECT flowviz");
-        const withGuardrails = await storm(path);
-        console.log("with the guardrails", withGuardrails);
-        psql({ ...su, sql: `alter role flowviz set lock_timeout = '${OTHER}'` });
-        reconnect();
-        const otherLockTimeout = await storm(path);
-        console.log(`with lock_timeout ${OTHER}`, otherLockTimeout);
-        psql({ ...su, sql: "alter role flowviz reset lock_timeout; alter role flowviz reset statement_timeout; alter role flowviz reset transaction_timeout" });
-        pgbouncerAdmin(path.rendered, "SET query_wait_timeout = 120");
-        reconnect();
-        const without = await storm(path);
-        console.log("without them", without);
+        for (let round = 1; round <= ROUNDS; round++) {
+            // the rendered files as they are: the role's limits from roles.sql, PgBouncer's queue wait from pgbouncer.ini
+            psql({ ...su, sql: limits });
+            pgbouncerAdmin(path.rendered, "RELOAD");
+            reconnect();
+            runs.guardrails.push(await storm(path));
+            console.log(`round ${round}, the rendered guardrails (lock_timeout ${rendered})`, runs.guardrails.at(-1));
+            psql({ ...su, sql: `alter role flowviz set lock_timeout = '${OTHER}'` });
+            reconnect();
+            runs.other.push(await storm(path));
+            console.log(`round ${round}, lock_timeout ${OTHER}`, runs.other.at(-1));
+            psql({ ...su, sql: "alter role flowviz reset lock_timeout; alter role flowviz reset statement_timeout; alter role flowviz reset transaction_timeout" });
+            pgbouncerAdmin(path.rendered, "SET query_wait_timeout = 120");
+            reconnect();
+            runs.without.push(await storm(path));
+            console.log(`round ${round}, without them`, runs.without.at(-1));
+        }
         const ini = readFileSync(join(path.rendered.files, "pgbouncer/pgbouncer.ini"), "utf8");
-        const result = {
-            when: new Date().toISOString(),
-            command: `npm run lockstorm-bench -- --clients ${CLIENTS} --think ${THINK_MS} --hot ${HOT} --after ${AFTER} --hold ${HOLD} --other-lock-timeout ${OTHER}`,
-            servers: { postgres: versionLine("postgres"), pgbouncer: versionLine("pgbouncer") },
-            pool: { defaultPoolSize: Number(/^default_pool_size = (\d+)$/m.exec(ini)?.[1]), reservePoolSize: Number(/^reserve_pool_size = (\d+)$/m.exec(ini)?.[1]), queryWaitTimeout: Number(/^query_wait_timeout = (\d+)$/m.exec(ini)?.[1]) },
-            withGuardrails,
-            [`withLockTimeout_${OTHER}`]: otherLockTimeout,
-            without,
-        };
-        writeFileSync(join(ROOT, "bench/results/lockstorm.json"), JSON.stringify(result, null, 2) + "\n");
+        const setting = (key: string) => Number(new RegExp(`^${key} = (\\d+)$`, "m").exec(ini)?.[1]);
+        const variant = (name: Variant, lockTimeout: string | null): StormVariant => ({ name, lockTimeout, median: medianFigures(runs[name]), runs: runs[name] });
+        saveResults(LOCKSTORM_RESULTS, {
+            command: `npm run lockstorm-bench -- --clients ${CLIENTS} --think ${THINK_MS} --hot ${HOT} --after ${AFTER} --hold ${HOLD} --other-lock-timeout ${OTHER} --rounds ${ROUNDS}`,
+            machine: machineOf("postgres", "pgbouncer"),
+            clients: CLIENTS,
+            thinkMs: THINK_MS,
+            hotShare: HOT,
+            holdSeconds: HOLD,
+            rounds: ROUNDS,
+            pool: { defaultPoolSize: setting("default_pool_size"), reservePoolSize: setting("reserve_pool_size"), queryWaitTimeout: setting("query_wait_timeout") },
+            variants: [variant("guardrails", rendered), variant("other", OTHER), variant("without", null)],
+        } satisfies Omit<LockStormResults, "when">);
     } finally {
         await path.stop();
     }

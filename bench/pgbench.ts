@@ -29,6 +29,8 @@ export interface Result extends Run {
     p95_ms: number;
     p99_ms: number;
     errors: number;
+    /** what the failed transactions said, each message once (numbers masked) */
+    error_kinds: string[];
     transactions: number;
     cpu: { pgbouncer: number; postgres: number; pgbench: number };
 }
@@ -124,6 +126,7 @@ export async function bench(run: Run, o: { password: string; seconds: number; ca
         p95_ms: +percentile(latencies, 95).toFixed(1),
         p99_ms: +percentile(latencies, 99).toFixed(1),
         errors,
+        error_kinds: [...new Set([...report.matchAll(/(?:ERROR|FATAL): +(.*)/g)].map((m) => m[1]!.replace(/\d+/g, "N").trim()))],
         transactions,
         cpu: { pgbouncer: share("pgbouncer"), postgres: share("postgres"), pgbench: share("pgbench") },
     };

@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import { versionLine } from "../test/binaries";
 import { bench as runPgbench, LOGINS_PER_SECOND, type Result, type Run } from "./pgbench";
 import { curveSection } from "./curve-section";
+import { lockStormSection } from "./lockstorm-section";
 import { tlsSuitesSection } from "./tls-section";
 import { reuseportSection } from "./reuseport-section";
 import { postgresConfSection } from "./postgres-conf-section";
@@ -166,6 +167,7 @@ function markdown(results: Result[], machine: string, pool: { poolSize: number; 
         best > 0 ? `The derived size gives ${pct(derivedTps / best)} of the best throughput measured (${bestSize === derived ? "it is the best" : `best: ${bestSize}`}).` : "",
         "",
         ...curveSection(),
+        ...lockStormSection(),
         ...tlsSuitesSection(),
         ...reuseportSection(),
         ...postgresConfSection(),

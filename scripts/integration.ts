@@ -2,12 +2,15 @@
  * The real-server suites, several at a time: `scripts/servers.sh run tsx scripts/integration.ts [--lanes N] [files...]`.
  * Each lane is a vitest run in a network namespace of its own (`unshare --net`, its loopback brought up with the root's
  * `ip`), so suites that listen on the same fixed ports run side by side; their folders under /tmp are their own already,
- * and each lane gets a /tmp/pgbackrest of its own (a mount namespace).
+ * and each lane gets a /tmp/pgbackrest of its own (a mount namespace). A stack rendered once in the run is copied, not
+ * rendered again (FLOWVIZ_RENDER_CACHE).
  * Without the right to make a namespace (not root) everything runs in one lane, as before. A lane's output is printed
  * whole when it ends; the exit status is the first failing lane's.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { secondsOf, spreadOverLanes } from "./lanes";
 
@@ -49,13 +52,15 @@ const LANE_SETUP = [
 ].join(" && ");
 const inNamespace = (argv: string[]) => ["unshare", "--net", "--mount", "--propagation", "private", "--", "sh", "-c", LANE_SETUP, "sh", ...argv];
 
+// renders shared by the suites of this run (test/integration/servers.ts), gone with it
+const renderCache = mkdtempSync(join(tmpdir(), "flowviz-render-cache-"));
 const started = Date.now();
 const runs = lanes.map((laneFiles, i) => {
     const argv = namespaces ? inNamespace(vitest(laneFiles)) : vitest(laneFiles);
     const estimate = laneFiles.reduce((s, f) => s + secondsOf(f), 0);
     console.log(`lane ${i + 1}: ${laneFiles.map((f) => f.replace("test/integration/", "")).join(" ")} (about ${estimate} s alone)`);
     return new Promise<{ lane: number; code: number }>((done) => {
-        const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? "1" } });
+        const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? "1", FLOWVIZ_RENDER_CACHE: renderCache } });
         const output: Buffer[] = [];
         child.stdout.on("data", (d: Buffer) => output.push(d));
         child.stderr.on("data", (d: Buffer) => output.push(d));
@@ -68,6 +73,7 @@ const runs = lanes.map((laneFiles, i) => {
 });
 
 void Promise.all(runs).then((ended) => {
+    rmSync(renderCache, { recursive: true, force: true });
     const failed = ended.filter((r) => r.code !== 0);
     console.log(`\nintegration: ${lanes.length} lane(s), ${suites.length} files, ${((Date.now() - started) / 1000).toFixed(0)} s; ${failed.length === 0 ? "all green" : `failed: lane ${failed.map((r) => r.lane).join(", ")}`}`);
     process.exit(failed[0]?.code ?? 0);

@@ -23,7 +23,7 @@ PACKAGES=(
 MIRROR=${FLOWVIZ_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE=${FLOWVIZ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flowviz-infra}
 # the recipe's version is part of the key: change it when the build steps below change
-KEY=$(printf '%s\n' recipe-1 "${PACKAGES[@]}" | sha256sum | cut -c1-12)
+KEY=$(printf '%s\n' recipe-2 "${PACKAGES[@]}" | sha256sum | cut -c1-12)
 
 native() { [ -r /etc/os-release ] && grep -qx 'VERSION_CODENAME=trixie' /etc/os-release; }
 
@@ -61,7 +61,10 @@ build_root() {
     trap 'rm -rf "$building"' EXIT
     local start=$SECONDS
     # no daemon starts and no cluster is created inside the root: the tests start what they need
+    # no manuals, translations or docs (but the licences): less to unpack, and no man-db trigger to run
     mmdebstrap --quiet --variant=apt --include="$(IFS=,; echo "${PACKAGES[*]}")" \
+        --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+        --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
         --essential-hook='mkdir -p "$1/etc/postgresql-common"; echo "create_main_cluster = false" > "$1/etc/postgresql-common/createcluster.conf"' \
         trixie "$building" "$MIRROR" >&2
     touch "$building/.complete"

@@ -26,7 +26,7 @@ export const GUARDRAIL_INVARIANTS: Invariant[] = [
         check(c, ctx) {
             const a = c.postgres.guardrails.app;
             const out = [];
-            if (seconds(a.lockTimeout) >= seconds(a.statementTimeout)) out.push({ key: "postgres.guardrails.app.lockTimeout", message: `is ${a.lockTimeout}, not below app.statementTimeout ${a.statementTimeout}: a request waiting for a lock would end as a statement timeout, indistinguishable from a slow query; ${set(ctx, "postgres.guardrails.app.lockTimeout", "1s")}` });
+            if (seconds(a.lockTimeout) >= seconds(a.statementTimeout)) out.push({ key: "postgres.guardrails.app.lockTimeout", message: `is ${a.lockTimeout}, not below app.statementTimeout ${a.statementTimeout}: a request waiting for a lock would end as a statement timeout, indistinguishable from a slow query; ${set(ctx, "postgres.guardrails.app.lockTimeout", "100ms")}` });
             if (seconds(a.statementTimeout) > seconds(a.transactionTimeout)) out.push({ key: "postgres.guardrails.app.transactionTimeout", message: `is ${a.transactionTimeout}, below app.statementTimeout ${a.statementTimeout}: raise it to at least that (${set(ctx, "postgres.guardrails.app.transactionTimeout", a.statementTimeout)})` });
             return out;
         },
@@ -56,6 +56,16 @@ export const GUARDRAIL_INVARIANTS: Invariant[] = [
             const t = c.postgres.guardrails.app.statementTimeout;
             if (seconds(t) > c.monitoring.alerts.latencyCriticalSeconds) return [];
             return [{ key: "postgres.guardrails.app.statementTimeout", message: `is ${t}, not above alerts.latencyCriticalSeconds ${c.monitoring.alerts.latencyCriticalSeconds}: slow statements would be cancelled before the latency alerts could see them; ${set(ctx, "postgres.guardrails.app.statementTimeout", "5s")}` }];
+        },
+    },
+    {
+        title: "a request gives up on a lock before it has missed the latency target",
+        rule: "postgres.guardrails.app.lockTimeout <= alerts.latencyP99Seconds: a request still waiting for a lock past the API's p99 target has missed it anyway, while its server connection is one the requests on other tables need (a lock storm's arithmetic: docs/GUARDRAILS.md)",
+        check(c, ctx) {
+            const a = c.postgres.guardrails.app;
+            const target = c.monitoring.alerts.latencyP99Seconds;
+            if (seconds(a.lockTimeout) <= target) return [];
+            return [{ key: "postgres.guardrails.app.lockTimeout", message: `is ${a.lockTimeout}, longer than alerts.latencyP99Seconds ${target}: requests waiting on a locked table would hold PgBouncer's server connections past the latency target while every other request queues behind them; ${set(ctx, "postgres.guardrails.app.lockTimeout", "100ms")}` }];
         },
     },
     {

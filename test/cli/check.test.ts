@@ -41,14 +41,24 @@ describe("schema/stack.schema.json, for editors", () => {
     });
 });
 
-const check = (args: string[]) => {
+/** A command's answer, run once per file for the same arguments and environment: several tests read the same run. */
+function once<A extends unknown[], T>(run: (...args: A) => T): (...args: A) => T {
+    const answers = new Map<string, T>();
+    return (...args) => {
+        const key = JSON.stringify(args);
+        if (!answers.has(key)) answers.set(key, run(...args));
+        return answers.get(key)!;
+    };
+}
+
+const check = once((args: string[]): { code: number; out: string } => {
     try {
         return { code: 0, out: execFileSync("node", ["--import", "tsx", "scripts/check.ts", ...args], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) };
     } catch (e) {
         const err = e as { status: number; stdout: string; stderr: string };
         return { code: err.status, out: err.stdout + err.stderr };
     }
-};
+});
 
 describe("npm run check", () => {
     it("prints the derived budgets of a valid stack and exits 0", () => {
@@ -95,10 +105,10 @@ describe("npm run check", () => {
 });
 
 describe("flag mistakes, as typed by reflex", () => {
-    const run = (script: string, args: string[], env: Record<string, string> = {}) => {
+    const run = once((script: string, args: string[], env: Record<string, string> = {}) => {
         const r = spawnSync("node", ["--import", "tsx", `scripts/${script}.ts`, ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env } });
         return { code: r.status, out: r.stdout, err: r.stderr };
-    };
+    });
     const noTrace = (text: string) => expect(text).not.toMatch(/\n\s+at /);
 
     it("warns a Kubernetes stack without a StorageClass before anything exists, not a Docker one", () => {

@@ -3,7 +3,8 @@
  * files the offline render wrote. A missing binary fails the test (never a skip).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../root";
 import { parse, stringify } from "yaml";
@@ -13,6 +14,40 @@ import { SECRET_FILE, TLS_FILES } from "../../stack/fixed";
 import { CONFIG_DIR_LABEL } from "../../components/service";
 import { chownToServer, runServerBinary, serverCommand, type Binary } from "../binaries";
 import { Client } from "pg";
+
+/**
+ * `npm run render` of a stack file into `out`; within one run of the suites (scripts/integration.ts sets
+ * FLOWVIZ_RENDER_CACHE), a stack already rendered from the same bytes, stack name and program is copied instead of
+ * rendered again (nine suites start from the local stack; a render is 2-3 CPU-seconds).
+ */
+function renderOnce(stackFile: string, out: string, stack: string): void {
+    const run = (to: string) => execFileSync("node", ["--import", "tsx", "scripts/render.ts", "--stack", stack, "--config-file", stackFile, "--out", to, "--show-secrets"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+    const cache = process.env.FLOWVIZ_RENDER_CACHE;
+    if (!cache) return void run(out);
+    const key = createHash("sha256").update(programFingerprint()).update(stack).update("\0").update(readFileSync(stackFile)).digest("hex").slice(0, 20);
+    const cached = join(cache, key);
+    if (!existsSync(cached)) {
+        const fresh = `${cached}.${process.pid}`;
+        run(fresh);
+        // another lane may have rendered the same stack meanwhile: the first copy stays
+        try {
+            renameSync(fresh, cached);
+        } catch {
+            rmSync(fresh, { recursive: true, force: true });
+        }
+    }
+    cpSync(cached, out, { recursive: true });
+}
+
+let fingerprint: string | undefined;
+/** What a render reads besides its stack file: every file of the working tree outside the tests, docs and benches. */
+function programFingerprint(): string {
+    if (fingerprint) return fingerprint;
+    const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard", "--", ".", ":!test", ":!docs", ":!bench"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
+    const hash = createHash("sha256");
+    for (const f of files) if (existsSync(join(ROOT, f))) hash.update(f).update("\0").update(readFileSync(join(ROOT, f)));
+    return (fingerprint = hash.digest("hex"));
+}
 
 /** The rendered plan and files of a stack (with secrets: the test needs the credentials). */
 export interface Rendered {
@@ -31,10 +66,7 @@ export interface Rendered {
 
 export function render(stackFile: string, out: string, stack = "local"): Rendered {
     rmSync(out, { recursive: true, force: true });
-    execFileSync("node", ["--import", "tsx", "scripts/render.ts", "--stack", stack, "--config-file", stackFile, "--out", out, "--show-secrets"], {
-        cwd: ROOT,
-        stdio: ["ignore", "ignore", "inherit"],
-    });
+    renderOnce(stackFile, out, stack);
     const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8"));
     const caFile = realCertificates(plan, join(out, "files"), join(out, "certs"));
     chownToServer(out);
