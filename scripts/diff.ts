@@ -5,7 +5,8 @@
  * what it blocks, capacity before and after, and the policy pack's verdict. Each render runs in
  * a process of its own; the comparison, the pack and the verdict are this checkout's code: run
  * from the base branch with `--head <the pull request's checkout>`, nothing the pull request
- * edits decides the verdict (its program renders on this checkout's node_modules).
+ * edits decides the verdict (its program renders on this checkout's node_modules). Without --head, a clean checkout's render
+ * is kept in the repository's git directory and read back while nothing it depends on changes (diff/snapshot-cache.ts).
  *
  *   npm run diff -- --stack prod [--stack dev] [--base <git-ref>] [--head <dir>] [--format text|markdown|json] [--out FILE]
  *
@@ -19,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { checkPolicies } from "../render/policy-check";
 import { compareFiles, compareOutputs, compareResources, type Snapshot } from "../diff/compare";
+import { SnapshotCache } from "../diff/snapshot-cache";
 import { capacity, findings } from "../diff/consequences";
 import { COMMENT_MARKER, REPORT_ID, exitCode, jsonReport, markdownReport, textReport, type Review, type StackDiff } from "../diff/report";
 
@@ -39,9 +41,14 @@ function resolveBase(root: string, ref: string | undefined): { sha: string; labe
     throw new UsageError(ref ? `--base ${ref}: no such commit, branch or tag` : "no main branch to diff against: pass --base <git-ref>");
 }
 
-function snapshot(root: string, checkout: string, stack: string): Promise<Snapshot | undefined> {
+function snapshot(root: string, checkout: string, stack: string, side: string, cache: SnapshotCache | undefined): Promise<Snapshot | undefined> {
     const stackFile = join(checkout, `Pulumi.${stack}.yaml`);
     if (!existsSync(stackFile)) return Promise.resolve(undefined);
+    const kept = cache?.get(checkout, stack);
+    if (cache && kept) {
+        console.error(`diff: ${stack} in ${side}: the render of the same files reused (${cache.dir})`);
+        return Promise.resolve(kept);
+    }
     return new Promise((done, fail) => {
         const child = fork(join(root, "scripts/snapshot.ts"), ["--program", join(checkout, "index.ts"), "--config-file", stackFile, "--stack", stack], {
             cwd: checkout,
@@ -51,10 +58,11 @@ function snapshot(root: string, checkout: string, stack: string): Promise<Snapsh
         let stderr = "";
         let answered = false;
         child.stderr!.on("data", (d) => (stderr += String(d)));
-        child.on("message", (m: { ok: boolean; snapshot?: Snapshot; error?: string }) => {
+        child.on("message", (m: { ok: boolean; snapshot?: Snapshot; loaded?: string[]; error?: string }) => {
             answered = true;
-            if (m.ok) done(m.snapshot);
-            else fail(new Error(m.error));
+            if (!m.ok) return fail(new Error(m.error));
+            cache?.put(checkout, stack, m.snapshot!, m.loaded ?? []);
+            done(m.snapshot);
         });
         child.on("exit", (code) => {
             if (!answered) fail(new Error(`the render exited with ${code}: ${stderr.trim().split("\n").slice(-3).join(" ")}`));
@@ -132,10 +140,12 @@ async function main(): Promise<number> {
     try {
         git(root, "worktree", "add", "--detach", "--quiet", checkout, base.sha);
         symlinkSync(join(root, "node_modules"), join(checkout, "node_modules"), "dir");
+        // not with --head: another checkout's program runs in its render, and must not write what a later review reads
+        const cache = values.head ? undefined : new SnapshotCache(root);
         const renders = await Promise.all(
             stacks.flatMap((s) => [
-                snapshot(root, checkout, s).catch((e: Error) => Promise.reject(new UsageError(`${s} at ${base.label} (${base.sha.slice(0, 8)}) does not render: ${e.message}`))),
-                snapshot(root, head, s).catch((e: Error) => Promise.reject(new UsageError(`${s} in ${values.head ?? "the working tree"} does not render: ${e.message}`))),
+                snapshot(root, checkout, s, `${base.label} (${base.sha.slice(0, 8)})`, cache).catch((e: Error) => Promise.reject(new UsageError(`${s} at ${base.label} (${base.sha.slice(0, 8)}) does not render: ${e.message}`))),
+                snapshot(root, head, s, values.head ?? "the working tree", cache).catch((e: Error) => Promise.reject(new UsageError(`${s} in ${values.head ?? "the working tree"} does not render: ${e.message}`))),
             ]),
         );
         const review: Review = {

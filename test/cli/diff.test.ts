@@ -3,7 +3,8 @@
  * this repository, each diffed against main, with the action, exit code and
  * consequence a reviewer must see. (Data-moving and secret changes: diff-data.test.ts.)
  */
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { markdownReport, MARKDOWN_LIMIT, type Review } from "../../diff/report";
@@ -13,21 +14,22 @@ const { repo, git, diff, onBranch, setUnder } = scratchRepo();
 
 describe("npm run diff on scratch branches", () => {
     it("says there is nothing to do and exits 0, twice in a row, replacing its own report and leaving no checkout behind", () => {
-        const notes = join(repo(), "notes.md");
+        // outside the repository: files left in it would make every head a working tree with uncommitted changes
+        const outside = mkdtempSync(join(tmpdir(), "flowviz-diff-reports-"));
+        const notes = join(outside, "notes.md");
         writeFileSync(notes, "my notes\n");
         const refused = diff(["--stack", "prod", "--out", notes]);
         expect(refused.code).toBe(1);
         expect(refused.err).toContain("exists and is not an earlier diff report");
         expect(readFileSync(notes, "utf8")).toBe("my notes\n");
-        const report = join(repo(), "review.txt");
+        const report = join(outside, "review.txt");
         for (let i = 0; i < 2; i++) {
             const r = diff(["--stack", "prod", "--out", report]);
             expect(r.code, r.err).toBe(0);
             expect(readFileSync(report, "utf8")).toContain("== prod: 0 to create, 0 to update, 0 to replace, 0 to delete");
         }
         expect(git("worktree", "list").split("\n")).toHaveLength(1);
-        rmSync(notes);
-        rmSync(report);
+        rmSync(outside, { recursive: true });
     });
 
     let poolReport = "";
@@ -72,13 +74,34 @@ describe("npm run diff on scratch branches", () => {
         expect(shrink.out).toContain("BLOCKED kubernetes:core/v1:PersistentVolumeClaim::postgres-data: PersistentVolumeClaim postgres-data would shrink from 100Gi to 50Gi");
     });
 
-    it("is deterministic: the same inputs give a byte-identical report", () => {
+    it("is deterministic: the same inputs give a byte-identical report, rendered again", () => {
+        rmSync(join(repo(), ".git/flowviz-diff-cache"), { recursive: true, force: true });
         git("checkout", "-q", "pool");
         const again = diff(["--stack", "prod", "--base", "main"]);
         git("checkout", "-q", "main");
         expect(again.code).toBe(2);
+        expect(again.err).not.toContain("reused");
         expect(poolReport).not.toBe("");
         expect(again.out).toBe(poolReport);
+    });
+
+    it("reads a clean checkout's render back while nothing it depends on changes, and renders again when the renderer or the checkout does", () => {
+        git("checkout", "-q", "pool");
+        try {
+            const kept = diff(["--stack", "prod", "--base", "main"]);
+            expect(kept.err).toContain("diff: prod in main (");
+            expect(kept.err).toContain("diff: prod in the working tree: the render of the same files reused");
+            expect(kept.out).toBe(poolReport);
+            // the renderer's own file changed (the base's render ran it): both sides again, the same report
+            const renderer = join(repo(), "render/files.ts");
+            writeFileSync(renderer, readFileSync(renderer, "utf8") + "// edited\n");
+            const edited = diff(["--stack", "prod", "--base", "main"]);
+            expect(edited.err).not.toContain("reused");
+            expect(edited.out.replace(", with uncommitted changes", "")).toBe(poolReport);
+        } finally {
+            git("checkout", "-q", "--", "render/files.ts");
+            git("checkout", "-q", "main");
+        }
     });
 
     it("errors (exit 1) with a message and no stack trace: unknown ref, unknown stack, a stack that does not render", () => {

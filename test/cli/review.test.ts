@@ -8,7 +8,7 @@
  * would pass: what the base-branch review holds.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -64,12 +64,18 @@ describe("a pull request that edits its own review", () => {
     });
 
     it("is blocked by the base branch's review of its checkout: pinned-images, naming the image", () => {
+        // the review's worktree shares the pull request's git directory, and so the renders a diff keeps
+        const kept = () => (existsSync(join(repo, ".git/flowviz-diff-cache")) ? readdirSync(join(repo, ".git/flowviz-diff-cache")).sort() : []);
+        const before = kept();
         const r = spawnSync("node", ["--import", "tsx", "scripts/diff.ts", "--stack", "dev", "--base", "HEAD", "--head", repo], { cwd: review, encoding: "utf8" });
         expect(r.status, r.stderr).toBe(3);
         expect(r.stdout).toContain(`Infrastructure diff HEAD`);
         expect(r.stdout).toMatch(/pinned-images.*ghcr\.io\/flowviz\/api:latest/);
         // the pull request's program rendered on the review's node_modules
         expect(r.stdout).toContain(`${repo} (`);
+        // and nothing kept for a later review to read, nor read back: that render ran the pull request's code
+        expect(r.stderr).not.toContain("reused");
+        expect(kept()).toEqual(before);
     }, 120_000);
 
     it("renders nothing of the pull request with a node_modules of its own", () => {
