@@ -28,8 +28,9 @@ if (!root) {
     process.exit(1);
 }
 const namespaces = spawnSync("unshare", ["--net", "--mount", "true"]).status === 0;
-// three lanes on two cores: the suites mostly wait on their servers (a whole run keeps the machine about a third busy)
-const wanted = Number(values.lanes ?? process.env.FLOWVIZ_LANES ?? 3);
+// four lanes on two cores: the suites often wait on their servers; on a 2-core machine three lanes took 212-215 s
+// (about 75% of both cores busy), four 175-183 s (89%), both green (12-07)
+const wanted = Number(values.lanes ?? process.env.FLOWVIZ_LANES ?? 4);
 if (!Number.isInteger(wanted) || wanted < 1) {
     console.error(`integration: --lanes takes a whole number of at least 1, not "${values.lanes ?? process.env.FLOWVIZ_LANES}"\n${USAGE}`);
     process.exit(2);
@@ -58,7 +59,7 @@ const started = Date.now();
 const runs = lanes.map((laneFiles, i) => {
     const argv = namespaces ? inNamespace(vitest(laneFiles)) : vitest(laneFiles);
     const estimate = laneFiles.reduce((s, f) => s + secondsOf(f), 0);
-    console.log(`lane ${i + 1}: ${laneFiles.map((f) => f.replace("test/integration/", "")).join(" ")} (about ${estimate} s alone)`);
+    console.log(`lane ${i + 1}: ${laneFiles.map((f) => f.replace("test/integration/", "")).join(" ")} (about ${estimate} s by the measured weights)`);
     return new Promise<{ lane: number; code: number }>((done) => {
         const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? "1", FLOWVIZ_RENDER_CACHE: renderCache } });
         const output: Buffer[] = [];

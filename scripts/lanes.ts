@@ -3,24 +3,27 @@
  * (its own loopback: every suite keeps the fixed ports of the rendered files), the files spread longest first.
  */
 
-/** Seconds each suite took alone (`scripts/servers.sh run npx vitest run --project integration`, 12-07); a new suite counts as UNMEASURED. */
+/**
+ * Seconds each suite took in its lane, three lanes side by side on two cores (a fresh clone's `.ci/run`, 12-07): the
+ * weights the lanes are balanced by; a new suite counts as UNMEASURED.
+ */
 export const SUITE_SECONDS: Record<string, number> = {
-    "backups.test.ts": 97,
-    "monitoring.test.ts": 62,
-    "cloudnative-pg.test.ts": 50,
-    "broker.test.ts": 48,
-    "wal-gap.test.ts": 46,
-    "promtool.test.ts": 34,
-    "faults.test.ts": 30,
-    "drill.test.ts": 26,
-    "pooler.test.ts": 26,
-    "engine-move.test.ts": 20,
-    "ca-rotation.test.ts": 15,
+    "backups.test.ts": 118,
+    "monitoring.test.ts": 64,
+    "promtool.test.ts": 59,
+    "wal-gap.test.ts": 59,
+    "cloudnative-pg.test.ts": 57,
+    "broker.test.ts": 53,
+    "drill.test.ts": 42,
+    "faults.test.ts": 28,
+    "pooler.test.ts": 25,
+    "engine-move.test.ts": 19,
+    "ca-rotation.test.ts": 17,
     "peering.test.ts": 12,
-    "security.test.ts": 9,
-    "guardrails.test.ts": 8,
-    "checksums.test.ts": 6,
-    "app-driver.test.ts": 5,
+    "security.test.ts": 10,
+    "guardrails.test.ts": 6,
+    "checksums.test.ts": 4,
+    "app-driver.test.ts": 3,
     "conf-reading.test.ts": 1,
     "versions.test.ts": 1,
 };
