@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 phase() { echo "test: $1 done at $SECONDS s"; }
 
-# the servers first (on a fresh machine a Debian 13 root to build: network, then disk and CPU), beside everything else
+# the servers first (on a fresh machine a Debian 13 root to build: network, then disk and CPU), beside everything else and
+# niced: they are needed only once the mocks' projects end, and the CPU they take would lengthen those
 servers_log=$(mktemp)
 checks=$(mktemp -d)
-scripts/servers.sh install >"$servers_log" 2>&1 &
+nice -n 19 scripts/servers.sh install >"$servers_log" 2>&1 &
 servers=$!
 trap 'kill "$servers" 2>/dev/null || true; rm -rf "$servers_log" "$checks"' EXIT
 
