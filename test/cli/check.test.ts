@@ -139,12 +139,14 @@ describe("flag mistakes, as typed by reflex", () => {
 
     it("names the settings the engine ignores, and leaves out what the stack does not deploy", () => {
         // prod with settings only the StatefulSet engine reads
-        const file = join(mkdtempSync(join(tmpdir(), "flowviz-ignored-")), "Pulumi.prod.yaml");
+        const dir = mkdtempSync(join(tmpdir(), "flowviz-ignored-"));
+        const file = join(dir, "Pulumi.prod.yaml");
         const prod = readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8");
         const withThem = prod.replace("    backups:\n      s3:", '    backups:\n      image: ghcr.io/flowviz/postgres-pgbackrest:17.12-trixie-2.55.1\n      schedule:\n        diff: "0 1 * * 1-6"\n      s3:');
         expect(withThem).not.toBe(prod);
         writeFileSync(file, withThem);
         const ignored = check(["--stack", "prod", "--config-file", file]);
+        rmSync(dir, { recursive: true, force: true });
         expect(ignored.code).toBe(0);
         expect(ignored.out).toContain("note: postgres.backups.image, postgres.backups.schedule.diff are set but ignored: postgres.engine cloudnative-pg backs up with the Barman Cloud plugin");
         expect(check(["--stack", "prod"]).out).not.toContain("ignored");

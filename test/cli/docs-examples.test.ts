@@ -4,7 +4,7 @@
  * its own and checked with `npm run check`, before any `pulumi stack init` (no secret set yet).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -28,6 +28,7 @@ describe("stack files in the docs", () => {
         const file = join(dir, "Pulumi.example.yaml");
         writeFileSync(file, e.block);
         const r = spawnSync("node", ["--import", "tsx", "scripts/check.ts", "--stack", "example", "--config-file", file], { cwd: ROOT, encoding: "utf8" });
+        rmSync(dir, { recursive: true, force: true });
         expect(r.stderr + r.stdout, e.doc).toMatch(/example \((docker|kubernetes)\): configuration valid/);
         expect(r.status).toBe(0);
     });
