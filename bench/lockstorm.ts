@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { appClient, migratorClient, psql, startDataPath, type DataPath } from "../test/integration/servers";
 import { LOCKSTORM_RESULTS, medianFigures, type Figures, type LockStormResults, type StormVariant, type Variant } from "./lockstorm-section";
-import { machineOf, saveResults } from "./results";
+import { machineOf, percentile, saveResults } from "./results";
 import { pgbouncerAdmin, sleep } from "./writers";
 
 const { values } = parseArgs({
@@ -46,11 +46,8 @@ interface Sample {
     error?: string;
 }
 
-const quantile = (xs: number[], q: number) => {
-    if (xs.length === 0) return 0;
-    const s = [...xs].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-};
+/** A percentile of the storm's latencies; 0 when none were measured (a JSON figure, not NaN). */
+const quantile = (xs: number[], p: number) => (xs.length === 0 ? 0 : percentile(xs, p));
 
 async function storm(path: DataPath): Promise<Figures> {
     const samples: Sample[] = [];
@@ -94,13 +91,13 @@ async function storm(path: DataPath): Promise<Figures> {
     const before = samples.filter((s) => s.start >= t0 + 3000 && s.start < locked && s.table === "cold" && !s.error).map((s) => s.ms);
     return {
         requestsPerSecond: Math.round(samples.filter((s) => s.start >= t0 + 3000 && s.start < locked).length / ((locked - t0 - 3000) / 1000)),
-        coldP50msBefore: quantile(before, 0.5),
-        coldP99msBefore: quantile(before, 0.99),
+        coldP50msBefore: quantile(before, 50),
+        coldP99msBefore: quantile(before, 99),
         coldRequestsDuringLock: cold.length,
         coldErrorsDuringLock: cold.filter((s) => s.error).length,
-        coldP50msDuringLock: quantile(ok(cold), 0.5),
-        coldP99msDuringLock: quantile(ok(cold), 0.99),
-        coldP99msDuringLockAllOutcomes: quantile(cold.map((s) => s.ms), 0.99),
+        coldP50msDuringLock: quantile(ok(cold), 50),
+        coldP99msDuringLock: quantile(ok(cold), 99),
+        coldP99msDuringLockAllOutcomes: quantile(cold.map((s) => s.ms), 99),
         hotRequestsDuringLock: hot.length,
         hotErrorsDuringLock: hot.filter((s) => s.error).length,
         hotLongestWaitMs: Math.max(0, ...hot.map((s) => s.ms)),

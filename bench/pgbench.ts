@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { serverCommand } from "../test/binaries";
+import { percentile } from "./results";
 
 export interface Run {
     target: "direct" | "pgbouncer";
@@ -67,10 +68,6 @@ function merge(into: Map<number, number>, sample: Map<number, number>): void {
     for (const [pid, t] of sample) into.set(pid, Math.max(t, into.get(pid) ?? 0));
 }
 
-export function percentile(sorted: number[], p: number): number {
-    return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
-}
-
 /** libpq's TLS settings for a run: verify-full against the stack's CA, or none at all. */
 export const sslEnv = (tls: boolean, caFile: string): Record<string, string> => (tls ? { PGSSLMODE: "verify-full", PGSSLROOTCERT: caFile } : { PGSSLMODE: "disable" });
 
@@ -109,7 +106,6 @@ export async function bench(run: Run, o: { password: string; seconds: number; ca
             if (line && Number.isFinite(us)) latencies.push(us / 1000);
         }
     }
-    latencies.sort((a, b) => a - b);
     rmSync(logDir, { recursive: true, force: true });
     const num = (re: RegExp) => Number(re.exec(report)?.[1] ?? NaN);
     const failed = num(/number of failed transactions: (\d+)/) || 0;

@@ -10,6 +10,13 @@ import { ROOT } from "../test/root";
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** The p-th percentile (0-100) by nearest rank; NaN of nothing. */
+export function percentile(xs: number[], p: number): number {
+    if (xs.length === 0) return NaN;
+    const sorted = [...xs].sort((a, b) => a - b);
+    return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
 /** `2 cores (model), <version line of each server>` */
 export const machineOf = (...servers: Binary[]) => `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${servers.map(versionLine).join("; ")}`;
 

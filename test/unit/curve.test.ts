@@ -1,6 +1,7 @@
-/** Capacity at the SLO (bench/curve-section.ts): the last rate before the first breach, not any rate that happens to pass. */
+/** Capacity at the SLO (bench/curve-section.ts): the last rate before the first breach, not any rate that happens to pass; the percentile the benches share. */
 import { describe, expect, it } from "vitest";
 import { capacityAtSlo, type CurvePoint } from "../../bench/curve-section";
+import { percentile } from "../../bench/results";
 
 const point = (offered: number, p99_ms: number, errors = 0): CurvePoint => ({ share: offered / 1000, offered, achieved: offered, p50_ms: 1, p95_ms: 1, p99_ms, errors });
 
@@ -16,5 +17,16 @@ describe("capacityAtSlo", () => {
 
     it("is none when even the lowest rate breaches it", () => {
         expect(capacityAtSlo([point(100, 80)], 1000, 50)).toBeNull();
+    });
+});
+
+describe("percentile (bench/results.ts), as every bench reads its latencies", () => {
+    it("is the nearest rank of the sorted values, whatever their order; NaN of nothing", () => {
+        const shuffled = Array.from({ length: 100 }, (_, i) => ((i * 37) % 100) + 1);
+        expect(percentile(shuffled, 50)).toBe(50);
+        expect(percentile(shuffled, 99)).toBe(99);
+        expect(percentile(shuffled, 100)).toBe(100);
+        expect(percentile([7], 99)).toBe(7);
+        expect(percentile([], 50)).toBeNaN();
     });
 });
