@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     rmSync(BASE, { recursive: true, force: true });
     const repo = `${BASE}/repo`;
     mkdirSync(repo, { recursive: true });
-    const rendered = render(join(ROOT, LOCAL_STACK), `${BASE}/render`);
+    const rendered = await render(join(ROOT, LOCAL_STACK), `${BASE}/render`);
     const volume = `${BASE}/volume`;
     const start = (dir: string, archive: boolean) => new PostgresServer(dir, rendered, 5432, { socketDir: `${dir}/run`, archive });
     let pg = await startArchivingServer(rendered, volume, repo, BASE);

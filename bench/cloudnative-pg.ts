@@ -23,7 +23,7 @@ const BASE = "/tmp/flowviz-cnpg-bench";
 
 async function main(): Promise<void> {
     rmSync(BASE, { recursive: true, force: true });
-    const rendered = renderWithSecrets(BASE, "cnpg", [], { stackFile: CNPG_STACK, stack: "prod" }).rendered;
+    const rendered = (await renderWithSecrets(BASE, "cnpg", [], { stackFile: CNPG_STACK, stack: "prod" })).rendered;
     // no archive here: the cost measured is the standby's confirmation
     const { spec, primary, standby } = await startCluster(BASE, rendered, { archive_mode: "off" });
     const pgb = await startPgBouncer(rendered);

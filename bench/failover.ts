@@ -51,7 +51,7 @@ async function reclone(cluster: RunningCluster, primary: Instance, standby: Inst
 
 async function main(): Promise<void> {
     rmSync(BASE, { recursive: true, force: true });
-    const rendered = renderWithSecrets(BASE, "cnpg", [], { stackFile: CNPG_STACK, stack: "prod" }).rendered;
+    const rendered = (await renderWithSecrets(BASE, "cnpg", [], { stackFile: CNPG_STACK, stack: "prod" })).rendered;
     const cluster = await startCluster(BASE, rendered, { archive_mode: "off" });
     let pgb: PgBouncerServer | undefined;
     let { primary, standby } = cluster;

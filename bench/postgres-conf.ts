@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     rmSync(BASE, { recursive: true, force: true });
     const repo = `${BASE}/repo`;
     mkdirSync(repo, { recursive: true });
-    const rendered = render(join(ROOT, LOCAL_STACK), `${BASE}/render`);
+    const rendered = await render(join(ROOT, LOCAL_STACK), `${BASE}/render`);
     const pg = await startArchivingServer(rendered, `${BASE}/volume`, repo, BASE);
     const env = { PGPASSWORD: pg.superuserPassword };
     const su = () => pg.superuser();

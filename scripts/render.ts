@@ -4,14 +4,11 @@
  *
  *   npm run render -- --stack dev --out out/dev [--show-secrets] [--config-file F]
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseCli, USAGE_EXIT } from "./cli";
-import { dirname, join, resolve } from "node:path";
-import { runProgram } from "../render/program";
-import { maskSecrets, renderedFiles } from "../render/files";
 import { readStackFile, StackFileError } from "../render/stackfile";
-import { checkOutDir, OutDirError, prepareOutDir } from "../render/outdir";
-import { checkPolicies } from "../render/policy-check";
+import { checkOutDir, OutDirError } from "../render/outdir";
+import { writeRender } from "../render/write";
 
 async function main(): Promise<number> {
     const usage = "usage: npm run render -- --stack <name> --out <dir> [--show-secrets] [--config-file Pulumi.<stack>.yaml]\n" +
@@ -30,58 +27,28 @@ async function main(): Promise<number> {
         console.error(usage);
         return USAGE_EXIT;
     }
-    const show = values["show-secrets"] === true;
     const file = resolve(values["config-file"] ?? `Pulumi.${values.stack}.yaml`);
-    try {
-        checkOutDir(values.out);
-    } catch (e) {
-        if (!(e instanceof OutDirError)) throw e;
-        console.error(e.message);
-        return 1;
-    }
     let stackFile;
     try {
+        checkOutDir(values.out);
         stackFile = readStackFile(file);
     } catch (e) {
-        if (!(e instanceof StackFileError)) throw e;
+        if (!(e instanceof OutDirError || e instanceof StackFileError)) throw e;
         console.error(e.message);
         return 1;
     }
     for (const k of stackFile.encrypted) console.error(`note: ${k} is encrypted in ${file}; the render uses the stand-in "${stackFile.config[k]}"`);
 
-    let run;
+    let written;
     try {
-        run = await runProgram({ stack: values.stack, config: stackFile.config, secretKeys: stackFile.secretKeys });
+        written = await writeRender({ stack: values.stack, stackFile, out: values.out, showSecrets: values["show-secrets"] === true });
     } catch (e) {
         console.error((e as Error).message);
         return 1;
     }
-    const out = prepareOutDir(values.out);
-    const plan = {
-        stack: values.stack,
-        secretsShown: show,
-        outputs: Object.fromEntries(
-            Object.entries(run.outputs).map(([k, v]) => [k, !show && run.secretOutputs.includes(k) ? "[secret]" : maskSecrets(v, show)]),
-        ),
-        resources: run.resources.map((r) => ({ ...r, inputs: maskSecrets(r.inputs, show) })),
-    };
-    // with the credentials in it, the plan is its owner's only
-    writeFileSync(join(out, "plan.json"), JSON.stringify(plan, null, 2) + "\n", { mode: show ? 0o600 : 0o644 });
-    const files = renderedFiles(run.resources);
-    let skipped = 0;
-    for (const f of files) {
-        if (f.secret && !show) {
-            skipped++;
-            continue;
-        }
-        const path = join(out, "files", f.service, f.path);
-        mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, f.content, { mode: f.secret ? 0o600 : 0o644 });
-    }
-    console.log(`${values.stack}: ${run.resources.length} resources, ${files.length - skipped} files written to ${out}` +
-        (skipped ? ` (${skipped} secret files left out; add --show-secrets)` : ""));
-    const violations = await checkPolicies(run.resources);
-    writeFileSync(join(out, "policy.json"), JSON.stringify(violations, null, 2) + "\n");
+    const { out, violations } = written;
+    console.log(`${values.stack}: ${written.resources} resources, ${written.written} files written to ${out}` +
+        (written.skipped ? ` (${written.skipped} secret files left out; add --show-secrets)` : ""));
     for (const v of violations.filter((x) => x.enforcement === "mandatory")) console.error(`policy violation [${v.policy}] ${v.resource}: ${v.message}`);
     const advisories = violations.filter((v) => v.enforcement === "advisory");
     if (advisories.length > 0) console.error(`${values.stack}: ${advisories.length} advisory policy finding(s) (${[...new Set(advisories.map((v) => v.policy))].join(", ")}): see ${join(out, "policy.json")}`);

@@ -67,8 +67,19 @@ export function cronFields(expr: string): { minute: number[]; hour: number[]; da
     };
 }
 
-/** The longest time between two consecutive runs of any of the schedules, in seconds, over a year from `from`. */
+const gaps = new Map<string, number>();
+
+/**
+ * The longest time between two consecutive runs of any of the schedules, in seconds, over a year from `from`; kept per
+ * schedule set, as a render asks for the same ones several times (a year of runs costs about 25 ms to walk).
+ */
 export function longestGapSeconds(exprs: string[], from = new Date(Date.UTC(2026, 0, 1))): number {
+    const key = JSON.stringify([exprs, from.getTime()]);
+    if (!gaps.has(key)) gaps.set(key, walkGaps(exprs, from));
+    return gaps.get(key)!;
+}
+
+function walkGaps(exprs: string[], from: Date): number {
     const end = from.getTime() + 366 * 86400_000;
     const runs = new Set<number>();
     for (const expr of exprs) {

@@ -45,7 +45,7 @@ async function noteTime(): Promise<string> {
 }
 
 /** A stack asking for a restore: the local stack with postgres.restore set, rendered with the same secrets. */
-function renderRestore(id: string, target: string, restore: Record<string, unknown> = { replaceData: true }): Rendered {
+async function renderRestore(id: string, target: string, restore: Record<string, unknown> = { replaceData: true }): Promise<Rendered> {
     const stack = parse(readFileSync(join(ROOT, "test/integration/Pulumi.local.yaml"), "utf8"));
     stack.config["flowviz:postgres"] = { ...stack.config["flowviz:postgres"], restore: { ...restore, id, target } };
     mkdirSync(`${BASE}/stacks`, { recursive: true });
@@ -108,7 +108,7 @@ let first = "";
 beforeAll(async () => {
     rmSync(BASE, { recursive: true, force: true });
     mkdirSync(REPO, { recursive: true });
-    rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
+    rendered = await render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
     current = rendered;
     pg = await startArchivingServer(rendered, VOLUME, REPO, BASE);
     // the backup runs' first run, as its Job does at deploy
@@ -175,7 +175,7 @@ describe("point-in-time recovery from the posix repository", () => {
         pgbackrest(["check"]);
         pg.stop("fast");
 
-        const restore = renderRestore("restored-1", target);
+        const restore = await renderRestore("restored-1", target);
         const restored = await startWithScript(restore, `${BASE}/volumes/restored-1`);
         expect(count()).toBe(150);
         expect(sql("select count(*) from lots where batch = 'after-target'")).toBe("0");
@@ -198,10 +198,10 @@ describe("point-in-time recovery from the posix repository", () => {
         expect(held.length).toBe(before.length + 2);
     });
 
-    it("refuses, changing nothing, a target older than the oldest backup, naming what the repository reaches", () => {
+    it("refuses, changing nothing, a target older than the oldest backup, naming what the repository reaches", async () => {
         const volume = `${BASE}/volumes/too-early`;
         mkdirSync(`${volume}/pgdata`, { recursive: true });
-        const step = runRestore(renderRestore("too-early", "2020-01-01T00:00:00Z"), volume);
+        const step = runRestore(await renderRestore("too-early", "2020-01-01T00:00:00Z"), volume);
         expect(step.status).toBe(1);
         expect(step.stderr).toMatch(/restore too-early: refused, nothing changed: the target 2020-01-01 00:00:00 UTC is outside what the repository can reach: from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(the end of its oldest backup, \d{8}-\d{6}F\) to now/);
         expect(readdirSync(volume)).toEqual(["pgdata"]);
@@ -211,7 +211,7 @@ describe("point-in-time recovery from the posix repository", () => {
     it("resumes a restore stopped midway: with files missing and no mark of completion, --delta makes the volume whole", async () => {
         pg.stop("fast");
         const volume = `${BASE}/volumes/resumed`;
-        const r = renderRestore("resumed", target);
+        const r = await renderRestore("resumed", target);
         expect(runRestore(r, volume).status).toBe(0);
         // as a restore killed midway leaves it: begun, not done, part of the files never written
         rmSync(`${volume}/restored-resumed`);
@@ -229,14 +229,14 @@ describe("point-in-time recovery from the posix repository", () => {
         await waitFor("the resumed restore promoted", () => psql({ ...side, sql: "select pg_is_in_recovery()" }) === "f", 120);
         expect(psql({ ...side, sql: "select count(*) from lots" })).toBe("150");
         runServerBinary("pg_ctl", ["-D", `${volume}/pgdata`, "-m", "fast", "stop"], { asServerUser: true });
-        pg = await startWithScript(renderRestore("restored-1", target), `${BASE}/volumes/restored-1`);
+        pg = await startWithScript(await renderRestore("restored-1", target), `${BASE}/volumes/restored-1`);
     });
 
     it("restores a volume once: started again by the same script, it restores nothing and the rows are as they were", async () => {
         expect(readdirSync(`${BASE}/volumes/restored-1`)).toContain("restored-restored-1");
         sql("insert into lots values (500, 'after-promotion')");
         pg.stop("fast");
-        pg = await startWithScript(renderRestore("restored-1", target), `${BASE}/volumes/restored-1`);
+        pg = await startWithScript(await renderRestore("restored-1", target), `${BASE}/volumes/restored-1`);
         expect(count()).toBe(151);
     });
 
@@ -251,7 +251,7 @@ describe("point-in-time recovery from the posix repository", () => {
         const info = JSON.parse(pgbackrest(["info", "--output=json"]));
         expect(info[0].backup.map((b: { type: string }) => b.type)).toEqual(["full", "full", "full", "full", "diff"]);
         pg.stop("fast");
-        const restored = await startWithScript(renderRestore("restored-2", second), `${BASE}/volumes/restored-2`);
+        const restored = await startWithScript(await renderRestore("restored-2", second), `${BASE}/volumes/restored-2`);
         expect(count()).toBe(151 + 40 + 20);
         pg = restored;
     });
@@ -350,7 +350,7 @@ describe("a dead repository under load", () => {
         pgbackrest(["check"]);
         const stored = count();
         pg.stop("fast");
-        pg = await startWithScript(renderRestore("restored-3", "latest"), `${BASE}/volumes/restored-3`);
+        pg = await startWithScript(await renderRestore("restored-3", "latest"), `${BASE}/volumes/restored-3`);
         const ids = new Set(sql("select id from lots where id >= 1000000").split("\n").map(Number));
         expect(acked.filter((id) => !ids.has(id))).toEqual([]);
         expect(count()).toBe(stored);
@@ -404,7 +404,7 @@ describe("the restore runbook, as written: its Docker commands on the real serve
             const keys = keysSet();
             expect(Object.keys(keys).sort()).toEqual(["id", "replaceData", "target"]);
             const id = keys.id as string;
-            const r = renderRestore(id, target, { replaceData: keys.replaceData });
+            const r = await renderRestore(id, target, { replaceData: keys.replaceData });
             const check = spawnSync("node", ["--import", "tsx", "scripts/check.ts", "--stack", "walk", "--config-file", stackFileOf(id)], { cwd: ROOT, encoding: "utf8" });
             expect(check.status, check.stderr).toBe(0);
             expect(check.stdout).toContain(`RESTORE ${id}: PostgreSQL starts on a new volume postgres-data-${id}, restored to ${target}`);
@@ -454,7 +454,7 @@ describe("point-in-time recovery from a real S3 server (Ceph's radosgw on its st
         // the keys the render will hold; the CA is the server's, so the render comes after it
         rgw = await startS3(S3, { access: secretOf("s3", "backupS3AccessKey"), secret: secretOf("s3", "backupS3SecretKey") }, "flowviz-backups", [{ uid: "offsite", keys: offsiteKeys(), bucket: "flowviz-offsite", versioned: true }]);
         ca = rgw.ca;
-        rendered = renderWithSecrets(BASE, "s3", KEYS, { config: s3Stack() }).rendered;
+        rendered = (await renderWithSecrets(BASE, "s3", KEYS, { config: s3Stack() })).rendered;
         current = rendered;
         pg = await startArchivingServer(rendered, `${BASE}/volumes/s3`, REPO, BASE);
         // as the runs' Job does at deploy: the stanza in both repositories, and a first full backup in each
@@ -475,7 +475,7 @@ describe("point-in-time recovery from a real S3 server (Ceph's radosgw on its st
         psql({ ...pg.superuser(), sql: "select pg_switch_wal()" });
         pgbackrest(["check"]);
         pg.stop("fast");
-        const restore = renderWithSecrets(BASE, "s3-restore", KEYS, { config: s3Stack({ id: "s3-restored", target }), secretsOf: "s3" }).rendered;
+        const restore = (await renderWithSecrets(BASE, "s3-restore", KEYS, { config: s3Stack({ id: "s3-restored", target }), secretsOf: "s3" })).rendered;
         pg = await startWithScript(restore, `${BASE}/volumes/s3-restored`);
         expect(count()).toBe(100);
         expect(psql({ ...pg.superuser(), sql: "select timeline_id from pg_control_checkpoint()" })).toBe("2");
@@ -500,7 +500,7 @@ describe("point-in-time recovery from a real S3 server (Ceph's radosgw on its st
         expect(offsite.backup.map((b: { type: string }) => b.type)).toEqual(["full", "full"]);
         pg.stop("fast");
         // the first repository lost: the restore reads the off-site one (its backup, its WAL)
-        const restore = renderWithSecrets(BASE, "s3-offsite-restore", KEYS, { config: s3Stack({ id: "from-offsite", target, from: "offsite" }), secretsOf: "s3" }).rendered;
+        const restore = (await renderWithSecrets(BASE, "s3-offsite-restore", KEYS, { config: s3Stack({ id: "from-offsite", target, from: "offsite" }), secretsOf: "s3" })).rendered;
         expect(readFileSync(join(restore.files, "postgres-restore", "restore.sh"), "utf8")).toContain("'--repo=2' '--type=time'");
         pg = await startWithScript(restore, `${BASE}/volumes/from-offsite`);
         expect(count("offsite_lots")).toBe(25);

@@ -66,7 +66,7 @@ beforeAll(async () => {
     // the backlog alert at 5 tasks held 10 s, evaluated every 2 s: the alert fires within the test
     const monitoring = { ...parse(readFileSync(join(ROOT, LOCAL_STACK), "utf8")).config["flowviz:monitoring"] };
     monitoring.alerts = { ...monitoring.alerts, brokerBacklogTasks: 5, brokerBacklogFor: "10s" };
-    const r = renderWithSecrets(BASE, "broker", ["valkeyPassword", "valkeyExporterPassword"], { config: { app: { api: { replicas: 0 }, worker: { replicas: 1 } }, monitoring } });
+    const r = await renderWithSecrets(BASE, "broker", ["valkeyPassword", "valkeyExporterPassword"], { config: { app: { api: { replicas: 0 }, worker: { replicas: 1 } }, monitoring } });
     rendered = r.rendered;
     password = r.secret("valkeyPassword");
     exporterPassword = r.secret("valkeyExporterPassword");
@@ -244,7 +244,7 @@ describe("rotating the broker's password", () => {
     it("renders a new valkey.conf; the restarted broker (its pod rolls with the new Secret) takes only the new password, its queue intact", async () => {
         cli(["del", "rotation"]);
         cli(["rpush", "rotation", "queued-before"]);
-        const next = renderWithSecrets(BASE, "rotated", ["valkeyPassword"]);
+        const next = await renderWithSecrets(BASE, "rotated", ["valkeyPassword"]);
         const fresh = next.secret("valkeyPassword");
         expect(fresh).not.toBe(password);
         // a clean stop, as the StatefulSet's rollout does

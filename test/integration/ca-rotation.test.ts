@@ -17,8 +17,8 @@ let pg: PostgresServer;
 let pgb: PgBouncerServer;
 
 /** The local stack with one tls setting, every render with the same credentials (one stack, redeployed). */
-function step(name: string, tls: Record<string, unknown>): Rendered {
-    const r = renderWithSecrets(BASE, name, KEYS, { config: { tls }, secretsOf: "gen1" });
+async function step(name: string, tls: Record<string, unknown>): Promise<Rendered> {
+    const r = await renderWithSecrets(BASE, name, KEYS, { config: { tls }, secretsOf: "gen1" });
     appPassword = r.secret("appDbPassword");
     return r.rendered;
 }
@@ -51,7 +51,7 @@ async function deploy(r: Rendered): Promise<void> {
 
 let gen1: Rendered;
 beforeAll(async () => {
-    gen1 = step("gen1", { caGeneration: 1 });
+    gen1 = await step("gen1", { caGeneration: 1 });
     pg = new PostgresServer(`${BASE}/pg`, gen1);
     pg.init();
     await deploy(gen1);
@@ -65,14 +65,14 @@ describe("a CA rotation with an overlap", () => {
     let overlap: Rendered;
 
     it("step 1: the next generation is trusted beside the current one, then signs: clients of either moment verify the servers", async () => {
-        const trusting = step("trust-both", { caGeneration: 1, trustedCaGenerations: [1, 2] });
+        const trusting = await step("trust-both", { caGeneration: 1, trustedCaGenerations: [1, 2] });
         expect(certificatesIn(bundleOf(trusting))).toBe(2);
         expect(certificatesIn(bundleOf(gen1))).toBe(1);
         // clients rolled with the bundle verify the servers still on generation 1
         expect(appLogin(bundleOf(trusting))).toBe("flowviz");
         await deploy(trusting);
 
-        overlap = step("sign-next", { caGeneration: 2, trustedCaGenerations: [1, 2] });
+        overlap = await step("sign-next", { caGeneration: 2, trustedCaGenerations: [1, 2] });
         await deploy(overlap);
         // servers now hold generation 2 certificates (PgBouncer verifies PostgreSQL's, the roles job's client certificate passed PostgreSQL)
         expect(appLogin(bundleOf(overlap))).toBe("flowviz");
@@ -82,7 +82,7 @@ describe("a CA rotation with an overlap", () => {
     });
 
     it("step 2: the old generation is dropped: only generation 2 is trusted, its certificates work, generation 1's are refused", async () => {
-        const dropped = step("drop-old", { caGeneration: 2, trustedCaGenerations: [2] });
+        const dropped = await step("drop-old", { caGeneration: 2, trustedCaGenerations: [2] });
         expect(certificatesIn(bundleOf(dropped))).toBe(1);
         await deploy(dropped);
         expect(appLogin(bundleOf(dropped))).toBe("flowviz");

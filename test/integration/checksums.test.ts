@@ -28,7 +28,7 @@ const checksumQuery = () => (parse(exporterQueries()) as Record<string, { query:
 beforeAll(async () => {
     rmSync(BASE, { recursive: true, force: true });
     mkdirSync(REPO, { recursive: true });
-    rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
+    rendered = await render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
     pg = await startArchivingServer(rendered, VOLUME, REPO, BASE);
     pgbackrest(["stanza-create"]);
 }, 300_000);

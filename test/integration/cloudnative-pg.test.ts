@@ -50,7 +50,7 @@ beforeAll(async () => {
     s3 = await startS3(`${BASE}/rgw`, keys, "flowviz-backups");
     const stack = parse(readFileSync(join(ROOT, CNPG_STACK), "utf8")).config;
     const postgres = { ...stack["flowviz:postgres"], backups: { s3: { endpoint: S3_ENDPOINT, bucket: "flowviz-backups", region: "us-east-1", uriStyle: "path", keyType: "shared", caCert: readFileSync(s3.ca.cert, "utf8") } } };
-    rendered = renderWithSecrets(BASE, "cnpg", KEYS, { stackFile: CNPG_STACK, stack: "prod", config: { postgres } }).rendered;
+    rendered = (await renderWithSecrets(BASE, "cnpg", KEYS, { stackFile: CNPG_STACK, stack: "prod", config: { postgres } })).rendered;
     const store = resource("ObjectStore", "postgres-backups").spec;
     writeFileSync(`${BASE}/s3-ca.crt`, readFileSync(s3.ca.cert));
     const credentials = { accessKey: keys.access, secretKey: keys.secret, region: "us-east-1", ca: `${BASE}/s3-ca.crt` };

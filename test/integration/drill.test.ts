@@ -64,7 +64,7 @@ beforeAll(async () => {
         { uid: "offsite", keys: { access: secretOf("drill", KEYS[0]!), secret: secretOf("drill", KEYS[1]!) }, bucket: "flowviz-offsite" },
     ]);
     const store = { endpoint: S3_ENDPOINT, region: "us-east-1", uriStyle: "path", caCert: readFileSync(rgw.ca.cert, "utf8") };
-    rendered = renderWithSecrets(BASE, "drill", KEYS, { config: { postgres: { backups: { offsite: { s3: { ...store, bucket: "flowviz-offsite" } }, drillTables: ["public.lots"] } } } }).rendered;
+    rendered = (await renderWithSecrets(BASE, "drill", KEYS, { config: { postgres: { backups: { offsite: { s3: { ...store, bucket: "flowviz-offsite" } }, drillTables: ["public.lots"] } } } })).rendered;
     // the Pushgateway as rendered, its persistence file here
     const args = (rendered.container("pushgateway").command as string[]).map((a) => a.replace("/data/", `${BASE}/`));
     pushgatewayUrl = `http://${args.find((a) => a.startsWith("--web.listen-address="))!.split("=")[1]}`;

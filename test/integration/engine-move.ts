@@ -46,9 +46,9 @@ export interface MoveResult {
 }
 
 /** The moving prod stack at one stage, rendered with its secrets. */
-function renderStage(base: string, stage: "stream" | "switch"): Rendered {
+async function renderStage(base: string, stage: "stream" | "switch"): Promise<Rendered> {
     const postgres = parse(readFileSync(join(ROOT, MOVING_STACK), "utf8")).config["flowviz:postgres"];
-    return renderWithSecrets(base, `move-${stage}`, [], { stackFile: MOVING_STACK, stack: "prod", config: { postgres: { ...postgres, cloudnativePg: { ...postgres.cloudnativePg, fromStatefulSet: stage } } } }).rendered;
+    return (await renderWithSecrets(base, `move-${stage}`, [], { stackFile: MOVING_STACK, stack: "prod", config: { postgres: { ...postgres, cloudnativePg: { ...postgres.cloudnativePg, fromStatefulSet: stage } } } })).rendered;
 }
 const pgbouncerHostOf = (r: Rendered) => /host=(\S+)/.exec(readFileSync(join(r.files, "pgbouncer/pgbouncer.ini"), "utf8"))![1]!;
 
@@ -57,8 +57,8 @@ export async function moveEngine(o: MoveOptions): Promise<MoveResult> {
     const path = await startDataPath(join(o.base, "statefulset"));
     const old = path.pg;
     const su = old.superuser();
-    const stream = renderStage(o.base, "stream");
-    const switched = renderStage(o.base, "switch");
+    const stream = await renderStage(o.base, "stream");
+    const switched = await renderStage(o.base, "switch");
 
     // what the stream stage declares on the old server: its pg_hba.conf (the replication line) and the replication role
     writeFileSync(join(path.rendered.files, "postgres/pg_hba.conf"), readFileSync(join(stream.files, "postgres/pg_hba.conf"), "utf8"));

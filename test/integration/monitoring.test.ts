@@ -45,7 +45,7 @@ async function query(q: string): Promise<{ status: string; data: { result: { met
 }
 
 beforeAll(async () => {
-    rendered = render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
+    rendered = await render(join(ROOT, "test/integration/Pulumi.local.yaml"), `${BASE}/render`);
     rmSync(`${BASE}/data`, { recursive: true, force: true });
     mkdirSync(`${BASE}/data`, { recursive: true });
     pg = new PostgresServer(`${BASE}/pg`, rendered);

@@ -27,9 +27,9 @@ const run = (bin: Binary, args: string[], cwd?: string) => {
 
 let dev: Rendered;
 let prod: Rendered;
-beforeAll(() => {
-    dev = render(join(ROOT, "Pulumi.dev.yaml"), `${BASE}/dev`, "dev");
-    prod = render(join(ROOT, "test/fixtures/good/prod-statefulset.yaml"), `${BASE}/prod`, "prod");
+beforeAll(async () => {
+    dev = await render(join(ROOT, "Pulumi.dev.yaml"), `${BASE}/dev`, "dev");
+    prod = await render(join(ROOT, "test/fixtures/good/prod-statefulset.yaml"), `${BASE}/prod`, "prod");
 });
 
 describe("promtool on the rendered files", () => {
@@ -66,8 +66,8 @@ describe("promtool on the rendered files", () => {
         expect(r.ok, r.out).toBe(true);
     });
 
-    it("accepts a job scraped faster than the default scrape timeout", () => {
-        const fast = render(join(ROOT, "test/fixtures/good/fast-api-scrape.yaml"), `${BASE}/fast`, "fast");
+    it("accepts a job scraped faster than the default scrape timeout", async () => {
+        const fast = await render(join(ROOT, "test/fixtures/good/fast-api-scrape.yaml"), `${BASE}/fast`, "fast");
         const r = run("promtool", ["check", "config", join(fast.files, "prometheus/prometheus.yml")]);
         expect(r.ok, r.out).toBe(true);
         expect(readFileSync(join(fast.files, "prometheus/prometheus.yml"), "utf8")).toContain("scrape_interval: 5s");
@@ -92,8 +92,8 @@ describe("promtool on the rendered files", () => {
         expect(r.ok, r.out).toBe(true);
     });
 
-    it("operator mode: the PrometheusRule's groups pass promtool check rules and the same alert tests, on their own namespace's series and not another stack's", () => {
-        const operator = render(join(ROOT, "test/fixtures/good/prod-operator.yaml"), `${BASE}/operator`, "prod");
+    it("operator mode: the PrometheusRule's groups pass promtool check rules and the same alert tests, on their own namespace's series and not another stack's", async () => {
+        const operator = await render(join(ROOT, "test/fixtures/good/prod-operator.yaml"), `${BASE}/operator`, "prod");
         const rule = operator.plan.resources.find((x) => x.type === "kubernetes:monitoring.coreos.com/v1:PrometheusRule")!;
         const dir = join(operator.files, "prometheus-operator");
         mkdirSync(dir, { recursive: true });

@@ -219,9 +219,9 @@ describe("the audit trail (pgAudit on PostgreSQL 17, from the rendered postgresq
 describe("credential rotation", () => {
     const ROTATED = ["postgresPassword", "appDbPassword", "migrationDbPassword", "postgresExporterPassword", "pgbouncerAdminPassword", "pgbouncerStatsPassword"] as const;
 
-    it("renders with new secrets, applies them to the running servers, and only the new ones log in", () => {
+    it("renders with new secrets, applies them to the running servers, and only the new ones log in", async () => {
         // the same stack with every login credential set anew (as `pulumi config set --secret` would)
-        const { rendered: next, secret } = renderWithSecrets(BASE, "rotated", ROTATED);
+        const { rendered: next, secret } = await renderWithSecrets(BASE, "rotated", ROTATED);
         const old = { superuser: path.pg.superuserPassword, app: app().password, migrator: path.migrator.password, admin: path.rendered.plan.outputs.pgbouncerAdminPassword as string };
         expect(secret("appDbPassword")).not.toBe(old.app);
         expect(secret("postgresPassword")).not.toBe(old.superuser);

@@ -8,7 +8,8 @@ import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renam
 import { join } from "node:path";
 import { ROOT } from "../root";
 import { parse, stringify } from "yaml";
-import { standIn } from "../../render/stackfile";
+import { readStackFile, standIn } from "../../render/stackfile";
+import { writeRender } from "../../render/write";
 import { realCertificates } from "./certs";
 import { SECRET_FILE, TLS_FILES } from "../../stack/fixed";
 import { CONFIG_DIR_LABEL } from "../../components/service";
@@ -16,19 +17,29 @@ import { chownToServer, runServerBinary, serverCommand, type Binary } from "../b
 import { Client } from "pg";
 
 /**
- * `npm run render` of a stack file into `out`; within one run of the suites (scripts/integration.ts sets
- * FLOWVIZ_RENDER_CACHE), a stack already rendered from the same bytes, stack name and program is copied instead of
- * rendered again (nine suites start from the local stack; a render is 2-3 CPU-seconds).
+ * `npm run render` of a stack file into `out`: under vitest in this process (render/write.ts, the program's modules
+ * loaded afresh: a render is about 1 CPU-second instead of 3.5 for a process of its own), elsewhere (the benches) as
+ * the command itself. Within one run of the suites (scripts/integration.ts sets FLOWVIZ_RENDER_CACHE), a stack already rendered from the
+ * same bytes, stack name and program is copied instead of rendered again (nine suites start from the local stack).
  */
-function renderOnce(stackFile: string, out: string, stack: string): void {
-    const run = (to: string) => execFileSync("node", ["--import", "tsx", "scripts/render.ts", "--stack", stack, "--config-file", stackFile, "--out", to, "--show-secrets"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+async function renderOnce(stackFile: string, out: string, stack: string): Promise<void> {
+    const run = async (to: string) => {
+        if (!process.env.VITEST) {
+            execFileSync("node", ["--import", "tsx", "scripts/render.ts", "--stack", stack, "--config-file", stackFile, "--out", to, "--show-secrets"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+            return;
+        }
+        (await import("vitest")).vi.resetModules();
+        const { violations } = await writeRender({ stack, stackFile: readStackFile(stackFile), out: to, showSecrets: true });
+        const mandatory = violations.filter((v) => v.enforcement === "mandatory");
+        if (mandatory.length > 0) throw new Error(`${stackFile}: the policy pack refuses it: ${mandatory.map((v) => `[${v.policy}] ${v.resource}: ${v.message}`).join("; ")}`);
+    };
     const cache = process.env.FLOWVIZ_RENDER_CACHE;
-    if (!cache) return void run(out);
+    if (!cache) return run(out);
     const key = createHash("sha256").update(programFingerprint()).update(stack).update("\0").update(readFileSync(stackFile)).digest("hex").slice(0, 20);
     const cached = join(cache, key);
     if (!existsSync(cached)) {
         const fresh = `${cached}.${process.pid}`;
-        run(fresh);
+        await run(fresh);
         // another lane may have rendered the same stack meanwhile: the first copy stays
         try {
             renameSync(fresh, cached);
@@ -64,13 +75,13 @@ export interface Rendered {
     configDir(service: string): string;
 }
 
-export function render(stackFile: string, out: string, stack = "local"): Rendered {
+export async function render(stackFile: string, out: string, stack = "local"): Promise<Rendered> {
     rmSync(out, { recursive: true, force: true });
-    renderOnce(stackFile, out, stack);
+    await renderOnce(stackFile, out, stack);
     const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8"));
     const caFile = realCertificates(plan, join(out, "files"), join(out, "certs"));
     chownToServer(out);
-    return {
+    const rendered: Rendered = {
         dir: out,
         files: join(out, "files"),
         caFile,
@@ -91,6 +102,7 @@ export function render(stackFile: string, out: string, stack = "local"): Rendere
             return e.slice(key.length + 1);
         },
     };
+    return rendered;
 }
 
 /**
@@ -98,12 +110,12 @@ export function render(stackFile: string, out: string, stack = "local"): Rendere
  * `pulumi config set --secret` would), so the test knows them: it returns the render and
  * each credential's value (the render's stand-in for that ciphertext).
  */
-export function renderWithSecrets(
+export async function renderWithSecrets(
     base: string,
     name: string,
     keys: readonly string[],
     opts: { config?: Record<string, unknown>; secretsOf?: string; stackFile?: string; stack?: string } = {},
-): { rendered: Rendered; secret(key: string): string } {
+): Promise<{ rendered: Rendered; secret(key: string): string }> {
     const stack = parse(readFileSync(join(ROOT, opts.stackFile ?? LOCAL_STACK), "utf8"));
     // the same secrets as another render of the test (a later render of the same stack), or this render's own
     const ciphertext = (key: string) => ciphertextOf(opts.secretsOf ?? name, key);
@@ -111,7 +123,7 @@ export function renderWithSecrets(
     for (const key of keys) stack.config[`flowviz:${key}`] = { secure: ciphertext(key) };
     mkdirSync(base, { recursive: true });
     writeFileSync(join(base, `Pulumi.${name}.yaml`), stringify(stack));
-    const rendered = render(join(base, `Pulumi.${name}.yaml`), join(base, name), opts.stack ?? name);
+    const rendered = await render(join(base, `Pulumi.${name}.yaml`), join(base, name), opts.stack ?? name);
     return { rendered, secret: (key) => secretOf(opts.secretsOf ?? name, key) };
 }
 
@@ -277,7 +289,7 @@ export interface DataPath {
 
 /** Renders the local stack and starts PostgreSQL (roles applied) and PgBouncer on its files. */
 export async function startDataPath(base: string): Promise<DataPath> {
-    const rendered = render(join(ROOT, LOCAL_STACK), `${base}/render`);
+    const rendered = await render(join(ROOT, LOCAL_STACK), `${base}/render`);
     const pg = new PostgresServer(`${base}/pg`, rendered);
     pg.init();
     pg.start();

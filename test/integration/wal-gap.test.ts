@@ -37,7 +37,7 @@ beforeAll(async () => {
     const postgres = stack.config["flowviz:postgres"] ?? {};
     stack.config["flowviz:postgres"] = { ...postgres, backups: { ...(postgres.backups ?? {}), archivePushQueueMax: "48Mi" } };
     writeFileSync(`${BASE}/Pulumi.gap.yaml`, stringify(stack));
-    rendered = render(`${BASE}/Pulumi.gap.yaml`, `${BASE}/render`);
+    rendered = await render(`${BASE}/Pulumi.gap.yaml`, `${BASE}/render`);
     pg = await startArchivingServer(rendered, VOLUME, REPO, BASE);
     backupRun(rendered, "first");
     exporter = await startRepositoryExporter(rendered, REPO);
@@ -115,7 +115,7 @@ describe("a WAL gap", () => {
         const stack = parse(readFileSync(`${BASE}/Pulumi.gap.yaml`, "utf8"));
         stack.config["flowviz:postgres"].restore = { id: "into-gap", target, replaceData: true };
         writeFileSync(`${BASE}/Pulumi.into-gap.yaml`, stringify(stack));
-        const restore = render(`${BASE}/Pulumi.into-gap.yaml`, `${BASE}/render-into-gap`);
+        const restore = await render(`${BASE}/Pulumi.into-gap.yaml`, `${BASE}/render-into-gap`);
         const volume = `${BASE}/volumes/into-gap`;
         moveContainerPaths(restore, volume, REPO);
         mkdirSync(volume, { recursive: true });
