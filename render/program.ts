@@ -128,13 +128,17 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
         return register(req, callback);
     };
 
-    // The SDK takes each resource's source position from a whole stack trace; mapped through the source maps that is about
-    // 0.3 CPU-seconds a render, and no render reads the positions (errors keep their mapped stacks: formatted when read).
+    // The SDK takes each resource's source position from a whole stack trace (Resource.callsites). Mapped through source
+    // maps (Node's under tsx, vite's under vitest) that was a tenth of a render's CPU in a process of its own and a quarter
+    // in a test worker, and nothing here reads the positions. Errors keep mapped stacks: V8 formats a stack when it is read.
     const mapped = process.sourceMapsEnabled;
+    const prepare = Error.prepareStackTrace;
     process.setSourceMapsEnabled(false);
+    Error.prepareStackTrace = undefined;
     try {
         return await recordProgram(pulumi, opts, resources);
     } finally {
+        Error.prepareStackTrace = prepare;
         process.setSourceMapsEnabled(mapped);
     }
 }
