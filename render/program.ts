@@ -131,14 +131,15 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
     // The SDK takes each resource's source position from a whole stack trace (Resource.callsites). Mapped through source
     // maps (Node's under tsx, vite's under vitest) that was a tenth of a render's CPU in a process of its own and a quarter
     // in a test worker, and nothing here reads the positions. Errors keep mapped stacks: V8 formats a stack when it is read.
+    const errors: { prepareStackTrace?: ErrorConstructor["prepareStackTrace"] } = Error;
     const mapped = process.sourceMapsEnabled;
-    const prepare = Error.prepareStackTrace;
+    const prepare = errors.prepareStackTrace;
     process.setSourceMapsEnabled(false);
-    Error.prepareStackTrace = undefined;
+    errors.prepareStackTrace = undefined;
     try {
         return await recordProgram(pulumi, opts, resources);
     } finally {
-        Error.prepareStackTrace = prepare;
+        errors.prepareStackTrace = prepare;
         process.setSourceMapsEnabled(mapped);
     }
 }
