@@ -39,7 +39,8 @@ export class SnapshotCache {
         this.packages = fileHash(join(root, "node_modules/.package-lock.json"));
     }
 
-    private file(checkout: string, stack: string): string | undefined {
+    /** Where a clean checkout's render of the stack is kept; undefined for a checkout with uncommitted changes. */
+    file(checkout: string, stack: string): string | undefined {
         const tree = cleanTree(checkout);
         return tree && join(this.dir, `${sha256([tree, stack, process.version, this.packages].join("\0")).slice(0, 32)}.json`);
     }

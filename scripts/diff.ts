@@ -142,10 +142,23 @@ async function main(): Promise<number> {
         symlinkSync(join(root, "node_modules"), join(checkout, "node_modules"), "dir");
         // not with --head: another checkout's program runs in its render, and must not write what a later review reads
         const cache = values.head ? undefined : new SnapshotCache(root);
+        // a clean working tree at the base (a push to main) is the same render twice: made once
+        const started = new Map<string, Promise<Snapshot | undefined>>();
+        const render = (at: string, s: string, side: string) => {
+            const key = cache?.file(at, s);
+            const same = key ? started.get(key) : undefined;
+            if (same) {
+                console.error(`diff: ${s} in ${side}: the same files as the base, rendered once`);
+                return same;
+            }
+            const run = snapshot(root, at, s, side, cache);
+            if (key) started.set(key, run);
+            return run;
+        };
         const renders = await Promise.all(
             stacks.flatMap((s) => [
-                snapshot(root, checkout, s, `${base.label} (${base.sha.slice(0, 8)})`, cache).catch((e: Error) => Promise.reject(new UsageError(`${s} at ${base.label} (${base.sha.slice(0, 8)}) does not render: ${e.message}`))),
-                snapshot(root, head, s, values.head ?? "the working tree", cache).catch((e: Error) => Promise.reject(new UsageError(`${s} in ${values.head ?? "the working tree"} does not render: ${e.message}`))),
+                render(checkout, s, `${base.label} (${base.sha.slice(0, 8)})`).catch((e: Error) => Promise.reject(new UsageError(`${s} at ${base.label} (${base.sha.slice(0, 8)}) does not render: ${e.message}`))),
+                render(head, s, values.head ?? "the working tree").catch((e: Error) => Promise.reject(new UsageError(`${s} in ${values.head ?? "the working tree"} does not render: ${e.message}`))),
             ]),
         );
         const review: Review = {

@@ -112,11 +112,11 @@ describe("flag mistakes, as typed by reflex", () => {
     const noTrace = (text: string) => expect(text).not.toMatch(/\n\s+at /);
 
     it("warns a Kubernetes stack without a StorageClass before anything exists, not a Docker one", () => {
-        expect(run("check", ["-s", "prod"]).out).toContain("note: kubernetes.storageClassName is unset");
+        expect(check(["--stack", "prod"]).out).toContain("note: kubernetes.storageClassName is unset");
         expect(run("check", ["-s", "dev"]).out).not.toContain("storageClassName");
         // node-exporter's host port: one bundled stack per cluster
-        expect(run("check", ["-s", "prod"]).out).toContain("note: bundled monitoring brings its own node-exporter on host port 9100 of every node");
-        expect(run("check", ["-s", "x", "--config-file", "test/fixtures/good/prod-operator.yaml"]).out).not.toContain("node-exporter");
+        expect(check(["--stack", "prod"]).out).toContain("note: bundled monitoring brings its own node-exporter on host port 9100 of every node");
+        expect(check(["--stack", "prod", "--config-file", "test/fixtures/good/prod-operator.yaml"]).out).not.toContain("node-exporter");
     });
 
     it("takes -s for --stack, as Pulumi does", () => {

@@ -26,6 +26,8 @@ describe("npm run diff on scratch branches", () => {
         for (let i = 0; i < 2; i++) {
             const r = diff(["--stack", "prod", "--out", report]);
             expect(r.code, r.err).toBe(0);
+            // a clean working tree at the base: one render serves both sides (kept, and read back the second time)
+            expect(r.err).toContain(i === 0 ? "diff: prod in the working tree: the same files as the base, rendered once" : "the render of the same files reused");
             expect(readFileSync(report, "utf8")).toContain("== prod: 0 to create, 0 to update, 0 to replace, 0 to delete");
         }
         expect(git("worktree", "list").split("\n")).toHaveLength(1);
