@@ -67,31 +67,32 @@ export function cronFields(expr: string): { minute: number[]; hour: number[]; da
     };
 }
 
-const gaps = new Map<string, number>();
-
 /**
- * The longest time between two consecutive runs of any of the schedules, in seconds, over a year from `from`; kept per
- * schedule set, as a render asks for the same ones several times (a year of runs costs about 25 ms to walk).
+ * The longest time between two consecutive runs of any of the schedules, in seconds, over a year from `from` (366 days:
+ * a monthly schedule's longest month, a leap day). Read from each schedule's fields day by day, as the backup loop
+ * (configs/schedule-loop.ts) and cron decide a day: both day fields restricted, either one runs it. A unit test holds it
+ * to cron-parser's own walk of the runs, which took about 25 ms a schedule per render.
  */
 export function longestGapSeconds(exprs: string[], from = new Date(Date.UTC(2026, 0, 1))): number {
-    const key = JSON.stringify([exprs, from.getTime()]);
-    if (!gaps.has(key)) gaps.set(key, walkGaps(exprs, from));
-    return gaps.get(key)!;
-}
-
-function walkGaps(exprs: string[], from: Date): number {
+    const schedules = exprs.map(cronFields);
     const end = from.getTime() + 366 * 86400_000;
-    const runs = new Set<number>();
-    for (const expr of exprs) {
-        const it = CronExpressionParser.parse(expr, { tz: "UTC", currentDate: from });
-        for (let i = 0; i < 5000; i++) {
-            const t = it.next().getTime();
-            if (t > end) break;
-            runs.add(t);
+    let previous: number | undefined;
+    let gap = 0;
+    for (let day = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate()); day <= end; day += 86400_000) {
+        const date = new Date(day);
+        const times = new Set<number>();
+        for (const f of schedules) {
+            if (!f.month.includes(date.getUTCMonth() + 1)) continue;
+            const dom = f.dayOfMonth.includes(date.getUTCDate());
+            const dow = f.dayOfWeek.includes(date.getUTCDay());
+            if (!(f.dayOfMonthAny || f.dayOfWeekAny ? dom && dow : dom || dow)) continue;
+            for (const h of f.hour) for (const m of f.minute) times.add(day + (h * 60 + m) * 60_000);
+        }
+        for (const t of [...times].sort((a, b) => a - b)) {
+            if (t < from.getTime() || t > end) continue;
+            if (previous !== undefined) gap = Math.max(gap, t - previous);
+            previous = t;
         }
     }
-    const sorted = [...runs].sort((a, b) => a - b);
-    let gap = 0;
-    for (let i = 1; i < sorted.length; i++) gap = Math.max(gap, sorted[i]! - sorted[i - 1]!);
     return gap / 1000;
 }

@@ -9,6 +9,7 @@ import { pgbackrestTime, restoreOptions, restoreScript } from "../../configs/res
 import { backupRunScript, WAL_GAPS_AWK } from "../../configs/backup-runs";
 import { scheduleLoopScript } from "../../configs/schedule-loop";
 import { certificateWatchScript } from "../../configs/certificates";
+import { CronExpressionParser } from "cron-parser";
 import { cronFields, isCron, longestGapSeconds } from "../../stack/schedule";
 
 /** A folder of stand-in programs that append their arguments to calls.log. */
@@ -170,6 +171,29 @@ describe("schedules", () => {
         expect(longestGapSeconds(["0 1 * * 0", "0 1 * * 1-6"])).toBe(86400);
         // the 1st of each month: the longest month
         expect(longestGapSeconds(["0 0 1 * *"])).toBe(31 * 86400);
+    });
+
+    it("finds the gap cron-parser's own walk of the runs finds, for every kind of field", () => {
+        // the reference: each run cron-parser yields, over the same 366 days
+        const walked = (exprs: string[], from: Date) => {
+            const end = from.getTime() + 366 * 86400_000;
+            const runs = new Set<number>();
+            for (const expr of exprs) {
+                const it = CronExpressionParser.parse(expr, { tz: "UTC", currentDate: new Date(from.getTime() - 1) });
+                for (let t = it.next().getTime(); t <= end && runs.size < 60_000; t = it.next().getTime()) runs.add(t);
+            }
+            const sorted = [...runs].sort((a, b) => a - b);
+            return sorted.slice(1).reduce((gap, t, i) => Math.max(gap, t - sorted[i]!), 0) / 1000;
+        };
+        const schedules = [
+            ["0 1 * * 0"], ["0 1 * * 1-6"], ["0 1 * * 0", "0 1 * * 1-6"], ["0 0 1 * *"], ["0 0 31 * *"], ["15 3 29 2 *"],
+            // both day fields restricted: either one runs it
+            ["30 2 1 * 5"], ["0 1 1-7 * 1"], ["0 12 * JUL MON-FRI"], ["5 4 * * 0,3"], ["0 */6 * * *"], ["*/10 * * * *"],
+            ["0 0 1 * *", "0 12 15 * *"], ["0 3 */2 * *"], ["45 23 28-31 * *"],
+        ];
+        for (const from of [new Date(Date.UTC(2026, 0, 1)), new Date(Date.UTC(2027, 5, 15, 13, 0))]) {
+            for (const exprs of schedules) expect(longestGapSeconds(exprs, from), `${exprs.join(" + ")} from ${from.toISOString()}`).toBe(walked(exprs, from));
+        }
     });
 });
 
