@@ -4,28 +4,27 @@
  */
 
 /**
- * Seconds each suite took in its lane, four lanes side by side on two cores (a fresh clone's `.ci/run`, 12-07; pooler
- * and cloudnative-pg after their 1000-client runs went from 20 and 15 s to 8): the weights the lanes are balanced by; a
- * new suite counts as UNMEASURED.
+ * Seconds each suite took in its lane, four lanes side by side on two cores (a fresh clone's `.ci/run`, 12-07): the
+ * weights the lanes are balanced by; a new suite counts as UNMEASURED.
  */
 export const SUITE_SECONDS: Record<string, number> = {
-    "backups.test.ts": 123,
-    "monitoring.test.ts": 66,
-    "promtool.test.ts": 64,
-    "broker.test.ts": 58,
-    "cloudnative-pg.test.ts": 57,
-    "wal-gap.test.ts": 41,
-    "drill.test.ts": 35,
-    "faults.test.ts": 32,
-    "pooler.test.ts": 17,
-    "engine-move.test.ts": 17,
-    "security.test.ts": 13,
-    "peering.test.ts": 13,
-    "ca-rotation.test.ts": 12,
-    "guardrails.test.ts": 8,
-    "checksums.test.ts": 7,
-    "app-driver.test.ts": 4,
-    "conf-reading.test.ts": 1,
+    "backups.test.ts": 113,
+    "monitoring.test.ts": 69,
+    "cloudnative-pg.test.ts": 63,
+    "drill.test.ts": 49,
+    "wal-gap.test.ts": 49,
+    "broker.test.ts": 45,
+    "faults.test.ts": 31,
+    "promtool.test.ts": 30,
+    "pooler.test.ts": 28,
+    "engine-move.test.ts": 26,
+    "peering.test.ts": 22,
+    "security.test.ts": 16,
+    "ca-rotation.test.ts": 15,
+    "app-driver.test.ts": 6,
+    "guardrails.test.ts": 5,
+    "checksums.test.ts": 5,
+    "conf-reading.test.ts": 2,
     "versions.test.ts": 1,
 };
 export const UNMEASURED = 30;
