@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { appClient, migratorClient, psql, startDataPath, type DataPath } from "./servers";
+import { appClient, migratorClient, psql, startDataPath, waitFor, type DataPath } from "./servers";
 import { durationSeconds } from "../../configs/format";
 import { ROOT } from "../root";
 import { join } from "node:path";
@@ -78,6 +78,8 @@ describe("the guardrails as rendered", () => {
         reconnect();
         const release = await holdLock();
         const pending = updateHot();
+        // the lock held 3 s from when the update waits on it (its login through PgBouncer comes first, slower on a loaded machine)
+        await waitFor("the update to wait on the lock", () => psql({ ...path.pg.superuser(), db: "flowviz", sql: "select count(*) from pg_stat_activity where wait_event_type = 'Lock'" }) === "1");
         await new Promise((r) => setTimeout(r, 3000));
         await release();
         const hot = await pending;
