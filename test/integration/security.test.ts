@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueCertificate, makeCa, testCaFor } from "./certs";
 import { runServerBinary, serverCommand } from "../binaries";
 import { spawnSync } from "node:child_process";
-import { psql, renderWithSecrets, startDataPath, type DataPath } from "./servers";
+import { psql, renderWithSecrets, startDataPath, waitFor, type DataPath } from "./servers";
 
 const BASE = "/tmp/flowviz-it-security";
 let path: DataPath;
@@ -193,7 +193,8 @@ describe("the audit trail (pgAudit on PostgreSQL 17, from the rendered postgresq
         } finally {
             await client.end();
         }
-        await new Promise((r) => setTimeout(r, 300));
+        // the servers write the session's end once the client has gone: waited for, not slept on (a loaded machine is slower)
+        await waitFor("the session's end in both logs", () => /disconnection: session time: .* user=flowviz_migrator/.test(log()) && /closing because: client close request/.test(path.pgb.log));
         const text = log();
         expect(text).toMatch(/connection authorized: user=flowviz database=flowviz SSL enabled/);
         expect(text).toMatch(/disconnection: session time: .* user=flowviz_migrator database=flowviz/);
