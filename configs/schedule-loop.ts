@@ -26,10 +26,13 @@ export interface LoopRun {
     atStart?: boolean;
 }
 
-/** A shell test that is true when `$m $h $dom $mon $dow` (set by the loop) match a schedule; cron's rule: a restricted day of month OR day of week. */
+/** Cron's rule for the two day fields: when either is `*` a day must match both; when both are restricted, either one runs it. */
+export const dayMatchesBoth = (c: CronSets) => c.dayOfMonthAny || c.dayOfWeekAny;
+
+/** A shell test that is true when `$m $h $dom $mon $dow` (set by the loop) match a schedule (dayMatchesBoth). */
 function matches(c: CronSets): string {
     const inSet = (variable: string, values: number[]) => `case " ${values.join(" ")} " in *" $${variable} "*) true ;; *) false ;; esac`;
-    const day = c.dayOfMonthAny || c.dayOfWeekAny ? `{ ${inSet("dom", c.dayOfMonth)}; } && { ${inSet("dow", c.dayOfWeek)}; }` : `{ { ${inSet("dom", c.dayOfMonth)}; } || { ${inSet("dow", c.dayOfWeek)}; }; }`;
+    const day = dayMatchesBoth(c) ? `{ ${inSet("dom", c.dayOfMonth)}; } && { ${inSet("dow", c.dayOfWeek)}; }` : `{ { ${inSet("dom", c.dayOfMonth)}; } || { ${inSet("dow", c.dayOfWeek)}; }; }`;
     return `{ ${inSet("m", c.minute)}; } && { ${inSet("h", c.hour)}; } && { ${inSet("mon", c.month)}; } && ${day}`;
 }
 

@@ -3,7 +3,7 @@
  * (summary first, blocked items and policy violations on top, one <details> block per
  * changed resource, at most 60,000 characters) or JSON for scripts.
  */
-import type { PolicyViolation } from "../render/policy-check";
+import { mandatoryOf, violationLine, type PolicyViolation } from "../render/violations";
 import type { Action, FileChange, PropertyChange, ResourceChange } from "./compare";
 import type { CapacityRow, Finding } from "./consequences";
 
@@ -34,7 +34,7 @@ export const REPORT_ID = "flowviz-infra-diff";
 
 const ACTIONS: Action[] = ["create", "update", "replace", "delete"];
 
-export const isBlocked = (s: StackDiff) => s.findings.some((f) => f.kind === "blocked") || s.policy.some((v) => v.enforcement === "mandatory");
+export const isBlocked = (s: StackDiff) => s.findings.some((f) => f.kind === "blocked") || mandatoryOf(s.policy).length > 0;
 export const hasChanges = (s: StackDiff) => s.changes.length > 0 || s.files.length > 0 || s.outputs.length > 0;
 
 /** Exit status: 0 no changes, 2 changes, 3 blocked. */
@@ -60,8 +60,6 @@ function describeChange(p: PropertyChange): string {
 
 const counts = (s: StackDiff) => Object.fromEntries(ACTIONS.map((a) => [a, s.changes.filter((c) => c.action === a).length])) as Record<Action, number>;
 const capacityChanged = (rows: CapacityRow[]) => rows.some((r) => r.before !== r.after);
-const policyLine = (v: PolicyViolation) => `[${v.policy}] ${v.resource}: ${v.message}`;
-
 // ---------------------------------------------------------------- text
 
 export function textReport(review: Review): string {
@@ -70,7 +68,7 @@ export function textReport(review: Review): string {
         const n = counts(s);
         out.push(`== ${s.stack}: ${ACTIONS.map((a) => `${n[a]} to ${a}`).join(", ")}, ${s.unchanged} unchanged; ${s.files.length} file(s) changed`);
         for (const f of s.findings.filter((x) => x.kind === "blocked")) out.push(`  BLOCKED ${f.resource}: ${f.message}`);
-        for (const v of s.policy) out.push(`  ${v.enforcement === "mandatory" ? "POLICY" : "advisory"} ${policyLine(v)}`);
+        for (const v of s.policy) out.push(`  ${v.enforcement === "mandatory" ? "POLICY" : "advisory"} ${violationLine(v)}`);
         for (const f of s.findings.filter((x) => x.kind !== "blocked")) out.push(`  ${f.kind === "restart" ? "RESTART" : "note"} ${f.message}`);
         if (capacityChanged(s.capacity)) {
             out.push("  capacity:");
@@ -127,13 +125,13 @@ export function markdownReport(review: Review, limit = MARKDOWN_LIMIT): string {
     for (const s of review.stacks) {
         const n = counts(s);
         const blocked = s.findings.filter((f) => f.kind === "blocked").length;
-        const mandatory = s.policy.filter((v) => v.enforcement === "mandatory").length;
+        const mandatory = mandatoryOf(s.policy).length;
         head.push(`| ${s.stack} | ${n.create} | ${n.update} | ${n.replace} | ${n.delete} | ${s.unchanged} | ${s.files.length} | ${s.findings.filter((f) => f.kind === "restart").length} | ${blocked ? `**${blocked}**` : 0} | ${mandatory ? `**${mandatory}**` : 0} |`);
     }
     head.push("");
     const blockedLines = review.stacks.flatMap((s) => s.findings.filter((f) => f.kind === "blocked").map((f) => `- **${s.stack}** ${code(f.resource)}: ${f.message}`));
     if (blockedLines.length) head.push("#### Blocked", "", ...blockedLines, "");
-    const policyLines = review.stacks.flatMap((s) => s.policy.map((v) => `- **${s.stack}** ${v.enforcement}: ${cell(policyLine(v))}`));
+    const policyLines = review.stacks.flatMap((s) => s.policy.map((v) => `- **${s.stack}** ${v.enforcement}: ${cell(violationLine(v))}`));
     if (policyLines.length) head.push("#### Policy", "", ...policyLines, "");
     const restartLines = review.stacks.flatMap((s) => s.findings.filter((f) => f.kind !== "blocked").map((f) => `- **${s.stack}** ${f.message}`));
     if (restartLines.length) head.push("#### Restarts", "", ...restartLines, "");

@@ -45,10 +45,9 @@ export class SnapshotCache {
         return tree && join(this.dir, `${sha256([tree, stack, process.version, this.packages].join("\0")).slice(0, 32)}.json`);
     }
 
-    /** The render kept for this checkout and stack, if its renderer's files are still the same. */
-    get(checkout: string, stack: string): Snapshot | undefined {
-        const file = this.file(checkout, stack);
-        if (!file || !existsSync(file)) return undefined;
+    /** The render kept in `file` (this.file's), if its renderer's files are still the same. */
+    get(file: string): Snapshot | undefined {
+        if (!existsSync(file)) return undefined;
         try {
             const entry = JSON.parse(readFileSync(file, "utf8")) as Entry;
             if (Object.entries(entry.renderer).some(([path, hash]) => fileHash(path) !== hash)) return undefined;
@@ -60,10 +59,8 @@ export class SnapshotCache {
         }
     }
 
-    /** Keeps a render; `loaded` are the files its process ran (those outside the checkout are the renderer's). */
-    put(checkout: string, stack: string, snapshot: Snapshot, loaded: string[]): void {
-        const file = this.file(checkout, stack);
-        if (!file) return;
+    /** Keeps a render of `checkout` in `file` (this.file's); `loaded` are the files its process ran (those outside the checkout are the renderer's). */
+    put(file: string, checkout: string, snapshot: Snapshot, loaded: string[]): void {
         const at = realpathSync(checkout) + "/";
         const inside = (p: string) => p.startsWith(at) || p.includes("/node_modules/");
         const renderer = Object.fromEntries(loaded.filter((p) => isAbsolute(p) && !inside(p)).map((p) => [p, fileHash(p)]));

@@ -7,14 +7,8 @@ import type { PolicyResource, ResourceValidationArgs, StackValidationArgs } from
 import type { RecordedResource } from "./program";
 import { maskSecrets } from "./files";
 import { POLICIES, type Policy } from "../policy/policies";
+import type { PolicyViolation } from "./violations";
 
-export interface PolicyViolation {
-    policy: string;
-    enforcement: "mandatory" | "advisory";
-    /** `type::name` of the resource, or "stack" */
-    resource: string;
-    message: string;
-}
 
 const urnOf = (r: RecordedResource) => `urn:pulumi:render::flowviz::${r.type}::${r.name}`;
 

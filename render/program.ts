@@ -144,6 +144,9 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
     }
 }
 
+/** Program modules a render has run: imported again, a module is not run again and would record nothing. */
+const programsRun = new WeakSet<object>();
+
 async function recordProgram(pulumi: typeof pulumiType, opts: RunOptions, resources: RecordedResource[]): Promise<ProgramRun> {
     let program: Record<string, unknown>;
     try {
@@ -151,6 +154,10 @@ async function recordProgram(pulumi: typeof pulumiType, opts: RunOptions, resour
     } catch (e) {
         throw Object.assign(e as Error, { registered: resources.length });
     }
+    if (programsRun.has(program)) {
+        throw new Error("the program's modules already ran in this process: a second render needs them loaded afresh (under vitest: vi.resetModules() first)");
+    }
+    programsRun.add(program);
     const outputs: Record<string, unknown> = {};
     const secretOutputs: string[] = [];
     for (const [k, v] of Object.entries(program)) {

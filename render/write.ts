@@ -9,7 +9,8 @@ import { runProgram } from "./program";
 import { maskSecrets, renderedFiles } from "./files";
 import type { StackFile } from "./stackfile";
 import { checkOutDir, prepareOutDir } from "./outdir";
-import { checkPolicies, type PolicyViolation } from "./policy-check";
+import { checkPolicies } from "./policy-check";
+import type { PolicyViolation } from "./violations";
 
 export interface WrittenRender {
     out: string;

@@ -41,13 +41,14 @@ function resolveBase(root: string, ref: string | undefined): { sha: string; labe
     throw new UsageError(ref ? `--base ${ref}: no such commit, branch or tag` : "no main branch to diff against: pass --base <git-ref>");
 }
 
-function snapshot(root: string, checkout: string, stack: string, side: string, cache: SnapshotCache | undefined): Promise<Snapshot | undefined> {
+/** A checkout's render of a stack; `kept`: where the cache keeps it (a clean checkout, without --head). */
+function snapshot(root: string, checkout: string, stack: string, side: string, kept?: { cache: SnapshotCache; file: string }): Promise<Snapshot | undefined> {
     const stackFile = join(checkout, `Pulumi.${stack}.yaml`);
     if (!existsSync(stackFile)) return Promise.resolve(undefined);
-    const kept = cache?.get(checkout, stack);
-    if (cache && kept) {
-        console.error(`diff: ${stack} in ${side}: the render of the same files reused (${cache.dir})`);
-        return Promise.resolve(kept);
+    const reused = kept?.cache.get(kept.file);
+    if (reused) {
+        console.error(`diff: ${stack} in ${side}: the render of the same files reused (${kept!.cache.dir})`);
+        return Promise.resolve(reused);
     }
     return new Promise((done, fail) => {
         const child = fork(join(root, "scripts/snapshot.ts"), ["--program", join(checkout, "index.ts"), "--config-file", stackFile, "--stack", stack], {
@@ -61,7 +62,7 @@ function snapshot(root: string, checkout: string, stack: string, side: string, c
         child.on("message", (m: { ok: boolean; snapshot?: Snapshot; loaded?: string[]; error?: string }) => {
             answered = true;
             if (!m.ok) return fail(new Error(m.error));
-            cache?.put(checkout, stack, m.snapshot!, m.loaded ?? []);
+            kept?.cache.put(kept.file, checkout, m.snapshot!, m.loaded ?? []);
             done(m.snapshot);
         });
         child.on("exit", (code) => {
@@ -145,14 +146,14 @@ async function main(): Promise<number> {
         // a clean working tree at the base (a push to main) is the same render twice: made once
         const started = new Map<string, Promise<Snapshot | undefined>>();
         const render = (at: string, s: string, side: string) => {
-            const key = cache?.file(at, s);
-            const same = key ? started.get(key) : undefined;
+            const file = cache?.file(at, s);
+            const same = file ? started.get(file) : undefined;
             if (same) {
                 console.error(`diff: ${s} in ${side}: the same files as the base, rendered once`);
                 return same;
             }
-            const run = snapshot(root, at, s, side, cache);
-            if (key) started.set(key, run);
+            const run = snapshot(root, at, s, side, cache && file ? { cache, file } : undefined);
+            if (file) started.set(file, run);
             return run;
         };
         const renders = await Promise.all(

@@ -9,6 +9,7 @@ import { parseCli, USAGE_EXIT } from "./cli";
 import { readStackFile, StackFileError } from "../render/stackfile";
 import { checkOutDir, OutDirError } from "../render/outdir";
 import { writeRender } from "../render/write";
+import { mandatoryOf, violationLine } from "../render/violations";
 
 async function main(): Promise<number> {
     const usage = "usage: npm run render -- --stack <name> --out <dir> [--show-secrets] [--config-file Pulumi.<stack>.yaml]\n" +
@@ -49,12 +50,12 @@ async function main(): Promise<number> {
     const { out, violations } = written;
     console.log(`${values.stack}: ${written.resources} resources, ${written.written} files written to ${out}` +
         (written.skipped ? ` (${written.skipped} secret files left out; add --show-secrets)` : ""));
-    for (const v of violations.filter((x) => x.enforcement === "mandatory")) console.error(`policy violation [${v.policy}] ${v.resource}: ${v.message}`);
+    const mandatory = mandatoryOf(violations);
+    for (const v of mandatory) console.error(`policy violation ${violationLine(v)}`);
     const advisories = violations.filter((v) => v.enforcement === "advisory");
     if (advisories.length > 0) console.error(`${values.stack}: ${advisories.length} advisory policy finding(s) (${[...new Set(advisories.map((v) => v.policy))].join(", ")}): see ${join(out, "policy.json")}`);
-    const mandatory = violations.filter((v) => v.enforcement === "mandatory").length;
-    if (mandatory > 0) console.error(`${values.stack}: ${mandatory} mandatory policy violation(s); pulumi preview --policy-pack policy would refuse this stack`);
-    return mandatory > 0 ? 1 : 0;
+    if (mandatory.length > 0) console.error(`${values.stack}: ${mandatory.length} mandatory policy violation(s); pulumi preview --policy-pack policy would refuse this stack`);
+    return mandatory.length > 0 ? 1 : 0;
 }
 
 main().then((code) => process.exit(code), (e) => {

@@ -1,5 +1,6 @@
 /** Cron schedules (UTC), read by cron-parser: validation, the values each field allows, and the longest gap between runs. */
 import { CronExpressionParser } from "cron-parser";
+import { dayMatchesBoth, type CronSets } from "../configs/schedule-loop";
 
 const parse = (expr: string) => CronExpressionParser.parse(expr, { tz: "UTC" });
 
@@ -53,7 +54,7 @@ export function cronProblem(expr: string): string {
 }
 
 /** The values each field allows, in order: minute, hour, day of month, month, day of week (0 = Sunday). */
-export function cronFields(expr: string): { minute: number[]; hour: number[]; dayOfMonth: number[]; month: number[]; dayOfWeek: number[]; dayOfMonthAny: boolean; dayOfWeekAny: boolean } {
+export function cronFields(expr: string): CronSets {
     const f = parse(expr).fields;
     const fields = expr.trim().split(/\s+/);
     return {
@@ -69,9 +70,9 @@ export function cronFields(expr: string): { minute: number[]; hour: number[]; da
 
 /**
  * The longest time between two consecutive runs of any of the schedules, in seconds, over a year from `from` (366 days:
- * a monthly schedule's longest month, a leap day). Read from each schedule's fields day by day, as the backup loop
- * (configs/schedule-loop.ts) and cron decide a day: both day fields restricted, either one runs it. A unit test holds it
- * to cron-parser's own walk of the runs, which took about 25 ms a schedule per render.
+ * a monthly schedule's longest month, a leap day). Read from each schedule's fields day by day, deciding a day by the
+ * backup loop's rule (dayMatchesBoth). A unit test holds it to cron-parser's own walk of the runs, which took about 25 ms
+ * a schedule per render.
  */
 export function longestGapSeconds(exprs: string[], from = new Date(Date.UTC(2026, 0, 1))): number {
     const schedules = exprs.map(cronFields);
@@ -85,7 +86,7 @@ export function longestGapSeconds(exprs: string[], from = new Date(Date.UTC(2026
             if (!f.month.includes(date.getUTCMonth() + 1)) continue;
             const dom = f.dayOfMonth.includes(date.getUTCDate());
             const dow = f.dayOfWeek.includes(date.getUTCDay());
-            if (!(f.dayOfMonthAny || f.dayOfWeekAny ? dom && dow : dom || dow)) continue;
+            if (!(dayMatchesBoth(f) ? dom && dow : dom || dow)) continue;
             for (const h of f.hour) for (const m of f.minute) times.add(day + (h * 60 + m) * 60_000);
         }
         for (const t of [...times].sort((a, b) => a - b)) {

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { alertRules, EXAMPLE_JOBS } from "../../configs/rules";
+import { alertRules, EXAMPLE_JOBS, type RuleGroup } from "../../configs/rules";
 import { scopeSelectors } from "../../configs/promql";
 import { loadStackConfig } from "../../stack/load";
 import { alertThresholds } from "../../stack/backups";
@@ -167,10 +167,8 @@ function alertCaseTest(dir: string, rulesFile: string, extraLabels: Record<strin
     return promtoolByGroups(dir, rulesFile, tests);
 }
 
-interface RuleGroup {
-    name: string;
-    rules: { alert?: string; record?: string; expr: string }[];
-}
+/** A group of the rendered rules file, as promtool reads it. */
+type RenderedGroup = Omit<RuleGroup, "rules"> & { rules: { alert?: string; record?: string; expr: string }[] };
 
 /**
  * `promtool test rules` of the test groups, each against the rule groups its alert reads: those that define it and the
@@ -179,10 +177,10 @@ interface RuleGroup {
  * rule reads another's alerts (ALERTS), which this asserts.
  */
 function promtoolByGroups(dir: string, rulesFile: string, tests: { alert_rule_test: { alertname: string }[] }[]) {
-    const groups = (parse(readFileSync(join(dir, rulesFile), "utf8")) as { groups: RuleGroup[] }).groups;
+    const groups = (parse(readFileSync(join(dir, rulesFile), "utf8")) as { groups: RenderedGroup[] }).groups;
     expect(groups.flatMap((g) => g.rules).filter((r) => /\bALERTS(_FOR_STATE)?\b/.test(r.expr))).toEqual([]);
     const recording = groups.filter((g) => g.rules.some((r) => r.record));
-    const runs = new Map<string, { groups: RuleGroup[]; tests: typeof tests }>();
+    const runs = new Map<string, { groups: RenderedGroup[]; tests: typeof tests }>();
     for (const t of tests) {
         const alerts = new Set(t.alert_rule_test.map((a) => a.alertname));
         const needed = [...recording, ...groups.filter((g) => g.rules.some((r) => r.alert !== undefined && alerts.has(r.alert)))];

@@ -10,6 +10,7 @@ import { ROOT } from "../root";
 import { parse, stringify } from "yaml";
 import { readStackFile, standIn } from "../../render/stackfile";
 import { writeRender } from "../../render/write";
+import { mandatoryOf, violationLine } from "../../render/violations";
 import { realCertificates } from "./certs";
 import { SECRET_FILE, TLS_FILES } from "../../stack/fixed";
 import { CONFIG_DIR_LABEL } from "../../components/service";
@@ -17,21 +18,17 @@ import { chownToServer, runServerBinary, serverCommand, type Binary } from "../b
 import { Client } from "pg";
 
 /**
- * `npm run render` of a stack file into `out`: under vitest in this process (render/write.ts, the program's modules
- * loaded afresh: a render is about 1 CPU-second instead of 3.5 for a process of its own), elsewhere (the benches) as
- * the command itself. Within one run of the suites (scripts/integration.ts sets FLOWVIZ_RENDER_CACHE), a stack already rendered from the
- * same bytes, stack name and program is copied instead of rendered again (nine suites start from the local stack).
+ * What `npm run render` writes for a stack file, into `out`, made in this process (render/write.ts: about 1 CPU-second a
+ * render instead of 3.5 for a process of its own); under vitest the program's modules are loaded afresh for each render
+ * (a bench renders once). Within one run of the suites (scripts/integration.ts sets FLOWVIZ_RENDER_CACHE), a stack already
+ * rendered from the same bytes, stack name and program is copied instead of rendered again (nine suites start from the
+ * local stack).
  */
 async function renderOnce(stackFile: string, out: string, stack: string): Promise<void> {
     const run = async (to: string) => {
-        if (!process.env.VITEST) {
-            execFileSync("node", ["--import", "tsx", "scripts/render.ts", "--stack", stack, "--config-file", stackFile, "--out", to, "--show-secrets"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
-            return;
-        }
-        (await import("vitest")).vi.resetModules();
-        const { violations } = await writeRender({ stack, stackFile: readStackFile(stackFile), out: to, showSecrets: true });
-        const mandatory = violations.filter((v) => v.enforcement === "mandatory");
-        if (mandatory.length > 0) throw new Error(`${stackFile}: the policy pack refuses it: ${mandatory.map((v) => `[${v.policy}] ${v.resource}: ${v.message}`).join("; ")}`);
+        if (process.env.VITEST) (await import("vitest")).vi.resetModules();
+        const mandatory = mandatoryOf((await writeRender({ stack, stackFile: readStackFile(stackFile), out: to, showSecrets: true })).violations);
+        if (mandatory.length > 0) throw new Error(`${stackFile}: the policy pack refuses it: ${mandatory.map(violationLine).join("; ")}`);
     };
     const cache = process.env.FLOWVIZ_RENDER_CACHE;
     if (!cache) return run(out);

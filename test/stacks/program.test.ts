@@ -366,6 +366,16 @@ describe("prod stack on Kubernetes", () => {
         expect(strategy("with-claim")).toEqual({ type: "Recreate" });
     });
 
+    it("refuses a second render over program modules that already ran (it would record nothing), and renders after they are loaded afresh", async () => {
+        const program = resolve(ROOT, "test/fixtures/programs/kubernetes-services.ts");
+        vi.resetModules();
+        const first = await runProgram({ stack: "t", config: {}, program });
+        expect(first.resources.length).toBeGreaterThan(0);
+        await expect(runProgram({ stack: "t", config: {}, program })).rejects.toThrow(/already ran in this process/);
+        vi.resetModules();
+        expect((await runProgram({ stack: "t", config: {}, program })).resources.length).toBe(first.resources.length);
+    });
+
     it("runs every pod non-root with a read-only root filesystem and probes", () => {
         for (const type of ["apps/v1:Deployment", "apps/v1:StatefulSet"]) {
             for (const w of ofType(run, k(type))) {

@@ -180,7 +180,7 @@ describe("schedules", () => {
             const runs = new Set<number>();
             for (const expr of exprs) {
                 const it = CronExpressionParser.parse(expr, { tz: "UTC", currentDate: new Date(from.getTime() - 1) });
-                for (let t = it.next().getTime(); t <= end && runs.size < 60_000; t = it.next().getTime()) runs.add(t);
+                for (let t = it.next().getTime(); t <= end; t = it.next().getTime()) runs.add(t);
             }
             const sorted = [...runs].sort((a, b) => a - b);
             return sorted.slice(1).reduce((gap, t, i) => Math.max(gap, t - sorted[i]!), 0) / 1000;
@@ -188,7 +188,7 @@ describe("schedules", () => {
         const schedules = [
             ["0 1 * * 0"], ["0 1 * * 1-6"], ["0 1 * * 0", "0 1 * * 1-6"], ["0 0 1 * *"], ["0 0 31 * *"], ["15 3 29 2 *"],
             // both day fields restricted: either one runs it
-            ["30 2 1 * 5"], ["0 1 1-7 * 1"], ["0 12 * JUL MON-FRI"], ["5 4 * * 0,3"], ["0 */6 * * *"], ["*/10 * * * *"],
+            ["30 2 1 * 5"], ["0 1 1-7 * 1"], ["0 12 * JUL MON-FRI"], ["5 4 * * 0,3"], ["0 */6 * * *"], ["*/30 9-17 * * 1-5"],
             ["0 0 1 * *", "0 12 15 * *"], ["0 3 */2 * *"], ["45 23 28-31 * *"],
         ];
         for (const from of [new Date(Date.UTC(2026, 0, 1)), new Date(Date.UTC(2027, 5, 15, 13, 0))]) {
